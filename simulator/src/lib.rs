@@ -3,4 +3,6 @@
 //! `gmsa`/`kds` (pure engines), `security`, `store`/`model`, `clock`.
 
 pub mod clock;
+pub mod model;
 pub mod security;
+pub mod store;

@@ -1,0 +1,298 @@
+//! Distinguished names (RFC 4514) as AD compares them: attribute types and values are matched
+//! case-insensitively, and spaces around separators are insignificant.
+
+use std::fmt;
+
+/// One `type=value` pair of an RDN (multi-valued RDNs are not used by AD).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ava {
+    pub attr: String,
+    pub value: String,
+}
+
+/// A parsed DN. `Dn::root()` is the empty DN (the rootDSE).
+#[derive(Clone, Debug, Default)]
+pub struct Dn {
+    rdns: Vec<Ava>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid DN syntax: {0}")]
+pub struct DnError(pub String);
+
+impl Dn {
+    pub fn root() -> Dn {
+        Dn { rdns: Vec::new() }
+    }
+
+    pub fn parse(text: &str) -> Result<Dn, DnError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Dn::root());
+        }
+        let mut rdns = Vec::new();
+        for part in split_unescaped(text, ',')? {
+            // AD uses single-valued RDNs; a `+` makes it multi-valued, which AD refuses.
+            let (attr, value) = part
+                .split_once('=')
+                .ok_or_else(|| DnError(format!("RDN without '=': {}", part.trim())))?;
+            let attr = attr.trim();
+            if attr.is_empty()
+                || !attr
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            {
+                return Err(DnError(format!("bad attribute type in RDN: {attr}")));
+            }
+            let value = unescape_value(value.trim())?;
+            rdns.push(Ava {
+                attr: attr.to_string(),
+                value,
+            });
+        }
+        Ok(Dn { rdns })
+    }
+
+    /// A DN made of `rdn` below `parent`.
+    pub fn child(&self, attr: &str, value: &str) -> Dn {
+        let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
+        rdns.push(Ava {
+            attr: attr.to_string(),
+            value: value.to_string(),
+        });
+        rdns.extend(self.rdns.iter().cloned());
+        Dn { rdns }
+    }
+
+    /// `DC=corp,DC=example,DC=test` for `corp.example.test`.
+    pub fn from_dns_name(dns: &str) -> Dn {
+        Dn {
+            rdns: dns
+                .split('.')
+                .map(|l| Ava {
+                    attr: "DC".into(),
+                    value: l.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.rdns.is_empty()
+    }
+
+    pub fn rdn(&self) -> Option<&Ava> {
+        self.rdns.first()
+    }
+
+    pub fn rdns(&self) -> &[Ava] {
+        &self.rdns
+    }
+
+    pub fn len(&self) -> usize {
+        self.rdns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rdns.is_empty()
+    }
+
+    pub fn parent(&self) -> Option<Dn> {
+        if self.rdns.is_empty() {
+            None
+        } else {
+            Some(Dn {
+                rdns: self.rdns[1..].to_vec(),
+            })
+        }
+    }
+
+    /// True when `self` equals `ancestor` or lies below it.
+    pub fn is_within(&self, ancestor: &Dn) -> bool {
+        let n = ancestor.rdns.len();
+        n <= self.rdns.len()
+            && self.rdns[self.rdns.len() - n..]
+                .iter()
+                .zip(&ancestor.rdns)
+                .all(|(a, b)| ava_eq(a, b))
+    }
+
+    /// The comparison key: lower-cased types and values, canonical escaping.
+    pub fn norm(&self) -> String {
+        let mut out = String::new();
+        for (i, ava) in self.rdns.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&ava.attr.to_ascii_lowercase());
+            out.push('=');
+            out.push_str(&escape_value(&ava.value.to_lowercase()));
+        }
+        out
+    }
+
+    /// The DNS name of a domain DN (`DC=a,DC=b` → `a.b`), taking only the trailing DC components.
+    pub fn dns_name(&self) -> String {
+        let labels: Vec<&str> = self
+            .rdns
+            .iter()
+            .rev()
+            .take_while(|a| a.attr.eq_ignore_ascii_case("dc"))
+            .map(|a| a.value.as_str())
+            .collect();
+        labels.into_iter().rev().collect::<Vec<_>>().join(".")
+    }
+
+    /// Replaces the RDN, keeping the parent.
+    pub fn with_rdn(&self, attr: &str, value: &str) -> Dn {
+        self.parent().unwrap_or_default().child(attr, value)
+    }
+
+    /// Moves this DN from below `old_base` to below `new_base`.
+    pub fn rebase(&self, old_base: &Dn, new_base: &Dn) -> Option<Dn> {
+        if !self.is_within(old_base) {
+            return None;
+        }
+        let keep = self.rdns.len() - old_base.rdns.len();
+        let mut rdns = self.rdns[..keep].to_vec();
+        rdns.extend(new_base.rdns.iter().cloned());
+        Some(Dn { rdns })
+    }
+}
+
+fn ava_eq(a: &Ava, b: &Ava) -> bool {
+    a.attr.eq_ignore_ascii_case(&b.attr) && a.value.to_lowercase() == b.value.to_lowercase()
+}
+
+impl PartialEq for Dn {
+    fn eq(&self, other: &Dn) -> bool {
+        self.rdns.len() == other.rdns.len() && self.rdns.iter().zip(&other.rdns).all(|(a, b)| ava_eq(a, b))
+    }
+}
+impl Eq for Dn {}
+
+impl fmt::Display for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, ava) in self.rdns.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{}={}", ava.attr, escape_value(&ava.value))?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits on `sep` where it is not escaped with a backslash.
+fn split_unescaped(text: &str, sep: char) -> Result<Vec<&str>, DnError> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == sep {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        } else if c == '+' {
+            return Err(DnError("multi-valued RDNs are not supported".into()));
+        }
+    }
+    if escaped {
+        return Err(DnError("DN ends with a lone backslash".into()));
+    }
+    parts.push(&text[start..]);
+    Ok(parts)
+}
+
+/// RFC 4514 §3: `\` followed by a special character or two hex digits.
+fn unescape_value(v: &str) -> Result<String, DnError> {
+    if v.starts_with('#') {
+        // A BER-encoded value: keep the text form, AD never produces these for naming attributes.
+        return Ok(v.to_string());
+    }
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            let next = *bytes
+                .get(i + 1)
+                .ok_or_else(|| DnError("dangling escape".into()))?;
+            if next.is_ascii_hexdigit() && bytes.get(i + 2).is_some_and(|b| b.is_ascii_hexdigit()) {
+                let hex =
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|_| DnError("bad escape".into()))?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| DnError("bad hex escape".into()))?);
+                i += 3;
+            } else {
+                out.push(next);
+                i += 2;
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| DnError("escaped value is not UTF-8".into()))
+}
+
+/// RFC 4514 §2.4 escaping of an attribute value.
+pub fn escape_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let last = v.chars().count().saturating_sub(1);
+    for (i, c) in v.chars().enumerate() {
+        let needs = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+            || (i == 0 && (c == ' ' || c == '#'))
+            || (i == last && c == ' ');
+        if c == '\0' {
+            out.push_str("\\00");
+        } else {
+            if needs {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_compare_and_print() {
+        let a = Dn::parse("CN=Administrator, CN=Users,DC=corp,DC=example,DC=test").unwrap();
+        let b = Dn::parse("cn=administrator,cn=users,dc=CORP,dc=example,dc=test").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.norm(), b.norm());
+        assert_eq!(
+            a.to_string(),
+            "CN=Administrator,CN=Users,DC=corp,DC=example,DC=test"
+        );
+        assert!(a.is_within(&Dn::from_dns_name("corp.example.test")));
+        assert_eq!(a.parent().unwrap().dns_name(), "corp.example.test");
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        assert!(Dn::parse("CN=a+UID=b,DC=x")
+            .unwrap_err()
+            .0
+            .contains("multi-valued"));
+        assert_eq!(Dn::parse(r"CN=A\+B,DC=x").unwrap().rdn().unwrap().value, "A+B");
+        let dn = Dn::parse(r"CN=Smith\, John,OU=A\2cB,DC=x").unwrap();
+        assert_eq!(dn.rdn().unwrap().value, "Smith, John");
+        assert_eq!(dn.rdns()[1].value, "A,B");
+        assert_eq!(Dn::parse(&dn.to_string()).unwrap(), dn);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Dn::parse("no equals sign").is_err());
+        assert!(Dn::parse("CN=x\\").is_err());
+        assert!(Dn::parse("=x").is_err());
+    }
+}

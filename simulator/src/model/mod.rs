@@ -1,0 +1,9 @@
+//! The forest's data model: DNs, entries and account secrets.
+
+pub mod dn;
+pub mod entry;
+pub mod secrets;
+
+pub use dn::Dn;
+pub use entry::{Attr, Entry, EntryId};
+pub use secrets::AccountSecrets;

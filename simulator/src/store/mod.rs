@@ -1,0 +1,347 @@
+//! The entry store of one forest: entries by id, a DN map, the parent/child tree, equality
+//! indexes on the attributes AD indexes, and back-link maps for linked attributes.
+//!
+//! Every map is a persistent (`imbl`) structure, so `Store::clone()` is an O(1) point-in-time
+//! snapshot and a restore is an assignment.
+
+use std::sync::Arc;
+
+use imbl::{HashMap, OrdSet};
+
+use crate::model::{Dn, Entry, EntryId};
+
+/// Attributes with an equality index (lower-cased names). AD indexes these (MS-ADTS 3.1.1.2.3
+/// searchFlags fATTINDEX) and clients search by them constantly.
+pub const INDEXED_ATTRIBUTES: &[&str] = &[
+    "samaccountname",
+    "userprincipalname",
+    "serviceprincipalname",
+    "dnshostname",
+    "objectsid",
+    "objectguid",
+    "objectclass",
+    "cn",
+    "name",
+    "mskds-version",
+];
+
+/// Linked attribute pairs (forward, back) as in the AD schema (linkID n and n+1).
+pub const LINKED_ATTRIBUTES: &[(&str, &str)] = &[
+    ("member", "memberOf"),
+    ("managedBy", "managedObjects"),
+    ("manager", "directReports"),
+    ("msDS-HostServiceAccount", "msDS-HostServiceAccountBL"),
+];
+
+pub fn is_indexed(attr_lower: &str) -> bool {
+    INDEXED_ATTRIBUTES.contains(&attr_lower)
+}
+
+/// The forward link attribute whose back link is `name`, if `name` is a back link.
+pub fn forward_of_backlink(name: &str) -> Option<&'static str> {
+    LINKED_ATTRIBUTES
+        .iter()
+        .find(|(_, b)| b.eq_ignore_ascii_case(name))
+        .map(|(f, _)| *f)
+}
+
+pub fn is_forward_link(name: &str) -> bool {
+    LINKED_ATTRIBUTES
+        .iter()
+        .any(|(f, _)| f.eq_ignore_ascii_case(name))
+}
+
+/// How a value is keyed in an equality index: binary attributes as they are, others case-folded.
+pub fn index_key(attr_lower: &str, value: &[u8]) -> Vec<u8> {
+    match attr_lower {
+        "objectsid" | "objectguid" => value.to_vec(),
+        _ => match std::str::from_utf8(value) {
+            Ok(s) => s.to_lowercase().into_bytes(),
+            Err(_) => value.to_vec(),
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("an entry with this DN already exists")]
+    DnExists,
+    #[error("no such entry")]
+    NoSuchEntry,
+    #[error("the parent entry does not exist")]
+    NoParent,
+    #[error("the entry has children")]
+    HasChildren,
+}
+
+#[derive(Clone, Default)]
+pub struct Store {
+    entries: HashMap<EntryId, Arc<Entry>>,
+    by_dn: HashMap<String, EntryId>,
+    children: HashMap<EntryId, OrdSet<EntryId>>,
+    index: HashMap<(String, Vec<u8>), OrdSet<EntryId>>,
+    /// (target, lower-cased forward attribute) → sources that link to the target.
+    backlinks: HashMap<(EntryId, String), OrdSet<EntryId>>,
+    next_id: u64,
+    usn: u64,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store {
+            next_id: 1,
+            usn: 4096,
+            ..Default::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn allocate_id(&mut self) -> EntryId {
+        let id = EntryId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// The next update sequence number (uSNCreated / uSNChanged).
+    pub fn next_usn(&mut self) -> u64 {
+        self.usn += 1;
+        self.usn
+    }
+
+    pub fn highest_usn(&self) -> u64 {
+        self.usn
+    }
+
+    pub fn get(&self, id: EntryId) -> Option<&Arc<Entry>> {
+        self.entries.get(&id)
+    }
+
+    pub fn lookup(&self, dn: &Dn) -> Option<EntryId> {
+        self.by_dn.get(&dn.norm()).copied()
+    }
+
+    pub fn get_by_dn(&self, dn: &Dn) -> Option<&Arc<Entry>> {
+        self.lookup(dn).and_then(|id| self.get(id))
+    }
+
+    pub fn children(&self, id: EntryId) -> impl Iterator<Item = EntryId> + '_ {
+        self.children.get(&id).into_iter().flat_map(|s| s.iter().copied())
+    }
+
+    pub fn has_children(&self, id: EntryId) -> bool {
+        self.children.get(&id).is_some_and(|s| !s.is_empty())
+    }
+
+    /// `id` and every entry below it, parents before children.
+    pub fn subtree(&self, id: EntryId) -> Vec<EntryId> {
+        let mut out = vec![id];
+        let mut i = 0;
+        while i < out.len() {
+            let cur = out[i];
+            out.extend(self.children(cur));
+            i += 1;
+        }
+        out
+    }
+
+    /// Entries whose indexed attribute `attr_lower` has a value with this index key.
+    /// `None` when the attribute has no index.
+    pub fn find_eq(&self, attr_lower: &str, value: &[u8]) -> Option<Vec<EntryId>> {
+        if !is_indexed(attr_lower) {
+            return None;
+        }
+        let key = (attr_lower.to_string(), index_key(attr_lower, value));
+        Some(
+            self.index
+                .get(&key)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Sources linking to `target` through the forward attribute `forward` (e.g. the groups
+    /// whose `member` names the target).
+    pub fn backlinks(&self, target: EntryId, forward: &str) -> Vec<EntryId> {
+        self.backlinks
+            .get(&(target, forward.to_ascii_lowercase()))
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.entries.values()
+    }
+
+    pub fn insert(&mut self, entry: Entry) -> Result<EntryId, StoreError> {
+        let key = entry.dn.norm();
+        if self.by_dn.contains_key(&key) {
+            return Err(StoreError::DnExists);
+        }
+        if let Some(p) = entry.parent {
+            if !self.entries.contains_key(&p) {
+                return Err(StoreError::NoParent);
+            }
+            self.children.entry(p).or_default().insert(entry.id);
+        }
+        let id = entry.id;
+        self.by_dn.insert(key, id);
+        self.index_entry(&entry, true);
+        self.entries.insert(id, Arc::new(entry));
+        Ok(id)
+    }
+
+    /// Replaces an entry's attributes and links (same id, same DN).
+    pub fn update(&mut self, entry: Entry) -> Result<(), StoreError> {
+        let old = self
+            .entries
+            .get(&entry.id)
+            .cloned()
+            .ok_or(StoreError::NoSuchEntry)?;
+        self.index_entry(&old, false);
+        self.index_entry(&entry, true);
+        self.entries.insert(entry.id, Arc::new(entry));
+        Ok(())
+    }
+
+    /// Removes a leaf entry and every link that points to it (MS-ADTS 3.1.1.5.5: links to a
+    /// deleted object disappear).
+    pub fn remove(&mut self, id: EntryId) -> Result<Entry, StoreError> {
+        if self.has_children(id) {
+            return Err(StoreError::HasChildren);
+        }
+        let entry = self.entries.get(&id).cloned().ok_or(StoreError::NoSuchEntry)?;
+        let incoming: Vec<(String, Vec<EntryId>)> = self
+            .backlinks
+            .iter()
+            .filter(|((t, _), _)| *t == id)
+            .map(|((_, attr), srcs)| (attr.clone(), srcs.iter().copied().collect()))
+            .collect();
+        for (attr, sources) in incoming {
+            for src in sources {
+                if let Some(s) = self.entries.get(&src).cloned() {
+                    let mut s = (*s).clone();
+                    if let Some(v) = s.links.get_mut(&attr) {
+                        v.retain(|t| *t != id);
+                        if v.is_empty() {
+                            s.links.remove(&attr);
+                        }
+                    }
+                    self.update(s)?;
+                }
+            }
+        }
+        self.index_entry(&entry, false);
+        self.by_dn.remove(&entry.dn.norm());
+        if let Some(p) = entry.parent {
+            if let Some(set) = self.children.get_mut(&p) {
+                set.remove(&id);
+            }
+        }
+        self.children.remove(&id);
+        self.entries.remove(&id);
+        Ok((*entry).clone())
+    }
+
+    /// Gives `id` a new DN under `new_parent`, and rewrites the DNs of its whole subtree.
+    pub fn rename(&mut self, id: EntryId, new_dn: Dn, new_parent: Option<EntryId>) -> Result<(), StoreError> {
+        if self.by_dn.contains_key(&new_dn.norm()) {
+            return Err(StoreError::DnExists);
+        }
+        let entry = self.entries.get(&id).cloned().ok_or(StoreError::NoSuchEntry)?;
+        let old_dn = entry.dn.clone();
+        if let Some(p) = entry.parent {
+            if let Some(set) = self.children.get_mut(&p) {
+                set.remove(&id);
+            }
+        }
+        if let Some(p) = new_parent {
+            self.children.entry(p).or_default().insert(id);
+        }
+        for eid in self.subtree(id) {
+            let mut e = (**self.entries.get(&eid).ok_or(StoreError::NoSuchEntry)?).clone();
+            self.by_dn.remove(&e.dn.norm());
+            e.dn = e.dn.rebase(&old_dn, &new_dn).ok_or(StoreError::NoSuchEntry)?;
+            if eid == id {
+                e.parent = new_parent;
+            }
+            self.by_dn.insert(e.dn.norm(), eid);
+            self.update(e)?;
+        }
+        Ok(())
+    }
+
+    fn index_entry(&mut self, entry: &Entry, add: bool) {
+        for (name, attr) in &entry.attrs {
+            if !is_indexed(name) {
+                continue;
+            }
+            for v in &attr.values {
+                let key = (name.clone(), index_key(name, v));
+                if add {
+                    self.index.entry(key).or_default().insert(entry.id);
+                } else if let Some(set) = self.index.get_mut(&key) {
+                    set.remove(&entry.id);
+                    if set.is_empty() {
+                        self.index.remove(&key);
+                    }
+                }
+            }
+        }
+        for (attr, targets) in &entry.links {
+            for t in targets {
+                let key = (*t, attr.clone());
+                if add {
+                    self.backlinks.entry(key).or_default().insert(entry.id);
+                } else if let Some(set) = self.backlinks.get_mut(&key) {
+                    set.remove(&entry.id);
+                    if set.is_empty() {
+                        self.backlinks.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(store: &mut Store, dn: &str, parent: Option<EntryId>) -> EntryId {
+        let id = store.allocate_id();
+        let mut e = Entry::new(id, Dn::parse(dn).unwrap(), parent);
+        e.set_str("cn", Dn::parse(dn).unwrap().rdn().unwrap().value.clone());
+        store.insert(e).unwrap()
+    }
+
+    #[test]
+    fn snapshot_is_isolated_and_links_follow_renames() {
+        let mut s = Store::new();
+        let root = add(&mut s, "DC=x", None);
+        let ou = add(&mut s, "OU=a,DC=x", Some(root));
+        let user = add(&mut s, "CN=u,OU=a,DC=x", Some(ou));
+        let group = add(&mut s, "CN=g,DC=x", Some(root));
+        let mut g = (**s.get(group).unwrap()).clone();
+        g.links.insert("member".into(), vec![user]);
+        s.update(g).unwrap();
+        let snap = s.clone();
+
+        s.rename(ou, Dn::parse("OU=b,DC=x").unwrap(), Some(root)).unwrap();
+        assert_eq!(s.get(user).unwrap().dn.to_string(), "CN=u,OU=b,DC=x");
+        assert_eq!(s.backlinks(user, "member"), vec![group]);
+        assert_eq!(s.find_eq("cn", b"U").unwrap(), vec![user]);
+        assert!(snap.lookup(&Dn::parse("cn=u,ou=a,dc=x").unwrap()).is_some());
+
+        s.remove(user).unwrap();
+        assert!(s.get(group).unwrap().links.get("member").is_none());
+        assert_eq!(s.remove(ou).map(|_| ()), Ok(()));
+        assert_eq!(s.remove(root).map(|_| ()), Err(StoreError::HasChildren));
+    }
+}
