@@ -3,6 +3,7 @@
 //! `gmsa`/`kds` (pure engines), `security`, `store`/`model`, `clock`.
 
 pub mod clock;
+pub mod dsa;
 pub mod model;
 pub mod security;
 pub mod store;

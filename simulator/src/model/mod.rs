@@ -2,6 +2,7 @@
 
 pub mod dn;
 pub mod entry;
+pub mod filter;
 pub mod secrets;
 
 pub use dn::Dn;

@@ -1,0 +1,82 @@
+//! Who is asking, and over what: the identity an operation runs as (a bound principal, anonymous
+//! or SYSTEM) with its token SIDs, and whether the channel is encrypted.
+
+use crate::model::EntryId;
+use crate::security::Sid;
+
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The bound account, if any.
+    pub entry: Option<EntryId>,
+    /// Its DN as bound (for WhoAmI and logs).
+    pub dn: String,
+    /// The account SID.
+    pub sid: Option<Sid>,
+    /// The token: the account SID, every group SID (transitive) and the well-known SIDs of a
+    /// network logon (MS-DTYP 2.5.2; MS-ADTS 5.1.1.1).
+    pub token: Vec<Sid>,
+    /// TLS or a SASL layer with confidentiality protects the connection.
+    pub encrypted: bool,
+    /// The DC itself (provisioning, rollover bookkeeping): passes every check.
+    pub system: bool,
+}
+
+impl Caller {
+    pub fn anonymous() -> Caller {
+        Caller {
+            token: vec![well_known::everyone(), well_known::anonymous()],
+            ..Default::default()
+        }
+    }
+
+    pub fn system() -> Caller {
+        Caller {
+            system: true,
+            encrypted: true,
+            token: vec![well_known::system()],
+            ..Default::default()
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.entry.is_none() && !self.system
+    }
+
+    pub fn has_sid(&self, sid: &Sid) -> bool {
+        self.token.iter().any(|s| s == sid)
+    }
+
+    pub fn with_encryption(mut self, encrypted: bool) -> Caller {
+        self.encrypted = encrypted;
+        self
+    }
+}
+
+/// The well-known SIDs a token carries (MS-DTYP 2.4.2.4).
+pub mod well_known {
+    use crate::security::Sid;
+    pub fn everyone() -> Sid {
+        Sid::new(1, &[0])
+    }
+    pub fn anonymous() -> Sid {
+        Sid::new(5, &[7])
+    }
+    pub fn network() -> Sid {
+        Sid::new(5, &[2])
+    }
+    pub fn authenticated_users() -> Sid {
+        Sid::new(5, &[11])
+    }
+    pub fn this_organization() -> Sid {
+        Sid::new(5, &[15])
+    }
+    pub fn system() -> Sid {
+        Sid::new(5, &[18])
+    }
+    pub fn enterprise_dcs() -> Sid {
+        Sid::new(5, &[9])
+    }
+    pub fn builtin(rid: u32) -> Sid {
+        Sid::new(5, &[32, rid])
+    }
+}

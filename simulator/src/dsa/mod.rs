@@ -1,0 +1,185 @@
+//! Directory semantics shared by every front end (LDAP, GC, KDC, control API): add, modify,
+//! delete, rename, search and compare with validation, defaults, constructed attributes,
+//! access checks and Windows-shaped errors. Front ends translate; they never decide.
+
+pub mod attrs;
+pub mod bind;
+pub mod caller;
+pub mod error;
+pub mod forest;
+pub mod matching;
+pub mod policy;
+pub mod provision;
+pub mod search;
+pub mod token;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+pub use caller::Caller;
+pub use error::{DsError, DsResult};
+pub use forest::{ChildDomainConfig, DomainInfo, ForestConfig, ForestInfo, KdsRootKeyMode};
+
+use crate::clock::{Clock, NtTime};
+use crate::model::{AccountSecrets, Entry};
+use crate::store::Store;
+
+/// Everything that changes: the entries, the RID pools and the random stream. Cloning it is an
+/// O(1) point-in-time snapshot (the store is persistent).
+#[derive(Clone)]
+pub struct DirState {
+    pub store: Store,
+    /// Next RID to hand out, per domain index.
+    pub next_rid: Vec<u32>,
+    pub rng: ChaCha20Rng,
+}
+
+/// A snapshot of a forest: its state and the clock reading it was taken at.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub state: DirState,
+    pub clock_at: NtTime,
+}
+
+/// One forest's directory.
+pub struct Directory {
+    pub forest: ForestInfo,
+    pub clock: Clock,
+    pub seed: u64,
+    state: RwLock<DirState>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("root", &self.forest.root_dns)
+            .finish()
+    }
+}
+
+impl Directory {
+    /// Provisions a new forest (deterministic for a given seed and start time).
+    pub fn provision(config: &ForestConfig) -> DsResult<Arc<Directory>> {
+        let seed = config.seed.unwrap_or_else(|| rand::rngs::OsRng.next_u64());
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let clock = match config.start_time {
+            Some(t) => Clock::frozen(t),
+            None => Clock::system(),
+        };
+        let forest = provision::plan_forest(config, &mut rng);
+        let dir = Directory {
+            forest,
+            clock,
+            seed,
+            state: RwLock::new(DirState {
+                store: Store::new(),
+                next_rid: Vec::new(),
+                rng: ChaCha20Rng::seed_from_u64(0),
+            }),
+        };
+        let mut st = DirState {
+            store: Store::new(),
+            next_rid: Vec::new(),
+            rng: ChaCha20Rng::seed_from_u64(0),
+        };
+        provision::Provisioner {
+            dir: &dir,
+            rng: &mut rng,
+        }
+        .provision(&mut st, config)?;
+        st.rng = rng;
+        *dir.state.write().expect("fresh lock") = st;
+        Ok(Arc::new(dir))
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, DirState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, DirState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            state: self.read().clone(),
+            clock_at: self.clock.now(),
+        }
+    }
+
+    /// Puts back a snapshot's entries, RID pools, random stream and clock reading.
+    pub fn restore(&self, snap: &Snapshot) {
+        let mut st = self.write();
+        *st = snap.state.clone();
+        self.clock.set(snap.clock_at);
+    }
+
+    /// Sets an account's password: the NT hash and Kerberos keys (MS-SAMR 3.1.1.8.9 semantics:
+    /// pwdLastSet moves, the key version number increments). `password` is UTF-8.
+    pub fn apply_password(&self, entry: &mut Entry, realm: &str, password: &[u8], now: NtTime) {
+        let utf16: Vec<u8> = String::from_utf8_lossy(password)
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let salt = self.salt_for(entry, realm);
+        let kvno = entry.secrets.as_ref().map_or(1, |s| s.kvno + 1);
+        let secrets = password_secrets(&utf16, password, &salt, kvno, None);
+        entry.secrets = Some(Arc::new(secrets));
+        entry.set_str("pwdLastSet", now.0.to_string());
+    }
+
+    /// The Kerberos salt AD uses for an account (MS-KILE 3.1.1.2; gmsa-gkdi.md §6).
+    pub fn salt_for(&self, entry: &Entry, realm: &str) -> String {
+        let sam = entry.first_str("sAMAccountName").unwrap_or_default();
+        let uac = entry.first_i64("userAccountControl").unwrap_or(0) as u32;
+        let machine =
+            uac & (provision::uac::WORKSTATION_TRUST_ACCOUNT | provision::uac::SERVER_TRUST_ACCOUNT) != 0;
+        if machine {
+            let dns = realm.to_ascii_lowercase();
+            format!(
+                "{}host{}.{}",
+                realm.to_uppercase(),
+                sam.trim_end_matches('$').to_lowercase(),
+                dns
+            )
+        } else {
+            format!("{}{}", realm.to_uppercase(), sam)
+        }
+    }
+
+    /// Draws 16 bytes from the forest's seeded random stream.
+    pub fn random_guid(st: &mut DirState) -> uuid::Uuid {
+        let mut b = [0u8; 16];
+        st.rng.fill_bytes(&mut b);
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+}
+
+/// NT hash and Kerberos keys of a password given as UTF-16LE (and its UTF-8 form for AES).
+pub fn password_secrets(
+    utf16le: &[u8],
+    utf8: &[u8],
+    salt: &str,
+    kvno: u32,
+    previous: Option<Box<AccountSecrets>>,
+) -> AccountSecrets {
+    use md4::{Digest, Md4};
+    let nt_hash: [u8; 16] = Md4::digest(utf16le).into();
+    let _ = (utf8, salt);
+    AccountSecrets {
+        nt_hash,
+        aes128: None,
+        aes256: None,
+        kvno,
+        previous,
+    }
+}
+
+impl Directory {
+    /// The subschema entry's DN (MS-ADTS 3.1.1.3.2.6: CN=Aggregate in the schema NC).
+    pub fn subschema_dn(&self) -> String {
+        self.forest.schema_dn.child("CN", "Aggregate").to_string()
+    }
+}

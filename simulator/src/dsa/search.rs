@@ -1,0 +1,411 @@
+//! Search (RFC 4511 §4.5): candidate selection by scope (with an equality index where the
+//! filter allows), three-valued filter evaluation (§4.5.1.7), and the view of a domain DC or
+//! of the Global Catalog (MS-ADTS 3.1.1.1.8: a GC holds every domain's partial replica).
+
+use super::caller::Caller;
+use super::error::{DsError, DsResult};
+use super::matching::{self, RULE_BIT_AND, RULE_BIT_OR, RULE_IN_CHAIN};
+use super::{attrs, DirState, Directory};
+use crate::model::filter::Filter;
+use crate::model::{Dn, Entry, EntryId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Base,
+    OneLevel,
+    Subtree,
+}
+
+/// Which naming contexts the answering server holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// A domain's DC: its domain NC plus configuration and schema.
+    Dc { domain: usize },
+    /// A Global Catalog: every NC, partial attribute set, read-only.
+    GlobalCatalog,
+}
+
+#[derive(Clone, Debug)]
+pub struct SearchRequest {
+    pub base: String,
+    pub scope: Scope,
+    pub filter: Filter,
+    pub attrs: Vec<String>,
+    pub types_only: bool,
+    pub size_limit: usize,
+    pub view: View,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchEntry {
+    pub dn: String,
+    pub attrs: Vec<(String, Vec<Vec<u8>>)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SearchOutput {
+    pub entries: Vec<SearchEntry>,
+    /// Subordinate naming contexts below the base held elsewhere (continuation references).
+    pub references: Vec<Dn>,
+    /// Set when the size limit cut the result (resultCode 4 after the entries).
+    pub size_limit_exceeded: bool,
+}
+
+/// Three-valued logic of RFC 4511 §4.5.1.7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Truth {
+    True,
+    False,
+    Undefined,
+}
+
+impl Directory {
+    pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
+        if caller.is_anonymous() {
+            return Err(DsError::needs_bind());
+        }
+        let base = Dn::parse(&req.base).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let st = self.read();
+        if let View::Dc { domain } = req.view {
+            if let Some(owner) = self.forest.domain_of(&base) {
+                if owner.index != domain {
+                    return Err(self.referral_to(owner.index, &base));
+                }
+            }
+        }
+        let base_id = match st.store.lookup(&base) {
+            Some(id) => id,
+            None => return Err(DsError::no_such_object(&self.matched_dn(&st, &base))),
+        };
+        let mut out = SearchOutput::default();
+        let candidates = self.candidates(&st, base_id, &base, req, &mut out);
+        let wants_password = attrs::names_managed_password(&req.attrs);
+        let mut ctx = attrs::ReadContext::new(self, &st, caller, req);
+        for id in candidates {
+            let Some(entry) = st.store.get(id) else { continue };
+            if !self.in_view(entry, req.view) {
+                continue;
+            }
+            if eval(self, &st, entry, &req.filter) != Truth::True {
+                continue;
+            }
+            if out.entries.len() >= req.size_limit && req.size_limit > 0 {
+                out.size_limit_exceeded = true;
+                break;
+            }
+            // gmsa-gkdi.md §5 step 1: the confidentiality check fails the whole search.
+            if wants_password && entry.is_class("msDS-GroupManagedServiceAccount") && !caller.encrypted {
+                return Err(DsError::confidentiality_required());
+            }
+            out.entries.push(ctx.render(entry)?);
+        }
+        Ok(out)
+    }
+
+    /// The deepest existing ancestor of `dn`, for matchedDN.
+    pub fn matched_dn(&self, st: &DirState, dn: &Dn) -> String {
+        let mut cur = dn.parent();
+        while let Some(d) = cur {
+            if d.is_root() {
+                break;
+            }
+            if st.store.lookup(&d).is_some() {
+                return d.to_string();
+            }
+            cur = d.parent();
+        }
+        String::new()
+    }
+
+    fn referral_to(&self, domain: usize, base: &Dn) -> DsError {
+        let d = &self.forest.domains[domain];
+        let mut e = DsError::new(
+            super::error::code::REFERRAL,
+            super::error::win32::ERROR_DS_REFERRAL,
+            format!(
+                "0000202B: RefErr: DSID-0310084A, data 0, 1 access points\n\tref 1: '{}'\n",
+                d.dns_name
+            ),
+        );
+        e.referrals = vec![format!("ldap://{}/{}", d.dns_name, base)];
+        e
+    }
+
+    fn in_view(&self, entry: &Entry, view: View) -> bool {
+        match view {
+            View::GlobalCatalog => true,
+            View::Dc { domain } => self.forest.domain_of(&entry.dn).is_none_or(|d| d.index == domain),
+        }
+    }
+
+    /// Entries to test, parents before children, honouring scope and view.
+    fn candidates(
+        &self,
+        st: &DirState,
+        base_id: EntryId,
+        base: &Dn,
+        req: &SearchRequest,
+        out: &mut SearchOutput,
+    ) -> Vec<EntryId> {
+        match req.scope {
+            Scope::Base => vec![base_id],
+            Scope::OneLevel => {
+                let mut v: Vec<EntryId> = st.store.children(base_id).collect();
+                v.extend(self.nc_heads_below(st, base, true, req, out));
+                v
+            }
+            Scope::Subtree => {
+                let heads = self.nc_heads_below(st, base, false, req, out);
+                if let Some(ids) = indexed_candidates(st, &req.filter) {
+                    return ids
+                        .into_iter()
+                        .filter(|id| {
+                            st.store.get(*id).is_some_and(|e| {
+                                e.dn.is_within(base)
+                                    && (self.same_nc(&e.dn, base) || heads_contain(st, &heads, &e.dn))
+                            })
+                        })
+                        .collect();
+                }
+                let mut v = st.store.subtree(base_id);
+                for h in heads {
+                    v.extend(st.store.subtree(h));
+                }
+                v
+            }
+        }
+    }
+
+    fn same_nc(&self, a: &Dn, b: &Dn) -> bool {
+        self.nc_of(a) == self.nc_of(b)
+    }
+
+    fn nc_of(&self, dn: &Dn) -> Option<Dn> {
+        self.forest
+            .naming_contexts()
+            .into_iter()
+            .filter(|nc| dn.is_within(nc))
+            .max_by_key(|nc| nc.len())
+    }
+
+    /// NC heads stored as separate trees below `base`. On a GC they are searched; on a DC they
+    /// become continuation references (RFC 4511 §4.5.3).
+    fn nc_heads_below(
+        &self,
+        st: &DirState,
+        base: &Dn,
+        direct_only: bool,
+        req: &SearchRequest,
+        out: &mut SearchOutput,
+    ) -> Vec<EntryId> {
+        let mut heads = Vec::new();
+        for nc in self.forest.naming_contexts() {
+            if nc == *base || !nc.is_within(base) {
+                continue;
+            }
+            if direct_only && nc.parent().as_ref() != Some(base) {
+                continue;
+            }
+            let Some(id) = st.store.lookup(&nc) else { continue };
+            let held = match req.view {
+                View::GlobalCatalog => true,
+                View::Dc { domain } => self.forest.domain_of(&nc).is_none_or(|d| d.index == domain),
+            };
+            if held && req.view == View::GlobalCatalog {
+                heads.push(id);
+            } else {
+                out.references.push(nc);
+            }
+        }
+        heads
+    }
+}
+
+fn heads_contain(st: &DirState, heads: &[EntryId], dn: &Dn) -> bool {
+    heads
+        .iter()
+        .any(|h| st.store.get(*h).is_some_and(|e| dn.is_within(&e.dn)))
+}
+
+/// Uses an equality index when the filter is, or is an AND containing, an indexed equality.
+fn indexed_candidates(st: &DirState, filter: &Filter) -> Option<Vec<EntryId>> {
+    match filter {
+        Filter::EqualityMatch(attr, value) => {
+            let a = attr.to_ascii_lowercase();
+            if a == "objectsid" {
+                // The string form of a SID is matched too (client-interop.md §5).
+                if let Some(sid) = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.parse::<crate::security::Sid>().ok())
+                {
+                    return st.store.find_eq(&a, &sid.to_bytes());
+                }
+            }
+            if a == "objectclass" {
+                return None;
+            }
+            st.store.find_eq(&a, value)
+        }
+        Filter::And(parts) => parts.iter().find_map(|p| indexed_candidates(st, p)),
+        _ => None,
+    }
+}
+
+fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter) -> Truth {
+    match f {
+        Filter::And(parts) => {
+            let mut acc = Truth::True;
+            for p in parts {
+                match eval(dir, st, e, p) {
+                    Truth::False => return Truth::False,
+                    Truth::Undefined => acc = Truth::Undefined,
+                    Truth::True => {}
+                }
+            }
+            acc
+        }
+        Filter::Or(parts) => {
+            let mut acc = Truth::False;
+            for p in parts {
+                match eval(dir, st, e, p) {
+                    Truth::True => return Truth::True,
+                    Truth::Undefined => acc = Truth::Undefined,
+                    Truth::False => {}
+                }
+            }
+            acc
+        }
+        Filter::Not(inner) => match eval(dir, st, e, inner) {
+            Truth::True => Truth::False,
+            Truth::False => Truth::True,
+            Truth::Undefined => Truth::Undefined,
+        },
+        Filter::Present(attr) => {
+            let a = attr.to_ascii_lowercase();
+            if a == "objectclass"
+                || a == "distinguishedname"
+                || !attrs::filter_values(dir, st, e, &a).is_empty()
+            {
+                Truth::True
+            } else {
+                Truth::False
+            }
+        }
+        Filter::EqualityMatch(attr, v) | Filter::ApproxMatch(attr, v) => {
+            let a = attr.to_ascii_lowercase();
+            let assertion = normalise_assertion(dir, &a, v);
+            any(attrs::filter_values(dir, st, e, &a), |s| {
+                matching::equal(&a, s, &assertion)
+            })
+        }
+        Filter::GreaterOrEqual(attr, v) => {
+            let a = attr.to_ascii_lowercase();
+            any(attrs::filter_values(dir, st, e, &a), |s| {
+                matching::compare(&a, s, v).is_some_and(|o| o.is_ge())
+            })
+        }
+        Filter::LessOrEqual(attr, v) => {
+            let a = attr.to_ascii_lowercase();
+            any(attrs::filter_values(dir, st, e, &a), |s| {
+                matching::compare(&a, s, v).is_some_and(|o| o.is_le())
+            })
+        }
+        Filter::Substrings {
+            attr,
+            initial,
+            any: middle,
+            final_,
+        } => {
+            let a = attr.to_ascii_lowercase();
+            any(attrs::filter_values(dir, st, e, &a), |s| {
+                matching::substrings(s, initial.as_deref(), middle, final_.as_deref())
+            })
+        }
+        Filter::ExtensibleMatch {
+            rule, attr, value, ..
+        } => {
+            let (Some(rule), Some(attr)) = (rule.as_deref(), attr.as_deref()) else {
+                return Truth::Undefined;
+            };
+            let a = attr.to_ascii_lowercase();
+            match rule {
+                RULE_BIT_AND | RULE_BIT_OR => {
+                    let vals = attrs::filter_values(dir, st, e, &a);
+                    if vals.is_empty() {
+                        return Truth::Undefined;
+                    }
+                    if vals
+                        .iter()
+                        .any(|s| matching::bitwise(rule, s, value) == Some(true))
+                    {
+                        Truth::True
+                    } else {
+                        Truth::False
+                    }
+                }
+                RULE_IN_CHAIN => in_chain(dir, st, e, &a, value),
+                _ => Truth::Undefined,
+            }
+        }
+    }
+}
+
+fn any(values: Vec<Vec<u8>>, pred: impl Fn(&[u8]) -> bool) -> Truth {
+    if values.is_empty() {
+        Truth::Undefined
+    } else if values.iter().any(|v| pred(v)) {
+        Truth::True
+    } else {
+        Truth::False
+    }
+}
+
+/// `(objectCategory=person)`: AD replaces a class name by its defaultObjectCategory DN
+/// (MS-ADTS 3.1.1.3.1.3.2).
+fn normalise_assertion(dir: &Directory, attr: &str, v: &[u8]) -> Vec<u8> {
+    if attr == "objectcategory" {
+        if let Ok(s) = std::str::from_utf8(v) {
+            if !s.contains('=') {
+                let cn = super::provision::object_category_cn(s);
+                return dir.forest.schema_dn.child("CN", cn).to_string().into_bytes();
+            }
+        }
+    }
+    v.to_vec()
+}
+
+/// LDAP_MATCHING_RULE_IN_CHAIN on a linked attribute: follows `attr` links transitively from
+/// the entry and tests whether the asserted DN is reached.
+fn in_chain(dir: &Directory, st: &DirState, e: &Entry, attr: &str, value: &[u8]) -> Truth {
+    let Some(target) = std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| Dn::parse(s).ok())
+        .and_then(|d| st.store.lookup(&d))
+    else {
+        return Truth::False;
+    };
+    let _ = dir;
+    let forward = crate::store::forward_of_backlink(attr);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut queue = vec![e.id];
+    while let Some(cur) = queue.pop() {
+        let next: Vec<EntryId> = match forward {
+            // memberOf chain: the groups whose member links name `cur`.
+            Some(fwd) => st.store.backlinks(cur, fwd),
+            None => st
+                .store
+                .get(cur)
+                .map(|x| x.link_targets(attr).to_vec())
+                .unwrap_or_default(),
+        };
+        for n in next {
+            if n == target {
+                return Truth::True;
+            }
+            if seen.insert(n) {
+                queue.push(n);
+            }
+        }
+    }
+    Truth::False
+}
