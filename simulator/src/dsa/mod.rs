@@ -12,6 +12,7 @@ pub mod policy;
 pub mod provision;
 pub mod search;
 pub mod token;
+pub mod write;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
