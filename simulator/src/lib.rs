@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod dsa;
+pub mod ldap;
 pub mod model;
 pub mod security;
 pub mod store;

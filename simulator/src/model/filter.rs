@@ -1,6 +1,8 @@
-//! Search filters (RFC 4511 §4.5.1) with binary-safe assertion values.
+//! Search filters (RFC 4511 §4.5.1) with binary-safe assertion values. The BER and RFC 4515
+//! string codecs live in `ldap::filter`.
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// RFC 4511 §4.5.1.7 `Filter`. Attribute descriptions and matching rule ids are LDAPStrings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),

@@ -1,0 +1,7 @@
+//! LDAP front end (RFC 4511). `codec` is the sans-I/O wire layer: framing, request decoding and
+//! response encoding; `filter` is the search filter in its BER and RFC 4515 string forms;
+//! `controls` gives typed request/response control values.
+
+pub mod codec;
+pub mod controls;
+pub mod filter;
