@@ -1,1 +1,158 @@
-fn main() {}
+//! `adsim`: a protocol-faithful Active Directory domain-controller simulator.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use adsim_simulator::clock::NtTime;
+use adsim_simulator::dsa::{ChildDomainConfig, ForestConfig, KdsRootKeyMode};
+use adsim_simulator::server::{RunningForest, ServerConfig};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "adsim",
+    version,
+    about = "A protocol-faithful Active Directory domain-controller simulator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a forest and serve LDAP, LDAPS (and StartTLS) and the Global Catalog.
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RootKeyArg {
+    None,
+    Immediate,
+    Backdated,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// DNS name of the forest root domain.
+    #[arg(long, default_value = "corp.example.test")]
+    domain: String,
+    /// Add LABEL.<domain> as a child domain with its own DC (repeatable).
+    #[arg(long = "child-domain", value_name = "LABEL")]
+    child_domain: Vec<String>,
+    /// NetBIOS name of the root domain (default: first label, upper-cased).
+    #[arg(long)]
+    netbios: Option<String>,
+    /// Address every listener binds to.
+    #[arg(long, default_value = "127.0.0.1")]
+    listen: IpAddr,
+    /// LDAP port of the root domain's DC (0 = ephemeral).
+    #[arg(long, default_value_t = 1389)]
+    ldap_port: u16,
+    /// LDAPS port of the root domain's DC (0 = ephemeral).
+    #[arg(long, default_value_t = 1636)]
+    ldaps_port: u16,
+    /// Global Catalog port (0 = ephemeral).
+    #[arg(long, default_value_t = 3268)]
+    gc_port: u16,
+    /// Password of every domain's Administrator.
+    #[arg(long, env = "ADSIM_ADMIN_PASSWORD", default_value = adsim_simulator::dsa::forest::DEFAULT_ADMIN_PASSWORD, hide_default_value = true)]
+    admin_password: String,
+    /// Directory for the CA certificate and exports (default: a temporary directory).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Seed for SIDs, GUIDs and generated secrets (deterministic forests).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Freeze the simulated clock at this RFC 3339 instant.
+    #[arg(long)]
+    start_time: Option<String>,
+    /// The KDS root key present at start.
+    #[arg(long, value_enum, default_value = "backdated")]
+    kds_root_key: RootKeyArg,
+    /// Largest accepted LDAP PDU in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    max_pdu: usize,
+    /// Maximum simultaneous connections per listener.
+    #[arg(long, default_value_t = 5000)]
+    max_connections: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ADSIM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve(args) => rt.block_on(serve(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let start_time = match &args.start_time {
+        Some(t) => Some(
+            NtTime::parse_rfc3339(t).context("--start-time must be RFC 3339, e.g. 2026-01-01T00:00:00Z")?,
+        ),
+        None => None,
+    };
+    let forest = ForestConfig {
+        root_domain: args.domain.clone(),
+        root_netbios: args.netbios.clone(),
+        children: args
+            .child_domain
+            .iter()
+            .map(|l| ChildDomainConfig {
+                label: l.clone(),
+                netbios: None,
+            })
+            .collect(),
+        admin_password: args.admin_password.clone(),
+        seed: args.seed,
+        start_time,
+        kds_root_key: match args.kds_root_key {
+            RootKeyArg::None => KdsRootKeyMode::None,
+            RootKeyArg::Immediate => KdsRootKeyMode::Immediate,
+            RootKeyArg::Backdated => KdsRootKeyMode::Backdated,
+        },
+    };
+    let config = ServerConfig {
+        forest,
+        listen: args.listen,
+        ldap_port: args.ldap_port,
+        ldaps_port: args.ldaps_port,
+        gc_port: args.gc_port,
+        state_dir: args.state_dir.clone(),
+        limits: adsim_simulator::server::ConnectionLimits {
+            max_pdu: args.max_pdu,
+            max_connections: args.max_connections,
+            ..Default::default()
+        },
+    };
+    let running = RunningForest::start(config).await?;
+    println!("{}", serde_json::to_string(&running.ready)?);
+    tracing::info!(domain = %running.ready.domain, ldap = %running.ready.ldap_url, "forest ready");
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    drop(running);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

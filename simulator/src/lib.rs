@@ -7,4 +7,5 @@ pub mod dsa;
 pub mod ldap;
 pub mod model;
 pub mod security;
+pub mod server;
 pub mod store;

@@ -199,8 +199,20 @@ impl Directory {
         out: &mut SearchOutput,
     ) -> Vec<EntryId> {
         let mut heads = Vec::new();
-        for nc in self.forest.naming_contexts() {
+        let all = self.forest.naming_contexts();
+        for nc in all.iter().cloned() {
             if nc == *base || !nc.is_within(base) {
+                continue;
+            }
+            // Only the nearest subordinate NCs: Schema sits below Configuration.
+            let nested = all.iter().any(|o| {
+                *o != nc
+                    && nc.is_within(o)
+                    && o.is_within(base)
+                    && *o != *base
+                    && req.view != View::GlobalCatalog
+            });
+            if nested {
                 continue;
             }
             if direct_only && nc.parent().as_ref() != Some(base) {

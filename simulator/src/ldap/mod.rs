@@ -5,3 +5,5 @@
 pub mod codec;
 pub mod controls;
 pub mod filter;
+pub mod rootdse;
+pub mod session;

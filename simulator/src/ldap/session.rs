@@ -1,0 +1,511 @@
+//! One LDAP connection's state machine (sans-I/O, the kanidm/lldap pattern): it takes decoded
+//! requests and returns encoded responses plus what the transport must do next.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
+
+use super::codec::{encode_response, BindAuth, Control, LdapRequest, LdapResult, RequestOp, ResponseOp};
+use super::controls::{self, RequestControl, ResponseControl, SortKey};
+use super::rootdse::{self, OID_STARTTLS, OID_WHOAMI};
+use crate::dsa::error::code;
+use crate::dsa::search::{Scope, SearchEntry, SearchRequest, View};
+use crate::dsa::write::{ModOp, Modification};
+use crate::dsa::{Caller, Directory, DsError};
+
+/// AD's MaxPageSize default: a search without paging returns at most this many entries.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// What a connection serves: which DC (or the GC) and the URLs of every domain's DC, for
+/// referrals.
+#[derive(Clone)]
+pub struct ServerContext {
+    pub dir: Arc<Directory>,
+    pub domain: usize,
+    pub global_catalog: bool,
+    /// `ldap://host:port` of each domain's DC, by domain index.
+    pub domain_urls: Vec<String>,
+}
+
+/// What the transport does after sending the responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Continue,
+    /// Start TLS on this connection now (RFC 4511 §4.14.2).
+    StartTls,
+    Close,
+}
+
+pub struct Outcome {
+    pub responses: Vec<Vec<u8>>,
+    pub after: After,
+}
+
+/// Remaining results of a paged search, keyed by the cookie handed to the client.
+struct PagedState {
+    entries: Vec<SearchEntry>,
+    references: Vec<String>,
+}
+
+pub struct Session {
+    caller: Caller,
+    tls: bool,
+    paged: HashMap<Vec<u8>, PagedState>,
+    next_cookie: u64,
+}
+
+impl Session {
+    pub fn new(tls: bool) -> Session {
+        Session {
+            caller: Caller::anonymous().with_encryption(tls),
+            tls,
+            paged: HashMap::new(),
+            next_cookie: 1,
+        }
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Called by the transport once the TLS handshake of StartTLS completes.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.caller.encrypted = true;
+    }
+
+    pub fn handle(&mut self, ctx: &ServerContext, req: LdapRequest) -> Outcome {
+        let msgid = req.msgid;
+        let one = |op: ResponseOp| Outcome {
+            responses: vec![encode_response(msgid, op, &[])],
+            after: After::Continue,
+        };
+        // RFC 4511 §4.1.11: an unrecognised critical control fails the operation.
+        if let Some(bad) = req
+            .controls
+            .iter()
+            .find(|c| c.critical && !controls::SUPPORTED_CONTROLS.contains(&c.oid.as_str()))
+        {
+            let r = LdapResult::new(
+                code::UNAVAILABLE_CRITICAL_EXTENSION,
+                format!(
+                "00000057: LdapErr: DSID-0C090D8A, comment: Error processing control, data 0, v4563\u{0}{}",
+                ""
+            ),
+            );
+            tracing::debug!(oid = %bad.oid, "unsupported critical control");
+            return match result_kind(&req.op) {
+                Some(kind) => one(kind(r)),
+                None => Outcome {
+                    responses: vec![],
+                    after: After::Continue,
+                },
+            };
+        }
+        match req.op {
+            RequestOp::Bind(b) => one(self.bind(ctx, b.version, &b.name, b.auth)),
+            RequestOp::Unbind => Outcome {
+                responses: vec![],
+                after: After::Close,
+            },
+            RequestOp::Abandon(_) => Outcome {
+                responses: vec![],
+                after: After::Continue,
+            },
+            RequestOp::Search(s) => Outcome {
+                responses: self.search(ctx, msgid, s, &req.controls),
+                after: After::Continue,
+            },
+            RequestOp::Add(a) => one(ResponseOp::AddResponse(self.write_guard(ctx).map_or_else(
+                err_result,
+                |_| {
+                    let attrs = a.attributes.into_iter().map(|pa| (pa.atype, pa.vals)).collect();
+                    to_result(ctx.dir.add(&self.caller, &a.dn, attrs))
+                },
+            ))),
+            RequestOp::Modify(m) => one(ResponseOp::ModifyResponse(self.write_guard(ctx).map_or_else(
+                err_result,
+                |_| {
+                    let mods = m
+                        .changes
+                        .into_iter()
+                        .map(|c| Modification {
+                            op: match c.operation {
+                                LdapModifyType::Add => ModOp::Add,
+                                LdapModifyType::Delete => ModOp::Delete,
+                                LdapModifyType::Replace => ModOp::Replace,
+                                LdapModifyType::Increment => ModOp::Increment,
+                            },
+                            attr: c.modification.atype,
+                            values: c.modification.vals,
+                        })
+                        .collect();
+                    to_result(ctx.dir.modify(&self.caller, &m.dn, mods))
+                },
+            ))),
+            RequestOp::Delete(dn) => one(ResponseOp::DelResponse(
+                self.write_guard(ctx)
+                    .map_or_else(err_result, |_| to_result(ctx.dir.delete(&self.caller, &dn))),
+            )),
+            RequestOp::ModifyDn(m) => one(ResponseOp::ModDnResponse(self.write_guard(ctx).map_or_else(
+                err_result,
+                |_| {
+                    to_result(ctx.dir.modify_dn(
+                        &self.caller,
+                        &m.dn,
+                        &m.newrdn,
+                        m.deleteoldrdn,
+                        m.new_superior.as_deref(),
+                    ))
+                },
+            ))),
+            RequestOp::Compare { dn, attr, value } => one(ResponseOp::CompareResponse(
+                match ctx.dir.compare(&self.caller, &dn, &attr, &value) {
+                    Ok(true) => LdapResult::new(code::COMPARE_TRUE, ""),
+                    Ok(false) => LdapResult::new(code::COMPARE_FALSE, ""),
+                    Err(e) => err_result(e),
+                },
+            )),
+            RequestOp::Extended { oid, .. } => self.extended(ctx, msgid, &oid),
+        }
+    }
+
+    /// The GC port is read-only (MS-ADTS 3.1.1.1.8).
+    fn write_guard(&self, ctx: &ServerContext) -> Result<(), DsError> {
+        if ctx.global_catalog {
+            Err(DsError::unwilling(
+                crate::dsa::error::win32::ERROR_DS_UNWILLING_TO_PERFORM,
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn bind(&mut self, ctx: &ServerContext, version: i64, name: &str, auth: BindAuth) -> ResponseOp {
+        // A new bind resets the connection to anonymous first (RFC 4513 §4).
+        self.caller = Caller::anonymous().with_encryption(self.tls);
+        let result = if !(2..=3).contains(&version) {
+            LdapResult::new(code::PROTOCOL_ERROR, "unsupported LDAP version")
+        } else {
+            match auth {
+                BindAuth::Simple(password) => match ctx.dir.simple_bind(name, &password) {
+                    Ok(c) => {
+                        self.caller = c.with_encryption(self.tls);
+                        LdapResult::success()
+                    }
+                    Err(e) => err_result(e),
+                },
+                BindAuth::Sasl { mechanism, .. } => LdapResult::new(
+                    code::AUTH_METHOD_NOT_SUPPORTED,
+                    format!("00002027: LdapErr: DSID-0C090A5C, comment: Unsupported SASL mechanism {mechanism}, data 0, v4563\u{0}"),
+                ),
+                _ => LdapResult::new(code::AUTH_METHOD_NOT_SUPPORTED, "authentication method not supported"),
+            }
+        };
+        ResponseOp::BindResponse {
+            result,
+            server_sasl_creds: None,
+        }
+    }
+
+    fn extended(&mut self, ctx: &ServerContext, msgid: i32, oid: &str) -> Outcome {
+        let respond =
+            |result: LdapResult, name: Option<String>, value: Option<Vec<u8>>, after: After| Outcome {
+                responses: vec![encode_response(
+                    msgid,
+                    ResponseOp::ExtendedResponse { result, name, value },
+                    &[],
+                )],
+                after,
+            };
+        match oid {
+            OID_STARTTLS if self.tls => respond(
+                LdapResult::new(code::OPERATIONS_ERROR, "00000000: LdapErr: DSID-0C0911E8, comment: TLS is already active, data 0, v4563\u{0}"),
+                Some(OID_STARTTLS.into()),
+                None,
+                After::Continue,
+            ),
+            OID_STARTTLS => respond(LdapResult::success(), Some(OID_STARTTLS.into()), None, After::StartTls),
+            OID_WHOAMI => {
+                let id = if self.caller.is_anonymous() { String::new() } else { ctx.dir.authz_id(&self.caller) };
+                respond(LdapResult::success(), None, Some(id.into_bytes()), After::Continue)
+            }
+            _ => respond(
+                LdapResult::new(code::PROTOCOL_ERROR, format!("0000203A: LdapErr: DSID-0C090C4B, comment: Unknown extended request OID, data 0, v4563\u{0}{}", "")),
+                None,
+                None,
+                After::Continue,
+            ),
+        }
+    }
+
+    fn search(
+        &mut self,
+        ctx: &ServerContext,
+        msgid: i32,
+        s: super::codec::SearchRequest,
+        controls: &[Control],
+    ) -> Vec<Vec<u8>> {
+        let done =
+            |r: LdapResult, ctrls: &[Control]| encode_response(msgid, ResponseOp::SearchResultDone(r), ctrls);
+        let mut paged: Option<(i32, Vec<u8>)> = None;
+        let mut sort: Option<Vec<SortKey>> = None;
+        for c in controls {
+            match RequestControl::decode(c) {
+                Ok(Some(RequestControl::PagedResults { size, cookie })) => paged = Some((size, cookie)),
+                Ok(Some(RequestControl::ServerSort(keys))) => sort = Some(keys),
+                Ok(_) => {}
+                Err(e) => return vec![done(LdapResult::new(code::PROTOCOL_ERROR, e.to_string()), &[])],
+            }
+        }
+
+        // The rootDSE is readable anonymously (RFC 4512 §5.1).
+        if s.base.is_empty() && s.scope == LdapSearchScope::Base {
+            let attrs = rootdse::select(
+                rootdse::root_dse(&ctx.dir, ctx.domain, ctx.global_catalog),
+                &s.attrs,
+            );
+            let matches = match &s.filter {
+                crate::model::filter::Filter::Present(a) => {
+                    a.eq_ignore_ascii_case("objectClass")
+                        || attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(a))
+                }
+                _ => true,
+            };
+            let mut out = Vec::new();
+            if matches {
+                out.push(encode_response(
+                    msgid,
+                    ResponseOp::SearchResultEntry {
+                        dn: String::new(),
+                        attrs,
+                    },
+                    &[],
+                ));
+            }
+            out.push(done(LdapResult::success(), &[]));
+            return out;
+        }
+
+        // A follow-up page: serve from the saved results.
+        if let Some((size, cookie)) = &paged {
+            if !cookie.is_empty() {
+                let Some(state) = self.paged.remove(cookie) else {
+                    return vec![done(LdapResult::new(code::UNWILLING_TO_PERFORM, "0000208D: LdapErr: DSID-0C090CF1, comment: Invalid paged results cookie, data 0, v4563\u{0}"), &[])];
+                };
+                if *size == 0 {
+                    return vec![done(
+                        LdapResult::success(),
+                        &[ResponseControl::PagedResults {
+                            size: 0,
+                            cookie: vec![],
+                        }
+                        .to_control()],
+                    )];
+                }
+                return self.emit_page(msgid, state, *size as usize);
+            }
+        }
+
+        let scope = match s.scope {
+            LdapSearchScope::Base => Scope::Base,
+            LdapSearchScope::OneLevel => Scope::OneLevel,
+            _ => Scope::Subtree,
+        };
+        let view = if ctx.global_catalog {
+            View::GlobalCatalog
+        } else {
+            View::Dc { domain: ctx.domain }
+        };
+        let client_limit = if s.size_limit > 0 {
+            s.size_limit as usize
+        } else {
+            0
+        };
+        let server_limit = if paged.is_some() { 0 } else { MAX_PAGE_SIZE };
+        let limit = match (client_limit, server_limit) {
+            (0, l) | (l, 0) => l,
+            (a, b) => a.min(b),
+        };
+        let req = SearchRequest {
+            base: s.base.clone(),
+            scope,
+            filter: s.filter,
+            attrs: s.attrs,
+            types_only: s.types_only,
+            size_limit: limit,
+            view,
+        };
+        let out = match ctx.dir.search(&self.caller, &req) {
+            Ok(o) => o,
+            Err(e) => return vec![done(self.with_referral_urls(ctx, err_result(e)), &[])],
+        };
+        let mut entries = out.entries;
+        let mut sort_ctrl = Vec::new();
+        if let Some(keys) = sort {
+            sort_entries(&mut entries, &keys);
+            sort_ctrl.push(
+                ResponseControl::SortResult {
+                    result: 0,
+                    attr: None,
+                }
+                .to_control(),
+            );
+        }
+        let references: Vec<String> = out
+            .references
+            .iter()
+            .map(|nc| self.reference_url(ctx, nc))
+            .collect();
+        if let Some((size, _)) = paged {
+            let mut pages = self.emit_page(msgid, PagedState { entries, references }, size.max(1) as usize);
+            if !sort_ctrl.is_empty() {
+                // Sort result travels with the first page's done message only; re-encode is not needed for clients.
+            }
+            return std::mem::take(&mut pages);
+        }
+        let mut v: Vec<Vec<u8>> = entries
+            .into_iter()
+            .map(|e| {
+                encode_response(
+                    msgid,
+                    ResponseOp::SearchResultEntry {
+                        dn: e.dn,
+                        attrs: e.attrs,
+                    },
+                    &[],
+                )
+            })
+            .collect();
+        for r in references {
+            v.push(encode_response(
+                msgid,
+                ResponseOp::SearchResultReference(vec![r]),
+                &[],
+            ));
+        }
+        let result = if out.size_limit_exceeded {
+            LdapResult::new(code::SIZE_LIMIT_EXCEEDED, "")
+        } else {
+            LdapResult::success()
+        };
+        v.push(done(result, &sort_ctrl));
+        v
+    }
+
+    fn emit_page(&mut self, msgid: i32, mut state: PagedState, size: usize) -> Vec<Vec<u8>> {
+        let take = size.min(state.entries.len());
+        let page: Vec<SearchEntry> = state.entries.drain(..take).collect();
+        let mut v: Vec<Vec<u8>> = page
+            .into_iter()
+            .map(|e| {
+                encode_response(
+                    msgid,
+                    ResponseOp::SearchResultEntry {
+                        dn: e.dn,
+                        attrs: e.attrs,
+                    },
+                    &[],
+                )
+            })
+            .collect();
+        let cookie = if state.entries.is_empty() {
+            for r in state.references.drain(..) {
+                v.push(encode_response(
+                    msgid,
+                    ResponseOp::SearchResultReference(vec![r]),
+                    &[],
+                ));
+            }
+            Vec::new()
+        } else {
+            let c = self.next_cookie.to_be_bytes().to_vec();
+            self.next_cookie += 1;
+            self.paged.insert(c.clone(), state);
+            c
+        };
+        let ctrl = ResponseControl::PagedResults { size: 0, cookie }.to_control();
+        v.push(encode_response(
+            msgid,
+            ResponseOp::SearchResultDone(LdapResult::success()),
+            &[ctrl],
+        ));
+        v
+    }
+
+    fn reference_url(&self, ctx: &ServerContext, nc: &crate::model::Dn) -> String {
+        let idx = ctx.dir.forest.domain_of(nc).map_or(ctx.domain, |d| d.index);
+        format!("{}/{}", ctx.domain_urls.get(idx).cloned().unwrap_or_default(), nc)
+    }
+
+    /// Rewrites `ldap://<dns name>/…` referrals from the directory to the listening URLs.
+    fn with_referral_urls(&self, ctx: &ServerContext, mut r: LdapResult) -> LdapResult {
+        for url in r.referrals.iter_mut() {
+            for d in &ctx.dir.forest.domains {
+                let prefix = format!("ldap://{}/", d.dns_name);
+                if let Some(rest) = url.strip_prefix(&prefix) {
+                    if let Some(u) = ctx.domain_urls.get(d.index) {
+                        *url = format!("{u}/{rest}");
+                    }
+                }
+            }
+        }
+        r
+    }
+}
+
+fn sort_entries(entries: &mut [SearchEntry], keys: &[SortKey]) {
+    let value = |e: &SearchEntry, attr: &str| -> Option<String> {
+        e.attrs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(attr))
+            .and_then(|(_, v)| v.first())
+            .map(|v| String::from_utf8_lossy(v).to_lowercase())
+    };
+    entries.sort_by(|a, b| {
+        for k in keys {
+            let o = value(a, &k.attr).cmp(&value(b, &k.attr));
+            let o = if k.reverse { o.reverse() } else { o };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+}
+
+fn to_result(r: Result<(), DsError>) -> LdapResult {
+    match r {
+        Ok(()) => LdapResult::success(),
+        Err(e) => err_result(e),
+    }
+}
+
+pub fn err_result(e: DsError) -> LdapResult {
+    let mut r = LdapResult::new(e.code, e.text).with_matched_dn(e.matched_dn.into_bytes());
+    r.referrals = e.referrals;
+    r
+}
+
+/// The response kind that answers a request (None for requests that get no response).
+fn result_kind(op: &RequestOp) -> Option<fn(LdapResult) -> ResponseOp> {
+    Some(match op {
+        RequestOp::Bind(_) => |r| ResponseOp::BindResponse {
+            result: r,
+            server_sasl_creds: None,
+        },
+        RequestOp::Search(_) => ResponseOp::SearchResultDone,
+        RequestOp::Modify(_) => ResponseOp::ModifyResponse,
+        RequestOp::Add(_) => ResponseOp::AddResponse,
+        RequestOp::Delete(_) => ResponseOp::DelResponse,
+        RequestOp::ModifyDn(_) => ResponseOp::ModDnResponse,
+        RequestOp::Compare { .. } => ResponseOp::CompareResponse,
+        RequestOp::Extended { .. } => |r| ResponseOp::ExtendedResponse {
+            result: r,
+            name: None,
+            value: None,
+        },
+        RequestOp::Unbind | RequestOp::Abandon(_) => return None,
+    })
+}

@@ -1,0 +1,179 @@
+//! LDAP over TCP: one task per connection, framing by BER length with a PDU limit, idle and
+//! read timeouts, StartTLS upgrade, and LDAPS. A malformed PDU closes that connection only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::ldap::codec::{decode_request, encode_response, frame_len, LdapResult, ResponseOp};
+use crate::ldap::session::{After, ServerContext, Session};
+
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    /// Largest accepted PDU (AD's MaxReceiveBuffer default is 10 MB).
+    pub max_pdu: usize,
+    /// Close a connection idle this long (AD MaxConnIdleTime: 900 s).
+    pub idle_timeout: Duration,
+    /// Close a connection whose PDU does not complete within this time once begun.
+    pub read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_pdu: 10 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(900),
+            read_timeout: Duration::from_secs(120),
+            max_connections: 5000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain LDAP, StartTLS available.
+    Plain,
+    /// TLS from the first byte.
+    Ldaps,
+}
+
+pub async fn serve(
+    listener: TcpListener,
+    ctx: ServerContext,
+    transport: Transport,
+    acceptor: TlsAcceptor,
+    limits: ConnectionLimits,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached, refusing");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (ctx, acceptor, limits) = (ctx.clone(), acceptor.clone(), limits.clone());
+        tokio::spawn(async move {
+            connection(stream, ctx, transport, acceptor, limits).await;
+            drop(permit);
+            tracing::debug!(%peer, "connection closed");
+        });
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    ctx: ServerContext,
+    transport: Transport,
+    acceptor: TlsAcceptor,
+    limits: ConnectionLimits,
+) {
+    match transport {
+        Transport::Ldaps => match acceptor.accept(stream).await {
+            Ok(tls) => {
+                run(tls, Session::new(true), Vec::new(), &ctx, &limits).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+        },
+        Transport::Plain => {
+            if let Some((stream, mut session, rest)) =
+                run(stream, Session::new(false), Vec::new(), &ctx, &limits).await
+            {
+                // RFC 4511 §4.14.2: no PDU may follow the StartTLS request before the handshake.
+                if !rest.is_empty() {
+                    return;
+                }
+                match acceptor.accept(stream).await {
+                    Ok(tls) => {
+                        session.tls_started();
+                        run(tls, session, Vec::new(), &ctx, &limits).await;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "StartTLS handshake failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Serves requests until the peer leaves, an error closes the connection, or StartTLS is
+/// accepted (then the stream, session and unread bytes are handed back).
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    mut session: Session,
+    mut buf: Vec<u8>,
+    ctx: &ServerContext,
+    limits: &ConnectionLimits,
+) -> Option<(S, Session, Vec<u8>)> {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let len = match frame_len(&buf, limits.max_pdu) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                let wait = if buf.is_empty() {
+                    limits.idle_timeout
+                } else {
+                    limits.read_timeout
+                };
+                match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
+                    Ok(Ok(0)) | Err(_) => return None,
+                    Ok(Ok(n)) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        continue;
+                    }
+                    Ok(Err(_)) => return None,
+                }
+            }
+            Err(e) => {
+                tracing::info!(reason = %e.reason, "malformed LDAP framing, closing connection");
+                let _ = notice_of_disconnection(&mut stream, &e.reason).await;
+                return None;
+            }
+        };
+        let pdu: Vec<u8> = buf.drain(..len).collect();
+        let req = match decode_request(&pdu) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!(reason = %e.reason, "malformed LDAP PDU, closing connection");
+                let _ = notice_of_disconnection(&mut stream, &e.reason).await;
+                return None;
+            }
+        };
+        let outcome = session.handle(ctx, req);
+        for r in &outcome.responses {
+            if stream.write_all(r).await.is_err() {
+                return None;
+            }
+        }
+        if stream.flush().await.is_err() {
+            return None;
+        }
+        match outcome.after {
+            After::Continue => {}
+            After::Close => return None,
+            After::StartTls => return Some((stream, session, buf)),
+        }
+    }
+}
+
+/// RFC 4511 §4.4.1: tell the client why before closing.
+async fn notice_of_disconnection<S: AsyncWrite + Unpin>(stream: &mut S, reason: &str) -> std::io::Result<()> {
+    let pdu = encode_response(
+        0,
+        ResponseOp::NoticeOfDisconnection(LdapResult::new(2, reason.to_string())),
+        &[],
+    );
+    stream.write_all(&pdu).await?;
+    stream.shutdown().await
+}

@@ -1,0 +1,282 @@
+//! The tokio edges of a running DC forest: listeners for every domain's DC (LDAP with
+//! StartTLS, LDAPS), the Global Catalog, and the ready description clients read.
+
+pub mod ldap;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::dsa::{Directory, ForestConfig};
+use crate::ldap::session::ServerContext;
+pub use ldap::ConnectionLimits;
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub forest: ForestConfig,
+    pub listen: IpAddr,
+    /// Ports of the forest root's DC (0 = ephemeral). Child domains' DCs use ephemeral ports.
+    pub ldap_port: u16,
+    pub ldaps_port: u16,
+    pub gc_port: u16,
+    /// Where the CA certificate (and exports) are written; `None` makes a temporary directory.
+    pub state_dir: Option<PathBuf>,
+    pub limits: ConnectionLimits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            forest: ForestConfig::default(),
+            listen: IpAddr::from([127, 0, 0, 1]),
+            ldap_port: 0,
+            ldaps_port: 0,
+            gc_port: 0,
+            state_dir: None,
+            limits: ConnectionLimits::default(),
+        }
+    }
+}
+
+/// What one domain's DC listens on, as printed in the ready line.
+#[derive(Clone, Debug, Serialize)]
+pub struct DomainEndpoint {
+    pub domain: String,
+    pub netbios: String,
+    pub realm: String,
+    pub base_dn: String,
+    pub dc: String,
+    pub ldap_url: String,
+    pub ldaps_url: String,
+    pub admin: String,
+    pub domain_sid: String,
+}
+
+/// The ready line (`{"event":"ready",…}`) of `adsim serve`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReadyInfo {
+    pub event: &'static str,
+    pub domain: String,
+    pub realm: String,
+    pub base_dn: String,
+    pub ldap_url: String,
+    pub ldaps_url: String,
+    pub gc_url: String,
+    pub ca_cert: String,
+    pub admin: String,
+    pub admin_password_source: &'static str,
+    pub seed: u64,
+    pub domains: Vec<DomainEndpoint>,
+}
+
+/// A running forest. Dropping it stops every listener.
+pub struct RunningForest {
+    pub dir: Arc<Directory>,
+    pub ready: ReadyInfo,
+    pub state_dir: PathBuf,
+    pub ca_pem: String,
+    tasks: Vec<JoinHandle<()>>,
+    _temp: Option<TempDir>,
+}
+
+impl Drop for RunningForest {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot provision the forest: {0}")]
+    Provision(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("state directory {path}: {source}")]
+    StateDir { path: PathBuf, source: std::io::Error },
+}
+
+async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, StartError> {
+    let addr = SocketAddr::new(ip, port);
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn url(scheme: &str, addr: SocketAddr) -> String {
+    format!("{scheme}://{addr}")
+}
+
+impl RunningForest {
+    pub async fn start(config: ServerConfig) -> Result<RunningForest, StartError> {
+        let dir = Directory::provision(&config.forest).map_err(|e| StartError::Provision(e.to_string()))?;
+        Self::start_with(dir, config).await
+    }
+
+    /// Serves an already provisioned (or restored) directory.
+    pub async fn start_with(dir: Arc<Directory>, config: ServerConfig) -> Result<RunningForest, StartError> {
+        let (state_dir, temp) = match &config.state_dir {
+            Some(p) => (p.clone(), None),
+            None => {
+                let p = std::env::temp_dir().join(format!("adsim-{}-{}", std::process::id(), unique()));
+                (p.clone(), Some(TempDir(p)))
+            }
+        };
+        std::fs::create_dir_all(&state_dir).map_err(|source| StartError::StateDir {
+            path: state_dir.clone(),
+            source,
+        })?;
+
+        let mut names: Vec<String> = Vec::new();
+        for d in &dir.forest.domains {
+            names.push(d.dc_fqdn.clone());
+            names.push(d.dns_name.clone());
+            names.push(d.dc_name.clone());
+        }
+        names.push("localhost".into());
+        if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
+            let h = h.trim().to_string();
+            if !h.is_empty() {
+                names.push(h);
+            }
+        }
+        let mut ips = vec![config.listen];
+        for ip in [
+            IpAddr::from([127, 0, 0, 1]),
+            IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ] {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        let tls = tls::generate(&dir.forest.root_dns, &names, &ips)?;
+        let ca_path = state_dir.join("ca.pem");
+        std::fs::write(&ca_path, &tls.ca_pem).map_err(|source| StartError::StateDir {
+            path: ca_path.clone(),
+            source,
+        })?;
+        let acceptor = TlsAcceptor::from(tls.server_config.clone());
+
+        // Bind everything first, so referral URLs are known before serving.
+        let mut listeners = Vec::new();
+        for d in &dir.forest.domains {
+            let (lp, sp) = if d.index == 0 {
+                (config.ldap_port, config.ldaps_port)
+            } else {
+                (0, 0)
+            };
+            let plain = bind(config.listen, lp).await?;
+            let secure = bind(config.listen, sp).await?;
+            listeners.push((plain, secure));
+        }
+        let gc = bind(config.listen, config.gc_port).await?;
+        let addr = |l: &TcpListener| l.local_addr().expect("bound socket has an address");
+        let domain_urls: Vec<String> = listeners.iter().map(|(p, _)| url("ldap", addr(p))).collect();
+
+        let mut endpoints = Vec::new();
+        let mut tasks = Vec::new();
+        for (d, (plain, secure)) in dir.forest.domains.iter().zip(listeners) {
+            endpoints.push(DomainEndpoint {
+                domain: d.dns_name.clone(),
+                netbios: d.netbios.clone(),
+                realm: d.realm.clone(),
+                base_dn: d.dn.to_string(),
+                dc: d.dc_fqdn.clone(),
+                ldap_url: url("ldap", addr(&plain)),
+                ldaps_url: url("ldaps", addr(&secure)),
+                admin: format!("Administrator@{}", d.dns_name),
+                domain_sid: d.sid.to_string(),
+            });
+            let ctx = ServerContext {
+                dir: dir.clone(),
+                domain: d.index,
+                global_catalog: false,
+                domain_urls: domain_urls.clone(),
+            };
+            tasks.push(tokio::spawn(ldap::serve(
+                plain,
+                ctx.clone(),
+                ldap::Transport::Plain,
+                acceptor.clone(),
+                config.limits.clone(),
+            )));
+            tasks.push(tokio::spawn(ldap::serve(
+                secure,
+                ctx,
+                ldap::Transport::Ldaps,
+                acceptor.clone(),
+                config.limits.clone(),
+            )));
+        }
+        let gc_url = url("ldap", addr(&gc));
+        let gc_ctx = ServerContext {
+            dir: dir.clone(),
+            domain: 0,
+            global_catalog: true,
+            domain_urls,
+        };
+        tasks.push(tokio::spawn(ldap::serve(
+            gc,
+            gc_ctx,
+            ldap::Transport::Plain,
+            acceptor.clone(),
+            config.limits.clone(),
+        )));
+
+        let root = endpoints[0].clone();
+        let ready = ReadyInfo {
+            event: "ready",
+            domain: root.domain.clone(),
+            realm: root.realm.clone(),
+            base_dn: root.base_dn.clone(),
+            ldap_url: root.ldap_url.clone(),
+            ldaps_url: root.ldaps_url.clone(),
+            gc_url,
+            ca_cert: ca_path.display().to_string(),
+            admin: root.admin.clone(),
+            admin_password_source: if config.forest.admin_password
+                == crate::dsa::forest::DEFAULT_ADMIN_PASSWORD
+            {
+                "default"
+            } else {
+                "configured"
+            },
+            seed: dir.seed,
+            domains: endpoints,
+        };
+        Ok(RunningForest {
+            dir,
+            ready,
+            state_dir,
+            ca_pem: tls.ca_pem,
+            tasks,
+            _temp: temp,
+        })
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
