@@ -92,7 +92,9 @@ pub fn frame_len(buf: &[u8], max_pdu: usize) -> Result<Option<usize>, CodecError
     };
     let total = header_len.saturating_add(content_len);
     if total > max_pdu {
-        return Err(CodecError::new(format!("PDU of {total} bytes exceeds the limit of {max_pdu}")));
+        return Err(CodecError::new(format!(
+            "PDU of {total} bytes exceeds the limit of {max_pdu}"
+        )));
     }
     Ok((buf.len() >= total).then_some(total))
 }

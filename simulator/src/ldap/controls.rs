@@ -92,11 +92,18 @@ pub struct SortKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestControl {
     /// RFC 2696: page `size` and the `cookie` of the previous page (empty on the first).
-    PagedResults { size: i32, cookie: Vec<u8> },
+    PagedResults {
+        size: i32,
+        cookie: Vec<u8>,
+    },
     /// MS-ADTS 3.1.1.3.4.1.11: `SEQUENCE { Flags INTEGER }`, see [`sd_flags`].
-    SdFlags { flags: u32 },
+    SdFlags {
+        flags: u32,
+    },
     /// MS-ADTS 3.1.1.3.4.1.12: `SEQUENCE { Flags INTEGER }`, see [`search_options`].
-    SearchOptions { flags: u32 },
+    SearchOptions {
+        flags: u32,
+    },
     ShowDeleted,
     ShowDeactivatedLink,
     /// RFC 2891 §1.1 SortKeyList.
@@ -108,7 +115,9 @@ pub enum RequestControl {
     LazyCommit,
     /// MS-ADTS 3.1.1.3.4.1.5: optional `SEQUENCE { ValueFlag INTEGER }`; 0 (hexadecimal GUID and
     /// SID, the default when the value is absent) or 1 (string forms).
-    ExtendedDn { value_flag: i64 },
+    ExtendedDn {
+        value_flag: i64,
+    },
 }
 
 impl RequestControl {
@@ -117,11 +126,15 @@ impl RequestControl {
         let value = control.value.as_deref();
         let decoded = match control.oid.as_str() {
             oid::PAGED_RESULTS => required(value).and_then(paged_results),
-            oid::SD_FLAGS => required(value).and_then(flags_sequence).map(|flags| RequestControl::SdFlags { flags }),
-            oid::SEARCH_OPTIONS => {
-                required(value).and_then(flags_sequence).map(|flags| RequestControl::SearchOptions { flags })
-            }
-            oid::SERVER_SORT_REQUEST => required(value).and_then(sort_keys).map(RequestControl::ServerSort),
+            oid::SD_FLAGS => required(value)
+                .and_then(flags_sequence)
+                .map(|flags| RequestControl::SdFlags { flags }),
+            oid::SEARCH_OPTIONS => required(value)
+                .and_then(flags_sequence)
+                .map(|flags| RequestControl::SearchOptions { flags }),
+            oid::SERVER_SORT_REQUEST => required(value)
+                .and_then(sort_keys)
+                .map(RequestControl::ServerSort),
             // MS-ADTS: an empty value is treated like an absent one.
             oid::EXTENDED_DN => match value {
                 None | Some([]) => Ok(RequestControl::ExtendedDn { value_flag: 0 }),
@@ -182,10 +195,18 @@ fn sort_keys(value: &[u8]) -> BerResult<Vec<SortKey>> {
             let attr = fields.string("attributeType")?;
             let ordering_rule = fields
                 .next_if(ident::context(0))
-                .map(|t| ber::utf8(ber::primitive(t, ident::context(0), "orderingRule")?, "orderingRule"))
+                .map(|t| {
+                    ber::utf8(
+                        ber::primitive(t, ident::context(0), "orderingRule")?,
+                        "orderingRule",
+                    )
+                })
                 .transpose()?;
             let reverse = match fields.next_if(ident::context(1)) {
-                Some(t) => ber::boolean(&ber::primitive(t, ident::context(1), "reverseOrder")?, "reverseOrder")?,
+                Some(t) => ber::boolean(
+                    &ber::primitive(t, ident::context(1), "reverseOrder")?,
+                    "reverseOrder",
+                )?,
                 None => false,
             };
             fields.finish()?;
@@ -230,7 +251,10 @@ impl ResponseControl {
                 oid::PAGED_RESULTS,
                 ber::tlv_parts(
                     ident::SEQUENCE,
-                    &[ber::integer_tlv(ident::INTEGER, i64::from(*size)), ber::tlv(ident::OCTET_STRING, cookie)],
+                    &[
+                        ber::integer_tlv(ident::INTEGER, i64::from(*size)),
+                        ber::tlv(ident::OCTET_STRING, cookie),
+                    ],
                 ),
             ),
             ResponseControl::SortResult { result, attr } => {

@@ -108,7 +108,10 @@ impl Filter {
     /// `and`/`or` are `SET SIZE (1..MAX) OF Filter`; the empty set is accepted as the absolute
     /// true/false filter of RFC 4526.
     fn from_set(children: Vec<StructureTag>, depth: usize) -> BerResult<Vec<Filter>> {
-        children.into_iter().map(|c| Self::from_tag(c, depth - 1)).collect()
+        children
+            .into_iter()
+            .map(|c| Self::from_tag(c, depth - 1))
+            .collect()
     }
 
     /// The BER encoding of this filter.
@@ -196,7 +199,10 @@ fn set_tlv(choice: u8, list: &[Filter]) -> Vec<u8> {
 fn ava_tlv(choice: u8, attr: &str, value: &[u8]) -> Vec<u8> {
     ber::tlv_parts(
         ident::context_constructed(choice),
-        &[ber::tlv(ident::OCTET_STRING, attr.as_bytes()), ber::tlv(ident::OCTET_STRING, value)],
+        &[
+            ber::tlv(ident::OCTET_STRING, attr.as_bytes()),
+            ber::tlv(ident::OCTET_STRING, value),
+        ],
     )
 }
 
@@ -245,7 +251,10 @@ fn substrings(children: Vec<StructureTag>) -> BerResult<Filter> {
 fn extensible(children: Vec<StructureTag>) -> BerResult<Filter> {
     let mut fields = Fields::new(children, "extensibleMatch");
     let rule = match fields.next_if(ident::context(1)) {
-        Some(t) => Some(ber::utf8(ber::primitive(t, ident::context(1), "matchingRule")?, "matchingRule")?),
+        Some(t) => Some(ber::utf8(
+            ber::primitive(t, ident::context(1), "matchingRule")?,
+            "matchingRule",
+        )?),
         None => None,
     };
     let attr = match fields.next_if(ident::context(2)) {
@@ -254,7 +263,10 @@ fn extensible(children: Vec<StructureTag>) -> BerResult<Filter> {
     };
     let value = fields.primitive(ident::context(3), "matchValue")?;
     let dn_attributes = match fields.next_if(ident::context(4)) {
-        Some(t) => ber::boolean(&ber::primitive(t, ident::context(4), "dnAttributes")?, "dnAttributes")?,
+        Some(t) => ber::boolean(
+            &ber::primitive(t, ident::context(4), "dnAttributes")?,
+            "dnAttributes",
+        )?,
         None => false,
     };
     fields.finish()?;
@@ -307,7 +319,11 @@ impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Filter::And(list) | Filter::Or(list) => {
-                f.write_str(if matches!(self, Filter::And(_)) { "(&" } else { "(|" })?;
+                f.write_str(if matches!(self, Filter::And(_)) {
+                    "(&"
+                } else {
+                    "(|"
+                })?;
                 for item in list {
                     write!(f, "{item}")?;
                 }
@@ -473,7 +489,9 @@ impl Parser<'_> {
     /// attr = attributedescription: a descr or numeric OID with `;options`.
     fn attr(&self, text: &[u8]) -> Result<String, FilterParseError> {
         let valid = !text.is_empty()
-            && text.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';'));
+            && text
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';'));
         if !valid {
             return self.fail("bad attribute description");
         }
@@ -511,7 +529,12 @@ impl Parser<'_> {
     }
 
     /// `attr=*` is presence; unescaped `*` splits a substring filter; otherwise equality.
-    fn equality_or_substrings(&self, attr: String, start: usize, end: usize) -> Result<Filter, FilterParseError> {
+    fn equality_or_substrings(
+        &self,
+        attr: String,
+        start: usize,
+        end: usize,
+    ) -> Result<Filter, FilterParseError> {
         let text = &self.input[start..end];
         if !text.contains(&b'*') {
             return Ok(Filter::EqualityMatch(attr, self.value(start, end)?));
@@ -638,21 +661,42 @@ mod tests {
 
     #[test]
     fn escapes_round_trip_binary_values() {
-        let sid = [1u8, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 0x2a, 0x28, 0x29, 0x5c, 0xff];
+        let sid = [
+            1u8, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 0x2a, 0x28, 0x29, 0x5c, 0xff,
+        ];
         let f = eq("objectSid", &sid);
         let text = f.to_string();
-        assert_eq!(text, "(objectSid=\\01\\05\\00\\00\\00\\00\\00\\05\\15\\00\\00\\00\\2a\\28\\29\\5c\\ff)");
+        assert_eq!(
+            text,
+            "(objectSid=\\01\\05\\00\\00\\00\\00\\00\\05\\15\\00\\00\\00\\2a\\28\\29\\5c\\ff)"
+        );
         assert_eq!(Filter::parse(&text).unwrap(), f);
         assert_eq!(eq("cn", b"a*b").to_string(), "(cn=a\\2ab)");
         assert_eq!(eq("cn", "José".as_bytes()).to_string(), "(cn=José)");
-        assert_eq!(Filter::parse("(cn=Jos\\C3\\A9)").unwrap(), eq("cn", "José".as_bytes()));
+        assert_eq!(
+            Filter::parse("(cn=Jos\\C3\\A9)").unwrap(),
+            eq("cn", "José".as_bytes())
+        );
     }
 
     #[test]
     fn refuses_malformed_strings() {
         for bad in [
-            "", "(", "()", "(cn=a", "cn=a)", "(cn=a))", "(cn=a(b)", "(=a)", "(cn=\\4)", "(cn=\\zz)", "(c n=a)",
-            "(&(a=b)", "(!)", "(!(a=b)(c=d))", "(cn>a)",
+            "",
+            "(",
+            "()",
+            "(cn=a",
+            "cn=a)",
+            "(cn=a))",
+            "(cn=a(b)",
+            "(=a)",
+            "(cn=\\4)",
+            "(cn=\\zz)",
+            "(c n=a)",
+            "(&(a=b)",
+            "(!)",
+            "(!(a=b)(c=d))",
+            "(cn>a)",
         ] {
             assert!(Filter::parse(bad).is_err(), "{bad:?} should be refused");
         }
@@ -660,7 +704,10 @@ mod tests {
 
     #[test]
     fn bare_item_and_absolute_filters() {
-        assert_eq!(Filter::parse("objectClass=*").unwrap(), Filter::Present("objectClass".into()));
+        assert_eq!(
+            Filter::parse("objectClass=*").unwrap(),
+            Filter::Present("objectClass".into())
+        );
         assert_eq!(Filter::parse("(&)").unwrap(), Filter::And(vec![]));
         assert_eq!(Filter::parse("(|)").unwrap().to_string(), "(|)");
         assert_eq!(Filter::parse("(a=**)").unwrap(), Filter::Present("a".into()));
@@ -677,7 +724,10 @@ mod tests {
                 ber::tlv(ident::OCTET_STRING, b"cn"),
                 ber::tlv_parts(
                     ident::SEQUENCE,
-                    &[ber::tlv(ident::context(2), b"z"), ber::tlv(ident::context(1), b"y")],
+                    &[
+                        ber::tlv(ident::context(2), b"z"),
+                        ber::tlv(ident::context(1), b"y"),
+                    ],
                 ),
             ],
         );
@@ -685,11 +735,17 @@ mod tests {
         // Not with two inner filters.
         let two = ber::tlv_parts(
             ident::context_constructed(NOT),
-            &[Filter::Present("a".into()).to_ber(), Filter::Present("b".into()).to_ber()],
+            &[
+                Filter::Present("a".into()).to_ber(),
+                Filter::Present("b".into()).to_ber(),
+            ],
         );
         assert!(Filter::from_ber(&two).is_err());
         // Extensible match with neither rule nor type.
-        let ext = ber::tlv_parts(ident::context_constructed(EXTENSIBLE), &[ber::tlv(ident::context(3), b"v")]);
+        let ext = ber::tlv_parts(
+            ident::context_constructed(EXTENSIBLE),
+            &[ber::tlv(ident::context(3), b"v")],
+        );
         assert!(Filter::from_ber(&ext).is_err());
     }
 }

@@ -162,7 +162,10 @@ pub(crate) fn integer(content: &[u8], what: &str) -> BerResult<i64> {
     };
     let sign_fill = if first & 0x80 != 0 { 0xff } else { 0x00 };
     let mut significant = content;
-    while significant.len() > 1 && significant[0] == sign_fill && (significant[1] & 0x80) == (sign_fill & 0x80) {
+    while significant.len() > 1
+        && significant[0] == sign_fill
+        && (significant[1] & 0x80) == (sign_fill & 0x80)
+    {
         significant = &significant[1..];
     }
     if significant.len() > 8 {
@@ -305,7 +308,20 @@ mod tests {
 
     #[test]
     fn integer_round_trips_at_the_edges() {
-        for v in [0i64, 1, 127, 128, 255, 256, -1, -128, -129, i32::MAX as i64, i64::MIN, i64::MAX] {
+        for v in [
+            0i64,
+            1,
+            127,
+            128,
+            255,
+            256,
+            -1,
+            -128,
+            -129,
+            i32::MAX as i64,
+            i64::MIN,
+            i64::MAX,
+        ] {
             let enc = integer_tlv(ident::INTEGER, v);
             let (_, len, hl) = read_header(&enc).unwrap().unwrap();
             assert_eq!(len + hl, enc.len());
@@ -327,7 +343,10 @@ mod tests {
     fn long_lengths_use_the_fewest_octets() {
         let enc = tlv(ident::OCTET_STRING, &[0u8; 300]);
         assert_eq!(&enc[..4], &[0x04, 0x82, 0x01, 0x2c]);
-        assert_eq!(parse_exactly_one(&enc).unwrap().expect_primitive().unwrap().len(), 300);
+        assert_eq!(
+            parse_exactly_one(&enc).unwrap().expect_primitive().unwrap().len(),
+            300
+        );
     }
 
     #[test]

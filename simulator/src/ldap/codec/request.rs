@@ -120,12 +120,21 @@ impl fmt::Debug for RequestOp {
                         format!("{op:?} {} (<{} values>)", a.atype, a.vals.len())
                     })
                     .collect();
-                f.debug_struct("Modify").field("dn", &m.dn).field("changes", &changes).finish()
+                f.debug_struct("Modify")
+                    .field("dn", &m.dn)
+                    .field("changes", &changes)
+                    .finish()
             }
             RequestOp::Add(a) => {
-                let attrs: Vec<String> =
-                    a.attributes.iter().map(|a| format!("{} (<{} values>)", a.atype, a.vals.len())).collect();
-                f.debug_struct("Add").field("dn", &a.dn).field("attributes", &attrs).finish()
+                let attrs: Vec<String> = a
+                    .attributes
+                    .iter()
+                    .map(|a| format!("{} (<{} values>)", a.atype, a.vals.len()))
+                    .collect();
+                f.debug_struct("Add")
+                    .field("dn", &a.dn)
+                    .field("attributes", &attrs)
+                    .finish()
             }
             RequestOp::Delete(dn) => f.debug_tuple("Delete").field(dn).finish(),
             RequestOp::ModifyDn(m) => f.debug_tuple("ModifyDn").field(m).finish(),
@@ -194,7 +203,9 @@ fn decode_op(tag: StructureTag) -> BerResult<RequestOp> {
         // AbandonRequest ::= [APPLICATION 16] MessageID
         (16, PL::P(content)) => ber::int_0_max(&content, "abandonRequest").map(RequestOp::Abandon),
         (23, PL::C(children)) => extended(children),
-        (1 | 4 | 5 | 7 | 9 | 11 | 13 | 15 | 19 | 24 | 25, _) => malformed("protocolOp is a response, not a request"),
+        (1 | 4 | 5 | 7 | 9 | 11 | 13 | 15 | 19 | 24 | 25, _) => {
+            malformed("protocolOp is a response, not a request")
+        }
         (0 | 2 | 3 | 6 | 8 | 10 | 12 | 14 | 16 | 23, _) => malformed("protocolOp has the wrong form"),
         (id, _) => malformed(format!("unknown protocolOp [APPLICATION {id}]")),
     }
@@ -218,7 +229,10 @@ fn with_ldap3_proto<T, E: fmt::Display>(
 /// authentication AuthenticationChoice }
 fn bind(children: Vec<StructureTag>) -> BerResult<BindRequest> {
     let mut fields = Fields::new(children, "bindRequest");
-    let version = ber::integer(&fields.primitive(ident::INTEGER, "version")?, "bindRequest version")?;
+    let version = ber::integer(
+        &fields.primitive(ident::INTEGER, "version")?,
+        "bindRequest version",
+    )?;
     let name = fields.string("name")?;
     let auth = fields.next("authentication")?;
     fields.finish()?;
@@ -256,10 +270,17 @@ fn bind(children: Vec<StructureTag>) -> BerResult<BindRequest> {
 fn search(children: Vec<StructureTag>) -> BerResult<SearchRequest> {
     let mut fields = Fields::new(children, "searchRequest");
     let base = fields.string("baseObject")?;
-    let scope = ber::integer(&fields.primitive(ident::ENUMERATED, "scope")?, "searchRequest scope")?;
+    let scope = ber::integer(
+        &fields.primitive(ident::ENUMERATED, "scope")?,
+        "searchRequest scope",
+    )?;
     let scope = LdapSearchScope::try_from(scope).or_else(|_| malformed("searchRequest: unknown scope"))?;
-    let deref = ber::integer(&fields.primitive(ident::ENUMERATED, "derefAliases")?, "derefAliases")?;
-    let deref = LdapDerefAliases::try_from(deref).or_else(|_| malformed("searchRequest: unknown derefAliases"))?;
+    let deref = ber::integer(
+        &fields.primitive(ident::ENUMERATED, "derefAliases")?,
+        "derefAliases",
+    )?;
+    let deref =
+        LdapDerefAliases::try_from(deref).or_else(|_| malformed("searchRequest: unknown derefAliases"))?;
     let size_limit = ber::int_0_max(&fields.primitive(ident::INTEGER, "sizeLimit")?, "sizeLimit")?;
     let time_limit = ber::int_0_max(&fields.primitive(ident::INTEGER, "timeLimit")?, "timeLimit")?;
     let types_only = ber::boolean(&fields.primitive(ident::BOOLEAN, "typesOnly")?, "typesOnly")?;
@@ -268,7 +289,12 @@ fn search(children: Vec<StructureTag>) -> BerResult<SearchRequest> {
     fields.finish()?;
     let attrs = selectors
         .into_iter()
-        .map(|t| ber::utf8(ber::primitive(t, ident::OCTET_STRING, "attribute selector")?, "attribute selector"))
+        .map(|t| {
+            ber::utf8(
+                ber::primitive(t, ident::OCTET_STRING, "attribute selector")?,
+                "attribute selector",
+            )
+        })
         .collect::<BerResult<Vec<String>>>()?;
     Ok(SearchRequest {
         base,
@@ -292,7 +318,12 @@ fn modify_dn(children: Vec<StructureTag>) -> BerResult<LdapModifyDNRequest> {
     let deleteoldrdn = ber::boolean(&fields.primitive(ident::BOOLEAN, "deleteoldrdn")?, "deleteoldrdn")?;
     let new_superior = fields
         .next_if(ident::context(0))
-        .map(|t| ber::utf8(ber::primitive(t, ident::context(0), "newSuperior")?, "newSuperior"))
+        .map(|t| {
+            ber::utf8(
+                ber::primitive(t, ident::context(0), "newSuperior")?,
+                "newSuperior",
+            )
+        })
         .transpose()?;
     fields.finish()?;
     Ok(LdapModifyDNRequest {
@@ -344,7 +375,10 @@ fn decode_control(tag: StructureTag) -> BerResult<Control> {
         return malformed("control: empty controlType");
     }
     let critical = match fields.next_if(ident::BOOLEAN) {
-        Some(t) => ber::boolean(&ber::primitive(t, ident::BOOLEAN, "criticality")?, "control criticality")?,
+        Some(t) => ber::boolean(
+            &ber::primitive(t, ident::BOOLEAN, "criticality")?,
+            "control criticality",
+        )?,
         None => false,
     };
     let value = fields

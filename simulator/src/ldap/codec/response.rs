@@ -129,7 +129,10 @@ pub enum ResponseOp {
 }
 
 fn uri_list(id: u8, uris: &[String]) -> Vec<u8> {
-    let parts: Vec<Vec<u8>> = uris.iter().map(|u| ber::tlv(ident::OCTET_STRING, u.as_bytes())).collect();
+    let parts: Vec<Vec<u8>> = uris
+        .iter()
+        .map(|u| ber::tlv(ident::OCTET_STRING, u.as_bytes()))
+        .collect();
     ber::tlv_parts(id, &parts)
 }
 
@@ -171,16 +174,23 @@ fn encode_op(op: &ResponseOp) -> Vec<u8> {
             let attributes: Vec<Vec<u8>> = attrs
                 .iter()
                 .map(|(name, values)| {
-                    let values: Vec<Vec<u8>> = values.iter().map(|v| ber::tlv(ident::OCTET_STRING, v)).collect();
+                    let values: Vec<Vec<u8>> =
+                        values.iter().map(|v| ber::tlv(ident::OCTET_STRING, v)).collect();
                     ber::tlv_parts(
                         ident::SEQUENCE,
-                        &[ber::tlv(ident::OCTET_STRING, name.as_bytes()), ber::tlv_parts(ident::SET, &values)],
+                        &[
+                            ber::tlv(ident::OCTET_STRING, name.as_bytes()),
+                            ber::tlv_parts(ident::SET, &values),
+                        ],
                     )
                 })
                 .collect();
             ber::tlv_parts(
                 ident::application_constructed(4),
-                &[ber::tlv(ident::OCTET_STRING, dn.as_bytes()), ber::tlv_parts(ident::SEQUENCE, &attributes)],
+                &[
+                    ber::tlv(ident::OCTET_STRING, dn.as_bytes()),
+                    ber::tlv_parts(ident::SEQUENCE, &attributes),
+                ],
             )
         }
         // SearchResultReference ::= [APPLICATION 19] SEQUENCE SIZE (1..MAX) OF uri URI
@@ -206,14 +216,20 @@ fn encode_op(op: &ResponseOp) -> Vec<u8> {
             }
             ber::tlv_parts(ident::application_constructed(25), &parts)
         }
-        ResponseOp::NoticeOfDisconnection(result) => extended_op(result, Some(NOTICE_OF_DISCONNECTION_OID), None),
+        ResponseOp::NoticeOfDisconnection(result) => {
+            extended_op(result, Some(NOTICE_OF_DISCONNECTION_OID), None)
+        }
     }
 }
 
 /// Encodes one LDAPMessage carrying a response; `controls` go in `[0] Controls` when not empty.
 pub fn encode_response(msgid: i32, op: ResponseOp, controls: &[Control]) -> Vec<u8> {
     // RFC 4511 §4.4: unsolicited notifications use messageID 0.
-    let msgid = if matches!(op, ResponseOp::NoticeOfDisconnection(_)) { 0 } else { msgid };
+    let msgid = if matches!(op, ResponseOp::NoticeOfDisconnection(_)) {
+        0
+    } else {
+        msgid
+    };
     let mut parts = vec![ber::integer_tlv(ident::INTEGER, i64::from(msgid)), encode_op(&op)];
     if !controls.is_empty() {
         let list: Vec<Vec<u8>> = controls.iter().map(Control::to_ber).collect();
