@@ -334,7 +334,7 @@ impl Ace {
 fn encode_ace(code: u8, flags: AceFlags, body: &[u8], out: &mut Vec<u8>) -> Result<(), BinaryError> {
     let total = ACE_HEADER_LEN + body.len();
     if total % 4 != 0 {
-        return Err(BinaryError::UnalignedOpaqueAce(body.len()));
+        return Err(BinaryError::UnalignedAce(total));
     }
     let size = size_u16(total, "ACE")?;
     out.push(code);
@@ -497,7 +497,7 @@ mod tests {
         let good = Acl::new(vec![StandardAce::deny(well_known::everyone(), 1).into()])
             .to_bytes()
             .unwrap();
-        assert!(matches!(Acl::from_bytes(&good[..good.len() - 1]), Err(_)));
+        assert!(Acl::from_bytes(&good[..good.len() - 1]).is_err());
         let mut bad_rev = good.clone();
         bad_rev[0] = 3;
         assert_eq!(Acl::from_bytes(&bad_rev), Err(BinaryError::BadAclRevision(3)));
@@ -515,6 +515,17 @@ mod tests {
         assert_eq!(
             Acl::from_bytes(&sbz),
             Err(BinaryError::ReservedNotZero("ACL Sbz1"))
+        );
+    }
+
+    #[test]
+    fn unaligned_ace_is_an_encode_error() {
+        let mut ace = StandardAce::allow(well_known::everyone(), 1);
+        ace.extra = vec![0; 3];
+        // 4 header + 4 mask + 12 SID + 3 extra
+        assert_eq!(
+            Acl::new(vec![ace.into()]).to_bytes(),
+            Err(BinaryError::UnalignedAce(23))
         );
     }
 

@@ -31,8 +31,8 @@ pub enum BinaryError {
     TooLarge(&'static str),
     #[error("an object GUID is set on a non-object ACE type {0:#04x}")]
     GuidOnPlainAce(u8),
-    #[error("opaque ACE body of {0} bytes does not give a size that is a multiple of 4")]
-    UnalignedOpaqueAce(usize),
+    #[error("an ACE of {0} bytes is not a multiple of 4 long (MS-DTYP 2.4.4.1)")]
+    UnalignedAce(usize),
 }
 
 /// A cursor over a byte slice; every read checks bounds and names what it was reading.

@@ -74,13 +74,13 @@ impl PartialEq for SecurityDescriptor {
             && self.group == other.group
             && self.sacl == other.sacl
             && self.dacl == other.dacl
-            && self.present_parts().eq(other.present_parts())
+            && self.present_parts() == other.present_parts()
     }
 }
 
 impl SecurityDescriptor {
-    /// A descriptor with the given parts, DACL_PRESENT / SACL_PRESENT set for the ACLs that are
-    /// given, and Windows' layout.
+    /// A descriptor with the given parts (note the order: owner, group, DACL, SACL),
+    /// DACL_PRESENT / SACL_PRESENT set for the ACLs that are given, and Windows' layout.
     pub fn new(owner: Option<Sid>, group: Option<Sid>, dacl: Option<Acl>, sacl: Option<Acl>) -> Self {
         let mut ctl = control::SELF_RELATIVE;
         if dacl.is_some() {
@@ -123,18 +123,16 @@ impl SecurityDescriptor {
         }
     }
 
-    fn present_parts(&self) -> impl Iterator<Item = Part> + '_ {
-        let mut seen = Vec::with_capacity(4);
-        self.layout
-            .iter()
-            .copied()
-            .chain(WINDOWS_LAYOUT)
-            .filter(move |p| {
-                let first = !seen.contains(p);
-                seen.push(*p);
-                first
-            })
-            .filter(|p| self.is_present(*p))
+    /// The present parts in write order: `layout` first, then any part it is missing (so a
+    /// hand-built layout with a repeated entry still writes every part once).
+    fn present_parts(&self) -> Vec<Part> {
+        let mut out = Vec::with_capacity(4);
+        for part in self.layout.iter().copied().chain(WINDOWS_LAYOUT) {
+            if self.is_present(part) && !out.contains(&part) {
+                out.push(part);
+            }
+        }
+        out
     }
 
     /// The self-relative binary form.

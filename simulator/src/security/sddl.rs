@@ -292,6 +292,10 @@ fn parse_letters(s: &str, table: &[(&str, u32)]) -> Option<u32> {
 /// MS-DTYP 2.5.1.1 ace-rights: letters, `0x` hex, `0` octal or decimal.
 fn parse_rights(s: &str) -> Option<u32> {
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        // from_str_radix would also take a sign; SDDL allows hex digits only.
+        if hex.is_empty() || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
         return u32::from_str_radix(hex, 16).ok();
     }
     if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) {
@@ -468,6 +472,8 @@ mod tests {
         assert_eq!(parse_rights("ZZ"), None);
         assert_eq!(parse_rights("0x1ffffffff"), None);
         assert_eq!(parse_rights("09"), None);
+        assert_eq!(parse_rights("0x+1f"), None);
+        assert_eq!(parse_rights("0x"), None);
     }
 
     #[test]
