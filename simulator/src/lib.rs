@@ -3,4 +3,5 @@
 //! `gmsa`/`kds` (pure engines), `security`, `store`/`model`, `clock`.
 
 pub mod clock;
+pub mod schema;
 pub mod security;
