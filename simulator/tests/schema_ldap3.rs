@@ -23,13 +23,20 @@ fn ldap3_parses_the_rendered_subschema() {
     match probe {
         Err(e) => panic!("python3 is required for this test (apt-get install python3): {e}"),
         Ok(out) if !out.status.success() => {
-            panic!("python ldap3 is required for this test (pip install ldap3): {}", String::from_utf8_lossy(&out.stderr))
+            panic!(
+                "python ldap3 is required for this test (pip install ldap3): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
         }
         Ok(_) => {}
     }
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schema_ldap3.py");
-    let out = Command::new("python3").arg(script).arg(&json_path).output().expect("run schema_ldap3.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(&json_path)
+        .output()
+        .expect("run schema_ldap3.py");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),

@@ -13,8 +13,14 @@ fn attributes_are_found_by_any_case_by_oid_and_with_options() {
     let a = s.attribute("MSDS-MANAGEDPASSWORD").expect("by upper-case name");
     assert_eq!(a.name, "msDS-ManagedPassword");
     assert_eq!(a.oid, "1.2.840.113556.1.4.2196");
-    assert_eq!(s.attribute("1.2.840.113556.1.4.2196").map(|a| a.name), Some("msDS-ManagedPassword"));
-    assert_eq!(s.attribute("userCertificate;binary").map(|a| a.name), Some("userCertificate"));
+    assert_eq!(
+        s.attribute("1.2.840.113556.1.4.2196").map(|a| a.name),
+        Some("msDS-ManagedPassword")
+    );
+    assert_eq!(
+        s.attribute("userCertificate;binary").map(|a| a.name),
+        Some("userCertificate")
+    );
     assert_eq!(s.attribute("member;range=0-1499").map(|a| a.name), Some("member"));
     assert!(s.attribute("noSuchAttribute").is_none());
     assert!(s.attribute("").is_none());
@@ -25,13 +31,41 @@ fn attributes_are_found_by_any_case_by_oid_and_with_options() {
 fn gmsa_attributes_carry_the_real_ad_definitions() {
     let s = Schema::ad();
     let cases = [
-        ("msDS-ManagedPassword", "1.2.840.113556.1.4.2196", Syntax::OctetString),
-        ("msDS-ManagedPasswordId", "1.2.840.113556.1.4.2197", Syntax::OctetString),
-        ("msDS-ManagedPasswordPreviousId", "1.2.840.113556.1.4.2198", Syntax::OctetString),
-        ("msDS-ManagedPasswordInterval", "1.2.840.113556.1.4.2199", Syntax::Integer),
-        ("msDS-GroupMSAMembership", "1.2.840.113556.1.4.2200", Syntax::NtSecurityDescriptor),
-        ("msDS-KeyVersionNumber", "1.2.840.113556.1.4.1782", Syntax::Integer),
-        ("msDS-SupportedEncryptionTypes", "1.2.840.113556.1.4.1963", Syntax::Integer),
+        (
+            "msDS-ManagedPassword",
+            "1.2.840.113556.1.4.2196",
+            Syntax::OctetString,
+        ),
+        (
+            "msDS-ManagedPasswordId",
+            "1.2.840.113556.1.4.2197",
+            Syntax::OctetString,
+        ),
+        (
+            "msDS-ManagedPasswordPreviousId",
+            "1.2.840.113556.1.4.2198",
+            Syntax::OctetString,
+        ),
+        (
+            "msDS-ManagedPasswordInterval",
+            "1.2.840.113556.1.4.2199",
+            Syntax::Integer,
+        ),
+        (
+            "msDS-GroupMSAMembership",
+            "1.2.840.113556.1.4.2200",
+            Syntax::NtSecurityDescriptor,
+        ),
+        (
+            "msDS-KeyVersionNumber",
+            "1.2.840.113556.1.4.1782",
+            Syntax::Integer,
+        ),
+        (
+            "msDS-SupportedEncryptionTypes",
+            "1.2.840.113556.1.4.1963",
+            Syntax::Integer,
+        ),
         ("objectSid", "1.2.840.113556.1.4.146", Syntax::Sid),
         ("member", "2.5.4.31", Syntax::DsDn),
         ("whenCreated", "1.2.840.113556.1.2.2", Syntax::GeneralizedTime),
@@ -46,8 +80,14 @@ fn gmsa_attributes_carry_the_real_ad_definitions() {
     assert!(pwd.single_valued && pwd.constructed() && pwd.hidden_from_star() && !pwd.system_only);
     assert!(!pwd.in_partial_attribute_set);
     let id = s.attribute("msDS-ManagedPasswordId").unwrap();
-    assert!(id.system_only && id.range_upper == Some(1024), "MS-ADA2: systemOnly, rangeUpper 1024");
-    assert_eq!(s.attribute("msDS-GroupMSAMembership").unwrap().range_upper, Some(132096));
+    assert!(
+        id.system_only && id.range_upper == Some(1024),
+        "MS-ADA2: systemOnly, rangeUpper 1024"
+    );
+    assert_eq!(
+        s.attribute("msDS-GroupMSAMembership").unwrap().range_upper,
+        Some(132096)
+    );
     assert!(s.attribute("msDS-KeyVersionNumber").unwrap().constructed());
     assert!(s.attribute("msDS-ManagedPasswordInterval").unwrap().system_only);
 }
@@ -74,9 +114,18 @@ fn schema_id_guids_match_the_published_ones() {
         s.attribute("userAccountControl").unwrap().attribute_security_guid,
         Some(guid("4c164200-20c0-11d0-a768-00aa006e0529"))
     );
-    assert_eq!(s.class("msDS-GroupManagedServiceAccount").unwrap().schema_id_guid, guid("7b8b558a-93a5-4af7-adca-c017e67f1057"));
-    assert_eq!(s.class("user").unwrap().schema_id_guid, guid("bf967aba-0de6-11d0-a285-00aa003049e2"));
-    assert_eq!(s.class("computer").unwrap().schema_id_guid, guid("bf967a86-0de6-11d0-a285-00aa003049e2"));
+    assert_eq!(
+        s.class("msDS-GroupManagedServiceAccount").unwrap().schema_id_guid,
+        guid("7b8b558a-93a5-4af7-adca-c017e67f1057")
+    );
+    assert_eq!(
+        s.class("user").unwrap().schema_id_guid,
+        guid("bf967aba-0de6-11d0-a285-00aa003049e2")
+    );
+    assert_eq!(
+        s.class("computer").unwrap().schema_id_guid,
+        guid("bf967a86-0de6-11d0-a285-00aa003049e2")
+    );
 }
 
 #[test]
@@ -96,7 +145,13 @@ fn link_ids_pair_forward_and_back_links() {
 fn flags_drive_star_global_catalog_and_secrecy() {
     let s = Schema::ad();
     let flag = |n: &str| s.attribute(n).unwrap();
-    for constructed in ["tokenGroups", "canonicalName", "createTimeStamp", "modifyTimeStamp", "allowedAttributes"] {
+    for constructed in [
+        "tokenGroups",
+        "canonicalName",
+        "createTimeStamp",
+        "modifyTimeStamp",
+        "allowedAttributes",
+    ] {
         assert!(flag(constructed).constructed(), "{constructed}");
     }
     assert!(flag("nTSecurityDescriptor").hidden_from_star() && !flag("nTSecurityDescriptor").constructed());
@@ -109,7 +164,9 @@ fn flags_drive_star_global_catalog_and_secrecy() {
     assert!(!flag("msDS-ManagedPassword").is_secret());
     assert!(flag("msKds-RootKeyData").confidential());
     assert!(flag("sAMAccountName").indexed());
-    assert!(flag("objectSid").system_only && flag("whenCreated").system_only && !flag("description").system_only);
+    assert!(
+        flag("objectSid").system_only && flag("whenCreated").system_only && !flag("description").system_only
+    );
 }
 
 #[test]
@@ -156,17 +213,54 @@ fn kds_attributes_have_the_syntaxes_the_key_service_needs() {
 fn classes_are_found_by_name_oid_and_cn() {
     let s = Schema::ad();
     assert_eq!(s.class("USER").map(|c| c.oid), Some("1.2.840.113556.1.5.9"));
-    assert_eq!(s.class("1.2.840.113556.1.5.282").map(|c| c.name), Some("msDS-GroupManagedServiceAccount"));
+    assert_eq!(
+        s.class("1.2.840.113556.1.5.282").map(|c| c.name),
+        Some("msDS-GroupManagedServiceAccount")
+    );
     assert_eq!(s.class_by_cn("person").map(|c| c.name), Some("person"));
-    assert_eq!(s.class_by_cn("ms-DS-Group-Managed-Service-Account").map(|c| c.name), Some("msDS-GroupManagedServiceAccount"));
+    assert_eq!(
+        s.class_by_cn("ms-DS-Group-Managed-Service-Account")
+            .map(|c| c.name),
+        Some("msDS-GroupManagedServiceAccount")
+    );
     assert!(s.class("Group-Managed").is_none());
     for name in [
-        "top", "domain", "domainDNS", "container", "organizationalUnit", "person", "organizationalPerson",
-        "user", "computer", "group", "msDS-GroupManagedServiceAccount", "msDS-ManagedServiceAccount",
-        "msKds-ProvRootKey", "msKds-ProvServerConfiguration", "foreignSecurityPrincipal", "builtinDomain",
-        "crossRef", "crossRefContainer", "configuration", "dMD", "classSchema", "attributeSchema", "subSchema",
-        "site", "sitesContainer", "server", "serversContainer", "nTDSDSA", "nTDSService", "rIDManager",
-        "rIDSet", "lostAndFound", "infrastructureUpdate", "samServer", "secret", "trustedDomain",
+        "top",
+        "domain",
+        "domainDNS",
+        "container",
+        "organizationalUnit",
+        "person",
+        "organizationalPerson",
+        "user",
+        "computer",
+        "group",
+        "msDS-GroupManagedServiceAccount",
+        "msDS-ManagedServiceAccount",
+        "msKds-ProvRootKey",
+        "msKds-ProvServerConfiguration",
+        "foreignSecurityPrincipal",
+        "builtinDomain",
+        "crossRef",
+        "crossRefContainer",
+        "configuration",
+        "dMD",
+        "classSchema",
+        "attributeSchema",
+        "subSchema",
+        "site",
+        "sitesContainer",
+        "server",
+        "serversContainer",
+        "nTDSDSA",
+        "nTDSService",
+        "rIDManager",
+        "rIDSet",
+        "lostAndFound",
+        "infrastructureUpdate",
+        "samServer",
+        "secret",
+        "trustedDomain",
     ] {
         assert!(s.class(name).is_some(), "class {name} missing");
     }
@@ -175,10 +269,21 @@ fn classes_are_found_by_name_oid_and_cn() {
 #[test]
 fn gmsa_class_chain_runs_from_top_down() {
     let s = Schema::ad();
-    let chain: Vec<&str> = s.class_chain("msds-groupmanagedserviceaccount").iter().map(|c| c.name).collect();
+    let chain: Vec<&str> = s
+        .class_chain("msds-groupmanagedserviceaccount")
+        .iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(
         chain,
-        ["top", "person", "organizationalPerson", "user", "computer", "msDS-GroupManagedServiceAccount"]
+        [
+            "top",
+            "person",
+            "organizationalPerson",
+            "user",
+            "computer",
+            "msDS-GroupManagedServiceAccount"
+        ]
     );
     assert_eq!(s.object_class_values("domainDNS"), ["top", "domain", "domainDNS"]);
     assert!(s.class_chain("noSuchClass").is_empty());
@@ -203,7 +308,10 @@ fn default_object_category_names_a_class_in_the_schema_nc() {
     );
     assert_eq!(s.class("computer").unwrap().default_object_category, "Computer");
     let gmsa = s.class("msDS-GroupManagedServiceAccount").unwrap();
-    assert_eq!(gmsa.default_object_category, "ms-DS-Group-Managed-Service-Account");
+    assert_eq!(
+        gmsa.default_object_category,
+        "ms-DS-Group-Managed-Service-Account"
+    );
     assert!(gmsa.default_security_descriptor.starts_with("D:"));
     for c in s.classes() {
         assert!(s.class_by_cn(c.default_object_category).is_some(), "{}", c.name);
@@ -214,20 +322,50 @@ fn default_object_category_names_a_class_in_the_schema_nc() {
 fn required_and_allowed_attributes_cover_chain_and_auxiliary_classes() {
     let s = Schema::ad();
     let required = s.required_attributes(&["top", "person", "organizationalPerson", "user"]);
-    for name in ["cn", "objectClass", "objectCategory", "nTSecurityDescriptor", "instanceType", "objectSid", "sAMAccountName"] {
-        assert!(required.contains(&name), "{name} should be required for user: {required:?}");
+    for name in [
+        "cn",
+        "objectClass",
+        "objectCategory",
+        "nTSecurityDescriptor",
+        "instanceType",
+        "objectSid",
+        "sAMAccountName",
+    ] {
+        assert!(
+            required.contains(&name),
+            "{name} should be required for user: {required:?}"
+        );
     }
     let allowed = s.allowed_attributes(&["user"]);
-    for name in ["userAccountControl", "mail", "servicePrincipalName", "msDS-SupportedEncryptionTypes", "memberOf", "info"] {
+    for name in [
+        "userAccountControl",
+        "mail",
+        "servicePrincipalName",
+        "msDS-SupportedEncryptionTypes",
+        "memberOf",
+        "info",
+    ] {
         assert!(allowed.contains(&name), "{name} should be allowed for user");
     }
     assert!(!allowed.contains(&"msDS-ManagedPassword"));
     let gmsa = s.allowed_attributes(&["msDS-GroupManagedServiceAccount"]);
-    for name in ["msDS-ManagedPassword", "msDS-GroupMSAMembership", "dNSHostName", "sAMAccountName"] {
+    for name in [
+        "msDS-ManagedPassword",
+        "msDS-GroupMSAMembership",
+        "dNSHostName",
+        "sAMAccountName",
+    ] {
         assert!(gmsa.contains(&name), "{name} should be allowed for a gMSA");
     }
     let domain = s.allowed_attributes(&["domainDNS"]);
-    for name in ["nETBIOSName", "ms-DS-MachineAccountQuota", "maxPwdAge", "objectSid", "wellKnownObjects", "msDS-Behavior-Version"] {
+    for name in [
+        "nETBIOSName",
+        "ms-DS-MachineAccountQuota",
+        "maxPwdAge",
+        "objectSid",
+        "wellKnownObjects",
+        "msDS-Behavior-Version",
+    ] {
         assert!(domain.contains(&name), "{name} should be allowed on domainDNS");
     }
 }
@@ -241,13 +379,28 @@ fn every_name_a_class_references_is_defined() {
     }
     for c in s.classes() {
         assert!(oids.insert(c.oid), "duplicate OID {}", c.oid);
-        for name in c.must.iter().chain(c.may.iter()).chain(std::iter::once(&c.rdn_att_id)) {
+        for name in c
+            .must
+            .iter()
+            .chain(c.may.iter())
+            .chain(std::iter::once(&c.rdn_att_id))
+        {
             assert!(s.attribute(name).is_some(), "{}: attribute {name}", c.name);
         }
-        for name in c.poss_superiors.iter().chain(c.aux_classes.iter()).chain(std::iter::once(&c.sub_class_of)) {
+        for name in c
+            .poss_superiors
+            .iter()
+            .chain(c.aux_classes.iter())
+            .chain(std::iter::once(&c.sub_class_of))
+        {
             assert!(s.class(name).is_some(), "{}: class {name}", c.name);
         }
-        assert_eq!(s.class_chain(c.name).first().map(|t| t.name), Some("top"), "{}", c.name);
+        assert_eq!(
+            s.class_chain(c.name).first().map(|t| t.name),
+            Some("top"),
+            "{}",
+            c.name
+        );
     }
     assert!(s.attributes().count() > 1400 && s.classes().count() > 250);
 }

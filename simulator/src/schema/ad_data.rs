@@ -5,6 +5,7 @@ use super::syntax::Syntax::*;
 use super::types::ClassKind::*;
 use super::types::{attr, class, AttributeType, ObjectClass, PAS, SINGLE, SYS_ONLY};
 
+#[rustfmt::skip]
 pub(super) static ATTRIBUTES: [AttributeType; 1497] = [
     attr("accountExpires", "Account-Expires", "1.2.840.113556.1.4.159", LargeInteger, SINGLE, 16, 16, None, None, None, 0xbf9679150de611d0a28500aa003049e2, 0x4c16420020c011d0a76800aa006e0529),
     attr("accountNameHistory", "Account-Name-History", "1.2.840.113556.1.4.1307", UnicodeString, 0, 16, 0, None, None, None, 0x031952ec3b7211d290cc00c04fd91ab1, 0),
@@ -1505,6 +1506,7 @@ pub(super) static ATTRIBUTES: [AttributeType; 1497] = [
     attr("x500uniqueIdentifier", "x500uniqueIdentifier", "2.5.4.45", OctetString, 0, 0, 0, None, None, None, 0xd07da11f8a3d42b6b0aa76c962be719a, 0),
 ];
 
+#[rustfmt::skip]
 pub(super) static CLASSES: [ObjectClass; 269] = [
     class("account", "account", "0.9.2342.19200300.100.4.5", Structural, "top", "cn", &[], &["uid", "host", "ou", "o", "l", "seeAlso", "description"], &["organizationalUnit", "container"], &[], false, 0, true, "account", 0x2628a46aa6ad4ae0b8542b12d9fe6f9e, "D:(A;;RPWPCRCCDCLCLOLORCWOWDSDDTDTSW;;;DA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPLCLORC;;;AU)"),
     class("aCSPolicy", "ACS-Policy", "1.2.840.113556.1.5.137", Structural, "top", "cn", &[], &["aCSTotalNoOfFlows", "aCSTimeOfDay", "aCSServiceType", "aCSPriority", "aCSPermissionBits", "aCSMinimumDelayVariation", "aCSMinimumLatency", "aCSMaximumSDUSize", "aCSMinimumPolicedSize", "aCSMaxTokenRatePerFlow", "aCSMaxTokenBucketPerFlow", "aCSMaxPeakBandwidthPerFlow", "aCSMaxDurationPerFlow", "aCSMaxAggregatePeakRatePerUser", "aCSIdentityName", "aCSDirection", "aCSAggregateTokenRatePerUser"], &["container"], &[], false, 16, true, "ACS-Policy", 0x7f561288530111d1a9c50000f80367c1, "D:(A;;RPWPCRCCDCLCLOLORCWOWDSDDTDTSW;;;DA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPLCLORC;;;AU)"),

@@ -28,7 +28,9 @@ impl Schema {
         let classes = self.resolve_classes(object_classes)?;
         let mut present: Vec<(&AttributeType, &[V])> = Vec::new();
         for (name, values) in attrs {
-            let attr = self.attribute(name).ok_or_else(SchemaViolation::no_such_attribute)?;
+            let attr = self
+                .attribute(name)
+                .ok_or_else(SchemaViolation::no_such_attribute)?;
             if values.is_empty() {
                 return Err(SchemaViolation::no_values());
             }
@@ -52,7 +54,9 @@ impl Schema {
         for class in &effective {
             for must in class.must {
                 if !has(must) {
-                    let attr = self.attribute(must).ok_or_else(SchemaViolation::no_such_attribute)?;
+                    let attr = self
+                        .attribute(must)
+                        .ok_or_else(SchemaViolation::no_such_attribute)?;
                     return Err(SchemaViolation::missing_required(attr));
                 }
             }
@@ -74,7 +78,10 @@ impl Schema {
                     return Err(SchemaViolation::range(attr));
                 }
                 let normalized = attr.syntax.normalize(value.as_ref());
-                if values[..i].iter().any(|earlier| attr.syntax.normalize(earlier.as_ref()) == normalized) {
+                if values[..i]
+                    .iter()
+                    .any(|earlier| attr.syntax.normalize(earlier.as_ref()) == normalized)
+                {
                     return Err(SchemaViolation::value_exists(attr));
                 }
             }
@@ -84,7 +91,10 @@ impl Schema {
 
     /// Extra rule for classes a client names in an add (MS-ADTS 3.1.1.5.2.2): a systemOnly class
     /// (configuration, dMD, rIDManager, …) can only be instantiated by the system itself.
-    pub fn check_client_add_classes<N: AsRef<str>>(&self, object_classes: &[N]) -> Result<(), SchemaViolation> {
+    pub fn check_client_add_classes<N: AsRef<str>>(
+        &self,
+        object_classes: &[N],
+    ) -> Result<(), SchemaViolation> {
         for class in self.resolve_classes(object_classes)? {
             if class.system_only && class.kind.is_concrete() {
                 return Err(SchemaViolation::cant_add_system_only());
@@ -108,14 +118,12 @@ impl Schema {
         given: &[&'s ObjectClass],
     ) -> Result<Vec<&'s ObjectClass>, SchemaViolation> {
         let concrete: Vec<&ObjectClass> = given.iter().copied().filter(|c| c.kind.is_concrete()).collect();
-        let Some(most_specific) = concrete
-            .iter()
-            .copied()
-            .find(|candidate| {
-                let chain = self.class_chain(candidate.name);
-                concrete.iter().all(|c| chain.iter().any(|link| link.name == c.name))
-            })
-        else {
+        let Some(most_specific) = concrete.iter().copied().find(|candidate| {
+            let chain = self.class_chain(candidate.name);
+            concrete
+                .iter()
+                .all(|c| chain.iter().any(|link| link.name == c.name))
+        }) else {
             return Err(if concrete.is_empty() {
                 SchemaViolation::class_must_be_concrete()
             } else {
@@ -124,8 +132,11 @@ impl Schema {
         };
 
         let mut effective = self.class_chain(most_specific.name);
-        let mut aux_queue: Vec<&ObjectClass> =
-            given.iter().copied().filter(|c| c.kind == ClassKind::Auxiliary).collect();
+        let mut aux_queue: Vec<&ObjectClass> = given
+            .iter()
+            .copied()
+            .filter(|c| c.kind == ClassKind::Auxiliary)
+            .collect();
         for class in effective.clone() {
             aux_queue.extend(class.aux_classes.iter().filter_map(|name| self.class(name)));
         }
@@ -161,15 +172,17 @@ fn in_range(attr: &AttributeType, value: &[u8]) -> bool {
         return true;
     }
     let measure: Option<i128> = match attr.syntax {
-        Syntax::Integer | Syntax::Enumeration | Syntax::LargeInteger => {
-            std::str::from_utf8(value).ok().and_then(|s| s.parse::<i128>().ok())
-        }
+        Syntax::Integer | Syntax::Enumeration | Syntax::LargeInteger => std::str::from_utf8(value)
+            .ok()
+            .and_then(|s| s.parse::<i128>().ok()),
         Syntax::UnicodeString
         | Syntax::CaseIgnoreString
         | Syntax::CaseExactString
         | Syntax::PrintableString
         | Syntax::Ia5String
-        | Syntax::NumericString => std::str::from_utf8(value).ok().map(|s| s.encode_utf16().count() as i128),
+        | Syntax::NumericString => std::str::from_utf8(value)
+            .ok()
+            .map(|s| s.encode_utf16().count() as i128),
         Syntax::OctetString | Syntax::Sid | Syntax::NtSecurityDescriptor | Syntax::ReplicaLink => {
             Some(value.len() as i128)
         }

@@ -20,7 +20,10 @@ pub type Rdn = Vec<Ava>;
 
 /// Parses an RFC 4514 DN. The empty string is the root DN (no RDNs).
 pub fn parse_dn(text: &str) -> Result<Vec<Rdn>, &'static str> {
-    let mut parser = Parser { chars: text.chars().collect(), pos: 0 };
+    let mut parser = Parser {
+        chars: text.chars().collect(),
+        pos: 0,
+    };
     let mut rdns = Vec::new();
     if text.trim().is_empty() {
         return Ok(rdns);
@@ -187,7 +190,11 @@ pub fn format_dn(rdns: &[Rdn], fold_case: bool) -> String {
                 out.push_str(&ava.attr);
             }
             out.push('=');
-            let value = if fold_case { ava.value.to_lowercase() } else { ava.value.clone() };
+            let value = if fold_case {
+                ava.value.to_lowercase()
+            } else {
+                ava.value.clone()
+            };
             if ava.hex {
                 out.push_str(&value);
             } else {
@@ -310,9 +317,19 @@ pub struct WrappedDn {
 impl WrappedDn {
     /// Canonical form: hex payloads compare without case; the DN is normalised.
     pub fn normalized(&self) -> String {
-        let payload = if self.kind == 'B' { self.payload.to_ascii_lowercase() } else { self.payload.clone() };
+        let payload = if self.kind == 'B' {
+            self.payload.to_ascii_lowercase()
+        } else {
+            self.payload.clone()
+        };
         let dn = normalize_dn_value(&self.dn).unwrap_or_else(|_| self.dn.clone());
-        format!("{}:{}:{}:{}", self.kind, self.payload.chars().count(), payload, dn)
+        format!(
+            "{}:{}:{}:{}",
+            self.kind,
+            self.payload.chars().count(),
+            payload,
+            dn
+        )
     }
 }
 
@@ -343,7 +360,11 @@ fn parse_wrapped(text: &str, kind: char) -> Result<WrappedDn, &'static str> {
         .and_then(|c| c.parse().ok())
         .ok_or("bad length in DN-Binary/DN-String")?;
     let rest = head.next().ok_or("truncated DN-Binary/DN-String")?;
-    let split = rest.char_indices().nth(count).map(|(i, _)| i).unwrap_or(rest.len());
+    let split = rest
+        .char_indices()
+        .nth(count)
+        .map(|(i, _)| i)
+        .unwrap_or(rest.len());
     if rest[..split].chars().count() != count || !rest[split..].starts_with(':') {
         return Err("DN-Binary/DN-String length does not match its payload");
     }

@@ -157,10 +157,11 @@ def main():
         "use super::types::ClassKind::*;",
         "use super::types::{attr, class, AttributeType, ObjectClass, PAS, SINGLE, SYS_ONLY};",
         "",
+        "#[rustfmt::skip]",
         f"pub(super) static ATTRIBUTES: [AttributeType; {len(attrs)}] = [",
     ]
     out += [attribute_line(a) for a in attrs]
-    out += ["];", "", f"pub(super) static CLASSES: [ObjectClass; {len(classes)}] = ["]
+    out += ["];", "", "#[rustfmt::skip]", f"pub(super) static CLASSES: [ObjectClass; {len(classes)}] = ["]
     out += [class_line(c) for c in classes]
     out += ["];", ""]
     sys.stdout.write("\n".join(out))

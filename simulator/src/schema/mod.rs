@@ -58,25 +58,37 @@ impl Schema {
             class_index.insert(c.oid.to_string(), i);
             class_cn_index.insert(c.cn.to_ascii_lowercase(), i);
         }
-        Schema { attributes, classes, attribute_index, class_index, class_cn_index }
+        Schema {
+            attributes,
+            classes,
+            attribute_index,
+            class_index,
+            class_cn_index,
+        }
     }
 
     /// An attribute by lDAPDisplayName (any case) or attributeID; attribute options such as
     /// `;binary` or `;range=0-*` are ignored.
     pub fn attribute(&self, name_or_oid: &str) -> Option<&'static AttributeType> {
         let base = name_or_oid.split(';').next().unwrap_or_default();
-        self.attribute_index.get(&base.to_ascii_lowercase()).map(|&i| &self.attributes[i])
+        self.attribute_index
+            .get(&base.to_ascii_lowercase())
+            .map(|&i| &self.attributes[i])
     }
 
     /// A class by lDAPDisplayName (any case) or governsID, as objectClass values name it.
     pub fn class(&self, name_or_oid: &str) -> Option<&'static ObjectClass> {
-        self.class_index.get(&name_or_oid.to_ascii_lowercase()).map(|&i| &self.classes[i])
+        self.class_index
+            .get(&name_or_oid.to_ascii_lowercase())
+            .map(|&i| &self.classes[i])
     }
 
     /// A class by the CN of its classSchema object (`Person`, `ms-DS-Group-Managed-Service-Account`),
     /// as objectCategory and defaultObjectCategory DNs name it.
     pub fn class_by_cn(&self, cn: &str) -> Option<&'static ObjectClass> {
-        self.class_cn_index.get(&cn.to_ascii_lowercase()).map(|&i| &self.classes[i])
+        self.class_cn_index
+            .get(&cn.to_ascii_lowercase())
+            .map(|&i| &self.classes[i])
     }
 
     pub fn attributes(&self) -> impl Iterator<Item = &'static AttributeType> {
@@ -98,7 +110,11 @@ impl Schema {
                 break;
             }
             chain.push(class);
-            current = if class.name == "top" { None } else { self.class(class.sub_class_of) };
+            current = if class.name == "top" {
+                None
+            } else {
+                self.class(class.sub_class_of)
+            };
         }
         chain.reverse();
         chain

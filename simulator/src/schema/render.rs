@@ -24,9 +24,14 @@ impl Schema {
     /// attributes that its statically attached auxiliary classes add to its own chain (samDomain
     /// gets the samDomainBase additions, without an AUX list).
     pub fn render_dit_content_rules(&self) -> Vec<String> {
-        let all_aux: Vec<&str> =
-            self.classes().filter(|c| c.kind == ClassKind::Auxiliary).map(|c| c.name).collect();
-        self.classes().map(|c| self.render_content_rule(c, &all_aux)).collect()
+        let all_aux: Vec<&str> = self
+            .classes()
+            .filter(|c| c.kind == ClassKind::Auxiliary)
+            .map(|c| c.name)
+            .collect();
+        self.classes()
+            .map(|c| self.render_content_rule(c, &all_aux))
+            .collect()
     }
 
     fn render_content_rule(&self, class: &ObjectClass, all_aux: &[&str]) -> String {
@@ -93,7 +98,12 @@ fn push_list(out: &mut String, keyword: &str, names: &[&str]) {
 }
 
 fn render_attribute_type(a: &AttributeType) -> String {
-    let mut out = format!("( {} NAME '{}' SYNTAX '{}'", a.oid, a.name, a.syntax.ldap_syntax_oid());
+    let mut out = format!(
+        "( {} NAME '{}' SYNTAX '{}'",
+        a.oid,
+        a.name,
+        a.syntax.ldap_syntax_oid()
+    );
     if a.single_valued {
         out.push_str(" SINGLE-VALUE");
     }

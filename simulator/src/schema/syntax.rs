@@ -162,7 +162,11 @@ impl Syntax {
     }
 
     /// The syntax an attributeSchema object declares, if AD defines that combination.
-    pub fn from_schema(attribute_syntax: &str, om_syntax: u32, om_object_class: Option<&str>) -> Option<Syntax> {
+    pub fn from_schema(
+        attribute_syntax: &str,
+        om_syntax: u32,
+        om_object_class: Option<&str>,
+    ) -> Option<Syntax> {
         ALL.iter().copied().find(|s| {
             s.attribute_syntax() == attribute_syntax
                 && s.om_syntax() == om_syntax
@@ -172,7 +176,10 @@ impl Syntax {
 
     /// DN-valued syntaxes whose values name directory objects.
     pub fn is_dn(self) -> bool {
-        matches!(self, Syntax::DsDn | Syntax::DnBinary | Syntax::DnString | Syntax::OrName)
+        matches!(
+            self,
+            Syntax::DsDn | Syntax::DnBinary | Syntax::DnString | Syntax::OrName
+        )
     }
 
     /// Syntaxes whose equality ignores case (MS-ADTS 3.1.1.2.2.2; String(Case), String(IA5) and
@@ -205,9 +212,15 @@ impl Syntax {
             return Err(self.err("empty value"));
         }
         match self {
-            Boolean => parse_boolean(value).map(|_| ()).ok_or(self.err("expected TRUE or FALSE")),
-            Integer | Enumeration => parse_i32(value).map(|_| ()).ok_or(self.err("not a 32-bit integer")),
-            LargeInteger => parse_i64(value).map(|_| ()).ok_or(self.err("not a 64-bit integer")),
+            Boolean => parse_boolean(value)
+                .map(|_| ())
+                .ok_or(self.err("expected TRUE or FALSE")),
+            Integer | Enumeration => parse_i32(value)
+                .map(|_| ())
+                .ok_or(self.err("not a 32-bit integer")),
+            LargeInteger => parse_i64(value)
+                .map(|_| ())
+                .ok_or(self.err("not a 64-bit integer")),
             ObjectIdentifier => {
                 let s = self.utf8(value)?;
                 if is_numeric_oid(s) || is_descriptor(s) {
@@ -217,8 +230,12 @@ impl Syntax {
                 }
             }
             DsDn | OrName => dn::validate_dn_value(self.utf8(value)?).map_err(|r| self.err(r)),
-            DnBinary => dn::parse_dn_binary(self.utf8(value)?).map(|_| ()).map_err(|r| self.err(r)),
-            DnString => dn::parse_dn_string(self.utf8(value)?).map(|_| ()).map_err(|r| self.err(r)),
+            DnBinary => dn::parse_dn_binary(self.utf8(value)?)
+                .map(|_| ())
+                .map_err(|r| self.err(r)),
+            DnString => dn::parse_dn_string(self.utf8(value)?)
+                .map(|_| ())
+                .map_err(|r| self.err(r)),
             UnicodeString | CaseIgnoreString | CaseExactString | AccessPoint | PresentationAddress => {
                 self.utf8(value).map(|_| ())
             }
@@ -246,7 +263,9 @@ impl Syntax {
             GeneralizedTime => time::parse_generalized_time(self.utf8(value)?)
                 .map(|_| ())
                 .map_err(|r| self.err(r)),
-            UtcTime => time::parse_utc_time(self.utf8(value)?).map(|_| ()).map_err(|r| self.err(r)),
+            UtcTime => time::parse_utc_time(self.utf8(value)?)
+                .map(|_| ())
+                .map_err(|r| self.err(r)),
             Sid => crate::security::Sid::from_bytes(value)
                 .map(|_| ())
                 .map_err(|_| self.err("not a binary SID")),
@@ -274,17 +293,25 @@ impl Syntax {
                 text.map(str::to_lowercase)
             }
             DsDn | OrName => text.and_then(|t| dn::normalize_dn_value(t).ok()),
-            DnBinary => text.and_then(|t| dn::parse_dn_binary(t).ok()).map(|v| v.normalized()),
-            DnString => text.and_then(|t| dn::parse_dn_string(t).ok()).map(|v| v.normalized()),
+            DnBinary => text
+                .and_then(|t| dn::parse_dn_binary(t).ok())
+                .map(|v| v.normalized()),
+            DnString => text
+                .and_then(|t| dn::parse_dn_string(t).ok())
+                .map(|v| v.normalized()),
             NumericString => text.map(|t| t.chars().filter(|c| *c != ' ').collect()),
             GeneralizedTime => text
                 .and_then(|t| time::parse_generalized_time(t).ok())
                 .map(time::format_generalized_time),
-            UtcTime => text.and_then(|t| time::parse_utc_time(t).ok()).map(time::format_utc_time),
+            UtcTime => text
+                .and_then(|t| time::parse_utc_time(t).ok())
+                .map(time::format_utc_time),
             CaseExactString | PrintableString | Ia5String | OctetString | Sid | NtSecurityDescriptor
             | ReplicaLink => None,
         };
-        normalized.map(String::into_bytes).unwrap_or_else(|| value.to_vec())
+        normalized
+            .map(String::into_bytes)
+            .unwrap_or_else(|| value.to_vec())
     }
 
     /// Ordering for `>=`/`<=` filters and server-side sort: numeric for integers, chronological
@@ -297,7 +324,11 @@ impl Syntax {
             LargeInteger => Some(parse_i64(a)?.cmp(&parse_i64(b)?)),
             GeneralizedTime => {
                 let (x, y) = (std::str::from_utf8(a).ok()?, std::str::from_utf8(b).ok()?);
-                Some(time::parse_generalized_time(x).ok()?.cmp(&time::parse_generalized_time(y).ok()?))
+                Some(
+                    time::parse_generalized_time(x)
+                        .ok()?
+                        .cmp(&time::parse_generalized_time(y).ok()?),
+                )
             }
             UtcTime => {
                 let (x, y) = (std::str::from_utf8(a).ok()?, std::str::from_utf8(b).ok()?);
@@ -385,7 +416,10 @@ fn parse_i64(value: &[u8]) -> Option<i64> {
 pub fn is_numeric_oid(s: &str) -> bool {
     let mut arcs = 0;
     for arc in s.split('.') {
-        if arc.is_empty() || !arc.bytes().all(|b| b.is_ascii_digit()) || (arc.len() > 1 && arc.starts_with('0')) {
+        if arc.is_empty()
+            || !arc.bytes().all(|b| b.is_ascii_digit())
+            || (arc.len() > 1 && arc.starts_with('0'))
+        {
             return false;
         }
         arcs += 1;
@@ -436,5 +470,8 @@ pub fn sid_assertion_to_binary(value: &[u8]) -> Option<Vec<u8>> {
     if !text.get(..2)?.eq_ignore_ascii_case("S-") {
         return None;
     }
-    text.to_ascii_uppercase().parse::<Sid>().ok().map(|sid| sid.to_bytes())
+    text.to_ascii_uppercase()
+        .parse::<Sid>()
+        .ok()
+        .map(|sid| sid.to_bytes())
 }

@@ -106,7 +106,11 @@ fn parse_zone(zone: &[u8]) -> Result<i64, &'static str> {
         Some(b'Z') if zone.len() == 1 => Ok(0),
         Some(&sign @ (b'+' | b'-')) if zone.len() == 3 || zone.len() == 5 => {
             let hours = digits(zone, 1, 2).ok_or("bad zone hours")?;
-            let minutes = if zone.len() == 5 { digits(zone, 3, 2).ok_or("bad zone minutes")? } else { 0 };
+            let minutes = if zone.len() == 5 {
+                digits(zone, 3, 2).ok_or("bad zone minutes")?
+            } else {
+                0
+            };
             if hours > 23 || minutes > 59 {
                 return Err("zone offset out of range");
             }
@@ -140,7 +144,14 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 }
 
 /// Validates the fields and counts seconds from 0001-01-01.
-fn civil_seconds(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Result<Seconds, &'static str> {
+fn civil_seconds(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+) -> Result<Seconds, &'static str> {
     if !(1..=12).contains(&month) {
         return Err("month out of range");
     }

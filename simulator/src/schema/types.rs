@@ -146,7 +146,9 @@ impl AttributeType {
 
     /// MS-DRSR 4.1.10.3.11: password material that LDAP never returns.
     pub fn is_secret(&self) -> bool {
-        SECRET_ATTRIBUTES.iter().any(|s| s.eq_ignore_ascii_case(self.name))
+        SECRET_ATTRIBUTES
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(self.name))
     }
 
     /// searchFlags fCONFIDENTIAL: reading needs CONTROL_ACCESS (MS-ADTS 3.1.1.4.3).

@@ -46,7 +46,11 @@ pub struct SchemaViolation {
 
 impl SchemaViolation {
     fn new(result_code: LdapResultCode, win32: u32, message: String) -> Self {
-        SchemaViolation { result_code, win32, message }
+        SchemaViolation {
+            result_code,
+            win32,
+            message,
+        }
     }
 
     /// The diagnosticMessage bytes as Windows sends them: the text followed by a NUL (seen in
@@ -83,7 +87,8 @@ impl SchemaViolation {
     }
 
     fn service_error(code: u32) -> Self {
-        let message = format!("{code:08X}: SvcErr: {DSID_SERVICE}, problem 5003 (WILL_NOT_PERFORM), data 0\n");
+        let message =
+            format!("{code:08X}: SvcErr: {DSID_SERVICE}, problem 5003 (WILL_NOT_PERFORM), data 0\n");
         Self::new(LdapResultCode::UnwillingToPerform, code, message)
     }
 
@@ -112,25 +117,41 @@ impl SchemaViolation {
 
     /// No objectClass at all: 65 `0000207B` [C2: captured text].
     pub fn object_class_required() -> Self {
-        Self::update_error(LdapResultCode::ObjectClassViolation, win32::ERROR_DS_OBJECT_CLASS_REQUIRED, 0)
+        Self::update_error(
+            LdapResultCode::ObjectClassViolation,
+            win32::ERROR_DS_OBJECT_CLASS_REQUIRED,
+            0,
+        )
     }
 
     /// A mustContain attribute is absent: 65 `0000207C` [C2: captured text].
     pub fn missing_required(_attr: &AttributeType) -> Self {
-        Self::update_error(LdapResultCode::ObjectClassViolation, win32::ERROR_DS_MISSING_REQUIRED_ATT, 0)
+        Self::update_error(
+            LdapResultCode::ObjectClassViolation,
+            win32::ERROR_DS_MISSING_REQUIRED_ATT,
+            0,
+        )
     }
 
     /// An attribute outside the object's mayContain/mustContain: 65 `0000207D`. Windows puts the
     /// offending ATTRTYP (as a signed number) in `data` [C2: one ADAM capture; I otherwise].
     pub fn not_allowed(attr: &AttributeType) -> Self {
         let data = attr.attribute_id().map(|id| i64::from(id as i32)).unwrap_or(0);
-        Self::update_error(LdapResultCode::ObjectClassViolation, win32::ERROR_DS_ATT_NOT_DEF_FOR_CLASS, data)
+        Self::update_error(
+            LdapResultCode::ObjectClassViolation,
+            win32::ERROR_DS_ATT_NOT_DEF_FOR_CLASS,
+            data,
+        )
     }
 
     /// Several structural classes not on one inheritance chain, or an abstract class outside the
     /// object's chains: 65 ERROR_DS_OBJ_CLASS_NOT_SUBCLASS [code C2 (MS-ADTS add constraints); text I].
     pub fn class_not_subclass() -> Self {
-        Self::update_error(LdapResultCode::ObjectClassViolation, win32::ERROR_DS_OBJ_CLASS_NOT_SUBCLASS, 0)
+        Self::update_error(
+            LdapResultCode::ObjectClassViolation,
+            win32::ERROR_DS_OBJ_CLASS_NOT_SUBCLASS,
+            0,
+        )
     }
 
     /// No structural class (only abstract or auxiliary ones): 53 ERROR_DS_CLASS_MUST_BE_CONCRETE
