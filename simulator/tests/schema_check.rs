@@ -238,6 +238,25 @@ fn single_valued_range_and_duplicates() {
         "00002083",
     );
     assert!(err.message.contains("Att 90303 (servicePrincipalName)"));
+    // objectClass values compare by the class they name.
+    expect(
+        check(
+            &classes,
+            &with(
+                &attrs,
+                "objectClass",
+                &[
+                    "top",
+                    "person",
+                    "organizationalPerson",
+                    "user",
+                    "1.2.840.113556.1.5.9",
+                ],
+            ),
+        ),
+        LdapResultCode::AttributeOrValueExists,
+        "00002083",
+    );
     // The same attribute twice.
     let mut twice = attrs.clone();
     twice.push(("Mail", values(&["other@example.test"])));

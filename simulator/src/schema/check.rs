@@ -77,10 +77,10 @@ impl Schema {
                 if !in_range(attr, value.as_ref()) {
                     return Err(SchemaViolation::range(attr));
                 }
-                let normalized = attr.syntax.normalize(value.as_ref());
+                let normalized = self.normalize_value(attr, value.as_ref());
                 if values[..i]
                     .iter()
-                    .any(|earlier| attr.syntax.normalize(earlier.as_ref()) == normalized)
+                    .any(|earlier| self.normalize_value(attr, earlier.as_ref()) == normalized)
                 {
                     return Err(SchemaViolation::value_exists(attr));
                 }
