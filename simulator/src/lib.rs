@@ -1,11 +1,16 @@
 //! adsim's simulated domain controller. Rooms, top to bottom (nothing below imports anything above):
 //! `server` (tokio edges), `ldap`/`kdc` (protocol front ends), `dsa` (directory semantics),
-//! `gmsa`/`kds` (pure engines), `security`, `store`/`model`, `clock`.
+//! `gmsa`/`kds` (pure engines), `security`, `schema`, `store`/`model`, `clock`.
 
 pub mod clock;
 pub mod dsa;
+pub mod gmsa;
+pub mod kdc;
+pub mod kds;
+pub mod keys;
 pub mod ldap;
 pub mod model;
+pub mod schema;
 pub mod security;
 pub mod server;
 pub mod store;

@@ -1,0 +1,196 @@
+//! Schema constraints on the entry an add or modify would produce (MS-ADTS 3.1.1.5.1.1 "Enforce
+//! Schema Constraints", plus the objectClass rules of 3.1.1.5.2.2). The order follows Windows: the
+//! LDAP front end first converts names and values (unknown names, syntax), then the DSA checks
+//! classes, mustContain/mayContain, single-valuedness and ranges.
+
+use std::collections::HashSet;
+
+use super::syntax::Syntax;
+use super::types::{AttributeType, ClassKind, ObjectClass};
+use super::violation::SchemaViolation;
+use super::Schema;
+
+impl Schema {
+    /// Checks a complete entry: its objectClass values and every attribute with its values.
+    /// Attribute names may carry options (`;binary`); they are ignored. The directory layer calls
+    /// this after adding the values the DSA itself supplies (objectSid, instanceType, …), since
+    /// AD checks the object as it will be stored.
+    pub fn check_entry<'a, N, V>(
+        &self,
+        object_classes: &[N],
+        attrs: impl IntoIterator<Item = (&'a str, &'a [V])>,
+    ) -> Result<(), SchemaViolation>
+    where
+        N: AsRef<str>,
+        V: AsRef<[u8]> + 'a,
+    {
+        // LDAP conversion: names, then values.
+        let classes = self.resolve_classes(object_classes)?;
+        let mut present: Vec<(&AttributeType, &[V])> = Vec::new();
+        for (name, values) in attrs {
+            let attr = self
+                .attribute(name)
+                .ok_or_else(SchemaViolation::no_such_attribute)?;
+            if values.is_empty() {
+                return Err(SchemaViolation::no_values());
+            }
+            if values.iter().any(|v| attr.syntax.validate(v.as_ref()).is_err()) {
+                return Err(SchemaViolation::invalid_syntax());
+            }
+            if present.iter().any(|(seen, _)| seen.name == attr.name) {
+                return Err(SchemaViolation::attribute_exists(attr));
+            }
+            present.push((attr, values));
+        }
+
+        // Classes: one structural chain, plus auxiliary classes.
+        if classes.is_empty() {
+            return Err(SchemaViolation::object_class_required());
+        }
+        let effective = self.effective_classes(&classes)?;
+
+        // mustContain / mayContain over the structural chain and every auxiliary class.
+        let has = |name: &str| present.iter().any(|(a, _)| a.name.eq_ignore_ascii_case(name));
+        for class in &effective {
+            for must in class.must {
+                if !has(must) {
+                    let attr = self
+                        .attribute(must)
+                        .ok_or_else(SchemaViolation::no_such_attribute)?;
+                    return Err(SchemaViolation::missing_required(attr));
+                }
+            }
+        }
+        let allowed = allowed_set(&effective);
+        for (attr, _) in &present {
+            if !allowed.contains(attr.name.to_ascii_lowercase().as_str()) {
+                return Err(SchemaViolation::not_allowed(attr));
+            }
+        }
+
+        // Value constraints.
+        for (attr, values) in &present {
+            if attr.single_valued && values.len() > 1 {
+                return Err(SchemaViolation::single_valued(attr));
+            }
+            for (i, value) in values.iter().enumerate() {
+                if !in_range(attr, value.as_ref()) {
+                    return Err(SchemaViolation::range(attr));
+                }
+                let normalized = self.normalize_value(attr, value.as_ref());
+                if values[..i]
+                    .iter()
+                    .any(|earlier| self.normalize_value(attr, earlier.as_ref()) == normalized)
+                {
+                    return Err(SchemaViolation::value_exists(attr));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Extra rule for classes a client names in an add (MS-ADTS 3.1.1.5.2.2): a systemOnly class
+    /// (configuration, dMD, rIDManager, …) can only be instantiated by the system itself.
+    pub fn check_client_add_classes<N: AsRef<str>>(
+        &self,
+        object_classes: &[N],
+    ) -> Result<(), SchemaViolation> {
+        for class in self.resolve_classes(object_classes)? {
+            if class.system_only && class.kind.is_concrete() {
+                return Err(SchemaViolation::cant_add_system_only());
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_classes<N: AsRef<str>>(&self, names: &[N]) -> Result<Vec<&ObjectClass>, SchemaViolation> {
+        names
+            .iter()
+            .map(|n| self.class(n.as_ref()).ok_or_else(SchemaViolation::unknown_class))
+            .collect()
+    }
+
+    /// The classes whose must/may apply to an object with these objectClass values: the chain of
+    /// its most specific structural class, plus each auxiliary class (given, or attached to a class
+    /// of the chain) with its own superclasses.
+    pub(super) fn effective_classes<'s>(
+        &'s self,
+        given: &[&'s ObjectClass],
+    ) -> Result<Vec<&'s ObjectClass>, SchemaViolation> {
+        let concrete: Vec<&ObjectClass> = given.iter().copied().filter(|c| c.kind.is_concrete()).collect();
+        let Some(most_specific) = concrete.iter().copied().find(|candidate| {
+            let chain = self.class_chain(candidate.name);
+            concrete
+                .iter()
+                .all(|c| chain.iter().any(|link| link.name == c.name))
+        }) else {
+            return Err(if concrete.is_empty() {
+                SchemaViolation::class_must_be_concrete()
+            } else {
+                SchemaViolation::class_not_subclass()
+            });
+        };
+
+        let mut effective = self.class_chain(most_specific.name);
+        let mut aux_queue: Vec<&ObjectClass> = given
+            .iter()
+            .copied()
+            .filter(|c| c.kind == ClassKind::Auxiliary)
+            .collect();
+        for class in effective.clone() {
+            aux_queue.extend(class.aux_classes.iter().filter_map(|name| self.class(name)));
+        }
+        while let Some(aux) = aux_queue.pop() {
+            for link in self.class_chain(aux.name) {
+                if !effective.iter().any(|c| c.name == link.name) {
+                    aux_queue.extend(link.aux_classes.iter().filter_map(|name| self.class(name)));
+                    effective.push(link);
+                }
+            }
+        }
+        // An abstract class must be a superclass of something the object is.
+        if given.iter().any(|g| !effective.iter().any(|c| c.name == g.name)) {
+            return Err(SchemaViolation::class_not_subclass());
+        }
+        Ok(effective)
+    }
+}
+
+/// Lower-cased names of every attribute the classes allow (must ∪ may).
+pub(super) fn allowed_set(classes: &[&ObjectClass]) -> HashSet<String> {
+    classes
+        .iter()
+        .flat_map(|c| c.must.iter().chain(c.may.iter()))
+        .map(|name| name.to_ascii_lowercase())
+        .collect()
+}
+
+/// rangeLower/rangeUpper (MS-ADTS 3.1.1.2.3): the value for numbers, the length in characters
+/// (UTF-16 code units, as AD stores strings) for strings, the length in bytes for binary values.
+fn in_range(attr: &AttributeType, value: &[u8]) -> bool {
+    if attr.range_lower.is_none() && attr.range_upper.is_none() {
+        return true;
+    }
+    let measure: Option<i128> = match attr.syntax {
+        Syntax::Integer | Syntax::Enumeration | Syntax::LargeInteger => std::str::from_utf8(value)
+            .ok()
+            .and_then(|s| s.parse::<i128>().ok()),
+        Syntax::UnicodeString
+        | Syntax::CaseIgnoreString
+        | Syntax::CaseExactString
+        | Syntax::PrintableString
+        | Syntax::Ia5String
+        | Syntax::NumericString => std::str::from_utf8(value)
+            .ok()
+            .map(|s| s.encode_utf16().count() as i128),
+        Syntax::OctetString | Syntax::Sid | Syntax::NtSecurityDescriptor | Syntax::ReplicaLink => {
+            Some(value.len() as i128)
+        }
+        _ => None,
+    };
+    let Some(measure) = measure else {
+        return true;
+    };
+    attr.range_lower.is_none_or(|lo| measure >= i128::from(lo))
+        && attr.range_upper.is_none_or(|hi| measure <= i128::from(hi))
+}
