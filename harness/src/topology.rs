@@ -100,7 +100,10 @@ impl fmt::Debug for ForestSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ForestSettings")
             .field("seed", &self.seed)
-            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
             .field("start_time", &self.start_time)
             .field("kds_root_key", &self.kds_root_key)
             .field("fixtures", &self.fixtures)
@@ -140,7 +143,11 @@ impl DomainSettings {
 
 /// `corp.example.test` → `DC=corp,DC=example,DC=test`.
 pub fn dns_to_dn(dns_name: &str) -> String {
-    dns_name.split('.').map(|label| format!("DC={label}")).collect::<Vec<_>>().join(",")
+    dns_name
+        .split('.')
+        .map(|label| format!("DC={label}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A validated forest: settings plus its domains, forest root first.
@@ -178,12 +185,21 @@ impl Topology {
         let netbios = resolve_netbios(&dns_name, netbios)?;
         Ok(Topology {
             forest: ForestSettings::default(),
-            domains: vec![DomainSettings { dns_name, netbios, parent: None, fixtures: Vec::new() }],
+            domains: vec![DomainSettings {
+                dns_name,
+                netbios,
+                parent: None,
+                fixtures: Vec::new(),
+            }],
         })
     }
 
     /// Adds `<label>.<root>` as a child of the root domain (`adsim serve --child-domain`).
-    pub fn add_child(&mut self, label: &str, netbios: Option<&str>) -> Result<&DomainSettings, TopologyError> {
+    pub fn add_child(
+        &mut self,
+        label: &str,
+        netbios: Option<&str>,
+    ) -> Result<&DomainSettings, TopologyError> {
         if label.contains('.') {
             return Err(TopologyError::Invalid(format!(
                 "child domain label `{label}` must be a single DNS label; give a full DNS name instead"
@@ -195,7 +211,11 @@ impl Topology {
     }
 
     /// Adds a domain by full DNS name; its parent must already be in the forest.
-    pub fn add_domain(&mut self, dns_name: &str, netbios: Option<&str>) -> Result<&DomainSettings, TopologyError> {
+    pub fn add_domain(
+        &mut self,
+        dns_name: &str,
+        netbios: Option<&str>,
+    ) -> Result<&DomainSettings, TopologyError> {
         let dns_name = validate_dns_domain_name(dns_name).map_err(TopologyError::Invalid)?;
         let root = &self.root().dns_name;
         if !dns_name.ends_with(&format!(".{root}")) {
@@ -211,10 +231,15 @@ impl Topology {
             return Err(TopologyError::Invalid(reason));
         }
         if self.domain(&dns_name).is_some() {
-            return Err(TopologyError::Invalid(format!("domain `{dns_name}` is listed twice")));
+            return Err(TopologyError::Invalid(format!(
+                "domain `{dns_name}` is listed twice"
+            )));
         }
         // In an AD domain tree a child domain's parent is its DNS name minus the first label.
-        let parent = dns_name.split_once('.').map(|(_, p)| p.to_string()).unwrap_or_default();
+        let parent = dns_name
+            .split_once('.')
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_default();
         if self.domain(&parent).is_none() {
             return Err(TopologyError::Invalid(format!(
                 "parent domain `{parent}` of `{dns_name}` is not in the forest; list it before its children"
@@ -229,7 +254,12 @@ impl Topology {
             )));
         }
         let index = self.domains.len();
-        self.domains.push(DomainSettings { dns_name, netbios, parent: Some(parent), fixtures: Vec::new() });
+        self.domains.push(DomainSettings {
+            dns_name,
+            netbios,
+            parent: Some(parent),
+            fixtures: Vec::new(),
+        });
         Ok(&self.domains[index])
     }
 
@@ -244,8 +274,12 @@ impl Topology {
         &self.domains[1..]
     }
 
-    /// Fixtures of one domain (import order: after the `[forest]` fixtures).
-    pub fn set_domain_fixtures(&mut self, dns_name: &str, fixtures: Vec<PathBuf>) -> Result<(), TopologyError> {
+    /// Replaces the fixtures of one domain (imported after the `[forest]` fixtures).
+    pub fn set_domain_fixtures(
+        &mut self,
+        dns_name: &str,
+        fixtures: Vec<PathBuf>,
+    ) -> Result<(), TopologyError> {
         let wanted = dns_name.strip_suffix('.').unwrap_or(dns_name);
         let domain = self
             .domains
@@ -264,7 +298,9 @@ impl Topology {
     /// The domain with this DNS name (case-insensitive, trailing dot ignored).
     pub fn domain(&self, dns_name: &str) -> Option<&DomainSettings> {
         let wanted = dns_name.strip_suffix('.').unwrap_or(dns_name);
-        self.domains.iter().find(|d| d.dns_name.eq_ignore_ascii_case(wanted))
+        self.domains
+            .iter()
+            .find(|d| d.dns_name.eq_ignore_ascii_case(wanted))
     }
 
     /// Every fixture in import order: `[forest]` fixtures, then each domain's.
@@ -286,10 +322,15 @@ impl Topology {
     /// must exist.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Topology, TopologyError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| TopologyError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut topology = Topology::from_toml_str(&text)?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let lists = std::iter::once(&mut topology.forest.fixtures)
             .chain(topology.domains.iter_mut().map(|d| &mut d.fixtures));
         for list in lists {
@@ -315,7 +356,8 @@ fn resolve_netbios(dns_name: &str, given: Option<&str>) -> Result<String, Topolo
         Some(name) => name.to_string(),
         None => default_netbios_name(dns_name),
     };
-    validate_netbios_domain_name(&name).map_err(|e| TopologyError::Invalid(format!("domain `{dns_name}`: {e}")))
+    validate_netbios_domain_name(&name)
+        .map_err(|e| TopologyError::Invalid(format!("domain `{dns_name}`: {e}")))
 }
 
 /// The NetBIOS name dcpromo proposes: the leftmost DNS label, upper-cased, cut to 15 bytes
@@ -335,7 +377,10 @@ pub fn validate_netbios_domain_name(name: &str) -> Result<String, String> {
     if name.is_empty() {
         return Err("NetBIOS name is empty; it needs 1 to 15 characters".to_string());
     }
-    if let Some(c) = name.chars().find(|c| !c.is_ascii() || c.is_ascii_control() || INVALID.contains(*c)) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !c.is_ascii() || c.is_ascii_control() || INVALID.contains(*c))
+    {
         return Err(format!(
             "NetBIOS name `{name}` contains `{}`, which NetBIOS domain names cannot hold (nor any of \
              {INVALID:?}, control or non-ASCII characters)",
@@ -396,7 +441,10 @@ pub fn validate_dns_domain_name(name: &str) -> Result<String, String> {
             "DNS domain name `{name}` has a single label; use at least two, e.g. `{name}.test`"
         ));
     }
-    if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(format!("DNS domain name `{name}` ends in an all-numeric label"));
     }
     Ok(trimmed.to_ascii_lowercase())
@@ -440,7 +488,9 @@ impl RawTopology {
         let mut topology = Topology::new(&forest.root_domain, forest.netbios.as_deref())
             .map_err(|e| context("[forest]", e))?;
         if forest.admin_password.as_deref() == Some("") {
-            return Err(TopologyError::Invalid("[forest]: admin_password is empty".to_string()));
+            return Err(TopologyError::Invalid(
+                "[forest]: admin_password is empty".to_string(),
+            ));
         }
         topology.forest = ForestSettings {
             seed: forest.seed,
@@ -454,7 +504,9 @@ impl RawTopology {
             let added = match (domain.name.as_deref(), domain.dns_name.as_deref()) {
                 (Some(label), None) => topology.add_child(label, domain.netbios.as_deref()),
                 (None, Some(dns_name)) => topology.add_domain(dns_name, domain.netbios.as_deref()),
-                (Some(_), Some(_)) => Err(TopologyError::Invalid("set `name` or `dns_name`, not both".into())),
+                (Some(_), Some(_)) => Err(TopologyError::Invalid(
+                    "set `name` or `dns_name`, not both".into(),
+                )),
                 (None, None) => Err(TopologyError::Invalid(
                     "needs `name` (a child label) or `dns_name` (a full DNS name)".into(),
                 )),

@@ -2,12 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use adsim_harness::ldif::{generate_user_records, generate_users, parse, parse_file, write_all, LdifRecord};
+use adsim_harness::ldif::{
+    generate_user_records, generate_users, parse, parse_file, write_all, AttrValue, LdifRecord,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
 const BASE_DN: &str = "DC=corp,DC=example,DC=test";
 
-fn values<'a>(attrs: &'a [(String, Vec<u8>)], name: &str) -> Vec<&'a str> {
+fn values<'a>(attrs: &'a [AttrValue], name: &str) -> Vec<&'a str> {
     attrs
         .iter()
         .filter(|(a, _)| a.eq_ignore_ascii_case(name))
@@ -15,7 +17,7 @@ fn values<'a>(attrs: &'a [(String, Vec<u8>)], name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn users_small() -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+fn users_small() -> Vec<(String, Vec<AttrValue>)> {
     parse_file(format!("{FIXTURES}/users-small.ldif"))
         .expect("users-small.ldif parses")
         .into_iter()
@@ -32,12 +34,21 @@ fn users_small_lives_in_the_default_domain_and_is_ordered() {
     let mut seen = HashSet::new();
     for (dn, attrs) in &entries {
         let lower = dn.to_ascii_lowercase();
-        assert!(lower.ends_with(&format!(",{}", BASE_DN.to_ascii_lowercase())), "{dn}");
+        assert!(
+            lower.ends_with(&format!(",{}", BASE_DN.to_ascii_lowercase())),
+            "{dn}"
+        );
         // Parents come first, and members are defined before the groups that list them.
         let parent = lower.split_once(',').unwrap().1.to_string();
-        assert!(parent == BASE_DN.to_ascii_lowercase() || seen.contains(&parent), "{dn} before its parent");
+        assert!(
+            parent == BASE_DN.to_ascii_lowercase() || seen.contains(&parent),
+            "{dn} before its parent"
+        );
         for member in values(attrs, "member") {
-            assert!(seen.contains(&member.to_ascii_lowercase()), "{dn} lists {member} before it exists");
+            assert!(
+                seen.contains(&member.to_ascii_lowercase()),
+                "{dn} lists {member} before it exists"
+            );
         }
         assert!(seen.insert(lower), "{dn} appears twice");
     }
@@ -46,17 +57,32 @@ fn users_small_lives_in_the_default_domain_and_is_ordered() {
 #[test]
 fn users_small_has_users_and_nested_groups() {
     let entries = users_small();
-    let by_dn: HashMap<String, &Vec<(String, Vec<u8>)>> =
-        entries.iter().map(|(dn, attrs)| (dn.to_ascii_lowercase(), attrs)).collect();
-    let users: Vec<_> = entries.iter().filter(|(_, a)| values(a, "objectClass").contains(&"user")).collect();
+    let by_dn: HashMap<String, &Vec<AttrValue>> = entries
+        .iter()
+        .map(|(dn, attrs)| (dn.to_ascii_lowercase(), attrs))
+        .collect();
+    let users: Vec<_> = entries
+        .iter()
+        .filter(|(_, a)| values(a, "objectClass").contains(&"user"))
+        .collect();
     assert_eq!(users.len(), 5);
     for (dn, attrs) in &users {
         let sam = values(attrs, "sAMAccountName");
         assert_eq!(sam.len(), 1, "{dn}");
-        assert_eq!(values(attrs, "userPrincipalName"), vec![format!("{}@corp.example.test", sam[0])], "{dn}");
-        assert_eq!(values(attrs, "objectClass"), ["top", "person", "organizationalPerson", "user"], "{dn}");
+        assert_eq!(
+            values(attrs, "userPrincipalName"),
+            vec![format!("{}@corp.example.test", sam[0])],
+            "{dn}"
+        );
+        assert_eq!(
+            values(attrs, "objectClass"),
+            ["top", "person", "organizationalPerson", "user"],
+            "{dn}"
+        );
     }
-    assert!(users.iter().any(|(dn, _)| dn == "CN=Zoë Ødegård,OU=Sales,OU=Staff,DC=corp,DC=example,DC=test"));
+    assert!(users
+        .iter()
+        .any(|(dn, _)| dn == "CN=Zoë Ødegård,OU=Sales,OU=Staff,DC=corp,DC=example,DC=test"));
 
     // alice → Engineers → All Staff → Company: follow memberOf upwards through `member`.
     let groups_containing = |dn: &str| -> Vec<String> {
@@ -71,12 +97,18 @@ fn users_small_has_users_and_nested_groups() {
         chain.push(next);
     }
     let names: Vec<_> = chain.iter().map(|dn| dn.split(',').next().unwrap()).collect();
-    assert_eq!(names, ["CN=Alice Adams", "CN=Engineers", "CN=All Staff", "CN=Company"]);
+    assert_eq!(
+        names,
+        ["CN=Alice Adams", "CN=Engineers", "CN=All Staff", "CN=Company"]
+    );
     for group in &chain[1..] {
         assert!(values(by_dn[&group.to_ascii_lowercase()], "objectClass").contains(&"group"));
     }
     let description = values(&users[0].1, "description");
-    assert!(description[0].contains("RFC 2849 allows"), "folded description joined: {description:?}");
+    assert!(
+        description[0].contains("RFC 2849 allows"),
+        "folded description joined: {description:?}"
+    );
 }
 
 #[test]
@@ -95,13 +127,21 @@ fn generated_users_for_paged_search_and_benchmarks() {
         assert_eq!(records.len(), count);
         let mut names = HashSet::new();
         for record in &records {
-            let LdifRecord::Content { dn, attrs } = record else { panic!("content expected") };
+            let LdifRecord::Content { dn, attrs } = record else {
+                panic!("content expected")
+            };
             let sam = values(attrs, "sAMAccountName")[0];
             assert!(names.insert(sam.to_string()), "duplicate {sam}");
             assert_eq!(dn, &format!("CN={sam},CN=Users,{BASE_DN}"));
             assert_eq!(values(attrs, "cn"), [sam]);
-            assert_eq!(values(attrs, "userPrincipalName"), [format!("{sam}@corp.example.test")]);
-            assert_eq!(values(attrs, "objectClass"), ["top", "person", "organizationalPerson", "user"]);
+            assert_eq!(
+                values(attrs, "userPrincipalName"),
+                [format!("{sam}@corp.example.test")]
+            );
+            assert_eq!(
+                values(attrs, "objectClass"),
+                ["top", "person", "organizationalPerson", "user"]
+            );
         }
         assert!(names.contains("user00001") && names.contains(&format!("user{count:05}")));
     }
@@ -118,11 +158,21 @@ fn generator_numbering_and_determinism() {
         })
         .collect();
     assert_eq!(sams, ["user99999", "user100000", "user100001"]);
-    let LdifRecord::Content { attrs, .. } = &records[0] else { unreachable!() };
-    assert_eq!(values(attrs, "userPrincipalName"), ["user99999@child.corp.example.test"]);
-    assert_eq!(generate_users("OU=X,DC=a,DC=test", 50, 7), generate_users("OU=X,DC=a,DC=test", 50, 7));
+    let LdifRecord::Content { attrs, .. } = &records[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        values(attrs, "userPrincipalName"),
+        ["user99999@child.corp.example.test"]
+    );
+    assert_eq!(
+        generate_users("OU=X,DC=a,DC=test", 50, 7),
+        generate_users("OU=X,DC=a,DC=test", 50, 7)
+    );
     // Without DC= components there is no UPN suffix to derive.
-    let LdifRecord::Content { attrs, .. } = &generate_user_records("O=Example", 1, 1)[0] else { unreachable!() };
+    let LdifRecord::Content { attrs, .. } = &generate_user_records("O=Example", 1, 1)[0] else {
+        unreachable!()
+    };
     assert!(values(attrs, "userPrincipalName").is_empty());
     assert!(generate_user_records("O=Example", 0, 1).is_empty());
 }

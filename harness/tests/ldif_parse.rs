@@ -2,7 +2,8 @@
 //! line-ending edge cases. The inputs are written for adsim, not copied from the RFC.
 
 use adsim_harness::ldif::{
-    parse, parse_bytes, parse_file, parse_with, LdifChange, LdifControl, LdifMod, LdifRecord, ModOp, ParseOptions,
+    parse, parse_bytes, parse_file, parse_with, LdifChange, LdifControl, LdifMod, LdifRecord, ModOp,
+    ParseOptions,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -12,11 +13,18 @@ fn attr(name: &str, value: &str) -> (String, Vec<u8>) {
 }
 
 fn content(dn: &str, attrs: &[(&str, &str)]) -> LdifRecord {
-    LdifRecord::Content { dn: dn.to_string(), attrs: attrs.iter().map(|(a, v)| attr(a, v)).collect() }
+    LdifRecord::Content {
+        dn: dn.to_string(),
+        attrs: attrs.iter().map(|(a, v)| attr(a, v)).collect(),
+    }
 }
 
 fn change(dn: &str, change: LdifChange) -> LdifRecord {
-    LdifRecord::Change { dn: dn.to_string(), controls: Vec::new(), change }
+    LdifRecord::Change {
+        dn: dn.to_string(),
+        controls: Vec::new(),
+        change,
+    }
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -59,7 +67,12 @@ fn two_content_records() {
             ),
             content(
                 "CN=Ben Bright,OU=Labs,DC=corp,DC=example,DC=test",
-                &[("objectClass", "top"), ("objectClass", "person"), ("cn", "Ben Bright"), ("sn", "Bright")]
+                &[
+                    ("objectClass", "top"),
+                    ("objectClass", "person"),
+                    ("cn", "Ben Bright"),
+                    ("sn", "Bright")
+                ]
             ),
         ]
     );
@@ -75,7 +88,10 @@ fn folded_value() {
         parse(text).unwrap(),
         vec![content(
             "CN=Ann,DC=corp,DC=example,DC=test",
-            &[("description", "Ann likes long walks in the park and eats lunch at noon.")]
+            &[(
+                "description",
+                "Ann likes long walks in the park and eats lunch at noon."
+            )]
         )]
     );
 }
@@ -89,7 +105,10 @@ fn base64_value_with_line_breaks() {
     let text = format!("dn: CN=Ann,DC=corp,DC=example,DC=test\ndescription:: {head}\n {tail}\n");
     assert_eq!(
         parse(&text).unwrap(),
-        vec![content("CN=Ann,DC=corp,DC=example,DC=test", &[("description", value)])]
+        vec![content(
+            "CN=Ann,DC=corp,DC=example,DC=test",
+            &[("description", value)]
+        )]
     );
 }
 
@@ -133,12 +152,23 @@ fn values_from_file_urls() {
     assert_eq!(parse(&text).unwrap(), expected);
 
     let ldif = dir.join("with-url.ldif");
-    std::fs::write(&ldif, "dn: CN=Ann,DC=corp,DC=example,DC=test\njpegPhoto:<file:photo%20one.bin\n").unwrap();
+    std::fs::write(
+        &ldif,
+        "dn: CN=Ann,DC=corp,DC=example,DC=test\njpegPhoto:<file:photo%20one.bin\n",
+    )
+    .unwrap();
     assert_eq!(parse_file(&ldif).unwrap(), expected);
 
-    let options = ParseOptions { base_dir: Some(dir.clone()), allow_file_urls: true };
+    let options = ParseOptions {
+        base_dir: Some(dir.clone()),
+        allow_file_urls: true,
+    };
     assert_eq!(
-        parse_with(b"dn: CN=Ann,DC=corp,DC=example,DC=test\njpegPhoto:< file:photo%20one.bin\n", &options).unwrap(),
+        parse_with(
+            b"dn: CN=Ann,DC=corp,DC=example,DC=test\njpegPhoto:< file:photo%20one.bin\n",
+            &options
+        )
+        .unwrap(),
         expected
     );
     std::fs::remove_dir_all(dir).unwrap();
@@ -192,12 +222,20 @@ fn change_records() {
         vec![
             change(
                 &labs("Fiona"),
-                LdifChange::Add(vec![attr("objectClass", "top"), attr("objectClass", "person"), attr("cn", "Fiona")])
+                LdifChange::Add(vec![
+                    attr("objectClass", "top"),
+                    attr("objectClass", "person"),
+                    attr("cn", "Fiona")
+                ])
             ),
             change(&labs("Gus"), LdifChange::Delete),
             change(
                 &labs("Hal"),
-                LdifChange::ModDn { new_rdn: "CN=Hal Hughes".into(), delete_old_rdn: true, new_superior: None }
+                LdifChange::ModDn {
+                    new_rdn: "CN=Hal Hughes".into(),
+                    delete_old_rdn: true,
+                    new_superior: None
+                }
             ),
             change(
                 &labs("Ivy"),
@@ -215,10 +253,26 @@ fn change_records() {
                         attr: "mail".into(),
                         values: vec![b"jo@corp.example.test".to_vec(), b"j@corp.example.test".to_vec()],
                     },
-                    LdifMod { op: ModOp::Delete, attr: "description".into(), values: vec![] },
-                    LdifMod { op: ModOp::Delete, attr: "telephoneNumber".into(), values: vec![b"+1 555 0101".to_vec()] },
-                    LdifMod { op: ModOp::Replace, attr: "title".into(), values: vec![b"Boss".to_vec()] },
-                    LdifMod { op: ModOp::Replace, attr: "seeAlso".into(), values: vec![] },
+                    LdifMod {
+                        op: ModOp::Delete,
+                        attr: "description".into(),
+                        values: vec![]
+                    },
+                    LdifMod {
+                        op: ModOp::Delete,
+                        attr: "telephoneNumber".into(),
+                        values: vec![b"+1 555 0101".to_vec()]
+                    },
+                    LdifMod {
+                        op: ModOp::Replace,
+                        attr: "title".into(),
+                        values: vec![b"Boss".to_vec()]
+                    },
+                    LdifMod {
+                        op: ModOp::Replace,
+                        attr: "seeAlso".into(),
+                        values: vec![]
+                    },
                 ])
             ),
         ]
@@ -246,7 +300,11 @@ fn controls() {
         vec![
             LdifRecord::Change {
                 dn: "CN=Kim,DC=corp,DC=example,DC=test".into(),
-                controls: vec![LdifControl { oid: "1.2.840.113556.1.4.805".into(), critical: true, value: None }],
+                controls: vec![LdifControl {
+                    oid: "1.2.840.113556.1.4.805".into(),
+                    critical: true,
+                    value: None
+                }],
                 change: LdifChange::Delete,
             },
             LdifRecord::Change {
@@ -257,9 +315,21 @@ fn controls() {
                         critical: false,
                         value: Some(vec![0x30, 0x03, 0x02, 0x01, 0x07]),
                     },
-                    LdifControl { oid: "1.2.840.113556.1.4.417".into(), critical: false, value: None },
-                    LdifControl { oid: "1.3.6.1.1.13.1".into(), critical: false, value: Some(b"cn".to_vec()) },
-                    LdifControl { oid: "1.3.6.1.1.13.2".into(), critical: true, value: Some(b"sn".to_vec()) },
+                    LdifControl {
+                        oid: "1.2.840.113556.1.4.417".into(),
+                        critical: false,
+                        value: None
+                    },
+                    LdifControl {
+                        oid: "1.3.6.1.1.13.1".into(),
+                        critical: false,
+                        value: Some(b"cn".to_vec())
+                    },
+                    LdifControl {
+                        oid: "1.3.6.1.1.13.2".into(),
+                        critical: true,
+                        value: Some(b"sn".to_vec())
+                    },
                 ],
                 change: LdifChange::Modify(vec![LdifMod {
                     op: ModOp::Replace,
@@ -279,7 +349,11 @@ fn increment_modification() {
         parse(text).unwrap(),
         vec![change(
             "CN=Counter,DC=corp,DC=example,DC=test",
-            LdifChange::Modify(vec![LdifMod { op: ModOp::Increment, attr: "uidNumber".into(), values: vec![b"1".to_vec()] }])
+            LdifChange::Modify(vec![LdifMod {
+                op: ModOp::Increment,
+                attr: "uidNumber".into(),
+                values: vec![b"1".to_vec()]
+            }])
         )]
     );
 }
@@ -291,7 +365,13 @@ fn crlf_and_lf_give_the_same_records() {
     let records = parse(lf).unwrap();
     assert_eq!(records.len(), 2);
     assert_eq!(parse(&crlf).unwrap(), records);
-    assert_eq!(records[0], content("CN=A,DC=corp,DC=example,DC=test", &[("cn", "A"), ("description", "folded value")]));
+    assert_eq!(
+        records[0],
+        content(
+            "CN=A,DC=corp,DC=example,DC=test",
+            &[("cn", "A"), ("description", "folded value")]
+        )
+    );
 }
 
 /// A fold may fall inside a UTF-8 sequence: unfolding works on bytes.
@@ -312,7 +392,10 @@ fn fold_inside_utf8_sequence() {
 fn comments_including_folded_ones_are_ignored() {
     let text = "# a comment\n#  that is folded\n  over two lines\nversion: 1\n\n\
         dn: CN=A,DC=corp,DC=example,DC=test\n# inside a record\n continued\ncn: A\n\n# trailing\n";
-    assert_eq!(parse(text).unwrap(), vec![content("CN=A,DC=corp,DC=example,DC=test", &[("cn", "A")])]);
+    assert_eq!(
+        parse(text).unwrap(),
+        vec![content("CN=A,DC=corp,DC=example,DC=test", &[("cn", "A")])]
+    );
 }
 
 #[test]
@@ -332,14 +415,23 @@ fn leniencies() {
                     values: vec!["café".as_bytes().to_vec()],
                 }])
             ),
-            content("CN=B,DC=corp,DC=example,DC=test", &[("description", ""), ("info", "")]),
+            content(
+                "CN=B,DC=corp,DC=example,DC=test",
+                &[("description", ""), ("info", "")]
+            ),
         ]
     );
 }
 
 #[test]
 fn empty_inputs_give_no_records() {
-    for text in ["", "\n\n", "version: 1\n", "# only a comment\n", "version: 1\n\n# c\n\n"] {
+    for text in [
+        "",
+        "\n\n",
+        "version: 1\n",
+        "# only a comment\n",
+        "version: 1\n\n# c\n\n",
+    ] {
         assert_eq!(parse(text).unwrap(), Vec::new(), "{text:?}");
     }
 }
@@ -349,6 +441,9 @@ fn trailing_spaces_of_plain_values_are_kept_and_fill_is_skipped() {
     let text = "dn:    CN=A,DC=corp,DC=example,DC=test\ncn:   A  \ndescription::   IGI=  \n";
     assert_eq!(
         parse(text).unwrap(),
-        vec![content("CN=A,DC=corp,DC=example,DC=test", &[("cn", "A  "), ("description", " b")])]
+        vec![content(
+            "CN=A,DC=corp,DC=example,DC=test",
+            &[("cn", "A  "), ("description", " b")]
+        )]
     );
 }

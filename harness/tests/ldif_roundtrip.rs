@@ -3,8 +3,8 @@
 //! panics on arbitrary input.
 
 use adsim_harness::ldif::{
-    parse_bytes, parse_with, write_all, write_content, write_record, LdifChange, LdifControl, LdifMod, LdifRecord,
-    ModOp, ParseOptions,
+    parse_bytes, parse_with, write_all, write_content, write_record, LdifChange, LdifControl, LdifMod,
+    LdifRecord, ModOp, ParseOptions,
 };
 use proptest::prelude::*;
 
@@ -13,7 +13,9 @@ use proptest::prelude::*;
 fn attr_name() -> impl Strategy<Value = String> {
     "[a-zA-Z][a-zA-Z0-9-]{0,14}(;[a-zA-Z0-9-]{1,8}){0,2}|[1-9][0-9]{0,3}(\\.(0|[1-9][0-9]{0,4})){1,5}"
         .prop_filter("LDIF keyword", |n| {
-            !["dn", "changetype", "control"].iter().any(|k| n.split(';').next().unwrap().eq_ignore_ascii_case(k))
+            !["dn", "changetype", "control"]
+                .iter()
+                .any(|k| n.split(';').next().unwrap().eq_ignore_ascii_case(k))
         })
 }
 
@@ -28,7 +30,10 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn dn() -> impl Strategy<Value = String> {
-    prop_oneof![any::<String>(), "(CN|OU|DC)=[ a-zA-Z0-9ÄØéë\\\\,+]{0,30}(,DC=[a-z]{1,10}){0,4}",]
+    prop_oneof![
+        any::<String>(),
+        "(CN|OU|DC)=[ a-zA-Z0-9ÄØéë\\\\,+]{0,30}(,DC=[a-z]{1,10}){0,4}",
+    ]
 }
 
 fn attrs(min: usize) -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
@@ -36,12 +41,21 @@ fn attrs(min: usize) -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
 }
 
 fn control() -> impl Strategy<Value = LdifControl> {
-    ("[1-9][0-9]{0,3}(\\.(0|[1-9][0-9]{0,5})){1,8}", any::<bool>(), proptest::option::of(value()))
+    (
+        "[1-9][0-9]{0,3}(\\.(0|[1-9][0-9]{0,5})){1,8}",
+        any::<bool>(),
+        proptest::option::of(value()),
+    )
         .prop_map(|(oid, critical, value)| LdifControl { oid, critical, value })
 }
 
 fn modification() -> impl Strategy<Value = LdifMod> {
-    let op = prop_oneof![Just(ModOp::Add), Just(ModOp::Delete), Just(ModOp::Replace), Just(ModOp::Increment)];
+    let op = prop_oneof![
+        Just(ModOp::Add),
+        Just(ModOp::Delete),
+        Just(ModOp::Replace),
+        Just(ModOp::Increment)
+    ];
     (op, attr_name(), proptest::collection::vec(value(), 0..4)).prop_map(|(op, attr, values)| LdifMod {
         op,
         attr,
@@ -54,9 +68,15 @@ fn change() -> impl Strategy<Value = LdifChange> {
         attrs(1).prop_map(LdifChange::Add),
         Just(LdifChange::Delete),
         proptest::collection::vec(modification(), 0..5).prop_map(LdifChange::Modify),
-        (dn(), any::<bool>(), proptest::option::of(dn())).prop_map(|(new_rdn, delete_old_rdn, new_superior)| {
-            LdifChange::ModDn { new_rdn, delete_old_rdn, new_superior }
-        }),
+        (dn(), any::<bool>(), proptest::option::of(dn())).prop_map(
+            |(new_rdn, delete_old_rdn, new_superior)| {
+                LdifChange::ModDn {
+                    new_rdn,
+                    delete_old_rdn,
+                    new_superior,
+                }
+            }
+        ),
     ]
 }
 
@@ -94,6 +114,9 @@ fn refold(text: &str, widths: &[usize], eol: &[u8]) -> Vec<u8> {
 }
 
 proptest! {
+    // 128 cases per property keeps the suite at a few seconds on a shared machine.
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
     #[test]
     fn write_then_parse_is_identity(records in proptest::collection::vec(record(), 0..6)) {
         let text = write_all(&records);
@@ -117,6 +140,15 @@ proptest! {
         prop_assert!(text.ends_with('\n'));
         for line in text.lines() {
             prop_assert!(line.len() <= 76, "line of {} bytes: {}", line.len(), line);
+        }
+        // Every plain `name: value` is an RFC 2849 SAFE-STRING: other parsers than ours strip
+        // the FILL after the colon and treat `::`/`:<` specially, so such values must be base64.
+        for line in text.replace("\n ", "").lines() {
+            let Some((_, rest)) = line.split_once(':') else { continue };
+            if let Some(plain) = rest.strip_prefix(' ') {
+                prop_assert!(!plain.starts_with([' ', ':', '<']), "unsafe start: {}", line);
+                prop_assert!(!plain.ends_with(' '), "trailing space: {}", line);
+            }
         }
     }
 

@@ -33,9 +33,15 @@ pub fn generate_user_records(base_dn: &str, count: usize, start_index: usize) ->
             attrs.push(("cn".to_string(), name.clone().into_bytes()));
             attrs.push(("sAMAccountName".to_string(), name.clone().into_bytes()));
             if let Some(suffix) = &suffix {
-                attrs.push(("userPrincipalName".to_string(), format!("{name}@{suffix}").into_bytes()));
+                attrs.push((
+                    "userPrincipalName".to_string(),
+                    format!("{name}@{suffix}").into_bytes(),
+                ));
             }
-            LdifRecord::Content { dn: format!("CN={name},{base_dn}"), attrs }
+            LdifRecord::Content {
+                dn: format!("CN={name},{base_dn}"),
+                attrs,
+            }
         })
         .collect()
 }

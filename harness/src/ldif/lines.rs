@@ -57,7 +57,10 @@ pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine>>, LdifEr
             },
             Some(b'#') => open = Open::Comment,
             Some(_) => {
-                current.push(LogicalLine { number, bytes: raw.to_vec() });
+                current.push(LogicalLine {
+                    number,
+                    bytes: raw.to_vec(),
+                });
                 open = Open::Line;
             }
         }
@@ -76,7 +79,11 @@ mod tests {
         split_blocks(input)
             .unwrap()
             .into_iter()
-            .map(|b| b.into_iter().map(|l| (l.number, String::from_utf8(l.bytes).unwrap())).collect())
+            .map(|b| {
+                b.into_iter()
+                    .map(|l| (l.number, String::from_utf8(l.bytes).unwrap()))
+                    .collect()
+            })
             .collect()
     }
 
@@ -85,7 +92,10 @@ mod tests {
         let input = b"# head\n#  folded comment\n  still comment\na: 1\n b\n  c\n# mid\nd: 2\r\n\r\n\n\ne: 3";
         assert_eq!(
             texts(input),
-            vec![vec![(4, "a: 1b c".to_string()), (8, "d: 2".to_string())], vec![(12, "e: 3".to_string())]]
+            vec![
+                vec![(4, "a: 1b c".to_string()), (8, "d: 2".to_string())],
+                vec![(12, "e: 3".to_string())]
+            ]
         );
     }
 

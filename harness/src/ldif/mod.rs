@@ -34,7 +34,11 @@ pub enum LdifRecord {
     /// `ldif-attrval-record`: an entry with its attribute values, in file order.
     Content { dn: String, attrs: Vec<AttrValue> },
     /// `ldif-change-record`: an update to apply, with its LDAP controls.
-    Change { dn: String, controls: Vec<LdifControl>, change: LdifChange },
+    Change {
+        dn: String,
+        controls: Vec<LdifControl>,
+        change: LdifChange,
+    },
 }
 
 impl LdifRecord {
@@ -64,7 +68,11 @@ pub enum LdifChange {
     /// `changetype: modify` with its modifications in order.
     Modify(Vec<LdifMod>),
     /// `changetype: modrdn` or `changetype: moddn` (the two are synonyms in RFC 2849).
-    ModDn { new_rdn: String, delete_old_rdn: bool, new_superior: Option<String> },
+    ModDn {
+        new_rdn: String,
+        delete_old_rdn: bool,
+        new_superior: Option<String>,
+    },
 }
 
 /// One `add:` / `delete:` / `replace:` / `increment:` block of a modify record.
@@ -108,7 +116,10 @@ pub struct LdifError {
 
 impl LdifError {
     pub(crate) fn at(line: usize, message: impl Into<String>) -> LdifError {
-        LdifError { line, message: message.into() }
+        LdifError {
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -193,7 +204,10 @@ impl fmt::Debug for LdifControl {
         f.debug_struct("LdifControl")
             .field("oid", &self.oid)
             .field("critical", &self.critical)
-            .field("value", &self.value.as_deref().map(|v| ValueDebug { attr: "", value: v }))
+            .field(
+                "value",
+                &self.value.as_deref().map(|v| ValueDebug { attr: "", value: v }),
+            )
             .finish()
     }
 }
@@ -204,7 +218,11 @@ impl fmt::Debug for LdifChange {
             LdifChange::Add(attrs) => f.debug_tuple("Add").field(&AttrsDebug(attrs)).finish(),
             LdifChange::Delete => f.write_str("Delete"),
             LdifChange::Modify(mods) => f.debug_tuple("Modify").field(mods).finish(),
-            LdifChange::ModDn { new_rdn, delete_old_rdn, new_superior } => f
+            LdifChange::ModDn {
+                new_rdn,
+                delete_old_rdn,
+                new_superior,
+            } => f
                 .debug_struct("ModDn")
                 .field("new_rdn", new_rdn)
                 .field("delete_old_rdn", delete_old_rdn)
@@ -216,7 +234,14 @@ impl fmt::Debug for LdifChange {
 
 impl fmt::Debug for LdifMod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let values: Vec<_> = self.values.iter().map(|v| ValueDebug { attr: &self.attr, value: v }).collect();
+        let values: Vec<_> = self
+            .values
+            .iter()
+            .map(|v| ValueDebug {
+                attr: &self.attr,
+                value: v,
+            })
+            .collect();
         f.debug_struct("LdifMod")
             .field("op", &self.op)
             .field("attr", &self.attr)

@@ -22,7 +22,10 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { base_dir: None, allow_file_urls: true }
+        ParseOptions {
+            base_dir: None,
+            allow_file_urls: true,
+        }
     }
 }
 
@@ -40,12 +43,19 @@ pub fn parse_bytes(input: &[u8]) -> Result<Vec<LdifRecord>, LdifError> {
 /// Reads and parses an LDIF file; relative `file:` URLs resolve against the file's directory.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Vec<LdifRecord>, LdifError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| LdifError::at(0, format!("cannot read {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| LdifError::at(0, format!("cannot read {}: {e}", path.display())))?;
     let base_dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    parse_with(&bytes, &ParseOptions { base_dir: Some(base_dir), allow_file_urls: true })
+    parse_with(
+        &bytes,
+        &ParseOptions {
+            base_dir: Some(base_dir),
+            allow_file_urls: true,
+        },
+    )
 }
 
 /// Parses LDIF bytes.
@@ -56,7 +66,11 @@ pub fn parse_with(input: &[u8], options: &ParseOptions) -> Result<Vec<LdifRecord
     let parser = Parser { options };
     let mut records = Vec::with_capacity(blocks.len());
     for (index, block) in blocks.iter().enumerate() {
-        let lines = if index == 0 { parser.skip_version(block)? } else { block.as_slice() };
+        let lines = if index == 0 {
+            parser.skip_version(block)?
+        } else {
+            block.as_slice()
+        };
         if !lines.is_empty() {
             records.push(parser.record(lines)?);
         }
@@ -149,7 +163,11 @@ fn field(line: &LogicalLine) -> Result<Field<'_>, LdifError> {
                 ),
             )
         })?;
-    Ok(Field { number: line.number, name, raw: raw_value(&bytes[colon + 1..]) })
+    Ok(Field {
+        number: line.number,
+        name,
+        raw: raw_value(&bytes[colon + 1..]),
+    })
 }
 
 /// Whether `line` is `keyword: …` (case-insensitive, RFC 5234 §2.3).
@@ -181,8 +199,14 @@ fn expect_line<'b>(
 ) -> Result<Field<'b>, LdifError> {
     match body.get(index) {
         Some(line) if named(line, keyword) => field(line),
-        Some(line) => Err(LdifError::at(line.number, format!("expected {what}, found `{}`", shown(&line.bytes)))),
-        None => Err(LdifError::at(end_line, format!("expected {what}, found the end of the record"))),
+        Some(line) => Err(LdifError::at(
+            line.number,
+            format!("expected {what}, found `{}`", shown(&line.bytes)),
+        )),
+        None => Err(LdifError::at(
+            end_line,
+            format!("expected {what}, found the end of the record"),
+        )),
     }
 }
 
@@ -200,7 +224,10 @@ impl Parser<'_> {
                 if version != "1" {
                     return Err(LdifError::at(
                         f.number,
-                        format!("unsupported LDIF version `{}`: expected `version: 1`", shorten(version)),
+                        format!(
+                            "unsupported LDIF version `{}`: expected `version: 1`",
+                            shorten(version)
+                        ),
                     ));
                 }
                 Ok(&block[1..])
@@ -212,7 +239,10 @@ impl Parser<'_> {
     fn record(&self, lines: &[LogicalLine]) -> Result<LdifRecord, LdifError> {
         let first = field(&lines[0])?;
         if first.name.eq_ignore_ascii_case("version") {
-            return Err(LdifError::at(first.number, "`version:` may only appear on the first line of the file"));
+            return Err(LdifError::at(
+                first.number,
+                "`version:` may only appear on the first line of the file",
+            ));
         }
         if !first.name.eq_ignore_ascii_case("dn") {
             return Err(LdifError::at(
@@ -234,7 +264,10 @@ impl Parser<'_> {
             }
             Some(line) if !controls.is_empty() => Err(LdifError::at(
                 line.number,
-                format!("expected `changetype:` after the `control:` lines, found `{}`", shown(&line.bytes)),
+                format!(
+                    "expected `changetype:` after the `control:` lines, found `{}`",
+                    shown(&line.bytes)
+                ),
             )),
             None if !controls.is_empty() => Err(LdifError::at(
                 lines[lines.len() - 1].number,
@@ -244,7 +277,10 @@ impl Parser<'_> {
                 first.number,
                 "record has no attributes: expected `attribute: value` lines or `changetype:` after `dn:`",
             )),
-            Some(_) => Ok(LdifRecord::Content { dn, attrs: self.attr_values(rest)? }),
+            Some(_) => Ok(LdifRecord::Content {
+                dn,
+                attrs: self.attr_values(rest)?,
+            }),
         }
     }
 
@@ -265,11 +301,19 @@ impl Parser<'_> {
         let Raw::Plain(text) = f.raw else {
             return Err(LdifError::at(f.number, expected));
         };
-        let oid_end = text.iter().position(|b| *b == b' ' || *b == b':').unwrap_or(text.len());
+        let oid_end = text
+            .iter()
+            .position(|b| *b == b' ' || *b == b':')
+            .unwrap_or(text.len());
         let oid = std::str::from_utf8(&text[..oid_end])
             .ok()
             .filter(|oid| is_numeric_oid(oid))
-            .ok_or_else(|| LdifError::at(f.number, format!("{expected}, found OID `{}`", shown(&text[..oid_end]))))?;
+            .ok_or_else(|| {
+                LdifError::at(
+                    f.number,
+                    format!("{expected}, found OID `{}`", shown(&text[..oid_end])),
+                )
+            })?;
         let mut rest = skip_fill(&text[oid_end..]);
         let mut critical = false;
         for (word, flag) in [("true", true), ("false", false)] {
@@ -286,7 +330,11 @@ impl Parser<'_> {
         let value = match rest.first() {
             None => None,
             Some(b':') => {
-                let value_field = Field { number: f.number, name: "control", raw: raw_value(&rest[1..]) };
+                let value_field = Field {
+                    number: f.number,
+                    name: "control",
+                    raw: raw_value(&rest[1..]),
+                };
                 Some(self.value(&value_field)?)
             }
             Some(_) => {
@@ -296,7 +344,11 @@ impl Parser<'_> {
                 ))
             }
         };
-        Ok(LdifControl { oid: oid.to_string(), critical, value })
+        Ok(LdifControl {
+            oid: oid.to_string(),
+            critical,
+            value,
+        })
     }
 
     fn change(&self, line: &LogicalLine, body: &[LogicalLine]) -> Result<LdifChange, LdifError> {
@@ -350,13 +402,22 @@ impl Parser<'_> {
                 "replace" => ModOp::Replace,
                 // RFC 4525 §3 adds `increment:` to LDIF's mod-spec.
                 "increment" => ModOp::Increment,
-                _ => return Err(LdifError::at(head.number, format!("{expected}, found `{}:`", head.name))),
+                _ => {
+                    return Err(LdifError::at(
+                        head.number,
+                        format!("{expected}, found `{}:`", head.name),
+                    ))
+                }
             };
             let attr = self.keyword(&head)?;
             if !is_valid_attribute_description(attr) {
                 return Err(LdifError::at(
                     head.number,
-                    format!("expected an attribute description after `{}:`, found `{}`", op.keyword(), shorten(attr)),
+                    format!(
+                        "expected an attribute description after `{}:`, found `{}`",
+                        op.keyword(),
+                        shorten(attr)
+                    ),
                 ));
             }
             index += 1;
@@ -381,7 +442,11 @@ impl Parser<'_> {
                 }
                 values.push(self.value(&f)?);
             }
-            mods.push(LdifMod { op, attr: attr.to_string(), values });
+            mods.push(LdifMod {
+                op,
+                attr: attr.to_string(),
+                values,
+            });
         }
         Ok(mods)
     }
@@ -416,7 +481,11 @@ impl Parser<'_> {
                 ),
             ));
         }
-        Ok(LdifChange::ModDn { new_rdn, delete_old_rdn, new_superior })
+        Ok(LdifChange::ModDn {
+            new_rdn,
+            delete_old_rdn,
+            new_superior,
+        })
     }
 
     /// A value as bytes, whichever of the three value-spec forms it uses.
@@ -438,7 +507,10 @@ impl Parser<'_> {
                 Ok(bytes.to_vec())
             }
             Raw::Base64(text) => base64_engine().decode(text).map_err(|e| {
-                LdifError::at(f.number, format!("value of `{}::` is not valid base64 ({e})", f.name))
+                LdifError::at(
+                    f.number,
+                    format!("value of `{}::` is not valid base64 ({e})", f.name),
+                )
             }),
             Raw::Url(url) => self.read_url(f, url),
         }
@@ -449,7 +521,10 @@ impl Parser<'_> {
         if let Raw::Url(_) = f.raw {
             return Err(LdifError::at(
                 f.number,
-                format!("`{}:<` is not allowed: expected `{0}: text` or `{0}:: base64`", f.name),
+                format!(
+                    "`{}:<` is not allowed: expected `{0}: text` or `{0}:: base64`",
+                    f.name
+                ),
             ));
         }
         String::from_utf8(self.value(f)?)
@@ -459,7 +534,10 @@ impl Parser<'_> {
     /// A keyword-valued line (`changetype: add`, `deleteoldrdn: 1`, `replace: mail`).
     fn keyword<'f>(&self, f: &Field<'f>) -> Result<&'f str, LdifError> {
         let Raw::Plain(bytes) = f.raw else {
-            return Err(LdifError::at(f.number, format!("expected a plain `{}: …` line", f.name)));
+            return Err(LdifError::at(
+                f.number,
+                format!("expected a plain `{}: …` line", f.name),
+            ));
         };
         std::str::from_utf8(trim_spaces(bytes))
             .map_err(|_| LdifError::at(f.number, format!("value of `{}` is not valid UTF-8", f.name)))
@@ -469,14 +547,21 @@ impl Parser<'_> {
         if !self.options.allow_file_urls {
             return Err(LdifError::at(
                 f.number,
-                format!("`{}:<` URL values are disabled (ParseOptions::allow_file_urls)", f.name),
+                format!(
+                    "`{}:<` URL values are disabled (ParseOptions::allow_file_urls)",
+                    f.name
+                ),
             ));
         }
         let url = std::str::from_utf8(url)
             .map_err(|_| LdifError::at(f.number, format!("URL of `{}:<` is not valid UTF-8", f.name)))?;
-        let path = file_url_to_path(url, self.options.base_dir.as_deref()).map_err(|m| LdifError::at(f.number, m))?;
+        let path = file_url_to_path(url, self.options.base_dir.as_deref())
+            .map_err(|m| LdifError::at(f.number, m))?;
         std::fs::read(&path).map_err(|e| {
-            LdifError::at(f.number, format!("cannot read {} for `{}:<`: {e}", path.display(), f.name))
+            LdifError::at(
+                f.number,
+                format!("cannot read {} for `{}:<`: {e}", path.display(), f.name),
+            )
         })
     }
 }
@@ -487,10 +572,19 @@ mod tests {
 
     #[test]
     fn attribute_descriptions() {
-        for ok in ["cn", "userCertificate;binary", "msDS-ManagedPassword", "2.5.4.3", "cn;lang-ja;x-1", "0.1"] {
+        for ok in [
+            "cn",
+            "userCertificate;binary",
+            "msDS-ManagedPassword",
+            "2.5.4.3",
+            "cn;lang-ja;x-1",
+            "0.1",
+        ] {
             assert!(is_valid_attribute_description(ok), "{ok}");
         }
-        for bad in ["", "1cn", "cn;", "c n", "cn;a;", "-cn", "2", "2.05.4", "2..4", "cn_x", "é"] {
+        for bad in [
+            "", "1cn", "cn;", "c n", "cn;a;", "-cn", "2", "2.05.4", "2..4", "cn_x", "é",
+        ] {
             assert!(!is_valid_attribute_description(bad), "{bad}");
         }
     }

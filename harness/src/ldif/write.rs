@@ -21,7 +21,11 @@ const MAX_LINE: usize = 76;
 pub fn needs_base64(value: &[u8]) -> bool {
     let unsafe_start = matches!(value.first(), Some(b' ' | b':' | b'<'));
     let unsafe_end = value.last() == Some(&b' ');
-    unsafe_start || unsafe_end || value.iter().any(|b| matches!(*b, 0 | b'\n' | b'\r' | 0x80..=0xFF))
+    unsafe_start
+        || unsafe_end
+        || value
+            .iter()
+            .any(|b| matches!(*b, 0 | b'\n' | b'\r' | 0x80..=0xFF))
 }
 
 /// One content record (`dn:` and its `attr: value` lines), ending with a newline.
@@ -87,10 +91,21 @@ fn push_change(out: &mut String, change: &LdifChange) {
                 push_folded(out, "-");
             }
         }
-        LdifChange::ModDn { new_rdn, delete_old_rdn, new_superior } => {
+        LdifChange::ModDn {
+            new_rdn,
+            delete_old_rdn,
+            new_superior,
+        } => {
             push_folded(out, "changetype: modrdn");
             push_value_line(out, "newrdn", new_rdn.as_bytes());
-            push_folded(out, if *delete_old_rdn { "deleteoldrdn: 1" } else { "deleteoldrdn: 0" });
+            push_folded(
+                out,
+                if *delete_old_rdn {
+                    "deleteoldrdn: 1"
+                } else {
+                    "deleteoldrdn: 0"
+                },
+            );
             if let Some(superior) = new_superior {
                 push_value_line(out, "newsuperior", superior.as_bytes());
             }
@@ -158,7 +173,16 @@ mod tests {
         assert!(!needs_base64(b"plain value"));
         assert!(!needs_base64(b"a:b<c"));
         assert!(!needs_base64(b""));
-        for unsafe_value in [&b" lead"[..], b":colon", b"<lt", b"trail ", b"a\0b", b"a\rb", b"a\nb", "é".as_bytes()] {
+        for unsafe_value in [
+            &b" lead"[..],
+            b":colon",
+            b"<lt",
+            b"trail ",
+            b"a\0b",
+            b"a\rb",
+            b"a\nb",
+            "é".as_bytes(),
+        ] {
             assert!(needs_base64(unsafe_value), "{unsafe_value:?}");
         }
     }
