@@ -4,3 +4,6 @@
 
 pub mod clock;
 pub mod security;
+pub mod gmsa;
+pub mod kds;
+pub mod keys;
