@@ -135,11 +135,14 @@ fn goldengmsa_root_key_metadata() {
     assert_eq!(create.0 - use_start.0, 10 * 3600 * 10_000_000 + 304_978);
     // The key's creation interval is the gMSA's password interval (360,16,3) ...
     assert_eq!(Gkid::from_time(create), gkid(&c["gkid"]));
-    // ... and such a key is usable for a new gMSA 10 h 05 m after its UseStartTime, which is
-    // 5 min after creation.
+    // ... and such a key is usable for a new gMSA 10 h 05 m after its UseStartTime, that is
+    // about 5 min after creation, still inside interval (360,16,3).
+    let from = root.usable_for_new_gmsa_from();
+    assert_eq!(from.0, use_start.0 + 10 * 3600 * 10_000_000 + 3_000_000_000);
+    assert_eq!(Gkid::from_time(from), gkid(&c["gkid"]));
     let keys = [root];
-    assert!(select_for_new_gmsa(&keys, NtTime(create.0 + 2_999_999_000)).is_none());
-    assert!(select_for_new_gmsa(&keys, NtTime(create.0 + 3_000_000_000)).is_some());
+    assert!(select_for_new_gmsa(&keys, NtTime(from.0 - 1)).is_none());
+    assert!(select_for_new_gmsa(&keys, from).is_some());
 }
 
 #[test]
