@@ -47,10 +47,12 @@ pub fn nt_hash(utf16le: &[u8]) -> [u8; 16] {
 /// becomes U+FFFD, one per unit; a 0x0000 unit becomes U+0001. A dangling odd byte (never seen
 /// for a real password) becomes U+FFFD too.
 pub fn utf16le_to_utf8_munged(utf16le: &[u8]) -> Vec<u8> {
-    let units = utf16le.chunks_exact(2).map(|c| match u16::from_le_bytes([c[0], c[1]]) {
-        0 => 1,
-        u => u,
-    });
+    let units = utf16le
+        .chunks_exact(2)
+        .map(|c| match u16::from_le_bytes([c[0], c[1]]) {
+            0 => 1,
+            u => u,
+        });
     let mut out = String::with_capacity(utf16le.len() * 3 / 2);
     out.extend(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
     if utf16le.len() % 2 == 1 {
@@ -70,7 +72,12 @@ pub fn user_salt(realm: &str, sam_account_name: &str) -> String {
 /// (MS-KILE 3.1.1.2; gmsa-gkdi.md §6 [C2]).
 pub fn computer_salt(realm: &str, sam_account_name: &str, dns_domain: &str) -> String {
     let name = sam_account_name.strip_suffix('$').unwrap_or(sam_account_name);
-    format!("{}host{}.{}", realm.to_uppercase(), name.to_lowercase(), dns_domain.to_lowercase())
+    format!(
+        "{}host{}.{}",
+        realm.to_uppercase(),
+        name.to_lowercase(),
+        dns_domain.to_lowercase()
+    )
 }
 
 /// RFC 3962 §4 string-to-key: tkey = PBKDF2-HMAC-SHA1(password, salt, iterations, key_len),
@@ -218,16 +225,34 @@ mod tests {
     fn munging_rules() {
         let units = |u: &[u16]| u.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         // a valid pair (U+1D11E)
-        assert_eq!(utf16le_to_utf8_munged(&units(&[0xD834, 0xDD1E])), "\u{1D11E}".as_bytes());
+        assert_eq!(
+            utf16le_to_utf8_munged(&units(&[0xD834, 0xDD1E])),
+            "\u{1D11E}".as_bytes()
+        );
         // lone high, lone low, high followed by a non-low, reversed pair
         assert_eq!(utf16le_to_utf8_munged(&units(&[0xD800])), "\u{FFFD}".as_bytes());
-        assert_eq!(utf16le_to_utf8_munged(&units(&[0xDC00, 0x41])), "\u{FFFD}A".as_bytes());
-        assert_eq!(utf16le_to_utf8_munged(&units(&[0xD800, 0x41])), "\u{FFFD}A".as_bytes());
-        assert_eq!(utf16le_to_utf8_munged(&units(&[0xDC00, 0xD800])), "\u{FFFD}\u{FFFD}".as_bytes());
-        assert_eq!(utf16le_to_utf8_munged(&units(&[0xD800, 0xD800, 0xDC00])), "\u{FFFD}\u{10000}".as_bytes());
+        assert_eq!(
+            utf16le_to_utf8_munged(&units(&[0xDC00, 0x41])),
+            "\u{FFFD}A".as_bytes()
+        );
+        assert_eq!(
+            utf16le_to_utf8_munged(&units(&[0xD800, 0x41])),
+            "\u{FFFD}A".as_bytes()
+        );
+        assert_eq!(
+            utf16le_to_utf8_munged(&units(&[0xDC00, 0xD800])),
+            "\u{FFFD}\u{FFFD}".as_bytes()
+        );
+        assert_eq!(
+            utf16le_to_utf8_munged(&units(&[0xD800, 0xD800, 0xDC00])),
+            "\u{FFFD}\u{10000}".as_bytes()
+        );
         // NUL becomes U+0001; a dangling byte becomes U+FFFD
         assert_eq!(utf16le_to_utf8_munged(&units(&[0x0000])), [0x01]);
-        assert_eq!(utf16le_to_utf8_munged(&[0x41, 0x00, 0x42]), "A\u{FFFD}".as_bytes());
+        assert_eq!(
+            utf16le_to_utf8_munged(&[0x41, 0x00, 0x42]),
+            "A\u{FFFD}".as_bytes()
+        );
     }
 
     #[test]
@@ -236,7 +261,10 @@ mod tests {
             computer_salt("shenanigans.labs", "gMSA1$", "Shenanigans.Labs"),
             "SHENANIGANS.LABShostgmsa1.shenanigans.labs"
         );
-        assert_eq!(computer_salt("EXAMPLE.COM", "WS01", "example.com"), "EXAMPLE.COMhostws01.example.com");
+        assert_eq!(
+            computer_salt("EXAMPLE.COM", "WS01", "example.com"),
+            "EXAMPLE.COMhostws01.example.com"
+        );
         assert_eq!(user_salt("example.com", "JDoe"), "EXAMPLE.COMJDoe");
     }
 
@@ -247,20 +275,35 @@ mod tests {
             (b"password", 7, "78a07b6caf85fa"),
             (b"Rough Consensus, and Running Code", 8, "bb6ed30870b7f0e0"),
             (b"password", 21, "59e4a8ca7c0385c3c37b3f6d2000247cb6e6bd5b3e"),
-            (b"MASSACHVSETTS INSTITVTE OF TECHNOLOGY", 24, "db3b0d8f0b061e603282b308a50841229ad798fab9540c1b"),
+            (
+                b"MASSACHVSETTS INSTITVTE OF TECHNOLOGY",
+                24,
+                "db3b0d8f0b061e603282b308a50841229ad798fab9540c1b",
+            ),
             (b"Q", 21, "518a54a215a8452a518a54a215a8452a518a54a215"),
             (b"ba", 21, "fb25d531ae8974499f52fd92ea9857c4ba24cf297e"),
             (b"kerberos", 16, "6b65726265726f737b9b5b2b93132b93"),
         ];
         for (input, len, expected) in cases {
-            assert_eq!(hex::encode(n_fold(input, len)), expected, "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                hex::encode(n_fold(input, len)),
+                expected,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
     #[test]
     fn string_to_key_rejects_bad_parameters() {
-        assert_eq!(aes_string_to_key(b"p", b"s", 1, 24), Err(KeysError::BadKeyLength(24)));
-        assert_eq!(aes_string_to_key(b"p", b"s", 0, 16), Err(KeysError::ZeroIterations));
+        assert_eq!(
+            aes_string_to_key(b"p", b"s", 1, 24),
+            Err(KeysError::BadKeyLength(24))
+        );
+        assert_eq!(
+            aes_string_to_key(b"p", b"s", 0, 16),
+            Err(KeysError::ZeroIterations)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `gmsa`/`kds` (pure engines), `security`, `store`/`model`, `clock`.
 
 pub mod clock;
-pub mod security;
 pub mod gmsa;
 pub mod kds;
 pub mod keys;
+pub mod security;

@@ -3,9 +3,12 @@
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::gmsa::rollover::{managed_password_blob, IdUpdate, PreviousIdUpdate};
 use adsim_simulator::gmsa::{
-    evaluate, on_create, password_for, rollover_interval, GmsaError, ManagedPasswordBlob, PasswordRef, RolloverInput,
+    evaluate, on_create, password_for, rollover_interval, GmsaError, ManagedPasswordBlob, PasswordRef,
+    RolloverInput,
 };
-use adsim_simulator::kds::{interval_start, Effective, Gkid, KdsError, RootKey, SeedKeyCache, KEY_CYCLE, MAX_SKEW};
+use adsim_simulator::kds::{
+    interval_start, Effective, Gkid, KdsError, RootKey, SeedKeyCache, KEY_CYCLE, MAX_SKEW,
+};
 use adsim_simulator::security::Sid;
 use uuid::Uuid;
 
@@ -19,11 +22,23 @@ fn t0() -> NtTime {
 
 fn old_key(n: u128) -> RootKey {
     let created = NtTime(t0().0 - 60 * DAY);
-    RootKey::new_add_kds_root_key(Uuid::from_u128(n), [n as u8; 64], created, Effective::Immediately, "CN=DC1,OU=Domain Controllers,DC=example,DC=com")
+    RootKey::new_add_kds_root_key(
+        Uuid::from_u128(n),
+        [n as u8; 64],
+        created,
+        Effective::Immediately,
+        "CN=DC1,OU=Domain Controllers,DC=example,DC=com",
+    )
 }
 
 fn input(created: NtTime, cur: Option<PasswordRef>, prev: Option<PasswordRef>, now: NtTime) -> RolloverInput {
-    RolloverInput { when_created: created, current_id: cur, previous_id: prev, interval_days: 30, now }
+    RolloverInput {
+        when_created: created,
+        current_id: cur,
+        previous_id: prev,
+        interval_days: 30,
+        now,
+    }
 }
 
 fn start(p: PasswordRef) -> u64 {
@@ -40,8 +55,14 @@ fn creation_picks_the_interval_of_now() {
 
 #[test]
 fn creation_without_a_ten_hour_old_key_fails() {
-    let fresh = RootKey::new_add_kds_root_key(Uuid::from_u128(2), [2; 64], t0(), Effective::Immediately, "CN=DC1");
-    let err = on_create(NtTime(t0().0 + 10 * HOUR), &[fresh.clone()]).unwrap_err();
+    let fresh = RootKey::new_add_kds_root_key(
+        Uuid::from_u128(2),
+        [2; 64],
+        t0(),
+        Effective::Immediately,
+        "CN=DC1",
+    );
+    let err = on_create(NtTime(t0().0 + 10 * HOUR), std::slice::from_ref(&fresh)).unwrap_err();
     assert_eq!(err, GmsaError::Kds(KdsError::NoKey));
     assert!(on_create(NtTime(t0().0 + 10 * HOUR + MAX_SKEW), &[fresh]).is_ok());
 }
@@ -77,7 +98,11 @@ fn the_last_five_minutes_serve_the_next_password() {
     let inside = evaluate(&input(t0(), Some(id), None, NtTime(exp - MAX_SKEW)), &keys).unwrap();
     assert!(inside.serving_future_key);
     assert_eq!(inside.current.gkid, Gkid::from_time(NtTime(exp)));
-    assert_eq!(inside.previous, Some(id), "the current password becomes the served previous one");
+    assert_eq!(
+        inside.previous,
+        Some(id),
+        "the current password becomes the served previous one"
+    );
     assert_eq!(inside.query_interval, MAX_SKEW);
     assert_eq!(inside.unchanged_interval, MAX_SKEW + r - MAX_SKEW);
     assert_eq!(inside.update, None, "nothing is persisted before expiry");
@@ -93,10 +118,22 @@ fn expiry_rolls_over_and_the_old_id_becomes_previous() {
     // One hour after expiry the account is still younger than R (created 2 h into its interval).
     let now = NtTime(exp + HOUR);
     let d = evaluate(&input(t0(), Some(id), None, now), &keys).unwrap();
-    let next = PasswordRef { gkid: Gkid::from_time(NtTime(exp)), root_key_id: id.root_key_id };
+    let next = PasswordRef {
+        gkid: Gkid::from_time(NtTime(exp)),
+        root_key_id: id.root_key_id,
+    };
     assert_eq!(d.current, next);
-    assert_eq!(d.previous, None, "no previous password until the account is one interval old");
-    assert_eq!(d.update, Some(IdUpdate { current: next, previous: PreviousIdUpdate::CopyCurrent }));
+    assert_eq!(
+        d.previous, None,
+        "no previous password until the account is one interval old"
+    );
+    assert_eq!(
+        d.update,
+        Some(IdUpdate {
+            current: next,
+            previous: PreviousIdUpdate::CopyCurrent
+        })
+    );
     assert_eq!(d.query_interval, exp + r - now.0);
 
     // After applying the update and once the account is R old, the copied id is served.
@@ -117,7 +154,10 @@ fn skipping_intervals_sets_previous_to_the_interval_before() {
     let d = evaluate(&input(t0(), Some(id), None, now), &keys).unwrap();
     let new_start = exp + 2 * r;
     assert_eq!(start(d.current), new_start);
-    let prev = PasswordRef { gkid: Gkid::from_time(NtTime(new_start - r)), root_key_id: id.root_key_id };
+    let prev = PasswordRef {
+        gkid: Gkid::from_time(NtTime(new_start - r)),
+        root_key_id: id.root_key_id,
+    };
     assert_eq!(d.previous, Some(prev));
     assert_eq!(d.update.unwrap().previous, PreviousIdUpdate::Set(prev));
 }
@@ -149,9 +189,15 @@ fn missing_previous_id_falls_back_to_the_interval_before() {
     let keys = [old_key(1)];
     let r = rollover_interval(30).unwrap();
     let created = NtTime(t0().0 - 3 * r);
-    let cur = PasswordRef { gkid: Gkid::from_time(t0()), root_key_id: Uuid::from_u128(1) };
+    let cur = PasswordRef {
+        gkid: Gkid::from_time(t0()),
+        root_key_id: Uuid::from_u128(1),
+    };
     let d = evaluate(&input(created, Some(cur), None, t0()), &keys).unwrap();
-    let expected = PasswordRef { gkid: Gkid::from_time(NtTime(start(cur) - r)), root_key_id: Uuid::from_u128(1) };
+    let expected = PasswordRef {
+        gkid: Gkid::from_time(NtTime(start(cur) - r)),
+        root_key_id: Uuid::from_u128(1),
+    };
     assert_eq!(d.previous, Some(expected));
 }
 
@@ -201,7 +247,10 @@ fn blobs_carry_the_decided_passwords() {
     let r = rollover_interval(30).unwrap();
 
     let d = evaluate(&input(t0(), Some(id), None, NtTime(t0().0 + HOUR)), &keys).unwrap();
-    let blob = managed_password_blob(&d, &keys, &sid, Some(&cache)).unwrap().encode().unwrap();
+    let blob = managed_password_blob(&d, &keys, &sid, Some(&cache))
+        .unwrap()
+        .encode()
+        .unwrap();
     assert_eq!(blob.len(), 290);
     let back = ManagedPasswordBlob::decode(&blob).unwrap();
     let expected = password_for(&keys[0], id.gkid, &sid, None).unwrap();
@@ -210,7 +259,10 @@ fn blobs_carry_the_decided_passwords() {
 
     let late = NtTime(start(id) + 3 * r + HOUR);
     let d = evaluate(&input(t0(), Some(id), None, late), &keys).unwrap();
-    let blob = managed_password_blob(&d, &keys, &sid, Some(&cache)).unwrap().encode().unwrap();
+    let blob = managed_password_blob(&d, &keys, &sid, Some(&cache))
+        .unwrap()
+        .encode()
+        .unwrap();
     assert_eq!(blob.len(), 548);
     let back = ManagedPasswordBlob::decode(&blob).unwrap();
     let prev = password_for(&keys[0], d.previous.unwrap().gkid, &sid, None).unwrap();

@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::gmsa::rollover::PreviousIdUpdate;
 use adsim_simulator::gmsa::{
-    evaluate, on_create, password_for, rollover_interval, ManagedPasswordBlob, ManagedPasswordId, PasswordRef,
-    RolloverInput,
+    evaluate, on_create, password_for, rollover_interval, ManagedPasswordBlob, ManagedPasswordId,
+    PasswordRef, RolloverInput,
 };
-use adsim_simulator::kds::{l1_seed_key, l2_seed_key, Effective, Gkid, KdfHash, RootKey, SeedKeyCache, KEY_CYCLE, MAX_SKEW};
+use adsim_simulator::kds::{
+    l1_seed_key, l2_seed_key, Effective, Gkid, KdfHash, RootKey, SeedKeyCache, KEY_CYCLE, MAX_SKEW,
+};
 use adsim_simulator::security::Sid;
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -31,7 +33,8 @@ fn dns_name() -> impl Strategy<Value = String> {
 
 /// A UTF-16LE password of `units` code units, none of them 0x0000.
 fn password_bytes(max_units: usize) -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(1u16..=u16::MAX, 0..=max_units).prop_map(|u| u.iter().flat_map(|x| x.to_le_bytes()).collect())
+    prop::collection::vec(1u16..=u16::MAX, 0..=max_units)
+        .prop_map(|u| u.iter().flat_map(|x| x.to_le_bytes()).collect())
 }
 
 proptest! {
@@ -117,7 +120,14 @@ proptest! {
 }
 
 fn test_root(n: u8, hash: KdfHash) -> RootKey {
-    RootKey::new_sp800_108(Uuid::from_u128(n as u128 * 0x0101), hash, vec![n; 64], NtTime(0), NtTime(1), "CN=DC1")
+    RootKey::new_sp800_108(
+        Uuid::from_u128(n as u128 * 0x0101),
+        hash,
+        vec![n; 64],
+        NtTime(0),
+        NtTime(1),
+        "CN=DC1",
+    )
 }
 
 proptest! {
@@ -172,8 +182,20 @@ proptest! {
 fn replay_timeline(interval_days: i64, created_offset: u64, gaps: &[u64]) -> Result<(), TestCaseError> {
     let t0 = NtTime(132_895_801_920_510_000 + created_offset);
     let keys = [
-        RootKey::new_add_kds_root_key(Uuid::from_u128(1), [1; 64], NtTime(t0.0 - 90 * DAY), Effective::Immediately, "CN=DC1"),
-        RootKey::new_add_kds_root_key(Uuid::from_u128(2), [2; 64], NtTime(t0.0 - 40 * DAY), Effective::Default, "CN=DC1"),
+        RootKey::new_add_kds_root_key(
+            Uuid::from_u128(1),
+            [1; 64],
+            NtTime(t0.0 - 90 * DAY),
+            Effective::Immediately,
+            "CN=DC1",
+        ),
+        RootKey::new_add_kds_root_key(
+            Uuid::from_u128(2),
+            [2; 64],
+            NtTime(t0.0 - 40 * DAY),
+            Effective::Default,
+            "CN=DC1",
+        ),
     ];
     let r = rollover_interval(interval_days).unwrap();
     let mut stored = Some(on_create(t0, &keys).unwrap());
@@ -183,7 +205,13 @@ fn replay_timeline(interval_days: i64, created_offset: u64, gaps: &[u64]) -> Res
     let mut now = t0;
     for gap in gaps {
         now = NtTime(now.0 + gap);
-        let input = RolloverInput { when_created: t0, current_id: stored, previous_id: stored_prev, interval_days, now };
+        let input = RolloverInput {
+            when_created: t0,
+            current_id: stored,
+            previous_id: stored_prev,
+            interval_days,
+            now,
+        };
         let d = evaluate(&input, &keys).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let cur_start = d.current.gkid.start_time().unwrap().0;
 

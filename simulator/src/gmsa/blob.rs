@@ -37,8 +37,17 @@ pub struct ManagedPasswordBlob {
 impl fmt::Debug for ManagedPasswordBlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ManagedPasswordBlob")
-            .field("current", &format_args!("<redacted {} bytes>", self.current.len()))
-            .field("previous", &self.previous.as_ref().map(|p| format!("<redacted {} bytes>", p.len())))
+            .field(
+                "current",
+                &format_args!("<redacted {} bytes>", self.current.len()),
+            )
+            .field(
+                "previous",
+                &self
+                    .previous
+                    .as_ref()
+                    .map(|p| format!("<redacted {} bytes>", p.len())),
+            )
             .field("query_interval", &self.query_interval)
             .field("unchanged_interval", &self.unchanged_interval)
             .finish()
@@ -123,13 +132,18 @@ impl ManagedPasswordBlob {
         if u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as u64 != b.len() as u64 {
             return Err(bad("length field does not match the blob length"));
         }
-        let (current_off, previous_off, query_off, unchanged_off) = (u16_at(8), u16_at(10), u16_at(12), u16_at(14));
+        let (current_off, previous_off, query_off, unchanged_off) =
+            (u16_at(8), u16_at(10), u16_at(12), u16_at(14));
         for off in [query_off, unchanged_off] {
             if off < HEADER_LEN || off + 8 > b.len() {
                 return Err(bad("interval offset out of bounds"));
             }
         }
-        let current_limit = if previous_off != 0 { previous_off } else { query_off };
+        let current_limit = if previous_off != 0 {
+            previous_off
+        } else {
+            query_off
+        };
         let current = read_terminated(b, current_off, current_limit)?;
         let previous = match previous_off {
             0 => None,

@@ -43,8 +43,9 @@ impl ManagedPassword {
 
     /// A password as read back from a blob; it must be 256 bytes with no 0x0000 unit.
     pub fn from_utf16le(b: &[u8]) -> Result<ManagedPassword, GmsaError> {
-        let bytes: [u8; GMSA_PASSWORD_LEN] =
-            b.try_into().map_err(|_| GmsaError::MalformedPasswordBlob("a gMSA password is 256 bytes"))?;
+        let bytes: [u8; GMSA_PASSWORD_LEN] = b
+            .try_into()
+            .map_err(|_| GmsaError::MalformedPasswordBlob("a gMSA password is 256 bytes"))?;
         if bytes.chunks_exact(2).any(|u| u == [0, 0]) {
             return Err(GmsaError::MalformedPasswordBlob("password holds a NUL unit"));
         }
@@ -83,7 +84,13 @@ impl ManagedPassword {
 /// The raw 256-byte KDF output before post-processing: KDF(H, L2 key, "GMSA PASSWORD", SID).
 pub fn raw_kdf_output(hash: KdfHash, l2_key: &SeedKey, sid: &Sid) -> [u8; GMSA_PASSWORD_LEN] {
     let mut raw = [0u8; GMSA_PASSWORD_LEN];
-    derive_into(hash, l2_key.as_bytes(), &GMSA_PASSWORD_LABEL, &[&sid.to_bytes()], &mut raw);
+    derive_into(
+        hash,
+        l2_key.as_bytes(),
+        &GMSA_PASSWORD_LABEL,
+        &[&sid.to_bytes()],
+        &mut raw,
+    );
     raw
 }
 
@@ -100,7 +107,9 @@ pub fn password_for(
         Some(c) => c.l2_seed_key(root, gkid)?,
         None => l2_seed_key(root, gkid)?,
     };
-    Ok(ManagedPassword::from_raw_kdf_output(raw_kdf_output(root.hash, &l2, sid)))
+    Ok(ManagedPassword::from_raw_kdf_output(raw_kdf_output(
+        root.hash, &l2, sid,
+    )))
 }
 
 #[cfg(test)]

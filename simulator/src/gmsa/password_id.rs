@@ -68,20 +68,28 @@ impl ManagedPasswordId {
     }
 
     pub fn password_ref(&self) -> PasswordRef {
-        PasswordRef { gkid: self.gkid, root_key_id: self.root_key_id }
+        PasswordRef {
+            gkid: self.gkid,
+            root_key_id: self.root_key_id,
+        }
     }
 
     /// The same id pointing at another password: on rollover only the GKID and root key change
     /// (Samba `gmsa_update_managed_pwd_id`).
     pub fn with_ref(&self, r: PasswordRef) -> ManagedPasswordId {
-        ManagedPasswordId { gkid: r.gkid, root_key_id: r.root_key_id, ..self.clone() }
+        ManagedPasswordId {
+            gkid: r.gkid,
+            root_key_id: r.root_key_id,
+            ..self.clone()
+        }
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, GmsaError> {
         self.gkid.require_l2()?;
         let domain = utf16z(&self.domain)?;
         let forest = utf16z(&self.forest)?;
-        let len32 = |n: usize| u32::try_from(n).map_err(|_| GmsaError::Unencodable("field longer than 4 GiB"));
+        let len32 =
+            |n: usize| u32::try_from(n).map_err(|_| GmsaError::Unencodable("field longer than 4 GiB"));
         let mut out = Vec::with_capacity(HEADER_LEN + self.key_info.len() + domain.len() + forest.len());
         out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&KDSK_MAGIC.to_le_bytes());
@@ -114,7 +122,11 @@ impl ManagedPasswordId {
         if l0 > i32::MAX as u32 || l1 > 31 || l2 > 31 {
             return Err(bad("GKID out of range"));
         }
-        let gkid = Gkid { l0: l0 as i32, l1: l1 as i32, l2: l2 as i32 };
+        let gkid = Gkid {
+            l0: l0 as i32,
+            l1: l1 as i32,
+            l2: l2 as i32,
+        };
         let mut guid = [0u8; 16];
         guid.copy_from_slice(&b[24..40]);
         let (cb_info, cb_domain, cb_forest) = (le32(b, 40) as u64, le32(b, 44) as u64, le32(b, 48) as u64);

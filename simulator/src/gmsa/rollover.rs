@@ -4,8 +4,8 @@
 
 use crate::clock::NtTime;
 use crate::kds::{
-    check_derivation_time, find_by_id, interval_start, select_for_interval, select_for_new_gmsa, Gkid, RootKey,
-    SeedKeyCache, KEY_CYCLE, MAX_SKEW,
+    check_derivation_time, find_by_id, interval_start, select_for_interval, select_for_new_gmsa, Gkid,
+    RootKey, SeedKeyCache, KEY_CYCLE, MAX_SKEW,
 };
 use crate::security::Sid;
 
@@ -36,7 +36,10 @@ pub fn rollover_interval(interval_days: i64) -> Result<u64, GmsaError> {
 /// of §1 rule 1. No qualifying key gives `NoKey` (the add fails).
 pub fn on_create(now: NtTime, keys: &[RootKey]) -> Result<PasswordRef, GmsaError> {
     let root = select_for_new_gmsa(keys, now).ok_or(crate::kds::KdsError::NoKey)?;
-    let r = PasswordRef { gkid: Gkid::from_time(now), root_key_id: root.id };
+    let r = PasswordRef {
+        gkid: Gkid::from_time(now),
+        root_key_id: root.id,
+    };
     check_usable(keys, r, now)?;
     Ok(r)
 }
@@ -153,7 +156,15 @@ pub fn evaluate(input: &RolloverInput, keys: &[RootKey]) -> Result<RolloverDecis
             if let PreviousIdUpdate::Set(p) = previous_update {
                 check_usable(keys, p, now)?;
             }
-            (current, previous, key_exp, Some(IdUpdate { current, previous: previous_update }))
+            (
+                current,
+                previous,
+                key_exp,
+                Some(IdUpdate {
+                    current,
+                    previous: previous_update,
+                }),
+            )
         }
     };
 
@@ -186,7 +197,10 @@ pub fn evaluate(input: &RolloverInput, keys: &[RootKey]) -> Result<RolloverDecis
 
 /// The password starting at `start` under §1 rule 2.
 fn for_interval(keys: &[RootKey], start: NtTime) -> Option<PasswordRef> {
-    select_for_interval(keys, start).map(|k| PasswordRef { gkid: Gkid::from_time(start), root_key_id: k.id })
+    select_for_interval(keys, start).map(|k| PasswordRef {
+        gkid: Gkid::from_time(start),
+        root_key_id: k.id,
+    })
 }
 
 /// Derivable now: the root key exists and is well formed, and the time checks pass.

@@ -48,7 +48,10 @@ pub struct SeedKeyCache {
 
 impl fmt::Debug for SeedKeyCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SeedKeyCache").field("entries", &self.len()).field("capacity", &self.capacity).finish()
+        f.debug_struct("SeedKeyCache")
+            .field("entries", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
     }
 }
 
@@ -79,7 +82,10 @@ impl SeedKeyCache {
 
     /// A cache holding at most `entries` (root key, L0) entries, least recently used evicted first.
     pub fn with_capacity(entries: usize) -> SeedKeyCache {
-        SeedKeyCache { inner: Mutex::new(Inner::default()), capacity: entries.max(1) }
+        SeedKeyCache {
+            inner: Mutex::new(Inner::default()),
+            capacity: entries.max(1),
+        }
     }
 
     /// Number of (root key, L0) entries held.
@@ -125,7 +131,9 @@ impl SeedKeyCache {
         let (l1_from, l1_key) = match self.find_start(root, gkid, want_l2) {
             Start::Exact(key) => return Ok(key),
             Start::L2(from, key) => {
-                let result = chain.walk_l2(gkid.l0, gkid.l1, key, from, gkid.l2, |i, k| new_l2.push((i, k.clone())));
+                let result = chain.walk_l2(gkid.l0, gkid.l1, key, from, gkid.l2, |i, k| {
+                    new_l2.push((i, k.clone()))
+                });
                 self.store(root, gkid, new_l1, new_l2);
                 return Ok(result);
             }
@@ -136,9 +144,13 @@ impl SeedKeyCache {
                 (L1_KEYS - 1, top)
             }
         };
-        let l1_key = chain.walk_l1(gkid.l0, l1_key, l1_from, gkid.l1, |i, k| new_l1.push((i, k.clone())));
+        let l1_key = chain.walk_l1(gkid.l0, l1_key, l1_from, gkid.l1, |i, k| {
+            new_l1.push((i, k.clone()))
+        });
         let result = if want_l2 {
-            chain.walk_l2(gkid.l0, gkid.l1, l1_key, L2_KEYS, gkid.l2, |i, k| new_l2.push((i, k.clone())))
+            chain.walk_l2(gkid.l0, gkid.l1, l1_key, L2_KEYS, gkid.l2, |i, k| {
+                new_l2.push((i, k.clone()))
+            })
         } else {
             l1_key
         };
@@ -161,7 +173,11 @@ impl SeedKeyCache {
         if want_l2 {
             if let Some(row) = entry.l2.get(&gkid.l1) {
                 if let Some((n, k)) = nearest_at_or_above(row, gkid.l2) {
-                    return if n == gkid.l2 { Start::Exact(k) } else { Start::L2(n, k) };
+                    return if n == gkid.l2 {
+                        Start::Exact(k)
+                    } else {
+                        Start::L2(n, k)
+                    };
                 }
             }
             // No L2 key of this L1 yet: the L2 walk starts from the L1 key itself.
@@ -192,7 +208,11 @@ impl SeedKeyCache {
             inner.entries.remove(&key);
         }
         if !inner.entries.contains_key(&key) && inner.entries.len() >= self.capacity {
-            let oldest = inner.entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| *k);
+            let oldest = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| *k);
             if let Some(k) = oldest {
                 inner.entries.remove(&k);
             }

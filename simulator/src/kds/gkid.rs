@@ -93,7 +93,11 @@ impl Gkid {
     /// The interval containing `t`: L0 = iv / 1024, L1 = (iv / 32) % 32, L2 = iv % 32.
     pub fn from_time(t: NtTime) -> Gkid {
         // u64::MAX / KEY_CYCLE / 1024 ≈ 50 040, so L0 always fits an i32.
-        Gkid::from_interval_index(t.0 / KEY_CYCLE).unwrap_or(Gkid { l0: -1, l1: -1, l2: -1 })
+        Gkid::from_interval_index(t.0 / KEY_CYCLE).unwrap_or(Gkid {
+            l0: -1,
+            l1: -1,
+            l2: -1,
+        })
     }
 
     /// The L2 GKID of interval number `iv` (t / KEY_CYCLE), if its L0 fits an i32.
@@ -124,7 +128,9 @@ impl Gkid {
     /// The L2 GKID of the next interval (whose start must still fit in NTTIME).
     pub fn next(&self) -> Result<Gkid, KdsError> {
         let iv = self.interval_index()?.checked_add(1);
-        let next = iv.and_then(Gkid::from_interval_index).ok_or(KdsError::GkidOutOfRange(self.triple()))?;
+        let next = iv
+            .and_then(Gkid::from_interval_index)
+            .ok_or(KdsError::GkidOutOfRange(self.triple()))?;
         next.start_time()?;
         Ok(next)
     }
@@ -148,8 +154,22 @@ mod tests {
 
     #[test]
     fn spec_examples() {
-        assert_eq!(Gkid::from_time(NtTime(133387453261266352)), Gkid { l0: 361, l1: 26, l2: 24 });
-        assert_eq!(Gkid::from_time(NtTime(132895801920510000)), Gkid { l0: 360, l1: 16, l2: 3 });
+        assert_eq!(
+            Gkid::from_time(NtTime(133387453261266352)),
+            Gkid {
+                l0: 361,
+                l1: 26,
+                l2: 24
+            }
+        );
+        assert_eq!(
+            Gkid::from_time(NtTime(132895801920510000)),
+            Gkid {
+                l0: 360,
+                l1: 16,
+                l2: 3
+            }
+        );
     }
 
     #[test]
@@ -172,15 +192,38 @@ mod tests {
         let last = Gkid::from_time(NtTime(u64::MAX));
         assert!(last.start_time().is_ok());
         assert!(matches!(last.next(), Err(KdsError::GkidOutOfRange(_))));
-        let huge = Gkid { l0: i32::MAX, l1: 0, l2: 0 };
+        let huge = Gkid {
+            l0: i32::MAX,
+            l1: 0,
+            l2: 0,
+        };
         assert!(matches!(huge.start_time(), Err(KdsError::GkidOutOfRange(_))));
         assert!(Gkid { l0: 0, l1: 0, l2: 0 }.prev().is_err());
     }
 
     #[test]
     fn next_crosses_l1_and_l0_boundaries() {
-        assert_eq!(Gkid { l0: 1, l1: 2, l2: 31 }.next().unwrap(), Gkid { l0: 1, l1: 3, l2: 0 });
-        assert_eq!(Gkid { l0: 1, l1: 31, l2: 31 }.next().unwrap(), Gkid { l0: 2, l1: 0, l2: 0 });
-        assert_eq!(Gkid { l0: 2, l1: 0, l2: 0 }.prev().unwrap(), Gkid { l0: 1, l1: 31, l2: 31 });
+        assert_eq!(
+            Gkid { l0: 1, l1: 2, l2: 31 }.next().unwrap(),
+            Gkid { l0: 1, l1: 3, l2: 0 }
+        );
+        assert_eq!(
+            Gkid {
+                l0: 1,
+                l1: 31,
+                l2: 31
+            }
+            .next()
+            .unwrap(),
+            Gkid { l0: 2, l1: 0, l2: 0 }
+        );
+        assert_eq!(
+            Gkid { l0: 2, l1: 0, l2: 0 }.prev().unwrap(),
+            Gkid {
+                l0: 1,
+                l1: 31,
+                l2: 31
+            }
+        );
     }
 }

@@ -72,7 +72,11 @@ pub fn sp800_108_counter_hmac(
     context: &[u8],
     nbytes: usize,
 ) -> Result<Vec<u8>, KdsError> {
-    if u32::try_from(nbytes).ok().and_then(|n| n.checked_mul(8)).is_none() {
+    if u32::try_from(nbytes)
+        .ok()
+        .and_then(|n| n.checked_mul(8))
+        .is_none()
+    {
         return Err(KdsError::KdfOutputTooLong(nbytes));
     }
     let mut out = vec![0u8; nbytes];
@@ -115,7 +119,10 @@ mod tests {
 
     #[test]
     fn labels_match_the_spec_bytes() {
-        assert_eq!(hex::encode(KDS_SERVICE_LABEL), "4b0044005300200073006500720076006900630065000000");
+        assert_eq!(
+            hex::encode(KDS_SERVICE_LABEL),
+            "4b0044005300200073006500720076006900630065000000"
+        );
         assert_eq!(
             hex::encode(GMSA_PASSWORD_LABEL),
             "47004d00530041002000500041005300530057004f00520044000000"

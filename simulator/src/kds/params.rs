@@ -16,7 +16,9 @@ const KDF_PARAM_HEADER: usize = 16;
 
 impl KdfParameters {
     pub fn for_hash(hash: KdfHash) -> KdfParameters {
-        KdfParameters { hash_name: hash.name().to_string() }
+        KdfParameters {
+            hash_name: hash.name().to_string(),
+        }
     }
 
     /// The hash it names, or `UnknownHash` (Samba answers NOT_SUPPORTED).
@@ -25,7 +27,12 @@ impl KdfParameters {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let name: Vec<u8> = self.hash_name.encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect();
+        let name: Vec<u8> = self
+            .hash_name
+            .encode_utf16()
+            .chain([0])
+            .flat_map(u16::to_le_bytes)
+            .collect();
         let mut out = Vec::with_capacity(KDF_PARAM_HEADER + name.len());
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&1u32.to_le_bytes());
@@ -52,7 +59,8 @@ impl KdfParameters {
         if name_len != b.len() - KDF_PARAM_HEADER {
             return Err(bad("name length does not match the blob length"));
         }
-        let hash_name = utf16z_to_string(&b[KDF_PARAM_HEADER..]).ok_or(bad("name is not NUL-terminated UTF-16"))?;
+        let hash_name =
+            utf16z_to_string(&b[KDF_PARAM_HEADER..]).ok_or(bad("name is not NUL-terminated UTF-16"))?;
         Ok(KdfParameters { hash_name })
     }
 }
@@ -123,9 +131,12 @@ impl FfcDhParameters {
     pub fn encode(&self) -> Result<Vec<u8>, KdsError> {
         let n = self.key_length as usize;
         if self.field_order.len() != n || self.generator.len() != n {
-            return Err(KdsError::MalformedDhParameters("p and g must be key_length bytes each"));
+            return Err(KdsError::MalformedDhParameters(
+                "p and g must be key_length bytes each",
+            ));
         }
-        let total = dh_total_len(self.key_length).ok_or(KdsError::MalformedDhParameters("key_length too large"))?;
+        let total =
+            dh_total_len(self.key_length).ok_or(KdsError::MalformedDhParameters("key_length too large"))?;
         let mut out = Vec::with_capacity(total as usize);
         out.extend_from_slice(&total.to_le_bytes());
         out.extend_from_slice(&DH_PARAMETERS_MAGIC.to_le_bytes());
@@ -173,7 +184,10 @@ pub(crate) fn utf16z_to_string(b: &[u8]) -> Option<String> {
     if b.len() < 2 || b.len() % 2 != 0 {
         return None;
     }
-    let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     let (last, body) = units.split_last()?;
     if *last != 0 || body.contains(&0) {
         return None;
@@ -215,7 +229,10 @@ mod tests {
     fn kdf_parameters_round_trip_the_windows_blob() {
         let p = KdfParameters::parse(&hex::decode(SHA512_PARAM).unwrap()).unwrap();
         assert_eq!(p.hash().unwrap(), KdfHash::Sha512);
-        assert_eq!(hex::encode(KdfParameters::for_hash(KdfHash::Sha512).encode()), SHA512_PARAM);
+        assert_eq!(
+            hex::encode(KdfParameters::for_hash(KdfHash::Sha512).encode()),
+            SHA512_PARAM
+        );
         for h in KdfHash::ALL {
             let blob = KdfParameters::for_hash(h).encode();
             assert_eq!(hash_from_kdf_param(&blob).unwrap(), h);
@@ -241,10 +258,22 @@ mod tests {
 
     #[test]
     fn unknown_hash_names_are_refused_and_absent_means_sha256() {
-        let md5 = KdfParameters { hash_name: "MD5".into() }.encode();
-        assert_eq!(hash_from_kdf_param(&md5), Err(KdsError::UnknownHash("MD5".into())));
-        let lower = KdfParameters { hash_name: "sha512".into() }.encode();
-        assert!(matches!(hash_from_kdf_param(&lower), Err(KdsError::UnknownHash(_))));
+        let md5 = KdfParameters {
+            hash_name: "MD5".into(),
+        }
+        .encode();
+        assert_eq!(
+            hash_from_kdf_param(&md5),
+            Err(KdsError::UnknownHash("MD5".into()))
+        );
+        let lower = KdfParameters {
+            hash_name: "sha512".into(),
+        }
+        .encode();
+        assert!(matches!(
+            hash_from_kdf_param(&lower),
+            Err(KdsError::UnknownHash(_))
+        ));
         assert_eq!(hash_from_kdf_param(&[]).unwrap(), KdfHash::Sha256);
     }
 
@@ -255,7 +284,10 @@ mod tests {
         assert_eq!(hex::encode(&blob[..16]), "0c0200004448504d0001000087a8e61d");
         assert_eq!(hex::encode(&blob[268..272]), "3fb32c9b");
         assert_eq!(hex::encode(&blob[520..]), "6cc41659");
-        assert_eq!(FfcDhParameters::parse(&blob).unwrap(), FfcDhParameters::rfc5114_2048_256());
+        assert_eq!(
+            FfcDhParameters::parse(&blob).unwrap(),
+            FfcDhParameters::rfc5114_2048_256()
+        );
     }
 
     #[test]
@@ -268,7 +300,11 @@ mod tests {
         let mut huge = blob.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(FfcDhParameters::parse(&huge).is_err());
-        let odd = FfcDhParameters { key_length: 4, field_order: vec![1; 3], generator: vec![2; 4] };
+        let odd = FfcDhParameters {
+            key_length: 4,
+            field_order: vec![1; 3],
+            generator: vec![2; 4],
+        };
         assert!(odd.encode().is_err());
     }
 }

@@ -67,7 +67,10 @@ impl fmt::Debug for RootKey {
             .field("secret_agreement_algorithm", &self.secret_agreement_algorithm)
             .field("public_key_length", &self.public_key_length)
             .field("private_key_length", &self.private_key_length)
-            .field("root_key_data", &format_args!("<redacted {} bytes>", self.root_key_data.len()))
+            .field(
+                "root_key_data",
+                &format_args!("<redacted {} bytes>", self.root_key_data.len()),
+            )
             .field("create_time", &self.create_time)
             .field("use_start_time", &self.use_start_time)
             .field("domain_id", &self.domain_id)
@@ -101,7 +104,14 @@ impl RootKey {
             Effective::At(t) => t,
             Effective::Default => NtTime(now.0.saturating_add(DEFAULT_EFFECTIVE_DELAY)),
         };
-        RootKey::new_sp800_108(id, KdfHash::Sha512, data.to_vec(), now, use_start_time, domain_id_dn)
+        RootKey::new_sp800_108(
+            id,
+            KdfHash::Sha512,
+            data.to_vec(),
+            now,
+            use_start_time,
+            domain_id_dn,
+        )
     }
 
     /// A root key with an explicit hash (test vectors use SHA1/256/384 keys) and Windows defaults
@@ -121,9 +131,7 @@ impl RootKey {
             kdf_param: KdfParameters::for_hash(hash).encode(),
             hash,
             secret_agreement_algorithm: SECRET_AGREEMENT_DH.to_string(),
-            secret_agreement_param: FfcDhParameters::rfc5114_2048_256()
-                .encode()
-                .unwrap_or_default(),
+            secret_agreement_param: FfcDhParameters::rfc5114_2048_256().encode().unwrap_or_default(),
             public_key_length: DEFAULT_PUBLIC_KEY_LENGTH,
             private_key_length: DEFAULT_PRIVATE_KEY_LENGTH,
             root_key_data,
@@ -153,7 +161,10 @@ impl RootKey {
         self.check_derivable()?;
         let named = hash_from_kdf_param(&self.kdf_param)?;
         if named != self.hash {
-            return Err(KdsError::KdfParamMismatch { param: named.name(), hash: self.hash.name() });
+            return Err(KdsError::KdfParamMismatch {
+                param: named.name(),
+                hash: self.hash.name(),
+            });
         }
         if self.secret_agreement_algorithm == SECRET_AGREEMENT_DH && !self.secret_agreement_param.is_empty() {
             FfcDhParameters::parse(&self.secret_agreement_param)?;
@@ -163,7 +174,11 @@ impl RootKey {
 
     /// The earliest time a new gMSA may pick this key: UseStartTime + 10 h 05 m (§1 rule 1).
     pub fn usable_for_new_gmsa_from(&self) -> NtTime {
-        NtTime(self.use_start_time.0.saturating_add(KEY_CYCLE + super::gkid::MAX_SKEW))
+        NtTime(
+            self.use_start_time
+                .0
+                .saturating_add(KEY_CYCLE + super::gkid::MAX_SKEW),
+        )
     }
 }
 
@@ -195,7 +210,10 @@ mod tests {
         assert_eq!(def.use_start_time.0 - now.0, 8_640_000_000_000);
         assert_eq!(def.create_time, now);
         assert_eq!(def.hash, KdfHash::Sha512);
-        assert_eq!(hex::encode(&def.kdf_param), "00000000010000000e000000000000005300480041003500310032000000");
+        assert_eq!(
+            hex::encode(&def.kdf_param),
+            "00000000010000000e000000000000005300480041003500310032000000"
+        );
         assert_eq!(def.secret_agreement_param.len(), 524);
         assert_eq!((def.public_key_length, def.private_key_length), (2048, 512));
         def.validate().unwrap();
@@ -213,7 +231,10 @@ mod tests {
         k.kdf_algorithm = "sp800_108_ctr_hmac".into();
         assert!(matches!(k.validate(), Err(KdsError::UnsupportedKdfAlgorithm(_))));
         let mut k = key();
-        k.kdf_param = KdfParameters { hash_name: "MD5".into() }.encode();
+        k.kdf_param = KdfParameters {
+            hash_name: "MD5".into(),
+        }
+        .encode();
         assert_eq!(k.validate(), Err(KdsError::UnknownHash("MD5".into())));
         let mut k = key();
         k.hash = KdfHash::Sha1;

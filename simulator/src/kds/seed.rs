@@ -58,7 +58,11 @@ pub(crate) struct Chain<'a> {
 impl<'a> Chain<'a> {
     pub(crate) fn new(root: &'a RootKey) -> Result<Chain<'a>, KdsError> {
         root.check_derivable()?;
-        Ok(Chain { hash: root.hash, root_data: &root.root_key_data, guid_le: root.id.to_bytes_le() })
+        Ok(Chain {
+            hash: root.hash,
+            root_data: &root.root_key_data,
+            guid_le: root.id.to_bytes_le(),
+        })
     }
 
     /// GUID (bytes_le) ‖ LE32(L0) ‖ LE32(L1) ‖ LE32(L2).
@@ -94,7 +98,14 @@ impl<'a> Chain<'a> {
     }
 
     /// Walks L1 keys down from `(from_l1, key)` (exclusive) to `to_l1`, handing each new key out.
-    pub(crate) fn walk_l1(&self, l0: i32, mut key: SeedKey, from_l1: i32, to_l1: i32, mut seen: impl FnMut(i32, &SeedKey)) -> SeedKey {
+    pub(crate) fn walk_l1(
+        &self,
+        l0: i32,
+        mut key: SeedKey,
+        from_l1: i32,
+        to_l1: i32,
+        mut seen: impl FnMut(i32, &SeedKey),
+    ) -> SeedKey {
         for n in (to_l1..from_l1).rev() {
             key = self.l1_step(&key, l0, n);
             seen(n, &key);
@@ -103,7 +114,15 @@ impl<'a> Chain<'a> {
     }
 
     /// Walks L2 keys down to `to_l2`, starting after L2 index `from_l2` (32 = start from the L1 key).
-    pub(crate) fn walk_l2(&self, l0: i32, l1: i32, mut key: SeedKey, from_l2: i32, to_l2: i32, mut seen: impl FnMut(i32, &SeedKey)) -> SeedKey {
+    pub(crate) fn walk_l2(
+        &self,
+        l0: i32,
+        l1: i32,
+        mut key: SeedKey,
+        from_l2: i32,
+        to_l2: i32,
+        mut seen: impl FnMut(i32, &SeedKey),
+    ) -> SeedKey {
         for n in (to_l2..from_l2).rev() {
             key = self.l2_step(&key, l0, l1, n);
             seen(n, &key);
@@ -152,7 +171,14 @@ mod tests {
     use uuid::Uuid;
 
     fn root() -> RootKey {
-        RootKey::new_sp800_108(Uuid::from_u128(9), KdfHash::Sha512, vec![3; 64], NtTime(0), NtTime(1), "CN=DC")
+        RootKey::new_sp800_108(
+            Uuid::from_u128(9),
+            KdfHash::Sha512,
+            vec![3; 64],
+            NtTime(0),
+            NtTime(1),
+            "CN=DC",
+        )
     }
 
     #[test]
@@ -176,20 +202,50 @@ mod tests {
     fn the_sd_only_enters_at_l1_index_31() {
         let r = root();
         let other_sd = [0u8; 20];
-        let a = seed_key_with_sd(&r, &GMSA_SECURITY_DESCRIPTOR, Gkid { l0: 1, l1: 31, l2: -1 }).unwrap();
-        let b = seed_key_with_sd(&r, &other_sd, Gkid { l0: 1, l1: 31, l2: -1 }).unwrap();
+        let a = seed_key_with_sd(
+            &r,
+            &GMSA_SECURITY_DESCRIPTOR,
+            Gkid {
+                l0: 1,
+                l1: 31,
+                l2: -1,
+            },
+        )
+        .unwrap();
+        let b = seed_key_with_sd(
+            &r,
+            &other_sd,
+            Gkid {
+                l0: 1,
+                l1: 31,
+                l2: -1,
+            },
+        )
+        .unwrap();
         assert_ne!(a, b);
     }
 
     #[test]
     fn refuses_l0_and_invalid_gkids_and_bad_roots() {
         let r = root();
-        assert!(seed_key_with_sd(&r, &[], Gkid { l0: 1, l1: -1, l2: -1 }).is_err());
+        assert!(seed_key_with_sd(
+            &r,
+            &[],
+            Gkid {
+                l0: 1,
+                l1: -1,
+                l2: -1
+            }
+        )
+        .is_err());
         assert!(l2_seed_key(&r, Gkid { l0: 1, l1: 2, l2: -1 }).is_err());
         assert!(l1_seed_key(&r, 1, 32).is_err());
         let mut bad = root();
         bad.root_key_data.push(0);
-        assert_eq!(l2_seed_key(&bad, Gkid { l0: 1, l1: 2, l2: 3 }), Err(KdsError::BadRootKeyDataLength(65)));
+        assert_eq!(
+            l2_seed_key(&bad, Gkid { l0: 1, l1: 2, l2: 3 }),
+            Err(KdsError::BadRootKeyDataLength(65))
+        );
     }
 
     #[test]

@@ -80,7 +80,14 @@ mod tests {
     const HOUR: u64 = 36_000_000_000;
 
     fn key(n: u128, create: u64, use_start: u64) -> RootKey {
-        RootKey::new_sp800_108(Uuid::from_u128(n), KdfHash::Sha512, vec![n as u8; 64], NtTime(create), NtTime(use_start), "CN=DC1")
+        RootKey::new_sp800_108(
+            Uuid::from_u128(n),
+            KdfHash::Sha512,
+            vec![n as u8; 64],
+            NtTime(create),
+            NtTime(use_start),
+            "CN=DC1",
+        )
     }
 
     #[test]
@@ -89,8 +96,16 @@ mod tests {
         let keys = [key(1, t0, t0)];
         let five_min = MAX_SKEW;
         assert!(select_for_new_gmsa(&keys, NtTime(t0 + 10 * HOUR + five_min - 1)).is_none());
-        assert_eq!(select_for_new_gmsa(&keys, NtTime(t0 + 10 * HOUR + five_min)).unwrap().id, Uuid::from_u128(1));
-        assert_eq!(keys[0].usable_for_new_gmsa_from(), NtTime(t0 + 10 * HOUR + five_min));
+        assert_eq!(
+            select_for_new_gmsa(&keys, NtTime(t0 + 10 * HOUR + five_min))
+                .unwrap()
+                .id,
+            Uuid::from_u128(1)
+        );
+        assert_eq!(
+            keys[0].usable_for_new_gmsa_from(),
+            NtTime(t0 + 10 * HOUR + five_min)
+        );
         assert!(select_for_new_gmsa(&keys, NtTime(5)).is_none());
     }
 
@@ -102,17 +117,29 @@ mod tests {
             key(2, t0 + HOUR, t0 - 20 * HOUR),
             key(3, t0 + 2 * HOUR, t0 + 100 * HOUR), // newest but not yet effective
         ];
-        assert_eq!(select_for_new_gmsa(&keys, NtTime(t0 + 2 * HOUR)).unwrap().id, Uuid::from_u128(2));
-        assert_eq!(select_for_interval(&keys, NtTime(t0 + 100 * HOUR)).unwrap().id, Uuid::from_u128(3));
+        assert_eq!(
+            select_for_new_gmsa(&keys, NtTime(t0 + 2 * HOUR)).unwrap().id,
+            Uuid::from_u128(2)
+        );
+        assert_eq!(
+            select_for_interval(&keys, NtTime(t0 + 100 * HOUR)).unwrap().id,
+            Uuid::from_u128(3)
+        );
         assert!(select_for_interval(&keys, NtTime(t0 - 21 * HOUR)).is_none());
         let tie = [key(4, t0, 0), key(5, t0, 0)];
-        assert_eq!(most_recently_created(&tie, NtTime(t0)).unwrap().id, Uuid::from_u128(5));
+        assert_eq!(
+            most_recently_created(&tie, NtTime(t0)).unwrap().id,
+            Uuid::from_u128(5)
+        );
     }
 
     #[test]
     fn lookup_by_id() {
         let keys = [key(1, 0, 0), key(2, 0, 0)];
-        assert_eq!(find_by_id(&keys, Uuid::from_u128(2)).unwrap().id, Uuid::from_u128(2));
+        assert_eq!(
+            find_by_id(&keys, Uuid::from_u128(2)).unwrap().id,
+            Uuid::from_u128(2)
+        );
         assert_eq!(find_by_id(&keys, Uuid::from_u128(3)), Err(KdsError::NoKey));
         assert_eq!(KdsError::NoKey.hresult(), Some(0x8009000D));
     }
@@ -124,11 +151,21 @@ mod tests {
         let ok = Gkid::from_time(NtTime(use_start - 10 * HOUR - MAX_SKEW + KEY_CYCLE));
         check_key_serves_gkid(&k, ok).unwrap();
         let too_early = Gkid::from_time(NtTime(use_start - 11 * HOUR - MAX_SKEW));
-        assert!(matches!(check_key_serves_gkid(&k, too_early), Err(KdsError::KeyTooNewForGkid(_))));
+        assert!(matches!(
+            check_key_serves_gkid(&k, too_early),
+            Err(KdsError::KeyTooNewForGkid(_))
+        ));
         let zero = key(2, 0, 0);
         assert_eq!(check_key_serves_gkid(&zero, ok), Err(KdsError::BadKey));
-        let l0 = Gkid { l0: 5, l1: -1, l2: -1 };
-        assert_eq!(check_key_serves_gkid(&k, l0).unwrap_err().hresult(), Some(0x80070057));
+        let l0 = Gkid {
+            l0: 5,
+            l1: -1,
+            l2: -1,
+        };
+        assert_eq!(
+            check_key_serves_gkid(&k, l0).unwrap_err().hresult(),
+            Some(0x80070057)
+        );
     }
 
     #[test]
@@ -142,6 +179,9 @@ mod tests {
         assert!(check_derivation_time(&k, next, NtTime(boundary - MAX_SKEW - 1)).is_err());
         check_derivation_time(&k, next, NtTime(boundary - MAX_SKEW)).unwrap();
         let late = key(2, now, now + 1);
-        assert_eq!(check_derivation_time(&late, cur, NtTime(now)), Err(KdsError::KeyNotYetUsable));
+        assert_eq!(
+            check_derivation_time(&late, cur, NtTime(now)),
+            Err(KdsError::KeyNotYetUsable)
+        );
     }
 }
