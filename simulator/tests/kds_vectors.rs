@@ -551,13 +551,21 @@ fn post_processing_on_a_real_derivation_with_a_nul_unit() {
     let c = &v["gmsa_passwords"][0];
     let root = root_from(c);
     let sid: Sid = c["sid"].as_str().unwrap().parse().unwrap();
-    let g = Gkid { l0: 360, l1: 19, l2: 6 };
+    let g = Gkid {
+        l0: 360,
+        l1: 19,
+        l2: 6,
+    };
     let raw = raw_kdf_output(root.hash, &l2_seed_key(&root, g).unwrap(), &sid);
     let nul_units: Vec<usize> = (0..128).filter(|i| raw[2 * i..2 * i + 2] == [0, 0]).collect();
     assert!(!nul_units.is_empty(), "this interval's raw output has a NUL unit");
     let pw = adsim_simulator::gmsa::password_for(&root, g, &sid, None).unwrap();
     for i in 0..128 {
-        let expected: &[u8] = if nul_units.contains(&i) { &[1, 0] } else { &raw[2 * i..2 * i + 2] };
+        let expected: &[u8] = if nul_units.contains(&i) {
+            &[1, 0]
+        } else {
+            &raw[2 * i..2 * i + 2]
+        };
         assert_eq!(&pw.as_utf16le()[2 * i..2 * i + 2], expected);
     }
     // The two hashing conventions of §6 differ exactly here; adsim hashes the set password.
