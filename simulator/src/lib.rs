@@ -3,4 +3,5 @@
 //! `gmsa`/`kds` (pure engines), `security`, `store`/`model`, `clock`.
 
 pub mod clock;
+pub mod kdc;
 pub mod security;
