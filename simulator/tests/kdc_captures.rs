@@ -32,7 +32,11 @@ fn capture_db() -> Arc<MemoryDb> {
 }
 
 fn kdc_at(db: Arc<MemoryDb>, unix: i64) -> Kdc {
-    Kdc::new(db, Clock::frozen(NtTime::from_unix_seconds(unix)), KdcConfig::default())
+    Kdc::new(
+        db,
+        Clock::frozen(NtTime::from_unix_seconds(unix)),
+        KdcConfig::default(),
+    )
 }
 
 /// The client time inside a captured PA-ENC-TIMESTAMP, decrypted with `password`.
@@ -41,7 +45,9 @@ fn captured_timestamp(req: &KdcReq, password: &str, salt: &str) -> i64 {
     let enc = EncryptedData::decode(&mut DerReader::new(&pa.value)).unwrap();
     assert_eq!(enc.etype, 18);
     let key = derive_keys(password, salt, 0)[0].key.clone();
-    let plain = Etype::Aes256.decrypt(&key, 1, &enc.cipher).expect("MIT's timestamp decrypts with the AD-style key");
+    let plain = Etype::Aes256
+        .decrypt(&key, 1, &enc.cipher)
+        .expect("MIT's timestamp decrypts with the AD-style key");
     PaEncTsEnc::from_der(&plain).unwrap().patimestamp
 }
 
@@ -59,15 +65,24 @@ fn every_capture_decodes() {
         let req = KdcReq::from_der(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(req.msg_type, msg_type::AS_REQ);
         let body = &req.req_body;
-        assert_eq!(body.cname.as_ref().unwrap().components, vec![name.to_string()], "{file}");
+        assert_eq!(
+            body.cname.as_ref().unwrap().components,
+            vec![name.to_string()],
+            "{file}"
+        );
         assert_eq!(body.realm, CAPTURE_REALM);
-        assert_eq!(body.sname.as_ref().unwrap().components, vec!["krbtgt", CAPTURE_REALM]);
+        assert_eq!(
+            body.sname.as_ref().unwrap().components,
+            vec!["krbtgt", CAPTURE_REALM]
+        );
         assert_eq!(body.etypes, vec![18, 17], "{file}");
         let types: Vec<i32> = req.padata.iter().map(|p| p.padata_type).collect();
         assert!(types.contains(&150) && types.contains(&149), "{file}: {types:?}");
         assert_eq!(types.contains(&pa_type::PA_ENC_TIMESTAMP), preauth, "{file}");
         // The raw req-body is a sub-slice of the capture, byte for byte.
-        assert!(bytes.windows(req.req_body_raw.len()).any(|w| w == req.req_body_raw.as_slice()));
+        assert!(bytes
+            .windows(req.req_body_raw.len())
+            .any(|w| w == req.req_body_raw.as_slice()));
         // Re-encoding reproduces the capture exactly.
         assert_eq!(req.to_der(), bytes, "{file}");
     }
@@ -87,7 +102,11 @@ fn picky_krb_loses_the_utf8_client_name() {
 #[test]
 fn first_requests_get_preauth_required_with_the_salt() {
     let kdc = kdc_at(capture_db(), 1_763_862_814);
-    for (file, salt) in [("asreq0.der", "CORP.TESTalice"), ("asreq2.der", "CORP.TESTj€rg"), ("asreq3.der", "CORP.TESTbob")] {
+    for (file, salt) in [
+        ("asreq0.der", "CORP.TESTalice"),
+        ("asreq2.der", "CORP.TESTj€rg"),
+        ("asreq3.der", "CORP.TESTbob"),
+    ] {
         let reply = kdc.handle(&capture(file), Transport::Tcp).unwrap();
         let err = read_reply(&reply, &[], 3).unwrap_err();
         assert_eq!(err.error_code, 25, "{file}");

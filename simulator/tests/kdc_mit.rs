@@ -50,19 +50,24 @@ impl LiveKdc {
             }
             panic!("no free port for UDP and TCP");
         });
-        let dir = std::env::temp_dir().join(format!(
-            "adsim-kdc-mit-{}-{}",
-            std::process::id(),
-            addr.port()
-        ));
+        let dir = std::env::temp_dir().join(format!("adsim-kdc-mit-{}-{}", std::process::id(), addr.port()));
         std::fs::create_dir_all(&dir).unwrap();
-        LiveKdc { runtime, addr, clock, db, dir }
+        LiveKdc {
+            runtime,
+            addr,
+            clock,
+            db,
+            dir,
+        }
     }
 
     /// Writes krb5.conf with extra [libdefaults] and returns its path.
     fn krb5_conf(&self, name: &str, libdefaults: &[(&str, &str)]) -> PathBuf {
         let text = render_with(
-            &[RealmKdcs { realm: REALM.into(), kdcs: vec![self.addr.to_string()] }],
+            &[RealmKdcs {
+                realm: REALM.into(),
+                kdcs: vec![self.addr.to_string()],
+            }],
             &[(DOMAIN.into(), REALM.into())],
             libdefaults,
         );
@@ -144,7 +149,12 @@ impl<'a> Client<'a> {
             panic!("cannot run {program} ({e}): install krb5-user and faketime (apt-get install krb5-user faketime)")
         });
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(format!("{input}\n").as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{input}\n").as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
@@ -173,7 +183,10 @@ impl<'a> Client<'a> {
     fn expect_err(&self, what: &str, out: &Output, message: &str) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{what} unexpectedly succeeded");
-        assert!(stderr.contains(message), "{what}: expected {message:?}, got {stderr:?}");
+        assert!(
+            stderr.contains(message),
+            "{what}: expected {message:?}, got {stderr:?}"
+        );
     }
 }
 
@@ -184,7 +197,10 @@ const LDAP_SPN: &str = "ldap/dc1.corp.example.test@CORP.EXAMPLE.TEST";
 fn kinit_kvno_klist_over_udp() {
     // A KDC allowing large datagrams, and a client sending large requests (a TGS-REQ carries
     // the PAC-bearing TGT) over UDP too, so the whole exchange stays on UDP.
-    let kdc = LiveKdc::start(KdcConfig { max_datagram_reply_size: 65_000, ..KdcConfig::default() });
+    let kdc = LiveKdc::start(KdcConfig {
+        max_datagram_reply_size: 65_000,
+        ..KdcConfig::default()
+    });
     let conf = kdc.krb5_conf("krb5-udp.conf", &[("udp_preference_limit", "65000")]);
     let client = Client::new(&kdc, &conf, "udp");
     client.expect_ok("kinit", &client.kinit_password(ALICE, ALICE_PASSWORD));
@@ -209,8 +225,14 @@ fn large_udp_replies_fall_back_to_tcp() {
     let client = Client::new(&kdc, &conf, "fallback");
     client.expect_ok("kinit", &client.kinit_password(ALICE, ALICE_PASSWORD));
     let trace = client.trace_text();
-    assert!(trace.contains("from dgram"), "the PREAUTH_REQUIRED error came over UDP:\n{trace}");
-    assert!(trace.contains("from stream"), "the AS-REP came over TCP after RESPONSE_TOO_BIG:\n{trace}");
+    assert!(
+        trace.contains("from dgram"),
+        "the PREAUTH_REQUIRED error came over UDP:\n{trace}"
+    );
+    assert!(
+        trace.contains("from stream"),
+        "the AS-REP came over TCP after RESPONSE_TOO_BIG:\n{trace}"
+    );
 }
 
 #[test]
@@ -219,15 +241,35 @@ fn kinit_kvno_over_tcp_and_service_ticket_etypes() {
     let conf = kdc.krb5_conf("krb5-tcp.conf", &[("udp_preference_limit", "1")]);
     let client = Client::new(&kdc, &conf, "tcp");
     client.expect_ok("kinit", &client.kinit_password(ALICE, ALICE_PASSWORD));
-    client.expect_ok("kvno", &client.run("kvno", &["HTTP/WEB01.corp.example.test@CORP.EXAMPLE.TEST"], None));
+    client.expect_ok(
+        "kvno",
+        &client.run("kvno", &["HTTP/WEB01.corp.example.test@CORP.EXAMPLE.TEST"], None),
+    );
     // A service account without msDS-SupportedEncryptionTypes gets an RC4 ticket (KB5021131
     // default), with an AES session key.
-    client.expect_ok("kvno", &client.run("kvno", &["MSSQLSvc/sql01.corp.example.test:1433@CORP.EXAMPLE.TEST"], None));
+    client.expect_ok(
+        "kvno",
+        &client.run(
+            "kvno",
+            &["MSSQLSvc/sql01.corp.example.test:1433@CORP.EXAMPLE.TEST"],
+            None,
+        ),
+    );
     let klist = client.expect_ok("klist", &client.run("klist", &["-e"], None));
-    assert!(klist.contains("Etype (skey, tkt): aes256-cts-hmac-sha1-96, DEPRECATED:arcfour-hmac"), "{klist}");
+    assert!(
+        klist.contains("Etype (skey, tkt): aes256-cts-hmac-sha1-96, DEPRECATED:arcfour-hmac"),
+        "{klist}"
+    );
     let trace = client.trace_text();
-    assert!(trace.contains("from stream") && !trace.contains("from dgram"), "TCP only:\n{trace}");
-    let err = client.run("kvno", &["ldap/unknown.corp.example.test@CORP.EXAMPLE.TEST"], None);
+    assert!(
+        trace.contains("from stream") && !trace.contains("from dgram"),
+        "TCP only:\n{trace}"
+    );
+    let err = client.run(
+        "kvno",
+        &["ldap/unknown.corp.example.test@CORP.EXAMPLE.TEST"],
+        None,
+    );
     client.expect_err("kvno unknown", &err, "Server not found in Kerberos database");
 }
 
@@ -239,17 +281,33 @@ fn kinit_with_exported_keytabs_for_a_computer_and_a_gmsa() {
         let keytab = kdc.keytab_for(sam);
         let client = Client::new(&kdc, &conf, sam.trim_end_matches('$'));
         let principal = format!("{sam}@{REALM}");
-        client.expect_ok("kinit -kt", &client.run("kinit", &["-kt", keytab.to_str().unwrap(), &principal], None));
+        client.expect_ok(
+            "kinit -kt",
+            &client.run("kinit", &["-kt", keytab.to_str().unwrap(), &principal], None),
+        );
         client.expect_ok("kvno", &client.run("kvno", &[LDAP_SPN], None));
         let klist = client.expect_ok("klist", &client.run("klist", &["-e"], None));
-        assert!(klist.contains(&format!("Default principal: {principal}")), "{klist}");
+        assert!(
+            klist.contains(&format!("Default principal: {principal}")),
+            "{klist}"
+        );
     }
     // The keytab lists every etype with its kvno, as klist -k shows it.
     let keytab = kdc.keytab_for("WEB01$");
     let client = Client::new(&kdc, &conf, "ktlist");
-    let listing = client.expect_ok("klist -k", &client.run("klist", &["-k", "-e", keytab.to_str().unwrap()], None));
-    for etype in ["aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96", "DEPRECATED:arcfour-hmac"] {
-        assert!(listing.contains(&format!("3 WEB01$@{REALM} ({etype})")), "{listing}");
+    let listing = client.expect_ok(
+        "klist -k",
+        &client.run("klist", &["-k", "-e", keytab.to_str().unwrap()], None),
+    );
+    for etype in [
+        "aes256-cts-hmac-sha1-96",
+        "aes128-cts-hmac-sha1-96",
+        "DEPRECATED:arcfour-hmac",
+    ] {
+        assert!(
+            listing.contains(&format!("3 WEB01$@{REALM} ({etype})")),
+            "{listing}"
+        );
     }
 }
 
@@ -258,13 +316,21 @@ fn wrong_password_and_unknown_user() {
     let kdc = LiveKdc::start(KdcConfig::default());
     let conf = kdc.krb5_conf("krb5-bad.conf", &[]);
     let client = Client::new(&kdc, &conf, "bad");
-    client.expect_err("kinit", &client.kinit_password(ALICE, "wrong"), "Password incorrect");
+    client.expect_err(
+        "kinit",
+        &client.kinit_password(ALICE, "wrong"),
+        "Password incorrect",
+    );
     client.expect_err(
         "kinit",
         &client.kinit_password("nobody@CORP.EXAMPLE.TEST", "x"),
         "not found in Kerberos database",
     );
-    client.expect_err("kinit", &client.kinit_password("bob@CORP.EXAMPLE.TEST", "Bob-Passw0rd"), "revoked");
+    client.expect_err(
+        "kinit",
+        &client.kinit_password("bob@CORP.EXAMPLE.TEST", "Bob-Passw0rd"),
+        "revoked",
+    );
 }
 
 #[test]
@@ -273,8 +339,14 @@ fn client_skew_with_kdc_timesync_off() {
     let conf = kdc.krb5_conf("krb5-notimesync.conf", &[("kdc_timesync", "0")]);
     for offset in ["+4m", "-4m"] {
         let client = Client::new(&kdc, &conf, &format!("ok{offset}")).skewed(offset);
-        client.expect_ok(&format!("kinit at {offset}"), &client.kinit_password(ALICE, ALICE_PASSWORD));
-        client.expect_ok(&format!("kvno at {offset}"), &client.run("kvno", &[LDAP_SPN], None));
+        client.expect_ok(
+            &format!("kinit at {offset}"),
+            &client.kinit_password(ALICE, ALICE_PASSWORD),
+        );
+        client.expect_ok(
+            &format!("kvno at {offset}"),
+            &client.run("kvno", &[LDAP_SPN], None),
+        );
     }
     for offset in ["+6m", "-6m"] {
         let client = Client::new(&kdc, &conf, &format!("bad{offset}")).skewed(offset);
@@ -287,8 +359,15 @@ fn client_skew_with_kdc_timesync_off() {
     // TGS: a TGT obtained in sync, then kvno from a client 6 minutes ahead.
     let client = Client::new(&kdc, &conf, "tgs");
     client.expect_ok("kinit", &client.kinit_password(ALICE, ALICE_PASSWORD));
-    let skewed = Client { faketime: Some("+6m"), ..Client::new(&kdc, &conf, "tgs") };
-    skewed.expect_err("kvno at +6m", &skewed.run("kvno", &[LDAP_SPN], None), "Clock skew too great while getting credentials");
+    let skewed = Client {
+        faketime: Some("+6m"),
+        ..Client::new(&kdc, &conf, "tgs")
+    };
+    skewed.expect_err(
+        "kvno at +6m",
+        &skewed.run("kvno", &[LDAP_SPN], None),
+        "Clock skew too great while getting credentials",
+    );
 }
 
 #[test]
@@ -297,8 +376,14 @@ fn default_timesync_corrects_a_skewed_client_from_stime() {
     let conf = kdc.krb5_conf("krb5-timesync.conf", &[]);
     for offset in ["+10m", "-10m"] {
         let client = Client::new(&kdc, &conf, &format!("sync{offset}")).skewed(offset);
-        client.expect_ok(&format!("kinit at {offset}"), &client.kinit_password(ALICE, ALICE_PASSWORD));
-        client.expect_ok(&format!("kvno at {offset}"), &client.run("kvno", &[LDAP_SPN], None));
+        client.expect_ok(
+            &format!("kinit at {offset}"),
+            &client.kinit_password(ALICE, ALICE_PASSWORD),
+        );
+        client.expect_ok(
+            &format!("kvno at {offset}"),
+            &client.run("kvno", &[LDAP_SPN], None),
+        );
     }
 }
 
@@ -308,9 +393,17 @@ fn moving_the_kdc_clock_skews_every_client() {
     let conf = kdc.krb5_conf("krb5-kdcclock.conf", &[("kdc_timesync", "0")]);
     let client = Client::new(&kdc, &conf, "kdcclock");
     kdc.clock.advance_seconds(360);
-    client.expect_err("kinit", &client.kinit_password(ALICE, ALICE_PASSWORD), "Clock skew too great");
+    client.expect_err(
+        "kinit",
+        &client.kinit_password(ALICE, ALICE_PASSWORD),
+        "Clock skew too great",
+    );
     kdc.clock.advance_seconds(-360 - 240);
     client.expect_ok("kinit at KDC -4m", &client.kinit_password(ALICE, ALICE_PASSWORD));
     kdc.clock.advance_seconds(240 - 360);
-    client.expect_err("kvno at KDC -6m", &client.run("kvno", &[LDAP_SPN], None), "Clock skew too great");
+    client.expect_err(
+        "kvno at KDC -6m",
+        &client.run("kvno", &[LDAP_SPN], None),
+        "Clock skew too great",
+    );
 }

@@ -5,8 +5,8 @@ use super::db::{uac, KdcPrincipal, KerberosKey};
 use super::error::{code, Refusal};
 use super::messages::{
     decode_pac_request, encode_etype_info2, encode_method_data, msg_type, name_type, pa_type, EncKdcRepPart,
-    EncTicketPart, EncryptedData, EncryptionKey, EtypeInfo2Entry, KdcRep, KdcReq, LastReqEntry, PaData, PaEncTsEnc,
-    PrincipalName, TransitedEncoding,
+    EncTicketPart, EncryptedData, EncryptionKey, EtypeInfo2Entry, KdcRep, KdcReq, LastReqEntry, PaData,
+    PaEncTsEnc, PrincipalName, TransitedEncoding,
 };
 use super::names::{find_client, find_service};
 use super::pac::{self, SigningKey};
@@ -24,26 +24,36 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let realm = kdc
         .served_realm(&body.realm)
         .ok_or(Refusal::new(code::KDC_ERR_WRONG_REALM, "realm not served"))?;
-    let cname = body
-        .cname
-        .as_ref()
-        .ok_or(Refusal::new(code::KDC_ERR_C_PRINCIPAL_UNKNOWN, "AS-REQ without cname"))?;
-    let client = find_client(kdc.db(), &realm, cname)
-        .ok_or(Refusal::new(code::KDC_ERR_C_PRINCIPAL_UNKNOWN, "client not found"))?;
+    let cname = body.cname.as_ref().ok_or(Refusal::new(
+        code::KDC_ERR_C_PRINCIPAL_UNKNOWN,
+        "AS-REQ without cname",
+    ))?;
+    let client = find_client(kdc.db(), &realm, cname).ok_or(Refusal::new(
+        code::KDC_ERR_C_PRINCIPAL_UNKNOWN,
+        "client not found",
+    ))?;
     // A disabled or locked-out account is revoked (RFC 4120 §7.5.9, MS-KILE 3.3.5.6.1.1).
     if client.user_account_control & (uac::ACCOUNTDISABLE | uac::LOCKOUT) != 0 {
-        return Err(Refusal::new(code::KDC_ERR_CLIENT_REVOKED, "account disabled or locked"));
+        return Err(Refusal::new(
+            code::KDC_ERR_CLIENT_REVOKED,
+            "account disabled or locked",
+        ));
     }
-    let sname = body
-        .sname
-        .as_ref()
-        .ok_or(Refusal::new(code::KDC_ERR_S_PRINCIPAL_UNKNOWN, "AS-REQ without sname"))?;
-    let service = find_service(kdc.db(), &realm, sname)
-        .ok_or(Refusal::new(code::KDC_ERR_S_PRINCIPAL_UNKNOWN, "service not found"))?;
+    let sname = body.sname.as_ref().ok_or(Refusal::new(
+        code::KDC_ERR_S_PRINCIPAL_UNKNOWN,
+        "AS-REQ without sname",
+    ))?;
+    let service = find_service(kdc.db(), &realm, sname).ok_or(Refusal::new(
+        code::KDC_ERR_S_PRINCIPAL_UNKNOWN,
+        "service not found",
+    ))?;
 
     let candidates = policy::client_reply_keys(&body.etypes, &client);
     if candidates.is_empty() {
-        return Err(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "no client key for the requested etypes"));
+        return Err(Refusal::new(
+            code::KDC_ERR_ETYPE_NOSUPP,
+            "no client key for the requested etypes",
+        ));
     }
 
     let (reply_etype, reply_key, pre_authenticated) = match req.padata(pa_type::PA_ENC_TIMESTAMP) {
@@ -64,15 +74,23 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         }
     };
 
-    let (ticket_etype, ticket_key) = policy::ticket_key(&service)
-        .ok_or(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "service has no usable key"))?;
-    let session_etype = policy::session_etype(&body.etypes, &service)
-        .ok_or(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "no session key etype in common"))?;
+    let (ticket_etype, ticket_key) = policy::ticket_key(&service).ok_or(Refusal::new(
+        code::KDC_ERR_ETYPE_NOSUPP,
+        "service has no usable key",
+    ))?;
+    let session_etype = policy::session_etype(&body.etypes, &service).ok_or(Refusal::new(
+        code::KDC_ERR_ETYPE_NOSUPP,
+        "no session key etype in common",
+    ))?;
     let krbtgt = if service.is_krbtgt {
         service.clone()
     } else {
-        find_service(kdc.db(), &realm, &PrincipalName::new(name_type::NT_SRV_INST, &["krbtgt", &realm]))
-            .ok_or(Refusal::new(code::KRB_ERR_GENERIC, "realm has no krbtgt"))?
+        find_service(
+            kdc.db(),
+            &realm,
+            &PrincipalName::new(name_type::NT_SRV_INST, &["krbtgt", &realm]),
+        )
+        .ok_or(Refusal::new(code::KRB_ERR_GENERIC, "realm has no krbtgt"))?
     };
     let (kdc_etype, kdc_key) =
         policy::ticket_key(&krbtgt).ok_or(Refusal::new(code::KRB_ERR_GENERIC, "krbtgt has no key"))?;
@@ -87,13 +105,18 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         (None, None),
     );
     if times.endtime <= now.unix {
-        return Err(Refusal::new(code::KDC_ERR_NEVER_VALID, "requested end time is in the past"));
+        return Err(Refusal::new(
+            code::KDC_ERR_NEVER_VALID,
+            "requested end time is in the past",
+        ));
     }
     let mut flags = ticket_flag::INITIAL;
     if pre_authenticated {
         flags |= ticket_flag::PRE_AUTHENT;
     }
-    if body.kdc_options & kdc_option::FORWARDABLE != 0 && client.user_account_control & uac::NOT_DELEGATED == 0 {
+    if body.kdc_options & kdc_option::FORWARDABLE != 0
+        && client.user_account_control & uac::NOT_DELEGATED == 0
+    {
         flags |= ticket_flag::FORWARDABLE;
     }
     if body.kdc_options & kdc_option::PROXIABLE != 0 {
@@ -110,7 +133,10 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     // rejects a reply whose names differ from an uncanonicalized request.
     let canonicalize = body.kdc_options & kdc_option::CANONICALIZE != 0;
     let (reply_crealm, reply_cname) = if canonicalize {
-        (realm.clone(), PrincipalName::new(name_type::NT_PRINCIPAL, &[&client.sam_account_name]))
+        (
+            realm.clone(),
+            PrincipalName::new(name_type::NT_PRINCIPAL, &[&client.sam_account_name]),
+        )
     } else {
         (body.realm.clone(), cname.clone())
     };
@@ -119,7 +145,11 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     } else {
         sname.clone()
     };
-    let reply_srealm = if canonicalize { realm.clone() } else { body.realm.clone() };
+    let reply_srealm = if canonicalize {
+        realm.clone()
+    } else {
+        body.realm.clone()
+    };
 
     let include_pac = match req.padata(pa_type::PA_PAC_REQUEST) {
         Some(pa) => decode_pac_request(&pa.value).unwrap_or(true),
@@ -131,11 +161,22 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     };
     let authorization_data = if include_pac {
         let logon_server = kdc.db().dc_netbios_name(&realm).unwrap_or_default();
-        let contents = ticket::pac_contents(&client, now.nt, &logon_server, req.padata(pa_type::PA_PAC_REQUEST).is_some());
+        let contents = ticket::pac_contents(
+            &client,
+            now.nt,
+            &logon_server,
+            req.padata(pa_type::PA_PAC_REQUEST).is_some(),
+        );
         let pac_bytes = pac::build_signed_pac(
             &contents,
-            SigningKey { etype: ticket_etype, key: &ticket_key.key },
-            SigningKey { etype: kdc_etype, key: &kdc_key.key },
+            SigningKey {
+                etype: ticket_etype,
+                key: &ticket_key.key,
+            },
+            SigningKey {
+                etype: kdc_etype,
+                key: &kdc_key.key,
+            },
         )
         .map_err(|_| Refusal::new(code::KRB_ERR_GENERIC, "PAC signing failed"))?;
         Some(ticket::pac_authorization_data(pac_bytes))
@@ -148,7 +189,10 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         crealm: reply_crealm.clone(),
         cname: reply_cname.clone(),
         // RFC 4120 §3.3.3.2: DOMAIN-X500-COMPRESS (1), empty for a local realm.
-        transited: TransitedEncoding { tr_type: 1, contents: Vec::new() },
+        transited: TransitedEncoding {
+            tr_type: 1,
+            contents: Vec::new(),
+        },
         authtime: now.unix,
         starttime: Some(now.unix),
         endtime: times.endtime,
@@ -163,7 +207,10 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let enc_part = EncKdcRepPart {
         app_tag: msg_type::ENC_AS_REP_PART,
         key: session_key,
-        last_req: vec![LastReqEntry { lr_type: 0, lr_value: now.unix }],
+        last_req: vec![LastReqEntry {
+            lr_type: 0,
+            lr_value: now.unix,
+        }],
         nonce: body.nonce,
         key_expiration: None,
         flags,
@@ -218,7 +265,10 @@ fn etype_info2_entry(etype: Etype, client: &KdcPrincipal) -> EtypeInfo2Entry {
 /// METHOD-DATA for KDC_ERR_PREAUTH_REQUIRED: PA-ETYPE-INFO2 (one entry per usable etype, in
 /// the client's order) and an empty PA-ENC-TIMESTAMP, as Windows sends.
 fn preauth_required_e_data(client: &KdcPrincipal, candidates: &[(Etype, &KerberosKey)]) -> Vec<u8> {
-    let entries: Vec<EtypeInfo2Entry> = candidates.iter().map(|(e, _)| etype_info2_entry(*e, client)).collect();
+    let entries: Vec<EtypeInfo2Entry> = candidates
+        .iter()
+        .map(|(e, _)| etype_info2_entry(*e, client))
+        .collect();
     encode_method_data(&[
         PaData {
             padata_type: pa_type::PA_ETYPE_INFO2,
@@ -254,14 +304,20 @@ fn verify_encrypted_timestamp(
             let allowed = policy::client_reply_keys(&[enc.etype], client);
             allowed.first().map(|(_, k)| (e, (*k).clone()))
         })
-        .ok_or(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "pre-auth etype not usable"))?;
+        .ok_or(Refusal::new(
+            code::KDC_ERR_ETYPE_NOSUPP,
+            "pre-auth etype not usable",
+        ))?;
     let plain = etype
         .decrypt(&key.key, USAGE_PA_ENC_TIMESTAMP, &enc.cipher)
         .map_err(|_| Refusal::new(code::KDC_ERR_PREAUTH_FAILED, "wrong key"))?;
     let ts = PaEncTsEnc::from_der(&plain)
         .map_err(|_| Refusal::new(code::KDC_ERR_PREAUTH_FAILED, "PA-ENC-TS-ENC malformed"))?;
     if (ts.patimestamp - now).abs() > kdc.config().max_skew_seconds {
-        return Err(Refusal::new(code::KRB_AP_ERR_SKEW, "pre-auth timestamp outside the skew"));
+        return Err(Refusal::new(
+            code::KRB_AP_ERR_SKEW,
+            "pre-auth timestamp outside the skew",
+        ));
     }
     Ok((etype, key))
 }

@@ -138,11 +138,21 @@ impl Etype {
 }
 
 /// Computes a keyed checksum of `cksumtype` with `key` (whose etype is `key_etype`).
-pub fn checksum(cksumtype: i32, key_etype: Etype, key: &[u8], usage: i32, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn checksum(
+    cksumtype: i32,
+    key_etype: Etype,
+    key: &[u8],
+    usage: i32,
+    data: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     key_etype.check_key(key)?;
     match (cksumtype, key_etype) {
-        (CKSUM_HMAC_SHA1_96_AES256, Etype::Aes256) => aes_checksum(ChecksumSuite::HmacSha196Aes256, key, usage, data),
-        (CKSUM_HMAC_SHA1_96_AES128, Etype::Aes128) => aes_checksum(ChecksumSuite::HmacSha196Aes128, key, usage, data),
+        (CKSUM_HMAC_SHA1_96_AES256, Etype::Aes256) => {
+            aes_checksum(ChecksumSuite::HmacSha196Aes256, key, usage, data)
+        }
+        (CKSUM_HMAC_SHA1_96_AES128, Etype::Aes128) => {
+            aes_checksum(ChecksumSuite::HmacSha196Aes128, key, usage, data)
+        }
         // RFC 4757 §4 defines HMAC-MD5 over any key bytes; Windows accepts it with AES
         // session keys too (client-interop §11: "AD accepts what kerbad sends").
         (CKSUM_HMAC_MD5, _) => Ok(rc4hmac::checksum(key, usage, data)),

@@ -123,6 +123,9 @@ mod tests {
             key: vec![0xAB; 32],
         };
         let s = format!("{k:?}");
-        assert!(s.contains("redacted") && !s.to_lowercase().contains("ab, "), "{s}");
+        assert!(
+            s.contains("redacted") && !s.to_lowercase().contains("ab, "),
+            "{s}"
+        );
     }
 }

@@ -70,7 +70,11 @@ pub struct DerReader<'a> {
 
 impl<'a> DerReader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        DerReader { data, pos: 0, depth: 0 }
+        DerReader {
+            data,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     fn nested(&self, data: &'a [u8]) -> DerResult<DerReader<'a>> {
@@ -201,7 +205,10 @@ impl<'a> DerReader<'a> {
     /// first octet. Returns the first 32 bits.
     pub fn flags(&mut self) -> DerResult<u32> {
         let tlv = self.expect(tag::BIT_STRING)?;
-        let (unused, bits) = tlv.content.split_first().ok_or(DerError::BadValue("empty BIT STRING"))?;
+        let (unused, bits) = tlv
+            .content
+            .split_first()
+            .ok_or(DerError::BadValue("empty BIT STRING"))?;
         if *unused > 7 {
             return Err(DerError::BadValue("BIT STRING unused bits"));
         }
@@ -219,7 +226,10 @@ impl<'a> DerReader<'a> {
     }
 
     /// Reads a `SEQUENCE OF` with `item` applied to each element.
-    pub fn sequence_of<T>(&mut self, mut item: impl FnMut(&mut DerReader<'a>) -> DerResult<T>) -> DerResult<Vec<T>> {
+    pub fn sequence_of<T>(
+        &mut self,
+        mut item: impl FnMut(&mut DerReader<'a>) -> DerResult<T>,
+    ) -> DerResult<Vec<T>> {
         let mut inner = self.sequence()?;
         let mut out = Vec::new();
         while !inner.is_empty() {
@@ -247,11 +257,13 @@ fn parse_generalized_time(s: &[u8]) -> DerResult<i64> {
     if s.len() < 15 || *s.last().ok_or(bad.clone())? != b'Z' || !s[..14].iter().all(u8::is_ascii_digit) {
         return Err(bad);
     }
-    let num = |r: std::ops::Range<usize>| -> i64 { s[r].iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) };
+    let num =
+        |r: std::ops::Range<usize>| -> i64 { s[r].iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) };
     let month = time::Month::try_from(num(4..6) as u8).map_err(|_| bad.clone())?;
-    let date = time::Date::from_calendar_date(num(0..4) as i32, month, num(6..8) as u8).map_err(|_| bad.clone())?;
-    let time_of_day =
-        time::Time::from_hms(num(8..10) as u8, num(10..12) as u8, num(12..14) as u8).map_err(|_| bad.clone())?;
+    let date =
+        time::Date::from_calendar_date(num(0..4) as i32, month, num(6..8) as u8).map_err(|_| bad.clone())?;
+    let time_of_day = time::Time::from_hms(num(8..10) as u8, num(10..12) as u8, num(12..14) as u8)
+        .map_err(|_| bad.clone())?;
     Ok(date.with_time(time_of_day).assume_utc().unix_timestamp())
 }
 
@@ -367,7 +379,20 @@ mod tests {
 
     #[test]
     fn integers_round_trip_in_minimal_form() {
-        for v in [0i64, 1, 127, 128, 255, 256, -1, -128, -129, -138, i64::from(u32::MAX), i64::from(i32::MIN)] {
+        for v in [
+            0i64,
+            1,
+            127,
+            128,
+            255,
+            256,
+            -1,
+            -128,
+            -129,
+            -138,
+            i64::from(u32::MAX),
+            i64::from(i32::MIN),
+        ] {
             let mut w = DerWriter::new();
             w.integer(v);
             let bytes = w.finish();
@@ -399,13 +424,24 @@ mod tests {
 
     #[test]
     fn truncated_and_oversized_lengths_are_errors() {
-        assert_eq!(DerReader::new(&[0x30]).read_tlv().unwrap_err(), DerError::Truncated);
-        assert_eq!(DerReader::new(&[0x30, 0x05, 0x01]).read_tlv().unwrap_err(), DerError::Truncated);
         assert_eq!(
-            DerReader::new(&[0x30, 0x85, 1, 1, 1, 1, 1]).read_tlv().unwrap_err(),
+            DerReader::new(&[0x30]).read_tlv().unwrap_err(),
+            DerError::Truncated
+        );
+        assert_eq!(
+            DerReader::new(&[0x30, 0x05, 0x01]).read_tlv().unwrap_err(),
+            DerError::Truncated
+        );
+        assert_eq!(
+            DerReader::new(&[0x30, 0x85, 1, 1, 1, 1, 1])
+                .read_tlv()
+                .unwrap_err(),
             DerError::BadLength
         );
-        assert_eq!(DerReader::new(&[0x30, 0x80]).read_tlv().unwrap_err(), DerError::BadLength);
+        assert_eq!(
+            DerReader::new(&[0x30, 0x80]).read_tlv().unwrap_err(),
+            DerError::BadLength
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ pub struct KeytabEntry {
 impl std::fmt::Debug for KeytabEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeytabEntry")
-            .field("principal", &format!("{}@{}", self.components.join("/"), self.realm))
+            .field(
+                "principal",
+                &format!("{}@{}", self.components.join("/"), self.realm),
+            )
             .field("kvno", &self.kvno)
             .field("etype", &self.etype)
             .field("key", &"<redacted>")
@@ -128,7 +131,11 @@ pub fn read_keytab(bytes: &[u8]) -> Result<Vec<KeytabEntry>, KeytabError> {
         let etype = i32::from(r.u16()?);
         let key_len = usize::from(r.u16()?);
         let key = r.take(key_len)?.to_vec();
-        let kvno = if record.len() >= r.pos + 4 { r.u32()? } else { u32::from(kvno8) };
+        let kvno = if record.len() >= r.pos + 4 {
+            r.u32()?
+        } else {
+            u32::from(kvno8)
+        };
         out.push(KeytabEntry {
             realm,
             components,

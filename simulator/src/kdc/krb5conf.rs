@@ -19,7 +19,11 @@ pub fn render(realms: &[RealmKdcs], domain_realm: &[(String, String)]) -> String
 
 /// As `render`, with extra `[libdefaults]` settings such as `kdc_timesync = 0` or
 /// `udp_preference_limit = 1`; a setting given here replaces the default of the same name.
-pub fn render_with(realms: &[RealmKdcs], domain_realm: &[(String, String)], libdefaults: &[(&str, &str)]) -> String {
+pub fn render_with(
+    realms: &[RealmKdcs],
+    domain_realm: &[(String, String)],
+    libdefaults: &[(&str, &str)],
+) -> String {
     let mut defaults: Vec<(String, String)> = Vec::new();
     if let Some(first) = realms.first() {
         defaults.push(("default_realm".into(), first.realm.clone()));
@@ -86,6 +90,8 @@ mod tests {
         assert!(text.contains("kdc_timesync = 0\n"));
         assert!(text.contains("CORP.EXAMPLE.TEST = {\n        kdc = 127.0.0.1:50088\n    }"));
         assert!(text.contains("kdc = 127.0.0.2:88"));
-        assert!(text.contains("    corp.example.test = CORP.EXAMPLE.TEST\n    .corp.example.test = CORP.EXAMPLE.TEST\n"));
+        assert!(text.contains(
+            "    corp.example.test = CORP.EXAMPLE.TEST\n    .corp.example.test = CORP.EXAMPLE.TEST\n"
+        ));
     }
 }

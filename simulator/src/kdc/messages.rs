@@ -64,13 +64,18 @@ impl PrincipalName {
         let mut s = r.sequence()?;
         let name_type = s.context(0)?.int32()?;
         let components = s.context(1)?.sequence_of(|r| r.kerberos_string())?;
-        Ok(PrincipalName { name_type, components })
+        Ok(PrincipalName {
+            name_type,
+            components,
+        })
     }
 
     fn encode(&self, w: &mut DerWriter) {
         w.sequence(|w| {
             w.context(0, |w| w.integer(i64::from(self.name_type)));
-            w.context(1, |w| w.sequence_of(&self.components, |w, c| w.kerberos_string(c)));
+            w.context(1, |w| {
+                w.sequence_of(&self.components, |w, c| w.kerberos_string(c))
+            });
         });
     }
 }
@@ -83,7 +88,11 @@ pub struct EncryptionKey {
 
 impl std::fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EncryptionKey {{ keytype: {}, keyvalue: <redacted> }}", self.keytype)
+        write!(
+            f,
+            "EncryptionKey {{ keytype: {}, keyvalue: <redacted> }}",
+            self.keytype
+        )
     }
 }
 
@@ -321,11 +330,23 @@ impl EncTicketPart {
             cname,
             transited,
             authtime: s.context(5)?.kerberos_time()?,
-            starttime: s.optional_context(6)?.map(|mut r| r.kerberos_time()).transpose()?,
+            starttime: s
+                .optional_context(6)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
             endtime: s.context(7)?.kerberos_time()?,
-            renew_till: s.optional_context(8)?.map(|mut r| r.kerberos_time()).transpose()?,
-            caddr: s.optional_context(9)?.map(|mut r| decode_addresses(&mut r)).transpose()?,
-            authorization_data: s.optional_context(10)?.map(|mut r| decode_ad(&mut r)).transpose()?,
+            renew_till: s
+                .optional_context(8)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
+            caddr: s
+                .optional_context(9)?
+                .map(|mut r| decode_addresses(&mut r))
+                .transpose()?,
+            authorization_data: s
+                .optional_context(10)?
+                .map(|mut r| decode_ad(&mut r))
+                .transpose()?,
         })
     }
 
@@ -385,15 +406,30 @@ impl KdcReqBody {
         let mut s = r.sequence()?;
         Ok(KdcReqBody {
             kdc_options: s.context(0)?.flags()?,
-            cname: s.optional_context(1)?.map(|mut r| PrincipalName::decode(&mut r)).transpose()?,
+            cname: s
+                .optional_context(1)?
+                .map(|mut r| PrincipalName::decode(&mut r))
+                .transpose()?,
             realm: s.context(2)?.kerberos_string()?,
-            sname: s.optional_context(3)?.map(|mut r| PrincipalName::decode(&mut r)).transpose()?,
-            from: s.optional_context(4)?.map(|mut r| r.kerberos_time()).transpose()?,
+            sname: s
+                .optional_context(3)?
+                .map(|mut r| PrincipalName::decode(&mut r))
+                .transpose()?,
+            from: s
+                .optional_context(4)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
             till: s.context(5)?.kerberos_time()?,
-            rtime: s.optional_context(6)?.map(|mut r| r.kerberos_time()).transpose()?,
+            rtime: s
+                .optional_context(6)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
             nonce: s.context(7)?.uint32()?,
             etypes: s.context(8)?.sequence_of(|r| r.int32())?,
-            addresses: s.optional_context(9)?.map(|mut r| decode_addresses(&mut r)).transpose()?,
+            addresses: s
+                .optional_context(9)?
+                .map(|mut r| decode_addresses(&mut r))
+                .transpose()?,
             enc_authorization_data: s
                 .optional_context(10)?
                 .map(|mut r| EncryptedData::decode(&mut r))
@@ -425,7 +461,9 @@ impl KdcReqBody {
                 w.context(6, |w| w.kerberos_time(t));
             }
             w.context(7, |w| w.integer(i64::from(self.nonce)));
-            w.context(8, |w| w.sequence_of(&self.etypes, |w, e| w.integer(i64::from(*e))));
+            w.context(8, |w| {
+                w.sequence_of(&self.etypes, |w, e| w.integer(i64::from(*e)))
+            });
             if let Some(a) = &self.addresses {
                 w.context(9, |w| encode_addresses(w, a));
             }
@@ -433,7 +471,9 @@ impl KdcReqBody {
                 w.context(10, |w| e.encode(w));
             }
             if !self.additional_tickets.is_empty() {
-                w.context(11, |w| w.sequence_of(&self.additional_tickets, |w, t| t.encode(w)));
+                w.context(11, |w| {
+                    w.sequence_of(&self.additional_tickets, |w, t| t.encode(w))
+                });
             }
         });
         w.finish()
@@ -642,15 +682,27 @@ impl EncKdcRepPart {
                 })
             })?,
             nonce: s.context(2)?.uint32()?,
-            key_expiration: s.optional_context(3)?.map(|mut r| r.kerberos_time()).transpose()?,
+            key_expiration: s
+                .optional_context(3)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
             flags: s.context(4)?.flags()?,
             authtime: s.context(5)?.kerberos_time()?,
-            starttime: s.optional_context(6)?.map(|mut r| r.kerberos_time()).transpose()?,
+            starttime: s
+                .optional_context(6)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
             endtime: s.context(7)?.kerberos_time()?,
-            renew_till: s.optional_context(8)?.map(|mut r| r.kerberos_time()).transpose()?,
+            renew_till: s
+                .optional_context(8)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
             srealm: s.context(9)?.kerberos_string()?,
             sname: PrincipalName::decode(&mut s.context(10)?)?,
-            caddr: s.optional_context(11)?.map(|mut r| decode_addresses(&mut r)).transpose()?,
+            caddr: s
+                .optional_context(11)?
+                .map(|mut r| decode_addresses(&mut r))
+                .transpose()?,
         })
     }
 }
@@ -713,17 +765,32 @@ impl KrbError {
         s.context(0)?.integer()?;
         s.context(1)?.integer()?;
         Ok(KrbError {
-            ctime: s.optional_context(2)?.map(|mut r| r.kerberos_time()).transpose()?,
+            ctime: s
+                .optional_context(2)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
             cusec: s.optional_context(3)?.map(|mut r| r.uint32()).transpose()?,
             stime: s.context(4)?.kerberos_time()?,
             susec: s.context(5)?.uint32()?,
             error_code: s.context(6)?.int32()?,
-            crealm: s.optional_context(7)?.map(|mut r| r.kerberos_string()).transpose()?,
-            cname: s.optional_context(8)?.map(|mut r| PrincipalName::decode(&mut r)).transpose()?,
+            crealm: s
+                .optional_context(7)?
+                .map(|mut r| r.kerberos_string())
+                .transpose()?,
+            cname: s
+                .optional_context(8)?
+                .map(|mut r| PrincipalName::decode(&mut r))
+                .transpose()?,
             realm: s.context(9)?.kerberos_string()?,
             sname: PrincipalName::decode(&mut s.context(10)?)?,
-            e_text: s.optional_context(11)?.map(|mut r| r.kerberos_string()).transpose()?,
-            e_data: s.optional_context(12)?.map(|mut r| r.octet_string()).transpose()?,
+            e_text: s
+                .optional_context(11)?
+                .map(|mut r| r.kerberos_string())
+                .transpose()?,
+            e_data: s
+                .optional_context(12)?
+                .map(|mut r| r.octet_string())
+                .transpose()?,
         })
     }
 }
@@ -808,9 +875,15 @@ impl Authenticator {
                 .transpose()?,
             cusec: s.context(4)?.uint32()?,
             ctime: s.context(5)?.kerberos_time()?,
-            subkey: s.optional_context(6)?.map(|mut r| EncryptionKey::decode(&mut r)).transpose()?,
+            subkey: s
+                .optional_context(6)?
+                .map(|mut r| EncryptionKey::decode(&mut r))
+                .transpose()?,
             seq_number: s.optional_context(7)?.map(|mut r| r.uint32()).transpose()?,
-            authorization_data: s.optional_context(8)?.map(|mut r| decode_ad(&mut r)).transpose()?,
+            authorization_data: s
+                .optional_context(8)?
+                .map(|mut r| decode_ad(&mut r))
+                .transpose()?,
         })
     }
 
@@ -904,7 +977,10 @@ pub fn decode_etype_info2(bytes: &[u8]) -> DerResult<Vec<EtypeInfo2Entry>> {
         let mut s = r.sequence()?;
         Ok(EtypeInfo2Entry {
             etype: s.context(0)?.int32()?,
-            salt: s.optional_context(1)?.map(|mut r| r.kerberos_string()).transpose()?,
+            salt: s
+                .optional_context(1)?
+                .map(|mut r| r.kerberos_string())
+                .transpose()?,
             s2kparams: s.optional_context(2)?.map(|mut r| r.octet_string()).transpose()?,
         })
     })

@@ -122,20 +122,32 @@ impl Kdc {
     /// The realm this database serves that matches `realm` case-insensitively (AD accepts
     /// `corp.example.test` for `CORP.EXAMPLE.TEST`).
     pub(crate) fn served_realm(&self, realm: &str) -> Option<String> {
-        self.db.realms().into_iter().find(|r| r.eq_ignore_ascii_case(realm))
+        self.db
+            .realms()
+            .into_iter()
+            .find(|r| r.eq_ignore_ascii_case(realm))
     }
 
     fn default_realm(&self) -> String {
-        self.db.realms().into_iter().next().unwrap_or_else(|| "UNKNOWN".to_string())
+        self.db
+            .realms()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "UNKNOWN".to_string())
     }
 
     /// Answers one Kerberos request. `None` means drop it (not a Kerberos request at all);
     /// a malformed AS-REQ/TGS-REQ gets KRB_ERR_GENERIC, never a panic.
     pub fn handle(&self, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
         let first = *request.first()?;
-        let kerberos_tag = first == tag::application(msg_type::AS_REQ) || first == tag::application(msg_type::TGS_REQ);
+        let kerberos_tag =
+            first == tag::application(msg_type::AS_REQ) || first == tag::application(msg_type::TGS_REQ);
         if !kerberos_tag {
-            tracing::debug!(len = request.len(), first, "dropping a datagram that is not a KDC request");
+            tracing::debug!(
+                len = request.len(),
+                first,
+                "dropping a datagram that is not a KDC request"
+            );
             return None;
         }
         let reply = match KdcReq::from_der(request) {
@@ -171,7 +183,10 @@ impl Kdc {
             let ctx = KdcReq::from_der(request)
                 .map(|r| error_context(&r))
                 .unwrap_or_else(|_| ErrorContext::fallback(&self.default_realm()));
-            return Some(self.error_reply(&Refusal::new(code::KRB_ERR_RESPONSE_TOO_BIG, "reply exceeds UDP limit"), &ctx));
+            return Some(self.error_reply(
+                &Refusal::new(code::KRB_ERR_RESPONSE_TOO_BIG, "reply exceeds UDP limit"),
+                &ctx,
+            ));
         }
         Some(reply)
     }

@@ -45,7 +45,11 @@ pub fn find_service(db: &dyn KdcDatabase, realm: &str, name: &PrincipalName) -> 
             .lookup(realm, &PrincipalLookup::SamAccountName("krbtgt".into()))
             .filter(|p| p.is_krbtgt);
     }
-    if name.components.first().is_some_and(|c| c.eq_ignore_ascii_case("krbtgt")) {
+    if name
+        .components
+        .first()
+        .is_some_and(|c| c.eq_ignore_ascii_case("krbtgt"))
+    {
         // Another realm's krbtgt: cross-realm referrals are not simulated.
         return None;
     }

@@ -199,7 +199,10 @@ impl<'a> NdrReader<'a> {
             return Err(NdrError::BadValue("varying array bounds"));
         }
         let raw = self.take(actual as usize * 2)?;
-        let units: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = raw
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         String::from_utf16(&units).map_err(|_| NdrError::BadValue("UTF-16"))
     }
 

@@ -39,7 +39,11 @@ pub async fn serve_udp(socket: UdpSocket, kdc: Arc<Kdc>) -> std::io::Result<()> 
 pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(kdc.config().max_tcp_connections.max(1)));
     loop {
-        let permit = slots.clone().acquire_owned().await.map_err(std::io::Error::other)?;
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(std::io::Error::other)?;
         let (stream, peer) = listener.accept().await?;
         let kdc = kdc.clone();
         tokio::spawn(async move {
@@ -86,7 +90,12 @@ async fn serve_connection(mut stream: TcpStream, kdc: &Arc<Kdc>) -> std::io::Res
 }
 
 fn too_long(kdc: &Kdc) -> Vec<u8> {
-    let realm = kdc.db().realms().into_iter().next().unwrap_or_else(|| "UNKNOWN".into());
+    let realm = kdc
+        .db()
+        .realms()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "UNKNOWN".into());
     kdc.error_reply(
         &Refusal::new(code::KRB_ERR_FIELD_TOOLONG, "TCP request too long"),
         &ErrorContext::fallback(&realm),

@@ -223,7 +223,11 @@ impl LogonInfo {
 
         let mut strings = Vec::new();
         for present in string_ptrs {
-            strings.push(if present { r.unicode_string_body()? } else { String::new() });
+            strings.push(if present {
+                r.unicode_string_body()?
+            } else {
+                String::new()
+            });
         }
         let mut group_ids = Vec::new();
         if groups_ptr {
@@ -235,7 +239,11 @@ impl LogonInfo {
                 });
             }
         }
-        let logon_server = if logon_server_ptr { r.unicode_string_body()? } else { String::new() };
+        let logon_server = if logon_server_ptr {
+            r.unicode_string_body()?
+        } else {
+            String::new()
+        };
         let logon_domain_name = if logon_domain_name_ptr {
             r.unicode_string_body()?
         } else {
@@ -254,7 +262,10 @@ impl LogonInfo {
             }
             for (present, attributes) in heads {
                 if present {
-                    extra_sids.push(SidAndAttributes { sid: r.sid()?, attributes });
+                    extra_sids.push(SidAndAttributes {
+                        sid: r.sid()?,
+                        attributes,
+                    });
                 }
             }
         }
@@ -316,8 +327,16 @@ impl ClientInfo {
 
     pub fn from_bytes(b: &[u8]) -> Result<ClientInfo, PacError> {
         let bad = PacError::Malformed("PAC_CLIENT_INFO");
-        let client_id = u64::from_le_bytes(b.get(..8).ok_or(bad.clone())?.try_into().map_err(|_| bad.clone())?);
-        let len = usize::from(u16::from_le_bytes([*b.get(8).ok_or(bad.clone())?, *b.get(9).ok_or(bad.clone())?]));
+        let client_id = u64::from_le_bytes(
+            b.get(..8)
+                .ok_or(bad.clone())?
+                .try_into()
+                .map_err(|_| bad.clone())?,
+        );
+        let len = usize::from(u16::from_le_bytes([
+            *b.get(8).ok_or(bad.clone())?,
+            *b.get(9).ok_or(bad.clone())?,
+        ]));
         let name = from_utf16le(b.get(10..10 + len).ok_or(bad.clone())?).ok_or(bad)?;
         Ok(ClientInfo { client_id, name })
     }
@@ -357,7 +376,11 @@ impl UpnDnsInfo {
         };
         let upn_off = place(&upn, &mut body);
         let dns_off = place(&dns, &mut body);
-        let mut flags = if self.upn_constructed { UPN_FLAG_CONSTRUCTED } else { 0 };
+        let mut flags = if self.upn_constructed {
+            UPN_FLAG_CONSTRUCTED
+        } else {
+            0
+        };
         let mut out = Vec::new();
         let mut ext = Vec::new();
         if let (true, Some(sam), Some(sid)) = (extended, &sam, &sid) {
@@ -382,7 +405,10 @@ impl UpnDnsInfo {
     pub fn from_bytes(b: &[u8]) -> Result<UpnDnsInfo, PacError> {
         let bad = || PacError::Malformed("UPN_DNS_INFO");
         let u16_at = |i: usize| -> Result<usize, PacError> {
-            Ok(usize::from(u16::from_le_bytes([*b.get(i).ok_or_else(bad)?, *b.get(i + 1).ok_or_else(bad)?])))
+            Ok(usize::from(u16::from_le_bytes([
+                *b.get(i).ok_or_else(bad)?,
+                *b.get(i + 1).ok_or_else(bad)?,
+            ])))
         };
         let slice = |len: usize, off: usize| b.get(off..off + len).ok_or_else(bad);
         let flags = u32::from_le_bytes(b.get(8..12).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
@@ -413,7 +439,10 @@ fn from_utf16le(b: &[u8]) -> Option<String> {
     if b.len() % 2 != 0 {
         return None;
     }
-    let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     String::from_utf16(&units).ok()
 }
 
@@ -453,7 +482,11 @@ fn signature_len(cksumtype: i32) -> usize {
 /// Encodes the PAC and signs it: the server checksum over the whole PAC with the key of the
 /// ticket's service, then the KDC checksum over the server signature with the krbtgt key
 /// (MS-PAC 2.8.1, 2.8.2).
-pub fn build_signed_pac(contents: &PacContents, server: SigningKey, kdc: SigningKey) -> Result<Vec<u8>, PacError> {
+pub fn build_signed_pac(
+    contents: &PacContents,
+    server: SigningKey,
+    kdc: SigningKey,
+) -> Result<Vec<u8>, PacError> {
     let mut buffers: Vec<(u32, Vec<u8>)> = vec![
         (buffer_type::LOGON_INFO, contents.logon_info.to_ndr()),
         (buffer_type::CLIENT_INFO, contents.client_info.to_bytes()),
@@ -482,7 +515,12 @@ impl Pac {
     pub fn from_bytes(b: &[u8]) -> Result<Pac, PacError> {
         let bad = PacError::Malformed("PACTYPE");
         let word = |i: usize| -> Result<u32, PacError> {
-            Ok(u32::from_le_bytes(b.get(i..i + 4).ok_or(bad.clone())?.try_into().map_err(|_| bad.clone())?))
+            Ok(u32::from_le_bytes(
+                b.get(i..i + 4)
+                    .ok_or(bad.clone())?
+                    .try_into()
+                    .map_err(|_| bad.clone())?,
+            ))
         };
         let count = word(0)? as usize;
         if word(4)? != 0 || count > 64 {
@@ -527,23 +565,36 @@ impl Pac {
     }
 
     pub fn buffer(&self, ty: u32) -> Option<&[u8]> {
-        self.buffers.iter().find(|(t, _)| *t == ty).map(|(_, d)| d.as_slice())
+        self.buffers
+            .iter()
+            .find(|(t, _)| *t == ty)
+            .map(|(_, d)| d.as_slice())
     }
 
     pub fn logon_info(&self) -> Result<LogonInfo, PacError> {
-        LogonInfo::from_ndr(self.buffer(buffer_type::LOGON_INFO).ok_or(PacError::Malformed("no LOGON_INFO"))?)
+        LogonInfo::from_ndr(
+            self.buffer(buffer_type::LOGON_INFO)
+                .ok_or(PacError::Malformed("no LOGON_INFO"))?,
+        )
     }
 
     pub fn client_info(&self) -> Result<ClientInfo, PacError> {
-        ClientInfo::from_bytes(self.buffer(buffer_type::CLIENT_INFO).ok_or(PacError::Malformed("no CLIENT_INFO"))?)
+        ClientInfo::from_bytes(
+            self.buffer(buffer_type::CLIENT_INFO)
+                .ok_or(PacError::Malformed("no CLIENT_INFO"))?,
+        )
     }
 
     pub fn upn_dns_info(&self) -> Result<UpnDnsInfo, PacError> {
-        UpnDnsInfo::from_bytes(self.buffer(buffer_type::UPN_DNS_INFO).ok_or(PacError::Malformed("no UPN_DNS_INFO"))?)
+        UpnDnsInfo::from_bytes(
+            self.buffer(buffer_type::UPN_DNS_INFO)
+                .ok_or(PacError::Malformed("no UPN_DNS_INFO"))?,
+        )
     }
 
     pub fn requestor(&self) -> Option<Sid> {
-        self.buffer(buffer_type::REQUESTOR).and_then(|b| Sid::from_bytes(b).ok())
+        self.buffer(buffer_type::REQUESTOR)
+            .and_then(|b| Sid::from_bytes(b).ok())
     }
 
     /// Replaces (or adds) both signature buffers and computes them.
@@ -552,9 +603,17 @@ impl Pac {
             .retain(|(t, _)| *t != buffer_type::SERVER_CHECKSUM && *t != buffer_type::PRIVSVR_CHECKSUM);
         let server_type = server.etype.checksum_type();
         let kdc_type = kdc.etype.checksum_type();
-        self.buffers.push((buffer_type::SERVER_CHECKSUM, zeroed_signature(server_type)));
-        self.buffers.push((buffer_type::PRIVSVR_CHECKSUM, zeroed_signature(kdc_type)));
-        let server_sig = crypto::checksum(server_type, server.etype, server.key, PAC_SIGNATURE_USAGE, &self.to_bytes())?;
+        self.buffers
+            .push((buffer_type::SERVER_CHECKSUM, zeroed_signature(server_type)));
+        self.buffers
+            .push((buffer_type::PRIVSVR_CHECKSUM, zeroed_signature(kdc_type)));
+        let server_sig = crypto::checksum(
+            server_type,
+            server.etype,
+            server.key,
+            PAC_SIGNATURE_USAGE,
+            &self.to_bytes(),
+        )?;
         let kdc_sig = crypto::checksum(kdc_type, kdc.etype, kdc.key, PAC_SIGNATURE_USAGE, &server_sig)?;
         self.set_signature(buffer_type::SERVER_CHECKSUM, &server_sig);
         self.set_signature(buffer_type::PRIVSVR_CHECKSUM, &kdc_sig);
@@ -569,10 +628,17 @@ impl Pac {
     }
 
     fn signature(&self, ty: u32) -> Result<(i32, Vec<u8>), PacError> {
-        let data = self.buffer(ty).ok_or(PacError::Malformed("signature buffer missing"))?;
-        let head: [u8; 4] = data.get(..4).and_then(|h| h.try_into().ok()).ok_or(PacError::Malformed("signature"))?;
+        let data = self
+            .buffer(ty)
+            .ok_or(PacError::Malformed("signature buffer missing"))?;
+        let head: [u8; 4] = data
+            .get(..4)
+            .and_then(|h| h.try_into().ok())
+            .ok_or(PacError::Malformed("signature"))?;
         let cksumtype = i32::from_le_bytes(head);
-        let sig = data.get(4..4 + signature_len(cksumtype)).ok_or(PacError::Malformed("signature"))?;
+        let sig = data
+            .get(4..4 + signature_len(cksumtype))
+            .ok_or(PacError::Malformed("signature"))?;
         Ok((cksumtype, sig.to_vec()))
     }
 
@@ -584,7 +650,14 @@ impl Pac {
         let (kdc_type, kdc_sig) = self.signature(buffer_type::PRIVSVR_CHECKSUM)?;
         zeroed.set_signature(buffer_type::PRIVSVR_CHECKSUM, &vec![0; kdc_sig.len()]);
         let _ = kdc_type;
-        let ok = crypto::verify_checksum(cksumtype, server.etype, server.key, PAC_SIGNATURE_USAGE, &zeroed.to_bytes(), &sig)?;
+        let ok = crypto::verify_checksum(
+            cksumtype,
+            server.etype,
+            server.key,
+            PAC_SIGNATURE_USAGE,
+            &zeroed.to_bytes(),
+            &sig,
+        )?;
         if ok {
             Ok(())
         } else {
@@ -596,7 +669,14 @@ impl Pac {
     pub fn verify_kdc_signature(&self, kdc: SigningKey) -> Result<(), PacError> {
         let (_, server_sig) = self.signature(buffer_type::SERVER_CHECKSUM)?;
         let (cksumtype, sig) = self.signature(buffer_type::PRIVSVR_CHECKSUM)?;
-        if crypto::verify_checksum(cksumtype, kdc.etype, kdc.key, PAC_SIGNATURE_USAGE, &server_sig, &sig)? {
+        if crypto::verify_checksum(
+            cksumtype,
+            kdc.etype,
+            kdc.key,
+            PAC_SIGNATURE_USAGE,
+            &server_sig,
+            &sig,
+        )? {
             Ok(())
         } else {
             Err(PacError::BadSignature)
@@ -637,7 +717,9 @@ pub fn user_account_control_to_pac(uf: u32) -> u32 {
         (0x0400_0000, 0x0010_0000), // PARTIAL_SECRETS_ACCOUNT
         (0x0800_0000, 0x0020_0000), // USE_AES_KEYS
     ];
-    MAP.iter().filter(|(from, _)| uf & from != 0).fold(0, |acc, (_, to)| acc | to)
+    MAP.iter()
+        .filter(|(from, _)| uf & from != 0)
+        .fold(0, |acc, (_, to)| acc | to)
 }
 
 /// A FILETIME from an NtTime (they share the 1601 epoch and 100 ns unit).
@@ -671,8 +753,14 @@ mod tests {
                 user_id: 1105,
                 primary_group_id: 513,
                 group_ids: vec![
-                    GroupMembership { relative_id: 513, attributes: 7 },
-                    GroupMembership { relative_id: 1110, attributes: 7 },
+                    GroupMembership {
+                        relative_id: 513,
+                        attributes: 7,
+                    },
+                    GroupMembership {
+                        relative_id: 1110,
+                        attributes: 7,
+                    },
                 ],
                 user_flags: LOGON_EXTRA_SIDS,
                 logon_server: "DC1".into(),
@@ -705,8 +793,14 @@ mod tests {
         let contents = sample();
         let server_key = Etype::Aes256.random_key();
         let krbtgt_key = Etype::Rc4Hmac.random_key();
-        let server = SigningKey { etype: Etype::Aes256, key: &server_key };
-        let kdc = SigningKey { etype: Etype::Rc4Hmac, key: &krbtgt_key };
+        let server = SigningKey {
+            etype: Etype::Aes256,
+            key: &server_key,
+        };
+        let kdc = SigningKey {
+            etype: Etype::Rc4Hmac,
+            key: &krbtgt_key,
+        };
         let bytes = build_signed_pac(&contents, server, kdc).unwrap();
         let pac = Pac::from_bytes(&bytes).unwrap();
         assert_eq!(pac.to_bytes(), bytes);
@@ -722,12 +816,18 @@ mod tests {
 
         let other = Etype::Aes256.random_key();
         assert_eq!(
-            pac.verify_server_signature(SigningKey { etype: Etype::Aes256, key: &other }),
+            pac.verify_server_signature(SigningKey {
+                etype: Etype::Aes256,
+                key: &other
+            }),
             Err(PacError::BadSignature)
         );
         let mut tampered = pac.clone();
         tampered.buffers[0].1[40] ^= 1;
-        assert_eq!(tampered.verify_server_signature(server), Err(PacError::BadSignature));
+        assert_eq!(
+            tampered.verify_server_signature(server),
+            Err(PacError::BadSignature)
+        );
     }
 
     #[test]
@@ -735,11 +835,17 @@ mod tests {
         let ndr = sample().logon_info.to_ndr();
         // Common header, private header, then the top-level referent id.
         assert_eq!(&ndr[..8], &[0x01, 0x10, 0x08, 0x00, 0xcc, 0xcc, 0xcc, 0xcc]);
-        assert_eq!(u32::from_le_bytes(ndr[8..12].try_into().unwrap()) as usize, ndr.len() - 16);
+        assert_eq!(
+            u32::from_le_bytes(ndr[8..12].try_into().unwrap()) as usize,
+            ndr.len() - 16
+        );
         assert_eq!(&ndr[16..20], &0x0002_0000u32.to_le_bytes());
         // UserId sits after 6 FILETIMEs, 6 RPC_UNICODE_STRINGs and two USHORTs.
         let user_id_at = 16 + 4 + 6 * 8 + 6 * 8 + 4;
-        assert_eq!(u32::from_le_bytes(ndr[user_id_at..user_id_at + 4].try_into().unwrap()), 1105);
+        assert_eq!(
+            u32::from_le_bytes(ndr[user_id_at..user_id_at + 4].try_into().unwrap()),
+            1105
+        );
     }
 
     #[test]

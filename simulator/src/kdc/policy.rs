@@ -46,7 +46,10 @@ struct ServiceEtypes {
 fn service_etypes(service: &KdcPrincipal) -> ServiceEtypes {
     let all = SUPPORTED_AES256 | SUPPORTED_AES128 | SUPPORTED_RC4;
     match service.supported_enctypes {
-        _ if service.is_krbtgt => ServiceEtypes { ticket: all, session: all },
+        _ if service.is_krbtgt => ServiceEtypes {
+            ticket: all,
+            session: all,
+        },
         Some(bits) if bits & all != 0 => ServiceEtypes {
             ticket: bits & all,
             session: bits & all,
@@ -199,7 +202,10 @@ mod tests {
     #[test]
     fn client_keys_follow_request_order_and_restrictions() {
         let user = principal(None, &[18, 17, 23], false);
-        let order: Vec<Etype> = client_reply_keys(&[23, 18, 17, 18], &user).iter().map(|(e, _)| *e).collect();
+        let order: Vec<Etype> = client_reply_keys(&[23, 18, 17, 18], &user)
+            .iter()
+            .map(|(e, _)| *e)
+            .collect();
         assert_eq!(order, vec![Etype::Rc4Hmac, Etype::Aes256, Etype::Aes128]);
         let aes_user = principal(Some(0x18), &[18, 17, 23], false);
         assert!(client_reply_keys(&[23], &aes_user).is_empty());
@@ -210,9 +216,25 @@ mod tests {
         let l = lifetime(1000, 0, None, 0, 36_000, 604_800, (None, None));
         assert_eq!(l.endtime, 37_000);
         assert!(l.renew_till.is_none());
-        let l = lifetime(1000, 999_999, None, kdc_option::RENEWABLE_OK, 36_000, 604_800, (None, None));
+        let l = lifetime(
+            1000,
+            999_999,
+            None,
+            kdc_option::RENEWABLE_OK,
+            36_000,
+            604_800,
+            (None, None),
+        );
         assert_eq!((l.endtime, l.renew_till), (37_000, Some(605_800)));
-        let l = lifetime(1000, 2000, Some(5000), kdc_option::RENEWABLE, 36_000, 604_800, (Some(1500), Some(4000)));
+        let l = lifetime(
+            1000,
+            2000,
+            Some(5000),
+            kdc_option::RENEWABLE,
+            36_000,
+            604_800,
+            (Some(1500), Some(4000)),
+        );
         assert_eq!((l.endtime, l.renew_till), (1500, Some(4000)));
     }
 }

@@ -35,7 +35,8 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let pa = req
         .padata(pa_type::PA_TGS_REQ)
         .ok_or(Refusal::new(code::KDC_ERR_PADATA_TYPE_NOSUPP, "no PA-TGS-REQ"))?;
-    let ap_req = ApReq::from_der(&pa.value).map_err(|_| Refusal::new(code::KRB_ERR_GENERIC, "AP-REQ malformed"))?;
+    let ap_req =
+        ApReq::from_der(&pa.value).map_err(|_| Refusal::new(code::KRB_ERR_GENERIC, "AP-REQ malformed"))?;
 
     // The TGT must be this realm's krbtgt ticket, sealed with a current or previous krbtgt key.
     let tgt_realm = kdc
@@ -46,41 +47,71 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         .ok_or(Refusal::new(code::KRB_ERR_GENERIC, "realm has no krbtgt"))?;
     let krbtgt_keys: Vec<_> = krbtgt.keys.iter().chain(&krbtgt.previous_keys).cloned().collect();
     let (tgt, _) = ticket::open(&ap_req.ticket, &krbtgt_keys).map_err(|e| match e {
-        TicketError::NoKey => Refusal::new(code::KRB_AP_ERR_BADKEYVER, "no krbtgt key for the TGT's kvno/etype"),
+        TicketError::NoKey => Refusal::new(
+            code::KRB_AP_ERR_BADKEYVER,
+            "no krbtgt key for the TGT's kvno/etype",
+        ),
         _ => Refusal::new(code::KRB_AP_ERR_BAD_INTEGRITY, "TGT does not decrypt"),
     })?;
 
     let session_etype = Etype::from_i32(tgt.key.keytype)
         .ok_or(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "TGT session key etype"))?;
     let authenticator = session_etype
-        .decrypt(&tgt.key.keyvalue, USAGE_TGS_REQ_AUTHENTICATOR, &ap_req.authenticator.cipher)
+        .decrypt(
+            &tgt.key.keyvalue,
+            USAGE_TGS_REQ_AUTHENTICATOR,
+            &ap_req.authenticator.cipher,
+        )
         .ok()
         .and_then(|plain| Authenticator::from_der(&plain).ok())
-        .ok_or(Refusal::new(code::KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt"))?;
-    if authenticator.cname.components != tgt.cname.components || !authenticator.crealm.eq_ignore_ascii_case(&tgt.crealm) {
-        return Err(Refusal::new(code::KRB_AP_ERR_BADMATCH, "authenticator names another client"));
+        .ok_or(Refusal::new(
+            code::KRB_AP_ERR_BAD_INTEGRITY,
+            "authenticator does not decrypt",
+        ))?;
+    if authenticator.cname.components != tgt.cname.components
+        || !authenticator.crealm.eq_ignore_ascii_case(&tgt.crealm)
+    {
+        return Err(Refusal::new(
+            code::KRB_AP_ERR_BADMATCH,
+            "authenticator names another client",
+        ));
     }
     if (authenticator.ctime - now.unix).abs() > skew {
-        return Err(Refusal::new(code::KRB_AP_ERR_SKEW, "authenticator outside the skew"));
+        return Err(Refusal::new(
+            code::KRB_AP_ERR_SKEW,
+            "authenticator outside the skew",
+        ));
     }
     let renew = body.kdc_options & kdc_option::RENEW != 0;
     check_ticket_times(&tgt, now.unix, skew, renew)?;
-    verify_body_checksum(&authenticator, session_etype, &tgt.key.keyvalue, &req.req_body_raw)?;
+    verify_body_checksum(
+        &authenticator,
+        session_etype,
+        &tgt.key.keyvalue,
+        &req.req_body_raw,
+    )?;
 
     // The service: the TGT's own service for a renewal, otherwise sname.
     let requested_sname = if renew {
         ap_req.ticket.sname.clone()
     } else {
-        body.sname
-            .clone()
-            .ok_or(Refusal::new(code::KDC_ERR_S_PRINCIPAL_UNKNOWN, "TGS-REQ without sname"))?
+        body.sname.clone().ok_or(Refusal::new(
+            code::KDC_ERR_S_PRINCIPAL_UNKNOWN,
+            "TGS-REQ without sname",
+        ))?
     };
-    let service = find_service(kdc.db(), &realm, &requested_sname)
-        .ok_or(Refusal::new(code::KDC_ERR_S_PRINCIPAL_UNKNOWN, "service not found"))?;
-    let (ticket_etype, ticket_key) = policy::ticket_key(&service)
-        .ok_or(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "service has no usable key"))?;
-    let new_session_etype = policy::session_etype(&body.etypes, &service)
-        .ok_or(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "no session key etype in common"))?;
+    let service = find_service(kdc.db(), &realm, &requested_sname).ok_or(Refusal::new(
+        code::KDC_ERR_S_PRINCIPAL_UNKNOWN,
+        "service not found",
+    ))?;
+    let (ticket_etype, ticket_key) = policy::ticket_key(&service).ok_or(Refusal::new(
+        code::KDC_ERR_ETYPE_NOSUPP,
+        "service has no usable key",
+    ))?;
+    let new_session_etype = policy::session_etype(&body.etypes, &service).ok_or(Refusal::new(
+        code::KDC_ERR_ETYPE_NOSUPP,
+        "no session key etype in common",
+    ))?;
     let (kdc_etype, kdc_key) =
         policy::ticket_key(&krbtgt).ok_or(Refusal::new(code::KRB_ERR_GENERIC, "krbtgt has no key"))?;
 
@@ -88,8 +119,14 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         Some(pac_bytes) => Some(ticket::pac_authorization_data(resign_pac(
             &pac_bytes,
             &krbtgt,
-            SigningKey { etype: ticket_etype, key: &ticket_key.key },
-            SigningKey { etype: kdc_etype, key: &kdc_key.key },
+            SigningKey {
+                etype: ticket_etype,
+                key: &ticket_key.key,
+            },
+            SigningKey {
+                etype: kdc_etype,
+                key: &kdc_key.key,
+            },
         )?)),
         None => None,
     };
@@ -98,7 +135,11 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         // RFC 4120 §3.3.3.1: same lifetime as before, restarted now, bounded by renew-till.
         let old_life = tgt.endtime - tgt.starttime.unwrap_or(tgt.authtime);
         let renew_till = tgt.renew_till.unwrap_or(tgt.endtime);
-        (tgt.flags & !ticket_flag::INITIAL, (now.unix + old_life).min(renew_till), tgt.renew_till)
+        (
+            tgt.flags & !ticket_flag::INITIAL,
+            (now.unix + old_life).min(renew_till),
+            tgt.renew_till,
+        )
     } else {
         let times = policy::lifetime(
             now.unix,
@@ -116,7 +157,10 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         )
     };
     if endtime <= now.unix {
-        return Err(Refusal::new(code::KDC_ERR_NEVER_VALID, "ticket would already be expired"));
+        return Err(Refusal::new(
+            code::KDC_ERR_NEVER_VALID,
+            "ticket would already be expired",
+        ));
     }
     let session_key = EncryptionKey {
         keytype: new_session_etype.number(),
@@ -140,7 +184,10 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let enc_part = EncKdcRepPart {
         app_tag: msg_type::ENC_TGS_REP_PART,
         key: session_key,
-        last_req: vec![LastReqEntry { lr_type: 0, lr_value: now.unix }],
+        last_req: vec![LastReqEntry {
+            lr_type: 0,
+            lr_value: now.unix,
+        }],
         nonce: body.nonce,
         key_expiration: None,
         flags,
@@ -207,18 +254,37 @@ fn check_ticket_times(tgt: &EncTicketPart, now: i64, skew: i64, renew: bool) -> 
 }
 
 /// The authenticator checksum must cover the req-body bytes exactly as sent (RFC 4120 §3.3.2).
-fn verify_body_checksum(auth: &Authenticator, etype: Etype, key: &[u8], body_raw: &[u8]) -> Result<(), Refusal> {
-    let cksum = auth
-        .cksum
-        .as_ref()
-        .ok_or(Refusal::new(code::KRB_AP_ERR_INAPP_CKSUM, "authenticator has no checksum"))?;
-    match crypto::verify_checksum(cksum.cksumtype, etype, key, USAGE_TGS_REQ_CKSUM, body_raw, &cksum.checksum) {
+fn verify_body_checksum(
+    auth: &Authenticator,
+    etype: Etype,
+    key: &[u8],
+    body_raw: &[u8],
+) -> Result<(), Refusal> {
+    let cksum = auth.cksum.as_ref().ok_or(Refusal::new(
+        code::KRB_AP_ERR_INAPP_CKSUM,
+        "authenticator has no checksum",
+    ))?;
+    match crypto::verify_checksum(
+        cksum.cksumtype,
+        etype,
+        key,
+        USAGE_TGS_REQ_CKSUM,
+        body_raw,
+        &cksum.checksum,
+    ) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(Refusal::new(code::KRB_AP_ERR_MODIFIED, "req-body checksum mismatch")),
-        Err(CryptoError::UnsupportedChecksum(_)) => {
-            Err(Refusal::new(code::KDC_ERR_SUMTYPE_NOSUPP, "checksum type not supported"))
-        }
-        Err(_) => Err(Refusal::new(code::KRB_AP_ERR_INAPP_CKSUM, "checksum unusable with the session key")),
+        Ok(false) => Err(Refusal::new(
+            code::KRB_AP_ERR_MODIFIED,
+            "req-body checksum mismatch",
+        )),
+        Err(CryptoError::UnsupportedChecksum(_)) => Err(Refusal::new(
+            code::KDC_ERR_SUMTYPE_NOSUPP,
+            "checksum type not supported",
+        )),
+        Err(_) => Err(Refusal::new(
+            code::KRB_AP_ERR_INAPP_CKSUM,
+            "checksum unusable with the session key",
+        )),
     }
 }
 
@@ -255,8 +321,10 @@ fn resign_pac(
     let mut pac = Pac::from_bytes(pac_bytes).map_err(|_| modified())?;
     // The TGT's server signature was made with a krbtgt key: current or previous.
     let verified = krbtgt.keys.iter().chain(&krbtgt.previous_keys).any(|k| {
-        Etype::from_i32(k.etype)
-            .is_some_and(|etype| pac.verify_server_signature(SigningKey { etype, key: &k.key }).is_ok())
+        Etype::from_i32(k.etype).is_some_and(|etype| {
+            pac.verify_server_signature(SigningKey { etype, key: &k.key })
+                .is_ok()
+        })
     });
     if !verified {
         return Err(modified());

@@ -9,7 +9,9 @@ use super::messages::{
     ad_type, decode_authorization_data, encode_authorization_data, AuthorizationDataEntry, EncTicketPart,
     EncryptedData, Ticket,
 };
-use super::pac::{self, ClientInfo, GroupMembership, LogonInfo, Pac, PacContents, PacError, SidAndAttributes};
+use super::pac::{
+    self, ClientInfo, GroupMembership, LogonInfo, Pac, PacContents, PacError, SidAndAttributes,
+};
 use crate::clock::NtTime;
 use crate::security::Sid;
 
@@ -89,7 +91,10 @@ pub fn find_pac(part: &EncTicketPart) -> Option<Vec<u8>> {
 
 /// Opens a service ticket with the service's keys, checks the PAC's server signature and
 /// returns the PAC's KERB_VALIDATION_INFO: the groups as frozen in the ticket.
-pub fn logon_info_from_ticket(ticket: &Ticket, service_keys: &[KerberosKey]) -> Result<LogonInfo, TicketError> {
+pub fn logon_info_from_ticket(
+    ticket: &Ticket,
+    service_keys: &[KerberosKey],
+) -> Result<LogonInfo, TicketError> {
     let (part, key) = open(ticket, service_keys)?;
     let pac = Pac::from_bytes(&find_pac(&part).ok_or(TicketError::NoPac)?)?;
     let etype = Etype::from_i32(key.etype).ok_or(TicketError::NoKey)?;
@@ -98,8 +103,16 @@ pub fn logon_info_from_ticket(ticket: &Ticket, service_keys: &[KerberosKey]) -> 
 }
 
 /// The PAC contents for `client` at `authtime` (MS-PAC 2.5–2.15, MS-KILE 3.3.5.6.4).
-pub fn pac_contents(client: &KdcPrincipal, authtime: NtTime, logon_server: &str, pac_requested: bool) -> PacContents {
-    let domain_sid = client.user_sid.parent().unwrap_or_else(|| client.user_sid.clone());
+pub fn pac_contents(
+    client: &KdcPrincipal,
+    authtime: NtTime,
+    logon_server: &str,
+    pac_requested: bool,
+) -> PacContents {
+    let domain_sid = client
+        .user_sid
+        .parent()
+        .unwrap_or_else(|| client.user_sid.clone());
     let mut group_ids: Vec<GroupMembership> = Vec::new();
     let mut extra_sids: Vec<SidAndAttributes> = Vec::new();
     let add_domain_rid = |rid: u32, group_ids: &mut Vec<GroupMembership>| {
@@ -135,7 +148,8 @@ pub fn pac_contents(client: &KdcPrincipal, authtime: NtTime, logon_server: &str,
     let pwd = pac::filetime(client.pwd_last_set);
     // Password policy is not in the KDC's view: Default Domain Policy values (1 day minimum
     // age, 42 days maximum); machine accounts and DONT_EXPIRE_PASSWORD never expire.
-    let never_expires = uf & (uac::DONT_EXPIRE_PASSWORD | uac::WORKSTATION_TRUST_ACCOUNT | uac::SERVER_TRUST_ACCOUNT) != 0;
+    let never_expires =
+        uf & (uac::DONT_EXPIRE_PASSWORD | uac::WORKSTATION_TRUST_ACCOUNT | uac::SERVER_TRUST_ACCOUNT) != 0;
     const DAY: u64 = 86_400 * 10_000_000;
     let must_change = if pwd == 0 {
         0

@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex};
 use adsim_simulator::clock::{Clock, NtTime};
 use adsim_simulator::kdc::crypto::{self, Etype};
 use adsim_simulator::kdc::messages::{
-    encode_pac_request, msg_type, name_type, pa_type, ApReq, Authenticator, Checksum, EncKdcRepPart, EncryptedData,
-    EncryptionKey, KdcRep, KdcReq, KdcReqBody, KrbError, PaData, PaEncTsEnc, PrincipalName, Ticket,
+    encode_pac_request, msg_type, name_type, pa_type, ApReq, Authenticator, Checksum, EncKdcRepPart,
+    EncryptedData, EncryptionKey, KdcRep, KdcReq, KdcReqBody, KrbError, PaData, PaEncTsEnc, PrincipalName,
+    Ticket,
 };
-use adsim_simulator::kdc::{Kdc, KdcConfig, KdcDatabase, KdcPrincipal, KerberosKey, PrincipalLookup, Transport};
+use adsim_simulator::kdc::{
+    Kdc, KdcConfig, KdcDatabase, KdcPrincipal, KerberosKey, PrincipalLookup, Transport,
+};
 use adsim_simulator::security::Sid;
 use picky_krb::crypto::CipherSuite;
 
@@ -24,19 +27,45 @@ pub const T0: i64 = 1_763_806_400;
 /// the NT hash (MD4 of UTF-16LE).
 /// Results are cached: PBKDF2 with 4096 iterations is slow in debug builds.
 pub fn derive_keys(password: &str, salt: &str, kvno: u32) -> Vec<KerberosKey> {
-    static CACHE: Mutex<Vec<((String, String), (Vec<u8>, Vec<u8>))>> = Mutex::new(Vec::new());
+    type Cached = ((String, String), (Vec<u8>, Vec<u8>));
+    static CACHE: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
     let id = (password.to_string(), salt.to_string());
-    let cached = CACHE.lock().unwrap().iter().find(|(k, _)| *k == id).map(|(_, v)| v.clone());
+    let cached = CACHE
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| *k == id)
+        .map(|(_, v)| v.clone());
     let (aes256, aes128) = cached.unwrap_or_else(|| {
-        let aes = |suite: CipherSuite| suite.cipher().generate_key_from_password(password.as_bytes(), salt.as_bytes()).unwrap();
-        let v = (aes(CipherSuite::Aes256CtsHmacSha196), aes(CipherSuite::Aes128CtsHmacSha196));
+        let aes = |suite: CipherSuite| {
+            suite
+                .cipher()
+                .generate_key_from_password(password.as_bytes(), salt.as_bytes())
+                .unwrap()
+        };
+        let v = (
+            aes(CipherSuite::Aes256CtsHmacSha196),
+            aes(CipherSuite::Aes128CtsHmacSha196),
+        );
         CACHE.lock().unwrap().push((id, v.clone()));
         v
     });
     vec![
-        KerberosKey { etype: 18, kvno, key: aes256 },
-        KerberosKey { etype: 17, kvno, key: aes128 },
-        KerberosKey { etype: 23, kvno, key: nt_hash(password) },
+        KerberosKey {
+            etype: 18,
+            kvno,
+            key: aes256,
+        },
+        KerberosKey {
+            etype: 17,
+            kvno,
+            key: aes128,
+        },
+        KerberosKey {
+            etype: 23,
+            kvno,
+            key: nt_hash(password),
+        },
     ]
 }
 
@@ -49,7 +78,11 @@ pub fn nt_hash(password: &str) -> Vec<u8> {
 pub fn random_keys(kvno: u32) -> Vec<KerberosKey> {
     [Etype::Aes256, Etype::Aes128, Etype::Rc4Hmac]
         .iter()
-        .map(|e| KerberosKey { etype: e.number(), kvno, key: e.random_key() })
+        .map(|e| KerberosKey {
+            etype: e.number(),
+            kvno,
+            key: e.random_key(),
+        })
         .collect()
 }
 
@@ -68,7 +101,10 @@ pub struct MemoryDb {
 
 impl MemoryDb {
     pub fn with_realm(realm: &str) -> Self {
-        MemoryDb { realm: realm.to_string(), accounts: Mutex::new(Vec::new()) }
+        MemoryDb {
+            realm: realm.to_string(),
+            accounts: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn add(&self, principal: KdcPrincipal, spns: &[&str]) {
@@ -88,7 +124,8 @@ impl MemoryDb {
     }
 
     pub fn get(&self, sam: &str) -> KdcPrincipal {
-        self.lookup(&self.realm, &PrincipalLookup::SamAccountName(sam.into())).expect("account exists")
+        self.lookup(&self.realm, &PrincipalLookup::SamAccountName(sam.into()))
+            .expect("account exists")
     }
 }
 
@@ -101,8 +138,14 @@ impl KdcDatabase for MemoryDb {
         accounts
             .iter()
             .find(|a| match name {
-                PrincipalLookup::SamAccountName(s) => a.principal.sam_account_name.to_lowercase() == s.to_lowercase(),
-                PrincipalLookup::Upn(u) => a.principal.upn.as_ref().is_some_and(|x| x.to_lowercase() == u.to_lowercase()),
+                PrincipalLookup::SamAccountName(s) => {
+                    a.principal.sam_account_name.to_lowercase() == s.to_lowercase()
+                }
+                PrincipalLookup::Upn(u) => a
+                    .principal
+                    .upn
+                    .as_ref()
+                    .is_some_and(|x| x.to_lowercase() == u.to_lowercase()),
                 PrincipalLookup::Spn(s) => a.spns.iter().any(|x| x.to_lowercase() == s.to_lowercase()),
             })
             .map(|a| a.principal.clone())
@@ -198,8 +241,14 @@ pub fn standard_db() -> Arc<MemoryDb> {
         machine(REALM, "WEB01$", WEB01_PASSWORD, 1106, 0x1000),
         &["HOST/web01.corp.example.test", "HTTP/web01.corp.example.test"],
     );
-    db.add(machine(REALM, "gmsa1$", "gmsa-current", 1107, 0x1000), &["http/gmsa1.corp.example.test"]);
-    db.add(user(REALM, "svc_sql", "Sql-Passw0rd", 1108), &["MSSQLSvc/sql01.corp.example.test:1433"]);
+    db.add(
+        machine(REALM, "gmsa1$", "gmsa-current", 1107, 0x1000),
+        &["http/gmsa1.corp.example.test"],
+    );
+    db.add(
+        user(REALM, "svc_sql", "Sql-Passw0rd", 1108),
+        &["MSSQLSvc/sql01.corp.example.test:1433"],
+    );
     let mut bob = user(REALM, "bob", "Bob-Passw0rd", 1109);
     bob.user_account_control |= 0x2;
     db.add(bob, &[]);
@@ -249,13 +298,27 @@ impl<'a> AsRequest<'a> {
     pub fn encode(&self) -> Vec<u8> {
         let mut padata = Vec::new();
         if let Some((etype, key, t)) = &self.preauth {
-            let ts = PaEncTsEnc { patimestamp: *t, pausec: Some(123_456) }.to_der();
-            let enc = EncryptedData { etype: etype.number(), kvno: None, cipher: etype.encrypt(key, 1, &ts).unwrap() };
+            let ts = PaEncTsEnc {
+                patimestamp: *t,
+                pausec: Some(123_456),
+            }
+            .to_der();
+            let enc = EncryptedData {
+                etype: etype.number(),
+                kvno: None,
+                cipher: etype.encrypt(key, 1, &ts).unwrap(),
+            };
             let mut w = adsim_simulator::kdc::der::DerWriter::new();
             enc.encode(&mut w);
-            padata.push(PaData { padata_type: pa_type::PA_ENC_TIMESTAMP, value: w.finish() });
+            padata.push(PaData {
+                padata_type: pa_type::PA_ENC_TIMESTAMP,
+                value: w.finish(),
+            });
         }
-        padata.push(PaData { padata_type: pa_type::PA_PAC_REQUEST, value: encode_pac_request(true) });
+        padata.push(PaData {
+            padata_type: pa_type::PA_PAC_REQUEST,
+            value: encode_pac_request(true),
+        });
         padata.extend(self.extra_padata.iter().cloned());
         let body = KdcReqBody {
             kdc_options: self.kdc_options,
@@ -275,7 +338,13 @@ impl<'a> AsRequest<'a> {
             enc_authorization_data: None,
             additional_tickets: vec![],
         };
-        KdcReq { msg_type: msg_type::AS_REQ, padata, req_body_raw: body.to_der(), req_body: body }.to_der()
+        KdcReq {
+            msg_type: msg_type::AS_REQ,
+            padata,
+            req_body_raw: body.to_der(),
+            req_body: body,
+        }
+        .to_der()
     }
 }
 
@@ -290,14 +359,14 @@ pub struct Credential {
 }
 
 pub enum Reply {
-    Ok(Credential, KdcRep),
+    Ok(Box<Credential>, Box<KdcRep>),
     Err(KrbError),
 }
 
 impl Reply {
     pub fn unwrap(self) -> Credential {
         match self {
-            Reply::Ok(c, _) => c,
+            Reply::Ok(c, _) => *c,
             Reply::Err(e) => panic!("KRB-ERROR {} instead of a ticket", e.error_code),
         }
     }
@@ -317,17 +386,19 @@ pub fn read_reply(bytes: &[u8], key: &[u8], usage: i32) -> Reply {
     }
     let rep = KdcRep::from_der(bytes).expect("AS-REP/TGS-REP");
     let etype = Etype::from_i32(rep.enc_part.etype).unwrap();
-    let plain = etype.decrypt(key, usage, &rep.enc_part.cipher).expect("reply decrypts");
+    let plain = etype
+        .decrypt(key, usage, &rep.enc_part.cipher)
+        .expect("reply decrypts");
     let enc_part = EncKdcRepPart::from_der(&plain).expect("EncKDCRepPart");
     Reply::Ok(
-        Credential {
+        Box::new(Credential {
             ticket: rep.ticket.clone(),
             session_key: enc_part.key.clone(),
             enc_part,
             crealm: rep.crealm.clone(),
             cname: rep.cname.clone(),
-        },
-        rep,
+        }),
+        Box::new(rep),
     )
 }
 
@@ -392,7 +463,10 @@ impl TgsRequest {
         let authenticator = Authenticator {
             crealm: tgt.crealm.clone(),
             cname: tgt.cname.clone(),
-            cksum: Some(Checksum { cksumtype: ctype, checksum: cksum }),
+            cksum: Some(Checksum {
+                cksumtype: ctype,
+                checksum: cksum,
+            }),
             cusec: 42,
             ctime: self.client_time,
             subkey: self.subkey.clone(),
@@ -405,7 +479,9 @@ impl TgsRequest {
             authenticator: EncryptedData {
                 etype: key_etype.number(),
                 kvno: None,
-                cipher: key_etype.encrypt(&tgt.session_key.keyvalue, 7, &authenticator.to_der()).unwrap(),
+                cipher: key_etype
+                    .encrypt(&tgt.session_key.keyvalue, 7, &authenticator.to_der())
+                    .unwrap(),
             },
         };
         let mut body = body;
@@ -416,7 +492,10 @@ impl TgsRequest {
         }
         KdcReq {
             msg_type: msg_type::TGS_REQ,
-            padata: vec![PaData { padata_type: pa_type::PA_TGS_REQ, value: ap_req.to_der() }],
+            padata: vec![PaData {
+                padata_type: pa_type::PA_TGS_REQ,
+                value: ap_req.to_der(),
+            }],
             req_body: body,
             req_body_raw: body_raw,
         }
