@@ -1,5 +1,5 @@
-//! Turning request principal names into database lookups (MS-KILE 3.3.5.6.1.1 client names,
-//! 3.3.5.7? service names; RFC 6806 for NT-ENTERPRISE).
+//! Turning request principal names into database lookups (MS-KILE 3.3.5.6 AS and 3.3.5.7 TGS
+//! exchanges; RFC 6806 §5 for NT-ENTERPRISE names).
 
 use super::db::{KdcDatabase, KdcPrincipal, PrincipalLookup};
 use super::messages::{name_type, PrincipalName};

@@ -1,9 +1,9 @@
 //! The Privilege Attribute Certificate (MS-PAC): building, signing, decoding, verifying.
 //!
 //! The groups in a PAC are those of the moment the TGT was issued; service tickets copy the
-//! TGT's PAC (MS-KILE 3.3.5.7.?: the KDC copies authorization data from the TGT), which is why
-//! a host added to a group keeps its old groups until it gets a new TGT (windows-behaviour
-//! row 18).
+//! TGT's PAC (RFC 4120 §3.3.3: the KDC copies the TGT's authorization data; MS-KILE 3.3.5.7),
+//! which is why a host added to a group keeps its old groups until it gets a new TGT
+//! (windows-behaviour row 18).
 
 use thiserror::Error;
 
@@ -36,7 +36,8 @@ pub const LOGON_EXTRA_SIDS: u32 = 0x20;
 pub const NEVER: u64 = 0x7fff_ffff_ffff_ffff;
 
 /// "Authentication authority asserted identity" (MS-DTYP 2.4.2.4), which Windows 2012+ KDCs
-/// add to the ExtraSids of tickets obtained with a password or key (MS-KILE 3.3.5.6.4.?).
+/// add to the ExtraSids of tickets obtained with a password or key. Tag I: seen in
+/// `whoami /groups` on Windows Server 2012+ domains, not traced to a spec section.
 pub const AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY: &str = "S-1-18-1";
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -627,6 +628,20 @@ impl Pac {
         }
     }
 
+    /// A PAC signature must use the keyed checksum of the signing key's type (MS-PAC 2.8.1);
+    /// anything else (an unkeyed checksum, say) is refused.
+    fn check_signature(key: SigningKey, cksumtype: i32, data: &[u8], sig: &[u8]) -> Result<(), PacError> {
+        if cksumtype != key.etype.checksum_type() {
+            return Err(PacError::BadSignature);
+        }
+        let ok = crypto::verify_checksum(cksumtype, key.etype, key.key, PAC_SIGNATURE_USAGE, data, sig)?;
+        if ok {
+            Ok(())
+        } else {
+            Err(PacError::BadSignature)
+        }
+    }
+
     fn signature(&self, ty: u32) -> Result<(i32, Vec<u8>), PacError> {
         let data = self
             .buffer(ty)
@@ -647,40 +662,16 @@ impl Pac {
         let (cksumtype, sig) = self.signature(buffer_type::SERVER_CHECKSUM)?;
         let mut zeroed = self.clone();
         zeroed.set_signature(buffer_type::SERVER_CHECKSUM, &vec![0; sig.len()]);
-        let (kdc_type, kdc_sig) = self.signature(buffer_type::PRIVSVR_CHECKSUM)?;
+        let (_, kdc_sig) = self.signature(buffer_type::PRIVSVR_CHECKSUM)?;
         zeroed.set_signature(buffer_type::PRIVSVR_CHECKSUM, &vec![0; kdc_sig.len()]);
-        let _ = kdc_type;
-        let ok = crypto::verify_checksum(
-            cksumtype,
-            server.etype,
-            server.key,
-            PAC_SIGNATURE_USAGE,
-            &zeroed.to_bytes(),
-            &sig,
-        )?;
-        if ok {
-            Ok(())
-        } else {
-            Err(PacError::BadSignature)
-        }
+        Self::check_signature(server, cksumtype, &zeroed.to_bytes(), &sig)
     }
 
     /// Checks the KDC signature (over the server signature) with the krbtgt key.
     pub fn verify_kdc_signature(&self, kdc: SigningKey) -> Result<(), PacError> {
         let (_, server_sig) = self.signature(buffer_type::SERVER_CHECKSUM)?;
         let (cksumtype, sig) = self.signature(buffer_type::PRIVSVR_CHECKSUM)?;
-        if crypto::verify_checksum(
-            cksumtype,
-            kdc.etype,
-            kdc.key,
-            PAC_SIGNATURE_USAGE,
-            &server_sig,
-            &sig,
-        )? {
-            Ok(())
-        } else {
-            Err(PacError::BadSignature)
-        }
+        Self::check_signature(kdc, cksumtype, &server_sig, &sig)
     }
 }
 
@@ -822,6 +813,24 @@ mod tests {
             }),
             Err(PacError::BadSignature)
         );
+        // An unkeyed RSA-MD5 "signature" is refused even when it matches.
+        let mut unkeyed = pac.clone();
+        let mut zeroed = pac.clone();
+        zeroed.set_signature(buffer_type::SERVER_CHECKSUM, &[0; 12]);
+        zeroed.set_signature(buffer_type::PRIVSVR_CHECKSUM, &[0; 16]);
+        let digest = {
+            use md5::Digest;
+            md5::Md5::digest(zeroed.to_bytes()).to_vec()
+        };
+        if let Some((_, data)) = unkeyed
+            .buffers
+            .iter_mut()
+            .find(|(t, _)| *t == buffer_type::SERVER_CHECKSUM)
+        {
+            *data = 7i32.to_le_bytes().to_vec();
+            data.extend_from_slice(&digest[..12]);
+        }
+        assert!(unkeyed.verify_server_signature(server).is_err());
         let mut tampered = pac.clone();
         tampered.buffers[0].1[40] ^= 1;
         assert_eq!(

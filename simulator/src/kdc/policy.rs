@@ -78,7 +78,7 @@ pub fn ticket_key(service: &KdcPrincipal) -> Option<(Etype, &KerberosKey)> {
 }
 
 /// The session key etype: the first etype of the client's list that the service accepts for
-/// session keys (RFC 4120 §3.1.3, MS-KILE 3.3.5.7? / KB5021131 for the default).
+/// session keys (RFC 4120 §3.1.3; KB5021131 for the default of an unset attribute).
 pub fn session_etype(requested: &[i32], service: &KdcPrincipal) -> Option<Etype> {
     let allowed = service_etypes(service).session;
     requested
