@@ -257,6 +257,11 @@ fn tgs_reply_uses_the_subkey_and_checks_the_body_checksum() {
         41
     );
 
+    // No checksum at all is accepted too (impacket sends none; AD accepts it).
+    let mut bare = TgsRequest::new(&["HTTP", "web01.corp.example.test"], T0);
+    bare.no_checksum = true;
+    get_service_ticket(&kdc, &tgt, &bare).unwrap();
+
     // HMAC-MD5 and RSA-MD5 checksums are accepted with an AES session key, as AD does.
     for ctype in [-138, 7] {
         let mut req = TgsRequest::new(&["HTTP", "web01.corp.example.test"], T0);

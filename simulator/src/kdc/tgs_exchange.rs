@@ -253,17 +253,19 @@ fn check_ticket_times(tgt: &EncTicketPart, now: i64, skew: i64, renew: bool) -> 
     Ok(())
 }
 
-/// The authenticator checksum must cover the req-body bytes exactly as sent (RFC 4120 §3.3.2).
+/// The authenticator checksum, when present, must cover the req-body bytes exactly as sent
+/// (RFC 4120 §3.3.2). An authenticator without one is accepted: AD does (impacket's
+/// getKerberosTGS and kerbad send none and work against Windows DCs; client-interop §11),
+/// where MIT and Samba answer KRB_AP_ERR_INAPP_CKSUM.
 fn verify_body_checksum(
     auth: &Authenticator,
     etype: Etype,
     key: &[u8],
     body_raw: &[u8],
 ) -> Result<(), Refusal> {
-    let cksum = auth.cksum.as_ref().ok_or(Refusal::new(
-        code::KRB_AP_ERR_INAPP_CKSUM,
-        "authenticator has no checksum",
-    ))?;
+    let Some(cksum) = auth.cksum.as_ref() else {
+        return Ok(());
+    };
     match crypto::verify_checksum(
         cksum.cksumtype,
         etype,

@@ -419,6 +419,8 @@ pub struct TgsRequest {
     pub client_time: i64,
     pub subkey: Option<EncryptionKey>,
     pub checksum_type: Option<i32>,
+    /// Leave the authenticator checksum out (as impacket does).
+    pub no_checksum: bool,
     /// Changes the body after the checksum was computed (a tampering test).
     pub tamper_body: bool,
 }
@@ -432,6 +434,7 @@ impl TgsRequest {
             client_time,
             subkey: None,
             checksum_type: None,
+            no_checksum: false,
             tamper_body: false,
         }
     }
