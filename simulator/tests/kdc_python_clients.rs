@@ -76,8 +76,10 @@ fn impacket_gets_a_gmsa_tgt_with_its_aes_key() {
         "ldap/dc1.corp.example.test",
     );
     let text = assert_ok(&out, "impacket -aesKey");
+    // impacket lists RC4 first in its TGS-REQ etypes: the session key follows the client's
+    // order among those the DC account allows (0x1C), RFC 4120 §3.3.3.
     assert!(
-        text.contains("TGT etype=18") && text.contains("TGS etype=18"),
+        text.contains("TGT etype=18") && text.contains("TGS etype=23"),
         "{text}"
     );
 }
