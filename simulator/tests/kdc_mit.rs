@@ -201,6 +201,26 @@ fn kinit_with_exported_keytabs_for_a_computer_and_a_gmsa() {
             "{klist}"
         );
     }
+    // After a gMSA rollover the exported keytab holds both passwords' keys and still works.
+    kdc.db.update("gmsa1$", |p| {
+        p.previous_keys = std::mem::take(&mut p.keys);
+        p.keys = derive_keys("gmsa-next", &p.salt, 4);
+    });
+    let keytab = kdc.keytab_for("gmsa1$");
+    let client = Client::new(&kdc, &conf, "gmsa-rolled");
+    let principal = format!("gmsa1$@{REALM}");
+    client.expect_ok(
+        "kinit -kt after rollover",
+        &client.run("kinit", &["-kt", keytab.to_str().unwrap(), &principal], None),
+    );
+    let listing = client.expect_ok(
+        "klist -k",
+        &client.run("klist", &["-k", keytab.to_str().unwrap()], None),
+    );
+    assert!(
+        listing.contains("   4 gmsa1$@") && listing.contains("   3 gmsa1$@"),
+        "{listing}"
+    );
     // The keytab lists every etype with its kvno, as klist -k shows it.
     let keytab = kdc.keytab_for("WEB01$");
     let client = Client::new(&kdc, &conf, "ktlist");

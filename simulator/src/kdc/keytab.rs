@@ -5,6 +5,8 @@
 
 use thiserror::Error;
 
+use super::db::KdcPrincipal;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeytabEntry {
     pub realm: String,
@@ -42,6 +44,34 @@ pub enum KeytabError {
     TooLong,
     #[error("keytab string not UTF-8")]
     BadString,
+}
+
+/// Keytab entries for an account: every current and previous key (so a host can still open
+/// tickets issued before a gMSA rollover), under the sAMAccountName and each extra name
+/// (e.g. `["host", "web01.corp.example.test"]`). Name type 1 (NT-PRINCIPAL), as ktpass and
+/// MIT ktutil write.
+pub fn entries_for_principal(
+    principal: &KdcPrincipal,
+    extra_names: &[Vec<String>],
+    timestamp: u32,
+) -> Vec<KeytabEntry> {
+    let mut names = vec![vec![principal.sam_account_name.clone()]];
+    names.extend(extra_names.iter().cloned());
+    let mut out = Vec::new();
+    for components in names {
+        for key in principal.keys.iter().chain(&principal.previous_keys) {
+            out.push(KeytabEntry {
+                realm: principal.realm.clone(),
+                components: components.clone(),
+                name_type: 1,
+                timestamp,
+                kvno: key.kvno,
+                etype: key.etype,
+                key: key.key.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn counted(out: &mut Vec<u8>, data: &[u8]) -> Result<(), KeytabError> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use adsim_simulator::clock::Clock;
-use adsim_simulator::kdc::keytab::{write_keytab, KeytabEntry};
+use adsim_simulator::kdc::keytab::{entries_for_principal, write_keytab};
 use adsim_simulator::kdc::krb5conf::{render_with, RealmKdcs};
 use adsim_simulator::kdc::net::{serve_tcp, serve_udp};
 use adsim_simulator::kdc::{Kdc, KdcConfig};
@@ -73,20 +73,7 @@ impl LiveKdc {
 
     pub fn keytab_for(&self, sam: &str) -> PathBuf {
         let principal = self.db.get(sam);
-        let entries: Vec<KeytabEntry> = principal
-            .keys
-            .iter()
-            .chain(&principal.previous_keys)
-            .map(|k| KeytabEntry {
-                realm: REALM.into(),
-                components: vec![principal.sam_account_name.clone()],
-                name_type: 1,
-                timestamp: 1_700_000_000,
-                kvno: k.kvno,
-                etype: k.etype,
-                key: k.key.clone(),
-            })
-            .collect();
+        let entries = entries_for_principal(&principal, &[], 1_700_000_000);
         let path = self.dir.join(format!("{}.keytab", sam.trim_end_matches('$')));
         std::fs::write(&path, write_keytab(&entries).unwrap()).unwrap();
         path
