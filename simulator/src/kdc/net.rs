@@ -1,0 +1,110 @@
+//! The KDC on the network: UDP (one request per datagram, RFC 4120 §7.2.1) and TCP (4-byte
+//! big-endian length prefix, RFC 4120 §7.2.2).
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+
+use super::error::{code, ErrorContext, Refusal};
+use super::{Kdc, Transport};
+
+/// Serves UDP requests until the socket fails. Each datagram is answered on its own task.
+pub async fn serve_udp(socket: UdpSocket, kdc: Arc<Kdc>) -> std::io::Result<()> {
+    let socket = Arc::new(socket);
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (len, peer) = match socket.recv_from(&mut buf).await {
+            Ok(v) => v,
+            // ICMP port-unreachable from an earlier reply surfaces here on some systems.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => continue,
+            Err(e) => return Err(e),
+        };
+        let request = buf[..len].to_vec();
+        let kdc = kdc.clone();
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            let reply = tokio::task::spawn_blocking(move || kdc.handle(&request, Transport::Udp)).await;
+            if let Ok(Some(reply)) = reply {
+                if let Err(e) = socket.send_to(&reply, peer).await {
+                    tracing::debug!(%peer, error = %e, "UDP reply not sent");
+                }
+            }
+        });
+    }
+}
+
+/// Serves TCP connections until the listener fails.
+pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(kdc.config().max_tcp_connections.max(1)));
+    loop {
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(std::io::Error::other)?;
+        let (stream, peer) = listener.accept().await?;
+        let kdc = kdc.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_connection(stream, &kdc).await {
+                tracing::debug!(%peer, error = %e, "KDC TCP connection closed");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(mut stream: TcpStream, kdc: &Arc<Kdc>) -> std::io::Result<()> {
+    let timeout = kdc.config().tcp_read_timeout;
+    loop {
+        let mut len_buf = [0u8; 4];
+        match tokio::time::timeout(timeout, stream.read_exact(&mut len_buf)).await {
+            Err(_) => return Ok(()), // idle or stalled client
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(_)) => {}
+        }
+        let len = u32::from_be_bytes(len_buf);
+        // RFC 4120 §7.2.2: the high bit is reserved for extensions we do not know, and the
+        // KDC may refuse oversized requests; both get KRB_ERR_FIELD_TOOLONG, then close.
+        if len & 0x8000_0000 != 0 || len as usize > kdc.config().max_tcp_request_size {
+            let reply = too_long(kdc);
+            write_framed(&mut stream, &reply).await?;
+            return Ok(());
+        }
+        let mut request = vec![0u8; len as usize];
+        match tokio::time::timeout(timeout, stream.read_exact(&mut request)).await {
+            Err(_) => return Ok(()),
+            Ok(r) => r?,
+        };
+        let kdc_for_task = kdc.clone();
+        let reply = tokio::task::spawn_blocking(move || kdc_for_task.handle(&request, Transport::Tcp))
+            .await
+            .map_err(std::io::Error::other)?;
+        match reply {
+            Some(reply) => write_framed(&mut stream, &reply).await?,
+            None => return Ok(()),
+        }
+    }
+}
+
+fn too_long(kdc: &Kdc) -> Vec<u8> {
+    let realm = kdc
+        .db()
+        .realms()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "UNKNOWN".into());
+    kdc.error_reply(
+        &Refusal::new(code::KRB_ERR_FIELD_TOOLONG, "TCP request too long"),
+        &ErrorContext::fallback(&realm),
+    )
+}
+
+async fn write_framed(stream: &mut TcpStream, reply: &[u8]) -> std::io::Result<()> {
+    let mut framed = Vec::with_capacity(4 + reply.len());
+    framed.extend_from_slice(&(reply.len() as u32).to_be_bytes());
+    framed.extend_from_slice(reply);
+    stream.write_all(&framed).await
+}
