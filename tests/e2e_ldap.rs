@@ -8,32 +8,76 @@ use common::*;
 fn anonymous_root_dse_over_ldap_ldaps_and_starttls_with_verified_certificates() {
     let a = Adsim::start(&[]);
     for (url, extra) in [(a.ldap(), None), (a.ldaps(), None), (a.ldap(), Some("-ZZ"))] {
-        let mut args = vec!["-x", "-H", url.as_str(), "-b", "", "-s", "base", "(objectClass=*)", "defaultNamingContext", "supportedControl"];
+        let mut args = vec![
+            "-x",
+            "-H",
+            url.as_str(),
+            "-b",
+            "",
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "defaultNamingContext",
+            "supportedControl",
+        ];
         if let Some(z) = extra {
             args.insert(0, z);
         }
         let o = ldap_tool("ldapsearch", &a.ca(), &args, None);
         let t = text(&o);
         assert!(o.status.success(), "{url} {extra:?}: {t}");
-        assert!(t.contains("defaultNamingContext: DC=corp,DC=example,DC=test"), "{t}");
+        assert!(
+            t.contains("defaultNamingContext: DC=corp,DC=example,DC=test"),
+            "{t}"
+        );
         assert!(t.contains("supportedControl: 1.2.840.113556.1.4.319"), "{t}");
     }
     // Anonymous may read only the rootDSE (AD: operationsError 000004DC).
-    let o = ldap_tool("ldapsearch", &a.ca(), &["-x", "-H", &a.ldap(), "-b", &a.base(), "-s", "base"], None);
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &["-x", "-H", &a.ldap(), "-b", &a.base(), "-s", "base"],
+        None,
+    );
     let t = text(&o);
-    assert!(t.contains("result: 1 Operations error") && t.contains("000004DC"), "{t}");
+    assert!(
+        t.contains("result: 1 Operations error") && t.contains("000004DC"),
+        "{t}"
+    );
 }
 
 #[test]
 fn administrator_binds_by_dn_upn_and_down_level_name() {
     let a = Adsim::start(&[]);
-    for who in ["CN=Administrator,CN=Users,DC=corp,DC=example,DC=test", "Administrator@corp.example.test", "CORP\\Administrator"] {
-        let o = ldap_tool("ldapwhoami", &a.ca(), &["-x", "-H", &a.ldaps(), "-D", who, "-w", ADMIN_PASSWORD], None);
-        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "u:CORP\\Administrator", "{who}: {}", text(&o));
+    for who in [
+        "CN=Administrator,CN=Users,DC=corp,DC=example,DC=test",
+        "Administrator@corp.example.test",
+        "CORP\\Administrator",
+    ] {
+        let o = ldap_tool(
+            "ldapwhoami",
+            &a.ca(),
+            &["-x", "-H", &a.ldaps(), "-D", who, "-w", ADMIN_PASSWORD],
+            None,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "u:CORP\\Administrator",
+            "{who}: {}",
+            text(&o)
+        );
     }
-    let o = ldap_tool("ldapwhoami", &a.ca(), &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", "nope"], None);
+    let o = ldap_tool(
+        "ldapwhoami",
+        &a.ca(),
+        &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", "nope"],
+        None,
+    );
     let t = text(&o);
-    assert!(t.contains("Invalid credentials (49)") && t.contains("AcceptSecurityContext error, data 52e"), "{t}");
+    assert!(
+        t.contains("Invalid credentials (49)") && t.contains("AcceptSecurityContext error, data 52e"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -46,25 +90,97 @@ fn add_user_and_computer_with_unicode_pwd_then_bind_as_them() {
         unicode_pwd_b64("Alice-Passw0rd!"),
         unicode_pwd_b64("Web01-Passw0rd!")
     );
-    let o = ldap_tool("ldapadd", &a.ca(), &["-x", "-H", &a.ldaps(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD], Some(&ldif));
+    let o = ldap_tool(
+        "ldapadd",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldaps(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ],
+        Some(&ldif),
+    );
     assert!(o.status.success(), "{}", text(&o));
     for (who, pw, expect) in [
         ("alice@corp.example.test", "Alice-Passw0rd!", "u:CORP\\alice"),
         ("CORP\\WEB01$", "Web01-Passw0rd!", "u:CORP\\WEB01$"),
     ] {
-        let o = ldap_tool("ldapwhoami", &a.ca(), &["-x", "-ZZ", "-H", &a.ldap(), "-D", who, "-w", pw], None);
+        let o = ldap_tool(
+            "ldapwhoami",
+            &a.ca(),
+            &["-x", "-ZZ", "-H", &a.ldap(), "-D", who, "-w", pw],
+            None,
+        );
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), expect, "{}", text(&o));
     }
     // unicodePwd on a plain connection is refused and the entry is not created.
-    let ldif2 = format!("dn: CN=Bob,CN=Users,{base}\nobjectClass: user\nunicodePwd:: {}\n", unicode_pwd_b64("x-Passw0rd!"));
-    let o = ldap_tool("ldapadd", &a.ca(), &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD], Some(&ldif2));
-    assert!(text(&o).contains("Server is unwilling to perform (53)"), "{}", text(&o));
-    let o = ldap_tool("ldapsearch", &a.ca(), &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD, "-b", &base, "(cn=Bob)", "1.1"], None);
+    let ldif2 = format!(
+        "dn: CN=Bob,CN=Users,{base}\nobjectClass: user\nunicodePwd:: {}\n",
+        unicode_pwd_b64("x-Passw0rd!")
+    );
+    let o = ldap_tool(
+        "ldapadd",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ],
+        Some(&ldif2),
+    );
+    assert!(
+        text(&o).contains("Server is unwilling to perform (53)"),
+        "{}",
+        text(&o)
+    );
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+            "-b",
+            &base,
+            "(cn=Bob)",
+            "1.1",
+        ],
+        None,
+    );
     assert!(text(&o).contains("numEntries") == false, "{}", text(&o));
     // Duplicate sAMAccountName: 68 with ERROR_USER_EXISTS.
     let dup = format!("dn: CN=Alice Two,CN=Users,{base}\nobjectClass: user\nsAMAccountName: ALICE\n");
-    let o = ldap_tool("ldapadd", &a.ca(), &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD], Some(&dup));
-    assert!(text(&o).contains("Already exists (68)") && text(&o).contains("00000524"), "{}", text(&o));
+    let o = ldap_tool(
+        "ldapadd",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ],
+        Some(&dup),
+    );
+    assert!(
+        text(&o).contains("Already exists (68)") && text(&o).contains("00000524"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -72,10 +188,25 @@ fn binary_sid_string_sid_and_in_chain_filters() {
     let a = Adsim::start(&[]);
     let base = a.base();
     let sid = a.ready["domains"][0]["domain_sid"].as_str().unwrap().to_string() + "-500";
-    let bind = ["-x", "-H", a.ldap().leak() as &str, "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD, "-b", base.clone().leak() as &str];
+    let bind = [
+        "-x",
+        "-H",
+        a.ldap().leak() as &str,
+        "-D",
+        "CORP\\Administrator",
+        "-w",
+        ADMIN_PASSWORD,
+        "-b",
+        base.clone().leak() as &str,
+    ];
     // String SID form, as AD accepts it.
     let f = format!("(objectSid={sid})");
-    let o = ldap_tool("ldapsearch", &a.ca(), &[&bind[..], &[f.as_str(), "sAMAccountName"]].concat(), None);
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &[&bind[..], &[f.as_str(), "sAMAccountName"]].concat(),
+        None,
+    );
     assert!(text(&o).contains("sAMAccountName: Administrator"), "{}", text(&o));
     // Binary SID with every byte escaped (RFC 4515).
     let parsed: Vec<u32> = sid.split('-').skip(3).map(|x| x.parse().unwrap()).collect();
@@ -85,17 +216,44 @@ fn binary_sid_string_sid_and_in_chain_filters() {
     }
     let esc: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
     let f = format!("(objectSid={esc})");
-    let o = ldap_tool("ldapsearch", &a.ca(), &[&bind[..], &[f.as_str(), "sAMAccountName"]].concat(), None);
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &[&bind[..], &[f.as_str(), "sAMAccountName"]].concat(),
+        None,
+    );
     assert!(text(&o).contains("sAMAccountName: Administrator"), "{}", text(&o));
     // In-chain: everything transitively in BUILTIN\Administrators.
     let f = format!("(memberOf:1.2.840.113556.1.4.1941:=CN=Administrators,CN=Builtin,{base})");
-    let o = ldap_tool("ldapsearch", &a.ca(), &[&bind[..], &[f.as_str(), "1.1"]].concat(), None);
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &[&bind[..], &[f.as_str(), "1.1"]].concat(),
+        None,
+    );
     let t = text(&o);
-    assert!(t.contains("dn: CN=Administrator,CN=Users") && t.contains("dn: CN=Domain Admins,CN=Users"), "{t}");
+    assert!(
+        t.contains("dn: CN=Administrator,CN=Users") && t.contains("dn: CN=Domain Admins,CN=Users"),
+        "{t}"
+    );
     // Bitwise AND on userAccountControl: disabled accounts (Guest, krbtgt).
-    let o = ldap_tool("ldapsearch", &a.ca(), &[&bind[..], &["(userAccountControl:1.2.840.113556.1.4.803:=2)", "sAMAccountName"]].concat(), None);
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &[
+            &bind[..],
+            &["(userAccountControl:1.2.840.113556.1.4.803:=2)", "sAMAccountName"],
+        ]
+        .concat(),
+        None,
+    );
     let t = text(&o);
-    assert!(t.contains("sAMAccountName: krbtgt") && t.contains("sAMAccountName: Guest") && !t.contains("sAMAccountName: Administrator"), "{t}");
+    assert!(
+        t.contains("sAMAccountName: krbtgt")
+            && t.contains("sAMAccountName: Guest")
+            && !t.contains("sAMAccountName: Administrator"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -104,22 +262,68 @@ fn paged_search_over_two_thousand_entries() {
     let base = a.base();
     let mut ldif = format!("dn: OU=Bulk,{base}\nobjectClass: organizationalUnit\n\n");
     for i in 0..2000 {
-        ldif.push_str(&format!("dn: CN=bulk{i:05},OU=Bulk,{base}\nobjectClass: user\nsAMAccountName: bulk{i:05}\n\n"));
+        ldif.push_str(&format!(
+            "dn: CN=bulk{i:05},OU=Bulk,{base}\nobjectClass: user\nsAMAccountName: bulk{i:05}\n\n"
+        ));
     }
-    let o = ldap_tool("ldapadd", &a.ca(), &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD], Some(&ldif));
+    let o = ldap_tool(
+        "ldapadd",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ],
+        Some(&ldif),
+    );
     assert!(o.status.success(), "{}", text(&o));
     let ou = format!("OU=Bulk,{base}");
     let o = ldap_tool(
         "ldapsearch",
         &a.ca(),
-        &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD, "-b", &ou, "-E", "pr=300/noprompt", "(objectClass=user)", "sAMAccountName"],
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+            "-b",
+            &ou,
+            "-E",
+            "pr=300/noprompt",
+            "(objectClass=user)",
+            "sAMAccountName",
+        ],
         None,
     );
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert_eq!(t.matches("sAMAccountName: bulk").count(), 2000);
     // Without paging AD stops at MaxPageSize (1000) with sizeLimitExceeded.
-    let o = ldap_tool("ldapsearch", &a.ca(), &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD, "-b", &ou, "(objectClass=user)", "1.1"], None);
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+            "-b",
+            &ou,
+            "(objectClass=user)",
+            "1.1",
+        ],
+        None,
+    );
     let t = text(&o);
     assert!(t.contains("result: 4 Size limit exceeded"), "{t}");
     assert_eq!(t.matches("dn: CN=bulk").count(), 1000);
@@ -134,15 +338,43 @@ fn two_domain_forest_serves_both_domains_and_refers_across() {
     let o = ldap_tool(
         "ldapsearch",
         &a.ca(),
-        &["-x", "-H", child_url, "-D", "CHILD\\Administrator", "-w", ADMIN_PASSWORD, "-b", "DC=child,DC=corp,DC=example,DC=test", "(sAMAccountName=Administrator)", "objectSid"],
+        &[
+            "-x",
+            "-H",
+            child_url,
+            "-D",
+            "CHILD\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+            "-b",
+            "DC=child,DC=corp,DC=example,DC=test",
+            "(sAMAccountName=Administrator)",
+            "objectSid",
+        ],
         None,
     );
-    assert!(text(&o).contains("dn: CN=Administrator,CN=Users,DC=child,DC=corp,DC=example,DC=test"), "{}", text(&o));
+    assert!(
+        text(&o).contains("dn: CN=Administrator,CN=Users,DC=child,DC=corp,DC=example,DC=test"),
+        "{}",
+        text(&o)
+    );
     // The root DC refers a search for the child's NC to the child's DC.
     let o = ldap_tool(
         "ldapsearch",
         &a.ca(),
-        &["-x", "-H", &a.ldap(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD, "-b", "CN=Users,DC=child,DC=corp,DC=example,DC=test", "-s", "base"],
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+            "-b",
+            "CN=Users,DC=child,DC=corp,DC=example,DC=test",
+            "-s",
+            "base",
+        ],
         None,
     );
     let t = text(&o);
@@ -151,11 +383,27 @@ fn two_domain_forest_serves_both_domains_and_refers_across() {
     let o = ldap_tool(
         "ldapsearch",
         &a.ca(),
-        &["-x", "-H", &a.s("gc_url"), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD, "-b", "DC=corp,DC=example,DC=test", "(sAMAccountName=Administrator)", "1.1"],
+        &[
+            "-x",
+            "-H",
+            &a.s("gc_url"),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+            "-b",
+            "DC=corp,DC=example,DC=test",
+            "(sAMAccountName=Administrator)",
+            "1.1",
+        ],
         None,
     );
     let t = text(&o);
-    assert!(t.contains("dn: CN=Administrator,CN=Users,DC=corp") && t.contains("dn: CN=Administrator,CN=Users,DC=child"), "{t}");
+    assert!(
+        t.contains("dn: CN=Administrator,CN=Users,DC=corp")
+            && t.contains("dn: CN=Administrator,CN=Users,DC=child"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -163,16 +411,31 @@ fn malformed_ber_closes_one_connection_not_the_server() {
     use std::io::{Read, Write};
     let mut a = Adsim::start(&[]);
     let addr = a.ldap().trim_start_matches("ldap://").to_string();
-    for garbage in [&b"\x30\x84\xff\xff\xff\xff\x02\x01"[..], b"\x04\x03abc", b"\x30\x05\x02\x01\x01\x63\x00", b"GET / HTTP/1.1\r\n\r\n"] {
+    for garbage in [
+        &b"\x30\x84\xff\xff\xff\xff\x02\x01"[..],
+        b"\x04\x03abc",
+        b"\x30\x05\x02\x01\x01\x63\x00",
+        b"GET / HTTP/1.1\r\n\r\n",
+    ] {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
         s.write_all(garbage).unwrap();
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf); // closed by the server (with a notice of disconnection)
     }
     assert!(a.is_running());
-    let o = ldap_tool("ldapsearch", &a.ca(), &["-x", "-H", &a.ldap(), "-b", "", "-s", "base", "dnsHostName"], None);
-    assert!(text(&o).contains("dnsHostName: dc1.corp.example.test"), "{}", text(&o));
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &["-x", "-H", &a.ldap(), "-b", "", "-s", "base", "dnsHostName"],
+        None,
+    );
+    assert!(
+        text(&o).contains("dnsHostName: dc1.corp.example.test"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -186,6 +449,8 @@ tls = Tls(ca_certs_file=ca, validate=ssl.CERT_REQUIRED)
 srv = Server(url, use_ssl=True, tls=tls, get_info=ALL)
 c = Connection(srv, user='CORP\\Administrator', password='Adsim-Passw0rd!', auto_bind=True)
 assert srv.info.other['defaultNamingContext'][0] == base, srv.info
+assert srv.schema is not None and 'msDS-ManagedPassword' in srv.schema.attribute_types, 'schema not loaded'
+assert srv.schema.object_classes['msDS-GroupManagedServiceAccount'].superior == ['computer']
 c.search(base, '(sAMAccountName=Administrator)', SUBTREE, attributes=['objectSid', 'memberOf'])
 e = c.entries[0]
 print('SID', e.objectSid.value)

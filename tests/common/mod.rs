@@ -21,20 +21,36 @@ impl Drop for Adsim {
 impl Adsim {
     pub fn start(extra: &[&str]) -> Adsim {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
-        cmd.args(["serve", "--ldap-port", "0", "--ldaps-port", "0", "--gc-port", "0", "--seed", "1"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "serve",
+            "--ldap-port",
+            "0",
+            "--ldaps-port",
+            "0",
+            "--gc-port",
+            "0",
+            "--seed",
+            "1",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("adsim starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
-        let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        let ready: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
         assert_eq!(ready["event"], "ready");
         Adsim { child, ready }
     }
 
     pub fn s(&self, key: &str) -> String {
-        self.ready[key].as_str().unwrap_or_else(|| panic!("ready.{key}")).to_string()
+        self.ready[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("ready.{key}"))
+            .to_string()
     }
 
     pub fn ldap(&self) -> String {
@@ -64,7 +80,9 @@ pub fn ldap_tool(tool: &str, ca: &str, args: &[&str], stdin: Option<&str>) -> Ou
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{tool} must be installed (ldap-utils): {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} must be installed (ldap-utils): {e}"));
     // Feed stdin from another thread: the tool may fill its stdout pipe before reading it all.
     let mut pipe = child.stdin.take().unwrap();
     let input = stdin.unwrap_or_default().to_string();
@@ -77,17 +95,29 @@ pub fn ldap_tool(tool: &str, ca: &str, args: &[&str], stdin: Option<&str>) -> Ou
 }
 
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Runs a python3 script with the given arguments.
 pub fn python(script: &str, args: &[&str]) -> Output {
-    Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3 runs")
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs")
 }
 
 /// `"password"` as UTF-16LE, base64 (the unicodePwd value).
 pub fn unicode_pwd_b64(pw: &str) -> String {
     use base64::Engine;
-    let quoted: Vec<u8> = format!("\"{pw}\"").encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let quoted: Vec<u8> = format!("\"{pw}\"")
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
     base64::engine::general_purpose::STANDARD.encode(quoted)
 }

@@ -35,6 +35,9 @@ const CONSTRUCTED_ON_REQUEST: &[&str] = &[
     "msds-managedpassword",
     "allowedattributes",
     "structuralobjectclass",
+    "attributetypes",
+    "objectclasses",
+    "ditcontentrules",
 ];
 
 /// Operational attributes returned for `+` (RFC 3673).
@@ -134,11 +137,20 @@ impl<'a> ReadContext<'a> {
         if !only_dn {
             if self.all_user {
                 for (key, a) in &e.attrs {
-                    if self.readable(key) && self.in_partial_set(key) {
+                    if self.readable(key) && self.in_partial_set(key) && !hidden_from_star(key) {
                         out.push((a.name.clone(), a.values.clone()));
                     }
                 }
                 out.push(("distinguishedName".into(), vec![e.dn.to_string().into_bytes()]));
+                if e.is_class("subSchema") {
+                    for (name, key) in [
+                        ("attributeTypes", "attributetypes"),
+                        ("objectClasses", "objectclasses"),
+                        ("dITContentRules", "ditcontentrules"),
+                    ] {
+                        out.push((name.to_string(), subschema_values(key).to_vec()));
+                    }
+                }
                 for (fwd, back) in LINKED_ATTRIBUTES {
                     for name in [fwd, back] {
                         let vals = link_values(self.st, e, &name.to_ascii_lowercase()).unwrap_or_default();
@@ -233,6 +245,9 @@ impl<'a> ReadContext<'a> {
                 .and_then(|s| s.rid())
                 .map(|r| vec![r.to_string().into_bytes()]),
             "msds-keyversionnumber" => e.secrets.as_ref().map(|s| vec![s.kvno.to_string().into_bytes()]),
+            "attributetypes" | "objectclasses" | "ditcontentrules" if e.is_class("subSchema") => {
+                Some(subschema_values(key).to_vec())
+            }
             _ => None,
         };
         let _ = self.caller;
@@ -285,4 +300,32 @@ pub fn canonical_name(dir: &Directory, e: &Entry) -> String {
     } else {
         format!("{dns}/{}", parts.join("/"))
     }
+}
+
+/// The rendered schema definitions, built once per process.
+fn subschema_values(key: &str) -> &'static [Vec<u8>] {
+    use std::sync::OnceLock;
+    static RENDERED: OnceLock<[Vec<Vec<u8>>; 3]> = OnceLock::new();
+    let r = RENDERED.get_or_init(|| {
+        let s = crate::schema::Schema::ad();
+        let bytes = |v: Vec<String>| v.into_iter().map(String::into_bytes).collect::<Vec<_>>();
+        [
+            bytes(s.render_attribute_types()),
+            bytes(s.render_object_classes()),
+            bytes(s.render_dit_content_rules()),
+        ]
+    });
+    match key {
+        "attributetypes" => &r[0],
+        "objectclasses" => &r[1],
+        _ => &r[2],
+    }
+}
+
+/// Attributes `*` leaves out: the schema's constructed and operational ones (nTSecurityDescriptor
+/// among them) must be asked for by name.
+fn hidden_from_star(key: &str) -> bool {
+    crate::schema::Schema::ad()
+        .attribute(key)
+        .is_some_and(|a| a.hidden_from_star())
 }

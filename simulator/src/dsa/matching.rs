@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use crate::model::Dn;
+use crate::schema::Schema;
 use crate::security::Sid;
 
 /// LDAP_MATCHING_RULE_BIT_AND (MS-ADTS 3.1.1.3.4.4.1).
@@ -27,81 +28,28 @@ pub enum ValueKind {
     Time,
 }
 
-/// The comparison kind of an attribute, from the schema.
+/// The comparison kind of an attribute, from its schema syntax.
 pub fn kind_of(attr: &str) -> ValueKind {
-    let a = attr.to_ascii_lowercase();
-    match a.as_str() {
-        "objectsid"
-        | "objectguid"
-        | "sidhistory"
-        | "ntsecuritydescriptor"
-        | "msds-groupmsamembership"
-        | "msds-managedpasswordid"
-        | "msds-managedpasswordpreviousid"
-        | "mskds-rootkeydata"
-        | "mskds-kdfparam"
-        | "mskds-secretagreementparam"
-        | "invocationid"
-        | "tokengroups"
-        | "msds-managedpassword" => ValueKind::Binary,
-        "useraccountcontrol"
-        | "grouptype"
-        | "samaccounttype"
-        | "primarygroupid"
-        | "instancetype"
-        | "usncreated"
-        | "usnchanged"
-        | "msds-supportedencryptiontypes"
-        | "systemflags"
-        | "admincount"
-        | "pwdlastset"
-        | "accountexpires"
-        | "badpwdcount"
-        | "logoncount"
-        | "lastlogon"
-        | "lastlogontimestamp"
-        | "msds-managedpasswordinterval"
-        | "msds-keyversionnumber"
-        | "mskds-version"
-        | "mskds-createtime"
-        | "mskds-usestarttime"
-        | "mskds-publickeylength"
-        | "mskds-privatekeylength"
-        | "msds-behavior-version"
-        | "ms-ds-machineaccountquota"
-        | "objectversion"
-        | "primarygrouptoken"
-        | "lockouttime"
-        | "codepage"
-        | "countrycode"
-        | "options" => ValueKind::Integer,
-        "member"
-        | "memberof"
-        | "objectcategory"
-        | "distinguishedname"
-        | "managedby"
-        | "manager"
-        | "msds-hostserviceaccount"
-        | "msds-hostserviceaccountbl"
-        | "serverreference"
-        | "serverreferencebl"
-        | "ncname"
-        | "fsmoroleowner"
-        | "mskds-domainid"
-        | "defaultobjectcategory"
-        | "msds-hasdomainncs"
-        | "dmdlocation"
-        | "trustparent"
-        | "subrefs"
-        | "managedobjects"
-        | "directreports" => ValueKind::Dn,
-        "whencreated" | "whenchanged" | "createtimestamp" | "modifytimestamp" => ValueKind::Time,
+    use crate::schema::Syntax as S;
+    match Schema::ad().attribute(attr).map(|a| a.syntax) {
+        Some(S::OctetString | S::Sid | S::NtSecurityDescriptor | S::ReplicaLink) => ValueKind::Binary,
+        Some(S::Integer | S::LargeInteger | S::Enumeration | S::Boolean) => ValueKind::Integer,
+        Some(S::DsDn | S::DnBinary | S::DnString | S::OrName | S::AccessPoint | S::PresentationAddress) => {
+            ValueKind::Dn
+        }
+        Some(S::GeneralizedTime | S::UtcTime) => ValueKind::Time,
         _ => ValueKind::CaseIgnore,
     }
 }
 
 /// Equality of a stored value and an assertion value (RFC 4517 per syntax).
 pub fn equal(attr: &str, stored: &[u8], assertion: &[u8]) -> bool {
+    let schema = Schema::ad();
+    if let Some(at) = schema.attribute(attr) {
+        if kind_of(attr) != ValueKind::Binary && kind_of(attr) != ValueKind::Integer {
+            return schema.normalize_value(at, stored) == schema.normalize_value(at, assertion);
+        }
+    }
     match kind_of(attr) {
         ValueKind::Binary => {
             if stored == assertion {
@@ -134,6 +82,11 @@ pub fn equal(attr: &str, stored: &[u8], assertion: &[u8]) -> bool {
 }
 
 pub fn compare(attr: &str, stored: &[u8], assertion: &[u8]) -> Option<Ordering> {
+    if let Some(at) = Schema::ad().attribute(attr) {
+        if let Some(o) = at.syntax.compare(stored, assertion) {
+            return Some(o);
+        }
+    }
     match kind_of(attr) {
         ValueKind::Integer => Some(int(stored)?.cmp(&int(assertion)?)),
         ValueKind::Binary => Some(stored.cmp(assertion)),

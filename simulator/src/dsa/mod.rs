@@ -126,7 +126,7 @@ impl Directory {
             .collect();
         let salt = self.salt_for(entry, realm);
         let kvno = entry.secrets.as_ref().map_or(1, |s| s.kvno + 1);
-        let secrets = password_secrets(&utf16, password, &salt, kvno, None);
+        let secrets = password_secrets(&utf16, &salt, kvno, None);
         entry.secrets = Some(Arc::new(secrets));
         entry.set_str("pwdLastSet", now.0.to_string());
     }
@@ -158,21 +158,19 @@ impl Directory {
     }
 }
 
-/// NT hash and Kerberos keys of a password given as UTF-16LE (and its UTF-8 form for AES).
+/// NT hash and Kerberos keys of a password given as UTF-16LE (MS-KILE 3.1.5.2; the AES keys
+/// from its munged UTF-8 form, gmsa-gkdi.md §6).
 pub fn password_secrets(
     utf16le: &[u8],
-    utf8: &[u8],
     salt: &str,
     kvno: u32,
     previous: Option<Box<AccountSecrets>>,
 ) -> AccountSecrets {
-    use md4::{Digest, Md4};
-    let nt_hash: [u8; 16] = Md4::digest(utf16le).into();
-    let _ = (utf8, salt);
+    let k = crate::keys::derive_from_utf16(utf16le, salt);
     AccountSecrets {
-        nt_hash,
-        aes128: None,
-        aes256: None,
+        nt_hash: k.nt_hash,
+        aes128: Some(k.aes128),
+        aes256: Some(k.aes256),
         kvno,
         previous,
     }

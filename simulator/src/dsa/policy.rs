@@ -35,42 +35,12 @@ pub fn has_sid(caller: &Caller, sid: &Sid) -> bool {
     caller.has_sid(sid)
 }
 
-/// Attributes a Global Catalog holds for every object (isMemberOfPartialAttributeSet, MS-ADA*).
+/// Attributes a Global Catalog holds for every object (isMemberOfPartialAttributeSet).
 pub fn in_partial_attribute_set(key: &str) -> bool {
-    matches!(
-        key,
-        "objectclass"
-            | "objectcategory"
-            | "objectguid"
-            | "objectsid"
-            | "cn"
-            | "name"
-            | "samaccountname"
-            | "samaccounttype"
-            | "userprincipalname"
-            | "serviceprincipalname"
-            | "dnshostname"
-            | "displayname"
-            | "description"
-            | "givenname"
-            | "sn"
-            | "mail"
-            | "member"
-            | "grouptype"
-            | "useraccountcontrol"
-            | "primarygroupid"
-            | "instancetype"
-            | "whencreated"
-            | "whenchanged"
-            | "usncreated"
-            | "usnchanged"
-            | "distinguishedname"
-            | "ntsecuritydescriptor"
-            | "operatingsystem"
-            | "dc"
-            | "ou"
-            | "mskds-domainid"
-    )
+    key == "distinguishedname"
+        || crate::schema::Schema::ad()
+            .attribute(key)
+            .is_some_and(|a| a.in_partial_attribute_set)
 }
 
 use super::write::Modification;

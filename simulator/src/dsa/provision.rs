@@ -160,6 +160,7 @@ fn chain(class: &str) -> &'static [&'static str] {
         "nTDSDSA" => &["top", "applicationSettings", "nTDSDSA"],
         "nTDSService" => &["top", "nTDSService"],
         "lostAndFound" => &["top", "lostAndFound"],
+        "subSchema" => &["top", "subSchema"],
         "infrastructureUpdate" => &["top", "infrastructureUpdate"],
         "foreignSecurityPrincipal" => &["top", "foreignSecurityPrincipal"],
         "msKds-ProvServerConfiguration" => &["top", "msKds-ProvServerConfiguration"],
@@ -274,7 +275,10 @@ impl Provisioner<'_> {
         e.set_str("whenChanged", now.to_generalized_time());
         e.set_str("uSNCreated", usn.to_string());
         e.set_str("uSNChanged", usn.to_string());
-        let cat = self.dir.forest.schema_dn.child("CN", object_category_cn(class));
+        let cn = crate::schema::Schema::ad()
+            .class(class)
+            .map_or(object_category_cn(class), |c| c.default_object_category);
+        let cat = self.dir.forest.schema_dn.child("CN", cn);
         e.set_str("objectCategory", cat.to_string());
         e
     }
@@ -589,6 +593,12 @@ impl Provisioner<'_> {
         schema.set_str("objectVersion", "88");
         schema.set_str("fSMORoleOwner", root.ntds_settings_dn.to_string());
         self.insert(st, schema);
+        // MS-ADTS 3.1.1.3.1.1.4: the subschema entry; its definitions are constructed on read.
+        let mut aggregate = self.object(st, Some(&forest.schema_dn), ("CN", "Aggregate"), "subSchema");
+        aggregate.set_str("objectClass", "top");
+        aggregate.set("objectClass", vec![b"top".to_vec(), b"subSchema".to_vec()]);
+        aggregate.set_str("showInAdvancedViewOnly", "TRUE");
+        self.insert(st, aggregate);
 
         let partitions = self.container(st, &forest.config_dn, "Partitions", "crossRefContainer", true);
         if let Some(id) = st.store.lookup(&partitions) {

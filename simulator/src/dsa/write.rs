@@ -7,6 +7,7 @@ use super::error::{code, win32, DsError, DsResult};
 use super::provision::{group_type, object_category_cn, sam_type, uac};
 use super::{policy, DirState, Directory};
 use crate::model::{Dn, Entry, EntryId};
+use crate::schema::Schema;
 use crate::security::Sid;
 use crate::store::{is_forward_link, StoreError};
 
@@ -44,39 +45,46 @@ const SYSTEM_ONLY: &[&str] = &[
     "tokengroups",
 ];
 
-/// Object classes whose structural chain adsim knows (the schema provides the rest).
-pub fn class_chain(class: &str) -> Option<Vec<&'static str>> {
-    let c = class.to_ascii_lowercase();
-    Some(match c.as_str() {
-        "user" => vec!["top", "person", "organizationalPerson", "user"],
-        "inetorgperson" => vec!["top", "person", "organizationalPerson", "user", "inetOrgPerson"],
-        "computer" => vec!["top", "person", "organizationalPerson", "user", "computer"],
-        "msds-groupmanagedserviceaccount" => {
-            vec![
-                "top",
-                "person",
-                "organizationalPerson",
-                "user",
-                "computer",
-                "msDS-GroupManagedServiceAccount",
-            ]
-        }
-        "group" => vec!["top", "group"],
-        "container" => vec!["top", "container"],
-        "organizationalunit" => vec!["top", "organizationalUnit"],
-        "mskds-provrootkey" => vec!["top", "msKds-ProvRootKey"],
-        "contact" => vec!["top", "person", "organizationalPerson", "contact"],
-        _ => return None,
-    })
-}
-
-/// The structural class among the values given by the client: the most specific one known.
-fn structural_class(values: &[Vec<u8>]) -> Option<Vec<&'static str>> {
+/// The structural class among the values a client gives: the most specific concrete class,
+/// and its objectClass chain from top down (MS-ADTS 3.1.1.1.4).
+fn structural_chain(values: &[Vec<u8>]) -> Option<Vec<&'static str>> {
+    let schema = Schema::ad();
     values
         .iter()
         .filter_map(|v| std::str::from_utf8(v).ok())
-        .filter_map(class_chain)
-        .max_by_key(|c| c.len())
+        .filter_map(|n| schema.class(n))
+        .filter(|c| c.kind.is_concrete())
+        .map(|c| schema.object_class_values(c.name))
+        .max_by_key(|chain| chain.len())
+}
+
+/// The descriptor a new object gets: its class's defaultSecurityDescriptor (MS-ADTS 3.1.3.5.2,
+/// without inheritance from the parent), owned by Domain Admins when the default names no owner.
+fn default_security_descriptor(dir: &Directory, class: &str, domain: Option<usize>) -> Option<Vec<u8>> {
+    use crate::security::sddl;
+    use crate::security::well_known::AliasDomains;
+    let d = &dir.forest.domains[domain.unwrap_or(0)];
+    let ctx = AliasDomains::child(d.sid.clone(), dir.forest.root().sid.clone());
+    let text = Schema::ad()
+        .class(class)
+        .map(|c| c.default_security_descriptor)
+        .unwrap_or("");
+    let mut sd = sddl::parse(text, &ctx)
+        .or_else(|_| sddl::parse("D:(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;DA)(A;;RPLCLORC;;;AU)", &ctx))
+        .ok()?;
+    if sd.owner.is_none() {
+        sd.owner = Some(d.sid.with_rid(512));
+    }
+    if sd.group.is_none() {
+        sd.group = Some(d.sid.with_rid(512));
+    }
+    sd.to_bytes().ok()
+}
+
+impl From<crate::schema::SchemaViolation> for DsError {
+    fn from(v: crate::schema::SchemaViolation) -> DsError {
+        DsError::new(v.result_code.clone() as i64 as u32, v.win32, v.wire_message())
+    }
 }
 
 pub fn is_security_principal_class(structural: &str) -> bool {
@@ -127,7 +135,13 @@ impl Directory {
             .find(|(n, _)| n.eq_ignore_ascii_case("objectClass"))
             .map(|(_, v)| v.clone())
             .ok_or_else(|| DsError::upd(code::OBJECT_CLASS_VIOLATION, 0x2014, 6002, "OBJ_CLASS_VIOLATION"))?;
-        let chain = structural_class(&classes)
+        Schema::ad().check_client_add_classes(
+            &classes
+                .iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>(),
+        )?;
+        let chain = structural_chain(&classes)
             .ok_or_else(|| DsError::upd(code::OBJECT_CLASS_VIOLATION, 0x2014, 6002, "OBJ_CLASS_VIOLATION"))?;
         let structural = *chain.last().expect("chains are never empty");
 
@@ -192,13 +206,18 @@ impl Directory {
         e.set_str("uSNCreated", usn.to_string());
         e.set_str("uSNChanged", usn.to_string());
         if !e.has("objectCategory") {
+            let cn = Schema::ad()
+                .class(structural)
+                .map_or(object_category_cn(structural), |c| c.default_object_category);
             e.set_str(
                 "objectCategory",
-                self.forest
-                    .schema_dn
-                    .child("CN", object_category_cn(structural))
-                    .to_string(),
+                self.forest.schema_dn.child("CN", cn).to_string(),
             );
+        }
+        if !e.has("nTSecurityDescriptor") {
+            if let Some(sd) = default_security_descriptor(self, structural, domain) {
+                e.set("nTSecurityDescriptor", vec![sd]);
+            }
         }
 
         if is_security_principal_class(structural) {
@@ -212,6 +231,7 @@ impl Directory {
         } else if password.is_some() {
             return Err(DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM));
         }
+        check_against_schema(&e)?;
         Ok(e)
     }
 
@@ -444,6 +464,7 @@ impl Directory {
                 continue;
             }
             apply_values(&mut e, m)?;
+            check_modified_attribute(&e, &m.attr)?;
         }
         let now = self.clock.now();
         if let Some(pw) = password {
@@ -623,6 +644,72 @@ impl Directory {
         }
         Ok(values.iter().any(|v| super::matching::equal(&key, v, value)))
     }
+}
+
+/// The whole entry against the schema (MS-ADTS 3.1.1.5.2.2 add constraints), links included.
+fn check_against_schema(e: &Entry) -> DsResult<()> {
+    let classes: Vec<String> = e
+        .values("objectClass")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let link_values: Vec<(String, Vec<Vec<u8>>)> = e
+        .links
+        .iter()
+        .map(|(k, v)| (k.clone(), v.iter().map(|_| b"CN=x".to_vec()).collect()))
+        .collect();
+    let attrs = e
+        .attrs
+        .values()
+        .map(|a| (a.name.as_str(), a.values.as_slice()))
+        .chain(link_values.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+    Schema::ad().check_entry(&classes, attrs)?;
+    Ok(())
+}
+
+/// One modified attribute against the schema: known, valid syntax, value count.
+fn check_modified_attribute(e: &Entry, attr: &str) -> DsResult<()> {
+    use crate::schema::SchemaViolation;
+    let schema = Schema::ad();
+    let Some(at) = schema.attribute(attr) else {
+        return Err(SchemaViolation::no_such_attribute().into());
+    };
+    let values = e.values(attr);
+    if values.iter().any(|v| at.syntax.validate(v).is_err()) {
+        return Err(SchemaViolation::invalid_syntax().into());
+    }
+    if at.single_valued && values.len() > 1 {
+        return Err(DsError::atr(
+            code::ATTRIBUTE_OR_VALUE_EXISTS,
+            0x2083,
+            1006,
+            "ATT_OR_VALUE_EXISTS",
+            0,
+            at.name,
+        ));
+    }
+    let classes: Vec<String> = e
+        .values("objectClass")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    if !values.is_empty()
+        && !schema
+            .allowed_attributes(&classes)
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(at.name))
+    {
+        return Err(DsError::new(
+            code::OBJECT_CLASS_VIOLATION,
+            0x207D,
+            format!(
+                "0000207D: UpdErr: DSID-03151E9A, problem 6002 (OBJ_CLASS_VIOLATION), data {:x}\n{}",
+                at.attribute_id().unwrap_or(0),
+                "\u{0}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn apply_values(e: &mut Entry, m: &Modification) -> DsResult<()> {
