@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages and Python clients), then runs every test.
+# Usage: ./scripts/test.sh            (as root, or with sudo available)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# Real clients the end-to-end tests drive: OpenLDAP's tools, MIT Kerberos, libfaketime.
+need_apt=""
+for tool in ldapsearch kinit faketime; do
+  command -v "$tool" >/dev/null 2>&1 || need_apt=1
+done
+if [ -n "$need_apt" ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    ldap-utils krb5-user libfaketime faketime >/dev/null
+fi
+
+# Python clients: ldap3 (schema loading, LDAP), impacket and minikerberos (Kerberos).
+python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+cargo test --workspace --no-fail-fast "$@"
