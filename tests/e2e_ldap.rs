@@ -159,7 +159,7 @@ fn add_user_and_computer_with_unicode_pwd_then_bind_as_them() {
         ],
         None,
     );
-    assert!(text(&o).contains("numEntries") == false, "{}", text(&o));
+    assert!(!text(&o).contains("numEntries"), "{}", text(&o));
     // Duplicate sAMAccountName: 68 with ERROR_USER_EXISTS.
     let dup = format!("dn: CN=Alice Two,CN=Users,{base}\nobjectClass: user\nsAMAccountName: ALICE\n");
     let o = ldap_tool(

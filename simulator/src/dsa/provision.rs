@@ -168,6 +168,16 @@ fn chain(class: &str) -> &'static [&'static str] {
     }
 }
 
+/// What distinguishes one provisioned account from another.
+struct AccountSpec<'a> {
+    cn: &'a str,
+    class: &'a str,
+    sid: &'a Sid,
+    sam: &'a str,
+    uac: u32,
+    primary_group: u32,
+}
+
 pub(super) struct Provisioner<'a> {
     pub dir: &'a Directory,
     pub rng: &'a mut rand_chacha::ChaCha20Rng,
@@ -312,17 +322,15 @@ impl Provisioner<'_> {
         dn
     }
 
-    fn account(
-        &mut self,
-        st: &mut super::DirState,
-        parent: &Dn,
-        cn: &str,
-        class: &str,
-        sid: &Sid,
-        sam: &str,
-        uac: u32,
-        primary_group: u32,
-    ) -> Entry {
+    fn account(&mut self, st: &mut super::DirState, parent: &Dn, spec: AccountSpec<'_>) -> Entry {
+        let AccountSpec {
+            cn,
+            class,
+            sid,
+            sam,
+            uac,
+            primary_group,
+        } = spec;
         let mut e = self.object(st, Some(parent), ("CN", cn), class);
         e.set("objectSid", vec![sid.to_bytes()]);
         e.set_str("sAMAccountName", sam);
@@ -390,10 +398,7 @@ impl Provisioner<'_> {
         let mut head = self.object(
             st,
             None,
-            (
-                "DC",
-                &d.dns_name.split('.').next().unwrap_or_default().to_string(),
-            ),
+            ("DC", d.dns_name.split('.').next().unwrap_or_default()),
             "domainDNS",
         );
         head.dn = d.dn.clone();
@@ -482,12 +487,14 @@ impl Provisioner<'_> {
         let mut admin = self.account(
             st,
             &users,
-            "Administrator",
-            "user",
-            &d.sid.with_rid(500),
-            "Administrator",
-            uac::NORMAL_ACCOUNT | uac::DONT_EXPIRE_PASSWORD,
-            513,
+            AccountSpec {
+                cn: "Administrator",
+                class: "user",
+                sid: &d.sid.with_rid(500),
+                sam: "Administrator",
+                uac: uac::NORMAL_ACCOUNT | uac::DONT_EXPIRE_PASSWORD,
+                primary_group: 513,
+            },
         );
         admin.set_str("userPrincipalName", format!("Administrator@{}", d.dns_name));
         admin.set_str("adminCount", "1");
@@ -506,24 +513,31 @@ impl Provisioner<'_> {
         let mut guest = self.account(
             st,
             &users,
-            "Guest",
-            "user",
-            &d.sid.with_rid(501),
-            "Guest",
-            uac::NORMAL_ACCOUNT | uac::ACCOUNTDISABLE | uac::PASSWD_NOTREQD | uac::DONT_EXPIRE_PASSWORD,
-            514,
+            AccountSpec {
+                cn: "Guest",
+                class: "user",
+                sid: &d.sid.with_rid(501),
+                sam: "Guest",
+                uac: uac::NORMAL_ACCOUNT
+                    | uac::ACCOUNTDISABLE
+                    | uac::PASSWD_NOTREQD
+                    | uac::DONT_EXPIRE_PASSWORD,
+                primary_group: 514,
+            },
         );
         guest.set_str("isCriticalSystemObject", "TRUE");
         self.insert(st, guest);
         let mut krbtgt = self.account(
             st,
             &users,
-            "krbtgt",
-            "user",
-            &d.sid.with_rid(502),
-            "krbtgt",
-            uac::NORMAL_ACCOUNT | uac::ACCOUNTDISABLE,
-            513,
+            AccountSpec {
+                cn: "krbtgt",
+                class: "user",
+                sid: &d.sid.with_rid(502),
+                sam: "krbtgt",
+                uac: uac::NORMAL_ACCOUNT | uac::ACCOUNTDISABLE,
+                primary_group: 513,
+            },
         );
         krbtgt.set_str("servicePrincipalName", "kadmin/changepw");
         krbtgt.set_str("adminCount", "1");
@@ -538,12 +552,14 @@ impl Provisioner<'_> {
         let mut dc = self.account(
             st,
             &dcs_dn,
-            &d.dc_name,
-            "computer",
-            &d.sid.with_rid(1000),
-            &format!("{}$", d.dc_name),
-            uac::SERVER_TRUST_ACCOUNT | uac::TRUSTED_FOR_DELEGATION,
-            516,
+            AccountSpec {
+                cn: &d.dc_name,
+                class: "computer",
+                sid: &d.sid.with_rid(1000),
+                sam: &format!("{}$", d.dc_name),
+                uac: uac::SERVER_TRUST_ACCOUNT | uac::TRUSTED_FOR_DELEGATION,
+                primary_group: 516,
+            },
         );
         dc.set_str("dNSHostName", &d.dc_fqdn);
         dc.set_str("operatingSystem", "Windows Server 2022 Datacenter");
