@@ -244,6 +244,10 @@ impl<'a> ReadContext<'a> {
                 .and_then(|b| crate::security::Sid::from_bytes(b).ok())
                 .and_then(|s| s.rid())
                 .map(|r| vec![r.to_string().into_bytes()]),
+            "msds-managedpassword" => self
+                .dir
+                .managed_password_for(self.st, self.caller, e)
+                .map(|b| vec![b]),
             "msds-keyversionnumber" => e.secrets.as_ref().map(|s| vec![s.kvno.to_string().into_bytes()]),
             "attributetypes" | "objectclasses" | "ditcontentrules" if e.is_class("subSchema") => {
                 Some(subschema_values(key).to_vec())

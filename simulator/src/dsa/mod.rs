@@ -7,6 +7,7 @@ pub mod bind;
 pub mod caller;
 pub mod error;
 pub mod forest;
+pub mod gmsa;
 pub mod matching;
 pub mod policy;
 pub mod provision;
@@ -49,6 +50,8 @@ pub struct Directory {
     pub forest: ForestInfo,
     pub clock: Clock,
     pub seed: u64,
+    /// GKDI seed keys already derived (MS-GKDI): a rollover costs a few KDF calls, not 64.
+    pub seed_cache: crate::kds::SeedKeyCache,
     state: RwLock<DirState>,
 }
 
@@ -74,6 +77,7 @@ impl Directory {
             forest,
             clock,
             seed,
+            seed_cache: crate::kds::SeedKeyCache::new(),
             state: RwLock::new(DirState {
                 store: Store::new(),
                 next_rid: Vec::new(),
@@ -91,6 +95,7 @@ impl Directory {
         }
         .provision(&mut st, config)?;
         st.rng = rng;
+        dir.provision_root_key(&mut st, config.kds_root_key)?;
         *dir.state.write().expect("fresh lock") = st;
         Ok(Arc::new(dir))
     }
@@ -180,5 +185,35 @@ impl Directory {
     /// The subschema entry's DN (MS-ADTS 3.1.1.3.2.6: CN=Aggregate in the schema NC).
     pub fn subschema_dn(&self) -> String {
         self.forest.schema_dn.child("CN", "Aggregate").to_string()
+    }
+}
+
+impl Directory {
+    /// The KDS root key a new forest starts with. `Backdated` moves UseStartTime back by
+    /// 10 h 05 min (KEY_CYCLE + MAX_SKEW), the age the creation rule requires (gmsa-gkdi.md §1
+    /// rule 1), so gMSAs can be created at once; the lab practice writes −10 h.
+    fn provision_root_key(&self, st: &mut DirState, mode: KdsRootKeyMode) -> DsResult<()> {
+        use rand::RngCore;
+        let now = self.clock.now();
+        let effective = match mode {
+            KdsRootKeyMode::None => return Ok(()),
+            KdsRootKeyMode::Immediate => crate::kds::Effective::Immediately,
+            KdsRootKeyMode::Backdated => crate::kds::Effective::At(NtTime(
+                now.0.saturating_sub(crate::kds::KEY_CYCLE + crate::kds::MAX_SKEW),
+            )),
+        };
+        let mut data = [0u8; 64];
+        st.rng.fill_bytes(&mut data);
+        let id = Directory::random_guid(st);
+        let key = crate::kds::RootKey::new_add_kds_root_key(
+            id,
+            data,
+            now,
+            effective,
+            &self.forest.root().dc_dn.to_string(),
+        );
+        let entry = self.root_key_entry(st, &Caller::system(), &key)?;
+        st.store.insert(entry).map_err(|_| DsError::dn_exists())?;
+        Ok(())
     }
 }

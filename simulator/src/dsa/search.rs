@@ -65,6 +65,8 @@ impl Directory {
             return Err(DsError::needs_bind());
         }
         let base = Dn::parse(&req.base).map_err(|e| DsError::invalid_dn(&e.0))?;
+        // A read after the interval rolls gMSA passwords over first (gmsa-gkdi.md §3).
+        self.roll_over_all_due();
         let st = self.read();
         if let View::Dc { domain } = req.view {
             if let Some(owner) = self.forest.domain_of(&base) {

@@ -106,7 +106,7 @@ impl Directory {
         Ok(())
     }
 
-    fn build_new_entry(
+    pub(super) fn build_new_entry(
         &self,
         st: &mut DirState,
         caller: &Caller,
@@ -223,7 +223,18 @@ impl Directory {
         if is_security_principal_class(structural) {
             let d = domain.ok_or_else(|| DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM))?;
             self.fill_security_principal(st, &mut e, structural, d)?;
+            let is_gmsa = structural.eq_ignore_ascii_case(super::gmsa::GMSA_CLASS);
+            if is_gmsa {
+                if password.is_some() {
+                    // The DC owns a gMSA's password (MS-ADTS 3.1.1.4.5.39).
+                    return Err(DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM));
+                }
+                self.init_gmsa(st, &mut e, d)?;
+            }
             self.check_uniqueness(st, &e, d)?;
+            if is_gmsa {
+                self.check_gmsa_name_in_forest(st, &e)?;
+            }
             if let Some(pw) = password {
                 let realm = self.forest.domains[d].realm.clone();
                 self.apply_password(&mut e, &realm, &pw, now);
@@ -313,6 +324,11 @@ impl Directory {
             if !e.has("accountExpires") {
                 e.set_str("accountExpires", "9223372036854775807");
             }
+        }
+        if !e.has("sAMAccountName") && s == "msds-groupmanagedserviceaccount" {
+            // New-ADServiceAccount names the account `<name>$`; the DC does the same here.
+            let cn = e.dn.rdn().map(|r| r.value.clone()).unwrap_or_default();
+            e.set_str("sAMAccountName", format!("{cn}$"));
         }
         if !e.has("sAMAccountName") {
             // MS-SAMR 3.1.1.8.10: a generated name when none is given.
