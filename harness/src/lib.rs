@@ -1,4 +1,7 @@
-//! adsim-harness: adsim's embedding API, fixtures (LDIF, topology TOML) and scenario runner.
+//! adsim-harness: adsim's embedding API, fixtures (LDIF, topology TOML), cmdlet-style
+//! operations and (later) the scenario runner.
 
+pub mod cmdlets;
+pub mod fixtures;
 pub mod ldif;
 pub mod topology;

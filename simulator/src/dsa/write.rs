@@ -242,7 +242,7 @@ impl Directory {
         } else if password.is_some() {
             return Err(DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM));
         }
-        check_against_schema(&e)?;
+        check_against_schema(st, &e)?;
         Ok(e)
     }
 
@@ -663,7 +663,7 @@ impl Directory {
 }
 
 /// The whole entry against the schema (MS-ADTS 3.1.1.5.2.2 add constraints), links included.
-fn check_against_schema(e: &Entry) -> DsResult<()> {
+fn check_against_schema(st: &DirState, e: &Entry) -> DsResult<()> {
     let classes: Vec<String> = e
         .values("objectClass")
         .iter()
@@ -672,7 +672,13 @@ fn check_against_schema(e: &Entry) -> DsResult<()> {
     let link_values: Vec<(String, Vec<Vec<u8>>)> = e
         .links
         .iter()
-        .map(|(k, v)| (k.clone(), v.iter().map(|_| b"CN=x".to_vec()).collect()))
+        .map(|(k, v)| {
+            let dns = v
+                .iter()
+                .filter_map(|t| st.store.get(*t))
+                .map(|t| t.dn.to_string().into_bytes());
+            (k.clone(), dns.collect())
+        })
         .collect();
     let attrs = e
         .attrs

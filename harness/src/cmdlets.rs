@@ -1,0 +1,264 @@
+//! The operations administrators know from the ActiveDirectory PowerShell module, over a
+//! forest's directory: New-ADServiceAccount, Add-KdsRootKey, Add-/Remove-ADGroupMember,
+//! Test-ADServiceAccount and Get-ADServiceAccount. Each runs as a given caller, through the same
+//! rules as LDAP, so a refused operation returns the same error a client would see.
+
+use adsim_simulator::clock::NtTime;
+use adsim_simulator::dsa::search::{Scope, SearchRequest, View};
+use adsim_simulator::dsa::write::{ModOp, Modification};
+use adsim_simulator::dsa::{Caller, Directory, DsError, DsResult};
+use adsim_simulator::kds::Effective;
+use adsim_simulator::model::filter::Filter;
+use adsim_simulator::security::{sddl, AliasDomains, Sid};
+
+/// `New-ADServiceAccount` parameters.
+#[derive(Clone, Debug, Default)]
+pub struct NewServiceAccount {
+    /// `-Name`: the CN; the sAMAccountName is `<name>$`.
+    pub name: String,
+    /// `-DNSHostName` (required unless `restrict_to_outbound_only`).
+    pub dns_host_name: Option<String>,
+    /// `-PrincipalsAllowedToRetrieveManagedPassword`: account or group names (sAMAccountName,
+    /// `DOMAIN\name`, UPN or DN).
+    pub allowed_principals: Vec<String>,
+    /// `-ManagedPasswordIntervalInDays` (30 when absent).
+    pub interval_days: Option<u32>,
+    /// `-RestrictToOutboundAuthenticationOnly`.
+    pub restrict_to_outbound_only: bool,
+    /// `-ServicePrincipalNames`.
+    pub service_principal_names: Vec<String>,
+    /// `-KerberosEncryptionType`: msDS-SupportedEncryptionTypes (the cmdlet writes 0x1C, AES + RC4).
+    pub supported_encryption_types: Option<u32>,
+    /// `-Path`: the container (default `CN=Managed Service Accounts,<domain>`).
+    pub path: Option<String>,
+    /// Domain (DNS or NetBIOS name) to create it in; the forest root by default.
+    pub domain: Option<String>,
+}
+
+/// Errors of the cmdlet layer itself (before the directory is asked).
+#[derive(Debug, thiserror::Error)]
+pub enum CmdletError {
+    #[error("{0}")]
+    Parameter(String),
+    #[error("cannot find an object with identity: '{0}'")]
+    NotFound(String),
+    #[error(transparent)]
+    Directory(#[from] DsError),
+}
+
+/// The cmdlets, bound to one forest and one caller.
+pub struct Cmdlets<'a> {
+    pub dir: &'a Directory,
+    pub caller: Caller,
+}
+
+impl<'a> Cmdlets<'a> {
+    pub fn new(dir: &'a Directory, caller: Caller) -> Self {
+        Cmdlets { dir, caller }
+    }
+
+    /// As SYSTEM (the DC itself), over an encrypted channel.
+    pub fn system(dir: &'a Directory) -> Self {
+        Cmdlets {
+            dir,
+            caller: Caller::system(),
+        }
+    }
+
+    /// New-ADServiceAccount: returns the new account's DN.
+    pub fn new_ad_service_account(&self, p: &NewServiceAccount) -> Result<String, CmdletError> {
+        // The cmdlet's parameter sets require -DNSHostName unless -RestrictToOutboundAuthenticationOnly;
+        // the DC itself does not (dNSHostName is optional in the schema).
+        if p.dns_host_name.is_none() && !p.restrict_to_outbound_only {
+            return Err(CmdletError::Parameter(
+                "New-ADServiceAccount: -DNSHostName is required unless -RestrictToOutboundAuthenticationOnly is given".into(),
+            ));
+        }
+        let domain = self.domain(p.domain.as_deref())?;
+        let container = p
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("CN=Managed Service Accounts,{}", domain.dn));
+        let dn = format!("CN={},{}", p.name, container);
+        let s = |v: &str| vec![v.as_bytes().to_vec()];
+        let mut attrs = vec![
+            ("objectClass".to_string(), s("msDS-GroupManagedServiceAccount")),
+            ("sAMAccountName".to_string(), s(&format!("{}$", p.name))),
+            (
+                "msDS-SupportedEncryptionTypes".to_string(),
+                s(&p.supported_encryption_types.unwrap_or(0x1C).to_string()),
+            ),
+        ];
+        if let Some(h) = &p.dns_host_name {
+            attrs.push(("dNSHostName".into(), s(h)));
+        }
+        if let Some(d) = p.interval_days {
+            attrs.push(("msDS-ManagedPasswordInterval".into(), s(&d.to_string())));
+        }
+        if !p.service_principal_names.is_empty() {
+            attrs.push((
+                "servicePrincipalName".into(),
+                p.service_principal_names
+                    .iter()
+                    .map(|x| x.as_bytes().to_vec())
+                    .collect(),
+            ));
+        }
+        if !p.allowed_principals.is_empty() {
+            attrs.push((
+                "msDS-GroupMSAMembership".into(),
+                vec![self.membership_sd(&p.allowed_principals)?],
+            ));
+        }
+        self.dir.add(&self.caller, &dn, attrs)?;
+        Ok(dn)
+    }
+
+    /// Set-ADServiceAccount -PrincipalsAllowedToRetrieveManagedPassword.
+    pub fn set_allowed_principals(&self, account: &str, principals: &[String]) -> Result<(), CmdletError> {
+        let dn = self.resolve_dn(account)?;
+        let sd = self.membership_sd(principals)?;
+        self.dir.modify(
+            &self.caller,
+            &dn,
+            vec![Modification {
+                op: ModOp::Replace,
+                attr: "msDS-GroupMSAMembership".into(),
+                values: vec![sd],
+            }],
+        )?;
+        Ok(())
+    }
+
+    /// Add-KdsRootKey: `None` = -EffectiveImmediately; `Some(t)` = -EffectiveTime t.
+    pub fn add_kds_root_key(&self, effective_time: Option<NtTime>) -> Result<uuid::Uuid, CmdletError> {
+        let eff = effective_time.map_or(Effective::Immediately, Effective::At);
+        Ok(self.dir.add_kds_root_key(&self.caller, eff)?)
+    }
+
+    pub fn add_ad_group_member(&self, group: &str, members: &[&str]) -> Result<(), CmdletError> {
+        self.change_members(group, members, ModOp::Add)
+    }
+
+    pub fn remove_ad_group_member(&self, group: &str, members: &[&str]) -> Result<(), CmdletError> {
+        self.change_members(group, members, ModOp::Delete)
+    }
+
+    fn change_members(&self, group: &str, members: &[&str], op: ModOp) -> Result<(), CmdletError> {
+        let g = self.resolve_dn(group)?;
+        let values = members
+            .iter()
+            .map(|m| self.resolve_dn(m).map(String::into_bytes))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.dir.modify(
+            &self.caller,
+            &g,
+            vec![Modification {
+                op,
+                attr: "member".into(),
+                values,
+            }],
+        )?;
+        Ok(())
+    }
+
+    /// Test-ADServiceAccount run on `host`: true when the host may retrieve the password
+    /// (its token, with transitive groups, is granted by msDS-GroupMSAMembership).
+    pub fn test_ad_service_account(&self, account: &str, host: &str) -> Result<bool, CmdletError> {
+        let st = self.dir.read();
+        let gmsa = self
+            .dir
+            .resolve_account(&st, &self.down_level_or_dn(account))
+            .ok_or_else(|| CmdletError::NotFound(account.into()))?;
+        let h = self
+            .dir
+            .resolve_account(&st, &self.down_level_or_dn(host))
+            .ok_or_else(|| CmdletError::NotFound(host.into()))?;
+        let host_caller = self.dir.caller_for(&st, h).with_encryption(true);
+        drop(st);
+        Ok(self.dir.may_retrieve_managed_password(&host_caller, gmsa))
+    }
+
+    /// Get-ADServiceAccount: the account's attributes as the caller may read them.
+    pub fn get_ad_service_account(
+        &self,
+        account: &str,
+        properties: &[&str],
+    ) -> Result<Vec<(String, Vec<Vec<u8>>)>, CmdletError> {
+        let dn = self.resolve_dn(account)?;
+        let out = self.dir.search(
+            &self.caller,
+            &SearchRequest {
+                base: dn,
+                scope: Scope::Base,
+                filter: Filter::Present("objectClass".into()),
+                attrs: properties.iter().map(|p| p.to_string()).collect(),
+                types_only: false,
+                size_limit: 0,
+                view: View::Dc { domain: 0 },
+            },
+        )?;
+        Ok(out
+            .entries
+            .into_iter()
+            .next()
+            .map(|e| e.attrs)
+            .unwrap_or_default())
+    }
+
+    /// The SD PowerShell writes for PrincipalsAllowedToRetrieveManagedPassword:
+    /// `O:S-1-5-32-544D:(A;;0x0f01ff;;;<SID>)…`.
+    fn membership_sd(&self, principals: &[String]) -> Result<Vec<u8>, CmdletError> {
+        let mut text = String::from("O:S-1-5-32-544D:");
+        for p in principals {
+            text.push_str(&format!("(A;;0x0f01ff;;;{})", self.sid_of(p)?));
+        }
+        let sd =
+            sddl::parse(&text, &AliasDomains::none()).map_err(|e| CmdletError::Parameter(e.to_string()))?;
+        sd.to_bytes().map_err(|e| CmdletError::Parameter(e.to_string()))
+    }
+
+    fn sid_of(&self, name: &str) -> Result<Sid, CmdletError> {
+        let st = self.dir.read();
+        let id = self
+            .dir
+            .resolve_account(&st, &self.down_level_or_dn(name))
+            .ok_or_else(|| CmdletError::NotFound(name.into()))?;
+        st.store
+            .get(id)
+            .and_then(|e| e.first("objectSid"))
+            .and_then(|b| Sid::from_bytes(b).ok())
+            .ok_or_else(|| CmdletError::NotFound(name.into()))
+    }
+
+    fn resolve_dn(&self, name: &str) -> Result<String, CmdletError> {
+        let st = self.dir.read();
+        let id = self
+            .dir
+            .resolve_account(&st, &self.down_level_or_dn(name))
+            .ok_or_else(|| CmdletError::NotFound(name.into()))?;
+        Ok(st.store.get(id).map(|e| e.dn.to_string()).unwrap_or_default())
+    }
+
+    /// Bare names (`WEB01$`, `WebHosts`) resolve in the root domain, as the cmdlets do against
+    /// their default server.
+    fn down_level_or_dn(&self, name: &str) -> String {
+        if name.contains('=') || name.contains('\\') || name.contains('@') {
+            name.to_string()
+        } else {
+            format!("{}\\{}", self.dir.forest.root().netbios, name)
+        }
+    }
+
+    fn domain(&self, name: Option<&str>) -> DsResult<adsim_simulator::dsa::DomainInfo> {
+        match name {
+            None => Ok(self.dir.forest.root().clone()),
+            Some(n) => self
+                .dir
+                .forest
+                .domain_by_name(n)
+                .cloned()
+                .ok_or_else(|| DsError::no_such_object("")),
+        }
+    }
+}
