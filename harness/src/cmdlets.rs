@@ -11,6 +11,9 @@ use adsim_simulator::kds::Effective;
 use adsim_simulator::model::filter::Filter;
 use adsim_simulator::security::{sddl, AliasDomains, Sid};
 
+/// Attributes as returned by a search: name and values.
+pub type Properties = Vec<(String, Vec<Vec<u8>>)>;
+
 /// `New-ADServiceAccount` parameters.
 #[derive(Clone, Debug, Default)]
 pub struct NewServiceAccount {
@@ -184,7 +187,7 @@ impl<'a> Cmdlets<'a> {
         &self,
         account: &str,
         properties: &[&str],
-    ) -> Result<Vec<(String, Vec<Vec<u8>>)>, CmdletError> {
+    ) -> Result<Properties, CmdletError> {
         let dn = self.resolve_dn(account)?;
         let out = self.dir.search(
             &self.caller,
