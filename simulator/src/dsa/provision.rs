@@ -290,6 +290,10 @@ impl Provisioner<'_> {
             .map_or(object_category_cn(class), |c| c.default_object_category);
         let cat = self.dir.forest.schema_dn.child("CN", cn);
         e.set_str("objectCategory", cat.to_string());
+        let domain = self.dir.forest.domain_of(&e.dn).map(|d| d.index);
+        if let Some(sd) = super::write::default_security_descriptor(self.dir, class, domain) {
+            e.set("nTSecurityDescriptor", vec![sd]);
+        }
         e
     }
 
