@@ -461,3 +461,50 @@ print('OK')
     assert!(o.status.success() && t.contains("OK"), "{t}");
     assert!(t.contains("SID S-1-5-21-"), "{t}");
 }
+
+#[test]
+fn unknown_critical_control_gets_12_and_ad_controls_are_accepted() {
+    let a = Adsim::start(&[]);
+    let base = a.base();
+    let bind = [
+        "-x",
+        "-H",
+        a.ldap().leak() as &str,
+        "-D",
+        "CORP\\Administrator",
+        "-w",
+        ADMIN_PASSWORD,
+        "-b",
+        base.clone().leak() as &str,
+        "-s",
+        "base",
+    ];
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &[&bind[..], &["-e", "!1.2.3.4.5.6.7"]].concat(),
+        None,
+    );
+    assert!(
+        text(&o).contains("result: 12 Critical extension is unavailable"),
+        "{}",
+        text(&o)
+    );
+    // bloodyAD sends SD flags, show-deleted and show-deactivated-link critical on every search.
+    let script = r#"
+import sys, ssl
+from ldap3 import Server, Connection, Tls, BASE
+from ldap3.protocol.microsoft import security_descriptor_control
+url, ca, base = sys.argv[1], sys.argv[2], sys.argv[3]
+srv = Server(url, use_ssl=True, tls=Tls(ca_certs_file=ca, validate=ssl.CERT_REQUIRED))
+c = Connection(srv, user='CORP\\Administrator', password='Adsim-Passw0rd!', auto_bind=True)
+ctrls = security_descriptor_control(sdflags=0x07) + [('1.2.840.113556.1.4.417', True, None), ('1.2.840.113556.1.4.2065', True, None)]
+ok = c.search(base, '(objectClass=*)', BASE, attributes=['nTSecurityDescriptor'], controls=ctrls)
+assert ok, c.result
+sd = c.entries[0].entry_attributes_as_dict['nTSecurityDescriptor'][0]
+assert sd[0] == 1, sd[:4]
+print('SD', len(sd))
+"#;
+    let o = python(script, &[&a.ldaps(), &a.ca(), &base]);
+    assert!(o.status.success() && text(&o).contains("SD "), "{}", text(&o));
+}

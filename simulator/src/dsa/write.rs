@@ -60,7 +60,11 @@ fn structural_chain(values: &[Vec<u8>]) -> Option<Vec<&'static str>> {
 
 /// The descriptor a new object gets: its class's defaultSecurityDescriptor (MS-ADTS 3.1.3.5.2,
 /// without inheritance from the parent), owned by Domain Admins when the default names no owner.
-pub(super) fn default_security_descriptor(dir: &Directory, class: &str, domain: Option<usize>) -> Option<Vec<u8>> {
+pub(super) fn default_security_descriptor(
+    dir: &Directory,
+    class: &str,
+    domain: Option<usize>,
+) -> Option<Vec<u8>> {
     use crate::security::sddl;
     use crate::security::well_known::AliasDomains;
     let d = &dir.forest.domains[domain.unwrap_or(0)];

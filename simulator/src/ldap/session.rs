@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 
 use super::codec::{encode_response, BindAuth, Control, LdapRequest, LdapResult, RequestOp, ResponseOp};
-use super::controls::{self, RequestControl, ResponseControl, SortKey};
+use super::controls::{RequestControl, ResponseControl, SortKey};
 use super::rootdse::{self, OID_STARTTLS, OID_WHOAMI};
 use crate::dsa::error::code;
 use crate::dsa::search::{Scope, SearchEntry, SearchRequest, View};
@@ -85,7 +85,7 @@ impl Session {
         if let Some(bad) = req
             .controls
             .iter()
-            .find(|c| c.critical && !controls::SUPPORTED_CONTROLS.contains(&c.oid.as_str()))
+            .find(|c| c.critical && matches!(RequestControl::decode(c), Ok(None)))
         {
             let r = LdapResult::new(
                 code::UNAVAILABLE_CRITICAL_EXTENSION,
