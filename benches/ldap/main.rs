@@ -329,7 +329,12 @@ fn run_context(slapd: Option<&SlapdLauncher>, settings: &Settings) -> Vec<String
             load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         ),
         format!(
-            "adsim {commit} (release build, default forest); slapd: {}",
+            "adsim {commit} ({}, default forest); slapd: {}",
+            if cfg!(debug_assertions) {
+                "DEBUG build: figures not meaningful, use `cargo bench`"
+            } else {
+                "release build"
+            },
             slapd.map_or("not installed".into(), |s| s.version())
         ),
         format!(
