@@ -394,3 +394,47 @@ fn minikerberos_gets_a_tgt_with_a_password() {
     let written = std::fs::read(&ccache).expect("minikerberos wrote a ccache");
     assert_eq!(&written[..2], &[0x05, 0x04], "ccache version 4");
 }
+
+#[test]
+fn each_domain_has_its_own_kdc_and_realm() {
+    let f = Forest::start(&["--child-domain", "eu"]);
+    let domains = f.adsim.ready["domains"].as_array().unwrap().clone();
+    assert_eq!(domains.len(), 2);
+    let child_kdc = domains[1]["kdc"].as_str().unwrap().to_string();
+    assert_eq!(domains[0]["kdc"].as_str().unwrap(), f.adsim.kdc());
+    assert_ne!(child_kdc, f.adsim.kdc());
+    let conf = f.krb5_conf("krb5.conf", &["udp_preference_limit=1"]);
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!("EU.CORP.EXAMPLE.TEST = {{\n        kdc = {child_kdc}\n")),
+        "{text}"
+    );
+    for realm in [REALM, "EU.CORP.EXAMPLE.TEST"] {
+        let c = f.client(&conf, realm);
+        let admin = format!("Administrator@{realm}");
+        c.ok(
+            &format!("kinit {admin}"),
+            &c.run("kinit", &[&admin], Some(ADMIN_PASSWORD)),
+        );
+        let dc = if realm == REALM { "dc1" } else { "dc2" };
+        let spn = format!("ldap/{dc}.{}@{realm}", realm.to_lowercase());
+        c.ok("kvno", &c.run("kvno", &[&spn], None));
+        let trace = c.trace_text();
+        let port = if realm == REALM {
+            f.adsim.kdc()
+        } else {
+            child_kdc.clone()
+        };
+        assert!(
+            trace.contains(&format!("stream {port}")),
+            "{realm} answered by {port}:\n{trace}"
+        );
+    }
+    // alice lives in the root domain: the child's KDC does not know her.
+    let c = f.client(&conf, "alice-eu");
+    c.fails_with(
+        "kinit alice in the child realm",
+        &c.run("kinit", &["alice@EU.CORP.EXAMPLE.TEST"], Some(ALICE_PASSWORD)),
+        "not found in Kerberos database",
+    );
+}
