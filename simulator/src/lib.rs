@@ -4,8 +4,8 @@
 
 pub mod clock;
 pub mod dsa;
-// TEMPORARY (wire branch): delete with the file on merge; see the file's header.
 pub mod gmsa;
+/// TEMPORARY (wire branch): delete with the file on merge; see the file's header.
 #[path = "dsa/gmsa_api_shim.rs"]
 mod gmsa_api_shim;
 pub mod kdc;
