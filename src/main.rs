@@ -1,5 +1,7 @@
 //! `adsim`: a protocol-faithful Active Directory domain-controller simulator.
 
+mod ctl;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -22,8 +24,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a forest and serve LDAP, LDAPS (and StartTLS) and the Global Catalog.
+    /// Start a forest and serve LDAP, LDAPS (and StartTLS), the Global Catalog, the KDC and the
+    /// control API.
     Serve(ServeArgs),
+    /// Drive a running server through its control API (clock, KDS root keys, health).
+    Ctl(ctl::CtlArgs),
+    /// Fetch client artifacts from a running server: keytabs and krb5.conf.
+    Export(ctl::ExportArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +63,17 @@ struct ServeArgs {
     /// Global Catalog port (0 = ephemeral).
     #[arg(long, default_value_t = 3268)]
     gc_port: u16,
+    /// KDC port of the root domain's DC, UDP and TCP (0 = ephemeral; child domains' KDCs
+    /// always use ephemeral ports, see `domains[].kdc` in the ready line).
+    #[arg(long, default_value_t = 1088)]
+    kdc_port: u16,
+    /// Port of the HTTP control API on the listen address (0 = ephemeral).
+    #[arg(long, default_value_t = 8389)]
+    control_port: u16,
+    /// Kerberos clock-skew tolerance in minutes (Windows' "Maximum tolerance for computer
+    /// clock synchronization", 5 by default).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1440))]
+    max_skew_minutes: u32,
     /// Password of every domain's Administrator.
     #[arg(long, env = "ADSIM_ADMIN_PASSWORD", default_value = adsim_simulator::dsa::forest::DEFAULT_ADMIN_PASSWORD, hide_default_value = true)]
     admin_password: String,
@@ -91,7 +109,15 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
+        // Client commands report a failure in one line, not with a backtrace.
+        Command::Ctl(args) => rt.block_on(ctl::ctl(args)).or_else(|e| fail(&e)),
+        Command::Export(args) => rt.block_on(ctl::export(args)).or_else(|e| fail(&e)),
     }
+}
+
+fn fail(e: &anyhow::Error) -> anyhow::Result<()> {
+    eprintln!("adsim: {e:#}");
+    std::process::exit(1)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -127,6 +153,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ldap_port: args.ldap_port,
         ldaps_port: args.ldaps_port,
         gc_port: args.gc_port,
+        kdc_port: args.kdc_port,
+        control_port: args.control_port,
+        kdc: adsim_simulator::kdc::KdcConfig {
+            max_skew_seconds: i64::from(args.max_skew_minutes) * 60,
+            ..Default::default()
+        },
         state_dir: args.state_dir.clone(),
         limits: adsim_simulator::server::ConnectionLimits {
             max_pdu: args.max_pdu,
@@ -136,7 +168,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let running = RunningForest::start(config).await?;
     println!("{}", serde_json::to_string(&running.ready)?);
-    tracing::info!(domain = %running.ready.domain, ldap = %running.ready.ldap_url, "forest ready");
+    tracing::info!(
+        domain = %running.ready.domain,
+        ldap = %running.ready.ldap_url,
+        kdc = %running.ready.kdc,
+        control = %running.ready.control_url,
+        "forest ready"
+    );
     shutdown_signal().await;
     tracing::info!("stopping");
     drop(running);

@@ -29,6 +29,10 @@ impl Adsim {
             "0",
             "--gc-port",
             "0",
+            "--kdc-port",
+            "0",
+            "--control-port",
+            "0",
             "--seed",
             "1",
         ])
@@ -64,6 +68,30 @@ impl Adsim {
     }
     pub fn base(&self) -> String {
         self.s("base_dn")
+    }
+
+    /// The root KDC as `host:port`.
+    pub fn kdc(&self) -> String {
+        self.s("kdc")
+    }
+    pub fn control_url(&self) -> String {
+        self.s("control_url")
+    }
+
+    /// Runs `adsim <args>` against this server (`ADSIM_CONTROL_URL` set to its control API).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_adsim"))
+            .args(args)
+            .env("ADSIM_CONTROL_URL", self.control_url())
+            .output()
+            .expect("adsim runs")
+    }
+
+    /// Like `cli`, asserting success; returns standard output.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let o = self.cli(args);
+        assert!(o.status.success(), "adsim {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -120,4 +148,50 @@ pub fn unicode_pwd_b64(pw: &str) -> String {
         .flat_map(|u| u.to_le_bytes())
         .collect();
     base64::engine::general_purpose::STANDARD.encode(quoted)
+}
+
+/// One HTTP/1.1 request to the control API (`base` is its URL); returns status and body.
+pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
+    use std::io::Read;
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).expect("control API reachable");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let body = body.unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .expect("axum sends Content-Length for whole bodies");
+    (status, raw[split + 4..split + 4 + length].to_vec())
+}
+
+/// `http` with a JSON answer.
+pub fn http_json(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let (status, bytes) = http(base, method, path, body);
+    let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, value)
 }

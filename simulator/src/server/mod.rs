@@ -1,6 +1,9 @@
 //! The tokio edges of a running DC forest: listeners for every domain's DC (LDAP with
-//! StartTLS, LDAPS), the Global Catalog, and the ready description clients read.
+//! StartTLS, LDAPS, the KDC on UDP and TCP), the Global Catalog, the control API, and the ready
+//! description clients read.
 
+pub mod control;
+pub mod kdc;
 pub mod ldap;
 pub mod tls;
 
@@ -9,11 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::dsa::{Directory, ForestConfig};
+use crate::kdc::{Kdc, KdcConfig};
 use crate::ldap::session::ServerContext;
 pub use ldap::ConnectionLimits;
 
@@ -25,6 +29,12 @@ pub struct ServerConfig {
     pub ldap_port: u16,
     pub ldaps_port: u16,
     pub gc_port: u16,
+    /// The root DC's KDC port, UDP and TCP (0 = ephemeral; 88 needs root or a capability).
+    pub kdc_port: u16,
+    /// The control API's port on the listen address (0 = ephemeral).
+    pub control_port: u16,
+    /// KDC policy (clock skew tolerance, ticket lifetimes, transport limits).
+    pub kdc: KdcConfig,
     /// Where the CA certificate (and exports) are written; `None` makes a temporary directory.
     pub state_dir: Option<PathBuf>,
     pub limits: ConnectionLimits,
@@ -38,6 +48,9 @@ impl Default for ServerConfig {
             ldap_port: 0,
             ldaps_port: 0,
             gc_port: 0,
+            kdc_port: 0,
+            control_port: 0,
+            kdc: KdcConfig::default(),
             state_dir: None,
             limits: ConnectionLimits::default(),
         }
@@ -54,6 +67,8 @@ pub struct DomainEndpoint {
     pub dc: String,
     pub ldap_url: String,
     pub ldaps_url: String,
+    /// The domain's KDC, UDP and TCP, as `host:port` (krb5.conf's `kdc =` form).
+    pub kdc: String,
     pub admin: String,
     pub domain_sid: String,
 }
@@ -68,6 +83,10 @@ pub struct ReadyInfo {
     pub ldap_url: String,
     pub ldaps_url: String,
     pub gc_url: String,
+    /// The root domain's KDC (`host:port`).
+    pub kdc: String,
+    /// Base URL of the HTTP control API (`adsim ctl --url`).
+    pub control_url: String,
     pub ca_cert: String,
     pub admin: String,
     pub admin_password_source: &'static str,
@@ -81,6 +100,9 @@ pub struct RunningForest {
     pub ready: ReadyInfo,
     pub state_dir: PathBuf,
     pub ca_pem: String,
+    /// Each domain's KDC address (UDP and TCP), in the forest's domain order.
+    pub kdc_addrs: Vec<SocketAddr>,
+    pub control_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     _temp: Option<TempDir>,
 }
@@ -121,6 +143,43 @@ async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// A KDC's TCP listener and UDP socket on the same port, as `kdc = host:port` names both.
+/// For an ephemeral port, TCP picks it and UDP follows, retrying when UDP's is taken.
+async fn bind_kdc(ip: IpAddr, port: u16) -> Result<(TcpListener, UdpSocket), StartError> {
+    let udp_bind = |addr: SocketAddr| async move {
+        UdpSocket::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })
+    };
+    if port != 0 {
+        let tcp = bind(ip, port).await?;
+        let udp = udp_bind(SocketAddr::new(ip, port)).await?;
+        return Ok((tcp, udp));
+    }
+    let mut last = None;
+    for _ in 0..32 {
+        let tcp = bind(ip, 0).await?;
+        let addr = tcp.local_addr().map_err(|source| StartError::Bind {
+            addr: SocketAddr::new(ip, 0),
+            source,
+        })?;
+        match udp_bind(addr).await {
+            Ok(udp) => return Ok((tcp, udp)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or(StartError::Bind {
+        addr: SocketAddr::new(ip, 0),
+        source: std::io::ErrorKind::AddrInUse.into(),
+    }))
+}
+
+fn log_exit<E: std::fmt::Display>(what: &'static str, r: Result<(), E>) {
+    if let Err(e) = r {
+        tracing::error!(error = %e, "{what} stopped");
+    }
 }
 
 fn url(scheme: &str, addr: SocketAddr) -> String {
@@ -190,12 +249,40 @@ impl RunningForest {
             listeners.push((plain, secure));
         }
         let gc = bind(config.listen, config.gc_port).await?;
+        let mut kdc_sockets = Vec::new();
+        for d in &dir.forest.domains {
+            let port = if d.index == 0 { config.kdc_port } else { 0 };
+            kdc_sockets.push(bind_kdc(config.listen, port).await?);
+        }
+        let control = bind(config.listen, config.control_port).await?;
         let addr = |l: &TcpListener| l.local_addr().expect("bound socket has an address");
         let domain_urls: Vec<String> = listeners.iter().map(|(p, _)| url("ldap", addr(p))).collect();
 
         let mut endpoints = Vec::new();
         let mut tasks = Vec::new();
-        for (d, (plain, secure)) in dir.forest.domains.iter().zip(listeners) {
+        let mut kdc_addrs = Vec::new();
+        for (d, (tcp, udp)) in dir.forest.domains.iter().zip(kdc_sockets) {
+            kdc_addrs.push(addr(&tcp));
+            let db = Arc::new(kdc::DirectoryKdcDb::new(dir.clone(), d.index));
+            // The KDC reads the directory's clock: moving it skews every client at once.
+            let kdc = Arc::new(Kdc::new(db, dir.clock.clone(), config.kdc.clone()));
+            let k = kdc.clone();
+            tasks.push(tokio::spawn(async move {
+                log_exit("KDC TCP listener", crate::kdc::net::serve_tcp(tcp, k).await)
+            }));
+            tasks.push(tokio::spawn(async move {
+                log_exit("KDC UDP listener", crate::kdc::net::serve_udp(udp, kdc).await)
+            }));
+        }
+        let control_addr = addr(&control);
+        let control_state = control::ControlState {
+            dir: dir.clone(),
+            kdcs: kdc_addrs.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            log_exit("control API", control::serve(control, control_state).await)
+        }));
+        for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
             endpoints.push(DomainEndpoint {
                 domain: d.dns_name.clone(),
                 netbios: d.netbios.clone(),
@@ -204,6 +291,7 @@ impl RunningForest {
                 dc: d.dc_fqdn.clone(),
                 ldap_url: url("ldap", addr(&plain)),
                 ldaps_url: url("ldaps", addr(&secure)),
+                kdc: kdc_addr.to_string(),
                 admin: format!("Administrator@{}", d.dns_name),
                 domain_sid: d.sid.to_string(),
             });
@@ -252,6 +340,8 @@ impl RunningForest {
             ldap_url: root.ldap_url.clone(),
             ldaps_url: root.ldaps_url.clone(),
             gc_url,
+            kdc: root.kdc.clone(),
+            control_url: url("http", control_addr),
             ca_cert: ca_path.display().to_string(),
             admin: root.admin.clone(),
             admin_password_source: if config.forest.admin_password
@@ -269,6 +359,8 @@ impl RunningForest {
             ready,
             state_dir,
             ca_pem: tls.ca_pem,
+            kdc_addrs,
+            control_addr,
             tasks,
             _temp: temp,
         })

@@ -1,0 +1,290 @@
+//! The control API: HTTP with JSON bodies, for tests and operators rather than for AD clients.
+//! It moves the simulated clock, adds KDS root keys and exports client artifacts (krb5.conf,
+//! keytabs). It is unauthenticated and hands out keys, so it binds to the listen address only.
+//!
+//! Routes (all under `/v1`): `GET health`, `GET clock`, `POST clock` (`{"advance_seconds": N}`
+//! or `{"set": "RFC3339"}`), `POST kds/root-keys` (`{"effective": "immediately" | "RFC3339"}`),
+//! `GET krb5.conf[?relation=value…]`, `GET keytab?principal=NAME`. Errors are
+//! `{"error": "…"}` with a 4xx status.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use super::kdc::{krb5_conf, DirectoryKdcDb, ExportError};
+use crate::clock::{NtTime, TICKS_PER_SECOND};
+use crate::dsa::error::code as ldap_code;
+use crate::dsa::{Caller, Directory, DsError};
+use crate::kds::Effective;
+
+/// Clock moves beyond this many seconds (about 200 years) are refused: they leave NTTIME's
+/// useful range and overflow the clock's offset.
+const MAX_CLOCK_STEP_SECONDS: i64 = 200 * 366 * 86_400;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ControlState {
+    pub dir: Arc<Directory>,
+    /// Each domain's KDC address, in the forest's domain order.
+    pub kdcs: Vec<SocketAddr>,
+}
+
+/// An error answer: a 4xx status and `{"error": message}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<DsError> for ApiError {
+    fn from(e: DsError) -> ApiError {
+        let status = match e.code {
+            ldap_code::INSUFFICIENT_ACCESS_RIGHTS => StatusCode::FORBIDDEN,
+            ldap_code::NO_SUCH_OBJECT => StatusCode::NOT_FOUND,
+            // The directory refused in its present state (no usable key, a rule…).
+            _ => StatusCode::CONFLICT,
+        };
+        ApiError {
+            status,
+            message: e.text.trim_end_matches(['\n', '\0']).to_string(),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> ApiError {
+        match e {
+            ExportError::UnknownRealm(_) | ExportError::UnknownPrincipal(_) => {
+                ApiError::not_found(e.to_string())
+            }
+            ExportError::NoKeys(_) => ApiError {
+                status: StatusCode::CONFLICT,
+                message: e.to_string(),
+            },
+            ExportError::Keytab(_) => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(state: ControlState) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/clock", get(get_clock).post(post_clock))
+        .route("/v1/kds/root-keys", post(post_root_key))
+        .route("/v1/krb5.conf", get(get_krb5_conf))
+        .route("/v1/keytab", get(get_keytab))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                message: "method not allowed on this endpoint".into(),
+            }
+        })
+        .with_state(state)
+}
+
+/// Serves the control API on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, state: ControlState) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+async fn health(State(s): State<ControlState>) -> Json<Value> {
+    let root = s.dir.forest.root();
+    Json(json!({
+        "status": "ok",
+        "domain": root.dns_name,
+        "realm": root.realm,
+        "now": s.dir.clock.now().to_rfc3339(),
+    }))
+}
+
+fn clock_view(dir: &Directory) -> Json<Value> {
+    let host = NtTime::from_system_time(std::time::SystemTime::now());
+    let now = dir.clock.now();
+    // Rounded, so a clock moved by -6m reads -360 and not the -359 truncation would give.
+    let ticks = TICKS_PER_SECOND as i128;
+    let diff = now.0 as i128 - host.0 as i128;
+    let offset_seconds = (diff + diff.signum() * ticks / 2) / ticks;
+    Json(json!({
+        "now": now.to_rfc3339(),
+        "nttime": now.0,
+        "offset_seconds": offset_seconds as i64,
+        "frozen": dir.clock.is_frozen(),
+    }))
+}
+
+async fn get_clock(State(s): State<ControlState>) -> Json<Value> {
+    clock_view(&s.dir)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    advance_seconds: Option<i64>,
+    set: Option<String>,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn post_clock(State(s): State<ControlState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let change: ClockChange = parse_json(&body)?;
+    match (change.advance_seconds, change.set) {
+        (Some(n), None) => {
+            if n.unsigned_abs() > MAX_CLOCK_STEP_SECONDS as u64 {
+                return Err(ApiError::bad_request(format!(
+                    "advance_seconds must be within ±{MAX_CLOCK_STEP_SECONDS}"
+                )));
+            }
+            s.dir.clock.advance_seconds(n);
+        }
+        (None, Some(t)) => {
+            let at = NtTime::parse_rfc3339(&t).ok_or_else(|| {
+                ApiError::bad_request(format!("set: {t:?} is not an RFC 3339 time after 1601"))
+            })?;
+            let now = s.dir.clock.now().unix_seconds();
+            if (at.unix_seconds() - now).abs() > MAX_CLOCK_STEP_SECONDS {
+                return Err(ApiError::bad_request("set: too far from the current time"));
+            }
+            s.dir.clock.set(at);
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of advance_seconds or set",
+            ))
+        }
+    }
+    tracing::info!(now = %s.dir.clock.now().to_rfc3339(), "simulated clock moved");
+    Ok(clock_view(&s.dir))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RootKeyRequest {
+    effective: String,
+}
+
+async fn post_root_key(State(s): State<ControlState>, body: Bytes) -> ApiResult<Response> {
+    let req: RootKeyRequest = parse_json(&body)?;
+    let effective = if req.effective.eq_ignore_ascii_case("immediately") {
+        Effective::Immediately
+    } else {
+        Effective::At(NtTime::parse_rfc3339(&req.effective).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "effective: {:?} is neither \"immediately\" nor an RFC 3339 time",
+                req.effective
+            ))
+        })?)
+    };
+    let dir = s.dir.clone();
+    let id = tokio::task::spawn_blocking(move || dir.add_kds_root_key(&Caller::system(), effective))
+        .await
+        .map_err(|e| ApiError::bad_request(format!("root key task failed: {e}")))??;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))).into_response())
+}
+
+/// `[libdefaults]` relations a caller may add: a plain name and a value on one line.
+fn check_relation(name: &str, value: &str) -> ApiResult<()> {
+    let name_ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let value_ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| (c.is_ascii_graphic() || c == ' ') && !matches!(c, '{' | '}' | '[' | ']'));
+    if name_ok && value_ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "krb5.conf relation {name:?} = {value:?} is not allowed"
+        )))
+    }
+}
+
+async fn get_krb5_conf(
+    State(s): State<ControlState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    for (k, v) in &pairs {
+        check_relation(k, v)?;
+    }
+    let relations: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let text = krb5_conf(&s.dir, &s.kdcs, &relations);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeytabQuery {
+    principal: String,
+}
+
+async fn get_keytab(
+    State(s): State<ControlState>,
+    query: Result<Query<KeytabQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if q.principal.trim().is_empty() {
+        return Err(ApiError::bad_request("principal is empty"));
+    }
+    // NAME@REALM picks the domain; a bare name is looked up in the forest root.
+    let realm = match q.principal.rsplit_once('@') {
+        Some((_, r))
+            if s.dir
+                .forest
+                .domains
+                .iter()
+                .any(|d| d.realm.eq_ignore_ascii_case(r)) =>
+        {
+            r.to_string()
+        }
+        _ => s.dir.forest.root().realm.clone(),
+    };
+    let dir = s.dir.clone();
+    let bytes =
+        tokio::task::spawn_blocking(move || DirectoryKdcDb::for_realm(dir, &realm)?.keytab(&q.principal))
+            .await
+            .map_err(|e| ApiError::bad_request(format!("keytab task failed: {e}")))??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
