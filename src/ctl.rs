@@ -69,6 +69,12 @@ enum ExportCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The whole directory as LDIF (RFC 2849), deterministic, without secrets.
+    Ldif {
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// krb5.conf for the forest's realms and KDCs.
     Krb5Conf {
         /// Extra [libdefaults] relation, e.g. `--set kdc_timesync=0` (repeatable).
@@ -113,6 +119,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
             let path = format!("/v1/keytab?principal={}", percent_encode(&principal));
             (base.request("GET", &path, None).await?, out)
         }
+        ExportCommand::Ldif { out } => (base.request("GET", "/v1/export.ldif", None).await?, out),
         ExportCommand::Krb5Conf { set, out } => {
             let mut query = Vec::new();
             for relation in &set {

@@ -51,6 +51,13 @@ struct ServeArgs {
     /// NetBIOS name of the root domain (default: first label, upper-cased).
     #[arg(long)]
     netbios: Option<String>,
+    /// LDIF file to load at start, as the DC itself (repeatable, applied in order).
+    #[arg(long, value_name = "FILE")]
+    fixture: Vec<std::path::PathBuf>,
+    /// A forest described in TOML (domains, seed, start time, root key, fixtures); replaces
+    /// --domain, --child-domain, --netbios, --seed, --start-time and --kds-root-key.
+    #[arg(long, value_name = "FILE")]
+    topology: Option<std::path::PathBuf>,
     /// Address every listener binds to.
     #[arg(long, default_value = "127.0.0.1")]
     listen: IpAddr,
@@ -147,6 +154,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             RootKeyArg::Backdated => KdsRootKeyMode::Backdated,
         },
     };
+    let mut fixtures: Vec<std::path::PathBuf> = Vec::new();
+    let forest = match &args.topology {
+        Some(path) => {
+            let t = adsim_harness::topology::Topology::from_file(path)
+                .with_context(|| format!("--topology {}", path.display()))?;
+            fixtures.extend(t.fixture_paths().map(std::path::Path::to_path_buf));
+            topology_forest(&t, &args.admin_password)?
+        }
+        None => forest,
+    };
+    fixtures.extend(args.fixture.iter().cloned());
     let config = ServerConfig {
         forest,
         listen: args.listen,
@@ -167,6 +185,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
     let running = RunningForest::start(config).await?;
+    for f in &fixtures {
+        let n = adsim_harness::fixtures::apply_file(&running.dir, f)
+            .with_context(|| format!("fixture {}", f.display()))?;
+        tracing::info!(file = %f.display(), records = n, "fixture loaded");
+    }
     println!("{}", serde_json::to_string(&running.ready)?);
     tracing::info!(
         domain = %running.ready.domain,
@@ -193,4 +216,47 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The forest a topology file describes. Child domains must sit directly below the root.
+fn topology_forest(
+    t: &adsim_harness::topology::Topology,
+    admin_password: &str,
+) -> anyhow::Result<ForestConfig> {
+    use adsim_harness::topology::KdsRootKey;
+    let root = t.root();
+    let mut children = Vec::new();
+    for d in t.children() {
+        let label = d
+            .dns_name
+            .strip_suffix(&format!(".{}", root.dns_name))
+            .filter(|l| !l.contains('.'))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: only children directly below the root are supported",
+                    d.dns_name
+                )
+            })?;
+        children.push(ChildDomainConfig {
+            label: label.to_string(),
+            netbios: Some(d.netbios.clone()),
+        });
+    }
+    Ok(ForestConfig {
+        root_domain: root.dns_name.clone(),
+        root_netbios: Some(root.netbios.clone()),
+        children,
+        admin_password: t
+            .forest
+            .admin_password
+            .clone()
+            .unwrap_or_else(|| admin_password.to_string()),
+        seed: t.forest.seed,
+        start_time: t.forest.start_time,
+        kds_root_key: match t.forest.kds_root_key {
+            KdsRootKey::None => KdsRootKeyMode::None,
+            KdsRootKey::Immediate => KdsRootKeyMode::Immediate,
+            KdsRootKey::Backdated => KdsRootKeyMode::Backdated,
+        },
+    })
 }

@@ -2,6 +2,10 @@
 //! operations and (later) the scenario runner.
 
 pub mod cmdlets;
-pub mod fixtures;
-pub mod ldif;
 pub mod topology;
+
+/// LDIF (RFC 2849), shared with the server, which imports fixtures and exports the directory.
+pub use adsim_simulator::ldif;
+
+/// Loading LDIF fixtures into a forest and exporting it.
+pub use adsim_simulator::dsa::fixtures;

@@ -9,6 +9,7 @@ pub mod kdc;
 pub mod kds;
 pub mod keys;
 pub mod ldap;
+pub mod ldif;
 pub mod model;
 pub mod schema;
 pub mod security;

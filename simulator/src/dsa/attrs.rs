@@ -9,7 +9,7 @@ use crate::model::{Entry, EntryId};
 use crate::store::LINKED_ATTRIBUTES;
 
 /// Never returned by a search (MS-ADTS 3.1.1.4.4: secret attributes).
-const SECRET_ATTRIBUTES: &[&str] = &[
+pub(crate) const SECRET_ATTRIBUTES: &[&str] = &[
     "unicodepwd",
     "dbcspwd",
     "ntpwdhistory",
@@ -21,7 +21,7 @@ const SECRET_ATTRIBUTES: &[&str] = &[
 ];
 
 /// Readable only by Domain Admins / Enterprise Admins (MS docs: KDS root key data).
-const ADMIN_ONLY_ATTRIBUTES: &[&str] = &["mskds-rootkeydata"];
+pub(crate) const ADMIN_ONLY_ATTRIBUTES: &[&str] = &["mskds-rootkeydata"];
 
 /// Constructed attributes returned only when named (MS-ADTS 3.1.1.4.5; never for `*`).
 const CONSTRUCTED_ON_REQUEST: &[&str] = &[

@@ -6,6 +6,7 @@ pub mod attrs;
 pub mod bind;
 pub mod caller;
 pub mod error;
+pub mod fixtures;
 pub mod forest;
 pub mod gmsa;
 pub mod matching;

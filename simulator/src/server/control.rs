@@ -107,6 +107,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/kds/root-keys", post(post_root_key))
         .route("/v1/krb5.conf", get(get_krb5_conf))
         .route("/v1/keytab", get(get_keytab))
+        .route("/v1/export.ldif", get(get_export))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError {
@@ -287,4 +288,10 @@ async fn get_keytab(
         bytes,
     )
         .into_response())
+}
+
+/// The whole directory as LDIF (deterministic; secrets are never exported).
+async fn get_export(State(s): State<ControlState>) -> Response {
+    let text = crate::dsa::fixtures::export(&s.dir);
+    ([(header::CONTENT_TYPE, "text/x-ldif; charset=utf-8")], text).into_response()
 }

@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
-use adsim_simulator::dsa::write::{ModOp as DsModOp, Modification};
-use adsim_simulator::dsa::{Caller, Directory, DsError};
-use adsim_simulator::model::{Dn, Entry};
-use adsim_simulator::store::LINKED_ATTRIBUTES;
+use super::write::{ModOp as DsModOp, Modification};
+use super::{Caller, DirState, Directory, DsError};
+use crate::model::{Dn, Entry};
+use crate::store::LINKED_ATTRIBUTES;
 
 use crate::ldif::{self, LdifChange, LdifRecord, ModOp};
 
@@ -122,9 +122,15 @@ pub fn export(dir: &Directory) -> String {
     ldif::write_all(&records)
 }
 
-fn entry_attrs(st: &adsim_simulator::dsa::DirState, e: &Entry) -> Vec<(String, Vec<u8>)> {
+fn entry_attrs(st: &DirState, e: &Entry) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for a in e.attrs.values() {
+    for (key, a) in &e.attrs {
+        // Exports go to whoever asks the control API: no secrets, no root key data.
+        if super::attrs::SECRET_ATTRIBUTES.contains(&key.as_str())
+            || super::attrs::ADMIN_ONLY_ATTRIBUTES.contains(&key.as_str())
+        {
+            continue;
+        }
         for v in &a.values {
             out.push((a.name.clone(), v.clone()));
         }
