@@ -355,3 +355,23 @@ fn nested_groups_grant_and_removal_revokes() {
         "removal revokes for new binds"
     );
 }
+
+#[test]
+fn readme_example_membership_sd_allows_authenticated_users() {
+    use base64::Engine;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("msDS-GroupMSAMembership:: "))
+        .expect("README example");
+    let b64 = line.trim_start_matches("msDS-GroupMSAMembership:: ");
+    let sd = adsim_simulator::security::SecurityDescriptor::from_bytes(
+        &base64::engine::general_purpose::STANDARD.decode(b64).unwrap(),
+    )
+    .unwrap();
+    let text = sddl::format(&sd, &AliasDomains::none()).unwrap();
+    assert_eq!(
+        text, "O:BAD:(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;AU)",
+        "0x000f01ff for Authenticated Users"
+    );
+}
