@@ -352,35 +352,31 @@ impl Directory {
                 }
             }
         }
-        if let Some(upn) = e.first("userPrincipalName") {
-            if st
-                .store
-                .find_eq("userprincipalname", upn)
+        let taken = |attr: &str, v: &[u8]| {
+            st.store
+                .find_eq(attr, v)
                 .unwrap_or_default()
                 .iter()
                 .any(|o| *o != e.id)
-            {
-                return Err(DsError::constraint(
-                    win32::ERROR_DS_UPN_VALUE_NOT_UNIQUE_IN_FOREST,
-                    0x90290,
-                    "userPrincipalName",
-                ));
-            }
+        };
+        if e.first("userPrincipalName")
+            .is_some_and(|upn| taken("userprincipalname", upn))
+        {
+            return Err(DsError::constraint(
+                win32::ERROR_DS_UPN_VALUE_NOT_UNIQUE_IN_FOREST,
+                0x90290,
+                "userPrincipalName",
+            ));
         }
-        for spn in e.values("servicePrincipalName") {
-            if st
-                .store
-                .find_eq("serviceprincipalname", spn)
-                .unwrap_or_default()
-                .iter()
-                .any(|o| *o != e.id)
-            {
-                return Err(DsError::constraint(
-                    win32::ERROR_DS_SPN_VALUE_NOT_UNIQUE_IN_FOREST,
-                    0x90303,
-                    "servicePrincipalName",
-                ));
-            }
+        if e.values("servicePrincipalName")
+            .iter()
+            .any(|spn| taken("serviceprincipalname", spn))
+        {
+            return Err(DsError::constraint(
+                win32::ERROR_DS_SPN_VALUE_NOT_UNIQUE_IN_FOREST,
+                0x90303,
+                "servicePrincipalName",
+            ));
         }
         Ok(())
     }

@@ -304,7 +304,7 @@ impl Session {
                         .to_control()],
                     )];
                 }
-                return self.emit_page(msgid, state, *size as usize);
+                return self.emit_page(msgid, state, *size as usize, &[]);
             }
         }
 
@@ -359,32 +359,14 @@ impl Session {
             .map(|nc| self.reference_url(ctx, nc))
             .collect();
         if let Some((size, _)) = paged {
-            let mut pages = self.emit_page(msgid, PagedState { entries, references }, size.max(1) as usize);
-            if !sort_ctrl.is_empty() {
-                // Sort result travels with the first page's done message only; re-encode is not needed for clients.
-            }
-            return std::mem::take(&mut pages);
-        }
-        let mut v: Vec<Vec<u8>> = entries
-            .into_iter()
-            .map(|e| {
-                encode_response(
-                    msgid,
-                    ResponseOp::SearchResultEntry {
-                        dn: e.dn,
-                        attrs: e.attrs,
-                    },
-                    &[],
-                )
-            })
-            .collect();
-        for r in references {
-            v.push(encode_response(
+            return self.emit_page(
                 msgid,
-                ResponseOp::SearchResultReference(vec![r]),
-                &[],
-            ));
+                PagedState { entries, references },
+                size.max(1) as usize,
+                &sort_ctrl,
+            );
         }
+        let mut v = result_pdus(msgid, entries, references);
         let result = if out.size_limit_exceeded {
             LdapResult::new(code::SIZE_LIMIT_EXCEEDED, "")
         } else {
@@ -394,42 +376,33 @@ impl Session {
         v
     }
 
-    fn emit_page(&mut self, msgid: i32, mut state: PagedState, size: usize) -> Vec<Vec<u8>> {
+    /// One page of a paged search (RFC 2696), with `extra` response controls (the sort result).
+    fn emit_page(
+        &mut self,
+        msgid: i32,
+        mut state: PagedState,
+        size: usize,
+        extra: &[Control],
+    ) -> Vec<Vec<u8>> {
         let take = size.min(state.entries.len());
         let page: Vec<SearchEntry> = state.entries.drain(..take).collect();
-        let mut v: Vec<Vec<u8>> = page
-            .into_iter()
-            .map(|e| {
-                encode_response(
-                    msgid,
-                    ResponseOp::SearchResultEntry {
-                        dn: e.dn,
-                        attrs: e.attrs,
-                    },
-                    &[],
-                )
-            })
-            .collect();
-        let cookie = if state.entries.is_empty() {
-            for r in state.references.drain(..) {
-                v.push(encode_response(
-                    msgid,
-                    ResponseOp::SearchResultReference(vec![r]),
-                    &[],
-                ));
-            }
-            Vec::new()
+        let (mut v, cookie) = if state.entries.is_empty() {
+            (
+                result_pdus(msgid, page, std::mem::take(&mut state.references)),
+                Vec::new(),
+            )
         } else {
             let c = self.next_cookie.to_be_bytes().to_vec();
             self.next_cookie += 1;
             self.paged.insert(c.clone(), state);
-            c
+            (result_pdus(msgid, page, Vec::new()), c)
         };
-        let ctrl = ResponseControl::PagedResults { size: 0, cookie }.to_control();
+        let mut ctrls = vec![ResponseControl::PagedResults { size: 0, cookie }.to_control()];
+        ctrls.extend_from_slice(extra);
         v.push(encode_response(
             msgid,
             ResponseOp::SearchResultDone(LdapResult::success()),
-            &[ctrl],
+            &ctrls,
         ));
         v
     }
@@ -453,6 +426,24 @@ impl Session {
         }
         r
     }
+}
+
+/// Search result entries, then continuation references, as PDUs.
+fn result_pdus(msgid: i32, entries: Vec<SearchEntry>, references: Vec<String>) -> Vec<Vec<u8>> {
+    let entries = entries.into_iter().map(|e| {
+        encode_response(
+            msgid,
+            ResponseOp::SearchResultEntry {
+                dn: e.dn,
+                attrs: e.attrs,
+            },
+            &[],
+        )
+    });
+    let refs = references
+        .into_iter()
+        .map(|r| encode_response(msgid, ResponseOp::SearchResultReference(vec![r]), &[]));
+    entries.chain(refs).collect()
 }
 
 fn sort_entries(entries: &mut [SearchEntry], keys: &[SortKey]) {

@@ -6,50 +6,8 @@ use super::Control;
 /// RFC 4511 §4.4.1: responseName of the unsolicited Notice of Disconnection.
 pub const NOTICE_OF_DISCONNECTION_OID: &str = "1.3.6.1.4.1.1466.20036";
 
-/// RFC 4511 §4.1.9 resultCode values (Appendix A); any other u32 may be sent as well.
-pub mod result_code {
-    pub const SUCCESS: u32 = 0;
-    pub const OPERATIONS_ERROR: u32 = 1;
-    pub const PROTOCOL_ERROR: u32 = 2;
-    pub const TIME_LIMIT_EXCEEDED: u32 = 3;
-    pub const SIZE_LIMIT_EXCEEDED: u32 = 4;
-    pub const COMPARE_FALSE: u32 = 5;
-    pub const COMPARE_TRUE: u32 = 6;
-    pub const AUTH_METHOD_NOT_SUPPORTED: u32 = 7;
-    pub const STRONGER_AUTH_REQUIRED: u32 = 8;
-    pub const REFERRAL: u32 = 10;
-    pub const ADMIN_LIMIT_EXCEEDED: u32 = 11;
-    pub const UNAVAILABLE_CRITICAL_EXTENSION: u32 = 12;
-    pub const CONFIDENTIALITY_REQUIRED: u32 = 13;
-    pub const SASL_BIND_IN_PROGRESS: u32 = 14;
-    pub const NO_SUCH_ATTRIBUTE: u32 = 16;
-    pub const UNDEFINED_ATTRIBUTE_TYPE: u32 = 17;
-    pub const INAPPROPRIATE_MATCHING: u32 = 18;
-    pub const CONSTRAINT_VIOLATION: u32 = 19;
-    pub const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
-    pub const INVALID_ATTRIBUTE_SYNTAX: u32 = 21;
-    pub const NO_SUCH_OBJECT: u32 = 32;
-    pub const ALIAS_PROBLEM: u32 = 33;
-    pub const INVALID_DN_SYNTAX: u32 = 34;
-    pub const ALIAS_DEREFERENCING_PROBLEM: u32 = 36;
-    pub const INAPPROPRIATE_AUTHENTICATION: u32 = 48;
-    pub const INVALID_CREDENTIALS: u32 = 49;
-    pub const INSUFFICIENT_ACCESS_RIGHTS: u32 = 50;
-    pub const BUSY: u32 = 51;
-    pub const UNAVAILABLE: u32 = 52;
-    pub const UNWILLING_TO_PERFORM: u32 = 53;
-    pub const LOOP_DETECT: u32 = 54;
-    pub const NAMING_VIOLATION: u32 = 64;
-    pub const OBJECT_CLASS_VIOLATION: u32 = 65;
-    pub const NOT_ALLOWED_ON_NON_LEAF: u32 = 66;
-    pub const NOT_ALLOWED_ON_RDN: u32 = 67;
-    pub const ENTRY_ALREADY_EXISTS: u32 = 68;
-    pub const OBJECT_CLASS_MODS_PROHIBITED: u32 = 69;
-    pub const AFFECTS_MULTIPLE_DSAS: u32 = 71;
-    pub const OTHER: u32 = 80;
-    /// RFC 3909 (Cancel), also returned by AD for an abandoned paged search.
-    pub const CANCELED: u32 = 118;
-}
+/// RFC 4511 §4.1.9 resultCode values, shared with the directory's errors.
+pub use crate::dsa::error::code as result_code;
 
 /// RFC 4511 §4.1.9 LDAPResult. `matched_dn` is raw octets because Sicily NTLM (MS-ADTS
 /// 5.1.1.1.3, client-interop §7b) carries the "NTLM" package list and the binary
