@@ -508,3 +508,78 @@ print('SD', len(sd))
     let o = python(script, &[&a.ldaps(), &a.ca(), &base]);
     assert!(o.status.success() && text(&o).contains("SD "), "{}", text(&o));
 }
+
+/// client-interop.md §1: clients such as impacket need 389/636/3268/88 on an alias address.
+#[test]
+fn standard_ports_on_an_alias_address() {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.3",
+        "--ldap-port",
+        "389",
+        "--ldaps-port",
+        "636",
+        "--gc-port",
+        "3268",
+        "--kdc-port",
+        "88",
+        "--control-port",
+        "0",
+    ];
+    if !root {
+        // Unprivileged: a clear refusal, not a hang.
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_adsim"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success() && text(&o).contains("cannot listen on 127.0.0.3:389"),
+            "{}",
+            text(&o)
+        );
+        return;
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(ready["ldaps_url"], "ldaps://127.0.0.3:636");
+    assert_eq!(ready["kdc"], "127.0.0.3:88");
+    let o = ldap_tool(
+        "ldapsearch",
+        ready["ca_cert"].as_str().unwrap(),
+        &[
+            "-x",
+            "-H",
+            "ldaps://127.0.0.3",
+            "-b",
+            "",
+            "-s",
+            "base",
+            "dnsHostName",
+        ],
+        None,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        text(&o).contains("dnsHostName: dc1.corp.example.test"),
+        "{}",
+        text(&o)
+    );
+}
