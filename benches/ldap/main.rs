@@ -10,13 +10,16 @@
 
 mod conn;
 mod report;
+#[path = "../shared/scratch.rs"]
+mod scratch;
 mod servers;
 mod wire;
 mod workload;
 
 use anyhow::{Context, Result};
 use report::{mib, ms, Better, Row};
-use servers::{AdsimLauncher, Readiness, Scratch, Server, SlapdLauncher};
+use scratch::Scratch;
+use servers::{AdsimLauncher, Readiness, Server, SlapdLauncher};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use workload::{Dialect, Query, Window, USERS};
@@ -138,11 +141,6 @@ async fn rate(server: &Server, dialect: Dialect, case: usize, settings: &Setting
     Ok(rate)
 }
 
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied()
-}
-
 /// Both servers up with the users loaded; each throughput case runs on adsim and then on slapd,
 /// so that each pair of figures is taken close together on this shared machine.
 async fn services(
@@ -185,8 +183,8 @@ async fn services(
                 }
             }
         }
-        adsim_figures.rates[case] = median(adsim_rounds);
-        slapd_figures.rates[case] = median(slapd_rounds);
+        adsim_figures.rates[case] = report::median_f64(adsim_rounds);
+        slapd_figures.rates[case] = report::median_f64(slapd_rounds);
     }
     adsim_server.stop().await;
     let slapd_figures = match slapd_server {
@@ -295,46 +293,17 @@ fn table_rows(
     rows
 }
 
-fn first_line(path: &str, prefix: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().and_then(|text| {
-        text.lines()
-            .find(|l| l.starts_with(prefix))
-            .map(|l| l.split(':').nth(1).unwrap_or(l).trim().to_string())
-    })
-}
-
 fn run_context(slapd: Option<&SlapdLauncher>, settings: &Settings) -> Vec<String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let date = adsim_simulator::clock::NtTime::from_unix_seconds(now).to_rfc3339();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let cpu = first_line("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown CPU".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
     vec![
-        format!("command: `cargo bench --bench ldap` (or `scripts/bench.sh`), {date}"),
         format!(
-            "machine: {cpus} CPUs ({cpu}), Linux {}, load average at start {}",
-            kernel.trim(),
-            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            "command: `cargo bench --bench ldap` (or `scripts/bench.sh`), {}",
+            report::run_date()
         ),
+        report::machine(),
         format!(
-            "adsim {commit} ({}, default forest); slapd: {}",
-            if cfg!(debug_assertions) {
-                "DEBUG build: figures not meaningful, use `cargo bench`"
-            } else {
-                "release build"
-            },
+            "adsim {} ({}, default forest); slapd: {}",
+            report::commit(),
+            report::build_kind(),
             slapd.map_or("not installed".into(), |s| s.version())
         ),
         format!(
@@ -347,16 +316,6 @@ fn run_context(slapd: Option<&SlapdLauncher>, settings: &Settings) -> Vec<String
             settings.window.warmup.as_millis()
         ),
     ]
-}
-
-/// `target/bench-ldap.md`: next to the benchmark binary's `target/<profile>/deps/`.
-fn report_path() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(PathBuf::from))
-        .filter(|dir| dir.is_dir())
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target")))
-        .join("bench-ldap.md")
 }
 
 #[tokio::main]
@@ -402,9 +361,14 @@ async fn main() -> Result<()> {
         run_started.elapsed().as_secs_f64()
     ));
 
-    let table = report::render(&context, &rows, &notes);
+    let columns = report::Columns {
+        measured: "adsim",
+        baseline: "slapd",
+    };
+    let title = "adsim vs OpenLDAP slapd (one run, same machine)";
+    let table = report::render(title, &columns, &context, &rows, &notes);
     println!("{table}");
-    let path = report_path();
+    let path = report::report_path("bench-ldap.md");
     std::fs::write(&path, &table).with_context(|| format!("write {}", path.display()))?;
     eprintln!("written to {}", path.display());
     Ok(())

@@ -4,6 +4,7 @@
 //! as adsim builds its forest.
 
 use crate::conn::Conn;
+use crate::scratch::Scratch;
 use crate::wire::{self, Scope};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File};
@@ -23,33 +24,6 @@ pub const ADSIM_PASSWORD: &str = "Bench-Passw0rd!";
 const SLAPD_SUFFIX: &str = "dc=corp,dc=example,dc=test";
 const SLAPD_ROOTDN: &str = "cn=admin,dc=corp,dc=example,dc=test";
 const SLAPD_PASSWORD: &str = "bench-secret";
-
-/// A scratch directory removed when dropped.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    pub fn new() -> Result<Scratch> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!("adsim-bench-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-
-    /// A new empty subdirectory.
-    fn subdir(&self, name: &str) -> Result<PathBuf> {
-        let dir = self.0.join(name);
-        fs::create_dir_all(&dir)?;
-        Ok(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A loopback port that was free a moment ago (slapd cannot report an ephemeral port back).
 fn free_port() -> Result<u16> {

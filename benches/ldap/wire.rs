@@ -138,12 +138,12 @@ pub fn search(msgid: i32, base: &str, scope: Scope, filter: &[u8], attrs: &[&str
     message(msgid, op)
 }
 
-/// AddRequest (§4.7): the entry's DN and its attributes with their values.
-pub fn add(msgid: i32, dn: &str, attrs: &[(&str, Vec<String>)]) -> Vec<u8> {
+/// AddRequest (§4.7): the entry's DN and its attributes with their values (text or binary).
+pub fn add<V: AsRef<[u8]>>(msgid: i32, dn: &str, attrs: &[(&str, Vec<V>)]) -> Vec<u8> {
     let attrs: Vec<Vec<u8>> = attrs
         .iter()
         .map(|(name, values)| {
-            let values: Vec<Vec<u8>> = values.iter().map(|v| octets(v.as_bytes())).collect();
+            let values: Vec<Vec<u8>> = values.iter().map(|v| octets(v.as_ref())).collect();
             tlv_parts(SEQUENCE, &[octets(name.as_bytes()), tlv_parts(SET, &values)])
         })
         .collect();
@@ -155,7 +155,7 @@ pub fn add(msgid: i32, dn: &str, attrs: &[(&str, Vec<String>)]) -> Vec<u8> {
 }
 
 /// One element at the start of `buf`: its identifier octet, its content and what follows.
-fn read_tlv(buf: &[u8]) -> Result<(u8, &[u8], &[u8])> {
+pub fn read_tlv(buf: &[u8]) -> Result<(u8, &[u8], &[u8])> {
     let (&id, rest) = buf.split_first().ok_or_else(|| anyhow!("empty element"))?;
     let (&first, rest) = rest.split_first().ok_or_else(|| anyhow!("missing length"))?;
     let (len, rest) = if first < 0x80 {
