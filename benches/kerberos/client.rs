@@ -73,6 +73,8 @@ pub struct Tgt {
     session_key: EncryptionKey,
     cname: PrincipalName,
     crealm: String,
+    /// Size of the AS-REP that brought it, for the report.
+    pub reply_len: usize,
 }
 
 /// The client's clock: seconds and microseconds since the epoch.
@@ -198,12 +200,14 @@ pub fn as_exchange(kdc: Kdc, user: &User, nonce: u32) -> Result<Tgt> {
         session_key: part.key,
         cname: rep.cname,
         crealm: rep.crealm,
+        reply_len: reply.len(),
     })
 }
 
 /// TGS exchange for `service` with the TGT (RFC 4120 §5.4.1, §5.5.1): the authenticator carries
-/// a keyed checksum of the request body (hmac-sha1-96-aes256) and a fresh time.
-pub fn tgs_exchange(kdc: Kdc, tgt: &Tgt, service: &PrincipalName, nonce: u32) -> Result<()> {
+/// a keyed checksum of the request body (hmac-sha1-96-aes256) and a fresh time. Returns the size
+/// of the TGS-REP.
+pub fn tgs_exchange(kdc: Kdc, tgt: &Tgt, service: &PrincipalName, nonce: u32) -> Result<usize> {
     let (secs, usecs) = now();
     let body = KdcReqBody {
         kdc_options: TGS_OPTIONS,
@@ -269,5 +273,5 @@ pub fn tgs_exchange(kdc: Kdc, tgt: &Tgt, service: &PrincipalName, nonce: u32) ->
             service.joined()
         );
     }
-    Ok(())
+    Ok(reply.len())
 }

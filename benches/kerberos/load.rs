@@ -28,18 +28,33 @@ pub struct Client<'a> {
     pub tgt: Tgt,
 }
 
-/// Logs every client on (one AS exchange each): the TGTs for the TGS rows, and a first check
-/// that the KDC knows the principals.
-pub fn log_on<'a>(kdc: Kdc, users: &'a [User]) -> Result<Vec<Client<'a>>> {
-    users
-        .iter()
-        .map(|user| {
-            Ok(Client {
-                user,
-                tgt: client::as_exchange(kdc, user, 1)?,
-            })
-        })
-        .collect()
+/// Reply sizes seen while logging on, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplySizes {
+    pub as_rep: usize,
+    pub tgs_rep: usize,
+}
+
+/// Logs every client on (one AS exchange each, for the TGTs the TGS rows use) and gets one
+/// service ticket with each TGT: a first check that the KDC knows every principal.
+pub fn log_on<'a>(
+    kdc: Kdc,
+    users: &'a [User],
+    service: &PrincipalName,
+) -> Result<(Vec<Client<'a>>, ReplySizes)> {
+    let mut sizes = None;
+    let mut clients = Vec::new();
+    for user in users {
+        let tgt = client::as_exchange(kdc, user, 1)?;
+        let tgs_rep = client::tgs_exchange(kdc, &tgt, service, 2)?;
+        sizes.get_or_insert(ReplySizes {
+            as_rep: tgt.reply_len,
+            tgs_rep,
+        });
+        clients.push(Client { user, tgt });
+    }
+    let sizes = sizes.ok_or_else(|| anyhow!("no users"))?;
+    Ok((clients, sizes))
 }
 
 /// Exchanges per second answered for `clients[..n]`, each sending one at a time. Only exchanges
@@ -77,7 +92,7 @@ pub fn throughput(
                         nonce += 1;
                         match exchange {
                             Exchange::As => client::as_exchange(kdc, c.user, nonce).map(drop),
-                            Exchange::Tgs => client::tgs_exchange(kdc, &c.tgt, service, nonce),
+                            Exchange::Tgs => client::tgs_exchange(kdc, &c.tgt, service, nonce).map(drop),
                         }
                         .with_context(|| format!("client {i}, {exchange:?} exchange"))?;
                         if started >= count_from && Instant::now() <= end {

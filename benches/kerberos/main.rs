@@ -6,6 +6,9 @@
 //! the same principals and passwords: users load1…load4 (pre-authentication required) and the
 //! service HTTP/web01.corp.example.test (AES keys; in adsim the SPN of the computer WEB01$).
 //!
+//! MIT runs twice, side by side: stock, and with `disable_last_success = true` (no database write
+//! and sync after each pre-authenticated AS exchange), the latter for the AS rows only.
+//!
 //! The table is printed and written to `target/bench-kerberos.md`. Loopback only.
 //! `ADSIM_BENCH_SECONDS` (per row and server, default 3) shortens a run.
 
@@ -25,7 +28,7 @@ mod serve;
 use adsim_simulator::kdc::messages::{name_type, PrincipalName};
 use anyhow::{Context, Result};
 use client::{Kdc, User};
-use load::{Client, Exchange, Window};
+use load::{Client, Exchange, ReplySizes, Window};
 use report::{Better, Columns, Row};
 use serve::{unicode_pwd, BASE_DN, DNS_DOMAIN, REALM};
 use std::path::Path;
@@ -42,6 +45,10 @@ const CASES: [(Exchange, usize); 4] = [
     (Exchange::Tgs, 1),
     (Exchange::Tgs, 4),
 ];
+
+fn service() -> PrincipalName {
+    PrincipalName::new(name_type::NT_SRV_INST, &SERVICE)
+}
 
 fn user_name(i: usize) -> String {
     format!("load{}", i + 1)
@@ -101,6 +108,7 @@ struct Target<'a> {
     as_only: bool,
     /// The end of the server's log, for error messages.
     log: Box<dyn Fn() -> String + 'a>,
+    sizes: ReplySizes,
     /// Per case (index into CASES), the rate of each round.
     rounds: Vec<Vec<f64>>,
 }
@@ -112,12 +120,14 @@ impl<'a> Target<'a> {
         users: &'a [User],
         log: Box<dyn Fn() -> String + 'a>,
     ) -> Result<Self> {
+        let (clients, sizes) = load::log_on(kdc, users, &service()).with_context(&log)?;
         Ok(Target {
             name,
             kdc,
-            clients: load::log_on(kdc, users).with_context(&log)?,
+            clients,
             as_only: false,
             log,
+            sizes,
             rounds: vec![Vec::new(); CASES.len()],
         })
     }
@@ -128,8 +138,7 @@ impl<'a> Target<'a> {
 
     fn measure(&mut self, case: usize, settings: &Settings) -> Result<()> {
         let (exchange, n) = CASES[case];
-        let service = PrincipalName::new(name_type::NT_SRV_INST, &SERVICE);
-        let rate = load::throughput(self.kdc, exchange, &self.clients, n, &service, &settings.window)
+        let rate = load::throughput(self.kdc, exchange, &self.clients, n, &service(), &settings.window)
             .with_context(|| (self.log)())?;
         eprintln!("  {}: {exchange:?} × {n} client(s): {rate:.0}/s", self.name);
         self.rounds[case].push(rate);
@@ -194,7 +203,17 @@ fn table_rows(adsim: &Target, mit: Option<&Target>, mit_no_last_success: Option<
     rows
 }
 
-fn run_context(settings: &Settings, mit: Option<&mit::Tools>) -> Vec<String> {
+fn run_context(settings: &Settings, mit: Option<&mit::Tools>, targets: &[Target]) -> Vec<String> {
+    let sizes: Vec<String> = targets
+        .iter()
+        .filter(|t| !t.as_only)
+        .map(|t| {
+            format!(
+                "{} AS-REP {} B, TGS-REP {} B",
+                t.name, t.sizes.as_rep, t.sizes.tgs_rep
+            )
+        })
+        .collect();
     vec![
         format!(
             "command: `cargo bench --bench kerberos` (or `scripts/bench.sh`), {}",
@@ -216,6 +235,7 @@ fn run_context(settings: &Settings, mit: Option<&mit::Tools>) -> Vec<String> {
             settings.window.measure.as_secs_f64(),
             settings.window.warmup.as_millis()
         ),
+        format!("reply sizes: {}", sizes.join("; ")),
     ]
 }
 
@@ -279,7 +299,7 @@ fn main() -> Result<()> {
 
     let by_name = |name: &str| targets.iter().find(|t| t.name == name);
     let rows = table_rows(&targets[0], by_name("MIT"), by_name("MIT (disable_last_success)"));
-    let context = run_context(&settings, tools.as_ref());
+    let context = run_context(&settings, tools.as_ref(), &targets);
     notes.push(format!(
         "the whole benchmark took {:.0} s",
         run_started.elapsed().as_secs_f64()

@@ -1,6 +1,6 @@
-//! The few LDAP PDUs the benchmark sends, encoded by hand (RFC 4511 §4, BER per X.690 with
-//! definite lengths), and a reader for the responses it needs: the message id, the operation
-//! tag and, for a result, its code and diagnostic message.
+//! The few LDAP PDUs the `ldap` and `gmsa` benchmarks send, encoded by hand (RFC 4511 §4, BER
+//! per X.690 with definite lengths), and a reader for the responses they need: the message id,
+//! the operation tag and, for a result, its code and diagnostic message.
 //!
 //! Kept minimal on purpose: the client shares two cores with the server it measures, so it does
 //! as little work per request as it can.
