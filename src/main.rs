@@ -1,6 +1,7 @@
 //! `adsim`: a protocol-faithful Active Directory domain-controller simulator.
 
 mod ctl;
+mod scenario_cmd;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Fetch client artifacts from a running server: keytabs and krb5.conf.
     Export(ctl::ExportArgs),
+    /// Replay scenario files (TOML, see scenarios/README.md) and report per step.
+    Scenario(scenario_cmd::ScenarioArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -119,6 +122,11 @@ fn main() -> anyhow::Result<()> {
         // Client commands report a failure in one line, not with a backtrace.
         Command::Ctl(args) => rt.block_on(ctl::ctl(args)).or_else(|e| fail(&e)),
         Command::Export(args) => rt.block_on(ctl::export(args)).or_else(|e| fail(&e)),
+        Command::Scenario(args) => match rt.block_on(scenario_cmd::scenario(args)) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(1),
+            Err(e) => fail(&e),
+        },
     }
 }
 

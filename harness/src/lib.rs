@@ -2,6 +2,7 @@
 //! operations and (later) the scenario runner.
 
 pub mod cmdlets;
+pub mod scenario;
 pub mod topology;
 
 /// LDIF (RFC 2849), shared with the server, which imports fixtures and exports the directory.
