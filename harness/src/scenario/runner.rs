@@ -166,7 +166,7 @@ impl Observed {
     }
 
     fn with_ldap(mut self, o: Outcome) -> Observed {
-        self.lines.push(describe_outcome(&o));
+        self.lines.insert(0, describe_outcome(&o));
         self.ldap = Some(o);
         self
     }
@@ -353,8 +353,12 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// A remote forest must already have, or be given, the root key state the scenario wants.
+    /// A remote forest must already have, or be given, the root key state the scenario wants:
+    /// `none` needs a server without keys; `backdated` needs a key usable for new gMSAs now
+    /// (UseStartTime at least 10 h 05 min back, gmsa-gkdi §1 rule 1) and adds one otherwise;
+    /// `immediate` needs that no key is usable yet and adds one effective now if there is none.
     async fn match_root_key_state(&mut self) -> Result<(), String> {
+        const WAIT_SECONDS: i64 = 10 * 3600 + 5 * 60;
         let want = self.scenario.forest.kds_root_key.unwrap_or(RootKeyState::Backdated);
         let container = format!(
             "CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,CN=Configuration,{}",
@@ -362,21 +366,35 @@ impl<'a> Run<'a> {
         );
         let mut c = self.admin_connection(0, Transport::Ldaps).await?;
         let o = c
-            .search(&container, Scope::One, "(objectClass=msKds-ProvRootKey)", &["cn".to_string()])
+            .search(
+                &container,
+                Scope::One,
+                "(objectClass=msKds-ProvRootKey)",
+                &["msKds-UseStartTime".to_string()],
+            )
             .await?;
         c.close().await;
-        let have = !o.entries.is_empty();
-        match (want, have) {
-            (RootKeyState::None, true) => Err(format!(
+        let starts: Vec<u64> = o
+            .entries
+            .iter()
+            .filter_map(|e| e.get("msKds-UseStartTime")?.first().cloned())
+            .filter_map(|v| String::from_utf8(v).ok()?.parse().ok())
+            .collect();
+        let now = self.backend.now().await?;
+        let usable_from = now.saturating_add_seconds(-WAIT_SECONDS);
+        let any_usable = starts.iter().any(|s| *s <= usable_from.0);
+        match want {
+            RootKeyState::None if !o.entries.is_empty() => Err(format!(
                 "the scenario starts without a KDS root key, and the server has {}",
                 o.entries.len()
             )),
-            (RootKeyState::Immediate, false) => self.add_key(Effective::Immediately).await,
-            (RootKeyState::Backdated, false) => {
-                let now = self.backend.now().await?;
-                // As `adsim serve --kds-root-key backdated`: usable for gMSAs at once.
-                self.add_key(Effective::At(now.saturating_add_seconds(-36_300))).await
-            }
+            RootKeyState::Immediate if any_usable => Err(
+                "the scenario starts with a root key effective now, and the server already has one usable for new gMSAs"
+                    .into(),
+            ),
+            RootKeyState::Immediate if o.entries.is_empty() => self.add_key(Effective::Immediately).await,
+            // As `adsim serve --kds-root-key backdated`: usable for gMSAs at once.
+            RootKeyState::Backdated if !any_usable => self.add_key(Effective::At(usable_from)).await,
             _ => Ok(()),
         }
     }
@@ -818,7 +836,7 @@ impl<'a> Run<'a> {
                 p.account,
                 d.realm,
                 if offset == 0 {
-                    "in step".to_string()
+                    "in sync".to_string()
                 } else {
                     format_seconds(offset)
                 }
@@ -869,7 +887,14 @@ impl<'a> Run<'a> {
         let now = self.backend.now().await?;
         let mut obs = Observed::new(
             Kind::Kerberos,
-            format!("TGS-REQ for {spn} with ticket {tgt_name} (client clock {})", format_seconds(offset)),
+            format!(
+                "TGS-REQ for {spn} with ticket {tgt_name}, client clock {}",
+                if offset == 0 {
+                    "in sync".to_string()
+                } else {
+                    format_seconds(offset)
+                }
+            ),
         );
         obs.ticket_domain = self.eps.domain(Some(&tgt.crealm)).map_or(domain, |x| x.0);
         let answer = kerberos::tgs_exchange(kdc, &tgt, spn, now.unix_seconds() + offset)
