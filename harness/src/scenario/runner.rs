@@ -217,6 +217,15 @@ fn render_value(attr: &str, v: &[u8]) -> String {
     }
 }
 
+/// A client clock offset: `in sync`, `+6m`, `-4m`.
+fn format_offset(secs: i64) -> String {
+    match secs {
+        0 => "in sync".into(),
+        s if s > 0 => format!("+{}", format_seconds(s)),
+        s => format_seconds(s),
+    }
+}
+
 fn utf16_hex(units_le: &[u8]) -> String {
     hex::encode(units_le)
 }
@@ -835,11 +844,7 @@ impl<'a> Run<'a> {
                 "AS-REQ for {}@{} with the client clock {}",
                 p.account,
                 d.realm,
-                if offset == 0 {
-                    "in sync".to_string()
-                } else {
-                    format_seconds(offset)
-                }
+                format_offset(offset)
             ),
         );
         let answer = kerberos::as_exchange(kdc, &d.realm, &p.account, &password, client_time)
@@ -889,11 +894,7 @@ impl<'a> Run<'a> {
             Kind::Kerberos,
             format!(
                 "TGS-REQ for {spn} with ticket {tgt_name}, client clock {}",
-                if offset == 0 {
-                    "in sync".to_string()
-                } else {
-                    format_seconds(offset)
-                }
+                format_offset(offset)
             ),
         );
         obs.ticket_domain = self.eps.domain(Some(&tgt.crealm)).map_or(domain, |x| x.0);

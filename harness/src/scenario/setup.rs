@@ -11,6 +11,7 @@ use adsim_simulator::ldif::{self, LdifChange, LdifMod, LdifRecord, ModOp};
 use super::backend::Endpoints;
 use super::format::{AccountSpec, ForestSpec, GroupScope, RootKeyState, Scenario, ADMINISTRATOR};
 use super::ldap::unicode_pwd;
+use crate::topology::{Topology, DEFAULT_ROOT_DOMAIN};
 
 /// The principal name that binds nobody.
 pub const ANONYMOUS: &str = "anonymous";
@@ -56,18 +57,23 @@ pub fn forest_config(spec: &ForestSpec) -> Result<ForestConfig, String> {
         .as_deref()
         .map(|t| NtTime::parse_rfc3339(t).ok_or_else(|| format!("start_time {t:?} is not RFC 3339")))
         .transpose()?;
+    // The topology rules (DNS names, labels, NetBIOS names) apply to scenarios too.
+    let mut topology = Topology::new(spec.domain.as_deref().unwrap_or(DEFAULT_ROOT_DOMAIN), None)
+        .map_err(|e| format!("forest.domain: {e}"))?;
+    for label in &spec.children {
+        topology
+            .add_child(label, None)
+            .map_err(|e| format!("forest.children: {e}"))?;
+    }
     Ok(ForestConfig {
-        root_domain: spec
-            .domain
-            .clone()
-            .unwrap_or_else(|| "corp.example.test".into()),
-        root_netbios: None,
-        children: spec
-            .children
+        root_domain: topology.root().dns_name.clone(),
+        root_netbios: Some(topology.root().netbios.clone()),
+        children: topology
+            .children()
             .iter()
-            .map(|label| ChildDomainConfig {
-                label: label.clone(),
-                netbios: None,
+            .map(|d| ChildDomainConfig {
+                label: d.dns_name.split('.').next().unwrap_or_default().to_string(),
+                netbios: Some(d.netbios.clone()),
             })
             .collect(),
         admin_password: admin_password(spec),
