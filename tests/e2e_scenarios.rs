@@ -63,13 +63,17 @@ fn parse_xml(doc: &str) -> Result<Element, String> {
             let end = rest[i..].find(';').ok_or("unterminated entity")? + i;
             let ent = &rest[i + 1..end];
             let ok = matches!(ent, "amp" | "lt" | "gt" | "quot" | "apos")
-                || ent.strip_prefix('#').is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty());
+                || ent
+                    .strip_prefix('#')
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty());
             if !ok {
                 return Err(format!("bad entity &{ent};"));
             }
             rest = &rest[end + 1..];
         }
-        if t.chars().any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')) {
+        if t.chars()
+            .any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+        {
             return Err("control character".into());
         }
         Ok(())
@@ -115,13 +119,19 @@ fn parse_xml(doc: &str) -> Result<Element, String> {
         let body = tag.trim_end_matches('/');
         let name_end = body.find(char::is_whitespace).unwrap_or(body.len());
         let name = &body[..name_end];
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(format!("bad element name {name:?}"));
         }
         let mut attrs = Vec::new();
         let mut a = body[name_end..].trim();
         while !a.is_empty() {
-            let eq = a.find('=').ok_or(format!("attribute without value in <{name}>"))?;
+            let eq = a
+                .find('=')
+                .ok_or(format!("attribute without value in <{name}>"))?;
             let key = a[..eq].trim().to_string();
             let rest = a[eq + 1..].trim_start();
             let quote = rest.chars().next().ok_or("missing attribute value")?;
@@ -200,7 +210,11 @@ fn the_scenario_library_passes() {
     assert!(lib.len() >= 11, "the library has {} scenarios", lib.len());
     let junit = temp_file("library.xml");
     let started = Instant::now();
-    let o = scenario_run(&[repo("scenarios").to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    let o = scenario_run(&[
+        repo("scenarios").to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
     let wall = started.elapsed();
     let out = text(&o);
     assert!(o.status.success(), "the library failed:\n{out}");
@@ -211,7 +225,10 @@ fn the_scenario_library_passes() {
         wall.as_secs_f64()
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains(&format!("scenarios: {} passed, 0 failed", lib.len())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("scenarios: {} passed, 0 failed", lib.len())),
+        "{stdout}"
+    );
     assert!(!stdout.contains("FAIL"), "{stdout}");
 
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -226,7 +243,9 @@ fn the_scenario_library_passes() {
         assert_eq!(suite.num("tests"), *steps, "{}", path.display());
         assert_eq!(suite.all("testcase").len(), *steps, "{}", path.display());
         assert_eq!(suite.num("failures"), 0);
-        assert!(suite.attr("file").ends_with(path.file_name().unwrap().to_str().unwrap()));
+        assert!(suite
+            .attr("file")
+            .ends_with(path.file_name().unwrap().to_str().unwrap()));
     }
 }
 
@@ -239,15 +258,24 @@ fn a_wrong_expectation_fails_with_expected_and_actual() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(out.starts_with("FAIL deliberately wrong expectations"), "{out}");
     // The plain-LDAP read: expected success, got operationsError 0000202D.
-    assert!(out.contains("FAIL  2. WRONG: expects the password over plain LDAP"), "{out}");
+    assert!(
+        out.contains("FAIL  2. WRONG: expects the password over plain LDAP"),
+        "{out}"
+    );
     assert!(out.contains("expected: 0 (success)"), "{out}");
     assert!(out.contains("actual:   1 (operationsError) \"0000202D"), "{out}");
     assert!(out.contains("actual:   no entry returned"), "{out}");
     // The skewed AS exchange: expected a ticket, got KRB-ERROR 37.
     assert!(out.contains("FAIL  4."), "{out}");
-    assert!(out.contains("expected: a ticket") && out.contains("actual:   KRB-ERROR 37 KRB_AP_ERR_SKEW"), "{out}");
+    assert!(
+        out.contains("expected: a ticket") && out.contains("actual:   KRB-ERROR 37 KRB_AP_ERR_SKEW"),
+        "{out}"
+    );
     assert!(out.contains("ok    3. right: LDAPS returns it"), "{out}");
-    assert!(out.contains("ERR   5.") && out.contains("never_captured"), "{out}");
+    assert!(
+        out.contains("ERR   5.") && out.contains("never_captured"),
+        "{out}"
+    );
     assert!(out.contains("scenarios: 0 passed, 1 failed"), "{out}");
     // No secret reaches the report: passwords show as fingerprints only.
     assert!(!out.contains("Web01-Passw0rd!"), "{out}");
@@ -275,7 +303,10 @@ fn an_unreadable_scenario_is_an_error() {
     let o = scenario_run(&[bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = text(&o);
-    assert!(out.contains("setup ERROR") && out.contains("unknown action \"fly\""), "{out}");
+    assert!(
+        out.contains("setup ERROR") && out.contains("unknown action \"fly\""),
+        "{out}"
+    );
 }
 
 #[test]
@@ -312,7 +343,11 @@ fn scenarios_replay_against_a_running_server() {
         ],
         None,
     );
-    assert!(text(&found).contains("CN=svc-web,CN=Managed Service Accounts"), "{}", text(&found));
+    assert!(
+        text(&found).contains("CN=svc-web,CN=Managed Service Accounts"),
+        "{}",
+        text(&found)
+    );
 }
 
 #[test]
@@ -322,7 +357,10 @@ fn the_ready_endpoint_describes_every_dc() {
     assert_eq!(status, 200);
     assert_eq!(v["domains"].as_array().unwrap().len(), 2);
     assert_eq!(v["ldap_url"], server.ready["ldap_url"]);
-    assert!(v["ca_pem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(v["ca_pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
     assert_eq!(
         v["ca_pem"].as_str().unwrap().trim(),
         std::fs::read_to_string(server.ca()).unwrap().trim()

@@ -89,11 +89,9 @@ impl Endpoints {
                 d.domain.eq_ignore_ascii_case(n)
                     || d.netbios.eq_ignore_ascii_case(n)
                     || d.realm.eq_ignore_ascii_case(n)
-                    || d.domain
-                        .split_once('.')
-                        .is_some_and(|(label, rest)| {
-                            label.eq_ignore_ascii_case(n) && rest.eq_ignore_ascii_case(&self.root().domain)
-                        })
+                    || d.domain.split_once('.').is_some_and(|(label, rest)| {
+                        label.eq_ignore_ascii_case(n) && rest.eq_ignore_ascii_case(&self.root().domain)
+                    })
             })
             .ok_or_else(|| {
                 let known: Vec<&str> = self.domains.iter().map(|d| d.domain.as_str()).collect();
@@ -208,26 +206,32 @@ impl Backend {
     /// is derived from the HTTP status (403 → 50, 404 → 32, else 53) and the text is exact.
     pub async fn add_kds_root_key(&self, effective: Effective) -> Result<(Outcome, Option<String>), String> {
         match self {
-            Backend::InProcess { forest, .. } => match forest.dir.add_kds_root_key(&Caller::system(), effective) {
-                Ok(id) => Ok((Outcome::default(), Some(id.to_string()))),
-                Err(e) => Ok((
-                    Outcome {
-                        code: e.code,
-                        diagnostic: e.text.trim_end_matches(['\n', '\0']).to_string(),
-                        ..Outcome::default()
-                    },
-                    None,
-                )),
-            },
+            Backend::InProcess { forest, .. } => {
+                match forest.dir.add_kds_root_key(&Caller::system(), effective) {
+                    Ok(id) => Ok((Outcome::default(), Some(id.to_string()))),
+                    Err(e) => Ok((
+                        Outcome {
+                            code: e.code,
+                            diagnostic: e.text.trim_end_matches(['\n', '\0']).to_string(),
+                            ..Outcome::default()
+                        },
+                        None,
+                    )),
+                }
+            }
             Backend::Remote { client, .. } => {
                 let eff = match effective {
                     Effective::Immediately => "immediately".to_string(),
                     Effective::At(t) => t.to_rfc3339(),
                     Effective::Default => {
-                        return Err("the control API adds root keys effective immediately or at a time".into())
+                        return Err(
+                            "the control API adds root keys effective immediately or at a time".into(),
+                        )
                     }
                 };
-                let r = client.post_json("/v1/kds/root-keys", &json!({ "effective": eff })).await?;
+                let r = client
+                    .post_json("/v1/kds/root-keys", &json!({ "effective": eff }))
+                    .await?;
                 if r.is_success() {
                     let id = r.json()?["id"].as_str().map(str::to_string);
                     return Ok((Outcome::default(), id));
@@ -257,7 +261,9 @@ impl Backend {
                 snapshots.insert(name.to_string(), forest.dir.snapshot());
                 Ok(name.to_string())
             }
-            Backend::Remote { client, snapshots, .. } => {
+            Backend::Remote {
+                client, snapshots, ..
+            } => {
                 let id = remote_snapshot(client).await?;
                 snapshots.insert(name.to_string(), id.clone());
                 Ok(id)
@@ -274,7 +280,9 @@ impl Backend {
                 forest.dir.restore(snap);
                 Ok(())
             }
-            Backend::Remote { client, snapshots, .. } => {
+            Backend::Remote {
+                client, snapshots, ..
+            } => {
                 let id = snapshots.get(name).ok_or_else(unknown)?.clone();
                 remote_restore(client, &id).await
             }
@@ -374,7 +382,12 @@ mod tests {
     fn finds_domains_by_any_name_and_dns_by_suffix() {
         let e = eps();
         assert_eq!(e.domain(None).unwrap().0, 0);
-        for n in ["child", "CHILD", "child.corp.example.test", "CHILD.CORP.EXAMPLE.TEST"] {
+        for n in [
+            "child",
+            "CHILD",
+            "child.corp.example.test",
+            "CHILD.CORP.EXAMPLE.TEST",
+        ] {
             assert_eq!(e.domain(Some(n)).unwrap().0, 1, "{n}");
         }
         assert!(e.domain(Some("other")).is_err());

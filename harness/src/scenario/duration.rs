@@ -96,14 +96,33 @@ mod tests {
 
     #[test]
     fn refuses_malformed_durations() {
-        for bad in ["", "d", "5", "5x", "1m1h", "1h1h", "--5m", "99999999999999999999d", "5m-"] {
+        for bad in [
+            "",
+            "d",
+            "5",
+            "5x",
+            "1m1h",
+            "1h1h",
+            "--5m",
+            "99999999999999999999d",
+            "5m-",
+        ] {
             assert!(parse_seconds(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn formats_round_trip() {
-        for s in [0, 1, 59, 60, 3600, 36_300, 86_400 * 29 + 23 * 3600 + 55 * 60, -360] {
+        for s in [
+            0,
+            1,
+            59,
+            60,
+            3600,
+            36_300,
+            86_400 * 29 + 23 * 3600 + 55 * 60,
+            -360,
+        ] {
             assert_eq!(parse_seconds(&format_seconds(s)), Ok(s), "{s}");
         }
         assert_eq!(format_seconds(30 * 86_400), "30d");

@@ -556,7 +556,12 @@ impl Step {
             transport: raw.transport.unwrap_or(Transport::Ldaps),
             domain: raw.domain.clone(),
         };
-        let offset = |v: &Option<String>| v.as_deref().map(parse_seconds).transpose().map(|o| o.unwrap_or(0));
+        let offset = |v: &Option<String>| {
+            v.as_deref()
+                .map(parse_seconds)
+                .transpose()
+                .map(|o| o.unwrap_or(0))
+        };
         let action = match action {
             "bind" => Action::Bind(conn),
             "search" => Action::Search {
@@ -646,7 +651,9 @@ impl Step {
         };
         if let Some(p) = &raw.expect.previous {
             if p != "present" && p != "absent" {
-                return Err(format!("expect.previous must be \"present\" or \"absent\", not {p:?}"));
+                return Err(format!(
+                    "expect.previous must be \"present\" or \"absent\", not {p:?}"
+                ));
             }
         }
         for d in [&raw.expect.query_interval, &raw.expect.unchanged_interval]
@@ -678,7 +685,10 @@ mod tests {
     #[test]
     fn types_a_search_with_defaults() {
         let s = step("action = \"search\"\nbase = \"DC=x\"\nexpect = { result = \"operationsError\", diagnostic = \"0000202D\" }").unwrap();
-        let Action::Search { conn, scope, filter, .. } = &s.action else {
+        let Action::Search {
+            conn, scope, filter, ..
+        } = &s.action
+        else {
             panic!("{s:?}")
         };
         assert_eq!(conn.principal, ADMINISTRATOR);
@@ -690,7 +700,9 @@ mod tests {
 
     #[test]
     fn refuses_keys_of_other_actions_and_unknown_actions() {
-        assert!(step("action = \"clock\"\nadvance = \"1d\"\nbase = \"x\"").unwrap_err().contains("does not apply"));
+        assert!(step("action = \"clock\"\nadvance = \"1d\"\nbase = \"x\"")
+            .unwrap_err()
+            .contains("does not apply"));
         assert!(step("action = \"fly\"").unwrap_err().contains("unknown action"));
         assert!(step("action = \"clock\"").is_err());
         assert!(step("action = \"clock\"\nadvance = \"soon\"").is_err());
@@ -700,13 +712,19 @@ mod tests {
 
     #[test]
     fn root_key_effective_forms() {
-        let eff = |e: &str| match step(&format!("action = \"add_kds_root_key\"\neffective = \"{e}\"")).unwrap().action {
+        let eff = |e: &str| match step(&format!("action = \"add_kds_root_key\"\neffective = \"{e}\""))
+            .unwrap()
+            .action
+        {
             Action::AddKdsRootKey(k) => k,
             other => panic!("{other:?}"),
         };
         assert_eq!(eff("immediately"), KeyEffective::Immediately);
         assert_eq!(eff("-10h05m"), KeyEffective::Offset(-36_300));
-        assert_eq!(eff("2026-01-01T00:00:00Z"), KeyEffective::At("2026-01-01T00:00:00Z".into()));
+        assert_eq!(
+            eff("2026-01-01T00:00:00Z"),
+            KeyEffective::At("2026-01-01T00:00:00Z".into())
+        );
     }
 
     #[test]

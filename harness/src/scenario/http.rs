@@ -69,7 +69,8 @@ impl ControlClient {
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Response, String> {
-        self.request("POST", path, Some(body.to_string().into_bytes())).await
+        self.request("POST", path, Some(body.to_string().into_bytes()))
+            .await
     }
 
     async fn request(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Response, String> {
@@ -132,7 +133,10 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
         dechunk(rest)?
     } else {
         match length {
-            Some(n) => rest.get(..n).ok_or("response body shorter than Content-Length")?.to_vec(),
+            Some(n) => rest
+                .get(..n)
+                .ok_or("response body shorter than Content-Length")?
+                .to_vec(),
             None => rest.to_vec(),
         }
     };
@@ -143,10 +147,14 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
 fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n").ok_or("truncated chunk size")?;
+        let eol = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("truncated chunk size")?;
         let size_text = std::str::from_utf8(&b[..eol]).map_err(|_| "bad chunk size")?;
         let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        let size =
+            usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
         b = &b[eol + 2..];
         if size == 0 {
             return Ok(out);
@@ -177,7 +185,10 @@ mod tests {
     fn parses_length_and_chunked_bodies() {
         let r = parse_response(b"HTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\n{}xx").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (201, &b"{}xx"[..]));
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(r.body, b"abcde");
         assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
         assert!(parse_response(b"garbage\r\n\r\n").is_err());

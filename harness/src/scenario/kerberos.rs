@@ -39,7 +39,10 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Debug, thiserror::Error)]
 pub enum KerberosClientError {
     #[error("KDC {addr}: {source}")]
-    Io { addr: SocketAddr, source: std::io::Error },
+    Io {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("KDC {0}: no answer within {IO_TIMEOUT:?}")]
     Timeout(SocketAddr),
     #[error("KDC reply is not a KDC-REP or KRB-ERROR: {0}")]
@@ -229,7 +232,11 @@ pub async fn as_exchange(
         value: encode_pac_request(true),
     };
     // First without pre-authentication: the KDC names the etype and salt it wants.
-    let first = exchange(kdc, &as_req(realm, &cname, vec![pac_request.clone()], client_time)).await?;
+    let first = exchange(
+        kdc,
+        &as_req(realm, &cname, vec![pac_request.clone()], client_time),
+    )
+    .await?;
     let err = match KrbError::from_der(&first) {
         Ok(err) => err,
         Err(_) => {
@@ -241,8 +248,9 @@ pub async fn as_exchange(
     if err.error_code != PREAUTH_REQUIRED {
         return Ok(KdcAnswer::Error(Box::new(err)));
     }
-    let (etype, salt) = preauth_hint(&err)
-        .ok_or_else(|| KerberosClientError::Malformed("PREAUTH_REQUIRED without an AES ETYPE-INFO2".into()))?;
+    let (etype, salt) = preauth_hint(&err).ok_or_else(|| {
+        KerberosClientError::Malformed("PREAUTH_REQUIRED without an AES ETYPE-INFO2".into())
+    })?;
     let key = password_key(etype, password, &salt)?;
     let ts = PaEncTsEnc {
         patimestamp: client_time,
@@ -294,8 +302,9 @@ pub async fn tgs_exchange(
         additional_tickets: vec![],
     };
     let body_raw = body.to_der();
-    let key_etype = Etype::from_i32(tgt.session_key.keytype)
-        .ok_or_else(|| KerberosClientError::Crypto(format!("session key etype {}", tgt.session_key.keytype)))?;
+    let key_etype = Etype::from_i32(tgt.session_key.keytype).ok_or_else(|| {
+        KerberosClientError::Crypto(format!("session key etype {}", tgt.session_key.keytype))
+    })?;
     let crypto_err = |e: crypto::CryptoError| KerberosClientError::Crypto(e.to_string());
     // The authenticator's checksum binds the request body (RFC 4120 §7.5.1 usage 6).
     let cksum_type = key_etype.checksum_type();

@@ -143,7 +143,8 @@ impl Connection {
             if re.is_ref() || re.is_intermediate() {
                 continue;
             }
-            out.entries.push(decode_entry(&re.0).ok_or("search: malformed SearchResultEntry")?);
+            out.entries
+                .push(decode_entry(&re.0).ok_or("search: malformed SearchResultEntry")?);
         }
         Ok(out)
     }
@@ -157,7 +158,11 @@ impl Connection {
         Ok(Outcome::from_result(&r))
     }
 
-    pub async fn modify(&mut self, dn: &str, changes: Vec<(ModKind, String, Vec<Vec<u8>>)>) -> Result<Outcome, String> {
+    pub async fn modify(
+        &mut self,
+        dn: &str,
+        changes: Vec<(ModKind, String, Vec<Vec<u8>>)>,
+    ) -> Result<Outcome, String> {
         let mods: Vec<Mod<Vec<u8>>> = changes
             .into_iter()
             .map(|(kind, attr, values)| {
@@ -169,7 +174,11 @@ impl Connection {
                 }
             })
             .collect();
-        let r = self.ldap.modify(dn, mods).await.map_err(|e| format!("modify: {e}"))?;
+        let r = self
+            .ldap
+            .modify(dn, mods)
+            .await
+            .map_err(|e| format!("modify: {e}"))?;
         Ok(Outcome::from_result(&r))
     }
 
@@ -314,7 +323,14 @@ mod tests {
         assert!(decode_entry(&p(b"x")).is_none());
         assert!(decode_entry(&c(4, vec![])).is_none());
         assert!(decode_entry(&c(5, vec![p(b"dn"), c(16, vec![])])).is_none());
-        let ok = decode_entry(&c(4, vec![p(b"CN=x"), c(16, vec![c(16, vec![p(b"cn"), c(17, vec![p(b"x")])])])])).unwrap();
+        let ok = decode_entry(&c(
+            4,
+            vec![
+                p(b"CN=x"),
+                c(16, vec![c(16, vec![p(b"cn"), c(17, vec![p(b"x")])])]),
+            ],
+        ))
+        .unwrap();
         assert_eq!(ok.dn, "CN=x");
         assert_eq!(ok.get("CN"), Some(&vec![b"x".to_vec()]));
     }

@@ -163,11 +163,7 @@ pub fn junit_xml(reports: &[ScenarioReport]) -> String {
         "<testsuites name=\"adsim scenarios\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">"
     );
     for r in reports {
-        let skipped = r
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Skipped)
-            .count();
+        let skipped = r.steps.iter().filter(|s| s.status == StepStatus::Skipped).count();
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{skipped}\" time=\"{:.3}\" file=\"{}\">",
@@ -269,7 +265,10 @@ mod tests {
     fn text_report_shows_expected_and_actual() {
         let t = report().to_text();
         assert!(t.starts_with("FAIL s"), "{t}");
-        assert!(t.contains("expected: 0 (success)") && t.contains("actual:   1 (operationsError)"), "{t}");
+        assert!(
+            t.contains("expected: 0 (success)") && t.contains("actual:   1 (operationsError)"),
+            "{t}"
+        );
         assert!(t.contains("error: no such variable"), "{t}");
     }
 

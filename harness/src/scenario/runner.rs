@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use super::backend::{remote_snapshot, Backend, Endpoints};
 use super::duration::{format_seconds, format_ticks, parse_seconds};
 use super::format::{
-    Action, CodeSpec, Conn, Expect, KeyEffective, ModKind, NewServiceAccount, RootKeyState, Scenario,
-    Scope, Step, Transport, ADMINISTRATOR,
+    Action, CodeSpec, Conn, Expect, KeyEffective, ModKind, NewServiceAccount, RootKeyState, Scenario, Scope,
+    Step, Transport, ADMINISTRATOR,
 };
 use super::http::ControlClient;
 use super::kerberos::{self, error_code_by_name, error_name, Credential, KdcAnswer};
@@ -83,7 +83,9 @@ pub async fn run(s: &Scenario, options: &RunOptions) -> ScenarioReport {
         }
     }
     if let Err(e) = run.backend.finish().await {
-        report.setup_error.get_or_insert(format!("restoring the server afterwards: {e}"));
+        report
+            .setup_error
+            .get_or_insert(format!("restoring the server afterwards: {e}"));
     }
     report.duration = started.elapsed();
     report
@@ -200,7 +202,11 @@ fn render_value(attr: &str, v: &[u8]) -> String {
     let a = attr.to_ascii_lowercase();
     if matches!(
         a.as_str(),
-        "objectsid" | "sidhistory" | "tokengroups" | "tokengroupsglobalanduniversal" | "tokengroupsnogcacceptable"
+        "objectsid"
+            | "sidhistory"
+            | "tokengroups"
+            | "tokengroupsglobalanduniversal"
+            | "tokengroupsnogcacceptable"
     ) {
         if let Ok(sid) = Sid::from_bytes(v) {
             return sid.to_string();
@@ -352,11 +358,21 @@ impl<'a> Run<'a> {
             let (dn, _, _) = self.resolve(&p.account, domain).await?;
             let mut c = self.admin_connection(domain, Transport::Ldaps).await?;
             let o = c
-                .modify(&dn, vec![(ModKind::Replace, "unicodePwd".into(), vec![unicode_pwd(&p.password)])])
+                .modify(
+                    &dn,
+                    vec![(
+                        ModKind::Replace,
+                        "unicodePwd".into(),
+                        vec![unicode_pwd(&p.password)],
+                    )],
+                )
                 .await?;
             c.close().await;
             if o.code != 0 {
-                return Err(format!("resetting the password of principal {name}: {}", describe_outcome(&o)));
+                return Err(format!(
+                    "resetting the password of principal {name}: {}",
+                    describe_outcome(&o)
+                ));
             }
         }
         Ok(())
@@ -368,7 +384,11 @@ impl<'a> Run<'a> {
     /// `immediate` needs that no key is usable yet and adds one effective now if there is none.
     async fn match_root_key_state(&mut self) -> Result<(), String> {
         const WAIT_SECONDS: i64 = 10 * 3600 + 5 * 60;
-        let want = self.scenario.forest.kds_root_key.unwrap_or(RootKeyState::Backdated);
+        let want = self
+            .scenario
+            .forest
+            .kds_root_key
+            .unwrap_or(RootKeyState::Backdated);
         let container = format!(
             "CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,CN=Configuration,{}",
             self.eps.root().base_dn
@@ -487,8 +507,16 @@ impl<'a> Run<'a> {
 
     /// Finds an account or group by DN, `name@domain` or a name in `default_domain` (a missing
     /// trailing `$` is tried too): its DN, SID and domain.
-    async fn resolve(&self, name: &str, default_domain: usize) -> Result<(String, Option<Sid>, usize), String> {
-        let sid_of = |e: &Entry| e.get("objectSid").and_then(|v| v.first()).and_then(|b| Sid::from_bytes(b).ok());
+    async fn resolve(
+        &self,
+        name: &str,
+        default_domain: usize,
+    ) -> Result<(String, Option<Sid>, usize), String> {
+        let sid_of = |e: &Entry| {
+            e.get("objectSid")
+                .and_then(|v| v.first())
+                .and_then(|b| Sid::from_bytes(b).ok())
+        };
         let attrs = ["objectSid".to_string()];
         if name.contains('=') {
             let domain = self.eps.domain_of_dn(name);
@@ -616,7 +644,10 @@ impl<'a> Run<'a> {
                         c.close().await;
                         Outcome::default()
                     }
-                    Session::BindFailed(o) => Outcome { bind_failed: false, ..o },
+                    Session::BindFailed(o) => Outcome {
+                        bind_failed: false,
+                        ..o
+                    },
                 };
                 Ok(Observed::new(Kind::Ldap, format!("bind {where_}")).with_ldap(o))
             }
@@ -680,10 +711,13 @@ impl<'a> Run<'a> {
                     .collect();
                 self.write_op(conn, dn, "modify", WriteOp::Modify(changes)).await
             }
-            Action::Delete { conn, dn } => {
-                self.write_op(conn, dn, "delete", WriteOp::Delete).await
-            }
-            Action::Compare { conn, dn, attr, value } => {
+            Action::Delete { conn, dn } => self.write_op(conn, dn, "delete", WriteOp::Delete).await,
+            Action::Compare {
+                conn,
+                dn,
+                attr,
+                value,
+            } => {
                 let mut obs = self
                     .write_op(
                         conn,
@@ -700,26 +734,32 @@ impl<'a> Run<'a> {
                 principal,
                 client_offset,
                 ticket,
-            } => self.kerberos_as(principal, *client_offset, ticket.as_deref()).await,
+            } => {
+                self.kerberos_as(principal, *client_offset, ticket.as_deref())
+                    .await
+            }
             Action::KerberosTgs {
                 tgt,
                 spn,
                 client_offset,
                 ticket,
             } => {
-                let wants_groups = !step.expect.groups_include.is_empty() || !step.expect.groups_exclude.is_empty();
+                let wants_groups =
+                    !step.expect.groups_include.is_empty() || !step.expect.groups_exclude.is_empty();
                 self.kerberos_tgs(tgt, spn, *client_offset, ticket.as_deref(), wants_groups)
                     .await
             }
             Action::ClockAdvance(secs) => {
                 let now = self.backend.advance_clock(*secs).await?;
-                let mut obs = Observed::new(Kind::Control, format!("clock advance {}", format_seconds(*secs)));
+                let mut obs =
+                    Observed::new(Kind::Control, format!("clock advance {}", format_seconds(*secs)));
                 obs.lines.push(format!("now {}", now.to_rfc3339()));
                 obs.value = Some(now.to_rfc3339());
                 Ok(obs)
             }
             Action::ClockSet(t) => {
-                let at = NtTime::parse_rfc3339(t).ok_or_else(|| format!("clock set: {t:?} is not RFC 3339"))?;
+                let at =
+                    NtTime::parse_rfc3339(t).ok_or_else(|| format!("clock set: {t:?} is not RFC 3339"))?;
                 let now = self.backend.set_clock(at).await?;
                 let mut obs = Observed::new(Kind::Control, format!("clock set {t}"));
                 obs.value = Some(now.to_rfc3339());
@@ -736,13 +776,19 @@ impl<'a> Run<'a> {
                 let (effective, text) = match eff {
                     KeyEffective::Immediately => (Effective::Immediately, "immediately".to_string()),
                     KeyEffective::At(t) => (
-                        Effective::At(NtTime::parse_rfc3339(t).ok_or_else(|| format!("effective {t:?} is not RFC 3339"))?),
+                        Effective::At(
+                            NtTime::parse_rfc3339(t)
+                                .ok_or_else(|| format!("effective {t:?} is not RFC 3339"))?,
+                        ),
                         t.clone(),
                     ),
                     KeyEffective::Offset(secs) => {
                         let now = self.backend.now().await?;
                         let at = now.saturating_add_seconds(*secs);
-                        (Effective::At(at), format!("{} ({})", format_seconds(*secs), at.to_rfc3339()))
+                        (
+                            Effective::At(at),
+                            format!("{} ({})", format_seconds(*secs), at.to_rfc3339()),
+                        )
                     }
                 };
                 let (o, id) = self.backend.add_kds_root_key(effective).await?;
@@ -794,11 +840,19 @@ impl<'a> Run<'a> {
         };
         let (dn, _, _) = self.resolve(account, default_domain).await?;
         let (session, where_) = self.session(conn, Some(&dn)).await?;
-        let mut obs = Observed::new(Kind::Ldap, format!("read msDS-ManagedPassword of {account} {where_}"));
+        let mut obs = Observed::new(
+            Kind::Ldap,
+            format!("read msDS-ManagedPassword of {account} {where_}"),
+        );
         let o = match session {
             Session::Ready(mut c) => {
                 let o = c
-                    .search(&dn, Scope::Base, "(objectClass=*)", &["msDS-ManagedPassword".to_string()])
+                    .search(
+                        &dn,
+                        Scope::Base,
+                        "(objectClass=*)",
+                        &["msDS-ManagedPassword".to_string()],
+                    )
                     .await?;
                 c.close().await;
                 o
@@ -806,9 +860,15 @@ impl<'a> Run<'a> {
             Session::BindFailed(o) => o,
         };
         if o.code == 0 {
-            match o.entries.first().and_then(|e| e.get("msDS-ManagedPassword")).and_then(|v| v.first()) {
+            match o
+                .entries
+                .first()
+                .and_then(|e| e.get("msDS-ManagedPassword"))
+                .and_then(|v| v.first())
+            {
                 Some(bytes) => {
-                    let blob = ManagedPasswordBlob::decode(bytes).map_err(|e| format!("msDS-ManagedPassword: {e}"))?;
+                    let blob = ManagedPasswordBlob::decode(bytes)
+                        .map_err(|e| format!("msDS-ManagedPassword: {e}"))?;
                     let current = utf16_hex(&blob.current);
                     obs.lines.push(format!(
                         "current {}, previous {}, query {}, unchanged {}",
@@ -828,7 +888,12 @@ impl<'a> Run<'a> {
         Ok(obs.with_ldap(o))
     }
 
-    async fn kerberos_as(&mut self, name: &str, offset: i64, ticket: Option<&str>) -> Result<Observed, String> {
+    async fn kerberos_as(
+        &mut self,
+        name: &str,
+        offset: i64,
+        ticket: Option<&str>,
+    ) -> Result<Observed, String> {
         let p = self.principal(name)?.clone();
         let password = p
             .password
@@ -867,7 +932,8 @@ impl<'a> Run<'a> {
                 self.tickets.insert(store_as.to_string(), *cred);
             }
             KdcAnswer::Error(e) => {
-                obs.lines.push(format!("KRB-ERROR {} {}", e.error_code, error_name(e.error_code)));
+                obs.lines
+                    .push(format!("KRB-ERROR {} {}", e.error_code, error_name(e.error_code)));
                 obs.krb_error = Some(e.error_code);
             }
         }
@@ -919,7 +985,11 @@ impl<'a> Run<'a> {
                     _ => s.to_string(),
                 })
                 .collect();
-            obs.lines.push(format!("PAC groups (RIDs of {}): {}", info.logon_domain_id, shown.join(", ")));
+            obs.lines.push(format!(
+                "PAC groups (RIDs of {}): {}",
+                info.logon_domain_id,
+                shown.join(", ")
+            ));
             obs.pac_groups = Some((info.logon_domain_id.clone(), groups));
         }
         Ok(obs)
@@ -929,7 +999,9 @@ impl<'a> Run<'a> {
         // New-ADServiceAccount's parameter sets need -DNSHostName unless the account is for
         // outbound authentication only; the DC itself does not.
         if p.dns_host_name.is_none() && !p.restrict_to_outbound_only {
-            return Err("New-ADServiceAccount: dns_host_name is required unless restrict_to_outbound_only".into());
+            return Err(
+                "New-ADServiceAccount: dns_host_name is required unless restrict_to_outbound_only".into(),
+            );
         }
         let (domain, d) = self.eps.domain(p.conn.domain.as_deref())?;
         let dn = format!("CN={},CN=Managed Service Accounts,{}", p.name, d.base_dn);
@@ -973,12 +1045,20 @@ impl<'a> Run<'a> {
             "New-ADServiceAccount {} (allowed: {}) {}",
             p.name,
             p.allowed.join(", "),
-            obs.summary.split_once(" as ").map_or(String::new(), |x| format!("as {}", x.1))
+            obs.summary
+                .split_once(" as ")
+                .map_or(String::new(), |x| format!("as {}", x.1))
         );
         Ok(obs)
     }
 
-    async fn group_change(&self, conn: &Conn, group: &str, members: &[String], op: ModKind) -> Result<Observed, String> {
+    async fn group_change(
+        &self,
+        conn: &Conn,
+        group: &str,
+        members: &[String],
+        op: ModKind,
+    ) -> Result<Observed, String> {
         let default_domain = match &conn.domain {
             Some(d) => self.eps.domain(Some(d))?.0,
             None => 0,
@@ -994,12 +1074,19 @@ impl<'a> Run<'a> {
             "Remove-ADGroupMember"
         };
         let mut obs = self
-            .write_op(conn, &group_dn, verb, WriteOp::Modify(vec![(op, "member".into(), values)]))
+            .write_op(
+                conn,
+                &group_dn,
+                verb,
+                WriteOp::Modify(vec![(op, "member".into(), values)]),
+            )
             .await?;
         obs.summary = format!(
             "{verb} {group} {} {}",
             members.join(", "),
-            obs.summary.split_once(" as ").map_or(String::new(), |x| format!("as {}", x.1))
+            obs.summary
+                .split_once(" as ")
+                .map_or(String::new(), |x| format!("as {}", x.1))
         );
         Ok(obs)
     }
@@ -1020,17 +1107,21 @@ impl<'a> Run<'a> {
                 None if obs.kind == Kind::Compare => Ok(6),
                 None => Ok(0),
                 Some(CodeSpec::Number(n)) => u32::try_from(*n).map_err(|_| format!("result {n}")),
-                Some(CodeSpec::Name(n)) => result_code_by_name(n).ok_or_else(|| format!("unknown result name {n:?}")),
+                Some(CodeSpec::Name(n)) => {
+                    result_code_by_name(n).ok_or_else(|| format!("unknown result name {n:?}"))
+                }
             };
             match want {
-                Ok(w) if w != o.code => {
-                    push("result code", describe_code(w), describe_outcome(&o))
-                }
+                Ok(w) if w != o.code => push("result code", describe_code(w), describe_outcome(&o)),
                 Ok(_) => {}
                 Err(msg) => push("result code", msg, describe_outcome(&o)),
             }
             if let Some(prefix) = &e.diagnostic {
-                if !o.diagnostic.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase()) {
+                if !o
+                    .diagnostic
+                    .to_ascii_lowercase()
+                    .starts_with(&prefix.to_ascii_lowercase())
+                {
                     push(
                         "diagnostic",
                         format!("starts with {prefix:?}"),
@@ -1052,7 +1143,11 @@ impl<'a> Run<'a> {
                     let names: Vec<&str> = entry.attrs.iter().map(|(n, _)| n.as_str()).collect();
                     for a in &e.present {
                         if entry.get(a).is_none() {
-                            push(&format!("attribute {a}"), "present".into(), format!("absent (entry has {})", names.join(", ")));
+                            push(
+                                &format!("attribute {a}"),
+                                "present".into(),
+                                format!("absent (entry has {})", names.join(", ")),
+                            );
                         }
                     }
                     for a in &e.absent {
@@ -1081,7 +1176,9 @@ impl<'a> Run<'a> {
         if obs.kind == Kind::Kerberos {
             let want = match &e.krb_error {
                 None => Ok(None),
-                Some(CodeSpec::Number(n)) => i32::try_from(*n).map(Some).map_err(|_| format!("krb_error {n}")),
+                Some(CodeSpec::Number(n)) => {
+                    i32::try_from(*n).map(Some).map_err(|_| format!("krb_error {n}"))
+                }
                 Some(CodeSpec::Name(n)) => error_code_by_name(n)
                     .map(Some)
                     .ok_or_else(|| format!("unknown Kerberos error name {n:?}")),
@@ -1172,13 +1269,21 @@ impl<'a> Run<'a> {
         if let Some(p) = &e.previous {
             let has = previous.is_some();
             if (p == "present") != has {
-                push("previous password", p.clone(), if has { "present" } else { "absent" }.into());
+                push(
+                    "previous password",
+                    p.clone(),
+                    if has { "present" } else { "absent" }.into(),
+                );
             }
         }
         // The blob's intervals, to the second (a running clock moves between steps).
         for (what, want, got) in [
             ("query password interval", &e.query_interval, blob.query_interval),
-            ("unchanged password interval", &e.unchanged_interval, blob.unchanged_interval),
+            (
+                "unchanged password interval",
+                &e.unchanged_interval,
+                blob.unchanged_interval,
+            ),
         ] {
             let Some(want) = want else { continue };
             let Ok(secs) = parse_seconds(want) else { continue };

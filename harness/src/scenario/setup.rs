@@ -138,7 +138,10 @@ pub fn account_records(spec: &ForestSpec, eps: &Endpoints) -> Result<Vec<LdifRec
             attrs.push(("userAccountControl".into(), text("4096")));
             attrs.push(("dNSHostName".into(), text(&host)));
             // The SPNs a domain join registers, then the declared ones.
-            let mut spns = vec![format!("HOST/{host}"), format!("HOST/{}", u.name.to_ascii_uppercase())];
+            let mut spns = vec![
+                format!("HOST/{host}"),
+                format!("HOST/{}", u.name.to_ascii_uppercase()),
+            ];
             spns.extend(u.spns.iter().cloned());
             for spn in spns {
                 attrs.push(("servicePrincipalName".into(), text(&spn)));
@@ -147,7 +150,10 @@ pub fn account_records(spec: &ForestSpec, eps: &Endpoints) -> Result<Vec<LdifRec
         } else {
             attrs.push(("objectClass".into(), text("user")));
             attrs.push(("sAMAccountName".into(), text(&u.name)));
-            attrs.push(("userPrincipalName".into(), text(&format!("{}@{}", u.name, d.domain))));
+            attrs.push((
+                "userPrincipalName".into(),
+                text(&format!("{}@{}", u.name, d.domain)),
+            ));
             // NORMAL_ACCOUNT, enabled, once it has a password.
             if u.password.is_some() {
                 attrs.push(("userAccountControl".into(), text("512")));
@@ -160,7 +166,10 @@ pub fn account_records(spec: &ForestSpec, eps: &Endpoints) -> Result<Vec<LdifRec
         if let Some(pw) = &u.password {
             attrs.push(("unicodePwd".into(), unicode_pwd(pw)));
         }
-        records.push(LdifRecord::Content { dn: dn.clone(), attrs });
+        records.push(LdifRecord::Content {
+            dn: dn.clone(),
+            attrs,
+        });
         placed.push(Placed {
             sam,
             domain: di,

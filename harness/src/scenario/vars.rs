@@ -36,9 +36,9 @@ impl Vars {
                 .find('}')
                 .ok_or_else(|| format!("unterminated ${{ in {text:?}"))?;
             let name = &after[..end];
-            let value = self
-                .get(name)
-                .ok_or_else(|| format!("variable ${{{name}}} is not defined (no earlier step captured it)"))?;
+            let value = self.get(name).ok_or_else(|| {
+                format!("variable ${{{name}}} is not defined (no earlier step captured it)")
+            })?;
             out.push_str(value);
             rest = &after[end + 1..];
         }
