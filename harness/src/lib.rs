@@ -1,5 +1,5 @@
 //! adsim-harness: adsim's embedding API, fixtures (LDIF, topology TOML), cmdlet-style
-//! operations and (later) the scenario runner.
+//! operations and the scenario runner (`scenario`).
 
 pub mod cmdlets;
 pub mod scenario;

@@ -58,7 +58,7 @@ pub struct ForestSpec {
     pub start_time: Option<String>,
     /// `none`, `immediate` or `backdated` (default, as `adsim serve`).
     pub kds_root_key: Option<RootKeyState>,
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
     /// LDIF files, relative to the scenario file.
     #[serde(default)]
     pub fixtures: Vec<String>,
@@ -87,7 +87,7 @@ pub struct AccountSpec {
     /// The CN; a computer's sAMAccountName is `<name>$`.
     pub name: String,
     /// Sets the password; the account becomes a principal named by its sAMAccountName.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Domain label or DNS name (default: the root).
     pub domain: Option<String>,
     #[serde(default)]
@@ -132,29 +132,29 @@ impl GroupScope {
     }
 }
 
+/// A password from a scenario file; Debug output hides it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// `[principals.NAME]`: an account a step may act as.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalSpec {
     /// sAMAccountName (`Administrator`, `DC1$`).
     pub account: String,
     pub domain: Option<String>,
-    pub password: String,
+    pub password: Secret,
     /// Set this password during setup, as the domain's Administrator (for accounts that
     /// already exist, such as the DC's computer account).
     #[serde(default)]
     pub reset_password: bool,
-}
-
-impl std::fmt::Debug for PrincipalSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrincipalSpec")
-            .field("account", &self.account)
-            .field("domain", &self.domain)
-            .field("password", &"<redacted>")
-            .field("reset_password", &self.reset_password)
-            .finish()
-    }
 }
 
 impl Scenario {

@@ -363,7 +363,7 @@ impl<'a> Run<'a> {
                     vec![(
                         ModKind::Replace,
                         "unicodePwd".into(),
-                        vec![unicode_pwd(&p.password)],
+                        vec![unicode_pwd(&p.password.0)],
                     )],
                 )
                 .await?;

@@ -46,7 +46,8 @@ impl Principal {
 
 pub fn admin_password(spec: &ForestSpec) -> String {
     spec.admin_password
-        .clone()
+        .as_ref()
+        .map(|p| p.0.clone())
         .unwrap_or_else(|| DEFAULT_ADMIN_PASSWORD.to_string())
 }
 
@@ -164,7 +165,7 @@ pub fn account_records(spec: &ForestSpec, eps: &Endpoints) -> Result<Vec<LdifRec
             u.name.clone()
         };
         if let Some(pw) = &u.password {
-            attrs.push(("unicodePwd".into(), unicode_pwd(pw)));
+            attrs.push(("unicodePwd".into(), unicode_pwd(&pw.0)));
         }
         records.push(LdifRecord::Content {
             dn: dn.clone(),
@@ -287,7 +288,7 @@ pub fn principals(s: &Scenario, eps: &Endpoints) -> Result<HashMap<String, Princ
             Principal {
                 account: sam,
                 domain,
-                password: Some(pw.clone()),
+                password: Some(pw.0.clone()),
             },
         )?;
     }
@@ -297,7 +298,7 @@ pub fn principals(s: &Scenario, eps: &Endpoints) -> Result<HashMap<String, Princ
             Principal {
                 account: p.account.clone(),
                 domain: eps.domain(p.domain.as_deref())?.0,
-                password: Some(p.password.clone()),
+                password: Some(p.password.0.clone()),
             },
         )?;
     }
@@ -377,6 +378,7 @@ as = "WEB01$"
         assert_eq!(p["child-web01"].bind_name(&eps()), "CHILD\\WEB01$");
         assert_eq!(p["dc"].account, "DC1$");
         assert!(p["anonymous"].password.is_none());
+        assert!(!format!("{s:?}").contains("p1"), "Debug shows a password");
     }
 
     #[test]
