@@ -1,6 +1,7 @@
 //! `adsim`: a protocol-faithful Active Directory domain-controller simulator.
 
 mod ctl;
+mod scenario_cmd;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Fetch client artifacts from a running server: keytabs and krb5.conf.
     Export(ctl::ExportArgs),
+    /// Replay scenario files (TOML, see scenarios/README.md) and report per step.
+    Scenario(scenario_cmd::ScenarioArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -105,20 +108,31 @@ struct ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // A scenario report is the output; the in-process forest's info logs would drown it.
+    let default_level = if matches!(cli.command, Command::Scenario(_)) {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ADSIM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
         // Client commands report a failure in one line, not with a backtrace.
         Command::Ctl(args) => rt.block_on(ctl::ctl(args)).or_else(|e| fail(&e)),
         Command::Export(args) => rt.block_on(ctl::export(args)).or_else(|e| fail(&e)),
+        Command::Scenario(args) => match rt.block_on(scenario_cmd::scenario(args)) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(1),
+            Err(e) => fail(&e),
+        },
     }
 }
 

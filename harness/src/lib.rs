@@ -1,7 +1,8 @@
 //! adsim-harness: adsim's embedding API, fixtures (LDIF, topology TOML), cmdlet-style
-//! operations and (later) the scenario runner.
+//! operations and the scenario runner (`scenario`).
 
 pub mod cmdlets;
+pub mod scenario;
 pub mod topology;
 
 /// LDIF (RFC 2849), shared with the server, which imports fixtures and exports the directory.

@@ -3,6 +3,7 @@
 //! description clients read.
 
 pub mod control;
+pub mod control_ready;
 pub mod kdc;
 pub mod ldap;
 pub mod tls;
@@ -279,8 +280,10 @@ impl RunningForest {
             dir: dir.clone(),
             kdcs: kdc_addrs.clone(),
         };
+        let ready_slot = control_ready::ReadySlot::default();
+        let control_app = control::router(control_state).merge(control_ready::router(ready_slot.clone()));
         tasks.push(tokio::spawn(async move {
-            log_exit("control API", control::serve(control, control_state).await)
+            log_exit("control API", axum::serve(control, control_app).await)
         }));
         for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
             endpoints.push(DomainEndpoint {
@@ -354,6 +357,7 @@ impl RunningForest {
             seed: dir.seed,
             domains: endpoints,
         };
+        let _ = ready_slot.set(control_ready::describe(&ready, &tls.ca_pem));
         Ok(RunningForest {
             dir,
             ready,
