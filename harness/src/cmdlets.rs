@@ -12,7 +12,7 @@ use adsim_simulator::model::filter::Filter;
 use adsim_simulator::security::{sddl, AliasDomains, Sid};
 
 /// Attributes as returned by a search: name and values.
-pub type Properties = Vec<(String, Vec<Vec<u8>>)>;
+pub type Properties = adsim_simulator::dsa::search::AttributeList;
 
 /// `New-ADServiceAccount` parameters.
 #[derive(Clone, Debug, Default)]

@@ -109,7 +109,7 @@ fn read(
     dir: &Directory,
     who: &Caller,
     attrs: &[&str],
-) -> Result<Vec<(String, Vec<Vec<u8>>)>, adsim_simulator::dsa::DsError> {
+) -> Result<adsim_simulator::dsa::search::AttributeList, adsim_simulator::dsa::DsError> {
     let out = dir.search(
         who,
         &SearchRequest {

@@ -36,10 +36,13 @@ pub struct SearchRequest {
     pub view: View,
 }
 
+/// Attributes of an entry as returned: name and values, in order.
+pub type AttributeList = Vec<(String, Vec<Vec<u8>>)>;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchEntry {
     pub dn: String,
-    pub attrs: Vec<(String, Vec<Vec<u8>>)>,
+    pub attrs: AttributeList,
 }
 
 #[derive(Clone, Debug, Default)]
