@@ -1,7 +1,8 @@
-//! adsim-harness: adsim's embedding API, fixtures (LDIF, topology TOML), cmdlet-style
-//! operations and (later) the scenario runner.
+//! adsim-harness: adsim's embedding API ([`forest::Forest`]: a whole forest in a test, with
+//! snapshots), fixtures (LDIF, topology TOML), cmdlet-style operations and the scenario runner.
 
 pub mod cmdlets;
+pub mod forest;
 pub mod topology;
 
 /// LDIF (RFC 2849), shared with the server, which imports fixtures and exports the directory.
