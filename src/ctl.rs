@@ -139,7 +139,10 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
             let path = format!("/v1/snapshots/{}/restore", percent_encode(&id));
             base.request("POST", &path, Some(&serde_json::json!({}))).await?
         }
-        CtlCommand::Reset => base.request("POST", "/v1/reset", Some(&serde_json::json!({}))).await?,
+        CtlCommand::Reset => {
+            base.request("POST", "/v1/reset", Some(&serde_json::json!({})))
+                .await?
+        }
     };
     println!("{}", String::from_utf8_lossy(&response).trim_end());
     Ok(())

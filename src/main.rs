@@ -26,7 +26,7 @@ struct Cli {
 enum Command {
     /// Start a forest and serve LDAP, LDAPS (and StartTLS), the Global Catalog, the KDC and the
     /// control API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Drive a running server through its control API (clock, KDS root keys, health).
     Ctl(ctl::CtlArgs),
     /// Fetch client artifacts from a running server: keytabs and krb5.conf.
@@ -122,7 +122,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Serve(args) => rt.block_on(serve(*args)),
         // Client commands report a failure in one line, not with a backtrace.
         Command::Ctl(args) => rt.block_on(ctl::ctl(args)).or_else(|e| fail(&e)),
         Command::Export(args) => rt.block_on(ctl::export(args)).or_else(|e| fail(&e)),

@@ -14,7 +14,13 @@ fn the_shell_ci_example_passes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "examples/ci.sh failed:\n{stdout}\n{stderr}");
-    for step in ["adsim ready: ldaps://", "created gMSA", "WEB02 refused", "rotated:", "ok"] {
+    for step in [
+        "adsim ready: ldaps://",
+        "created gMSA",
+        "WEB02 refused",
+        "rotated:",
+        "ok",
+    ] {
         assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
     }
     // Only fingerprints are printed, never the password blob.

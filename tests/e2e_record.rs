@@ -15,7 +15,13 @@ const SD_AUTHENTICATED_USERS: &str =
 const ALICE_PASSWORD: &str = "Alice-Secret-7781!";
 const WEB01_PASSWORD: &str = "Web01-Secret-4410!";
 
-fn krb(tool: &str, args: &[&str], conf: &std::path::Path, ccache: &std::path::Path, stdin: &str) -> std::process::Output {
+fn krb(
+    tool: &str,
+    args: &[&str],
+    conf: &std::path::Path,
+    ccache: &std::path::Path,
+    stdin: &str,
+) -> std::process::Output {
     let mut child = Command::new(tool)
         .args(args)
         .env("KRB5_CONFIG", conf)
@@ -57,17 +63,59 @@ fn every_exchange_is_recorded_and_no_secret_is() {
     assert!(o.status.success(), "{}", text(&o));
 
     // A bad password, a good one, then the gMSA over plain LDAP (refused), LDAPS and StartTLS.
-    let o = ldap_tool("ldapwhoami", &ca, &["-x", "-H", &a.ldap(), "-D", "alice@corp.example.test", "-w", "Not-Alice-Pw!"], None);
+    let o = ldap_tool(
+        "ldapwhoami",
+        &ca,
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "alice@corp.example.test",
+            "-w",
+            "Not-Alice-Pw!",
+        ],
+        None,
+    );
     assert!(!o.status.success());
-    let o = ldap_tool("ldapwhoami", &ca, &["-x", "-H", &a.ldap(), "-D", "alice@corp.example.test", "-w", ALICE_PASSWORD], None);
+    let o = ldap_tool(
+        "ldapwhoami",
+        &ca,
+        &[
+            "-x",
+            "-H",
+            &a.ldap(),
+            "-D",
+            "alice@corp.example.test",
+            "-w",
+            ALICE_PASSWORD,
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let gmsa_dn = format!("CN=svc-web,CN=Managed Service Accounts,{base}");
     let search = |url: &str, starttls: bool| {
-        let mut args = vec!["-x", "-LLL", "-H", url, "-D", "CORP\\WEB01$", "-w", WEB01_PASSWORD];
+        let mut args = vec![
+            "-x",
+            "-LLL",
+            "-H",
+            url,
+            "-D",
+            "CORP\\WEB01$",
+            "-w",
+            WEB01_PASSWORD,
+        ];
         if starttls {
             args.push("-ZZ");
         }
-        args.extend(["-b", &gmsa_dn, "-s", "base", "(objectClass=*)", "msDS-ManagedPassword"]);
+        args.extend([
+            "-b",
+            &gmsa_dn,
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "msDS-ManagedPassword",
+        ]);
         ldap_tool("ldapsearch", &ca, &args, None)
     };
     let plain = search(&a.ldap(), false);
@@ -86,7 +134,13 @@ fn every_exchange_is_recorded_and_no_secret_is() {
     let conf = dir.join("krb5.conf");
     a.cli_ok(&["export", "krb5-conf", "--out", conf.to_str().unwrap()]);
     let ccache = dir.join("ccache");
-    let o = krb("kinit", &["alice@CORP.EXAMPLE.TEST"], &conf, &ccache, &format!("{ALICE_PASSWORD}\n"));
+    let o = krb(
+        "kinit",
+        &["alice@CORP.EXAMPLE.TEST"],
+        &conf,
+        &ccache,
+        &format!("{ALICE_PASSWORD}\n"),
+    );
     assert!(o.status.success(), "kinit: {}", text(&o));
     let o = krb("kvno", &["ldap/dc1.corp.example.test"], &conf, &ccache, "");
     assert!(o.status.success(), "kvno: {}", text(&o));
@@ -100,7 +154,17 @@ fn every_exchange_is_recorded_and_no_secret_is() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     for l in &lines {
-        for field in ["time", "connection", "transport", "server", "principal", "operation", "request", "result"] {
+        for field in [
+            "time",
+            "connection",
+            "transport",
+            "server",
+            "peer",
+            "principal",
+            "operation",
+            "request",
+            "result",
+        ] {
             assert!(l.get(field).is_some(), "{field} missing in {l}");
         }
         let t = l["time"].as_str().unwrap();
@@ -119,7 +183,12 @@ fn every_exchange_is_recorded_and_no_secret_is() {
     assert_eq!(binds[1]["result"]["code"], 0);
 
     // The add, with its attributes and the password redacted.
-    let add = find(&|l| l["operation"] == "add" && l["request"]["dn"].as_str().is_some_and(|d| d.starts_with("CN=Alice")));
+    let add = find(&|l| {
+        l["operation"] == "add"
+            && l["request"]["dn"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("CN=Alice"))
+    });
     assert_eq!(add.len(), 1);
     assert_eq!(add[0]["transport"], "ldaps");
     assert_eq!(add[0]["principal"], format!("CN=Administrator,CN=Users,{base}"));
@@ -131,19 +200,31 @@ fn every_exchange_is_recorded_and_no_secret_is() {
 
     // The gMSA reads: refused in plain, served over LDAPS and after StartTLS.
     let reads = find(&|l| l["operation"] == "search" && l["request"]["base"] == gmsa_dn.as_str());
-    let by_transport = |t: &str| reads.iter().find(|l| l["transport"] == t).copied().unwrap_or_else(|| panic!("no {t} read in {reads:?}"));
+    let by_transport = |t: &str| {
+        reads
+            .iter()
+            .find(|l| l["transport"] == t)
+            .copied()
+            .unwrap_or_else(|| panic!("no {t} read in {reads:?}"))
+    };
     let refused = by_transport("ldap");
     assert_eq!(refused["result"]["code"], 1);
     assert_eq!(refused["result"]["diagnostic"], "0000202D");
     assert_eq!(refused["principal"], format!("CN=WEB01,CN=Computers,{base}"));
     assert_eq!(refused["request"]["scope"], "base");
     assert_eq!(refused["request"]["filter"], "(objectClass=*)");
-    assert_eq!(refused["request"]["attributes"], serde_json::json!(["msDS-ManagedPassword"]));
+    assert_eq!(
+        refused["request"]["attributes"],
+        serde_json::json!(["msDS-ManagedPassword"])
+    );
     for t in ["ldaps", "ldap+starttls"] {
         assert_eq!(by_transport(t)["result"]["code"], 0);
         assert_eq!(by_transport(t)["entries"], 1);
     }
-    assert!(!find(&|l| l["operation"] == "extended" && l["request"]["oid"] == "1.3.6.1.4.1.1466.20037").is_empty());
+    assert!(
+        !find(&|l| l["operation"] == "extended" && l["request"]["oid"] == "1.3.6.1.4.1.1466.20037")
+            .is_empty()
+    );
 
     // Kerberos: AS without pre-authentication, then with it; TGS for a known and an unknown SPN.
     let as_ = find(&|l| l["operation"] == "AS");
@@ -155,14 +236,22 @@ fn every_exchange_is_recorded_and_no_secret_is() {
     assert!(as_.iter().any(|l| l["result"]["code"] == 0));
     assert!(as_[0]["transport"].as_str().unwrap().starts_with("kerberos/"));
     let tgs = find(&|l| l["operation"] == "TGS");
-    let ok = tgs.iter().find(|l| l["request"]["sname"] == "ldap/dc1.corp.example.test").unwrap();
+    let ok = tgs
+        .iter()
+        .find(|l| l["request"]["sname"] == "ldap/dc1.corp.example.test")
+        .unwrap();
     assert_eq!(ok["result"]["code"], 0);
     assert_eq!(ok["principal"], "alice@CORP.EXAMPLE.TEST");
-    let unknown = tgs.iter().find(|l| l["request"]["sname"] == "HTTP/nowhere.corp.example.test").unwrap();
+    let unknown = tgs
+        .iter()
+        .find(|l| l["request"]["sname"] == "HTTP/nowhere.corp.example.test")
+        .unwrap();
     assert_eq!(unknown["result"]["diagnostic"], "KDC_ERR_S_PRINCIPAL_UNKNOWN");
 
     // No secret in any form.
-    let blob = base64::engine::general_purpose::STANDARD.decode(&blob_b64).unwrap();
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(&blob_b64)
+        .unwrap();
     let current_password_b64 = base64::engine::general_purpose::STANDARD.encode(&blob[16..16 + 256]);
     for secret in [
         ALICE_PASSWORD,

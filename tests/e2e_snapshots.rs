@@ -29,7 +29,15 @@ fn admin_ldif(a: &Adsim, tool: &str, ldif: &str) {
     let o = ldap_tool(
         tool,
         &a.ca(),
-        &["-x", "-H", &a.ldaps(), "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD],
+        &[
+            "-x",
+            "-H",
+            &a.ldaps(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ],
         Some(ldif),
     );
     assert!(o.status.success(), "{tool}: {}", text(&o));
@@ -78,7 +86,10 @@ fn restore_and_reset_over_the_control_api_give_identical_exports() {
 
     let restored = json(&a.cli_ok(&["ctl", "restore", &id]));
     assert_eq!(restored["restored"], id.as_str());
-    assert_eq!(restored["now"], "2026-01-05T10:00:00Z", "the clock comes back too");
+    assert_eq!(
+        restored["now"], "2026-01-05T10:00:00Z",
+        "the clock comes back too"
+    );
     assert_eq!(export(&a), at_start, "export before == export after restore");
     let whoami = ldap_tool(
         "ldapwhoami",
@@ -86,10 +97,16 @@ fn restore_and_reset_over_the_control_api_give_identical_exports() {
         &["-x", "-H", &a.ldap(), "-D", "CORP\\temp", "-w", "Temp-Passw0rd!"],
         None,
     );
-    assert!(!whoami.status.success(), "the account added after the snapshot is gone");
+    assert!(
+        !whoami.status.success(),
+        "the account added after the snapshot is gone"
+    );
 
     // The listing, a second snapshot, reset to the start state (fixtures included).
-    let second = json(&a.cli_ok(&["ctl", "snapshot"]))["id"].as_str().unwrap().to_string();
+    let second = json(&a.cli_ok(&["ctl", "snapshot"]))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(second, id);
     let list = json(&a.cli_ok(&["ctl", "snapshots"]));
     let ids: Vec<&str> = list["snapshots"]
@@ -102,7 +119,9 @@ fn restore_and_reset_over_the_control_api_give_identical_exports() {
     admin_ldif(
         &a,
         "ldapmodify",
-        &format!("dn: CN=Carol Chen,OU=Sales,OU=Staff,{base}\nchangetype: modify\nreplace: title\ntitle: CEO\n"),
+        &format!(
+            "dn: CN=Carol Chen,OU=Sales,OU=Staff,{base}\nchangetype: modify\nreplace: title\ntitle: CEO\n"
+        ),
     );
     assert_ne!(export(&a), at_start);
     a.cli_ok(&["ctl", "reset"]);
@@ -119,7 +138,12 @@ fn restore_and_reset_over_the_control_api_give_identical_exports() {
     assert_eq!(status, 400, "{body}");
     let (status, _) = http_json(&url, "DELETE", &format!("/v1/snapshots/{second}"), None);
     assert_eq!(status, 200);
-    let (status, _) = http_json(&url, "POST", &format!("/v1/snapshots/{second}/restore"), Some("{}"));
+    let (status, _) = http_json(
+        &url,
+        "POST",
+        &format!("/v1/snapshots/{second}/restore"),
+        Some("{}"),
+    );
     assert_eq!(status, 404);
 }
 
@@ -233,7 +257,15 @@ fn a_persisted_snapshot_starts_an_identical_server() {
         let ok = ldap_tool(
             "ldapwhoami",
             &server.ca(),
-            &["-x", "-H", &server.ldaps(), "-D", "alice@corp.example.test", "-w", ALICE_PASSWORD],
+            &[
+                "-x",
+                "-H",
+                &server.ldaps(),
+                "-D",
+                "alice@corp.example.test",
+                "-w",
+                ALICE_PASSWORD,
+            ],
             None,
         );
         assert!(ok.status.success(), "{name}: {}", text(&ok));
@@ -241,7 +273,15 @@ fn a_persisted_snapshot_starts_an_identical_server() {
         let bad = ldap_tool(
             "ldapwhoami",
             &server.ca(),
-            &["-x", "-H", &server.ldaps(), "-D", "alice@corp.example.test", "-w", "nope"],
+            &[
+                "-x",
+                "-H",
+                &server.ldaps(),
+                "-D",
+                "alice@corp.example.test",
+                "-w",
+                "nope",
+            ],
             None,
         );
         assert!(!bad.status.success());
@@ -255,8 +295,23 @@ fn a_persisted_snapshot_starts_an_identical_server() {
     // A file that is not a snapshot: serve refuses to start and says why.
     std::fs::write(dir.join("junk.json"), "{\"format\":\"other\"}").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
-        .args(["serve", "--from-snapshot", dir.join("junk.json").to_str().unwrap()])
-        .args(["--ldap-port", "0", "--ldaps-port", "0", "--gc-port", "0", "--kdc-port", "0", "--control-port", "0"])
+        .args([
+            "serve",
+            "--from-snapshot",
+            dir.join("junk.json").to_str().unwrap(),
+        ])
+        .args([
+            "--ldap-port",
+            "0",
+            "--ldaps-port",
+            "0",
+            "--gc-port",
+            "0",
+            "--kdc-port",
+            "0",
+            "--control-port",
+            "0",
+        ])
         .output()
         .unwrap();
     assert!(!o.status.success());
@@ -265,6 +320,9 @@ fn a_persisted_snapshot_starts_an_identical_server() {
         .args(["serve", "--from-snapshot", "x.json", "--seed", "3"])
         .output()
         .unwrap();
-    assert!(!o.status.success(), "--from-snapshot excludes the forest settings");
+    assert!(
+        !o.status.success(),
+        "--from-snapshot excludes the forest settings"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

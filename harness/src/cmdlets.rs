@@ -1,7 +1,8 @@
 //! The operations administrators know from the ActiveDirectory PowerShell module, over a
-//! forest's directory: New-ADServiceAccount, Add-KdsRootKey, Add-/Remove-ADGroupMember,
-//! Test-ADServiceAccount and Get-ADServiceAccount. Each runs as a given caller, through the same
-//! rules as LDAP, so a refused operation returns the same error a client would see.
+//! forest's directory: New-ADServiceAccount, New-ADComputer, New-ADUser, Add-KdsRootKey,
+//! Add-/Remove-ADGroupMember, Test-ADServiceAccount and Get-ADServiceAccount. Each runs as a
+//! given caller, through the same rules as LDAP, so a refused operation returns the same error a
+//! client would see.
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::dsa::search::{Scope, SearchRequest, View};
@@ -120,7 +121,12 @@ impl<'a> Cmdlets<'a> {
     /// New-ADComputer -Name NAME -AccountPassword … -Enabled $true, as a domain join leaves it:
     /// `CN=NAME,CN=Computers`, sAMAccountName `NAME$`, dNSHostName `name.<domain>`, a
     /// workstation trust account (userAccountControl 0x1000). Returns the DN.
-    pub fn new_ad_computer(&self, name: &str, password: &str, domain: Option<&str>) -> Result<String, CmdletError> {
+    pub fn new_ad_computer(
+        &self,
+        name: &str,
+        password: &str,
+        domain: Option<&str>,
+    ) -> Result<String, CmdletError> {
         let d = self.domain(domain)?;
         let dn = format!("CN={name},CN=Computers,{}", d.dn);
         let s = |v: &str| vec![v.as_bytes().to_vec()];
@@ -144,7 +150,12 @@ impl<'a> Cmdlets<'a> {
     /// New-ADUser -Name NAME -AccountPassword … -Enabled $true: `CN=NAME,CN=Users`,
     /// sAMAccountName NAME, userPrincipalName `NAME@<domain>`, a normal enabled account
     /// (userAccountControl 0x200). Returns the DN.
-    pub fn new_ad_user(&self, name: &str, password: &str, domain: Option<&str>) -> Result<String, CmdletError> {
+    pub fn new_ad_user(
+        &self,
+        name: &str,
+        password: &str,
+        domain: Option<&str>,
+    ) -> Result<String, CmdletError> {
         let d = self.domain(domain)?;
         let dn = format!("CN={name},CN=Users,{}", d.dn);
         let s = |v: &str| vec![v.as_bytes().to_vec()];

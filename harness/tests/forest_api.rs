@@ -23,9 +23,9 @@ fn root_dse(ldap_url: &str) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).expect("the LDAP listener accepts");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let request: [u8; 39] = [
-        0x30, 0x25, 0x02, 0x01, 0x01, 0x63, 0x20, 0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02,
-        0x01, 0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00, 0x87, 0x0b, b'o', b'b', b'j', b'e', b'c', b't',
-        b'C', b'l', b'a', b's', b's', 0x30, 0x00,
+        0x30, 0x25, 0x02, 0x01, 0x01, 0x63, 0x20, 0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01,
+        0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00, 0x87, 0x0b, b'o', b'b', b'j', b'e', b'c', b't', b'C', b'l',
+        b'a', b's', b's', 0x30, 0x00,
     ];
     s.write_all(&request).unwrap();
     let mut answer = Vec::new();
@@ -67,7 +67,10 @@ async fn twenty_forests_start_and_stop_in_parallel() {
     let mut ports = std::collections::HashSet::new();
     for (_, f) in &forests {
         for url in [f.ldap_url(), f.ldaps_url(), f.gc_url(), f.control_url()] {
-            assert!(ports.insert(url.rsplit(':').next().unwrap().to_string()), "{url} reused");
+            assert!(
+                ports.insert(url.rsplit(':').next().unwrap().to_string()),
+                "{url} reused"
+            );
         }
         assert!(ports.insert(f.kdc_addr().port().to_string()));
     }
@@ -113,7 +116,10 @@ fn next_user_sid(forest: &Forest, name: &str) -> Sid {
         .unwrap();
     let props = forest
         .cmdlets()
-        .get_ad_service_account(&format!("CN={name},CN=Users,{}", forest.base_dn()), &["objectSid", "objectGUID"])
+        .get_ad_service_account(
+            &format!("CN={name},CN=Users,{}", forest.base_dn()),
+            &["objectSid", "objectGUID"],
+        )
         .unwrap();
     props
         .iter()
@@ -132,7 +138,10 @@ async fn restore_gives_an_identical_export() {
         .await
         .unwrap();
     let at_start = forest.export_ldif();
-    assert!(at_start.contains("CN=Alice Adams"), "fixtures are part of the start state");
+    assert!(
+        at_start.contains("CN=Alice Adams"),
+        "fixtures are part of the start state"
+    );
 
     let clean = forest.snapshot();
     let ps = forest.cmdlets();
@@ -162,7 +171,11 @@ async fn restore_gives_an_identical_export() {
     assert_ne!(changed, at_start);
 
     forest.restore(clean).unwrap();
-    assert_eq!(forest.export_ldif(), at_start, "restore brings back the exact state");
+    assert_eq!(
+        forest.export_ldif(),
+        at_start,
+        "restore brings back the exact state"
+    );
     assert_eq!(forest.clock().now().to_rfc3339(), START);
     assert!(matches!(
         forest.managed_password_as_host("svc-web", "WEB01$"),
@@ -203,7 +216,10 @@ async fn snapshot_file_starts_an_identical_forest() {
     })
     .unwrap();
     first.clock().advance_days(31);
-    let password = first.managed_password_as_host("svc-web", "WEB01$").unwrap().unwrap();
+    let password = first
+        .managed_password_as_host("svc-web", "WEB01$")
+        .unwrap()
+        .unwrap();
     first.save_snapshot(&file).unwrap();
     #[cfg(unix)]
     {
@@ -220,7 +236,10 @@ async fn snapshot_file_starts_an_identical_forest() {
     assert_eq!(second.domains().len(), 2);
     assert_eq!(second.ready().seed, 9);
     assert_eq!(second.ready().admin_password_source, "snapshot");
-    let again = second.managed_password_as_host("svc-web", "WEB01$").unwrap().unwrap();
+    let again = second
+        .managed_password_as_host("svc-web", "WEB01$")
+        .unwrap()
+        .unwrap();
     assert_eq!(again, password);
     for f in [&first, &second] {
         let dir = f.directory();
@@ -265,18 +284,21 @@ async fn managed_password_and_cmdlets_as_an_account() {
         .unwrap()
         .expect("the allowed host gets the password");
     assert_eq!(blob.current.len(), 256);
-    assert!(blob.previous.is_none(), "no previous password in the first interval");
+    assert!(
+        blob.previous.is_none(),
+        "no previous password in the first interval"
+    );
     // The host's blob opens the account: its NT hash is the stored one.
     let st = forest.directory().read();
-    let id = forest
-        .directory()
-        .resolve_account(&st, "CORP\\svc-web$")
-        .unwrap();
+    let id = forest.directory().resolve_account(&st, "CORP\\svc-web$").unwrap();
     let stored = st.store.get(id).unwrap().secrets.clone().unwrap();
     drop(st);
     assert_eq!(blob.current_nt_hash(), stored.nt_hash);
 
-    assert!(forest.managed_password_as_host("svc-web", "eve").unwrap().is_none());
+    assert!(forest
+        .managed_password_as_host("svc-web", "eve")
+        .unwrap()
+        .is_none());
     assert!(forest
         .managed_password_as_host("svc-web", "KID\\APP01")
         .unwrap()
@@ -323,7 +345,10 @@ async fn managed_password_and_cmdlets_as_an_account() {
     assert!(std::fs::read_to_string(forest.ca_path())
         .unwrap()
         .contains("BEGIN CERTIFICATE"));
-    assert_eq!(forest.domain_endpoint("KID").unwrap().realm, "CHILD.CORP.EXAMPLE.TEST");
+    assert_eq!(
+        forest.domain_endpoint("KID").unwrap().realm,
+        "CHILD.CORP.EXAMPLE.TEST"
+    );
 }
 
 #[tokio::test]

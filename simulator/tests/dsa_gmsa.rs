@@ -105,11 +105,10 @@ fn setup(dir: &Directory) {
     .unwrap();
 }
 
-fn read(
-    dir: &Directory,
-    who: &Caller,
-    attrs: &[&str],
-) -> Result<Vec<(String, Vec<Vec<u8>>)>, adsim_simulator::dsa::DsError> {
+/// Attributes as a search returns them.
+type Attributes = Vec<(String, Vec<Vec<u8>>)>;
+
+fn read(dir: &Directory, who: &Caller, attrs: &[&str]) -> Result<Attributes, adsim_simulator::dsa::DsError> {
     let out = dir.search(
         who,
         &SearchRequest {

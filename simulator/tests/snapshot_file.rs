@@ -87,7 +87,10 @@ fn a_forest_survives_the_file() {
     back.simple_bind("CORP\\alice", b"Alice-Passw0rd!").unwrap();
     assert!(back.simple_bind("CORP\\alice", b"Alice-Passw0rd?").is_err());
     // And a re-encoded copy is byte-identical.
-    assert_eq!(file::encode(&back, &back.snapshot()), file::encode(&dir, &dir.snapshot()));
+    assert_eq!(
+        file::encode(&back, &back.snapshot()),
+        file::encode(&dir, &dir.snapshot())
+    );
 }
 
 #[test]
@@ -133,7 +136,10 @@ fn entry_with<'a>(v: &'a mut serde_json::Value, dn_prefix: &str) -> &'a mut serd
 
 #[test]
 fn damaged_files_are_refused() {
-    assert!(matches!(file::decode(b"not json"), Err(SnapshotFileError::NotASnapshot(_))));
+    assert!(matches!(
+        file::decode(b"not json"),
+        Err(SnapshotFileError::NotASnapshot(_))
+    ));
     assert!(matches!(
         file::decode(br#"{"format":"something-else","version":1}"#),
         Err(SnapshotFileError::NotASnapshot(_))
@@ -146,7 +152,9 @@ fn damaged_files_are_refused() {
     assert!(malformed(edited(|v| v["surprise"] = true.into())));
     assert!(malformed(edited(|v| v["rng"]["seed"] = "00".into())));
     assert!(malformed(edited(|v| v["rid_pools"] = serde_json::json!([1]))));
-    assert!(malformed(edited(|v| v["forest"]["domains"][1]["sid"] = "S-1-x".into())));
+    assert!(malformed(edited(
+        |v| v["forest"]["domains"][1]["sid"] = "S-1-x".into()
+    )));
     assert!(malformed(edited(|v| {
         entry_with(v, "CN=Alice")["secrets"]["nt_hash"] = "abcd".into();
     })));

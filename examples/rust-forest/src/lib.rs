@@ -29,7 +29,11 @@ impl ServiceHost {
             .managed_password_as_host(&self.gmsa, &self.host)
             .map_err(|e: ForestError| e.to_string())?
             .ok_or_else(|| format!("{} may not retrieve the password of {}", self.host, self.gmsa))?;
-        let changed = self.password.as_ref().map(|p| p.current != blob.current).unwrap_or(true);
+        let changed = self
+            .password
+            .as_ref()
+            .map(|p| p.current != blob.current)
+            .unwrap_or(true);
         self.password = Some(blob);
         Ok(changed)
     }

@@ -66,7 +66,10 @@ async fn a_host_of_another_domain_is_refused_and_restore_undoes_a_grant() {
         .unwrap();
     assert!(other.refresh(&forest).unwrap());
     forest.restore(prepared).unwrap();
-    assert!(other.refresh(&forest).is_err(), "the grant is gone after the restore");
+    assert!(
+        other.refresh(&forest).is_err(),
+        "the grant is gone after the restore"
+    );
 }
 
 /// An external client (OpenLDAP's ldapsearch, standing in for the product's LDAP library)
@@ -81,7 +84,16 @@ async fn an_ldap_client_reads_the_password_over_ldaps() {
     );
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("ldapsearch")
-            .args(["-x", "-LLL", "-H", &url, "-D", "CORP\\PROXY01$", "-w", "Proxy-Passw0rd!"])
+            .args([
+                "-x",
+                "-LLL",
+                "-H",
+                &url,
+                "-D",
+                "CORP\\PROXY01$",
+                "-w",
+                "Proxy-Passw0rd!",
+            ])
             .args(["-b", &format!("CN=svc-backup,CN=Managed Service Accounts,{base}")])
             .args(["-s", "base", "msDS-ManagedPassword"])
             .env("LDAPTLS_CACERT", ca)

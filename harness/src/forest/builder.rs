@@ -17,6 +17,33 @@ use crate::topology::Topology;
 /// Without settings: `corp.example.test` (NetBIOS `CORP`), a random seed, the host's clock, a
 /// back-dated KDS root key (gMSAs can be created at once) and the Administrator password
 /// `Adsim-Passw0rd!`.
+///
+/// A prepared forest saved once and started again from the file (what
+/// `adsim serve --from-snapshot` does):
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use adsim_harness::forest::{Forest, KdsRootKeyMode};
+///
+/// let prepared = Forest::builder()
+///     .domain("corp.example.test")
+///     .child_domain_with_netbios("emea", "EMEA")
+///     .kds_root_key(KdsRootKeyMode::Backdated)
+///     .admin_password("Prepared-Passw0rd!")
+///     .seed(3)
+///     .start()
+///     .await?;
+/// prepared.cmdlets().new_ad_user("alice", "Alice-Passw0rd!", Some("EMEA"))?;
+/// let file = std::env::temp_dir().join(format!("adsim-doc-{}.json", std::process::id()));
+/// prepared.save_snapshot(&file)?;
+///
+/// let forest = Forest::builder().from_snapshot(&file).start().await?;
+/// assert_eq!(forest.export_ldif(), prepared.export_ldif());
+/// assert!(forest.directory().simple_bind("EMEA\\alice", b"Alice-Passw0rd!").is_ok());
+/// # std::fs::remove_file(&file)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `start().await`"]
 pub struct ForestBuilder {

@@ -91,7 +91,7 @@ pub enum ForestError {
     #[error("invalid forest settings: {0}")]
     Settings(String),
     #[error(transparent)]
-    Start(#[from] StartError),
+    Start(Box<StartError>),
     #[error("no account {0:?} in the forest")]
     UnknownAccount(String),
     #[error(transparent)]
@@ -100,6 +100,12 @@ pub enum ForestError {
     Snapshot(#[from] SnapshotError),
     #[error("malformed msDS-ManagedPassword: {0}")]
     ManagedPassword(String),
+}
+
+impl From<StartError> for ForestError {
+    fn from(e: StartError) -> ForestError {
+        ForestError::Start(Box::new(e))
+    }
 }
 
 /// An account's name and password, in the forms AD accepts at bind.

@@ -16,7 +16,14 @@ pub trait ExchangeObserver: Send + Sync {
     /// A new TCP connection or UDP datagram; returns its id.
     fn open_connection(&self) -> u64;
     /// One request and the reply sent (`None` when the request was dropped).
-    fn exchange(&self, connection: u64, transport: Transport, peer: SocketAddr, request: &[u8], reply: Option<&[u8]>);
+    fn exchange(
+        &self,
+        connection: u64,
+        transport: Transport,
+        peer: SocketAddr,
+        request: &[u8],
+        reply: Option<&[u8]>,
+    );
 }
 
 /// An optional observer of a listener's exchanges.
@@ -67,7 +74,11 @@ pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<
 }
 
 /// [`serve_tcp`], telling `observer` about every exchange.
-pub async fn serve_tcp_observed(listener: TcpListener, kdc: Arc<Kdc>, observer: Observer) -> std::io::Result<()> {
+pub async fn serve_tcp_observed(
+    listener: TcpListener,
+    kdc: Arc<Kdc>,
+    observer: Observer,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(kdc.config().max_tcp_connections.max(1)));
     loop {
         let permit = slots

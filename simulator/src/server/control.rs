@@ -367,14 +367,17 @@ async fn post_snapshot(State(s): State<ControlState>, body: Bytes) -> ApiResult<
 }
 
 fn snapshot_id(text: &str) -> ApiResult<SnapshotId> {
-    text.parse().map_err(|e: SnapshotError| ApiError::not_found(e.to_string()))
+    text.parse()
+        .map_err(|e: SnapshotError| ApiError::not_found(e.to_string()))
 }
 
 async fn restore_snapshot(State(s): State<ControlState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = snapshot_id(&id)?;
     s.snapshots.restore(id)?;
     tracing::info!(%id, "snapshot restored");
-    Ok(Json(json!({ "restored": id.to_string(), "now": s.dir.clock.now().to_rfc3339() })))
+    Ok(Json(
+        json!({ "restored": id.to_string(), "now": s.dir.clock.now().to_rfc3339() }),
+    ))
 }
 
 async fn delete_snapshot(State(s): State<ControlState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {

@@ -67,7 +67,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let (ctx, acceptor, limits) = (ctx.clone(), acceptor.clone(), limits.clone());
-        let record = recorder.clone().map(|r| Recording::new(r, &ctx));
+        let record = recorder.clone().map(|r| Recording::new(r, &ctx, peer));
         tokio::spawn(async move {
             connection(stream, ctx, transport, acceptor, limits, record).await;
             drop(permit);
@@ -81,11 +81,12 @@ struct Recording {
     recorder: Arc<Recorder>,
     connection: u64,
     server: String,
+    peer: std::net::SocketAddr,
     transport: &'static str,
 }
 
 impl Recording {
-    fn new(recorder: Arc<Recorder>, ctx: &ServerContext) -> Recording {
+    fn new(recorder: Arc<Recorder>, ctx: &ServerContext, peer: std::net::SocketAddr) -> Recording {
         let server = if ctx.global_catalog {
             "gc".to_string()
         } else {
@@ -100,6 +101,7 @@ impl Recording {
             connection: recorder.open_connection(),
             recorder,
             server,
+            peer,
             transport: "ldap",
         }
     }
@@ -119,13 +121,28 @@ async fn connection(
                 if let Some(r) = record.as_mut() {
                     r.transport = "ldaps";
                 }
-                run(tls, Session::new(true), Vec::new(), &ctx, &limits, record.as_ref()).await;
+                run(
+                    tls,
+                    Session::new(true),
+                    Vec::new(),
+                    &ctx,
+                    &limits,
+                    record.as_ref(),
+                )
+                .await;
             }
             Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
         },
         Transport::Plain => {
-            if let Some((stream, mut session, rest)) =
-                run(stream, Session::new(false), Vec::new(), &ctx, &limits, record.as_ref()).await
+            if let Some((stream, mut session, rest)) = run(
+                stream,
+                Session::new(false),
+                Vec::new(),
+                &ctx,
+                &limits,
+                record.as_ref(),
+            )
+            .await
             {
                 // RFC 4511 §4.14.2: no PDU may follow the StartTLS request before the handshake.
                 if !rest.is_empty() {
@@ -193,8 +210,13 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let pending = record.map(|_| LdapPending::new(&req, session.caller()));
         let outcome = session.handle(ctx, req);
         if let (Some(r), Some(p)) = (record, pending) {
-            r.recorder
-                .ldap(r.connection, r.transport, &r.server, p, &outcome.responses);
+            let at = super::record::Endpoint {
+                connection: r.connection,
+                transport: r.transport,
+                server: &r.server,
+                peer: r.peer,
+            };
+            r.recorder.ldap(&at, p, &outcome.responses);
         }
         for r in &outcome.responses {
             if stream.write_all(r).await.is_err() {

@@ -215,7 +215,10 @@ impl RunningForest {
     /// Starts from a snapshot file (`adsim serve --from-snapshot`): the forest's shape, entries,
     /// secrets, RID pools, random stream and clock come from the file; `config.forest` is
     /// ignored.
-    pub async fn start_from_snapshot(path: &std::path::Path, config: ServerConfig) -> Result<RunningForest, StartError> {
+    pub async fn start_from_snapshot(
+        path: &std::path::Path,
+        config: ServerConfig,
+    ) -> Result<RunningForest, StartError> {
         let dir = crate::snapshot::file::read(path)?.into_directory();
         Self::serve(dir, config, PasswordSource::Snapshot).await
     }
@@ -225,7 +228,11 @@ impl RunningForest {
         Self::serve(dir, config, PasswordSource::Config).await
     }
 
-    async fn serve(dir: Arc<Directory>, config: ServerConfig, source: PasswordSource) -> Result<RunningForest, StartError> {
+    async fn serve(
+        dir: Arc<Directory>,
+        config: ServerConfig,
+        source: PasswordSource,
+    ) -> Result<RunningForest, StartError> {
         for path in &config.fixtures {
             let n = crate::dsa::fixtures::apply_file(&dir, path).map_err(|error| StartError::Fixture {
                 path: path.clone(),

@@ -12,8 +12,9 @@
 //!  "result":{"code":25,"diagnostic":"KDC_ERR_PREAUTH_REQUIRED"}}
 //! ```
 //!
-//! `time` is the simulated clock. `principal` is the bound DN (null when anonymous), the name
-//! a bind presents, or the Kerberos client (null for a failed TGS exchange: its client is only
+//! Every line also has `peer`, the client's address (keys are written in alphabetical order).
+//! `time` is the simulated clock. `principal` is the bound DN (null when anonymous), the name a
+//! bind presents, or the Kerberos client (null for a failed TGS exchange: its client is only
 //! inside the encrypted ticket). `diagnostic` is the part of the LDAP diagnostic message before
 //! its first colon (`0000202D`, `80090308`) or the Kerberos error name.
 //!
@@ -69,6 +70,15 @@ fn is_secret(attr: &str) -> bool {
     SECRET_ATTRIBUTES.contains(&base.as_str())
 }
 
+/// Where an exchange happened: the connection (one id per TCP connection or UDP datagram), its
+/// transport label, the server that answered and the client's address.
+pub struct Endpoint<'a> {
+    pub connection: u64,
+    pub transport: &'a str,
+    pub server: &'a str,
+    pub peer: SocketAddr,
+}
+
 /// Writes exchanges as JSON lines. Shared by every listener of one forest.
 pub struct Recorder {
     out: Mutex<Box<dyn std::io::Write + Send>>,
@@ -116,44 +126,58 @@ impl Recorder {
         }
     }
 
-    fn base(&self, connection: u64, transport: &str, server: &str) -> Map<String, Value> {
+    fn base(&self, at: &Endpoint<'_>) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("time".into(), json!(self.clock.now().to_rfc3339()));
-        m.insert("connection".into(), json!(connection));
-        m.insert("transport".into(), json!(transport));
-        m.insert("server".into(), json!(server));
+        m.insert("connection".into(), json!(at.connection));
+        m.insert("transport".into(), json!(at.transport));
+        m.insert("server".into(), json!(at.server));
+        m.insert("peer".into(), json!(at.peer.to_string()));
         m
     }
 
     /// Records one LDAP request and its answer (`responses` as sent; the last holds the result).
-    pub fn ldap(&self, connection: u64, transport: &str, server: &str, pending: LdapPending, responses: &[Vec<u8>]) {
-        let mut m = self.base(connection, transport, server);
-        m.insert("principal".into(), pending.principal.map_or(Value::Null, Value::String));
+    pub fn ldap(&self, at: &Endpoint<'_>, pending: LdapPending, responses: &[Vec<u8>]) {
+        let mut m = self.base(at);
+        m.insert(
+            "principal".into(),
+            pending.principal.map_or(Value::Null, Value::String),
+        );
         m.insert("operation".into(), json!(pending.operation));
         m.insert("request".into(), Value::Object(pending.request));
         let result = responses.last().and_then(|r| ldap_result(r));
         m.insert(
             "result".into(),
-            result.map_or(Value::Null, |(code, diagnostic)| {
-                json!({ "code": code, "diagnostic": diagnostic })
-            }),
+            result.map_or(
+                Value::Null,
+                |(code, diagnostic)| json!({ "code": code, "diagnostic": diagnostic }),
+            ),
         );
         if pending.operation == "search" {
             // Entries are SearchResultEntry PDUs ([APPLICATION 4], constructed: 0x64).
-            let entries = responses
-                .iter()
-                .filter(|r| first_op_tag(r) == Some(0x64))
-                .count();
+            let entries = responses.iter().filter(|r| first_op_tag(r) == Some(0x64)).count();
             m.insert("entries".into(), json!(entries));
         }
         self.write(Value::Object(m));
     }
 
     /// Records one Kerberos request and the KDC's reply (`None` when it was dropped).
-    pub fn kerberos(&self, connection: u64, transport: &str, peer: SocketAddr, request: &[u8], reply: Option<&[u8]>) {
+    pub fn kerberos(
+        &self,
+        connection: u64,
+        transport: &str,
+        peer: SocketAddr,
+        request: &[u8],
+        reply: Option<&[u8]>,
+    ) {
         let req = KdcReq::from_der(request).ok();
         let server = req.as_ref().map(|r| r.req_body.realm.clone()).unwrap_or_default();
-        let mut m = self.base(connection, transport, &server);
+        let mut m = self.base(&Endpoint {
+            connection,
+            transport,
+            server: &server,
+            peer,
+        });
         let operation = match req.as_ref().map(|r| r.msg_type) {
             Some(msg_type::AS_REQ) => "AS",
             Some(msg_type::TGS_REQ) => "TGS",
@@ -200,7 +224,6 @@ impl Recorder {
         };
         m.insert("request".into(), request);
         m.insert("result".into(), result);
-        m.insert("peer".into(), json!(peer.to_string()));
         self.write(Value::Object(m));
     }
 }
@@ -485,7 +508,10 @@ mod tests {
             diagnostic_prefix("0000202D: SvcErr: DSID-0C090D8A, problem 5012\0"),
             "0000202D"
         );
-        assert_eq!(diagnostic_prefix("unsupported LDAP version"), "unsupported LDAP version");
+        assert_eq!(
+            diagnostic_prefix("unsupported LDAP version"),
+            "unsupported LDAP version"
+        );
         assert_eq!(diagnostic_prefix("x: y"), "x: y");
     }
 
@@ -512,8 +538,10 @@ mod tests {
 
     #[test]
     fn secret_filter_values_are_hidden() {
-        let f = crate::ldap::filter::Filter::parse("(&(unicodePwd=\"hunter2\")(cn=alice)(userPassword=*hunter2*))")
-            .unwrap();
+        let f = crate::ldap::filter::Filter::parse(
+            "(&(unicodePwd=\"hunter2\")(cn=alice)(userPassword=*hunter2*))",
+        )
+        .unwrap();
         let text = redact_filter(&f).to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("(cn=alice)"), "{text}");

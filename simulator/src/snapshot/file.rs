@@ -82,7 +82,12 @@ pub struct SavedForest {
 
 impl SavedForest {
     pub fn into_directory(self) -> Arc<Directory> {
-        Directory::from_state(self.forest, self.seed, Clock::from_setting(self.clock), self.state)
+        Directory::from_state(
+            self.forest,
+            self.seed,
+            Clock::from_setting(self.clock),
+            self.state,
+        )
     }
 }
 
@@ -161,8 +166,8 @@ pub fn read(path: &Path) -> Result<SavedForest, SnapshotFileError> {
 
 /// Decodes a snapshot file's bytes.
 pub fn decode(bytes: &[u8]) -> Result<SavedForest, SnapshotFileError> {
-    let header: Header = serde_json::from_slice(bytes)
-        .map_err(|e| SnapshotFileError::NotASnapshot(e.to_string()))?;
+    let header: Header =
+        serde_json::from_slice(bytes).map_err(|e| SnapshotFileError::NotASnapshot(e.to_string()))?;
     if header.format.as_deref() != Some(FORMAT) {
         return Err(SnapshotFileError::NotASnapshot(format!(
             "\"format\" is {:?}, expected {FORMAT:?}",
@@ -491,7 +496,10 @@ fn entry_in(e: EntryIn) -> Result<Entry, SnapshotFileError> {
     for a in e.attrs {
         let key = a.name.to_ascii_lowercase();
         if a.name.is_empty() || a.values.is_empty() || entry.attrs.contains_key(&key) {
-            return Err(malformed(format!("{}: attribute {:?} is empty or repeated", e.dn, a.name)));
+            return Err(malformed(format!(
+                "{}: attribute {:?} is empty or repeated",
+                e.dn, a.name
+            )));
         }
         let values = a
             .values
@@ -509,7 +517,9 @@ fn entry_in(e: EntryIn) -> Result<Entry, SnapshotFileError> {
         if name != name.to_ascii_lowercase() || targets.is_empty() {
             return Err(malformed(format!("{}: link {name:?}", e.dn)));
         }
-        entry.links.insert(name, targets.into_iter().map(EntryId).collect());
+        entry
+            .links
+            .insert(name, targets.into_iter().map(EntryId).collect());
     }
     entry.secrets = e.secrets.map(|s| secrets_in(&s)).transpose()?.map(Arc::new);
     Ok(entry)
@@ -538,11 +548,6 @@ fn secrets_in(s: &SecretsOut) -> Result<AccountSecrets, SnapshotFileError> {
         aes128: s.aes128.as_deref().map(key::<16>).transpose()?,
         aes256: s.aes256.as_deref().map(key::<32>).transpose()?,
         kvno: s.kvno,
-        previous: s
-            .previous
-            .as_deref()
-            .map(secrets_in)
-            .transpose()?
-            .map(Box::new),
+        previous: s.previous.as_deref().map(secrets_in).transpose()?.map(Box::new),
     })
 }
