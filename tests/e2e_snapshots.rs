@@ -136,6 +136,23 @@ fn restore_and_reset_over_the_control_api_give_identical_exports() {
     assert_eq!(status, 404, "{body}");
     let (status, body) = http_json(&url, "POST", "/v1/snapshots", Some(r#"{"pathh": "x"}"#));
     assert_eq!(status, 400, "{body}");
+    let (status, body) = http_json(
+        &url,
+        "POST",
+        "/v1/snapshots",
+        Some(r#"{"path": "/nonexistent-dir/adsim/snap.json"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent-dir/adsim/snap.json"));
+    let (_, list) = http_json(&url, "GET", "/v1/snapshots", None);
+    assert_eq!(
+        list["snapshots"].as_array().unwrap().len(),
+        2,
+        "a failed save keeps no snapshot"
+    );
     let (status, _) = http_json(&url, "DELETE", &format!("/v1/snapshots/{second}"), None);
     assert_eq!(status, 200);
     let (status, _) = http_json(

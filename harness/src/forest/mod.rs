@@ -234,7 +234,9 @@ impl Forest {
             .expect("the root domain is always in the forest")
     }
 
-    /// A domain's Administrator (every domain shares the configured password).
+    /// A domain's Administrator (every domain shares the configured password). For a forest
+    /// started from a snapshot file the password is the builder's (`admin_password`, else the
+    /// default), not read from the file, which holds only hashes.
     pub fn admin_of(&self, domain: &str) -> Option<Credentials> {
         let d = self.directory().forest.domain_by_name(domain)?;
         Some(Credentials {
