@@ -48,6 +48,22 @@ enum CtlCommand {
         #[arg(long)]
         effective: String,
     },
+    /// Take a snapshot of the whole forest and print its id.
+    Snapshot {
+        /// Also write it to this file, for `adsim serve --from-snapshot` (it holds every
+        /// secret of the forest; the server writes it, mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// List the snapshots the server holds.
+    Snapshots,
+    /// Put the forest back exactly as it was when snapshot ID was taken.
+    Restore {
+        /// A snapshot id, e.g. `snap-1`.
+        id: String,
+    },
+    /// Put the forest back as it was right after start (fixtures included).
+    Reset,
 }
 
 #[derive(Args)]
@@ -106,6 +122,26 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::RootKey { effective } => {
             let body = serde_json::json!({ "effective": effective });
             base.request("POST", "/v1/kds/root-keys", Some(&body)).await?
+        }
+        CtlCommand::Snapshot { out } => {
+            let body = match out {
+                // The server writes the file: make a relative path mean "here", not its cwd.
+                Some(p) => {
+                    let p = std::path::absolute(&p).with_context(|| format!("--out {}", p.display()))?;
+                    serde_json::json!({ "path": p.to_string_lossy() })
+                }
+                None => serde_json::json!({}),
+            };
+            base.request("POST", "/v1/snapshots", Some(&body)).await?
+        }
+        CtlCommand::Snapshots => base.request("GET", "/v1/snapshots", None).await?,
+        CtlCommand::Restore { id } => {
+            let path = format!("/v1/snapshots/{}/restore", percent_encode(&id));
+            base.request("POST", &path, Some(&serde_json::json!({}))).await?
+        }
+        CtlCommand::Reset => {
+            base.request("POST", "/v1/reset", Some(&serde_json::json!({})))
+                .await?
         }
     };
     println!("{}", String::from_utf8_lossy(&response).trim_end());

@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Start a forest and serve LDAP, LDAPS (and StartTLS), the Global Catalog, the KDC and the
     /// control API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Drive a running server through its control API (clock, KDS root keys, health).
     Ctl(ctl::CtlArgs),
     /// Fetch client artifacts from a running server: keytabs and krb5.conf.
@@ -105,6 +105,13 @@ struct ServeArgs {
     /// Maximum simultaneous connections per listener.
     #[arg(long, default_value_t = 5000)]
     max_connections: usize,
+    /// Start from a snapshot file (written by `adsim ctl snapshot --out FILE`): the forest's
+    /// domains, every entry with its secrets, RID pools, the random stream and the clock.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["topology", "domain", "child_domain", "netbios", "seed", "start_time", "kds_root_key"])]
+    from_snapshot: Option<PathBuf>,
+    /// Write every LDAP and Kerberos exchange to FILE as JSON lines (secrets redacted).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -124,7 +131,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Serve(args) => rt.block_on(serve(*args)),
         // Client commands report a failure in one line, not with a backtrace.
         Command::Ctl(args) => rt.block_on(ctl::ctl(args)).or_else(|e| fail(&e)),
         Command::Export(args) => rt.block_on(ctl::export(args)).or_else(|e| fail(&e)),
@@ -174,7 +181,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let t = adsim_harness::topology::Topology::from_file(path)
                 .with_context(|| format!("--topology {}", path.display()))?;
             fixtures.extend(t.fixture_paths().map(std::path::Path::to_path_buf));
-            topology_forest(&t, &args.admin_password)?
+            t.forest_config(&args.admin_password)?
         }
         None => forest,
     };
@@ -197,13 +204,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_connections: args.max_connections,
             ..Default::default()
         },
+        fixtures,
+        record: args.record.clone(),
     };
-    let running = RunningForest::start(config).await?;
-    for f in &fixtures {
-        let n = adsim_harness::fixtures::apply_file(&running.dir, f)
-            .with_context(|| format!("fixture {}", f.display()))?;
-        tracing::info!(file = %f.display(), records = n, "fixture loaded");
-    }
+    let running = match &args.from_snapshot {
+        Some(path) => RunningForest::start_from_snapshot(path, config).await?,
+        None => RunningForest::start(config).await?,
+    };
     println!("{}", serde_json::to_string(&running.ready)?);
     tracing::info!(
         domain = %running.ready.domain,
@@ -230,47 +237,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// The forest a topology file describes. Child domains must sit directly below the root.
-fn topology_forest(
-    t: &adsim_harness::topology::Topology,
-    admin_password: &str,
-) -> anyhow::Result<ForestConfig> {
-    use adsim_harness::topology::KdsRootKey;
-    let root = t.root();
-    let mut children = Vec::new();
-    for d in t.children() {
-        let label = d
-            .dns_name
-            .strip_suffix(&format!(".{}", root.dns_name))
-            .filter(|l| !l.contains('.'))
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: only children directly below the root are supported",
-                    d.dns_name
-                )
-            })?;
-        children.push(ChildDomainConfig {
-            label: label.to_string(),
-            netbios: Some(d.netbios.clone()),
-        });
-    }
-    Ok(ForestConfig {
-        root_domain: root.dns_name.clone(),
-        root_netbios: Some(root.netbios.clone()),
-        children,
-        admin_password: t
-            .forest
-            .admin_password
-            .clone()
-            .unwrap_or_else(|| admin_password.to_string()),
-        seed: t.forest.seed,
-        start_time: t.forest.start_time,
-        kds_root_key: match t.forest.kds_root_key {
-            KdsRootKey::None => KdsRootKeyMode::None,
-            KdsRootKey::Immediate => KdsRootKeyMode::Immediate,
-            KdsRootKey::Backdated => KdsRootKeyMode::Backdated,
-        },
-    })
 }

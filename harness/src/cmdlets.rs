@@ -1,7 +1,8 @@
 //! The operations administrators know from the ActiveDirectory PowerShell module, over a
-//! forest's directory: New-ADServiceAccount, Add-KdsRootKey, Add-/Remove-ADGroupMember,
-//! Test-ADServiceAccount and Get-ADServiceAccount. Each runs as a given caller, through the same
-//! rules as LDAP, so a refused operation returns the same error a client would see.
+//! forest's directory: New-ADServiceAccount, New-ADComputer, New-ADUser, Add-KdsRootKey,
+//! Add-/Remove-ADGroupMember, Test-ADServiceAccount and Get-ADServiceAccount. Each runs as a
+//! given caller, through the same rules as LDAP, so a refused operation returns the same error a
+//! client would see.
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::dsa::search::{Scope, SearchRequest, View};
@@ -114,6 +115,61 @@ impl<'a> Cmdlets<'a> {
             ));
         }
         self.dir.add(&self.caller, &dn, attrs)?;
+        Ok(dn)
+    }
+
+    /// New-ADComputer -Name NAME -AccountPassword … -Enabled $true, as a domain join leaves it:
+    /// `CN=NAME,CN=Computers`, sAMAccountName `NAME$`, dNSHostName `name.<domain>`, a
+    /// workstation trust account (userAccountControl 0x1000). Returns the DN.
+    pub fn new_ad_computer(
+        &self,
+        name: &str,
+        password: &str,
+        domain: Option<&str>,
+    ) -> Result<String, CmdletError> {
+        let d = self.domain(domain)?;
+        let dn = format!("CN={name},CN=Computers,{}", d.dn);
+        let s = |v: &str| vec![v.as_bytes().to_vec()];
+        self.dir.add(
+            &self.caller,
+            &dn,
+            vec![
+                ("objectClass".into(), s("computer")),
+                ("sAMAccountName".into(), s(&format!("{name}$"))),
+                (
+                    "dNSHostName".into(),
+                    s(&format!("{}.{}", name.to_lowercase(), d.dns_name)),
+                ),
+                ("userAccountControl".into(), s("4096")),
+                ("unicodePwd".into(), vec![quoted_utf16(password)]),
+            ],
+        )?;
+        Ok(dn)
+    }
+
+    /// New-ADUser -Name NAME -AccountPassword … -Enabled $true: `CN=NAME,CN=Users`,
+    /// sAMAccountName NAME, userPrincipalName `NAME@<domain>`, a normal enabled account
+    /// (userAccountControl 0x200). Returns the DN.
+    pub fn new_ad_user(
+        &self,
+        name: &str,
+        password: &str,
+        domain: Option<&str>,
+    ) -> Result<String, CmdletError> {
+        let d = self.domain(domain)?;
+        let dn = format!("CN={name},CN=Users,{}", d.dn);
+        let s = |v: &str| vec![v.as_bytes().to_vec()];
+        self.dir.add(
+            &self.caller,
+            &dn,
+            vec![
+                ("objectClass".into(), s("user")),
+                ("sAMAccountName".into(), s(name)),
+                ("userPrincipalName".into(), s(&format!("{name}@{}", d.dns_name))),
+                ("userAccountControl".into(), s("512")),
+                ("unicodePwd".into(), vec![quoted_utf16(password)]),
+            ],
+        )?;
         Ok(dn)
     }
 
@@ -264,4 +320,12 @@ impl<'a> Cmdlets<'a> {
                 .ok_or_else(|| DsError::no_such_object("")),
         }
     }
+}
+
+/// A unicodePwd value: the password in double quotes, UTF-16LE (MS-ADTS 3.1.1.3.1.5.1).
+fn quoted_utf16(password: &str) -> Vec<u8> {
+    format!("\"{password}\"")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect()
 }

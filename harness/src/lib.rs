@@ -1,7 +1,9 @@
-//! adsim-harness: adsim's embedding API, fixtures (LDIF, topology TOML), cmdlet-style
-//! operations and the scenario runner (`scenario`).
+//! adsim-harness: adsim's embedding API ([`forest::Forest`]: a whole forest in a test, with
+//! snapshots), fixtures (LDIF, topology TOML), cmdlet-style operations and the scenario runner
+//! ([`scenario`]).
 
 pub mod cmdlets;
+pub mod forest;
 pub mod scenario;
 pub mod topology;
 

@@ -50,6 +50,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use adsim_simulator::clock::NtTime;
+use adsim_simulator::dsa::{ChildDomainConfig, ForestConfig, KdsRootKeyMode};
 use serde::Deserialize;
 
 /// The default forest root domain.
@@ -310,6 +311,48 @@ impl Topology {
             .iter()
             .chain(self.domains.iter().flat_map(|d| d.fixtures.iter()))
             .map(PathBuf::as_path)
+    }
+
+    /// What the simulator provisions for this topology (fixtures are not included: see
+    /// [`Topology::fixture_paths`]). The simulator places child domains directly below the
+    /// root only; deeper domains are refused here. `default_admin_password` applies when
+    /// `[forest]` names none.
+    pub fn forest_config(&self, default_admin_password: &str) -> Result<ForestConfig, TopologyError> {
+        let root = self.root();
+        let mut children = Vec::new();
+        for d in self.children() {
+            let label = d
+                .dns_name
+                .strip_suffix(&format!(".{}", root.dns_name))
+                .filter(|l| !l.contains('.'))
+                .ok_or_else(|| {
+                    TopologyError::Invalid(format!(
+                        "{}: only children directly below the root are supported",
+                        d.dns_name
+                    ))
+                })?;
+            children.push(ChildDomainConfig {
+                label: label.to_string(),
+                netbios: Some(d.netbios.clone()),
+            });
+        }
+        Ok(ForestConfig {
+            root_domain: root.dns_name.clone(),
+            root_netbios: Some(root.netbios.clone()),
+            children,
+            admin_password: self
+                .forest
+                .admin_password
+                .clone()
+                .unwrap_or_else(|| default_admin_password.to_string()),
+            seed: self.forest.seed,
+            start_time: self.forest.start_time,
+            kds_root_key: match self.forest.kds_root_key {
+                KdsRootKey::None => KdsRootKeyMode::None,
+                KdsRootKey::Immediate => KdsRootKeyMode::Immediate,
+                KdsRootKey::Backdated => KdsRootKeyMode::Backdated,
+            },
+        })
     }
 
     /// Parses and validates a topology; fixture paths are kept as written.

@@ -145,6 +145,41 @@ impl Clock {
     }
 }
 
+/// A clock's complete setting, for snapshots: the frozen instant, or the offset a running clock
+/// keeps from host time (so a restored running clock still tracks the host, as Kerberos clients
+/// expect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockSetting {
+    pub frozen: bool,
+    /// The frozen instant in NTTIME ticks, or the running clock's offset from host time in ticks.
+    pub ticks: i64,
+}
+
+impl Clock {
+    /// A new clock with this setting.
+    pub fn from_setting(setting: ClockSetting) -> Clock {
+        Clock {
+            inner: Arc::new(ClockState {
+                offset: AtomicI64::new(setting.ticks),
+                frozen: AtomicBool::new(setting.frozen),
+            }),
+        }
+    }
+
+    pub fn setting(&self) -> ClockSetting {
+        ClockSetting {
+            frozen: self.is_frozen(),
+            ticks: self.inner.offset.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Puts back a setting taken with [`Clock::setting`] (frozen or running, instant or offset).
+    pub fn apply_setting(&self, setting: ClockSetting) {
+        self.inner.frozen.store(setting.frozen, Ordering::SeqCst);
+        self.inner.offset.store(setting.ticks, Ordering::SeqCst);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +190,25 @@ mod tests {
         assert_eq!(c.now().unix_seconds(), 1_700_000_000);
         c.advance_seconds(30 * 86_400);
         assert_eq!(c.now().unix_seconds(), 1_700_000_000 + 30 * 86_400);
+    }
+
+    #[test]
+    fn settings_restore_the_instant_or_the_offset() {
+        let frozen = Clock::frozen(NtTime::from_unix_seconds(1_700_000_000));
+        let saved = frozen.setting();
+        frozen.advance_seconds(3600);
+        frozen.apply_setting(saved);
+        assert_eq!(frozen.now().unix_seconds(), 1_700_000_000);
+        assert!(Clock::from_setting(saved).is_frozen());
+
+        let running = Clock::system();
+        running.advance_seconds(-86_400);
+        let saved = running.setting();
+        running.advance_seconds(30 * 86_400);
+        running.apply_setting(saved);
+        let behind = Clock::system().now().unix_seconds() - running.now().unix_seconds();
+        assert!((86_399..=86_401).contains(&behind), "{behind}");
+        assert!(!Clock::from_setting(saved).is_frozen());
     }
 
     #[test]

@@ -14,4 +14,5 @@ pub mod model;
 pub mod schema;
 pub mod security;
 pub mod server;
+pub mod snapshot;
 pub mod store;

@@ -20,6 +20,14 @@ impl Drop for Adsim {
 
 impl Adsim {
     pub fn start(extra: &[&str]) -> Adsim {
+        let mut args = vec!["--seed", "1"];
+        args.extend_from_slice(extra);
+        Adsim::start_unseeded(&args)
+    }
+
+    /// `adsim serve` on ephemeral ports with only `extra` (e.g. `--from-snapshot`, which
+    /// refuses `--seed`).
+    pub fn start_unseeded(extra: &[&str]) -> Adsim {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
         cmd.args([
             "serve",
@@ -33,8 +41,6 @@ impl Adsim {
             "0",
             "--control-port",
             "0",
-            "--seed",
-            "1",
         ])
         .args(extra)
         .stdout(Stdio::piped())

@@ -25,7 +25,7 @@ pub use caller::Caller;
 pub use error::{DsError, DsResult};
 pub use forest::{ChildDomainConfig, DomainInfo, ForestConfig, ForestInfo, KdsRootKeyMode};
 
-use crate::clock::{Clock, NtTime};
+use crate::clock::{Clock, ClockSetting, NtTime};
 use crate::model::{AccountSecrets, Entry};
 use crate::store::Store;
 
@@ -44,6 +44,8 @@ pub struct DirState {
 pub struct Snapshot {
     pub state: DirState,
     pub clock_at: NtTime,
+    /// The clock's setting (frozen instant or offset from host time), which a restore puts back.
+    pub clock: ClockSetting,
 }
 
 /// One forest's directory.
@@ -110,17 +112,32 @@ impl Directory {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        // The clock is read under the lock, so no write slips between state and time.
+        let st = self.read();
         Snapshot {
-            state: self.read().clone(),
+            state: st.clone(),
             clock_at: self.clock.now(),
+            clock: self.clock.setting(),
         }
     }
 
-    /// Puts back a snapshot's entries, RID pools, random stream and clock reading.
+    /// Puts back a snapshot's entries, RID pools, random stream and clock setting (a frozen
+    /// clock its instant, a running clock its offset from host time), atomically for readers.
     pub fn restore(&self, snap: &Snapshot) {
         let mut st = self.write();
         *st = snap.state.clone();
-        self.clock.set(snap.clock_at);
+        self.clock.apply_setting(snap.clock);
+    }
+
+    /// A directory from saved parts (a snapshot file): the forest's shape, seed, clock and state.
+    pub fn from_state(forest: ForestInfo, seed: u64, clock: Clock, state: DirState) -> Arc<Directory> {
+        Arc::new(Directory {
+            forest,
+            clock,
+            seed,
+            seed_cache: crate::kds::SeedKeyCache::new(),
+            state: RwLock::new(state),
+        })
     }
 
     /// Sets an account's password: the NT hash and Kerberos keys (MS-SAMR 3.1.1.8.9 semantics:

@@ -1,6 +1,7 @@
 //! The KDC on the network: UDP (one request per datagram, RFC 4120 §7.2.1) and TCP (4-byte
 //! big-endian length prefix, RFC 4120 §7.2.2).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,8 +11,31 @@ use tokio::sync::Semaphore;
 use super::error::{code, ErrorContext, Refusal};
 use super::{Kdc, Transport};
 
+/// Sees every exchange a listener serves (the server's `--record`).
+pub trait ExchangeObserver: Send + Sync {
+    /// A new TCP connection or UDP datagram; returns its id.
+    fn open_connection(&self) -> u64;
+    /// One request and the reply sent (`None` when the request was dropped).
+    fn exchange(
+        &self,
+        connection: u64,
+        transport: Transport,
+        peer: SocketAddr,
+        request: &[u8],
+        reply: Option<&[u8]>,
+    );
+}
+
+/// An optional observer of a listener's exchanges.
+pub type Observer = Option<Arc<dyn ExchangeObserver>>;
+
 /// Serves UDP requests until the socket fails. Each datagram is answered on its own task.
 pub async fn serve_udp(socket: UdpSocket, kdc: Arc<Kdc>) -> std::io::Result<()> {
+    serve_udp_observed(socket, kdc, None).await
+}
+
+/// [`serve_udp`], telling `observer` about every exchange.
+pub async fn serve_udp_observed(socket: UdpSocket, kdc: Arc<Kdc>, observer: Observer) -> std::io::Result<()> {
     let socket = Arc::new(socket);
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -24,8 +48,17 @@ pub async fn serve_udp(socket: UdpSocket, kdc: Arc<Kdc>) -> std::io::Result<()> 
         let request = buf[..len].to_vec();
         let kdc = kdc.clone();
         let socket = socket.clone();
+        let observer = observer.clone();
         tokio::spawn(async move {
-            let reply = tokio::task::spawn_blocking(move || kdc.handle(&request, Transport::Udp)).await;
+            let reply = tokio::task::spawn_blocking(move || {
+                let reply = kdc.handle(&request, Transport::Udp);
+                if let Some(o) = &observer {
+                    let id = o.open_connection();
+                    o.exchange(id, Transport::Udp, peer, &request, reply.as_deref());
+                }
+                reply
+            })
+            .await;
             if let Ok(Some(reply)) = reply {
                 if let Err(e) = socket.send_to(&reply, peer).await {
                     tracing::debug!(%peer, error = %e, "UDP reply not sent");
@@ -37,6 +70,15 @@ pub async fn serve_udp(socket: UdpSocket, kdc: Arc<Kdc>) -> std::io::Result<()> 
 
 /// Serves TCP connections until the listener fails.
 pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<()> {
+    serve_tcp_observed(listener, kdc, None).await
+}
+
+/// [`serve_tcp`], telling `observer` about every exchange.
+pub async fn serve_tcp_observed(
+    listener: TcpListener,
+    kdc: Arc<Kdc>,
+    observer: Observer,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(kdc.config().max_tcp_connections.max(1)));
     loop {
         let permit = slots
@@ -46,8 +88,9 @@ pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<
             .map_err(std::io::Error::other)?;
         let (stream, peer) = listener.accept().await?;
         let kdc = kdc.clone();
+        let observer = observer.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, &kdc).await {
+            if let Err(e) = serve_connection(stream, peer, &kdc, observer).await {
                 tracing::debug!(%peer, error = %e, "KDC TCP connection closed");
             }
             drop(permit);
@@ -55,8 +98,14 @@ pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, kdc: &Arc<Kdc>) -> std::io::Result<()> {
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    kdc: &Arc<Kdc>,
+    observer: Observer,
+) -> std::io::Result<()> {
     let timeout = kdc.config().tcp_read_timeout;
+    let connection = observer.as_ref().map_or(0, |o| o.open_connection());
     loop {
         let mut len_buf = [0u8; 4];
         match tokio::time::timeout(timeout, stream.read_exact(&mut len_buf)).await {
@@ -79,9 +128,16 @@ async fn serve_connection(mut stream: TcpStream, kdc: &Arc<Kdc>) -> std::io::Res
             Ok(r) => r?,
         };
         let kdc_for_task = kdc.clone();
-        let reply = tokio::task::spawn_blocking(move || kdc_for_task.handle(&request, Transport::Tcp))
-            .await
-            .map_err(std::io::Error::other)?;
+        let observer = observer.clone();
+        let reply = tokio::task::spawn_blocking(move || {
+            let reply = kdc_for_task.handle(&request, Transport::Tcp);
+            if let Some(o) = &observer {
+                o.exchange(connection, Transport::Tcp, peer, &request, reply.as_deref());
+            }
+            reply
+        })
+        .await
+        .map_err(std::io::Error::other)?;
         match reply {
             Some(reply) => write_framed(&mut stream, &reply).await?,
             None => return Ok(()),

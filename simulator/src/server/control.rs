@@ -4,7 +4,9 @@
 //!
 //! Routes (all under `/v1`): `GET health`, `GET clock`, `POST clock` (`{"advance_seconds": N}`
 //! or `{"set": "RFC3339"}`), `POST kds/root-keys` (`{"effective": "immediately" | "RFC3339"}`),
-//! `GET krb5.conf[?relation=value…]`, `GET keytab?principal=NAME`. Errors are
+//! `GET krb5.conf[?relation=value…]`, `GET keytab?principal=NAME`, `GET export.ldif`,
+//! `GET snapshots`, `POST snapshots` (optional `{"path": "FILE"}` also writes it to a file),
+//! `POST snapshots/{id}/restore`, `DELETE snapshots/{id}`, `POST reset`. Errors are
 //! `{"error": "…"}` with a 4xx status.
 
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +28,7 @@ use crate::clock::{NtTime, TICKS_PER_SECOND};
 use crate::dsa::error::code as ldap_code;
 use crate::dsa::{Caller, Directory, DsError};
 use crate::kds::Effective;
+use crate::snapshot::{SnapshotError, SnapshotId, Snapshots};
 
 /// Clock moves beyond this many seconds (about 200 years) are refused: they leave NTTIME's
 /// useful range and overflow the clock's offset.
@@ -37,6 +40,7 @@ pub struct ControlState {
     pub dir: Arc<Directory>,
     /// Each domain's KDC address, in the forest's domain order.
     pub kdcs: Vec<SocketAddr>,
+    pub snapshots: Arc<Snapshots>,
 }
 
 /// An error answer: a 4xx status and `{"error": message}`.
@@ -108,6 +112,10 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/krb5.conf", get(get_krb5_conf))
         .route("/v1/keytab", get(get_keytab))
         .route("/v1/export.ldif", get(get_export))
+        .route("/v1/snapshots", get(list_snapshots).post(post_snapshot))
+        .route("/v1/snapshots/{id}", axum::routing::delete(delete_snapshot))
+        .route("/v1/snapshots/{id}/restore", post(restore_snapshot))
+        .route("/v1/reset", post(post_reset))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError {
@@ -294,4 +302,92 @@ async fn get_keytab(
 async fn get_export(State(s): State<ControlState>) -> Response {
     let text = crate::dsa::fixtures::export(&s.dir);
     ([(header::CONTENT_TYPE, "text/x-ldif; charset=utf-8")], text).into_response()
+}
+
+impl From<SnapshotError> for ApiError {
+    fn from(e: SnapshotError) -> ApiError {
+        match e {
+            SnapshotError::UnknownId(_) => ApiError::not_found(e.to_string()),
+            SnapshotError::File(_) => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+async fn list_snapshots(State(s): State<ControlState>) -> Json<Value> {
+    let list: Vec<Value> = s
+        .snapshots
+        .list()
+        .into_iter()
+        .map(|i| json!({ "id": i.id.to_string(), "time": i.time.to_rfc3339(), "entries": i.entries }))
+        .collect();
+    Json(json!({ "snapshots": list }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SnapshotRequest {
+    /// Also write the snapshot to this file (on the server's file system).
+    path: Option<String>,
+}
+
+async fn post_snapshot(State(s): State<ControlState>, body: Bytes) -> ApiResult<Response> {
+    let req: SnapshotRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SnapshotRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    if req.path.as_deref().is_some_and(|p| p.trim().is_empty()) {
+        return Err(ApiError::bad_request("path is empty"));
+    }
+    let snapshots = s.snapshots.clone();
+    let path = req.path.clone();
+    // Writing 10 000 entries takes a moment: off the async workers.
+    let id = tokio::task::spawn_blocking(move || -> Result<SnapshotId, SnapshotError> {
+        let id = snapshots.take();
+        if let Some(p) = &path {
+            if let Err(e) = snapshots.save(id, std::path::Path::new(p)) {
+                let _ = snapshots.remove(id);
+                return Err(e);
+            }
+        }
+        Ok(id)
+    })
+    .await
+    .map_err(|e| ApiError::bad_request(format!("snapshot task failed: {e}")))??;
+    let info = s.snapshots.list().into_iter().find(|i| i.id == id);
+    let mut answer = json!({
+        "id": id.to_string(),
+        "time": info.map(|i| i.time.to_rfc3339()),
+    });
+    if let Some(p) = req.path {
+        answer["path"] = json!(p);
+    }
+    tracing::info!(%id, "snapshot taken");
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+fn snapshot_id(text: &str) -> ApiResult<SnapshotId> {
+    text.parse()
+        .map_err(|e: SnapshotError| ApiError::not_found(e.to_string()))
+}
+
+async fn restore_snapshot(State(s): State<ControlState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = snapshot_id(&id)?;
+    s.snapshots.restore(id)?;
+    tracing::info!(%id, "snapshot restored");
+    Ok(Json(
+        json!({ "restored": id.to_string(), "now": s.dir.clock.now().to_rfc3339() }),
+    ))
+}
+
+async fn delete_snapshot(State(s): State<ControlState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = snapshot_id(&id)?;
+    s.snapshots.remove(id)?;
+    Ok(Json(json!({ "deleted": id.to_string() })))
+}
+
+async fn post_reset(State(s): State<ControlState>) -> Json<Value> {
+    s.snapshots.reset();
+    tracing::info!("forest reset to its state after start");
+    Json(json!({ "reset": true, "now": s.dir.clock.now().to_rfc3339() }))
 }

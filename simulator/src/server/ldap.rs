@@ -11,6 +11,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::ldap::codec::{decode_request, encode_response, frame_len, LdapResult, ResponseOp};
 use crate::ldap::session::{After, ServerContext, Session};
+use crate::server::record::{LdapPending, Recorder};
 
 #[derive(Clone, Debug)]
 pub struct ConnectionLimits {
@@ -48,6 +49,7 @@ pub async fn serve(
     transport: Transport,
     acceptor: TlsAcceptor,
     limits: ConnectionLimits,
+    recorder: Option<Arc<Recorder>>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
@@ -65,11 +67,43 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let (ctx, acceptor, limits) = (ctx.clone(), acceptor.clone(), limits.clone());
+        let record = recorder.clone().map(|r| Recording::new(r, &ctx, peer));
         tokio::spawn(async move {
-            connection(stream, ctx, transport, acceptor, limits).await;
+            connection(stream, ctx, transport, acceptor, limits, record).await;
             drop(permit);
             tracing::debug!(%peer, "connection closed");
         });
+    }
+}
+
+/// One connection's share of the recorder: its id, the server it reached and its transport.
+struct Recording {
+    recorder: Arc<Recorder>,
+    connection: u64,
+    server: String,
+    peer: std::net::SocketAddr,
+    transport: &'static str,
+}
+
+impl Recording {
+    fn new(recorder: Arc<Recorder>, ctx: &ServerContext, peer: std::net::SocketAddr) -> Recording {
+        let server = if ctx.global_catalog {
+            "gc".to_string()
+        } else {
+            ctx.dir
+                .forest
+                .domains
+                .get(ctx.domain)
+                .map(|d| d.dc_fqdn.clone())
+                .unwrap_or_default()
+        };
+        Recording {
+            connection: recorder.open_connection(),
+            recorder,
+            server,
+            peer,
+            transport: "ldap",
+        }
     }
 }
 
@@ -79,17 +113,36 @@ async fn connection(
     transport: Transport,
     acceptor: TlsAcceptor,
     limits: ConnectionLimits,
+    mut record: Option<Recording>,
 ) {
     match transport {
         Transport::Ldaps => match acceptor.accept(stream).await {
             Ok(tls) => {
-                run(tls, Session::new(true), Vec::new(), &ctx, &limits).await;
+                if let Some(r) = record.as_mut() {
+                    r.transport = "ldaps";
+                }
+                run(
+                    tls,
+                    Session::new(true),
+                    Vec::new(),
+                    &ctx,
+                    &limits,
+                    record.as_ref(),
+                )
+                .await;
             }
             Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
         },
         Transport::Plain => {
-            if let Some((stream, mut session, rest)) =
-                run(stream, Session::new(false), Vec::new(), &ctx, &limits).await
+            if let Some((stream, mut session, rest)) = run(
+                stream,
+                Session::new(false),
+                Vec::new(),
+                &ctx,
+                &limits,
+                record.as_ref(),
+            )
+            .await
             {
                 // RFC 4511 §4.14.2: no PDU may follow the StartTLS request before the handshake.
                 if !rest.is_empty() {
@@ -98,7 +151,10 @@ async fn connection(
                 match acceptor.accept(stream).await {
                     Ok(tls) => {
                         session.tls_started();
-                        run(tls, session, Vec::new(), &ctx, &limits).await;
+                        if let Some(r) = record.as_mut() {
+                            r.transport = "ldap+starttls";
+                        }
+                        run(tls, session, Vec::new(), &ctx, &limits, record.as_ref()).await;
                     }
                     Err(e) => tracing::debug!(error = %e, "StartTLS handshake failed"),
                 }
@@ -115,6 +171,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut buf: Vec<u8>,
     ctx: &ServerContext,
     limits: &ConnectionLimits,
+    record: Option<&Recording>,
 ) -> Option<(S, Session, Vec<u8>)> {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -150,7 +207,17 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 return None;
             }
         };
+        let pending = record.map(|_| LdapPending::new(&req, session.caller()));
         let outcome = session.handle(ctx, req);
+        if let (Some(r), Some(p)) = (record, pending) {
+            let at = super::record::Endpoint {
+                connection: r.connection,
+                transport: r.transport,
+                server: &r.server,
+                peer: r.peer,
+            };
+            r.recorder.ldap(&at, p, &outcome.responses);
+        }
         for r in &outcome.responses {
             if stream.write_all(r).await.is_err() {
                 return None;

@@ -6,6 +6,7 @@ pub mod control;
 pub mod control_ready;
 pub mod kdc;
 pub mod ldap;
+pub mod record;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
@@ -20,7 +21,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::dsa::{Directory, ForestConfig};
 use crate::kdc::{Kdc, KdcConfig};
 use crate::ldap::session::ServerContext;
+use crate::snapshot::Snapshots;
 pub use ldap::ConnectionLimits;
+use record::Recorder;
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -39,6 +42,10 @@ pub struct ServerConfig {
     /// Where the CA certificate (and exports) are written; `None` makes a temporary directory.
     pub state_dir: Option<PathBuf>,
     pub limits: ConnectionLimits,
+    /// LDIF files applied at start, as the DC itself, in order (before the reset point).
+    pub fixtures: Vec<PathBuf>,
+    /// Record every LDAP and Kerberos exchange in this file as JSON lines (`record`).
+    pub record: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +61,8 @@ impl Default for ServerConfig {
             kdc: KdcConfig::default(),
             state_dir: None,
             limits: ConnectionLimits::default(),
+            fixtures: Vec::new(),
+            record: None,
         }
     }
 }
@@ -98,6 +107,8 @@ pub struct ReadyInfo {
 /// A running forest. Dropping it stops every listener.
 pub struct RunningForest {
     pub dir: Arc<Directory>,
+    /// Named snapshots and the reset point (shared with the control API).
+    pub snapshots: Arc<Snapshots>,
     pub ready: ReadyInfo,
     pub state_dir: PathBuf,
     pub ca_pem: String,
@@ -137,6 +148,15 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("state directory {path}: {source}")]
     StateDir { path: PathBuf, source: std::io::Error },
+    #[error("fixture {path}: {error}")]
+    Fixture {
+        path: PathBuf,
+        error: crate::dsa::fixtures::FixtureError,
+    },
+    #[error("cannot open the recording {path}: {source}")]
+    Record { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::file::SnapshotFileError),
 }
 
 async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, StartError> {
@@ -190,11 +210,48 @@ fn url(scheme: &str, addr: SocketAddr) -> String {
 impl RunningForest {
     pub async fn start(config: ServerConfig) -> Result<RunningForest, StartError> {
         let dir = Directory::provision(&config.forest).map_err(|e| StartError::Provision(e.to_string()))?;
-        Self::start_with(dir, config).await
+        Self::serve(dir, config, PasswordSource::Config).await
+    }
+
+    /// Starts from a snapshot file (`adsim serve --from-snapshot`): the forest's shape, entries,
+    /// secrets, RID pools, random stream and clock come from the file; `config.forest` is
+    /// ignored.
+    pub async fn start_from_snapshot(
+        path: &std::path::Path,
+        config: ServerConfig,
+    ) -> Result<RunningForest, StartError> {
+        let dir = crate::snapshot::file::read(path)?.into_directory();
+        Self::serve(dir, config, PasswordSource::Snapshot).await
     }
 
     /// Serves an already provisioned (or restored) directory.
     pub async fn start_with(dir: Arc<Directory>, config: ServerConfig) -> Result<RunningForest, StartError> {
+        Self::serve(dir, config, PasswordSource::Config).await
+    }
+
+    async fn serve(
+        dir: Arc<Directory>,
+        config: ServerConfig,
+        source: PasswordSource,
+    ) -> Result<RunningForest, StartError> {
+        for path in &config.fixtures {
+            let n = crate::dsa::fixtures::apply_file(&dir, path).map_err(|error| StartError::Fixture {
+                path: path.clone(),
+                error,
+            })?;
+            tracing::info!(file = %path.display(), records = n, "fixture loaded");
+        }
+        // `reset` returns here: the forest as started, fixtures included.
+        let snapshots = Arc::new(Snapshots::new(dir.clone()));
+        let recorder = match &config.record {
+            Some(path) => Some(Arc::new(Recorder::create(path, dir.clock.clone()).map_err(
+                |source| StartError::Record {
+                    path: path.clone(),
+                    source,
+                },
+            )?)),
+            None => None,
+        };
         let (state_dir, temp) = match &config.state_dir {
             Some(p) => (p.clone(), None),
             None => {
@@ -268,17 +325,28 @@ impl RunningForest {
             // The KDC reads the directory's clock: moving it skews every client at once.
             let kdc = Arc::new(Kdc::new(db, dir.clock.clone(), config.kdc.clone()));
             let k = kdc.clone();
+            let observer = recorder
+                .clone()
+                .map(|r| r as Arc<dyn crate::kdc::net::ExchangeObserver>);
+            let o = observer.clone();
             tasks.push(tokio::spawn(async move {
-                log_exit("KDC TCP listener", crate::kdc::net::serve_tcp(tcp, k).await)
+                log_exit(
+                    "KDC TCP listener",
+                    crate::kdc::net::serve_tcp_observed(tcp, k, o).await,
+                )
             }));
             tasks.push(tokio::spawn(async move {
-                log_exit("KDC UDP listener", crate::kdc::net::serve_udp(udp, kdc).await)
+                log_exit(
+                    "KDC UDP listener",
+                    crate::kdc::net::serve_udp_observed(udp, kdc, observer).await,
+                )
             }));
         }
         let control_addr = addr(&control);
         let control_state = control::ControlState {
             dir: dir.clone(),
             kdcs: kdc_addrs.clone(),
+            snapshots: snapshots.clone(),
         };
         let ready_slot = control_ready::ReadySlot::default();
         let control_app = control::router(control_state).merge(control_ready::router(ready_slot.clone()));
@@ -310,6 +378,7 @@ impl RunningForest {
                 ldap::Transport::Plain,
                 acceptor.clone(),
                 config.limits.clone(),
+                recorder.clone(),
             )));
             tasks.push(tokio::spawn(ldap::serve(
                 secure,
@@ -317,6 +386,7 @@ impl RunningForest {
                 ldap::Transport::Ldaps,
                 acceptor.clone(),
                 config.limits.clone(),
+                recorder.clone(),
             )));
         }
         let gc_url = url("ldap", addr(&gc));
@@ -332,6 +402,7 @@ impl RunningForest {
             ldap::Transport::Plain,
             acceptor.clone(),
             config.limits.clone(),
+            recorder,
         )));
 
         let root = endpoints[0].clone();
@@ -347,12 +418,14 @@ impl RunningForest {
             control_url: url("http", control_addr),
             ca_cert: ca_path.display().to_string(),
             admin: root.admin.clone(),
-            admin_password_source: if config.forest.admin_password
-                == crate::dsa::forest::DEFAULT_ADMIN_PASSWORD
-            {
-                "default"
-            } else {
-                "configured"
+            admin_password_source: match source {
+                PasswordSource::Snapshot => "snapshot",
+                PasswordSource::Config
+                    if config.forest.admin_password == crate::dsa::forest::DEFAULT_ADMIN_PASSWORD =>
+                {
+                    "default"
+                }
+                PasswordSource::Config => "configured",
             },
             seed: dir.seed,
             domains: endpoints,
@@ -360,6 +433,7 @@ impl RunningForest {
         let _ = ready_slot.set(control_ready::describe(&ready, &tls.ca_pem));
         Ok(RunningForest {
             dir,
+            snapshots,
             ready,
             state_dir,
             ca_pem: tls.ca_pem,
@@ -369,6 +443,13 @@ impl RunningForest {
             _temp: temp,
         })
     }
+}
+
+/// Where the Administrator password came from, for the ready line.
+#[derive(Clone, Copy)]
+enum PasswordSource {
+    Config,
+    Snapshot,
 }
 
 fn unique() -> u64 {

@@ -95,6 +95,38 @@ impl Store {
         }
     }
 
+    /// Rebuilds a store from its entries and counters (a snapshot file): the DN map, tree,
+    /// indexes and back-links are derived again. Parents may come in any order; ids must be
+    /// distinct and below `next_id` (the caller checks), and every link must name an entry.
+    pub fn from_entries(entries: Vec<Entry>, next_id: u64, usn: u64) -> Result<Store, StoreError> {
+        let mut store = Store {
+            next_id,
+            usn,
+            ..Default::default()
+        };
+        let mut entries = entries;
+        // A parent's DN is a proper suffix of its child's, so shorter DNs go in first.
+        entries.sort_by_key(|e| (e.dn.len(), e.id));
+        for e in entries {
+            store.insert(e)?;
+        }
+        // Links name entries by id: each must exist.
+        let dangling = store
+            .entries
+            .values()
+            .flat_map(|e| e.links.values().flatten())
+            .any(|t| !store.entries.contains_key(t));
+        if dangling {
+            return Err(StoreError::NoSuchEntry);
+        }
+        Ok(store)
+    }
+
+    /// The id the next entry will get (saved with snapshots: ids are never reused).
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

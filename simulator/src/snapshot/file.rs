@@ -1,0 +1,553 @@
+//! The snapshot file: a whole forest in one JSON document, so CI can start from a prepared
+//! forest (`adsim serve --from-snapshot FILE`).
+//!
+//! **The file contains secrets**: every account's NT hash and Kerberos keys, the KDS root keys
+//! (from which every gMSA password derives) and the random stream's state. It is written with
+//! mode 0600 on Unix; treat it like a keytab.
+//!
+//! # Format (version 1)
+//!
+//! ```json
+//! {
+//!   "format": "adsim-snapshot", "version": 1, "contains_secrets": true,
+//!   "forest": {"root_dns": "corp.example.test", "root_dn": "DC=corp,…", "config_dn": "…",
+//!              "schema_dn": "…", "domains": [{"index": 0, "dns_name": "…", "netbios": "CORP",
+//!              "realm": "…", "dn": "…", "sid": "S-1-5-21-…", "parent": null, "dc_name": "DC1",
+//!              "dc_fqdn": "…", "dc_dn": "…", "server_dn": "…", "ntds_settings_dn": "…"}]},
+//!   "seed": 42,
+//!   "clock": {"frozen": true, "ticks": 134120808000000000, "now": "2026-01-05T10:00:00Z"},
+//!   "rid_pools": [1105],
+//!   "rng": {"seed": "<64 hex>", "stream": 0, "word_pos": "1234"},
+//!   "store": {"next_id": 200, "usn": 5000, "entries": [
+//!     {"id": 7, "parent": 3, "dn": "CN=alice,CN=Users,…",
+//!      "attrs": [{"name": "cn", "values": ["alice"]}, {"name": "objectSid", "values": [{"base64": "AQUAAA…"}]}],
+//!      "links": {"member": [9]},
+//!      "secrets": {"nt_hash": "<hex>", "aes128": "<hex>", "aes256": "<hex>", "kvno": 1, "previous": null}}]}
+//! }
+//! ```
+//!
+//! * `clock.ticks` is the frozen instant (NTTIME) when `frozen`, else the running clock's offset
+//!   from host time in 100 ns ticks (a running forest keeps tracking host time, as Kerberos
+//!   clients expect); `now` is informational.
+//! * Attribute values are JSON strings when they are UTF-8, else `{"base64": …}`; `links` hold
+//!   entry ids (AD's DNTs), which is why `id` and `next_id` are kept.
+//! * `rng` is the ChaCha20 state (key, stream, word position), so SIDs, GUIDs and generated
+//!   secrets drawn after a restore are the ones the original forest would have drawn.
+//!
+//! Readers refuse another `format`, a `version` they do not know, unknown fields and any
+//! inconsistent content (dangling links, duplicate DNs, bad hex) with an error, never a panic.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, ClockSetting};
+use crate::dsa::{DirState, Directory, DomainInfo, ForestInfo, Snapshot};
+use crate::model::{AccountSecrets, Attr, Dn, Entry, EntryId};
+use crate::security::Sid;
+use crate::store::Store;
+
+pub const FORMAT: &str = "adsim-snapshot";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotFileError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("not an adsim snapshot file: {0}")]
+    NotASnapshot(String),
+    #[error("snapshot file version {0} is not supported (this adsim reads version {VERSION})")]
+    UnsupportedVersion(u32),
+    #[error("malformed snapshot file: {0}")]
+    Malformed(String),
+}
+
+fn malformed(what: impl Into<String>) -> SnapshotFileError {
+    SnapshotFileError::Malformed(what.into())
+}
+
+/// A forest read back from a file, ready to serve.
+pub struct SavedForest {
+    pub forest: ForestInfo,
+    pub seed: u64,
+    pub clock: ClockSetting,
+    pub state: DirState,
+}
+
+impl SavedForest {
+    pub fn into_directory(self) -> Arc<Directory> {
+        Directory::from_state(
+            self.forest,
+            self.seed,
+            Clock::from_setting(self.clock),
+            self.state,
+        )
+    }
+}
+
+/// Encodes a snapshot of `dir` (its forest shape and seed come from `dir`).
+pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
+    let st = &snap.state;
+    let mut entries: Vec<&Arc<Entry>> = st.store.iter().collect();
+    entries.sort_by_key(|e| e.id);
+    let file = FileRef {
+        format: FORMAT,
+        version: VERSION,
+        contains_secrets: true,
+        forest: forest_out(&dir.forest),
+        seed: dir.seed,
+        clock: ClockOut {
+            frozen: snap.clock.frozen,
+            ticks: snap.clock.ticks,
+            now: snap.clock_at.to_rfc3339(),
+        },
+        rid_pools: st.next_rid.clone(),
+        rng: RngOut {
+            seed: hex::encode(st.rng.get_seed()),
+            stream: st.rng.get_stream(),
+            word_pos: st.rng.get_word_pos().to_string(),
+        },
+        store: StoreOut {
+            next_id: st.store.next_id(),
+            usn: st.store.highest_usn(),
+            entries: entries.into_iter().map(|e| entry_out(e)).collect(),
+        },
+    };
+    // Serializing plain data into memory cannot fail.
+    serde_json::to_vec(&file).unwrap_or_default()
+}
+
+/// Writes the snapshot to `path` atomically (a temporary file renamed into place), readable by
+/// the owner only.
+pub fn write(dir: &Directory, snap: &Snapshot, path: &Path) -> Result<(), SnapshotFileError> {
+    let bytes = encode(dir, snap);
+    let io = |source| SnapshotFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("the path names no file")))?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// Reads a snapshot file.
+pub fn read(path: &Path) -> Result<SavedForest, SnapshotFileError> {
+    let bytes = std::fs::read(path).map_err(|source| SnapshotFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode(&bytes)
+}
+
+/// Decodes a snapshot file's bytes.
+pub fn decode(bytes: &[u8]) -> Result<SavedForest, SnapshotFileError> {
+    let header: Header =
+        serde_json::from_slice(bytes).map_err(|e| SnapshotFileError::NotASnapshot(e.to_string()))?;
+    if header.format.as_deref() != Some(FORMAT) {
+        return Err(SnapshotFileError::NotASnapshot(format!(
+            "\"format\" is {:?}, expected {FORMAT:?}",
+            header.format
+        )));
+    }
+    match header.version {
+        Some(VERSION) => {}
+        Some(v) => return Err(SnapshotFileError::UnsupportedVersion(v)),
+        None => return Err(SnapshotFileError::NotASnapshot("no \"version\"".into())),
+    }
+    let file: FileIn = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    let forest = forest_in(file.forest)?;
+    if file.rid_pools.len() != forest.domains.len() {
+        return Err(malformed("rid_pools must have one entry per domain"));
+    }
+    let rng = rng_in(&file.rng)?;
+    let entries = file
+        .store
+        .entries
+        .into_iter()
+        .map(entry_in)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ids = std::collections::HashSet::new();
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.id.0 >= file.store.next_id || !ids.insert(e.id))
+    {
+        return Err(malformed(format!(
+            "{}: entry id {} is repeated or not below next_id",
+            e.dn, e.id.0
+        )));
+    }
+    let store = Store::from_entries(entries, file.store.next_id, file.store.usn)
+        .map_err(|e| malformed(format!("entries: {e}")))?;
+    for nc in forest.naming_contexts() {
+        if store.lookup(&nc).is_none() {
+            return Err(malformed(format!("naming context {nc} has no entry")));
+        }
+    }
+    let clock = ClockSetting {
+        frozen: file.clock.frozen,
+        ticks: file.clock.ticks,
+    };
+    if clock.frozen && clock.ticks < 0 {
+        return Err(malformed("a frozen clock needs a non-negative instant"));
+    }
+    Ok(SavedForest {
+        forest,
+        seed: file.seed,
+        clock,
+        state: DirState {
+            store,
+            next_rid: file.rid_pools,
+            rng,
+        },
+    })
+}
+
+// ---- the JSON shapes (written from borrowed data, read into owned data) ----
+
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    version: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct FileRef<'a> {
+    format: &'static str,
+    version: u32,
+    contains_secrets: bool,
+    forest: ForestOut,
+    seed: u64,
+    clock: ClockOut,
+    rid_pools: Vec<u32>,
+    rng: RngOut,
+    store: StoreOut<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIn {
+    #[allow(dead_code)]
+    format: String,
+    #[allow(dead_code)]
+    version: u32,
+    #[allow(dead_code)]
+    contains_secrets: bool,
+    forest: ForestOut,
+    seed: u64,
+    clock: ClockOut,
+    rid_pools: Vec<u32>,
+    rng: RngOut,
+    store: StoreIn,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockOut {
+    frozen: bool,
+    ticks: i64,
+    now: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RngOut {
+    seed: String,
+    stream: u64,
+    /// A u128, as text (JSON numbers lose precision beyond 2^53 in many readers).
+    word_pos: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForestOut {
+    root_dns: String,
+    root_dn: String,
+    config_dn: String,
+    schema_dn: String,
+    domains: Vec<DomainOut>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainOut {
+    index: usize,
+    dns_name: String,
+    netbios: String,
+    realm: String,
+    dn: String,
+    sid: String,
+    parent: Option<usize>,
+    dc_name: String,
+    dc_fqdn: String,
+    dc_dn: String,
+    server_dn: String,
+    ntds_settings_dn: String,
+}
+
+#[derive(Serialize)]
+struct StoreOut<'a> {
+    next_id: u64,
+    usn: u64,
+    entries: Vec<EntryOut<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreIn {
+    next_id: u64,
+    usn: u64,
+    entries: Vec<EntryIn>,
+}
+
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    id: u64,
+    parent: Option<u64>,
+    dn: String,
+    attrs: Vec<AttrOut<'a>>,
+    links: BTreeMap<&'a str, Vec<u64>>,
+    secrets: Option<SecretsOut>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryIn {
+    id: u64,
+    parent: Option<u64>,
+    dn: String,
+    attrs: Vec<AttrIn>,
+    links: BTreeMap<String, Vec<u64>>,
+    secrets: Option<SecretsOut>,
+}
+
+#[derive(Serialize)]
+struct AttrOut<'a> {
+    name: &'a str,
+    values: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttrIn {
+    name: String,
+    values: Vec<Value>,
+}
+
+/// An attribute value: text when it is UTF-8, else base64.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Value {
+    Text(String),
+    Binary { base64: String },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsOut {
+    nt_hash: String,
+    aes128: Option<String>,
+    aes256: Option<String>,
+    kvno: u32,
+    previous: Option<Box<SecretsOut>>,
+}
+
+fn forest_out(f: &ForestInfo) -> ForestOut {
+    ForestOut {
+        root_dns: f.root_dns.clone(),
+        root_dn: f.root_dn.to_string(),
+        config_dn: f.config_dn.to_string(),
+        schema_dn: f.schema_dn.to_string(),
+        domains: f
+            .domains
+            .iter()
+            .map(|d| DomainOut {
+                index: d.index,
+                dns_name: d.dns_name.clone(),
+                netbios: d.netbios.clone(),
+                realm: d.realm.clone(),
+                dn: d.dn.to_string(),
+                sid: d.sid.to_string(),
+                parent: d.parent,
+                dc_name: d.dc_name.clone(),
+                dc_fqdn: d.dc_fqdn.clone(),
+                dc_dn: d.dc_dn.to_string(),
+                server_dn: d.server_dn.to_string(),
+                ntds_settings_dn: d.ntds_settings_dn.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn dn_in(text: &str) -> Result<Dn, SnapshotFileError> {
+    Dn::parse(text).map_err(|e| malformed(format!("{text:?}: {e}")))
+}
+
+fn forest_in(f: ForestOut) -> Result<ForestInfo, SnapshotFileError> {
+    if f.domains.is_empty() {
+        return Err(malformed("a forest needs at least one domain"));
+    }
+    let mut domains = Vec::with_capacity(f.domains.len());
+    for (i, d) in f.domains.into_iter().enumerate() {
+        // Domains are addressed by index everywhere (RID pools, listeners, KDCs).
+        if d.index != i || d.parent.is_some_and(|p| p >= i) {
+            return Err(malformed(format!("domain {i}: bad index or parent")));
+        }
+        domains.push(DomainInfo {
+            index: d.index,
+            sid: d
+                .sid
+                .parse::<Sid>()
+                .map_err(|e| malformed(format!("domain SID {:?}: {e:?}", d.sid)))?,
+            dn: dn_in(&d.dn)?,
+            dc_dn: dn_in(&d.dc_dn)?,
+            server_dn: dn_in(&d.server_dn)?,
+            ntds_settings_dn: dn_in(&d.ntds_settings_dn)?,
+            dns_name: d.dns_name,
+            netbios: d.netbios,
+            realm: d.realm,
+            parent: d.parent,
+            dc_name: d.dc_name,
+            dc_fqdn: d.dc_fqdn,
+        });
+    }
+    Ok(ForestInfo {
+        root_dn: dn_in(&f.root_dn)?,
+        config_dn: dn_in(&f.config_dn)?,
+        schema_dn: dn_in(&f.schema_dn)?,
+        root_dns: f.root_dns,
+        domains,
+    })
+}
+
+fn rng_in(r: &RngOut) -> Result<ChaCha20Rng, SnapshotFileError> {
+    let seed: [u8; 32] = hex::decode(&r.seed)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| malformed("rng.seed must be 64 hex digits"))?;
+    let word_pos: u128 = r
+        .word_pos
+        .parse()
+        .map_err(|_| malformed("rng.word_pos must be a decimal number"))?;
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    rng.set_stream(r.stream);
+    rng.set_word_pos(word_pos);
+    Ok(rng)
+}
+
+fn entry_out(e: &Entry) -> EntryOut<'_> {
+    EntryOut {
+        id: e.id.0,
+        parent: e.parent.map(|p| p.0),
+        dn: e.dn.to_string(),
+        attrs: e
+            .attrs
+            .values()
+            .map(|a| AttrOut {
+                name: &a.name,
+                values: a
+                    .values
+                    .iter()
+                    .map(|v| match std::str::from_utf8(v) {
+                        Ok(t) => Value::Text(t.to_string()),
+                        Err(_) => Value::Binary {
+                            base64: base64::engine::general_purpose::STANDARD.encode(v),
+                        },
+                    })
+                    .collect(),
+            })
+            .collect(),
+        links: e
+            .links
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.iter().map(|t| t.0).collect()))
+            .collect(),
+        secrets: e.secrets.as_deref().map(secrets_out),
+    }
+}
+
+fn entry_in(e: EntryIn) -> Result<Entry, SnapshotFileError> {
+    let dn = dn_in(&e.dn)?;
+    let mut entry = Entry::new(EntryId(e.id), dn, e.parent.map(EntryId));
+    for a in e.attrs {
+        let key = a.name.to_ascii_lowercase();
+        if a.name.is_empty() || a.values.is_empty() || entry.attrs.contains_key(&key) {
+            return Err(malformed(format!(
+                "{}: attribute {:?} is empty or repeated",
+                e.dn, a.name
+            )));
+        }
+        let values = a
+            .values
+            .into_iter()
+            .map(|v| match v {
+                Value::Text(t) => Ok(t.into_bytes()),
+                Value::Binary { base64 } => base64::engine::general_purpose::STANDARD
+                    .decode(base64)
+                    .map_err(|_| malformed(format!("{}: {}: bad base64", e.dn, a.name))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        entry.attrs.insert(key, Attr { name: a.name, values });
+    }
+    for (name, targets) in e.links {
+        if name != name.to_ascii_lowercase() || targets.is_empty() {
+            return Err(malformed(format!("{}: link {name:?}", e.dn)));
+        }
+        entry
+            .links
+            .insert(name, targets.into_iter().map(EntryId).collect());
+    }
+    entry.secrets = e.secrets.map(|s| secrets_in(&s)).transpose()?.map(Arc::new);
+    Ok(entry)
+}
+
+fn secrets_out(s: &AccountSecrets) -> SecretsOut {
+    SecretsOut {
+        nt_hash: hex::encode(s.nt_hash),
+        aes128: s.aes128.map(hex::encode),
+        aes256: s.aes256.map(hex::encode),
+        kvno: s.kvno,
+        previous: s.previous.as_deref().map(|p| Box::new(secrets_out(p))),
+    }
+}
+
+fn key<const N: usize>(text: &str) -> Result<[u8; N], SnapshotFileError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| malformed(format!("a key must be {} hex digits", 2 * N)))
+}
+
+fn secrets_in(s: &SecretsOut) -> Result<AccountSecrets, SnapshotFileError> {
+    Ok(AccountSecrets {
+        nt_hash: key::<16>(&s.nt_hash)?,
+        aes128: s.aes128.as_deref().map(key::<16>).transpose()?,
+        aes256: s.aes256.as_deref().map(key::<32>).transpose()?,
+        kvno: s.kvno,
+        previous: s.previous.as_deref().map(secrets_in).transpose()?.map(Box::new),
+    })
+}
