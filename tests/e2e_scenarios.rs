@@ -366,3 +366,25 @@ fn the_ready_endpoint_describes_every_dc() {
         std::fs::read_to_string(server.ca()).unwrap().trim()
     );
 }
+
+/// Without `--keep-changes`, each scenario runs between a snapshot and its restore: the server
+/// ends exactly as it started.
+#[test]
+fn replay_against_a_server_leaves_it_unchanged() {
+    let server = Adsim::start(&[]);
+    let before = server.cli_ok(&["export", "ldif"]);
+    let o = scenario_run(&[
+        "--against",
+        &server.control_url(),
+        repo("scenarios/gmsa-allowed-host.toml").to_str().unwrap(),
+        repo("scenarios/nested-groups.toml").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("scenarios: 2 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    let after = server.cli_ok(&["export", "ldif"]);
+    assert!(before == after, "the server was left changed by the replay");
+}
