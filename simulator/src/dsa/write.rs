@@ -100,10 +100,7 @@ pub fn is_security_principal_class(structural: &str) -> bool {
 
 impl Directory {
     pub fn add(&self, caller: &Caller, dn: &str, attrs: Vec<(String, Vec<Vec<u8>>)>) -> DsResult<()> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
-        let dn = Dn::parse(dn).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let dn = bound_target(caller, dn)?;
         let mut st = self.write();
         let entry = self.build_new_entry(&mut st, caller, &dn, attrs)?;
         st.store.insert(entry).map_err(store_err)?;
@@ -429,15 +426,9 @@ impl Directory {
     }
 
     pub fn modify(&self, caller: &Caller, dn: &str, mods: Vec<Modification>) -> DsResult<()> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
-        let dn = Dn::parse(dn).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let dn = bound_target(caller, dn)?;
         let mut st = self.write();
-        let id = st
-            .store
-            .lookup(&dn)
-            .ok_or_else(|| DsError::no_such_object(&self.matched_dn(&st, &dn)))?;
+        let id = self.locate(&st, &dn)?;
         let mut e = (**st.store.get(id).expect("looked up")).clone();
         if !policy::may_modify(self, &st, caller, &e, &mods) {
             return Err(DsError::insufficient_access());
@@ -559,15 +550,9 @@ impl Directory {
     }
 
     pub fn delete(&self, caller: &Caller, dn: &str) -> DsResult<()> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
-        let dn = Dn::parse(dn).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let dn = bound_target(caller, dn)?;
         let mut st = self.write();
-        let id = st
-            .store
-            .lookup(&dn)
-            .ok_or_else(|| DsError::no_such_object(&self.matched_dn(&st, &dn)))?;
+        let id = self.locate(&st, &dn)?;
         let e = st.store.get(id).expect("looked up").clone();
         if !policy::may_delete(self, &st, caller, &e) {
             return Err(DsError::insufficient_access());
@@ -593,20 +578,14 @@ impl Directory {
         delete_old: bool,
         new_superior: Option<&str>,
     ) -> DsResult<()> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
-        let dn = Dn::parse(dn).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let dn = bound_target(caller, dn)?;
         let rdn = Dn::parse(new_rdn).map_err(|e| DsError::invalid_dn(&e.0))?;
         let ava = match rdn.rdns() {
             [a] => a.clone(),
             _ => return Err(DsError::invalid_dn("the new RDN must be one attribute=value")),
         };
         let mut st = self.write();
-        let id = st
-            .store
-            .lookup(&dn)
-            .ok_or_else(|| DsError::no_such_object(&self.matched_dn(&st, &dn)))?;
+        let id = self.locate(&st, &dn)?;
         let e = (**st.store.get(id).expect("looked up")).clone();
         if !policy::may_delete(self, &st, caller, &e) {
             return Err(DsError::insufficient_access());
@@ -643,15 +622,9 @@ impl Directory {
 
     /// Compare (RFC 4511 §4.10): true, false, or an error for a missing attribute.
     pub fn compare(&self, caller: &Caller, dn: &str, attr: &str, value: &[u8]) -> DsResult<bool> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
-        let dn = Dn::parse(dn).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let dn = bound_target(caller, dn)?;
         let st = self.read();
-        let id = st
-            .store
-            .lookup(&dn)
-            .ok_or_else(|| DsError::no_such_object(&self.matched_dn(&st, &dn)))?;
+        let id = self.locate(&st, &dn)?;
         let e = st.store.get(id).expect("looked up");
         let key = attr.to_ascii_lowercase();
         let values = super::attrs::filter_values(self, &st, e, &key);
@@ -807,6 +780,24 @@ pub fn decode_quoted_utf16(v: &[u8]) -> Option<String> {
         .collect();
     let s = String::from_utf16(&units).ok()?;
     s.strip_prefix('"')?.strip_suffix('"').map(str::to_string)
+}
+
+/// The DN an operation targets, once the caller is known to be bound (anonymous callers may
+/// only read the rootDSE).
+fn bound_target(caller: &Caller, dn: &str) -> DsResult<Dn> {
+    if caller.is_anonymous() {
+        return Err(DsError::needs_bind());
+    }
+    Dn::parse(dn).map_err(|e| DsError::invalid_dn(&e.0))
+}
+
+impl Directory {
+    /// The entry at `dn`, or noSuchObject with the deepest existing ancestor as matchedDN.
+    fn locate(&self, st: &DirState, dn: &Dn) -> DsResult<EntryId> {
+        st.store
+            .lookup(dn)
+            .ok_or_else(|| DsError::no_such_object(&self.matched_dn(st, dn)))
+    }
 }
 
 fn store_err(e: StoreError) -> DsError {
