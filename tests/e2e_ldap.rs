@@ -583,3 +583,100 @@ fn standard_ports_on_an_alias_address() {
         text(&o)
     );
 }
+
+/// MS-ADTS 3.1.1.3.1.5.1: a user changes its own password by deleting the old value and adding
+/// the new one; a replace is a reset, which needs the reset right.
+#[test]
+fn own_password_change_needs_the_old_password() {
+    let a = Adsim::start(&[]);
+    let base = a.base();
+    let add = format!(
+        "dn: CN=Carol,CN=Users,{base}\nobjectClass: user\nsAMAccountName: carol\nuserAccountControl: 512\nunicodePwd:: {}\n",
+        unicode_pwd_b64("Carol-Old-Passw0rd!")
+    );
+    let o = ldap_tool(
+        "ldapadd",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldaps(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ],
+        Some(&add),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let change = |old: &str, new: &str| {
+        format!(
+            "dn: CN=Carol,CN=Users,{base}\nchangetype: modify\ndelete: unicodePwd\nunicodePwd:: {}\n-\nadd: unicodePwd\nunicodePwd:: {}\n-\n",
+            unicode_pwd_b64(old),
+            unicode_pwd_b64(new)
+        )
+    };
+    let as_carol = |pw: &str, ldif: &str| {
+        ldap_tool(
+            "ldapmodify",
+            &a.ca(),
+            &["-x", "-H", &a.ldaps(), "-D", "CORP\\carol", "-w", pw],
+            Some(ldif),
+        )
+    };
+    let o = as_carol("Carol-Old-Passw0rd!", &change("wrong-old", "Carol-New-Passw0rd!"));
+    let t = text(&o);
+    assert!(
+        t.contains("Constraint violation (19)")
+            && t.contains("00000056")
+            && t.contains("Att 9005a (unicodePwd)"),
+        "{t}"
+    );
+    let reset = format!(
+        "dn: CN=Carol,CN=Users,{base}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {}\n-\n",
+        unicode_pwd_b64("Carol-Reset-Passw0rd!")
+    );
+    let o = as_carol("Carol-Old-Passw0rd!", &reset);
+    assert!(text(&o).contains("Insufficient access (50)"), "{}", text(&o));
+    let o = as_carol(
+        "Carol-Old-Passw0rd!",
+        &change("Carol-Old-Passw0rd!", "Carol-New-Passw0rd!"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ldap_tool(
+        "ldapwhoami",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldaps(),
+            "-D",
+            "CORP\\carol",
+            "-w",
+            "Carol-New-Passw0rd!",
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "u:CORP\\carol",
+        "{}",
+        text(&o)
+    );
+    // An administrator resets with a replace.
+    let o = ldap_tool(
+        "ldapmodify",
+        &a.ca(),
+        &[
+            "-x",
+            "-H",
+            &a.ldaps(),
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ],
+        Some(&reset),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -136,3 +136,16 @@ pub fn refuse_modify(dir: &Directory, target: &Entry, key: &str) -> Option<super
     }
     None
 }
+
+/// Reset Password (User-Force-Change-Password, an extended right the default SDs give to the
+/// domain's admins and, on the principals they manage, Account Operators; MS-ADTS 5.1.3.2.1).
+pub fn may_reset_password(dir: &Directory, caller: &Caller, target: &Entry) -> bool {
+    if caller.system {
+        return true;
+    }
+    let domain = dir.forest.domain_of(&target.dn).map(|d| d.index);
+    if domain.is_some_and(|d| is_admin_of(dir, caller, d)) {
+        return true;
+    }
+    is_account_operator(caller) && target.first_i64("adminCount") != Some(1)
+}

@@ -378,6 +378,36 @@ impl Directory {
         Ok(())
     }
 
+    /// The new password of a modify that touches unicodePwd (MS-ADTS 3.1.1.3.1.5.1): a replace
+    /// is a reset and needs the reset right; a delete of the old value with an add of the new
+    /// one is a change and must prove the old password (else 19 `00000056 … Att 9005a`).
+    fn password_modification(&self, caller: &Caller, e: &Entry, mods: &[Modification]) -> DsResult<Vec<u8>> {
+        let pw: Vec<&Modification> = mods
+            .iter()
+            .filter(|m| m.attr.eq_ignore_ascii_case("unicodePwd"))
+            .collect();
+        match pw.as_slice() {
+            [m] if m.op == ModOp::Replace => {
+                if !policy::may_reset_password(self, caller, e) {
+                    return Err(DsError::insufficient_access());
+                }
+                self.check_unicode_pwd(caller, &m.values)
+            }
+            [old, new] if old.op == ModOp::Delete && new.op == ModOp::Add => {
+                let old_pw = self.check_unicode_pwd(caller, &old.values)?;
+                let utf16: Vec<u8> = String::from_utf8_lossy(&old_pw)
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes)
+                    .collect();
+                if e.secrets.as_ref().map(|s| s.nt_hash) != Some(crate::keys::nt_hash(&utf16)) {
+                    return Err(wrong_old_password());
+                }
+                self.check_unicode_pwd(caller, &new.values)
+            }
+            _ => Err(wrong_old_password()),
+        }
+    }
+
     /// unicodePwd: one value, the password in double quotes as UTF-16LE, and only over an
     /// encrypted connection (MS-ADTS 3.1.1.3.1.5.1). Returns the password as UTF-8.
     fn check_unicode_pwd(&self, caller: &Caller, values: &[Vec<u8>]) -> DsResult<Vec<u8>> {
@@ -460,9 +490,8 @@ impl Directory {
                 return Err(rule);
             }
             if key == "unicodepwd" {
-                // Replace is an administrative reset; delete(old)+add(new) is a user's change.
-                if m.op != ModOp::Delete {
-                    password = Some(self.check_unicode_pwd(caller, &m.values)?);
+                if password.is_none() {
+                    password = Some(self.password_modification(caller, &e, &mods)?);
                 }
                 continue;
             }
@@ -780,6 +809,19 @@ pub fn decode_quoted_utf16(v: &[u8]) -> Option<String> {
         .collect();
     let s = String::from_utf16(&units).ok()?;
     s.strip_prefix('"')?.strip_suffix('"').map(str::to_string)
+}
+
+/// A password change whose old password is wrong or missing (ERROR_INVALID_PASSWORD, the text
+/// AD clients see on a failed self-service change).
+fn wrong_old_password() -> DsError {
+    DsError::atr(
+        code::CONSTRAINT_VIOLATION,
+        0x56,
+        1005,
+        "CONSTRAINT_ATT_TYPE",
+        0x9005a,
+        "unicodePwd",
+    )
 }
 
 /// The DN an operation targets, once the caller is known to be bound (anonymous callers may
