@@ -14,17 +14,10 @@ fn topology_file_builds_both_domains_and_loads_its_fixture() {
     assert_eq!(a.ready["domains"][1]["domain"], "child.corp.example.test");
     assert_eq!(a.ready["domains"][1]["netbios"], "CHILD");
     assert_eq!(a.ready["seed"], 42);
-    let o = ldap_tool(
+    let o = a.as_admin(
         "ldapsearch",
-        &a.ca(),
+        &a.ldap(),
         &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
             "-b",
             &a.base(),
             "(memberOf:1.2.840.113556.1.4.1941:=CN=Company,OU=Groups,DC=corp,DC=example,DC=test)",
@@ -62,18 +55,10 @@ fn fixture_flag_and_deterministic_export() {
         "no secrets in exports"
     );
     // A write shows up in the export, and the file round-trips through the LDIF parser.
-    let o = ldap_tool(
+    let o = a.as_admin(
         "ldapadd",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
+        &a.ldap(),
+        &[],
         Some(&format!(
             "dn: OU=Extra,{}\nobjectClass: organizationalUnit\n",
             a.base()

@@ -324,18 +324,10 @@ fn duplicate_gmsa_name_in_a_child_domain_is_refused() {
 #[test]
 fn no_root_key_means_no_gmsa() {
     let a = Adsim::start(&["--kds-root-key", "none"]);
-    let o = ldap_tool(
+    let o = a.as_admin(
         "ldapadd",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldaps(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
+        &a.ldaps(),
+        &[],
         Some(&format!(
             "dn: CN=svc-x,CN=Managed Service Accounts,{}\nobjectClass: msDS-GroupManagedServiceAccount\n",
             a.base()

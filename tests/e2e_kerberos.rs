@@ -43,20 +43,7 @@ impl Forest {
             unicode_pwd_b64(ALICE_PASSWORD),
             unicode_pwd_b64(WEB01_PASSWORD),
         );
-        let o = ldap_tool(
-            "ldapadd",
-            &adsim.ca(),
-            &[
-                "-x",
-                "-H",
-                &adsim.ldaps(),
-                "-D",
-                "CORP\\Administrator",
-                "-w",
-                ADMIN_PASSWORD,
-            ],
-            Some(&ldif),
-        );
+        let o = adsim.as_admin("ldapadd", &adsim.ldaps(), &[], Some(&ldif));
         assert!(o.status.success(), "ldapadd: {}", text(&o));
         let port = adsim.kdc().rsplit_once(':').unwrap().1.to_string();
         let dir = std::env::temp_dir().join(format!("adsim-e2e-krb-{}-{port}", std::process::id()));

@@ -90,20 +90,7 @@ fn add_user_and_computer_with_unicode_pwd_then_bind_as_them() {
         unicode_pwd_b64("Alice-Passw0rd!"),
         unicode_pwd_b64("Web01-Passw0rd!")
     );
-    let o = ldap_tool(
-        "ldapadd",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldaps(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
-        Some(&ldif),
-    );
+    let o = a.as_admin("ldapadd", &a.ldaps(), &[], Some(&ldif));
     assert!(o.status.success(), "{}", text(&o));
     for (who, pw, expect) in [
         ("alice@corp.example.test", "Alice-Passw0rd!", "u:CORP\\alice"),
@@ -122,60 +109,17 @@ fn add_user_and_computer_with_unicode_pwd_then_bind_as_them() {
         "dn: CN=Bob,CN=Users,{base}\nobjectClass: user\nunicodePwd:: {}\n",
         unicode_pwd_b64("x-Passw0rd!")
     );
-    let o = ldap_tool(
-        "ldapadd",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
-        Some(&ldif2),
-    );
+    let o = a.as_admin("ldapadd", &a.ldap(), &[], Some(&ldif2));
     assert!(
         text(&o).contains("Server is unwilling to perform (53)"),
         "{}",
         text(&o)
     );
-    let o = ldap_tool(
-        "ldapsearch",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-            "-b",
-            &base,
-            "(cn=Bob)",
-            "1.1",
-        ],
-        None,
-    );
+    let o = a.as_admin("ldapsearch", &a.ldap(), &["-b", &base, "(cn=Bob)", "1.1"], None);
     assert!(!text(&o).contains("numEntries"), "{}", text(&o));
     // Duplicate sAMAccountName: 68 with ERROR_USER_EXISTS.
     let dup = format!("dn: CN=Alice Two,CN=Users,{base}\nobjectClass: user\nsAMAccountName: ALICE\n");
-    let o = ldap_tool(
-        "ldapadd",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
-        Some(&dup),
-    );
+    let o = a.as_admin("ldapadd", &a.ldap(), &[], Some(&dup));
     assert!(
         text(&o).contains("Already exists (68)") && text(&o).contains("00000524"),
         "{}",
@@ -266,33 +210,13 @@ fn paged_search_over_two_thousand_entries() {
             "dn: CN=bulk{i:05},OU=Bulk,{base}\nobjectClass: user\nsAMAccountName: bulk{i:05}\n\n"
         ));
     }
-    let o = ldap_tool(
-        "ldapadd",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
-        Some(&ldif),
-    );
+    let o = a.as_admin("ldapadd", &a.ldap(), &[], Some(&ldif));
     assert!(o.status.success(), "{}", text(&o));
     let ou = format!("OU=Bulk,{base}");
-    let o = ldap_tool(
+    let o = a.as_admin(
         "ldapsearch",
-        &a.ca(),
+        &a.ldap(),
         &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
             "-b",
             &ou,
             "-E",
@@ -306,22 +230,10 @@ fn paged_search_over_two_thousand_entries() {
     assert!(o.status.success(), "{t}");
     assert_eq!(t.matches("sAMAccountName: bulk").count(), 2000);
     // Without paging AD stops at MaxPageSize (1000) with sizeLimitExceeded.
-    let o = ldap_tool(
+    let o = a.as_admin(
         "ldapsearch",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-            "-b",
-            &ou,
-            "(objectClass=user)",
-            "1.1",
-        ],
+        &a.ldap(),
+        &["-b", &ou, "(objectClass=user)", "1.1"],
         None,
     );
     let t = text(&o);
@@ -359,38 +271,19 @@ fn two_domain_forest_serves_both_domains_and_refers_across() {
         text(&o)
     );
     // The root DC refers a search for the child's NC to the child's DC.
-    let o = ldap_tool(
+    let o = a.as_admin(
         "ldapsearch",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldap(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-            "-b",
-            "CN=Users,DC=child,DC=corp,DC=example,DC=test",
-            "-s",
-            "base",
-        ],
+        &a.ldap(),
+        &["-b", "CN=Users,DC=child,DC=corp,DC=example,DC=test", "-s", "base"],
         None,
     );
     let t = text(&o);
     assert!(t.contains("result: 10 Referral") && t.contains(child_url), "{t}");
     // The Global Catalog answers across domains.
-    let o = ldap_tool(
+    let o = a.as_admin(
         "ldapsearch",
-        &a.ca(),
+        &a.s("gc_url"),
         &[
-            "-x",
-            "-H",
-            &a.s("gc_url"),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
             "-b",
             "DC=corp,DC=example,DC=test",
             "(sAMAccountName=Administrator)",
@@ -594,20 +487,7 @@ fn own_password_change_needs_the_old_password() {
         "dn: CN=Carol,CN=Users,{base}\nobjectClass: user\nsAMAccountName: carol\nuserAccountControl: 512\nunicodePwd:: {}\n",
         unicode_pwd_b64("Carol-Old-Passw0rd!")
     );
-    let o = ldap_tool(
-        "ldapadd",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldaps(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
-        Some(&add),
-    );
+    let o = a.as_admin("ldapadd", &a.ldaps(), &[], Some(&add));
     assert!(o.status.success(), "{}", text(&o));
     let change = |old: &str, new: &str| {
         format!(
@@ -664,19 +544,6 @@ fn own_password_change_needs_the_old_password() {
         text(&o)
     );
     // An administrator resets with a replace.
-    let o = ldap_tool(
-        "ldapmodify",
-        &a.ca(),
-        &[
-            "-x",
-            "-H",
-            &a.ldaps(),
-            "-D",
-            "CORP\\Administrator",
-            "-w",
-            ADMIN_PASSWORD,
-        ],
-        Some(&reset),
-    );
+    let o = a.as_admin("ldapmodify", &a.ldaps(), &[], Some(&reset));
     assert!(o.status.success(), "{}", text(&o));
 }

@@ -100,6 +100,13 @@ impl Adsim {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Runs an OpenLDAP client bound as the root domain's Administrator (simple bind) to `url`.
+    pub fn as_admin(&self, tool: &str, url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut all = vec!["-x", "-H", url, "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD];
+        all.extend_from_slice(args);
+        ldap_tool(tool, &self.ca(), &all, stdin)
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
