@@ -1,4 +1,4 @@
-//! The AS-REQs captured from MIT kinit 1.20.1 (../shared/captures): decoding, and what the KDC
+//! The AS-REQs captured from MIT kinit 1.20.1 (tests/data/captures): decoding, and what the KDC
 //! answers to them on a frozen clock set to the capture's own pre-auth timestamp.
 
 #[path = "kdc/common.rs"]
@@ -15,7 +15,7 @@ use adsim_simulator::kdc::messages::{
 use adsim_simulator::kdc::{Kdc, KdcConfig, Transport};
 use common::*;
 
-const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/captures");
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/captures");
 const CAPTURE_REALM: &str = "CORP.TEST";
 
 fn capture(name: &str) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! Known answers: every vector of shared/vectors/gmsa-gkdi.json byte for byte, RFC 3962
+//! Known answers: every vector of tests/data/gmsa-gkdi.json byte for byte, RFC 3962
 //! appendix B, and malformed inputs.
 
 use adsim_simulator::clock::NtTime;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/gmsa-gkdi.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gmsa-gkdi.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("vector file")).expect("vector JSON")
 }
 

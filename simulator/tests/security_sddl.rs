@@ -5,7 +5,7 @@ use adsim_simulator::security::acl::{AceFlags, AceType, ACL_REVISION, ACL_REVISI
 use adsim_simulator::security::descriptor::control;
 use adsim_simulator::security::{guid, sddl, well_known, SddlContext, SddlError, SecurityDescriptor, Sid};
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/gmsa-gkdi.json");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gmsa-gkdi.json");
 
 fn sid(s: &str) -> Sid {
     s.parse().unwrap()
@@ -19,9 +19,9 @@ fn sddl_bytes(text: &str, ctx: &SddlContext) -> Vec<u8> {
     sddl::parse(text, ctx).unwrap().to_bytes().unwrap()
 }
 
-/// Every distinct gMSA target SD in the shared vectors, as bytes.
+/// Every distinct gMSA target SD in the test vectors, as bytes.
 fn target_sds_from_vectors() -> Vec<Vec<u8>> {
-    let text = std::fs::read_to_string(VECTORS).expect("shared vectors readable");
+    let text = std::fs::read_to_string(VECTORS).expect("test vectors readable");
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut out: Vec<Vec<u8>> = Vec::new();
     for v in json["samba_gkdi_seed_keys"].as_array().unwrap() {

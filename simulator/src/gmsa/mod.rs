@@ -1,5 +1,5 @@
 //! gMSA engine: password ids, passwords, the msDS-ManagedPassword blob and the rollover policy
-//! (MS-ADTS 2.2.19, 3.1.1.4.5.39; shared/spec/gmsa-gkdi.md §3–4, §6). No directory, no I/O.
+//! (MS-ADTS 2.2.19, 3.1.1.4.5.39; docs/notes/gmsa-gkdi.md §3–4, §6). No directory, no I/O.
 
 pub mod blob;
 pub mod error;

@@ -1,5 +1,5 @@
 //! The KDS engine (MS-GKDI, symmetric part): root keys, the SP800-108 KDF, GKIDs and the seed-key
-//! chain with its cache. Pure: values and times in, keys out. Spec: shared/spec/gmsa-gkdi.md §1–2.
+//! chain with its cache. Pure: values and times in, keys out. Spec: docs/notes/gmsa-gkdi.md §1–2.
 
 pub mod cache;
 pub mod error;

@@ -1,6 +1,6 @@
 //! Schema errors in the shape a Windows DC puts on the wire: an LDAP result code plus the
 //! extended error text `XXXXXXXX: <Kind>Err: DSID-XXXXXXXX, problem NNNN (NAME), data N`, whose
-//! leading Win32 code is what clients classify errors by (../shared/spec/windows-behaviour.md).
+//! leading Win32 code is what clients classify errors by (docs/notes/windows-behaviour.md).
 //!
 //! Shapes and codes come from captured Windows answers where one exists (noted [C]/[C2]) and are
 //! otherwise inferred from MS-ADTS and the Win32 constants (noted [I]). DSIDs name the source line
