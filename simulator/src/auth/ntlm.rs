@@ -948,10 +948,6 @@ impl NtlmSession {
 mod tests {
     use super::*;
 
-    fn h(s: &str) -> Vec<u8> {
-        hex::decode(s).unwrap()
-    }
-
     #[test]
     fn av_pairs_round_trip_and_reject_overruns() {
         let p = AvPairs(vec![(1, vec![1, 2]), (7, vec![0; 8])]);
