@@ -2,6 +2,7 @@
 //! `server` (tokio edges), `ldap`/`kdc` (protocol front ends), `dsa` (directory semantics),
 //! `gmsa`/`kds` (pure engines), `security`, `schema`, `store`/`model`, `clock`.
 
+pub mod auth;
 pub mod clock;
 pub mod dsa;
 pub mod gmsa;

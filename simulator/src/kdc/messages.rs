@@ -13,8 +13,10 @@ pub mod msg_type {
     pub const TGS_REQ: u8 = 12;
     pub const TGS_REP: u8 = 13;
     pub const AP_REQ: u8 = 14;
+    pub const AP_REP: u8 = 15;
     pub const ENC_AS_REP_PART: u8 = 25;
     pub const ENC_TGS_REP_PART: u8 = 26;
+    pub const ENC_AP_REP_PART: u8 = 27;
     pub const KRB_ERROR: u8 = 30;
 }
 
@@ -827,6 +829,81 @@ impl ApReq {
                 w.context(2, |w| w.flags(self.ap_options));
                 w.context(3, |w| self.ticket.encode(w));
                 w.context(4, |w| self.authenticator.encode(w));
+            })
+        });
+        w.finish()
+    }
+}
+
+/// AP-REP (RFC 4120 §5.5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApRep {
+    pub enc_part: EncryptedData,
+}
+
+impl ApRep {
+    pub fn from_der(bytes: &[u8]) -> DerResult<Self> {
+        let mut r = DerReader::new(bytes);
+        let mut app = r.enter(tag::application(msg_type::AP_REP))?;
+        let mut s = app.sequence()?;
+        if s.context(0)?.integer()? != 5 || s.context(1)?.integer()? != i64::from(msg_type::AP_REP) {
+            return Err(DerError::BadValue("AP-REP pvno/msg-type"));
+        }
+        Ok(ApRep {
+            enc_part: EncryptedData::decode(&mut s.context(2)?)?,
+        })
+    }
+
+    pub fn to_der(&self) -> Vec<u8> {
+        let mut w = DerWriter::new();
+        w.constructed(tag::application(msg_type::AP_REP), |w| {
+            w.sequence(|w| {
+                w.context(0, |w| w.integer(5));
+                w.context(1, |w| w.integer(i64::from(msg_type::AP_REP)));
+                w.context(2, |w| self.enc_part.encode(w));
+            })
+        });
+        w.finish()
+    }
+}
+
+/// EncAPRepPart (RFC 4120 §5.5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncApRepPart {
+    pub ctime: i64,
+    pub cusec: u32,
+    pub subkey: Option<EncryptionKey>,
+    pub seq_number: Option<u32>,
+}
+
+impl EncApRepPart {
+    pub fn from_der(bytes: &[u8]) -> DerResult<Self> {
+        let mut r = DerReader::new(bytes);
+        let mut app = r.enter(tag::application(msg_type::ENC_AP_REP_PART))?;
+        let mut s = app.sequence()?;
+        Ok(EncApRepPart {
+            ctime: s.context(0)?.kerberos_time()?,
+            cusec: s.context(1)?.uint32()?,
+            subkey: s
+                .optional_context(2)?
+                .map(|mut r| EncryptionKey::decode(&mut r))
+                .transpose()?,
+            seq_number: s.optional_context(3)?.map(|mut r| r.uint32()).transpose()?,
+        })
+    }
+
+    pub fn to_der(&self) -> Vec<u8> {
+        let mut w = DerWriter::new();
+        w.constructed(tag::application(msg_type::ENC_AP_REP_PART), |w| {
+            w.sequence(|w| {
+                w.context(0, |w| w.kerberos_time(self.ctime));
+                w.context(1, |w| w.integer(i64::from(self.cusec)));
+                if let Some(k) = &self.subkey {
+                    w.context(2, |w| k.encode(w));
+                }
+                if let Some(n) = self.seq_number {
+                    w.context(3, |w| w.integer(i64::from(n)));
+                }
             })
         });
         w.finish()
