@@ -38,7 +38,8 @@ use serde_json::{json, Map, Value};
 use crate::clock::Clock;
 use crate::dsa::Caller;
 use crate::kdc::error::code as krb;
-use crate::kdc::messages::{msg_type, KdcRep, KdcReq, KrbError, PrincipalName};
+use crate::kdc::messages::PrincipalName;
+use crate::kdc::{Exchange, ExchangeKind};
 use crate::ldap::codec::ber;
 use crate::ldap::codec::{BindAuth, LdapRequest, RequestOp};
 use crate::model::filter::Filter;
@@ -161,64 +162,43 @@ impl Recorder {
         self.write(Value::Object(m));
     }
 
-    /// Records one Kerberos request and the KDC's reply (`None` when it was dropped).
+    /// Records one Kerberos exchange from the KDC's account of it (`request` as received).
     pub fn kerberos(
         &self,
         connection: u64,
         transport: &str,
         peer: SocketAddr,
         request: &[u8],
-        reply: Option<&[u8]>,
+        exchange: &Exchange,
     ) {
-        let req = KdcReq::from_der(request).ok();
-        let server = req.as_ref().map(|r| r.req_body.realm.clone()).unwrap_or_default();
+        let req = exchange.request.as_ref();
         let mut m = self.base(&Endpoint {
             connection,
             transport,
-            server: &server,
+            server: req.map_or("", |r| r.realm.as_str()),
             peer,
         });
-        let operation = match req.as_ref().map(|r| r.msg_type) {
-            Some(msg_type::AS_REQ) => "AS",
-            Some(msg_type::TGS_REQ) => "TGS",
-            _ => "undecodable",
+        let operation = match req.map(|r| r.kind) {
+            Some(ExchangeKind::As) => "AS",
+            Some(ExchangeKind::Tgs) => "TGS",
+            None => "undecodable",
         };
-        let mut principal = req.as_ref().and_then(|r| {
-            (r.msg_type == msg_type::AS_REQ)
-                .then(|| r.req_body.cname.as_ref().map(|c| full_name(c, &r.req_body.realm)))
-                .flatten()
-        });
-        let result = match reply {
+        let principal = exchange.reply.as_ref().and_then(|r| r.client.clone());
+        let result = match &exchange.reply {
             None => Value::Null,
-            Some(bytes) => match KdcRep::from_der(bytes) {
-                Ok(rep) => {
-                    principal = Some(full_name(&rep.cname, &rep.crealm));
-                    json!({ "code": 0, "diagnostic": "" })
-                }
-                Err(_) => match KrbError::from_der(bytes) {
-                    Ok(err) => {
-                        if principal.is_none() {
-                            principal = err
-                                .cname
-                                .as_ref()
-                                .map(|c| full_name(c, err.crealm.as_deref().unwrap_or(&err.realm)));
-                        }
-                        json!({ "code": err.error_code, "diagnostic": krb_error_name(err.error_code) })
-                    }
-                    Err(_) => json!({ "code": null, "diagnostic": "undecodable reply" }),
-                },
-            },
+            Some(reply) if reply.code == 0 => json!({ "code": 0, "diagnostic": "" }),
+            Some(reply) => json!({ "code": reply.code, "diagnostic": krb_error_name(reply.code) }),
         };
         m.insert("principal".into(), principal.map_or(Value::Null, Value::String));
         m.insert("operation".into(), json!(operation));
-        let request = match &req {
+        let request = match req {
             Some(r) => json!({
-                "realm": r.req_body.realm,
-                "cname": r.req_body.cname.as_ref().map(PrincipalName::joined),
-                "sname": r.req_body.sname.as_ref().map(PrincipalName::joined),
-                "etypes": r.req_body.etypes,
-                "padata": r.padata.iter().map(|p| p.padata_type).collect::<Vec<_>>(),
-                "kdc_options": format!("0x{:08x}", r.req_body.kdc_options),
+                "realm": r.realm,
+                "cname": r.cname.as_ref().map(PrincipalName::joined),
+                "sname": r.sname.as_ref().map(PrincipalName::joined),
+                "etypes": r.etypes,
+                "padata": r.padata_types,
+                "kdc_options": format!("0x{:08x}", r.kdc_options),
             }),
             None => json!({ "length": request.len() }),
         };
@@ -239,18 +219,14 @@ impl crate::kdc::net::ExchangeObserver for Recorder {
         transport: crate::kdc::Transport,
         peer: SocketAddr,
         request: &[u8],
-        reply: Option<&[u8]>,
+        exchange: &Exchange,
     ) {
         let label = match transport {
             crate::kdc::Transport::Udp => "kerberos/udp",
             crate::kdc::Transport::Tcp => "kerberos/tcp",
         };
-        self.kerberos(connection, label, peer, request, reply);
+        self.kerberos(connection, label, peer, request, exchange);
     }
-}
-
-fn full_name(name: &PrincipalName, realm: &str) -> String {
-    format!("{}@{}", name.joined(), realm)
 }
 
 /// An LDAP request summarised before the session consumes it.
