@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use ldap3_lber::structure::PL;
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 use serde_json::{json, Map, Value};
 
@@ -40,8 +39,7 @@ use crate::dsa::Caller;
 use crate::kdc::error::code as krb;
 use crate::kdc::messages::PrincipalName;
 use crate::kdc::{Exchange, ExchangeKind};
-use crate::ldap::codec::ber;
-use crate::ldap::codec::{BindAuth, LdapRequest, RequestOp};
+use crate::ldap::codec::{BindAuth, LdapRequest, LdapResponse, RequestOp, ResponseOp};
 use crate::model::filter::Filter;
 
 /// What replaces a secret value.
@@ -137,8 +135,9 @@ impl Recorder {
         m
     }
 
-    /// Records one LDAP request and its answer (`responses` as sent; the last holds the result).
-    pub fn ldap(&self, at: &Endpoint<'_>, pending: LdapPending, responses: &[Vec<u8>]) {
+    /// Records one LDAP request and its answer (`responses` as the session gave them; the last
+    /// holds the result).
+    pub fn ldap(&self, at: &Endpoint<'_>, pending: LdapPending, responses: &[LdapResponse]) {
         let mut m = self.base(at);
         m.insert(
             "principal".into(),
@@ -155,8 +154,7 @@ impl Recorder {
             ),
         );
         if pending.operation == "search" {
-            // Entries are SearchResultEntry PDUs ([APPLICATION 4], constructed: 0x64).
-            let entries = responses.iter().filter(|r| first_op_tag(r) == Some(0x64)).count();
+            let entries = responses.iter().filter(|r| is_entry(r)).count();
             m.insert("entries".into(), json!(entries));
         }
         self.write(Value::Object(m));
@@ -407,30 +405,15 @@ fn redact_filter(f: &Filter) -> Filter {
     }
 }
 
-/// The identifier octet of a response PDU's protocolOp.
-fn first_op_tag(pdu: &[u8]) -> Option<u8> {
-    let (_, len, header) = ber::read_header(pdu).ok()??;
-    let body = pdu.get(header..header + len)?;
-    let (_, id_len, id_header) = ber::read_header(body).ok()??;
-    body.get(id_header + id_len).copied()
+/// Whether a response is a search result entry (search records count them).
+fn is_entry(response: &LdapResponse) -> bool {
+    matches!(response.op, ResponseOp::SearchResultEntry { .. })
 }
 
-/// resultCode and the diagnostic prefix of an LDAPResult-carrying response PDU.
-fn ldap_result(pdu: &[u8]) -> Option<(i64, String)> {
-    let tag = ber::parse_exactly_one(pdu).ok()?;
-    let PL::C(message) = tag.payload else { return None };
-    let PL::C(fields) = &message.get(1)?.payload else {
-        return None;
-    };
-    let PL::P(code) = &fields.first()?.payload else {
-        return None;
-    };
-    let code = ber::integer(code, "resultCode").ok()?;
-    let diagnostic = match &fields.get(2)?.payload {
-        PL::P(text) => String::from_utf8_lossy(text).into_owned(),
-        PL::C(_) => return None,
-    };
-    Some((code, diagnostic_prefix(&diagnostic)))
+/// resultCode and the diagnostic prefix of an LDAPResult-carrying response.
+fn ldap_result(response: &LdapResponse) -> Option<(u32, String)> {
+    let result = response.result()?;
+    Some((result.code, diagnostic_prefix(&result.diagnostic)))
 }
 
 /// `0000202D: SvcErr: …` → `0000202D`; a message without such a prefix is kept whole.
@@ -476,7 +459,7 @@ pub fn krb_error_name(code: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ldap::codec::{encode_response, LdapResult, ResponseOp};
+    use crate::ldap::codec::LdapResult;
 
     #[test]
     fn diagnostic_prefixes() {
@@ -493,23 +476,22 @@ mod tests {
 
     #[test]
     fn results_are_read_from_the_last_pdu() {
-        let pdu = encode_response(
+        let pdu = LdapResponse::new(
             7,
             ResponseOp::SearchResultDone(LdapResult::new(1, "0000202D: SvcErr: DSID, problem 5012")),
-            &[],
         );
         assert_eq!(ldap_result(&pdu), Some((1, "0000202D".to_string())));
-        let entry = encode_response(
+        let entry = LdapResponse::new(
             7,
             ResponseOp::SearchResultEntry {
                 dn: "CN=x".into(),
                 attrs: vec![],
             },
-            &[],
         );
-        assert_eq!(first_op_tag(&entry), Some(0x64));
-        assert_eq!(first_op_tag(&pdu), Some(0x65));
-        assert_eq!(ldap_result(b"\x30\x01"), None);
+        // The protocolOp tags of these two (0x64, 0x65) are asserted with the encoder.
+        assert!(is_entry(&entry));
+        assert!(!is_entry(&pdu));
+        assert_eq!(ldap_result(&entry), None);
     }
 
     #[test]
