@@ -251,9 +251,7 @@ impl Session {
         s: super::codec::SearchRequest,
         controls: &[Control],
     ) -> Vec<LdapResponse> {
-        let done = |r: LdapResult, ctrls: Vec<Control>| {
-            LdapResponse::new(msgid, ResponseOp::SearchResultDone(r)).with_controls(ctrls)
-        };
+        let done = |r: LdapResult, ctrls: Vec<Control>| search_done(msgid, r, ctrls);
         let mut paged: Option<(i32, Vec<u8>)> = None;
         let mut sort: Option<Vec<SortKey>> = None;
         for c in controls {
@@ -403,10 +401,7 @@ impl Session {
         };
         let mut ctrls = vec![ResponseControl::PagedResults { size: 0, cookie }.to_control()];
         ctrls.extend(extra);
-        v.push(
-            LdapResponse::new(msgid, ResponseOp::SearchResultDone(LdapResult::success()))
-                .with_controls(ctrls),
-        );
+        v.push(search_done(msgid, LdapResult::success(), ctrls));
         v
     }
 
@@ -429,6 +424,11 @@ impl Session {
         }
         r
     }
+}
+
+/// The SearchResultDone that ends a search, with its response controls.
+fn search_done(msgid: i32, result: LdapResult, controls: Vec<Control>) -> LdapResponse {
+    LdapResponse::new(msgid, ResponseOp::SearchResultDone(result)).with_controls(controls)
 }
 
 /// Search result entries, then continuation references, as responses.
@@ -501,4 +501,133 @@ fn result_kind(op: &RequestOp) -> Option<fn(LdapResult) -> ResponseOp> {
         },
         RequestOp::Unbind | RequestOp::Abandon(_) => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::NtTime;
+    use crate::dsa::forest::DEFAULT_ADMIN_PASSWORD;
+    use crate::dsa::ForestConfig;
+    use crate::ldap::codec::BindRequest;
+    use crate::model::filter::Filter;
+
+    fn context() -> ServerContext {
+        let dir = Directory::provision(&ForestConfig {
+            seed: Some(7),
+            start_time: NtTime::parse_rfc3339("2026-01-05T10:00:00Z"),
+            ..ForestConfig::default()
+        })
+        .unwrap();
+        ServerContext {
+            dir,
+            domain: 0,
+            global_catalog: false,
+            domain_urls: vec!["ldap://127.0.0.1:389".into()],
+        }
+    }
+
+    fn request(msgid: i32, op: RequestOp, controls: Vec<Control>) -> LdapRequest {
+        LdapRequest { msgid, op, controls }
+    }
+
+    fn search(base: &str, scope: LdapSearchScope, filter: &str) -> RequestOp {
+        RequestOp::Search(super::super::codec::SearchRequest {
+            base: base.into(),
+            scope,
+            deref: ldap3_proto::proto::LdapDerefAliases::Never,
+            size_limit: 0,
+            time_limit: 0,
+            types_only: false,
+            filter: Filter::parse(filter).unwrap(),
+            attrs: vec!["cn".into()],
+        })
+    }
+
+    fn codes(outcome: &Outcome) -> Vec<Option<u32>> {
+        outcome
+            .responses
+            .iter()
+            .map(|r| r.result().map(|r| r.code))
+            .collect()
+    }
+
+    #[test]
+    fn answers_are_typed_responses_with_the_request_s_message_id() {
+        let ctx = context();
+        let mut session = Session::new(false);
+        let root = session.handle(
+            &ctx,
+            request(4, search("", LdapSearchScope::Base, "(objectClass=*)"), vec![]),
+        );
+        assert_eq!(root.after, After::Continue);
+        assert_eq!(codes(&root), vec![None, Some(code::SUCCESS)]);
+        assert!(root
+            .responses
+            .iter()
+            .all(|r| r.msgid == 4 && r.controls.is_empty()));
+        assert!(matches!(&root.responses[0].op, ResponseOp::SearchResultEntry { dn, .. } if dn.is_empty()));
+
+        let tls = session.handle(
+            &ctx,
+            request(
+                5,
+                RequestOp::Extended {
+                    oid: OID_STARTTLS.into(),
+                    value: None,
+                },
+                vec![],
+            ),
+        );
+        assert_eq!(tls.after, After::StartTls);
+        assert_eq!(codes(&tls), vec![Some(code::SUCCESS)]);
+
+        let unbind = session.handle(&ctx, request(6, RequestOp::Unbind, vec![]));
+        assert_eq!((unbind.responses, unbind.after), (vec![], After::Close));
+    }
+
+    #[test]
+    fn unknown_critical_controls_and_paged_searches() {
+        let ctx = context();
+        let mut session = Session::new(true);
+        let critical = Control {
+            oid: "1.2.3.4".into(),
+            critical: true,
+            value: None,
+        };
+        let refused = session.handle(&ctx, request(2, RequestOp::Delete("CN=x".into()), vec![critical]));
+        assert_eq!(codes(&refused), vec![Some(code::UNAVAILABLE_CRITICAL_EXTENSION)]);
+        assert!(matches!(refused.responses[0].op, ResponseOp::DelResponse(_)));
+
+        let bind = RequestOp::Bind(BindRequest {
+            version: 3,
+            name: "Administrator@corp.example.test".into(),
+            auth: BindAuth::Simple(DEFAULT_ADMIN_PASSWORD.as_bytes().to_vec()),
+        });
+        assert_eq!(
+            codes(&session.handle(&ctx, request(3, bind, vec![]))),
+            vec![Some(code::SUCCESS)]
+        );
+
+        let paged = |cookie: Vec<u8>| ResponseControl::PagedResults { size: 1, cookie }.to_control();
+        let users = || {
+            search(
+                "CN=Users,DC=corp,DC=example,DC=test",
+                LdapSearchScope::OneLevel,
+                "(cn=*)",
+            )
+        };
+        let first = session.handle(&ctx, request(7, users(), vec![paged(vec![])]));
+        assert_eq!(codes(&first), vec![None, Some(code::SUCCESS)]);
+        let done = first.responses.last().unwrap();
+        let Ok(Some(RequestControl::PagedResults { cookie, .. })) = RequestControl::decode(&done.controls[0])
+        else {
+            panic!("no paged results control: {:?}", done.controls);
+        };
+        assert!(!cookie.is_empty());
+        let second = session.handle(&ctx, request(8, users(), vec![paged(cookie)]));
+        assert_eq!(codes(&second), vec![None, Some(code::SUCCESS)]);
+        assert!(second.responses.iter().all(|r| r.msgid == 8));
+        assert_ne!(first.responses[0].op, second.responses[0].op);
+    }
 }
