@@ -145,7 +145,7 @@ impl Recorder {
         );
         m.insert("operation".into(), json!(pending.operation));
         m.insert("request".into(), Value::Object(pending.request));
-        let result = responses.last().and_then(|r| ldap_result(r));
+        let result = responses.last().and_then(ldap_result);
         m.insert(
             "result".into(),
             result.map_or(
