@@ -5,11 +5,12 @@ mod common;
 
 use adsim_simulator::kdc::crypto::Etype;
 use adsim_simulator::kdc::messages::{
-    decode_etype_info2, decode_method_data, name_type, pa_type, PaData, PrincipalName,
+    decode_etype_info2, decode_method_data, name_type, pa_type, KdcRep, KdcReq, KrbError, PaData,
+    PrincipalName,
 };
 use adsim_simulator::kdc::pac::{Pac, SigningKey};
 use adsim_simulator::kdc::ticket::{self, logon_info_from_ticket};
-use adsim_simulator::kdc::{KerberosKey, Transport};
+use adsim_simulator::kdc::{ExchangeKind, Kdc, KdcConfig, KerberosKey, Transport};
 use adsim_simulator::security::Sid;
 use common::*;
 
@@ -460,4 +461,107 @@ fn replies_decode_with_picky_krb() {
     let err: picky_krb::messages::KrbError =
         picky_asn1_der::from_bytes(&err_bytes).expect("picky decodes our KRB-ERROR");
     assert_eq!(err.0.error_code.0, 25);
+}
+
+/// The code and client a reply itself names (`name@realm`), read from its DER.
+fn named_in(reply: &[u8]) -> (i32, Option<String>) {
+    let full = |name: &PrincipalName, realm: &str| format!("{}@{realm}", name.joined());
+    match KdcRep::from_der(reply) {
+        Ok(rep) => (0, Some(full(&rep.cname, &rep.crealm))),
+        Err(_) => {
+            let err = KrbError::from_der(reply).expect("an AS-REP, TGS-REP or KRB-ERROR");
+            let realm = err.crealm.clone().unwrap_or(err.realm.clone());
+            (err.error_code, err.cname.as_ref().map(|c| full(c, &realm)))
+        }
+    }
+}
+
+/// `Kdc::exchange` gives what the request and reply say (what `--record` writes) and the reply
+/// `Kdc::handle` gives.
+#[test]
+fn exchange_summaries_agree_with_the_messages() {
+    let config = KdcConfig {
+        max_datagram_reply_size: 600,
+        ..KdcConfig::default()
+    };
+    let db = standard_db();
+    let (kdc, clock) = frozen_kdc(db.clone());
+    let small_udp = Kdc::new(db, clock, config);
+    let check =
+        |kdc: &Kdc, request: &[u8], transport: Transport, kind: ExchangeKind| -> (i32, Option<String>) {
+            let exchange = kdc.exchange(request, transport);
+            let summary = exchange.request.expect("a decodable request");
+            let decoded = KdcReq::from_der(request).unwrap();
+            let body = &decoded.req_body;
+            assert_eq!(summary.kind, kind);
+            assert_eq!(summary.realm, body.realm);
+            assert_eq!(summary.cname, body.cname);
+            assert_eq!(summary.sname, body.sname);
+            assert_eq!(summary.etypes, body.etypes);
+            assert_eq!(summary.kdc_options, body.kdc_options);
+            let padata: Vec<i32> = decoded.padata.iter().map(|p| p.padata_type).collect();
+            assert_eq!(summary.padata_types, padata);
+            let reply = exchange.reply.expect("a reply");
+            // Errors are deterministic on a frozen clock; tickets hold fresh random keys.
+            let again = kdc.handle(request, transport).expect("a reply");
+            if reply.code != 0 {
+                assert_eq!(again, reply.bytes);
+            }
+            assert_eq!(named_in(&again), named_in(&reply.bytes));
+            let named = named_in(&reply.bytes);
+            assert_eq!((reply.code, reply.client.clone()), named);
+            named
+        };
+    let alice = Some(format!("alice@{REALM}"));
+
+    let as_req = AsRequest::new(REALM, "alice").encode();
+    assert_eq!(
+        check(&kdc, &as_req, Transport::Udp, ExchangeKind::As),
+        (25, alice.clone())
+    );
+    let nobody = AsRequest::new(REALM, "nobody").encode();
+    assert_eq!(
+        check(&kdc, &nobody, Transport::Tcp, ExchangeKind::As),
+        (6, Some(format!("nobody@{REALM}")))
+    );
+    let as_req = AsRequest::new(REALM, "alice")
+        .with_password(Etype::Aes256, ALICE_PASSWORD, ALICE_SALT, T0)
+        .encode();
+    assert_eq!(
+        check(&kdc, &as_req, Transport::Tcp, ExchangeKind::As),
+        (0, alice.clone())
+    );
+    // Too big for a datagram: the error names the request's client.
+    assert_eq!(
+        check(&small_udp, &as_req, Transport::Udp, ExchangeKind::As),
+        (52, alice.clone())
+    );
+
+    let tgt = get_tgt(&kdc, "alice", ALICE_PASSWORD, ALICE_SALT, Etype::Aes256).unwrap();
+    let tgs_req = TgsRequest::new(&["HTTP", "web01.corp.example.test"], T0).encode(&tgt);
+    assert_eq!(
+        check(&kdc, &tgs_req, Transport::Tcp, ExchangeKind::Tgs),
+        (0, alice.clone())
+    );
+    // A TGS error names no client: it is only inside the ticket.
+    assert_eq!(
+        check(&small_udp, &tgs_req, Transport::Udp, ExchangeKind::Tgs),
+        (52, None)
+    );
+    let unknown = TgsRequest::new(&["ldap", "nowhere.corp.example.test"], T0).encode(&tgt);
+    assert_eq!(
+        check(&kdc, &unknown, Transport::Tcp, ExchangeKind::Tgs),
+        (7, None)
+    );
+
+    // An AS-REQ tag with a body that is no AS-REQ: KRB_ERR_GENERIC, no request summary.
+    let undecodable = kdc.exchange(&[0x6a, 0x03, 0x02, 0x01, 0x05], Transport::Tcp);
+    assert_eq!(undecodable.request, None);
+    let reply = undecodable.reply.expect("an error reply");
+    assert_eq!((reply.code, reply.client.clone()), (60, None));
+    assert_eq!(named_in(&reply.bytes), (60, None));
+    // Not Kerberos at all: dropped.
+    let dropped = kdc.exchange(b"GET / HTTP/1.1\r\n\r\n", Transport::Udp);
+    assert_eq!((dropped.request, dropped.reply), (None, None));
+    assert_eq!(kdc.exchange(b"", Transport::Udp).reply, None);
 }

@@ -18,7 +18,7 @@ use super::Kdc;
 const USAGE_PA_ENC_TIMESTAMP: i32 = 1;
 const USAGE_AS_REP_ENC_PART: i32 = 3;
 
-pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
+pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
     let body = &req.req_body;
     let now = kdc.now();
     let realm = kdc
@@ -249,8 +249,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
             kvno: Some(reply_key.kvno),
             cipher,
         },
-    }
-    .to_der())
+    })
 }
 
 /// RFC 4120 §5.2.7.5: RC4 keys take no salt; AES entries carry the account's AD salt.

@@ -26,7 +26,7 @@ use crate::clock::{Clock, NtTime, TICKS_PER_SECOND, UNIX_EPOCH_AS_NTTIME};
 pub use db::{KdcDatabase, KdcPrincipal, KerberosKey, PrincipalLookup};
 use der::tag;
 use error::{code, ErrorContext, Refusal};
-use messages::{msg_type, KdcReq};
+use messages::{msg_type, KdcReq, PrincipalName};
 
 /// KDC policy. Defaults are Windows' Default Domain Policy (Kerberos Policy) values.
 #[derive(Debug, Clone)]
@@ -67,6 +67,64 @@ impl Default for KdcConfig {
 pub enum Transport {
     Udp,
     Tcp,
+}
+
+/// Which exchange a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeKind {
+    As,
+    Tgs,
+}
+
+/// A decoded request in short: what it asked for, never its keys or authenticators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSummary {
+    pub kind: ExchangeKind,
+    pub realm: String,
+    pub cname: Option<PrincipalName>,
+    pub sname: Option<PrincipalName>,
+    pub etypes: Vec<i32>,
+    pub kdc_options: u32,
+    pub padata_types: Vec<i32>,
+}
+
+impl RequestSummary {
+    fn of(req: &KdcReq) -> RequestSummary {
+        let body = &req.req_body;
+        RequestSummary {
+            kind: if req.msg_type == msg_type::AS_REQ {
+                ExchangeKind::As
+            } else {
+                ExchangeKind::Tgs
+            },
+            realm: body.realm.clone(),
+            cname: body.cname.clone(),
+            sname: body.sname.clone(),
+            etypes: body.etypes.clone(),
+            kdc_options: body.kdc_options,
+            padata_types: req.padata.iter().map(|p| p.padata_type).collect(),
+        }
+    }
+}
+
+/// The reply sent for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The AS-REP, TGS-REP or KRB-ERROR as sent.
+    pub bytes: Vec<u8>,
+    /// 0 when a ticket was issued, else the KRB-ERROR's error-code.
+    pub code: i32,
+    /// The client the reply names, `name@REALM`: the ticket's client, or the AS request's
+    /// client in an error (none for a TGS error: its client is only inside the ticket).
+    pub client: Option<String>,
+}
+
+/// One exchange: the request in short (`None` when it could not be decoded) and the reply
+/// (`None` when the request was dropped: not a Kerberos request at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub request: Option<RequestSummary>,
+    pub reply: Option<Reply>,
 }
 
 pub struct Kdc {
@@ -139,7 +197,19 @@ impl Kdc {
     /// Answers one Kerberos request. `None` means drop it (not a Kerberos request at all);
     /// a malformed AS-REQ/TGS-REQ gets KRB_ERR_GENERIC, never a panic.
     pub fn handle(&self, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
-        let first = *request.first()?;
+        self.exchange(request, transport).reply.map(|r| r.bytes)
+    }
+
+    /// [`Kdc::handle`] with a short account of the exchange beside the reply, so that logs and
+    /// recordings need not decode the messages again.
+    pub fn exchange(&self, request: &[u8], transport: Transport) -> Exchange {
+        let dropped = Exchange {
+            request: None,
+            reply: None,
+        };
+        let Some(&first) = request.first() else {
+            return dropped;
+        };
         let kerberos_tag =
             first == tag::application(msg_type::AS_REQ) || first == tag::application(msg_type::TGS_REQ);
         if !kerberos_tag {
@@ -148,9 +218,9 @@ impl Kdc {
                 first,
                 "dropping a datagram that is not a KDC request"
             );
-            return None;
+            return dropped;
         }
-        let reply = match KdcReq::from_der(request) {
+        let (summary, ctx, reply) = match KdcReq::from_der(request) {
             Ok(req) => {
                 let ctx = error_context(&req);
                 let outcome = if req.msg_type == msg_type::AS_REQ {
@@ -158,8 +228,12 @@ impl Kdc {
                 } else {
                     tgs_exchange::handle(self, &req)
                 };
-                match outcome {
-                    Ok(reply) => reply,
+                let reply = match outcome {
+                    Ok(rep) => Reply {
+                        bytes: rep.to_der(),
+                        code: 0,
+                        client: Some(full_name(&rep.cname, &rep.crealm)),
+                    },
                     Err(refusal) => {
                         tracing::info!(
                             code = refusal.code,
@@ -169,26 +243,43 @@ impl Kdc {
                             cname = ?ctx.cname.as_ref().map(|c| c.joined()),
                             "KDC refusal"
                         );
-                        self.error_reply(&refusal, &ctx)
+                        self.refuse(&refusal, &ctx)
                     }
-                }
+                };
+                (Some(RequestSummary::of(&req)), ctx, reply)
             }
             Err(e) => {
                 tracing::debug!(error = %e, "undecodable KDC request");
                 let ctx = ErrorContext::fallback(&self.default_realm());
-                self.error_reply(&Refusal::new(code::KRB_ERR_GENERIC, "undecodable request"), &ctx)
+                let reply = self.refuse(&Refusal::new(code::KRB_ERR_GENERIC, "undecodable request"), &ctx);
+                (None, ctx, reply)
             }
         };
-        if transport == Transport::Udp && reply.len() > self.config.max_datagram_reply_size {
-            let ctx = KdcReq::from_der(request)
-                .map(|r| error_context(&r))
-                .unwrap_or_else(|_| ErrorContext::fallback(&self.default_realm()));
-            return Some(self.error_reply(
+        let reply = if transport == Transport::Udp && reply.bytes.len() > self.config.max_datagram_reply_size
+        {
+            self.refuse(
                 &Refusal::new(code::KRB_ERR_RESPONSE_TOO_BIG, "reply exceeds UDP limit"),
                 &ctx,
-            ));
+            )
+        } else {
+            reply
+        };
+        Exchange {
+            request: summary,
+            reply: Some(reply),
         }
-        Some(reply)
+    }
+
+    /// The KRB-ERROR for `refusal`, with its code and the client it names.
+    fn refuse(&self, refusal: &Refusal, ctx: &ErrorContext) -> Reply {
+        Reply {
+            bytes: self.error_reply(refusal, ctx),
+            code: refusal.code,
+            client: ctx
+                .cname
+                .as_ref()
+                .map(|c| full_name(c, ctx.crealm.as_deref().unwrap_or(&ctx.realm))),
+        }
     }
 
     pub(crate) fn error_reply(&self, refusal: &Refusal, ctx: &ErrorContext) -> Vec<u8> {
@@ -214,4 +305,8 @@ fn error_context(req: &KdcReq) -> ErrorContext {
         crealm,
         cname,
     }
+}
+
+fn full_name(name: &PrincipalName, realm: &str) -> String {
+    format!("{}@{}", name.joined(), realm)
 }

@@ -9,20 +9,20 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 
 use super::error::{code, ErrorContext, Refusal};
-use super::{Kdc, Transport};
+use super::{Exchange, Kdc, Transport};
 
 /// Sees every exchange a listener serves (the server's `--record`).
 pub trait ExchangeObserver: Send + Sync {
     /// A new TCP connection or UDP datagram; returns its id.
     fn open_connection(&self) -> u64;
-    /// One request and the reply sent (`None` when the request was dropped).
+    /// One request as received and the KDC's account of the exchange, with the reply sent.
     fn exchange(
         &self,
         connection: u64,
         transport: Transport,
         peer: SocketAddr,
         request: &[u8],
-        reply: Option<&[u8]>,
+        exchange: &Exchange,
     );
 }
 
@@ -51,12 +51,12 @@ pub async fn serve_udp_observed(socket: UdpSocket, kdc: Arc<Kdc>, observer: Obse
         let observer = observer.clone();
         tokio::spawn(async move {
             let reply = tokio::task::spawn_blocking(move || {
-                let reply = kdc.handle(&request, Transport::Udp);
+                let exchange = kdc.exchange(&request, Transport::Udp);
                 if let Some(o) = &observer {
                     let id = o.open_connection();
-                    o.exchange(id, Transport::Udp, peer, &request, reply.as_deref());
+                    o.exchange(id, Transport::Udp, peer, &request, &exchange);
                 }
-                reply
+                exchange.reply.map(|r| r.bytes)
             })
             .await;
             if let Ok(Some(reply)) = reply {
@@ -130,11 +130,11 @@ async fn serve_connection(
         let kdc_for_task = kdc.clone();
         let observer = observer.clone();
         let reply = tokio::task::spawn_blocking(move || {
-            let reply = kdc_for_task.handle(&request, Transport::Tcp);
+            let exchange = kdc_for_task.exchange(&request, Transport::Tcp);
             if let Some(o) = &observer {
-                o.exchange(connection, Transport::Tcp, peer, &request, reply.as_deref());
+                o.exchange(connection, Transport::Tcp, peer, &request, &exchange);
             }
-            reply
+            exchange.reply.map(|r| r.bytes)
         })
         .await
         .map_err(std::io::Error::other)?;

@@ -20,7 +20,7 @@ const USAGE_TGS_REQ_AUTHENTICATOR: i32 = 7;
 const USAGE_TGS_REP_SESSION_KEY: i32 = 8;
 const USAGE_TGS_REP_SUBKEY: i32 = 9;
 
-pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
+pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
     let body = &req.req_body;
     let now = kdc.now();
     let skew = kdc.config().max_skew_seconds;
@@ -231,8 +231,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
             kvno: None,
             cipher,
         },
-    }
-    .to_der())
+    })
 }
 
 /// RFC 4120 §3.3.2 / §3.2.3: not yet valid, expired, or (renewal) past renew-till.

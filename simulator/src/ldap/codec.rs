@@ -1,6 +1,6 @@
 //! LDAP wire layer for the server side (RFC 4511), sans I/O: find PDU boundaries in a byte
 //! stream ([`frame_len`]), decode client requests ([`decode_request`]) and encode server
-//! responses ([`encode_response`]).
+//! responses ([`LdapResponse::to_ber`], [`encode_response`]).
 //!
 //! Bytes are read with a strict BER reader into ldap3_lber's tree. Filters, compare assertions,
 //! bind credentials (including Microsoft's Sicily NTLM choices) and controls are decoded here with
@@ -13,7 +13,9 @@ mod request;
 mod response;
 
 pub use request::{decode_request, BindAuth, BindRequest, LdapRequest, RequestOp, SearchRequest};
-pub use response::{encode_response, result_code, LdapResult, ResponseOp, NOTICE_OF_DISCONNECTION_OID};
+pub use response::{
+    encode_response, result_code, LdapResponse, LdapResult, ResponseOp, NOTICE_OF_DISCONNECTION_OID,
+};
 
 use ber::{ident, Malformed};
 

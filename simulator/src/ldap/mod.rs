@@ -1,9 +1,12 @@
 //! LDAP front end (RFC 4511). `codec` is the sans-I/O wire layer: framing, request decoding and
 //! response encoding; `filter` is the search filter in its BER and RFC 4515 string forms;
-//! `controls` gives typed request/response control values.
+//! `controls` gives typed request/response control values; `session` answers decoded requests
+//! with typed responses, and `wire` is a connection's one path from bytes to requests and from
+//! responses to bytes, through its protection (TLS today, a SASL security layer later).
 
 pub mod codec;
 pub mod controls;
 pub mod filter;
 pub mod rootdse;
 pub mod session;
+pub mod wire;

@@ -1,12 +1,13 @@
 //! One LDAP connection's state machine (sans-I/O, the kanidm/lldap pattern): it takes decoded
-//! requests and returns encoded responses plus what the transport must do next.
+//! requests and returns typed responses plus what the transport must do next; the transport
+//! encodes them (`server::ldap`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 
-use super::codec::{encode_response, BindAuth, Control, LdapRequest, LdapResult, RequestOp, ResponseOp};
+use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, RequestOp, ResponseOp};
 use super::controls::{RequestControl, ResponseControl, SortKey};
 use super::rootdse::{self, OID_STARTTLS, OID_WHOAMI};
 use crate::dsa::error::code;
@@ -37,9 +38,28 @@ pub enum After {
     Close,
 }
 
+/// The answer to one request: the responses in the order they are sent, then what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    pub responses: Vec<Vec<u8>>,
+    pub responses: Vec<LdapResponse>,
     pub after: After,
+}
+
+impl Outcome {
+    fn respond(responses: Vec<LdapResponse>) -> Outcome {
+        Outcome {
+            responses,
+            after: After::Continue,
+        }
+    }
+
+    /// No response (unbind, abandon): the transport goes on or closes.
+    fn silent(after: After) -> Outcome {
+        Outcome {
+            responses: Vec::new(),
+            after,
+        }
+    }
 }
 
 /// Remaining results of a paged search, keyed by the cookie handed to the client.
@@ -77,10 +97,7 @@ impl Session {
 
     pub fn handle(&mut self, ctx: &ServerContext, req: LdapRequest) -> Outcome {
         let msgid = req.msgid;
-        let one = |op: ResponseOp| Outcome {
-            responses: vec![encode_response(msgid, op, &[])],
-            after: After::Continue,
-        };
+        let one = |op: ResponseOp| Outcome::respond(vec![LdapResponse::new(msgid, op)]);
         // RFC 4511 §4.1.11: an unrecognised critical control fails the operation.
         if let Some(bad) = req
             .controls
@@ -97,26 +114,14 @@ impl Session {
             tracing::debug!(oid = %bad.oid, "unsupported critical control");
             return match result_kind(&req.op) {
                 Some(kind) => one(kind(r)),
-                None => Outcome {
-                    responses: vec![],
-                    after: After::Continue,
-                },
+                None => Outcome::silent(After::Continue),
             };
         }
         match req.op {
             RequestOp::Bind(b) => one(self.bind(ctx, b.version, &b.name, b.auth)),
-            RequestOp::Unbind => Outcome {
-                responses: vec![],
-                after: After::Close,
-            },
-            RequestOp::Abandon(_) => Outcome {
-                responses: vec![],
-                after: After::Continue,
-            },
-            RequestOp::Search(s) => Outcome {
-                responses: self.search(ctx, msgid, s, &req.controls),
-                after: After::Continue,
-            },
+            RequestOp::Unbind => Outcome::silent(After::Close),
+            RequestOp::Abandon(_) => Outcome::silent(After::Continue),
+            RequestOp::Search(s) => Outcome::respond(self.search(ctx, msgid, s, &req.controls)),
             RequestOp::Add(a) => one(ResponseOp::AddResponse(self.write_guard(ctx).map_or_else(
                 err_result,
                 |_| {
@@ -212,10 +217,9 @@ impl Session {
     fn extended(&mut self, ctx: &ServerContext, msgid: i32, oid: &str) -> Outcome {
         let respond =
             |result: LdapResult, name: Option<String>, value: Option<Vec<u8>>, after: After| Outcome {
-                responses: vec![encode_response(
+                responses: vec![LdapResponse::new(
                     msgid,
                     ResponseOp::ExtendedResponse { result, name, value },
-                    &[],
                 )],
                 after,
             };
@@ -246,9 +250,8 @@ impl Session {
         msgid: i32,
         s: super::codec::SearchRequest,
         controls: &[Control],
-    ) -> Vec<Vec<u8>> {
-        let done =
-            |r: LdapResult, ctrls: &[Control]| encode_response(msgid, ResponseOp::SearchResultDone(r), ctrls);
+    ) -> Vec<LdapResponse> {
+        let done = |r: LdapResult, ctrls: Vec<Control>| search_done(msgid, r, ctrls);
         let mut paged: Option<(i32, Vec<u8>)> = None;
         let mut sort: Option<Vec<SortKey>> = None;
         for c in controls {
@@ -256,7 +259,7 @@ impl Session {
                 Ok(Some(RequestControl::PagedResults { size, cookie })) => paged = Some((size, cookie)),
                 Ok(Some(RequestControl::ServerSort(keys))) => sort = Some(keys),
                 Ok(_) => {}
-                Err(e) => return vec![done(LdapResult::new(code::PROTOCOL_ERROR, e.to_string()), &[])],
+                Err(e) => return vec![done(LdapResult::new(code::PROTOCOL_ERROR, e.to_string()), vec![])],
             }
         }
 
@@ -275,16 +278,15 @@ impl Session {
             };
             let mut out = Vec::new();
             if matches {
-                out.push(encode_response(
+                out.push(LdapResponse::new(
                     msgid,
                     ResponseOp::SearchResultEntry {
                         dn: String::new(),
                         attrs,
                     },
-                    &[],
                 ));
             }
-            out.push(done(LdapResult::success(), &[]));
+            out.push(done(LdapResult::success(), vec![]));
             return out;
         }
 
@@ -292,19 +294,19 @@ impl Session {
         if let Some((size, cookie)) = &paged {
             if !cookie.is_empty() {
                 let Some(state) = self.paged.remove(cookie) else {
-                    return vec![done(LdapResult::new(code::UNWILLING_TO_PERFORM, "0000208D: LdapErr: DSID-0C090CF1, comment: Invalid paged results cookie, data 0, v4563\u{0}"), &[])];
+                    return vec![done(LdapResult::new(code::UNWILLING_TO_PERFORM, "0000208D: LdapErr: DSID-0C090CF1, comment: Invalid paged results cookie, data 0, v4563\u{0}"), vec![])];
                 };
                 if *size == 0 {
                     return vec![done(
                         LdapResult::success(),
-                        &[ResponseControl::PagedResults {
+                        vec![ResponseControl::PagedResults {
                             size: 0,
                             cookie: vec![],
                         }
                         .to_control()],
                     )];
                 }
-                return self.emit_page(msgid, state, *size as usize, &[]);
+                return self.emit_page(msgid, state, *size as usize, vec![]);
             }
         }
 
@@ -339,7 +341,7 @@ impl Session {
         };
         let out = match ctx.dir.search(&self.caller, &req) {
             Ok(o) => o,
-            Err(e) => return vec![done(self.with_referral_urls(ctx, err_result(e)), &[])],
+            Err(e) => return vec![done(self.with_referral_urls(ctx, err_result(e)), vec![])],
         };
         let mut entries = out.entries;
         let mut sort_ctrl = Vec::new();
@@ -363,16 +365,16 @@ impl Session {
                 msgid,
                 PagedState { entries, references },
                 size.max(1) as usize,
-                &sort_ctrl,
+                sort_ctrl,
             );
         }
-        let mut v = result_pdus(msgid, entries, references);
+        let mut v = result_responses(msgid, entries, references);
         let result = if out.size_limit_exceeded {
             LdapResult::new(code::SIZE_LIMIT_EXCEEDED, "")
         } else {
             LdapResult::success()
         };
-        v.push(done(result, &sort_ctrl));
+        v.push(done(result, sort_ctrl));
         v
     }
 
@@ -382,28 +384,24 @@ impl Session {
         msgid: i32,
         mut state: PagedState,
         size: usize,
-        extra: &[Control],
-    ) -> Vec<Vec<u8>> {
+        extra: Vec<Control>,
+    ) -> Vec<LdapResponse> {
         let take = size.min(state.entries.len());
         let page: Vec<SearchEntry> = state.entries.drain(..take).collect();
         let (mut v, cookie) = if state.entries.is_empty() {
             (
-                result_pdus(msgid, page, std::mem::take(&mut state.references)),
+                result_responses(msgid, page, std::mem::take(&mut state.references)),
                 Vec::new(),
             )
         } else {
             let c = self.next_cookie.to_be_bytes().to_vec();
             self.next_cookie += 1;
             self.paged.insert(c.clone(), state);
-            (result_pdus(msgid, page, Vec::new()), c)
+            (result_responses(msgid, page, Vec::new()), c)
         };
         let mut ctrls = vec![ResponseControl::PagedResults { size: 0, cookie }.to_control()];
-        ctrls.extend_from_slice(extra);
-        v.push(encode_response(
-            msgid,
-            ResponseOp::SearchResultDone(LdapResult::success()),
-            &ctrls,
-        ));
+        ctrls.extend(extra);
+        v.push(search_done(msgid, LdapResult::success(), ctrls));
         v
     }
 
@@ -428,21 +426,25 @@ impl Session {
     }
 }
 
-/// Search result entries, then continuation references, as PDUs.
-fn result_pdus(msgid: i32, entries: Vec<SearchEntry>, references: Vec<String>) -> Vec<Vec<u8>> {
+/// The SearchResultDone that ends a search, with its response controls.
+fn search_done(msgid: i32, result: LdapResult, controls: Vec<Control>) -> LdapResponse {
+    LdapResponse::new(msgid, ResponseOp::SearchResultDone(result)).with_controls(controls)
+}
+
+/// Search result entries, then continuation references, as responses.
+fn result_responses(msgid: i32, entries: Vec<SearchEntry>, references: Vec<String>) -> Vec<LdapResponse> {
     let entries = entries.into_iter().map(|e| {
-        encode_response(
+        LdapResponse::new(
             msgid,
             ResponseOp::SearchResultEntry {
                 dn: e.dn,
                 attrs: e.attrs,
             },
-            &[],
         )
     });
     let refs = references
         .into_iter()
-        .map(|r| encode_response(msgid, ResponseOp::SearchResultReference(vec![r]), &[]));
+        .map(|r| LdapResponse::new(msgid, ResponseOp::SearchResultReference(vec![r])));
     entries.chain(refs).collect()
 }
 
@@ -499,4 +501,133 @@ fn result_kind(op: &RequestOp) -> Option<fn(LdapResult) -> ResponseOp> {
         },
         RequestOp::Unbind | RequestOp::Abandon(_) => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::NtTime;
+    use crate::dsa::forest::DEFAULT_ADMIN_PASSWORD;
+    use crate::dsa::ForestConfig;
+    use crate::ldap::codec::BindRequest;
+    use crate::model::filter::Filter;
+
+    fn context() -> ServerContext {
+        let dir = Directory::provision(&ForestConfig {
+            seed: Some(7),
+            start_time: NtTime::parse_rfc3339("2026-01-05T10:00:00Z"),
+            ..ForestConfig::default()
+        })
+        .unwrap();
+        ServerContext {
+            dir,
+            domain: 0,
+            global_catalog: false,
+            domain_urls: vec!["ldap://127.0.0.1:389".into()],
+        }
+    }
+
+    fn request(msgid: i32, op: RequestOp, controls: Vec<Control>) -> LdapRequest {
+        LdapRequest { msgid, op, controls }
+    }
+
+    fn search(base: &str, scope: LdapSearchScope, filter: &str) -> RequestOp {
+        RequestOp::Search(super::super::codec::SearchRequest {
+            base: base.into(),
+            scope,
+            deref: ldap3_proto::proto::LdapDerefAliases::Never,
+            size_limit: 0,
+            time_limit: 0,
+            types_only: false,
+            filter: Filter::parse(filter).unwrap(),
+            attrs: vec!["cn".into()],
+        })
+    }
+
+    fn codes(outcome: &Outcome) -> Vec<Option<u32>> {
+        outcome
+            .responses
+            .iter()
+            .map(|r| r.result().map(|r| r.code))
+            .collect()
+    }
+
+    #[test]
+    fn answers_are_typed_responses_with_the_request_s_message_id() {
+        let ctx = context();
+        let mut session = Session::new(false);
+        let root = session.handle(
+            &ctx,
+            request(4, search("", LdapSearchScope::Base, "(objectClass=*)"), vec![]),
+        );
+        assert_eq!(root.after, After::Continue);
+        assert_eq!(codes(&root), vec![None, Some(code::SUCCESS)]);
+        assert!(root
+            .responses
+            .iter()
+            .all(|r| r.msgid == 4 && r.controls.is_empty()));
+        assert!(matches!(&root.responses[0].op, ResponseOp::SearchResultEntry { dn, .. } if dn.is_empty()));
+
+        let tls = session.handle(
+            &ctx,
+            request(
+                5,
+                RequestOp::Extended {
+                    oid: OID_STARTTLS.into(),
+                    value: None,
+                },
+                vec![],
+            ),
+        );
+        assert_eq!(tls.after, After::StartTls);
+        assert_eq!(codes(&tls), vec![Some(code::SUCCESS)]);
+
+        let unbind = session.handle(&ctx, request(6, RequestOp::Unbind, vec![]));
+        assert_eq!((unbind.responses, unbind.after), (vec![], After::Close));
+    }
+
+    #[test]
+    fn unknown_critical_controls_and_paged_searches() {
+        let ctx = context();
+        let mut session = Session::new(true);
+        let critical = Control {
+            oid: "1.2.3.4".into(),
+            critical: true,
+            value: None,
+        };
+        let refused = session.handle(&ctx, request(2, RequestOp::Delete("CN=x".into()), vec![critical]));
+        assert_eq!(codes(&refused), vec![Some(code::UNAVAILABLE_CRITICAL_EXTENSION)]);
+        assert!(matches!(refused.responses[0].op, ResponseOp::DelResponse(_)));
+
+        let bind = RequestOp::Bind(BindRequest {
+            version: 3,
+            name: "Administrator@corp.example.test".into(),
+            auth: BindAuth::Simple(DEFAULT_ADMIN_PASSWORD.as_bytes().to_vec()),
+        });
+        assert_eq!(
+            codes(&session.handle(&ctx, request(3, bind, vec![]))),
+            vec![Some(code::SUCCESS)]
+        );
+
+        let paged = |cookie: Vec<u8>| ResponseControl::PagedResults { size: 1, cookie }.to_control();
+        let users = || {
+            search(
+                "CN=Users,DC=corp,DC=example,DC=test",
+                LdapSearchScope::OneLevel,
+                "(cn=*)",
+            )
+        };
+        let first = session.handle(&ctx, request(7, users(), vec![paged(vec![])]));
+        assert_eq!(codes(&first), vec![None, Some(code::SUCCESS)]);
+        let done = first.responses.last().unwrap();
+        let Ok(Some(RequestControl::PagedResults { cookie, .. })) = RequestControl::decode(&done.controls[0])
+        else {
+            panic!("no paged results control: {:?}", done.controls);
+        };
+        assert!(!cookie.is_empty());
+        let second = session.handle(&ctx, request(8, users(), vec![paged(cookie)]));
+        assert_eq!(codes(&second), vec![None, Some(code::SUCCESS)]);
+        assert!(second.responses.iter().all(|r| r.msgid == 8));
+        assert_ne!(first.responses[0].op, second.responses[0].op);
+    }
 }

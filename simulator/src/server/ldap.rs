@@ -9,8 +9,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use crate::ldap::codec::{decode_request, encode_response, frame_len, LdapResult, ResponseOp};
 use crate::ldap::session::{After, ServerContext, Session};
+use crate::ldap::wire::{Protection, Wire};
 use crate::server::record::{LdapPending, Recorder};
 
 #[derive(Clone, Debug)]
@@ -124,7 +124,7 @@ async fn connection(
                 run(
                     tls,
                     Session::new(true),
-                    Vec::new(),
+                    Wire::new(Protection::Tls, limits.max_pdu),
                     &ctx,
                     &limits,
                     record.as_ref(),
@@ -134,10 +134,10 @@ async fn connection(
             Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
         },
         Transport::Plain => {
-            if let Some((stream, mut session, rest)) = run(
+            if let Some((stream, mut session, mut wire)) = run(
                 stream,
                 Session::new(false),
-                Vec::new(),
+                Wire::new(Protection::None, limits.max_pdu),
                 &ctx,
                 &limits,
                 record.as_ref(),
@@ -145,7 +145,7 @@ async fn connection(
             .await
             {
                 // RFC 4511 §4.14.2: no PDU may follow the StartTLS request before the handshake.
-                if !rest.is_empty() {
+                if !wire.start_tls() {
                     return;
                 }
                 match acceptor.accept(stream).await {
@@ -154,7 +154,7 @@ async fn connection(
                         if let Some(r) = record.as_mut() {
                             r.transport = "ldap+starttls";
                         }
-                        run(tls, session, Vec::new(), &ctx, &limits, record.as_ref()).await;
+                        run(tls, session, wire, &ctx, &limits, record.as_ref()).await;
                     }
                     Err(e) => tracing::debug!(error = %e, "StartTLS handshake failed"),
                 }
@@ -164,46 +164,41 @@ async fn connection(
 }
 
 /// Serves requests until the peer leaves, an error closes the connection, or StartTLS is
-/// accepted (then the stream, session and unread bytes are handed back).
+/// accepted (then the stream, session and wire, with any unread bytes, are handed back).
+/// Every request and response passes through `wire`, the connection's protection.
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     mut session: Session,
-    mut buf: Vec<u8>,
+    mut wire: Wire,
     ctx: &ServerContext,
     limits: &ConnectionLimits,
     record: Option<&Recording>,
-) -> Option<(S, Session, Vec<u8>)> {
+) -> Option<(S, Session, Wire)> {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let len = match frame_len(&buf, limits.max_pdu) {
-            Ok(Some(n)) => n,
+        let req = match wire.next_request() {
+            Ok(Some(req)) => req,
             Ok(None) => {
-                let wait = if buf.is_empty() {
-                    limits.idle_timeout
-                } else {
+                let wait = if wire.mid_pdu() {
                     limits.read_timeout
+                } else {
+                    limits.idle_timeout
                 };
                 match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
                     Ok(Ok(0)) | Err(_) => return None,
                     Ok(Ok(n)) => {
-                        buf.extend_from_slice(&chunk[..n]);
+                        wire.receive(&chunk[..n]);
                         continue;
                     }
                     Ok(Err(_)) => return None,
                 }
             }
             Err(e) => {
-                tracing::info!(reason = %e.reason, "malformed LDAP framing, closing connection");
-                let _ = notice_of_disconnection(&mut stream, &e.reason).await;
-                return None;
-            }
-        };
-        let pdu: Vec<u8> = buf.drain(..len).collect();
-        let req = match decode_request(&pdu) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::info!(reason = %e.reason, "malformed LDAP PDU, closing connection");
-                let _ = notice_of_disconnection(&mut stream, &e.reason).await;
+                // RFC 4511 §4.4.1: tell the client why before closing.
+                let notice = wire.notice_of_disconnection(&e.reason);
+                if stream.write_all(&notice).await.is_ok() {
+                    let _ = stream.shutdown().await;
+                }
                 return None;
             }
         };
@@ -219,7 +214,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             r.recorder.ldap(&at, p, &outcome.responses);
         }
         for r in &outcome.responses {
-            if stream.write_all(r).await.is_err() {
+            if stream.write_all(&wire.encode(r)).await.is_err() {
                 return None;
             }
         }
@@ -229,18 +224,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         match outcome.after {
             After::Continue => {}
             After::Close => return None,
-            After::StartTls => return Some((stream, session, buf)),
+            After::StartTls => return Some((stream, session, wire)),
         }
     }
-}
-
-/// RFC 4511 §4.4.1: tell the client why before closing.
-async fn notice_of_disconnection<S: AsyncWrite + Unpin>(stream: &mut S, reason: &str) -> std::io::Result<()> {
-    let pdu = encode_response(
-        0,
-        ResponseOp::NoticeOfDisconnection(LdapResult::new(2, reason.to_string())),
-        &[],
-    );
-    stream.write_all(&pdu).await?;
-    stream.shutdown().await
 }

@@ -31,16 +31,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use ldap3_lber::structure::PL;
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 use serde_json::{json, Map, Value};
 
 use crate::clock::Clock;
 use crate::dsa::Caller;
 use crate::kdc::error::code as krb;
-use crate::kdc::messages::{msg_type, KdcRep, KdcReq, KrbError, PrincipalName};
-use crate::ldap::codec::ber;
-use crate::ldap::codec::{BindAuth, LdapRequest, RequestOp};
+use crate::kdc::messages::PrincipalName;
+use crate::kdc::{Exchange, ExchangeKind};
+use crate::ldap::codec::{BindAuth, LdapRequest, LdapResponse, RequestOp, ResponseOp};
 use crate::model::filter::Filter;
 
 /// What replaces a secret value.
@@ -136,8 +135,9 @@ impl Recorder {
         m
     }
 
-    /// Records one LDAP request and its answer (`responses` as sent; the last holds the result).
-    pub fn ldap(&self, at: &Endpoint<'_>, pending: LdapPending, responses: &[Vec<u8>]) {
+    /// Records one LDAP request and its answer (`responses` as the session gave them; the last
+    /// holds the result).
+    pub fn ldap(&self, at: &Endpoint<'_>, pending: LdapPending, responses: &[LdapResponse]) {
         let mut m = self.base(at);
         m.insert(
             "principal".into(),
@@ -145,7 +145,7 @@ impl Recorder {
         );
         m.insert("operation".into(), json!(pending.operation));
         m.insert("request".into(), Value::Object(pending.request));
-        let result = responses.last().and_then(|r| ldap_result(r));
+        let result = responses.last().and_then(ldap_result);
         m.insert(
             "result".into(),
             result.map_or(
@@ -154,71 +154,49 @@ impl Recorder {
             ),
         );
         if pending.operation == "search" {
-            // Entries are SearchResultEntry PDUs ([APPLICATION 4], constructed: 0x64).
-            let entries = responses.iter().filter(|r| first_op_tag(r) == Some(0x64)).count();
+            let entries = responses.iter().filter(|r| is_entry(r)).count();
             m.insert("entries".into(), json!(entries));
         }
         self.write(Value::Object(m));
     }
 
-    /// Records one Kerberos request and the KDC's reply (`None` when it was dropped).
+    /// Records one Kerberos exchange from the KDC's account of it (`request` as received).
     pub fn kerberos(
         &self,
         connection: u64,
         transport: &str,
         peer: SocketAddr,
         request: &[u8],
-        reply: Option<&[u8]>,
+        exchange: &Exchange,
     ) {
-        let req = KdcReq::from_der(request).ok();
-        let server = req.as_ref().map(|r| r.req_body.realm.clone()).unwrap_or_default();
+        let req = exchange.request.as_ref();
         let mut m = self.base(&Endpoint {
             connection,
             transport,
-            server: &server,
+            server: req.map_or("", |r| r.realm.as_str()),
             peer,
         });
-        let operation = match req.as_ref().map(|r| r.msg_type) {
-            Some(msg_type::AS_REQ) => "AS",
-            Some(msg_type::TGS_REQ) => "TGS",
-            _ => "undecodable",
+        let operation = match req.map(|r| r.kind) {
+            Some(ExchangeKind::As) => "AS",
+            Some(ExchangeKind::Tgs) => "TGS",
+            None => "undecodable",
         };
-        let mut principal = req.as_ref().and_then(|r| {
-            (r.msg_type == msg_type::AS_REQ)
-                .then(|| r.req_body.cname.as_ref().map(|c| full_name(c, &r.req_body.realm)))
-                .flatten()
-        });
-        let result = match reply {
+        let principal = exchange.reply.as_ref().and_then(|r| r.client.clone());
+        let result = match &exchange.reply {
             None => Value::Null,
-            Some(bytes) => match KdcRep::from_der(bytes) {
-                Ok(rep) => {
-                    principal = Some(full_name(&rep.cname, &rep.crealm));
-                    json!({ "code": 0, "diagnostic": "" })
-                }
-                Err(_) => match KrbError::from_der(bytes) {
-                    Ok(err) => {
-                        if principal.is_none() {
-                            principal = err
-                                .cname
-                                .as_ref()
-                                .map(|c| full_name(c, err.crealm.as_deref().unwrap_or(&err.realm)));
-                        }
-                        json!({ "code": err.error_code, "diagnostic": krb_error_name(err.error_code) })
-                    }
-                    Err(_) => json!({ "code": null, "diagnostic": "undecodable reply" }),
-                },
-            },
+            Some(reply) if reply.code == 0 => json!({ "code": 0, "diagnostic": "" }),
+            Some(reply) => json!({ "code": reply.code, "diagnostic": krb_error_name(reply.code) }),
         };
         m.insert("principal".into(), principal.map_or(Value::Null, Value::String));
         m.insert("operation".into(), json!(operation));
-        let request = match &req {
+        let request = match req {
             Some(r) => json!({
-                "realm": r.req_body.realm,
-                "cname": r.req_body.cname.as_ref().map(PrincipalName::joined),
-                "sname": r.req_body.sname.as_ref().map(PrincipalName::joined),
-                "etypes": r.req_body.etypes,
-                "padata": r.padata.iter().map(|p| p.padata_type).collect::<Vec<_>>(),
-                "kdc_options": format!("0x{:08x}", r.req_body.kdc_options),
+                "realm": r.realm,
+                "cname": r.cname.as_ref().map(PrincipalName::joined),
+                "sname": r.sname.as_ref().map(PrincipalName::joined),
+                "etypes": r.etypes,
+                "padata": r.padata_types,
+                "kdc_options": format!("0x{:08x}", r.kdc_options),
             }),
             None => json!({ "length": request.len() }),
         };
@@ -239,18 +217,14 @@ impl crate::kdc::net::ExchangeObserver for Recorder {
         transport: crate::kdc::Transport,
         peer: SocketAddr,
         request: &[u8],
-        reply: Option<&[u8]>,
+        exchange: &Exchange,
     ) {
         let label = match transport {
             crate::kdc::Transport::Udp => "kerberos/udp",
             crate::kdc::Transport::Tcp => "kerberos/tcp",
         };
-        self.kerberos(connection, label, peer, request, reply);
+        self.kerberos(connection, label, peer, request, exchange);
     }
-}
-
-fn full_name(name: &PrincipalName, realm: &str) -> String {
-    format!("{}@{}", name.joined(), realm)
 }
 
 /// An LDAP request summarised before the session consumes it.
@@ -431,30 +405,15 @@ fn redact_filter(f: &Filter) -> Filter {
     }
 }
 
-/// The identifier octet of a response PDU's protocolOp.
-fn first_op_tag(pdu: &[u8]) -> Option<u8> {
-    let (_, len, header) = ber::read_header(pdu).ok()??;
-    let body = pdu.get(header..header + len)?;
-    let (_, id_len, id_header) = ber::read_header(body).ok()??;
-    body.get(id_header + id_len).copied()
+/// Whether a response is a search result entry (search records count them).
+fn is_entry(response: &LdapResponse) -> bool {
+    matches!(response.op, ResponseOp::SearchResultEntry { .. })
 }
 
-/// resultCode and the diagnostic prefix of an LDAPResult-carrying response PDU.
-fn ldap_result(pdu: &[u8]) -> Option<(i64, String)> {
-    let tag = ber::parse_exactly_one(pdu).ok()?;
-    let PL::C(message) = tag.payload else { return None };
-    let PL::C(fields) = &message.get(1)?.payload else {
-        return None;
-    };
-    let PL::P(code) = &fields.first()?.payload else {
-        return None;
-    };
-    let code = ber::integer(code, "resultCode").ok()?;
-    let diagnostic = match &fields.get(2)?.payload {
-        PL::P(text) => String::from_utf8_lossy(text).into_owned(),
-        PL::C(_) => return None,
-    };
-    Some((code, diagnostic_prefix(&diagnostic)))
+/// resultCode and the diagnostic prefix of an LDAPResult-carrying response.
+fn ldap_result(response: &LdapResponse) -> Option<(u32, String)> {
+    let result = response.result()?;
+    Some((result.code, diagnostic_prefix(&result.diagnostic)))
 }
 
 /// `0000202D: SvcErr: …` → `0000202D`; a message without such a prefix is kept whole.
@@ -500,7 +459,7 @@ pub fn krb_error_name(code: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ldap::codec::{encode_response, LdapResult, ResponseOp};
+    use crate::ldap::codec::LdapResult;
 
     #[test]
     fn diagnostic_prefixes() {
@@ -517,23 +476,22 @@ mod tests {
 
     #[test]
     fn results_are_read_from_the_last_pdu() {
-        let pdu = encode_response(
+        let pdu = LdapResponse::new(
             7,
             ResponseOp::SearchResultDone(LdapResult::new(1, "0000202D: SvcErr: DSID, problem 5012")),
-            &[],
         );
         assert_eq!(ldap_result(&pdu), Some((1, "0000202D".to_string())));
-        let entry = encode_response(
+        let entry = LdapResponse::new(
             7,
             ResponseOp::SearchResultEntry {
                 dn: "CN=x".into(),
                 attrs: vec![],
             },
-            &[],
         );
-        assert_eq!(first_op_tag(&entry), Some(0x64));
-        assert_eq!(first_op_tag(&pdu), Some(0x65));
-        assert_eq!(ldap_result(b"\x30\x01"), None);
+        // The protocolOp tags of these two (0x64, 0x65) are asserted with the encoder.
+        assert!(is_entry(&entry));
+        assert!(!is_entry(&pdu));
+        assert_eq!(ldap_result(&entry), None);
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub enum ResponseOp {
         value: Option<Vec<u8>>,
     },
     /// RFC 4511 §4.4.1: an ExtendedResponse with responseName 1.3.6.1.4.1.1466.20036, always
-    /// sent with messageID 0 whatever `msgid` is given to [`encode_response`].
+    /// sent with messageID 0 whatever `msgid` is given to [`encode_response`] or [`LdapResponse`].
     NoticeOfDisconnection(LdapResult),
 }
 
@@ -180,18 +180,125 @@ fn encode_op(op: &ResponseOp) -> Vec<u8> {
     }
 }
 
+/// One response LDAPMessage (RFC 4511 §4.2.1): what the session answers, encoded only at the
+/// connection's edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapResponse {
+    pub msgid: i32,
+    pub op: ResponseOp,
+    /// Response controls, sent in `[0] Controls` when not empty.
+    pub controls: Vec<Control>,
+}
+
+impl LdapResponse {
+    pub fn new(msgid: i32, op: ResponseOp) -> Self {
+        LdapResponse {
+            msgid,
+            op,
+            controls: Vec::new(),
+        }
+    }
+
+    pub fn with_controls(mut self, controls: Vec<Control>) -> Self {
+        self.controls = controls;
+        self
+    }
+
+    /// The LDAPResult this response carries (none for entries, references and intermediate
+    /// responses).
+    pub fn result(&self) -> Option<&LdapResult> {
+        match &self.op {
+            ResponseOp::BindResponse { result, .. } | ResponseOp::ExtendedResponse { result, .. } => {
+                Some(result)
+            }
+            ResponseOp::SearchResultDone(r)
+            | ResponseOp::ModifyResponse(r)
+            | ResponseOp::AddResponse(r)
+            | ResponseOp::DelResponse(r)
+            | ResponseOp::ModDnResponse(r)
+            | ResponseOp::CompareResponse(r)
+            | ResponseOp::NoticeOfDisconnection(r) => Some(r),
+            ResponseOp::SearchResultEntry { .. }
+            | ResponseOp::SearchResultReference(_)
+            | ResponseOp::IntermediateResponse { .. } => None,
+        }
+    }
+
+    /// The LDAPMessage in BER.
+    pub fn to_ber(&self) -> Vec<u8> {
+        encode_message(self.msgid, &self.op, &self.controls)
+    }
+}
+
 /// Encodes one LDAPMessage carrying a response; `controls` go in `[0] Controls` when not empty.
 pub fn encode_response(msgid: i32, op: ResponseOp, controls: &[Control]) -> Vec<u8> {
+    encode_message(msgid, &op, controls)
+}
+
+fn encode_message(msgid: i32, op: &ResponseOp, controls: &[Control]) -> Vec<u8> {
     // RFC 4511 §4.4: unsolicited notifications use messageID 0.
     let msgid = if matches!(op, ResponseOp::NoticeOfDisconnection(_)) {
         0
     } else {
         msgid
     };
-    let mut parts = vec![ber::integer_tlv(ident::INTEGER, i64::from(msgid)), encode_op(&op)];
+    let mut parts = vec![ber::integer_tlv(ident::INTEGER, i64::from(msgid)), encode_op(op)];
     if !controls.is_empty() {
         let list: Vec<Vec<u8>> = controls.iter().map(Control::to_ber).collect();
         parts.push(ber::tlv_parts(ident::context_constructed(0), &list));
     }
     ber::tlv_parts(ident::SEQUENCE, &parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The identifier octet of a response PDU's protocolOp.
+    fn first_op_tag(pdu: &[u8]) -> Option<u8> {
+        let (_, len, header) = ber::read_header(pdu).ok()??;
+        let body = pdu.get(header..header + len)?;
+        let (_, id_len, id_header) = ber::read_header(body).ok()??;
+        body.get(id_header + id_len).copied()
+    }
+
+    #[test]
+    fn entries_and_done_have_their_application_tags() {
+        let pdu = LdapResponse::new(
+            7,
+            ResponseOp::SearchResultDone(LdapResult::new(1, "0000202D: SvcErr: DSID, problem 5012")),
+        )
+        .to_ber();
+        let entry = LdapResponse::new(
+            7,
+            ResponseOp::SearchResultEntry {
+                dn: "CN=x".into(),
+                attrs: vec![],
+            },
+        )
+        .to_ber();
+        assert_eq!(first_op_tag(&entry), Some(0x64));
+        assert_eq!(first_op_tag(&pdu), Some(0x65));
+    }
+
+    #[test]
+    fn typed_responses_encode_as_encode_response_does() {
+        let ctrl = Control {
+            oid: "1.2.840.113556.1.4.319".into(),
+            critical: false,
+            value: Some(vec![0x30, 0x00]),
+        };
+        let done = LdapResponse::new(4, ResponseOp::SearchResultDone(LdapResult::success()))
+            .with_controls(vec![ctrl.clone()]);
+        assert_eq!(
+            done.to_ber(),
+            encode_response(4, done.op.clone(), std::slice::from_ref(&ctrl))
+        );
+        assert_eq!(done.result(), Some(&LdapResult::success()));
+        let notice = LdapResponse::new(4, ResponseOp::NoticeOfDisconnection(LdapResult::new(2, "x")));
+        // msgid 0 whatever was given (RFC 4511 §4.4).
+        assert_eq!(&notice.to_ber()[2..5], &[0x02, 0x01, 0x00]);
+        let reference = LdapResponse::new(4, ResponseOp::SearchResultReference(vec!["ldap://x/".into()]));
+        assert_eq!(reference.result(), None);
+    }
 }
