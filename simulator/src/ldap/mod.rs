@@ -2,8 +2,10 @@
 //! response encoding; `filter` is the search filter in its BER and RFC 4515 string forms;
 //! `controls` gives typed request/response control values; `session` answers decoded requests
 //! with typed responses, and `wire` is a connection's one path from bytes to requests and from
-//! responses to bytes, through its protection (TLS today, a SASL security layer later).
+//! responses to bytes, through its protection (TLS or a SASL security layer); `bind` is the
+//! state machine of the Sicily NTLM, SASL GSSAPI and GSS-SPNEGO binds.
 
+pub mod bind;
 pub mod codec;
 pub mod controls;
 pub mod filter;

@@ -86,9 +86,9 @@ pub fn root_dse(dir: &Directory, domain: usize, global_catalog: bool) -> Vec<(St
         ("supportedExtension".into(), many(&[OID_STARTTLS, OID_WHOAMI])),
         ("supportedLDAPPolicies".into(), many(POLICIES)),
         ("supportedLDAPVersion".into(), many(&["3", "2"])),
-        // Only the mechanisms adsim implements are listed (AD also lists GSSAPI, GSS-SPNEGO,
-        // EXTERNAL and DIGEST-MD5).
-        ("supportedSASLMechanisms".into(), Vec::new()),
+        // Only the mechanisms adsim implements are listed (AD also lists EXTERNAL and
+        // DIGEST-MD5; fidelity.md).
+        ("supportedSASLMechanisms".into(), many(super::bind::SASL_MECHANISMS)),
     ]
 }
 

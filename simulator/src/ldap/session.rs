@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 
+use super::bind::{Binder, Layer};
 use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, RequestOp, ResponseOp};
 use super::controls::{RequestControl, ResponseControl, SortKey};
 use super::rootdse::{self, OID_STARTTLS, OID_WHOAMI};
+use crate::auth::gss_krb5::ServiceKeys;
 use crate::dsa::error::code;
 use crate::dsa::search::{Scope, SearchEntry, SearchRequest, View};
 use crate::dsa::write::{ModOp, Modification};
@@ -27,6 +29,8 @@ pub struct ServerContext {
     pub global_catalog: bool,
     /// `ldap://host:port` of each domain's DC, by domain index.
     pub domain_urls: Vec<String>,
+    /// The DC's own Kerberos keys (every SPN of its account), for GSSAPI and GSS-SPNEGO binds.
+    pub service_keys: Arc<dyn ServiceKeys + Send + Sync>,
 }
 
 /// What the transport does after sending the responses.
@@ -71,6 +75,12 @@ struct PagedState {
 pub struct Session {
     caller: Caller,
     tls: bool,
+    /// Non-simple binds in progress (Sicily, GSSAPI, GSS-SPNEGO).
+    binder: Binder,
+    /// The layer the last bind negotiated, for the transport to switch on after the response.
+    pending_layer: Option<Layer>,
+    /// A SASL security layer protects the connection (StartTLS is then refused).
+    sasl_layer: bool,
     paged: HashMap<Vec<u8>, PagedState>,
     next_cookie: u64,
 }
@@ -80,6 +90,9 @@ impl Session {
         Session {
             caller: Caller::anonymous().with_encryption(tls),
             tls,
+            binder: Binder::default(),
+            pending_layer: None,
+            sasl_layer: false,
             paged: HashMap::new(),
             next_cookie: 1,
         }
@@ -87,6 +100,12 @@ impl Session {
 
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+
+    /// The security layer a bind has just negotiated: the transport applies it to every PDU
+    /// after the bind response (RFC 4752 §3.1, RFC 4422 §3.7).
+    pub fn take_security_layer(&mut self) -> Option<Layer> {
+        self.pending_layer.take()
     }
 
     /// Called by the transport once the TLS handshake of StartTLS completes.
@@ -194,18 +213,28 @@ impl Session {
             LdapResult::new(code::PROTOCOL_ERROR, "unsupported LDAP version")
         } else {
             match auth {
-                BindAuth::Simple(password) => match ctx.dir.simple_bind(name, &password) {
-                    Ok(c) => {
-                        self.caller = c.with_encryption(self.tls);
-                        LdapResult::success()
+                BindAuth::Simple(password) => {
+                    self.binder.reset();
+                    match ctx.dir.simple_bind(name, &password) {
+                        Ok(c) => {
+                            self.caller = c.with_encryption(self.tls);
+                            LdapResult::success()
+                        }
+                        Err(e) => err_result(e),
                     }
-                    Err(e) => err_result(e),
-                },
-                BindAuth::Sasl { mechanism, .. } => LdapResult::new(
-                    code::AUTH_METHOD_NOT_SUPPORTED,
-                    format!("00002027: LdapErr: DSID-0C090A5C, comment: Unsupported SASL mechanism {mechanism}, data 0, v4563\u{0}"),
-                ),
-                _ => LdapResult::new(code::AUTH_METHOD_NOT_SUPPORTED, "authentication method not supported"),
+                }
+                auth => {
+                    let step = self.binder.step(ctx, self.tls, auth);
+                    if let Some(caller) = step.caller {
+                        self.caller = caller;
+                        self.sasl_layer = step.layer.is_some();
+                        self.pending_layer = step.layer;
+                    }
+                    return ResponseOp::BindResponse {
+                        result: step.result,
+                        server_sasl_creds: step.creds,
+                    };
+                }
             }
         };
         ResponseOp::BindResponse {
@@ -226,6 +255,13 @@ impl Session {
         match oid {
             OID_STARTTLS if self.tls => respond(
                 LdapResult::new(code::OPERATIONS_ERROR, "00000000: LdapErr: DSID-0C0911E8, comment: TLS is already active, data 0, v4563\u{0}"),
+                Some(OID_STARTTLS.into()),
+                None,
+                After::Continue,
+            ),
+            // AD refuses StartTLS while a SASL layer signs or seals (client-interop §8).
+            OID_STARTTLS if self.sasl_layer => respond(
+                LdapResult::new(code::OPERATIONS_ERROR, "00000000: LdapErr: DSID-0C0911E8, comment: Cannot start TLS while a SASL security layer is active, data 0, v4563\u{0}"),
                 Some(OID_STARTTLS.into()),
                 None,
                 After::Continue,
@@ -520,6 +556,7 @@ mod tests {
         })
         .unwrap();
         ServerContext {
+            service_keys: Arc::new(crate::server::kdc::DirectoryKdcDb::new(dir.clone(), 0)),
             dir,
             domain: 0,
             global_catalog: false,

@@ -5,19 +5,42 @@
 //! every PDU wrapped and sent behind a 4-byte big-endian length) wraps and unwraps here, as a
 //! further kind of protection.
 
+use super::bind::Layer;
 use super::codec::{
     decode_request, frame_len, CodecError, LdapRequest, LdapResponse, LdapResult, ResponseOp,
 };
+use crate::auth::sasl::{frame, try_unframe};
 
 /// What protects a connection's PDUs above the transport.
-#[derive(Debug, PartialEq, Eq)]
 pub enum Protection {
     /// Plain LDAP: PDUs go as they are.
     None,
     /// TLS under the byte stream (LDAPS, or after StartTLS): PDUs go as they are and the stream
     /// encrypts them.
     Tls,
+    /// A SASL security layer (GSSAPI or GSS-SPNEGO sign or seal): each PDU batch travels as a
+    /// 4-byte big-endian length and the layer's wrap token.
+    Sasl(Layer),
 }
+
+impl std::fmt::Debug for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protection::None => "None",
+            Protection::Tls => "Tls",
+            Protection::Sasl(_) => "Sasl",
+        })
+    }
+}
+
+/// Two protections are equal when of the same kind (layers are not compared).
+impl PartialEq for Protection {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl Eq for Protection {}
 
 /// Bytes in, requests out; responses in, bytes out.
 #[derive(Debug)]
@@ -25,6 +48,10 @@ pub struct Wire {
     protection: Protection,
     /// LDAP bytes received and not yet taken as requests.
     received: Vec<u8>,
+    /// Under a SASL layer: wrapped frames received and not yet unwrapped.
+    wrapped: Vec<u8>,
+    /// A frame that did not unwrap: the connection closes at the next request.
+    broken: Option<CodecError>,
     max_pdu: usize,
 }
 
@@ -34,6 +61,8 @@ impl Wire {
         Wire {
             protection,
             received: Vec::new(),
+            wrapped: Vec::new(),
+            broken: None,
             max_pdu,
         }
     }
@@ -46,18 +75,50 @@ impl Wire {
     pub fn receive(&mut self, bytes: &[u8]) {
         match self.protection {
             Protection::None | Protection::Tls => self.received.extend_from_slice(bytes),
+            Protection::Sasl(_) => {
+                self.wrapped.extend_from_slice(bytes);
+                self.unwrap_frames();
+            }
+        }
+    }
+
+    /// Unwraps every whole frame waiting (RFC 4422 §3.7: the length, then the wrap token).
+    fn unwrap_frames(&mut self) {
+        let Protection::Sasl(layer) = &mut self.protection else {
+            return;
+        };
+        while self.broken.is_none() {
+            // The limit applies to the wrapped frame: its token is the PDU plus a few dozen bytes.
+            let (plain, used) = match try_unframe(&self.wrapped, self.max_pdu.saturating_add(1024)) {
+                Ok(Some((token, used))) => (layer.unwrap(token), used),
+                Ok(None) => return,
+                Err(e) => (Err(e), 0),
+            };
+            match plain {
+                Ok(p) => {
+                    self.received.extend_from_slice(&p);
+                    self.wrapped.drain(..used);
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "SASL frame refused, closing connection");
+                    self.broken = Some(CodecError::new(format!("SASL security layer: {e}")));
+                }
+            }
         }
     }
 
     /// Whether part of a PDU is waiting for the rest (the read timeout applies, not the idle
     /// one).
     pub fn mid_pdu(&self) -> bool {
-        !self.received.is_empty()
+        !self.received.is_empty() || !self.wrapped.is_empty()
     }
 
     /// The next whole request received, `None` while more bytes are needed. An error closes the
     /// connection, after [`Wire::notice_of_disconnection`].
     pub fn next_request(&mut self) -> Result<Option<LdapRequest>, CodecError> {
+        if let Some(e) = &self.broken {
+            return Err(e.clone());
+        }
         let len = match frame_len(&self.received, self.max_pdu) {
             Ok(Some(len)) => len,
             Ok(None) => return Ok(None),
@@ -79,9 +140,34 @@ impl Wire {
 
     /// One response as the bytes to write.
     pub fn encode(&mut self, response: &LdapResponse) -> Vec<u8> {
-        match self.protection {
-            Protection::None | Protection::Tls => response.to_ber(),
+        self.encode_all(std::slice::from_ref(response))
+    }
+
+    /// The responses to one request as the bytes to write. Under a SASL layer they go in one
+    /// wrapped frame: impacket reads one frame per burst and Cyrus parses PDUs out of each
+    /// unwrapped buffer, so one frame per answer suits both.
+    pub fn encode_all(&mut self, responses: &[LdapResponse]) -> Vec<u8> {
+        let ber: Vec<u8> = responses.iter().flat_map(|r| r.to_ber()).collect();
+        match &mut self.protection {
+            Protection::None | Protection::Tls => ber,
+            Protection::Sasl(_) if ber.is_empty() => ber,
+            Protection::Sasl(layer) => match layer.wrap(&ber) {
+                Ok(token) => frame(&token),
+                Err(e) => {
+                    // Only a layer that cannot wrap at all gets here; the client sees nothing.
+                    tracing::warn!(error = %e, "SASL wrap failed");
+                    Vec::new()
+                }
+            },
         }
+    }
+
+    /// Switches the SASL layer on, right after the final bind response was encoded: every byte
+    /// received after it, already read or not, is a wrapped frame.
+    pub fn install_layer(&mut self, layer: Layer) {
+        self.wrapped = std::mem::take(&mut self.received);
+        self.protection = Protection::Sasl(layer);
+        self.unwrap_frames();
     }
 
     /// RFC 4511 §4.4.1: the unsolicited notice that tells the client why it is disconnected.

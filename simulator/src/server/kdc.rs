@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::auth::gss_krb5::ServiceKeys;
 use crate::clock::NtTime;
 use crate::dsa::{token, DirState, Directory, DomainInfo};
 use crate::kdc::crypto::{ETYPE_AES128, ETYPE_AES256, ETYPE_RC4_HMAC};
 use crate::kdc::keytab::{entries_for_principal, write_keytab, KeytabError};
 use crate::kdc::krb5conf::{render_with, RealmKdcs};
+use crate::kdc::messages::PrincipalName;
 use crate::kdc::{KdcDatabase, KdcPrincipal, KerberosKey, PrincipalLookup};
 use crate::model::{AccountSecrets, Entry, EntryId};
 use crate::security::Sid;
@@ -225,6 +227,30 @@ impl KdcDatabase for DirectoryKdcDb {
         realm
             .eq_ignore_ascii_case(&self.domain().realm)
             .then(|| self.domain().dc_name.to_uppercase())
+    }
+}
+
+/// The DC's own service keys for the LDAP acceptor (GSSAPI, GSS-SPNEGO): a ticket is accepted
+/// for any name of the DC's computer account (its SPNs, `ldap/<fqdn>` among them, or its
+/// sAMAccountName) in this realm, with the key of its etype and kvno (the previous password's
+/// keys included).
+impl ServiceKeys for DirectoryKdcDb {
+    fn key(&self, sname: &PrincipalName, realm: &str, etype: i32, kvno: Option<u32>) -> Option<Vec<u8>> {
+        if !realm.eq_ignore_ascii_case(&self.domain().realm) {
+            return None;
+        }
+        let name = sname.joined();
+        let lookup = if name.contains('/') {
+            PrincipalLookup::Spn(name)
+        } else {
+            PrincipalLookup::SamAccountName(name)
+        };
+        let (principal, _) = self.principal_for(&lookup)?;
+        let dc_account = format!("{}$", self.domain().dc_name);
+        if !principal.sam_account_name.eq_ignore_ascii_case(&dc_account) {
+            return None;
+        }
+        principal.key_for_ticket(etype, kvno).map(|k| k.key.clone())
     }
 }
 

@@ -213,13 +213,15 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             };
             r.recorder.ldap(&at, p, &outcome.responses);
         }
-        for r in &outcome.responses {
-            if stream.write_all(&wire.encode(r)).await.is_err() {
-                return None;
-            }
+        if stream.write_all(&wire.encode_all(&outcome.responses)).await.is_err() {
+            return None;
         }
         if stream.flush().await.is_err() {
             return None;
+        }
+        // A bind that negotiated a SASL layer: every later PDU is wrapped (RFC 4752 §3.1).
+        if let Some(layer) = session.take_security_layer() {
+            wire.install_layer(layer);
         }
         match outcome.after {
             After::Continue => {}

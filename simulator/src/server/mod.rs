@@ -367,6 +367,7 @@ impl RunningForest {
                 domain_sid: d.sid.to_string(),
             });
             let ctx = ServerContext {
+                service_keys: Arc::new(kdc::DirectoryKdcDb::new(dir.clone(), d.index)),
                 dir: dir.clone(),
                 domain: d.index,
                 global_catalog: false,
@@ -391,6 +392,7 @@ impl RunningForest {
         }
         let gc_url = url("ldap", addr(&gc));
         let gc_ctx = ServerContext {
+            service_keys: Arc::new(kdc::DirectoryKdcDb::new(dir.clone(), 0)),
             dir: dir.clone(),
             domain: 0,
             global_catalog: true,
