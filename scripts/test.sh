@@ -12,13 +12,18 @@ need_apt=""
 for tool in ldapsearch kinit faketime; do
   command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
+# Cyrus SASL's GSSAPI plugin (ldapsearch -Y GSSAPI) and nss_wrapper (the DC's name for GSSAPI).
+for pkg in libsasl2-modules-gssapi-mit libnss-wrapper; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt=1
+done
 if [ -n "$need_apt" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    ldap-utils krb5-user libfaketime faketime >/dev/null
+    ldap-utils krb5-user libfaketime faketime libsasl2-modules-gssapi-mit libnss-wrapper >/dev/null
 fi
 
-# Python clients: ldap3 (schema loading, LDAP), impacket and minikerberos (Kerberos).
+# Python clients: ldap3 (schema loading, LDAP; pycryptodome gives it MD4 for NTLM), impacket
+# and minikerberos (Kerberos).
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 
 cargo test --workspace --no-fail-fast "$@"

@@ -258,4 +258,40 @@ mod tests {
         assert!(wire.start_tls());
         assert_eq!(wire.protection(), &Protection::Tls);
     }
+
+    #[test]
+    fn a_sasl_layer_wraps_every_pdu_after_it_is_installed() {
+        use crate::auth::ntlm::{flags, NtlmSession, Role};
+        use crate::auth::sasl::{NtlmLayer, SecurityLayer};
+        let f = flags::SIGN | flags::SEAL | flags::EXTENDED_SESSIONSECURITY | flags::NEG_128 | flags::KEY_EXCH;
+        let key = [7u8; 16];
+        let layer = |role| NtlmLayer {
+            session: NtlmSession::new(&key, f, role).unwrap(),
+            seal: true,
+        };
+        let mut client = layer(Role::Client);
+        let mut wire = Wire::new(Protection::None, 100);
+        // The first wrapped request may arrive in the same read as the bind's last bytes.
+        let wrapped = frame(&client.wrap(&UNBIND).unwrap());
+        wire.receive(&wrapped[..5]);
+        wire.install_layer(Box::new(layer(Role::Server)));
+        assert!(matches!(wire.protection(), Protection::Sasl(_)));
+        assert_eq!(wire.next_request(), Ok(None));
+        assert!(wire.mid_pdu());
+        wire.receive(&wrapped[5..]);
+        let req = wire.next_request().unwrap().expect("the unwrapped request");
+        assert_eq!((req.msgid, req.op), (1, RequestOp::Unbind));
+        // Every response to a request goes in one frame.
+        let done = LdapResponse::new(3, ResponseOp::SearchResultDone(LdapResult::success()));
+        let bytes = wire.encode_all(&[done.clone(), done.clone()]);
+        let (token, used) = try_unframe(&bytes, 1000).unwrap().unwrap();
+        assert_eq!(used, bytes.len());
+        assert_eq!(client.unwrap(token).unwrap(), [done.to_ber(), done.to_ber()].concat());
+        // A frame that fails its signature closes the connection.
+        let mut bad = frame(&client.wrap(&UNBIND).unwrap());
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        wire.receive(&bad);
+        assert!(wire.next_request().unwrap_err().reason.contains("SASL"));
+    }
 }
