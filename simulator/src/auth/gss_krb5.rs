@@ -522,7 +522,7 @@ impl KrbSecurityContext {
     /// without, plaintext || checksum(plaintext || header) with EC = checksum length.
     pub fn wrap(&mut self, plain: &[u8], conf: bool) -> Result<Vec<u8>, GssError> {
         self.aes()?;
-        let (seal_usage, sign_usage) = self.usages(true);
+        let (seal_usage, _) = self.usages(true);
         let seq = self.send_seq;
         self.send_seq = self.send_seq.wrapping_add(1);
         let mut header = [0u8; 16];
@@ -550,7 +550,9 @@ impl KrbSecurityContext {
         } else {
             let mut data = plain.to_vec();
             data.extend_from_slice(&header);
-            let cksum = self.checksum(sign_usage, &data)?;
+            // Wrap tokens use the SEAL usage with or without confidentiality; SIGN is for MIC
+            // tokens (RFC 4121 §2, MIT k5sealv3.c).
+            let cksum = self.checksum(seal_usage, &data)?;
             header[4..6].copy_from_slice(&(cksum.len() as u16).to_be_bytes());
             let mut out = header.to_vec();
             out.extend_from_slice(plain);
@@ -563,7 +565,7 @@ impl KrbSecurityContext {
     /// any RRC by rotating back (RFC 4121 §4.2.5).
     pub fn unwrap(&mut self, token: &[u8]) -> Result<(Vec<u8>, bool), GssError> {
         self.aes()?;
-        let (seal_usage, sign_usage) = self.usages(false);
+        let (seal_usage, _) = self.usages(false);
         if token.len() < 16 {
             return Err(GssError::Malformed);
         }
@@ -621,7 +623,7 @@ impl KrbSecurityContext {
             h[4..8].copy_from_slice(&[0, 0, 0, 0]);
             let mut data = plain.to_vec();
             data.extend_from_slice(&h);
-            let expected = self.checksum(sign_usage, &data)?;
+            let expected = self.checksum(seal_usage, &data)?;
             if !constant_time_eq(&expected, cksum) {
                 return Err(GssError::BadIntegrity);
             }
