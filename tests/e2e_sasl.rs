@@ -58,7 +58,14 @@ impl Lab {
         let o = lab.a.as_admin(
             "ldapsearch",
             &lab.a.ldaps(),
-            &["-LLL", "-b", &format!("CN=WebHosts,CN=Users,{base}"), "-s", "base", "objectSid"],
+            &[
+                "-LLL",
+                "-b",
+                &format!("CN=WebHosts,CN=Users,{base}"),
+                "-s",
+                "base",
+                "objectSid",
+            ],
             None,
         );
         let out = text(&o).replace("\n ", "");
@@ -168,7 +175,16 @@ impl Lab {
         let base = format!("CN=svc-web,CN=Managed Service Accounts,{}", self.base);
         let mut args = vec!["-Y", "GSSAPI", "-N", "-H", &url];
         args.extend_from_slice(extra);
-        args.extend(["-LLL", "-b", &base, "-s", "base", "(objectClass=*)", "sAMAccountName", "msDS-ManagedPassword"]);
+        args.extend([
+            "-LLL",
+            "-b",
+            &base,
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "sAMAccountName",
+            "msDS-ManagedPassword",
+        ]);
         text(&self.run(who, "ldapsearch", &args))
     }
 }
@@ -229,13 +245,20 @@ fn ldap3_sicily_ntlm_binds_searches_and_refuses_a_wrong_password_with_52e() {
     let lab = Lab::start();
     let url = lab.a.ldap();
     let (host, port) = url.trim_start_matches("ldap://").rsplit_once(':').unwrap();
-    let o = python(LDAP3_NTLM, &[host, port, &lab.base, ADMIN_PASSWORD, WEB01_PASSWORD]);
+    let o = python(
+        LDAP3_NTLM,
+        &[host, port, &lab.base, ADMIN_PASSWORD, WEB01_PASSWORD],
+    );
     assert!(o.status.success(), "ldap3: {}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["admin_bind"], true, "{v}");
     assert_eq!(v["admin_whoami"], "u:CORP\\Administrator", "{v}");
     assert_eq!(v["admin_search"], serde_json::json!(["krbtgt"]), "{v}");
-    assert_eq!(v["sasl_mechanisms"], serde_json::json!(["GSSAPI", "GSS-SPNEGO"]), "{v}");
+    assert_eq!(
+        v["sasl_mechanisms"],
+        serde_json::json!(["GSSAPI", "GSS-SPNEGO"]),
+        "{v}"
+    );
     assert_eq!(v["naming_context"], lab.base, "{v}");
     assert_eq!(v["computer_bind"], true, "{v}");
     assert_eq!(v["computer_whoami"], "u:CORP\\WEB01$", "{v}");
@@ -243,10 +266,9 @@ fn ldap3_sicily_ntlm_binds_searches_and_refuses_a_wrong_password_with_52e() {
     assert_eq!(v["wrong_bind"], false, "{v}");
     assert_eq!(v["wrong_result"], 49, "{v}");
     assert!(
-        v["wrong_message"]
-            .as_str()
-            .unwrap()
-            .starts_with("80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1"),
+        v["wrong_message"].as_str().unwrap().starts_with(
+            "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1"
+        ),
         "{v}"
     );
     assert_eq!(v["unknown_result"], 49, "{v}");
@@ -263,14 +285,18 @@ fn ldapsearch_gssapi_seals_by_default_and_reads_the_gmsa_password_and_tls_takes_
     // Integrity only: not encrypted, so the confidentiality rule refuses (0000202D).
     let out = lab.gssapi_read_gmsa("WEB01", false, &["-O", "minssf=1,maxssf=1"]);
     assert!(out.contains("SASL data security layer installed"), "{out}");
-    assert!(out.contains("Operations error (1)") && out.contains("0000202D"), "{out}");
+    assert!(
+        out.contains("Operations error (1)") && out.contains("0000202D"),
+        "{out}"
+    );
     // ldaps:// without a layer: TLS protects the password.
     let out = lab.gssapi_read_gmsa("WEB01", true, &["-O", "maxssf=0"]);
     assert_reads_password("GSSAPI over TLS", &out);
     // ldaps:// asking for a layer: refused as Samba/AD do.
     let out = lab.gssapi_read_gmsa("WEB01", true, &[]);
     assert!(
-        out.contains("Server is unwilling to perform (53)") && out.contains("Sign or Seal are not allowed if TLS is used"),
+        out.contains("Server is unwilling to perform (53)")
+            && out.contains("Sign or Seal are not allowed if TLS is used"),
         "{out}"
     );
     // The identity is the ticket's.
@@ -283,10 +309,16 @@ fn ldapsearch_gssapi_seals_by_default_and_reads_the_gmsa_password_and_tls_takes_
 fn gssapi_token_groups_come_from_the_ticket_so_a_new_member_needs_a_new_tgt() {
     let lab = Lab::start();
     lab.kinit("WEB02");
-    assert_no_password("WEB02 outside the group", &lab.gssapi_read_gmsa("WEB02", false, &[]));
+    assert_no_password(
+        "WEB02 outside the group",
+        &lab.gssapi_read_gmsa("WEB02", false, &[]),
+    );
     lab.add_member("WEB02");
     // The TGT (and the service ticket from it) still carry the old groups.
-    assert_no_password("WEB02 with its old TGT", &lab.gssapi_read_gmsa("WEB02", false, &[]));
+    assert_no_password(
+        "WEB02 with its old TGT",
+        &lab.gssapi_read_gmsa("WEB02", false, &[]),
+    );
     let o = lab.run("WEB02", "kdestroy", &[]);
     assert!(o.status.success(), "kdestroy: {}", text(&o));
     lab.kinit("WEB02");
@@ -333,7 +365,13 @@ fn impacket_gss_spnego_ntlm_seals_on_ldap_and_binds_over_ldaps() {
     let port = |u: String| u.rsplit_once(':').unwrap().1.to_string();
     let o = python(
         IMPACKET_SPNEGO,
-        &["127.0.0.1", &port(lab.a.ldap()), &port(lab.a.ldaps()), &lab.base, WEB01_PASSWORD],
+        &[
+            "127.0.0.1",
+            &port(lab.a.ldap()),
+            &port(lab.a.ldaps()),
+            &lab.base,
+            WEB01_PASSWORD,
+        ],
     );
     assert!(o.status.success(), "impacket: {}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

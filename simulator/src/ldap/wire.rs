@@ -263,7 +263,8 @@ mod tests {
     fn a_sasl_layer_wraps_every_pdu_after_it_is_installed() {
         use crate::auth::ntlm::{flags, NtlmSession, Role};
         use crate::auth::sasl::{NtlmLayer, SecurityLayer};
-        let f = flags::SIGN | flags::SEAL | flags::EXTENDED_SESSIONSECURITY | flags::NEG_128 | flags::KEY_EXCH;
+        let f =
+            flags::SIGN | flags::SEAL | flags::EXTENDED_SESSIONSECURITY | flags::NEG_128 | flags::KEY_EXCH;
         let key = [7u8; 16];
         let layer = |role| NtlmLayer {
             session: NtlmSession::new(&key, f, role).unwrap(),
@@ -286,7 +287,10 @@ mod tests {
         let bytes = wire.encode_all(&[done.clone(), done.clone()]);
         let (token, used) = try_unframe(&bytes, 1000).unwrap().unwrap();
         assert_eq!(used, bytes.len());
-        assert_eq!(client.unwrap(token).unwrap(), [done.to_ber(), done.to_ber()].concat());
+        assert_eq!(
+            client.unwrap(token).unwrap(),
+            [done.to_ber(), done.to_ber()].concat()
+        );
         // A frame that fails its signature closes the connection.
         let mut bad = frame(&client.wrap(&UNBIND).unwrap());
         let last = bad.len() - 1;

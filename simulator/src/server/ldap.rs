@@ -213,7 +213,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             };
             r.recorder.ldap(&at, p, &outcome.responses);
         }
-        if stream.write_all(&wire.encode_all(&outcome.responses)).await.is_err() {
+        if stream
+            .write_all(&wire.encode_all(&outcome.responses))
+            .await
+            .is_err()
+        {
             return None;
         }
         if stream.flush().await.is_err() {

@@ -74,7 +74,8 @@ pub(super) fn step(
             }
             let (subkey, seq) = acceptor_subkey(&accepted);
             let built = build_ap_rep(&accepted, Some(&subkey), seq).map_err(kerberos_error);
-            let ctx = KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq).map_err(|_| logon_failure());
+            let ctx =
+                KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq).map_err(|_| logon_failure());
             match (built, ctx) {
                 (Ok(ap_rep), Ok(ctx)) => (
                     Step::in_progress(ap_rep),

@@ -5,9 +5,9 @@ use crate::auth::ntlm::{NtlmAccount, NtlmAccounts};
 use crate::dsa::caller::well_known;
 use crate::dsa::provision::uac;
 use crate::dsa::{Caller, Directory};
+use crate::kdc::messages::EncTicketPart;
 use crate::kdc::pac::Pac;
 use crate::kdc::ticket::find_pac;
-use crate::kdc::messages::EncTicketPart;
 use crate::model::EntryId;
 use crate::security::Sid;
 

@@ -3,9 +3,7 @@
 //! success or 49. No security layer follows (ldap3 never signs).
 
 use super::identity::{caller_for_account, is_disabled, DirectoryAccounts};
-use super::{
-    account_disabled, ntlm_challenge, out_of_sequence, security_context_error, State, Step,
-};
+use super::{account_disabled, ntlm_challenge, out_of_sequence, security_context_error, State, Step};
 use crate::auth::ntlm::{NtlmFailure, NtlmOutcome};
 use crate::ldap::codec::LdapResult;
 use crate::ldap::session::ServerContext;

@@ -5,7 +5,7 @@
 
 use super::identity::{caller_for_account, is_disabled, DirectoryAccounts};
 use super::{
-    accept_ap_req, account_disabled, acceptor_subkey, kerberos_error, layer_over_tls, logon_failure,
+    accept_ap_req, acceptor_subkey, account_disabled, kerberos_error, layer_over_tls, logon_failure,
     ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, gss_flags, KrbSecurityContext};
@@ -20,7 +20,11 @@ const OFFERED: &[Mech] = &[Mech::MsKrb5, Mech::Krb5, Mech::Ntlm];
 /// A GSS-SPNEGO bind after its first PDU.
 pub(super) enum Pending {
     /// The client sent no optimistic token: the chosen mechanism's first token comes next.
-    AwaitToken { mech: Mech, mech_types_der: Vec<u8>, mic_required: bool },
+    AwaitToken {
+        mech: Mech,
+        mech_types_der: Vec<u8>,
+        mic_required: bool,
+    },
     /// NTLM CHALLENGE sent; the AUTHENTICATE comes next.
     Ntlm {
         acceptor: NtlmAcceptor,
@@ -51,7 +55,15 @@ pub(super) fn step(
                 );
             };
             match choice.token {
-                Some(t) => first_token(sc, tls, choice.mech, t, init.mech_types_der, init.mech_list_mic, choice.mic_required),
+                Some(t) => first_token(
+                    sc,
+                    tls,
+                    choice.mech,
+                    t,
+                    init.mech_types_der,
+                    init.mech_list_mic,
+                    choice.mic_required,
+                ),
                 None => (
                     Step::in_progress(spnego::encode_neg_token_resp(&NegTokenResp {
                         neg_state: Some(NegState::AcceptIncomplete),
@@ -115,7 +127,8 @@ pub(super) fn step(
                 return fail(logon_failure());
             };
             let mic = resp.mech_list_mic;
-            let Ok(done) = spnego::complete(&mech_types_der, mic.as_deref(), mic_required, None, &mut session)
+            let Ok(done) =
+                spnego::complete(&mech_types_der, mic.as_deref(), mic_required, None, &mut session)
             else {
                 return fail(security_context_error(NtlmFailure::BadMic.code()));
             };
@@ -182,8 +195,13 @@ fn first_token(
     let Ok(mut ctx) = KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq) else {
         return fail(logon_failure());
     };
-    let Ok(done) = spnego::complete(&mech_types_der, client_mic.as_deref(), mic_required, Some(ap_rep), &mut ctx)
-    else {
+    let Ok(done) = spnego::complete(
+        &mech_types_der,
+        client_mic.as_deref(),
+        mic_required,
+        Some(ap_rep),
+        &mut ctx,
+    ) else {
         return fail(logon_failure());
     };
     let layer: Option<Layer> = (conf || integ).then(|| Box::new(KrbLayer { ctx, conf }) as Layer);
