@@ -291,7 +291,7 @@ impl Provisioner<'_> {
         let cat = self.dir.forest.schema_dn.child("CN", cn);
         e.set_str("objectCategory", cat.to_string());
         let domain = self.dir.forest.domain_of(&e.dn).map(|d| d.index);
-        if let Some(sd) = super::write::default_security_descriptor(self.dir, class, domain) {
+        if let Some(sd) = super::add::default_security_descriptor(self.dir, class, domain) {
             e.set("nTSecurityDescriptor", vec![sd]);
         }
         e

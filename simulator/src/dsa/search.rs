@@ -5,54 +5,12 @@
 use super::caller::Caller;
 use super::error::{DsError, DsResult};
 use super::matching::{self, RULE_BIT_AND, RULE_BIT_OR, RULE_IN_CHAIN};
+use super::prologue::bound_target;
 use super::{attrs, DirState, Directory};
 use crate::model::filter::Filter;
 use crate::model::{Dn, Entry, EntryId};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Base,
-    OneLevel,
-    Subtree,
-}
-
-/// Which naming contexts the answering server holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
-    /// A domain's DC: its domain NC plus configuration and schema.
-    Dc { domain: usize },
-    /// A Global Catalog: every NC, partial attribute set, read-only.
-    GlobalCatalog,
-}
-
-#[derive(Clone, Debug)]
-pub struct SearchRequest {
-    pub base: String,
-    pub scope: Scope,
-    pub filter: Filter,
-    pub attrs: Vec<String>,
-    pub types_only: bool,
-    pub size_limit: usize,
-    pub view: View,
-}
-
-/// Attributes of an entry as returned: name and values, in order.
-pub type AttributeList = Vec<(String, Vec<Vec<u8>>)>;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SearchEntry {
-    pub dn: String,
-    pub attrs: AttributeList,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct SearchOutput {
-    pub entries: Vec<SearchEntry>,
-    /// Subordinate naming contexts below the base held elsewhere (continuation references).
-    pub references: Vec<Dn>,
-    /// Set when the size limit cut the result (resultCode 4 after the entries).
-    pub size_limit_exceeded: bool,
-}
+pub use super::request::{AttributeList, Scope, SearchEntry, SearchOutput, SearchRequest, View};
 
 /// Three-valued logic of RFC 4511 §4.5.1.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,10 +22,7 @@ enum Truth {
 
 impl Directory {
     pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
-        let base = Dn::parse(&req.base).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let base = bound_target(caller, &req.base)?;
         // A read after the interval rolls gMSA passwords over first (gmsa-gkdi.md §3).
         self.roll_over_all_due();
         let st = self.read();
@@ -80,11 +35,10 @@ impl Directory {
         }
         let base_id = match st.store.lookup(&base) {
             Some(id) => id,
-            None => return Err(DsError::no_such_object(&self.matched_dn(&st, &base))),
+            None => return Err(self.no_such_object(&st, &base)),
         };
         let mut out = SearchOutput::default();
         let candidates = self.candidates(&st, base_id, &base, req, &mut out);
-        let wants_password = attrs::names_managed_password(&req.attrs);
         let mut ctx = attrs::ReadContext::new(self, &st, caller, req);
         for id in candidates {
             let Some(entry) = st.store.get(id) else { continue };
@@ -98,28 +52,9 @@ impl Directory {
                 out.size_limit_exceeded = true;
                 break;
             }
-            // gmsa-gkdi.md §5 step 1: the confidentiality check fails the whole search.
-            if wants_password && entry.is_class("msDS-GroupManagedServiceAccount") && !caller.encrypted {
-                return Err(DsError::confidentiality_required());
-            }
             out.entries.push(ctx.render(entry)?);
         }
         Ok(out)
-    }
-
-    /// The deepest existing ancestor of `dn`, for matchedDN.
-    pub fn matched_dn(&self, st: &DirState, dn: &Dn) -> String {
-        let mut cur = dn.parent();
-        while let Some(d) = cur {
-            if d.is_root() {
-                break;
-            }
-            if st.store.lookup(&d).is_some() {
-                return d.to_string();
-            }
-            cur = d.parent();
-        }
-        String::new()
     }
 
     fn referral_to(&self, domain: usize, base: &Dn) -> DsError {

@@ -1,0 +1,259 @@
+//! Modify (RFC 4511 §4.6): the write right, system-only and RDN attributes, attribute rules,
+//! linked attributes, value semantics of add/delete/replace/increment, the schema, and
+//! uniqueness. Every check runs on a copy of the entry, swapped in at the end: a refused
+//! modify changes nothing. unicodePwd is handled by `dsa::password`.
+
+use super::access::{self, Right};
+use super::caller::Caller;
+use super::error::{code, win32, DsError, DsResult};
+use super::prologue::{bound_target, store_err, SYSTEM_ONLY};
+use super::provision::{sam_type, uac};
+use super::request::{ModOp, Modification};
+use super::{DirState, Directory};
+use crate::model::Entry;
+use crate::schema::Schema;
+use crate::store::is_forward_link;
+
+impl Directory {
+    pub fn modify(&self, caller: &Caller, dn: &str, mods: Vec<Modification>) -> DsResult<()> {
+        let dn = bound_target(caller, dn)?;
+        let mut st = self.write();
+        let id = self.locate(&st, &dn)?;
+        let mut e = (**st.store.get(id).expect("looked up")).clone();
+        access::check(self, caller, &e, Right::Write { mods: &mods })?;
+        let rdn_attr =
+            e.dn.rdn()
+                .map(|r| r.attr.to_ascii_lowercase())
+                .unwrap_or_default();
+        let domain = self.forest.domain_of(&e.dn).map(|d| d.index);
+        let mut password: Option<Vec<u8>> = None;
+        for m in &mods {
+            let key = m.attr.to_ascii_lowercase();
+            if SYSTEM_ONLY.contains(&key.as_str()) || key == "objectclass" {
+                return Err(DsError::constraint(
+                    win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY,
+                    0,
+                    &m.attr,
+                ));
+            }
+            if key == rdn_attr || key == "name" {
+                return Err(DsError::upd(
+                    code::NOT_ALLOWED_ON_RDN,
+                    0x2016,
+                    6006,
+                    "CANT_MOD_RDN",
+                ));
+            }
+            if let Some(rule) = refuse_attribute_change(&e, &key) {
+                return Err(rule);
+            }
+            if key == "unicodepwd" {
+                if password.is_none() {
+                    password = Some(self.password_modification(caller, &e, &mods)?);
+                }
+                continue;
+            }
+            if is_forward_link(&key) {
+                self.modify_links(&st, &mut e, &key, m)?;
+                continue;
+            }
+            apply_values(&mut e, m)?;
+            check_modified_attribute(&e, &m.attr)?;
+        }
+        let now = self.clock.now();
+        if let Some(pw) = password {
+            let d = domain.ok_or_else(|| DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM))?;
+            let realm = self.forest.domains[d].realm.clone();
+            self.apply_password(&mut e, &realm, &pw, now);
+        }
+        if let Some(d) = domain {
+            if e.has("objectSid") {
+                self.check_uniqueness(&st, &e, d)?;
+            }
+        }
+        if let Some(u) = e.first_i64("userAccountControl") {
+            let is_machine = (u as u32) & (uac::WORKSTATION_TRUST_ACCOUNT | uac::SERVER_TRUST_ACCOUNT) != 0;
+            if e.has("sAMAccountType") && !e.is_class("group") {
+                e.set_str(
+                    "sAMAccountType",
+                    if is_machine {
+                        sam_type::MACHINE_ACCOUNT
+                    } else {
+                        sam_type::USER_OBJECT
+                    }
+                    .to_string(),
+                );
+            }
+        }
+        let usn = st.store.next_usn();
+        e.set_str("whenChanged", now.to_generalized_time());
+        e.set_str("uSNChanged", usn.to_string());
+        st.store.update(e).map_err(store_err)
+    }
+
+    fn modify_links(&self, st: &DirState, e: &mut Entry, key: &str, m: &Modification) -> DsResult<()> {
+        let targets = self.resolve_links(st, &m.values)?;
+        let cur = e.links.entry(key.to_string()).or_default();
+        match m.op {
+            ModOp::Add => {
+                for t in targets {
+                    if cur.contains(&t) {
+                        // ERROR_MEMBER_IN_ALIAS / ENTRY_EXISTS, as AD answers a duplicate member.
+                        return Err(DsError::upd(
+                            code::ENTRY_ALREADY_EXISTS,
+                            0x562,
+                            6005,
+                            "ENTRY_EXISTS",
+                        ));
+                    }
+                    cur.push(t);
+                }
+            }
+            ModOp::Delete if m.values.is_empty() => cur.clear(),
+            ModOp::Delete => {
+                for t in targets {
+                    if !cur.contains(&t) {
+                        // ERROR_MEMBER_NOT_IN_ALIAS.
+                        return Err(DsError::svc(
+                            code::UNWILLING_TO_PERFORM,
+                            0x561,
+                            5003,
+                            "WILL_NOT_PERFORM",
+                            0,
+                        ));
+                    }
+                    cur.retain(|x| *x != t);
+                }
+            }
+            ModOp::Replace => *cur = targets,
+            ModOp::Increment => {
+                return Err(DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, 0, key))
+            }
+        }
+        if cur.is_empty() {
+            e.links.remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// Attribute rules that refuse a modify regardless of rights.
+fn refuse_attribute_change(target: &Entry, key: &str) -> Option<DsError> {
+    // "The password change interval can only be set during creation" (MS gMSA docs;
+    // windows-behaviour.md row 6; result code inferred).
+    if key == "msds-managedpasswordinterval" && target.is_class(super::gmsa::GMSA_CLASS) {
+        return Some(DsError::constraint(
+            win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY,
+            0x90784,
+            "msDS-ManagedPasswordInterval",
+        ));
+    }
+    None
+}
+
+/// One modified attribute against the schema: known, valid syntax, value count.
+fn check_modified_attribute(e: &Entry, attr: &str) -> DsResult<()> {
+    use crate::schema::SchemaViolation;
+    let schema = Schema::ad();
+    let Some(at) = schema.attribute(attr) else {
+        return Err(SchemaViolation::no_such_attribute().into());
+    };
+    let values = e.values(attr);
+    if values.iter().any(|v| at.syntax.validate(v).is_err()) {
+        return Err(SchemaViolation::invalid_syntax().into());
+    }
+    if at.single_valued && values.len() > 1 {
+        return Err(DsError::atr(
+            code::ATTRIBUTE_OR_VALUE_EXISTS,
+            0x2083,
+            1006,
+            "ATT_OR_VALUE_EXISTS",
+            0,
+            at.name,
+        ));
+    }
+    let classes: Vec<String> = e
+        .values("objectClass")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    if !values.is_empty()
+        && !schema
+            .allowed_attributes(&classes)
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(at.name))
+    {
+        return Err(DsError::new(
+            code::OBJECT_CLASS_VIOLATION,
+            0x207D,
+            format!(
+                "0000207D: UpdErr: DSID-03151E9A, problem 6002 (OBJ_CLASS_VIOLATION), data {:x}\n{}",
+                at.attribute_id().unwrap_or(0),
+                "\u{0}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn apply_values(e: &mut Entry, m: &Modification) -> DsResult<()> {
+    let key = m.attr.to_ascii_lowercase();
+    let mut cur: Vec<Vec<u8>> = e.get(&key).map(|a| a.values.clone()).unwrap_or_default();
+    let same = |a: &[u8], b: &[u8]| super::matching::equal(&key, a, b);
+    match m.op {
+        ModOp::Add => {
+            if m.values.is_empty() {
+                return Err(DsError::constraint(
+                    win32::ERROR_DS_CONSTRAINT_VIOLATION,
+                    0,
+                    &m.attr,
+                ));
+            }
+            for v in &m.values {
+                if cur.iter().any(|c| same(c, v)) {
+                    return Err(DsError::value_exists(&m.attr));
+                }
+                cur.push(v.clone());
+            }
+        }
+        ModOp::Delete if m.values.is_empty() => {
+            if cur.is_empty() {
+                return Err(DsError::no_such_attribute(&m.attr));
+            }
+            cur.clear();
+        }
+        ModOp::Delete => {
+            for v in &m.values {
+                let before = cur.len();
+                cur.retain(|c| !same(c, v));
+                if cur.len() == before {
+                    return Err(DsError::no_such_attribute(&m.attr));
+                }
+            }
+        }
+        ModOp::Replace => cur = m.values.clone(),
+        ModOp::Increment => {
+            let [delta] = m.values.as_slice() else {
+                return Err(DsError::constraint(
+                    win32::ERROR_DS_CONSTRAINT_VIOLATION,
+                    0,
+                    &m.attr,
+                ));
+            };
+            let d: i64 = std::str::from_utf8(delta)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, 0, &m.attr))?;
+            let [v] = cur.as_slice() else {
+                return Err(DsError::no_such_attribute(&m.attr));
+            };
+            let n: i64 = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, 0, &m.attr))?;
+            cur = vec![(n + d).to_string().into_bytes()];
+        }
+    }
+    e.set(&m.attr, cur);
+    Ok(())
+}
