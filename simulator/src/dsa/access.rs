@@ -79,6 +79,8 @@ pub fn check(dir: &Directory, caller: &Caller, target: &Entry, right: Right<'_>)
     let granted = match right {
         Right::CreateChild { class } => may_create(dir, caller, target, class),
         Right::Write { mods } => may_modify(dir, caller, target, mods),
+        // Asked as a write of nothing: the own-password rule matches an empty list too, so a
+        // principal may delete or rename itself (the rule as it stands; not yet Windows').
         Right::Delete | Right::Rename => may_modify(dir, caller, target, &[]),
         Right::ResetPassword => may_reset_password(dir, caller, target),
     };
@@ -277,4 +279,158 @@ fn may_reset_password(dir: &Directory, caller: &Caller, target: &Entry) -> bool 
 fn token_of(caller: &Caller) -> Token {
     let user = caller.sid.clone().unwrap_or_else(well_known::anonymous);
     Token::new(user, caller.token.iter().cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::request::ModOp;
+    use crate::dsa::testing::*;
+    use crate::model::Dn;
+
+    fn entry(dir: &Directory, dn: &str) -> Arc<Entry> {
+        dir.read()
+            .store
+            .get_by_dn(&Dn::parse(dn).unwrap())
+            .expect("entry")
+            .clone()
+    }
+
+    use std::sync::Arc;
+
+    #[test]
+    fn anonymous_callers_need_a_bind() {
+        let dir = forest();
+        let e = require_bound(&Caller::anonymous()).unwrap_err();
+        assert_eq!(e.code, code::OPERATIONS_ERROR);
+        assert!(e.text.starts_with("000004DC: LdapErr"), "{e:?}");
+        require_bound(&caller(&dir, ALICE)).unwrap();
+    }
+
+    #[test]
+    fn create_child_follows_the_default_descriptors() {
+        let dir = forest();
+        let users = entry(&dir, &format!("CN=Users,{BASE}"));
+        let builtin = entry(&dir, &format!("CN=Builtin,{BASE}"));
+        let config = entry(&dir, &dir.forest.config_dn.to_string());
+        let (admin, ops, alice) = (admin(&dir), caller(&dir, OPS), caller(&dir, ALICE));
+        let create =
+            |who: &Caller, parent: &Entry, class| check(&dir, who, parent, Right::CreateChild { class });
+        create(&admin, &users, "msDS-GroupManagedServiceAccount").unwrap();
+        create(&admin, &config, "container").unwrap();
+        create(&ops, &users, "user").unwrap();
+        create(&ops, &users, "computer").unwrap();
+        for (who, parent, class) in [
+            (&ops, &builtin, "user"),
+            (&ops, &users, "msDS-GroupManagedServiceAccount"),
+            (&ops, &config, "container"),
+            (&alice, &users, "user"),
+        ] {
+            let e = create(who, parent, class).unwrap_err();
+            assert_eq!(e.code, code::INSUFFICIENT_ACCESS_RIGHTS);
+            assert!(e.text.starts_with("00000005: SecErr"), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn write_rights_admins_operators_and_own_password() {
+        let dir = forest();
+        let (alice_e, admin_e) = (entry(&dir, ALICE), entry(&dir, ADMINISTRATOR));
+        let (admin, ops, alice) = (admin(&dir), caller(&dir, OPS), caller(&dir, ALICE));
+        let pw = [
+            m(ModOp::Delete, "unicodePwd", vec![]),
+            m(ModOp::Add, "unicodePwd", vec![]),
+        ];
+        let desc = [m(ModOp::Replace, "description", s("x"))];
+        check(&dir, &alice, &alice_e, Right::Write { mods: &pw }).unwrap();
+        check(&dir, &ops, &alice_e, Right::Write { mods: &desc }).unwrap();
+        check(&dir, &admin, &admin_e, Right::Write { mods: &desc }).unwrap();
+        check(&dir, &ops, &alice_e, Right::Delete).unwrap();
+        check(&dir, &ops, &alice_e, Right::Rename).unwrap();
+        for (who, target, right) in [
+            (&alice, &alice_e, Right::Write { mods: &desc }),
+            (&alice, &entry(&dir, OPS), Right::Delete),
+            (&ops, &admin_e, Right::Write { mods: &desc }),
+            (&ops, &admin_e, Right::Rename),
+            (&alice, &admin_e, Right::Write { mods: &pw }),
+        ] {
+            let e = check(&dir, who, target, right).unwrap_err();
+            assert_eq!(e, DsError::insufficient_access());
+        }
+    }
+
+    #[test]
+    fn reset_password_right() {
+        let dir = forest();
+        let (alice_e, admin_e) = (entry(&dir, ALICE), entry(&dir, ADMINISTRATOR));
+        let (ops, alice) = (caller(&dir, OPS), caller(&dir, ALICE));
+        check(&dir, &admin(&dir), &admin_e, Right::ResetPassword).unwrap();
+        check(&dir, &ops, &alice_e, Right::ResetPassword).unwrap();
+        check(&dir, &Caller::system(), &admin_e, Right::ResetPassword).unwrap();
+        assert_eq!(
+            check(&dir, &ops, &admin_e, Right::ResetPassword).unwrap_err(),
+            DsError::insufficient_access()
+        );
+        assert_eq!(
+            check(&dir, &alice, &alice_e, Right::ResetPassword).unwrap_err(),
+            DsError::insufficient_access()
+        );
+    }
+
+    #[test]
+    fn passwords_are_written_only_over_encrypted_connections() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        require_encrypted_for_password(&alice).unwrap();
+        let e = require_encrypted_for_password(&alice.with_encryption(false)).unwrap_err();
+        assert_eq!(e.code, code::UNWILLING_TO_PERFORM);
+        assert!(e.text.starts_with("0000001F: SvcErr"), "{e:?}");
+    }
+
+    #[test]
+    fn secrets_are_never_read_and_root_key_data_only_by_admins() {
+        let dir = forest();
+        let alice_e = entry(&dir, ALICE);
+        let (admin, alice) = (admin(&dir), caller(&dir, ALICE));
+        assert!(!may_read_attribute(&dir, &admin, &alice_e, "unicodepwd"));
+        assert!(!visible_to_filters("unicodepwd"));
+        assert!(visible_to_filters("description"));
+        assert!(may_read_attribute(&dir, &alice, &alice_e, "description"));
+        assert!(may_read_attribute(&dir, &admin, &alice_e, "mskds-rootkeydata"));
+        assert!(!may_read_attribute(&dir, &alice, &alice_e, "mskds-rootkeydata"));
+        assert!(may_read_root_keys(&dir, &admin) && !may_read_root_keys(&dir, &alice));
+    }
+
+    #[test]
+    fn managed_password_read_decisions() {
+        let dir = forest();
+        let (gmsa, user) = (entry(&dir, SVC_WEB), entry(&dir, ALICE));
+        let (web01, web02) = (caller(&dir, WEB01), caller(&dir, WEB02));
+        assert_eq!(managed_password_read(&web01, &gmsa), ManagedPasswordRead::Allowed);
+        assert_eq!(
+            managed_password_read(&Caller::system(), &gmsa),
+            ManagedPasswordRead::Allowed
+        );
+        assert_eq!(
+            managed_password_read(&web02, &gmsa),
+            ManagedPasswordRead::NotAllowed
+        );
+        // An administrator is not in msDS-GroupMSAMembership either.
+        assert_eq!(
+            managed_password_read(&admin(&dir), &gmsa),
+            ManagedPasswordRead::NotAllowed
+        );
+        assert_eq!(
+            managed_password_read(&web01.clone().with_encryption(false), &gmsa),
+            ManagedPasswordRead::ConfidentialityRequired
+        );
+        // Not a gMSA: omitted, whatever the connection.
+        assert_eq!(
+            managed_password_read(&web01.clone().with_encryption(false), &user),
+            ManagedPasswordRead::NotAllowed
+        );
+        assert!(dir.may_retrieve_managed_password(&web01, gmsa.id));
+        assert!(!dir.may_retrieve_managed_password(&web02, gmsa.id));
+        assert!(!dir.may_retrieve_managed_password(&web01, user.id));
+    }
 }

@@ -372,3 +372,110 @@ fn check_against_schema(st: &DirState, e: &Entry) -> DsResult<()> {
     Schema::ad().check_entry(&classes, attrs)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::testing::*;
+
+    fn user(sam: &str) -> Vec<(String, Vec<Vec<u8>>)> {
+        vec![
+            ("objectClass".into(), s("user")),
+            ("sAMAccountName".into(), s(sam)),
+        ]
+    }
+
+    #[test]
+    fn adds_a_user_with_sam_defaults() {
+        let dir = forest();
+        let dn = format!("CN=bob,CN=Users,{BASE}");
+        let mut attrs = user("bob");
+        attrs.push(("unicodePwd".into(), quoted("Bob-Passw0rd!")));
+        dir.add(&caller(&dir, OPS), &dn, attrs).unwrap();
+        let st = dir.read();
+        let e = st.store.get_by_dn(&Dn::parse(&dn).unwrap()).unwrap();
+        assert_eq!(
+            e.first_str("sAMAccountType"),
+            Some(sam_type::USER_OBJECT.to_string().as_str())
+        );
+        assert_eq!(e.first_str("primaryGroupID"), Some("513"));
+        assert_eq!(e.first_str("name"), Some("bob"));
+        let sid = Sid::from_bytes(e.first("objectSid").unwrap()).unwrap();
+        assert_eq!(sid.parent(), Some(dir.forest.root().sid.clone()));
+        assert!(e.secrets.is_some());
+        assert!(e.has("nTSecurityDescriptor") && e.has("objectGUID"));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let (admin, ops) = (admin(&dir), caller(&dir, OPS));
+        let bob = format!("CN=bob,CN=Users,{BASE}");
+        refused(&dir, 1, "000004DC:", || {
+            dir.add(&Caller::anonymous(), &bob, user("bob"))
+        });
+        refused(&dir, 34, "00002081:", || dir.add(&admin, "not a DN", user("bob")));
+        refused(&dir, 68, "00002071:", || dir.add(&admin, ALICE, user("alice2")));
+        let e = refused(&dir, 32, "0000208D:", || {
+            dir.add(&admin, &format!("CN=bob,OU=Nowhere,{BASE}"), user("bob"))
+        });
+        assert_eq!(e.matched_dn, BASE);
+        refused(&dir, 65, "00002014:", || {
+            dir.add(&admin, &bob, vec![("sAMAccountName".into(), s("bob"))])
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.add(&ops, &format!("CN=bob,CN=Builtin,{BASE}"), user("bob"))
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.add(&caller(&dir, ALICE), &bob, user("bob"))
+        });
+        let mut sid = user("bob");
+        sid.push(("objectSid".into(), s("x")));
+        refused(&dir, 19, "000020F1:", || dir.add(&admin, &bob, sid));
+        let mut empty = user("bob");
+        empty.push(("description".into(), vec![]));
+        refused(&dir, 19, "0000202F:", || dir.add(&admin, &bob, empty));
+        refused(&dir, 68, "00000524:", || dir.add(&admin, &bob, user("alice")));
+        let mut upn = user("bob");
+        upn.push(("userPrincipalName".into(), s("x@corp.example.test")));
+        dir.add(&admin, &format!("CN=carol,CN=Users,{BASE}"), {
+            let mut c = user("carol");
+            c.push(("userPrincipalName".into(), s("x@corp.example.test")));
+            c
+        })
+        .unwrap();
+        refused(&dir, 19, "000021C8:", || dir.add(&admin, &bob, upn));
+        let mut pw = user("bob");
+        pw.push(("unicodePwd".into(), quoted("Bob-Passw0rd!")));
+        refused(&dir, 53, "0000001F:", || {
+            dir.add(&admin.clone().with_encryption(false), &bob, pw.clone())
+        });
+        refused(&dir, 53, "000020EF:", || {
+            dir.add(
+                &admin,
+                &format!("OU=Web,{BASE}"),
+                vec![
+                    ("objectClass".into(), s("organizationalUnit")),
+                    ("unicodePwd".into(), quoted("x")),
+                ],
+            )
+        });
+        refused(&dir, 53, "000020EF:", || {
+            dir.add(
+                &admin,
+                &format!("CN=svc-db,CN=Managed Service Accounts,{BASE}"),
+                vec![
+                    ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
+                    ("unicodePwd".into(), quoted("x")),
+                ],
+            )
+        });
+        refused(&dir, 68, "0000217B:", || {
+            dir.add(
+                &Caller::system(),
+                &format!("CN=svc-web,CN=Managed Service Accounts,{CHILD_BASE}"),
+                vec![("objectClass".into(), s("msDS-GroupManagedServiceAccount"))],
+            )
+        });
+    }
+}

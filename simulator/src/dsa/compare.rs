@@ -21,3 +21,40 @@ impl Directory {
         Ok(values.iter().any(|v| super::matching::equal(&key, v, value)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::dsa::caller::Caller;
+    use crate::dsa::testing::*;
+
+    #[test]
+    fn compares_values_as_filters_see_them() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        assert!(dir.compare(&alice, ALICE, "sAMAccountName", b"alice").unwrap());
+        assert!(!dir.compare(&alice, ALICE, "sAMAccountName", b"bob").unwrap());
+        // Links compare as DNs.
+        let ops_group = format!("CN=Account Operators,CN=Builtin,{BASE}");
+        assert!(dir.compare(&alice, &ops_group, "member", OPS.as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        refused(&dir, 1, "000004DC:", || {
+            dir.compare(&Caller::anonymous(), ALICE, "cn", b"alice")
+        });
+        refused(&dir, 32, "0000208D:", || {
+            dir.compare(&alice, &format!("CN=nobody,CN=Users,{BASE}"), "cn", b"x")
+        });
+        refused(&dir, 16, "00002077:", || {
+            dir.compare(&alice, ALICE, "description", b"x")
+        });
+        // A secret is invisible: as if absent.
+        let pw = quoted(ALICE_PW).remove(0);
+        refused(&dir, 16, "00002077:", || {
+            dir.compare(&alice, ALICE, "unicodePwd", &pw)
+        });
+    }
+}

@@ -26,3 +26,42 @@ impl Directory {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::dsa::caller::Caller;
+    use crate::dsa::testing::*;
+
+    #[test]
+    fn deletes_a_leaf() {
+        let dir = forest();
+        dir.delete(&caller(&dir, OPS), ALICE).unwrap();
+        assert!(!exists(&dir, ALICE));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let admin = admin(&dir);
+        refused(&dir, 1, "000004DC:", || dir.delete(&Caller::anonymous(), ALICE));
+        let e = refused(&dir, 32, "0000208D:", || {
+            dir.delete(&admin, &format!("CN=nobody,CN=Users,{BASE}"))
+        });
+        assert_eq!(e.matched_dn, format!("CN=Users,{BASE}"));
+        refused(&dir, 50, "00000005:", || dir.delete(&caller(&dir, ALICE), OPS));
+        refused(&dir, 50, "00000005:", || {
+            dir.delete(&caller(&dir, OPS), ADMINISTRATOR)
+        });
+        refused(&dir, 53, "000020CE:", || dir.delete(&admin, ADMINISTRATOR));
+        let ou = format!("OU=Web,{BASE}");
+        dir.add(&admin, &ou, vec![("objectClass".into(), s("organizationalUnit"))])
+            .unwrap();
+        dir.add(
+            &admin,
+            &format!("OU=Inner,{ou}"),
+            vec![("objectClass".into(), s("organizationalUnit"))],
+        )
+        .unwrap();
+        refused(&dir, 66, "00002015:", || dir.delete(&admin, &ou));
+    }
+}

@@ -21,6 +21,8 @@ pub mod provision;
 pub mod rename;
 pub mod request;
 pub mod search;
+#[cfg(test)]
+mod testing;
 pub mod token;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

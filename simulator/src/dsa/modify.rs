@@ -257,3 +257,155 @@ fn apply_values(e: &mut Entry, m: &Modification) -> DsResult<()> {
     e.set(&m.attr, cur);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::testing::*;
+
+    fn desc(v: &str) -> Vec<Modification> {
+        vec![m(ModOp::Replace, "description", s(v))]
+    }
+
+    #[test]
+    fn modifies_values_and_links() {
+        let dir = forest();
+        let ops = caller(&dir, OPS);
+        dir.modify(&ops, ALICE, desc("first")).unwrap();
+        dir.modify(
+            &ops,
+            ALICE,
+            vec![
+                m(ModOp::Add, "otherTelephone", s("1")),
+                m(ModOp::Add, "otherTelephone", s("2")),
+            ],
+        )
+        .unwrap();
+        dir.modify(&ops, ALICE, vec![m(ModOp::Delete, "otherTelephone", s("1"))])
+            .unwrap();
+        let group = format!("CN=Account Operators,CN=Builtin,{BASE}");
+        dir.modify(&admin(&dir), &group, vec![m(ModOp::Add, "member", s(ALICE))])
+            .unwrap();
+        let st = dir.read();
+        let e = st
+            .store
+            .get_by_dn(&crate::model::Dn::parse(ALICE).unwrap())
+            .unwrap();
+        assert_eq!(e.first_str("description"), Some("first"));
+        assert_eq!(e.values("otherTelephone"), vec![b"2".to_vec()]);
+        let g = st
+            .store
+            .get_by_dn(&crate::model::Dn::parse(&group).unwrap())
+            .unwrap();
+        assert!(g.link_targets("member").contains(&e.id));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let admin = admin(&dir);
+        let group = format!("CN=Account Operators,CN=Builtin,{BASE}");
+        refused(&dir, 1, "000004DC:", || {
+            dir.modify(&Caller::anonymous(), ALICE, desc("x"))
+        });
+        refused(&dir, 32, "0000208D:", || {
+            dir.modify(&admin, &format!("CN=nobody,CN=Users,{BASE}"), desc("x"))
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify(&caller(&dir, ALICE), ALICE, desc("x"))
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify(&caller(&dir, OPS), ADMINISTRATOR, desc("x"))
+        });
+        refused(&dir, 19, "000020F1:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "objectSid", s("x"))])
+        });
+        refused(&dir, 19, "000020F1:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "objectClass", s("user"))])
+        });
+        refused(&dir, 67, "00002016:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "cn", s("alicia"))])
+        });
+        refused(&dir, 19, "000020F1:", || {
+            dir.modify(
+                &admin,
+                SVC_WEB,
+                vec![m(ModOp::Replace, "msDS-ManagedPasswordInterval", s("10"))],
+            )
+        });
+        refused(&dir, 16, "00000057:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "noSuchAttr", s("x"))])
+        });
+        refused(&dir, 21, "00000057:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "logonCount", s("x"))])
+        });
+        refused(&dir, 20, "00002083:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Add, "sAMAccountName", s("alice"))])
+        });
+        refused(&dir, 16, "00002077:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Delete, "description", vec![])])
+        });
+        refused(&dir, 16, "00002077:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Delete, "sAMAccountName", s("bob"))])
+        });
+        refused(&dir, 19, "0000202F:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Add, "description", vec![])])
+        });
+        refused(&dir, 20, "00002083:", || {
+            dir.modify(
+                &admin,
+                ALICE,
+                vec![m(
+                    ModOp::Replace,
+                    "sAMAccountName",
+                    vec![b"a".to_vec(), b"b".to_vec()],
+                )],
+            )
+        });
+        refused(&dir, 68, "00000562:", || {
+            dir.modify(&admin, &group, vec![m(ModOp::Add, "member", s(OPS))])
+        });
+        refused(&dir, 53, "00000561:", || {
+            dir.modify(&admin, &group, vec![m(ModOp::Delete, "member", s(ALICE))])
+        });
+        refused(&dir, 32, "0000208D:", || {
+            dir.modify(
+                &admin,
+                &group,
+                vec![m(ModOp::Add, "member", s(&format!("CN=nobody,{BASE}")))],
+            )
+        });
+        refused(&dir, 68, "00000524:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "sAMAccountName", s("ops"))])
+        });
+        // A later modification failing undoes the earlier ones of the same request.
+        refused(&dir, 67, "00002016:", || {
+            dir.modify(
+                &admin,
+                ALICE,
+                vec![
+                    m(ModOp::Replace, "description", s("y")),
+                    m(ModOp::Replace, "cn", s("z")),
+                ],
+            )
+        });
+    }
+
+    #[test]
+    fn increments_integers() {
+        let dir = forest();
+        let admin = admin(&dir);
+        dir.modify(&admin, ALICE, vec![m(ModOp::Increment, "logonCount", s("5"))])
+            .unwrap();
+        let st = dir.read();
+        let e = st
+            .store
+            .get_by_dn(&crate::model::Dn::parse(ALICE).unwrap())
+            .unwrap();
+        assert_eq!(e.first_str("logonCount"), Some("5"));
+        drop(st);
+        refused(&dir, 19, "0000202F:", || {
+            dir.modify(&admin, ALICE, vec![m(ModOp::Increment, "logonCount", s("x"))])
+        });
+    }
+}

@@ -93,3 +93,105 @@ fn wrong_old_password() -> DsError {
         "unicodePwd",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::testing::*;
+
+    fn keys(dir: &Directory, dn: &str) -> ([u8; 16], u32) {
+        let st = dir.read();
+        let e = st.store.get_by_dn(&crate::model::Dn::parse(dn).unwrap()).unwrap();
+        let k = e.secrets.as_ref().expect("secrets");
+        (k.nt_hash, k.kvno)
+    }
+
+    fn change(old: &str, new: &str) -> Vec<Modification> {
+        vec![
+            m(ModOp::Delete, "unicodePwd", quoted(old)),
+            m(ModOp::Add, "unicodePwd", quoted(new)),
+        ]
+    }
+
+    fn nt(pw: &str) -> [u8; 16] {
+        let utf16: Vec<u8> = pw.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        crate::keys::nt_hash(&utf16)
+    }
+
+    #[test]
+    fn decodes_quoted_utf16() {
+        assert_eq!(decode_quoted_utf16(&quoted("pw")[0]).as_deref(), Some("pw"));
+        assert_eq!(
+            decode_quoted_utf16(&"pw".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<_>>()),
+            None
+        );
+        assert_eq!(decode_quoted_utf16(b"\"\0"), None);
+    }
+
+    #[test]
+    fn own_change_proves_the_old_password() {
+        let dir = forest();
+        let (_, kvno) = keys(&dir, ALICE);
+        dir.modify(&caller(&dir, ALICE), ALICE, change(ALICE_PW, "New-Passw0rd!"))
+            .unwrap();
+        assert_eq!(keys(&dir, ALICE), (nt("New-Passw0rd!"), kvno + 1));
+    }
+
+    #[test]
+    fn reset_needs_the_reset_right() {
+        let dir = forest();
+        let reset = vec![m(ModOp::Replace, "unicodePwd", quoted("Reset-Passw0rd!"))];
+        dir.modify(&caller(&dir, OPS), ALICE, reset.clone()).unwrap();
+        assert_eq!(keys(&dir, ALICE).0, nt("Reset-Passw0rd!"));
+        dir.modify(&admin(&dir), OPS, reset).unwrap();
+        assert_eq!(keys(&dir, OPS).0, nt("Reset-Passw0rd!"));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        let reset = |pw: &str| vec![m(ModOp::Replace, "unicodePwd", quoted(pw))];
+        refused(&dir, 19, "00000056:", || {
+            dir.modify(&alice, ALICE, change("Wrong-Passw0rd!", "New-Passw0rd!"))
+        });
+        refused(&dir, 19, "00000056:", || {
+            dir.modify(
+                &alice,
+                ALICE,
+                vec![m(ModOp::Add, "unicodePwd", quoted("New-Passw0rd!"))],
+            )
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify(&alice, ALICE, reset("New-Passw0rd!"))
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify(&caller(&dir, OPS), ADMINISTRATOR, reset("New-Passw0rd!"))
+        });
+        refused(&dir, 53, "0000001F:", || {
+            dir.modify(
+                &alice.clone().with_encryption(false),
+                ALICE,
+                change(ALICE_PW, "New-Passw0rd!"),
+            )
+        });
+        refused(&dir, 19, "0000052D:", || {
+            dir.modify(
+                &admin(&dir),
+                ALICE,
+                vec![m(ModOp::Replace, "unicodePwd", s("unquoted"))],
+            )
+        });
+        refused(&dir, 19, "0000052D:", || {
+            dir.modify(
+                &admin(&dir),
+                ALICE,
+                vec![m(
+                    ModOp::Replace,
+                    "unicodePwd",
+                    [quoted("a"), quoted("b")].concat(),
+                )],
+            )
+        });
+    }
+}

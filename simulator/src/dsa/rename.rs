@@ -55,3 +55,83 @@ impl Directory {
         st.store.update(e).map_err(store_err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::dsa::caller::Caller;
+    use crate::dsa::testing::*;
+
+    #[test]
+    fn renames_and_moves() {
+        let dir = forest();
+        let ops = caller(&dir, OPS);
+        let alicia = format!("CN=alicia,CN=Users,{BASE}");
+        dir.modify_dn(&ops, ALICE, "CN=alicia", true, None).unwrap();
+        assert!(exists(&dir, &alicia) && !exists(&dir, ALICE));
+        {
+            let st = dir.read();
+            let e = st
+                .store
+                .get_by_dn(&crate::model::Dn::parse(&alicia).unwrap())
+                .unwrap();
+            assert_eq!(e.first_str("name"), Some("alicia"));
+            assert_eq!(e.values("cn"), vec![b"alicia".to_vec()]);
+        }
+        let ou = format!("OU=Web,{BASE}");
+        dir.add(
+            &admin(&dir),
+            &ou,
+            vec![("objectClass".into(), s("organizationalUnit"))],
+        )
+        .unwrap();
+        dir.modify_dn(&ops, &alicia, "CN=alicia", false, Some(&ou))
+            .unwrap();
+        assert!(exists(&dir, &format!("CN=alicia,{ou}")));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let admin = admin(&dir);
+        refused(&dir, 1, "000004DC:", || {
+            dir.modify_dn(&Caller::anonymous(), ALICE, "CN=x", true, None)
+        });
+        refused(&dir, 34, "00002081:", || {
+            dir.modify_dn(&admin, ALICE, "CN=x,CN=y", true, None)
+        });
+        refused(&dir, 34, "00002081:", || {
+            dir.modify_dn(&admin, ALICE, "no rdn", true, None)
+        });
+        refused(&dir, 32, "0000208D:", || {
+            dir.modify_dn(&admin, &format!("CN=nobody,CN=Users,{BASE}"), "CN=x", true, None)
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify_dn(&caller(&dir, ALICE), OPS, "CN=x", true, None)
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify_dn(&caller(&dir, OPS), ADMINISTRATOR, "CN=x", true, None)
+        });
+        let e = refused(&dir, 32, "0000208D:", || {
+            dir.modify_dn(
+                &admin,
+                ALICE,
+                "CN=alice",
+                true,
+                Some(&format!("OU=Nowhere,{BASE}")),
+            )
+        });
+        assert_eq!(e.matched_dn, BASE);
+        refused(&dir, 53, "000020D7:", || {
+            dir.modify_dn(
+                &Caller::system(),
+                ALICE,
+                "CN=alice",
+                true,
+                Some(&format!("CN=Users,{CHILD_BASE}")),
+            )
+        });
+        refused(&dir, 68, "00002071:", || {
+            dir.modify_dn(&admin, ALICE, "CN=ops", true, None)
+        });
+    }
+}

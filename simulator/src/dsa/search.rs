@@ -361,3 +361,124 @@ fn in_chain(dir: &Directory, st: &DirState, e: &Entry, attr: &str, value: &[u8])
     }
     Truth::False
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::testing::*;
+
+    fn request(base: &str, scope: Scope, filter: Filter, attrs: &[&str]) -> SearchRequest {
+        SearchRequest {
+            base: base.into(),
+            scope,
+            filter,
+            attrs: attrs.iter().map(|a| a.to_string()).collect(),
+            types_only: false,
+            size_limit: 0,
+            view: View::Dc { domain: 0 },
+        }
+    }
+
+    fn read(dir: &Directory, who: &Caller, dn: &str, attrs: &[&str]) -> DsResult<AttributeList> {
+        let req = request(dn, Scope::Base, Filter::Present("objectClass".into()), attrs);
+        Ok(dir.search(who, &req)?.entries.remove(0).attrs)
+    }
+
+    fn has(attrs: &AttributeList, name: &str) -> bool {
+        attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    #[test]
+    fn finds_entries_by_filter_and_scope() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        let eq = Filter::EqualityMatch("sAMAccountName".into(), b"alice".to_vec());
+        let out = dir
+            .search(&alice, &request(BASE, Scope::Subtree, eq.clone(), &["cn"]))
+            .unwrap();
+        assert_eq!(out.entries.len(), 1);
+        assert_eq!(out.entries[0].dn, ALICE);
+        let [(name, values)] = out.entries[0].attrs.as_slice() else {
+            panic!("one attribute: {:?}", out.entries[0].attrs)
+        };
+        assert!(name.eq_ignore_ascii_case("cn") && *values == s("alice"));
+        let one = dir
+            .search(&alice, &request(BASE, Scope::OneLevel, eq, &["cn"]))
+            .unwrap();
+        assert!(one.entries.is_empty());
+        let mut limited = request(
+            BASE,
+            Scope::Subtree,
+            Filter::Present("objectClass".into()),
+            &["1.1"],
+        );
+        limited.size_limit = 2;
+        let out = dir.search(&alice, &limited).unwrap();
+        assert!(out.size_limit_exceeded && out.entries.len() == 2);
+    }
+
+    #[test]
+    fn secrets_and_root_keys_are_read_as_access_decides() {
+        let dir = forest();
+        let (alice, admin) = (caller(&dir, ALICE), admin(&dir));
+        assert!(!has(
+            &read(&dir, &admin, ALICE, &["unicodePwd", "*"]).unwrap(),
+            "unicodePwd"
+        ));
+        let keys = dir.root_key_container();
+        let out = dir
+            .search(
+                &admin,
+                &request(
+                    &keys.to_string(),
+                    Scope::OneLevel,
+                    Filter::Present("objectClass".into()),
+                    &[],
+                ),
+            )
+            .unwrap();
+        let key_dn = out.entries[0].dn.clone();
+        assert!(has(&out.entries[0].attrs, "msKds-RootKeyData"));
+        let as_alice = read(&dir, &alice, &key_dn, &["msKds-RootKeyData", "msKds-Version"]).unwrap();
+        assert!(!has(&as_alice, "msKds-RootKeyData") && has(&as_alice, "msKds-Version"));
+    }
+
+    #[test]
+    fn managed_password_is_read_as_access_decides() {
+        let dir = forest();
+        let (web01, web02) = (caller(&dir, WEB01), caller(&dir, WEB02));
+        let attrs = ["msDS-ManagedPassword", "sAMAccountName"];
+        let got = read(&dir, &web01, SVC_WEB, &attrs).unwrap();
+        assert!(has(&got, "msDS-ManagedPassword"));
+        let omitted = read(&dir, &web02, SVC_WEB, &attrs).unwrap();
+        assert!(!has(&omitted, "msDS-ManagedPassword") && has(&omitted, "sAMAccountName"));
+        let e = refused(&dir, 1, "0000202D:", || {
+            read(&dir, &web01.clone().with_encryption(false), SVC_WEB, &attrs)
+        });
+        assert_eq!(e, DsError::confidentiality_required());
+        // Not a gMSA: the attribute is simply absent, encrypted or not.
+        assert!(!has(
+            &read(&dir, &web01.with_encryption(false), ALICE, &attrs).unwrap(),
+            "msDS-ManagedPassword"
+        ));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        refused(&dir, 1, "000004DC:", || {
+            read(&dir, &Caller::anonymous(), ALICE, &[])
+        });
+        refused(&dir, 34, "00002081:", || read(&dir, &alice, "not a DN", &[]));
+        let e = refused(&dir, 32, "0000208D:", || {
+            read(&dir, &alice, &format!("CN=nobody,CN=Users,{BASE}"), &[])
+        });
+        assert_eq!(e.matched_dn, format!("CN=Users,{BASE}"));
+        let e = refused(&dir, 10, "0000202B:", || read(&dir, &alice, CHILD_BASE, &[]));
+        assert_eq!(
+            e.referrals,
+            vec![format!("ldap://child.corp.example.test/{CHILD_BASE}")]
+        );
+    }
+}
