@@ -14,7 +14,6 @@
 
 use super::caller::{well_known, Caller};
 use super::error::{code, DsError, DsResult};
-use super::gmsa::GMSA_CLASS;
 use super::request::Modification;
 use super::Directory;
 use crate::model::{Entry, EntryId};
@@ -133,7 +132,7 @@ pub fn may_read_root_keys(dir: &Directory, caller: &Caller) -> bool {
 /// msDS-GroupMSAMembership descriptor granting read to the caller's token. SYSTEM passes.
 pub fn managed_password_read(caller: &Caller, target: &Entry) -> ManagedPasswordRead {
     use ManagedPasswordRead::*;
-    if !target.is_class(GMSA_CLASS) {
+    if !target.is_class("msDS-GroupManagedServiceAccount") {
         return NotAllowed;
     }
     if !caller.encrypted {

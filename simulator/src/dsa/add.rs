@@ -7,7 +7,7 @@ use super::access::{self, Right};
 use super::caller::Caller;
 use super::error::{code, win32, DsError, DsResult};
 use super::prologue::{bound_target, store_err, SYSTEM_ONLY};
-use super::provision::{group_type, object_category_cn, sam_type, uac};
+use super::provision::{default_security_descriptor, group_type, object_category_cn, sam_type, uac};
 use super::{DirState, Directory};
 use crate::model::{Dn, Entry};
 use crate::schema::Schema;
@@ -25,33 +25,6 @@ fn structural_chain(values: &[Vec<u8>]) -> Option<Vec<&'static str>> {
         .filter(|c| c.kind.is_concrete())
         .map(|c| schema.object_class_values(c.name))
         .max_by_key(|chain| chain.len())
-}
-
-/// The descriptor a new object gets: its class's defaultSecurityDescriptor (MS-ADTS 3.1.3.5.2,
-/// without inheritance from the parent), owned by Domain Admins when the default names no owner.
-pub(super) fn default_security_descriptor(
-    dir: &Directory,
-    class: &str,
-    domain: Option<usize>,
-) -> Option<Vec<u8>> {
-    use crate::security::sddl;
-    use crate::security::well_known::AliasDomains;
-    let d = &dir.forest.domains[domain.unwrap_or(0)];
-    let ctx = AliasDomains::child(d.sid.clone(), dir.forest.root().sid.clone());
-    let text = Schema::ad()
-        .class(class)
-        .map(|c| c.default_security_descriptor)
-        .unwrap_or("");
-    let mut sd = sddl::parse(text, &ctx)
-        .or_else(|_| sddl::parse("D:(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;DA)(A;;RPLCLORC;;;AU)", &ctx))
-        .ok()?;
-    if sd.owner.is_none() {
-        sd.owner = Some(d.sid.with_rid(512));
-    }
-    if sd.group.is_none() {
-        sd.group = Some(d.sid.with_rid(512));
-    }
-    sd.to_bytes().ok()
 }
 
 pub fn is_security_principal_class(structural: &str) -> bool {
@@ -232,16 +205,7 @@ impl Directory {
                 .first_i64("groupType")
                 .unwrap_or((group_type::GLOBAL | group_type::SECURITY) as i32 as i64);
             e.set_str("groupType", (gt as i32).to_string());
-            let local = (gt as u32) & (group_type::DOMAIN_LOCAL | group_type::BUILTIN_LOCAL) != 0;
-            e.set_str(
-                "sAMAccountType",
-                if local {
-                    sam_type::ALIAS_OBJECT
-                } else {
-                    sam_type::GROUP_OBJECT
-                }
-                .to_string(),
-            );
+            e.set_str("sAMAccountType", sam_type::of_group(gt as u32).to_string());
         } else {
             let machine = s == "computer" || s == "msds-groupmanagedserviceaccount";
             // Defaults: users are created disabled without a password requirement; computers as
@@ -258,16 +222,9 @@ impl Directory {
                 .map(|v| v as u32)
                 .unwrap_or(default_uac);
             e.set_str("userAccountControl", u.to_string());
-            let is_machine = u & (uac::WORKSTATION_TRUST_ACCOUNT | uac::SERVER_TRUST_ACCOUNT) != 0;
-            e.set_str(
-                "sAMAccountType",
-                if is_machine {
-                    sam_type::MACHINE_ACCOUNT
-                } else {
-                    sam_type::USER_OBJECT
-                }
-                .to_string(),
-            );
+            let sam_account_type = sam_type::of_account(u);
+            let is_machine = sam_account_type == sam_type::MACHINE_ACCOUNT;
+            e.set_str("sAMAccountType", sam_account_type.to_string());
             let pg = if u & uac::SERVER_TRUST_ACCOUNT != 0 {
                 516
             } else if is_machine {

@@ -7,7 +7,7 @@ use super::access::{self, Right};
 use super::caller::Caller;
 use super::error::{code, win32, DsError, DsResult};
 use super::prologue::{bound_target, store_err, SYSTEM_ONLY};
-use super::provision::{sam_type, uac};
+use super::provision::sam_type;
 use super::request::{ModOp, Modification};
 use super::{DirState, Directory};
 use crate::model::Entry;
@@ -72,17 +72,8 @@ impl Directory {
             }
         }
         if let Some(u) = e.first_i64("userAccountControl") {
-            let is_machine = (u as u32) & (uac::WORKSTATION_TRUST_ACCOUNT | uac::SERVER_TRUST_ACCOUNT) != 0;
             if e.has("sAMAccountType") && !e.is_class("group") {
-                e.set_str(
-                    "sAMAccountType",
-                    if is_machine {
-                        sam_type::MACHINE_ACCOUNT
-                    } else {
-                        sam_type::USER_OBJECT
-                    }
-                    .to_string(),
-                );
+                e.set_str("sAMAccountType", sam_type::of_account(u as u32).to_string());
             }
         }
         let usn = st.store.next_usn();
@@ -305,54 +296,57 @@ mod tests {
         let dir = forest();
         let admin = admin(&dir);
         let group = format!("CN=Account Operators,CN=Builtin,{BASE}");
-        refused(&dir, 1, "000004DC:", || {
-            dir.modify(&Caller::anonymous(), ALICE, desc("x"))
-        });
-        refused(&dir, 32, "0000208D:", || {
-            dir.modify(&admin, &format!("CN=nobody,CN=Users,{BASE}"), desc("x"))
-        });
-        refused(&dir, 50, "00000005:", || {
-            dir.modify(&caller(&dir, ALICE), ALICE, desc("x"))
-        });
-        refused(&dir, 50, "00000005:", || {
-            dir.modify(&caller(&dir, OPS), ADMINISTRATOR, desc("x"))
-        });
-        refused(&dir, 19, "000020F1:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "objectSid", s("x"))])
-        });
-        refused(&dir, 19, "000020F1:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "objectClass", s("user"))])
-        });
-        refused(&dir, 67, "00002016:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "cn", s("alicia"))])
-        });
-        refused(&dir, 19, "000020F1:", || {
-            dir.modify(
+        let nobody = format!("CN=nobody,CN=Users,{BASE}");
+        let (anonymous, alice, ops) = (Caller::anonymous(), caller(&dir, ALICE), caller(&dir, OPS));
+        let replace = |attr: &str, v: &str| vec![m(ModOp::Replace, attr, s(v))];
+        let cases: Vec<(u32, &str, &Caller, &str, Vec<Modification>)> = vec![
+            (1, "000004DC:", &anonymous, ALICE, desc("x")),
+            (32, "0000208D:", &admin, &nobody, desc("x")),
+            (50, "00000005:", &alice, ALICE, desc("x")),
+            (50, "00000005:", &ops, ADMINISTRATOR, desc("x")),
+            (19, "000020F1:", &admin, ALICE, replace("objectSid", "x")),
+            (19, "000020F1:", &admin, ALICE, replace("objectClass", "user")),
+            (67, "00002016:", &admin, ALICE, replace("cn", "alicia")),
+            (
+                19,
+                "000020F1:",
                 &admin,
                 SVC_WEB,
-                vec![m(ModOp::Replace, "msDS-ManagedPasswordInterval", s("10"))],
-            )
-        });
-        refused(&dir, 16, "00000057:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "noSuchAttr", s("x"))])
-        });
-        refused(&dir, 21, "00000057:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "logonCount", s("x"))])
-        });
-        refused(&dir, 20, "00002083:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Add, "sAMAccountName", s("alice"))])
-        });
-        refused(&dir, 16, "00002077:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Delete, "description", vec![])])
-        });
-        refused(&dir, 16, "00002077:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Delete, "sAMAccountName", s("bob"))])
-        });
-        refused(&dir, 19, "0000202F:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Add, "description", vec![])])
-        });
-        refused(&dir, 20, "00002083:", || {
-            dir.modify(
+                replace("msDS-ManagedPasswordInterval", "10"),
+            ),
+            (16, "00000057:", &admin, ALICE, replace("noSuchAttr", "x")),
+            (21, "00000057:", &admin, ALICE, replace("logonCount", "x")),
+            (
+                20,
+                "00002083:",
+                &admin,
+                ALICE,
+                vec![m(ModOp::Add, "sAMAccountName", s("alice"))],
+            ),
+            (
+                16,
+                "00002077:",
+                &admin,
+                ALICE,
+                vec![m(ModOp::Delete, "description", vec![])],
+            ),
+            (
+                16,
+                "00002077:",
+                &admin,
+                ALICE,
+                vec![m(ModOp::Delete, "sAMAccountName", s("bob"))],
+            ),
+            (
+                19,
+                "0000202F:",
+                &admin,
+                ALICE,
+                vec![m(ModOp::Add, "description", vec![])],
+            ),
+            (
+                20,
+                "00002083:",
                 &admin,
                 ALICE,
                 vec![m(
@@ -360,35 +354,41 @@ mod tests {
                     "sAMAccountName",
                     vec![b"a".to_vec(), b"b".to_vec()],
                 )],
-            )
-        });
-        refused(&dir, 68, "00000562:", || {
-            dir.modify(&admin, &group, vec![m(ModOp::Add, "member", s(OPS))])
-        });
-        refused(&dir, 53, "00000561:", || {
-            dir.modify(&admin, &group, vec![m(ModOp::Delete, "member", s(ALICE))])
-        });
-        refused(&dir, 32, "0000208D:", || {
-            dir.modify(
+            ),
+            (
+                68,
+                "00000562:",
                 &admin,
                 &group,
-                vec![m(ModOp::Add, "member", s(&format!("CN=nobody,{BASE}")))],
-            )
-        });
-        refused(&dir, 68, "00000524:", || {
-            dir.modify(&admin, ALICE, vec![m(ModOp::Replace, "sAMAccountName", s("ops"))])
-        });
-        // A later modification failing undoes the earlier ones of the same request.
-        refused(&dir, 67, "00002016:", || {
-            dir.modify(
+                vec![m(ModOp::Add, "member", s(OPS))],
+            ),
+            (
+                53,
+                "00000561:",
+                &admin,
+                &group,
+                vec![m(ModOp::Delete, "member", s(ALICE))],
+            ),
+            (
+                32,
+                "0000208D:",
+                &admin,
+                &group,
+                vec![m(ModOp::Add, "member", s(&nobody))],
+            ),
+            (68, "00000524:", &admin, ALICE, replace("sAMAccountName", "ops")),
+            // A later modification failing undoes the earlier ones of the same request.
+            (
+                67,
+                "00002016:",
                 &admin,
                 ALICE,
-                vec![
-                    m(ModOp::Replace, "description", s("y")),
-                    m(ModOp::Replace, "cn", s("z")),
-                ],
-            )
-        });
+                [desc("y"), replace("cn", "z")].concat(),
+            ),
+        ];
+        for (code, prefix, who, target, mods) in cases {
+            refused(&dir, code, prefix, || dir.modify(who, target, mods));
+        }
     }
 
     #[test]
