@@ -363,76 +363,62 @@ mod tests {
         assert!(e.has("nTSecurityDescriptor") && e.has("objectGUID"));
     }
 
+    /// objectClass `class` and the given attributes.
+    fn entry(class: &str, more: &[(&str, Vec<Vec<u8>>)]) -> Vec<(String, Vec<Vec<u8>>)> {
+        let mut attrs = vec![("objectClass".to_string(), s(class))];
+        attrs.extend(more.iter().map(|(n, v)| (n.to_string(), v.clone())));
+        attrs
+    }
+
     #[test]
     fn refusals_change_nothing() {
         let dir = forest();
-        let (admin, ops) = (admin(&dir), caller(&dir, OPS));
-        let bob = format!("CN=bob,CN=Users,{BASE}");
-        refused(&dir, 1, "000004DC:", || {
-            dir.add(&Caller::anonymous(), &bob, user("bob"))
-        });
-        refused(&dir, 34, "00002081:", || dir.add(&admin, "not a DN", user("bob")));
-        refused(&dir, 68, "00002071:", || dir.add(&admin, ALICE, user("alice2")));
-        let e = refused(&dir, 32, "0000208D:", || {
-            dir.add(&admin, &format!("CN=bob,OU=Nowhere,{BASE}"), user("bob"))
-        });
-        assert_eq!(e.matched_dn, BASE);
-        refused(&dir, 65, "00002014:", || {
-            dir.add(&admin, &bob, vec![("sAMAccountName".into(), s("bob"))])
-        });
-        refused(&dir, 50, "00000005:", || {
-            dir.add(&ops, &format!("CN=bob,CN=Builtin,{BASE}"), user("bob"))
-        });
-        refused(&dir, 50, "00000005:", || {
-            dir.add(&caller(&dir, ALICE), &bob, user("bob"))
-        });
-        let mut sid = user("bob");
-        sid.push(("objectSid".into(), s("x")));
-        refused(&dir, 19, "000020F1:", || dir.add(&admin, &bob, sid));
-        let mut empty = user("bob");
-        empty.push(("description".into(), vec![]));
-        refused(&dir, 19, "0000202F:", || dir.add(&admin, &bob, empty));
-        refused(&dir, 68, "00000524:", || dir.add(&admin, &bob, user("alice")));
-        let mut upn = user("bob");
-        upn.push(("userPrincipalName".into(), s("x@corp.example.test")));
-        dir.add(&admin, &format!("CN=carol,CN=Users,{BASE}"), {
-            let mut c = user("carol");
-            c.push(("userPrincipalName".into(), s("x@corp.example.test")));
-            c
-        })
+        let (admin, ops, alice) = (admin(&dir), caller(&dir, OPS), caller(&dir, ALICE));
+        let (anonymous, system) = (Caller::anonymous(), Caller::system());
+        let plain = admin.clone().with_encryption(false);
+        let upn = ("userPrincipalName", s("x@corp.example.test"));
+        dir.add(
+            &admin,
+            &format!("CN=carol,CN=Users,{BASE}"),
+            entry("user", &[upn.clone()]),
+        )
         .unwrap();
-        refused(&dir, 19, "000021C8:", || dir.add(&admin, &bob, upn));
-        let mut pw = user("bob");
-        pw.push(("unicodePwd".into(), quoted("Bob-Passw0rd!")));
-        refused(&dir, 53, "0000001F:", || {
-            dir.add(&admin.clone().with_encryption(false), &bob, pw.clone())
-        });
-        refused(&dir, 53, "000020EF:", || {
-            dir.add(
-                &admin,
-                &format!("OU=Web,{BASE}"),
-                vec![
-                    ("objectClass".into(), s("organizationalUnit")),
-                    ("unicodePwd".into(), quoted("x")),
-                ],
-            )
-        });
-        refused(&dir, 53, "000020EF:", || {
-            dir.add(
-                &admin,
-                &format!("CN=svc-db,CN=Managed Service Accounts,{BASE}"),
-                vec![
-                    ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
-                    ("unicodePwd".into(), quoted("x")),
-                ],
-            )
-        });
-        refused(&dir, 68, "0000217B:", || {
-            dir.add(
-                &Caller::system(),
-                &format!("CN=svc-web,CN=Managed Service Accounts,{CHILD_BASE}"),
-                vec![("objectClass".into(), s("msDS-GroupManagedServiceAccount"))],
-            )
-        });
+        let bob = format!("CN=bob,CN=Users,{BASE}");
+        let (nowhere, builtin) = (
+            format!("CN=bob,OU=Nowhere,{BASE}"),
+            format!("CN=bob,CN=Builtin,{BASE}"),
+        );
+        let (ou, msa) = (
+            format!("OU=Web,{BASE}"),
+            format!("CN=svc-db,CN=Managed Service Accounts,{BASE}"),
+        );
+        let child_msa = format!("CN=svc-web,CN=Managed Service Accounts,{CHILD_BASE}");
+        let gmsa = "msDS-GroupManagedServiceAccount";
+        let pw = ("unicodePwd", quoted("Bob-Passw0rd!"));
+        let sam = |v: &str| ("sAMAccountName", s(v));
+        #[rustfmt::skip]
+        let cases: Vec<(u32, &str, &Caller, &str, Vec<(String, Vec<Vec<u8>>)>)> = vec![
+            (1, "000004DC:", &anonymous, &bob, user("bob")),
+            (34, "00002081:", &admin, "not a DN", user("bob")),
+            (68, "00002071:", &admin, ALICE, user("alice2")),
+            (32, "0000208D:", &admin, &nowhere, user("bob")),
+            (65, "00002014:", &admin, &bob, vec![("sAMAccountName".into(), s("bob"))]),
+            (50, "00000005:", &ops, &builtin, user("bob")),
+            (50, "00000005:", &alice, &bob, user("bob")),
+            (19, "000020F1:", &admin, &bob, entry("user", &[sam("bob"), ("objectSid", s("x"))])),
+            (19, "0000202F:", &admin, &bob, entry("user", &[sam("bob"), ("description", vec![])])),
+            (68, "00000524:", &admin, &bob, user("alice")),
+            (19, "000021C8:", &admin, &bob, entry("user", &[sam("bob"), upn])),
+            (53, "0000001F:", &plain, &bob, entry("user", &[sam("bob"), pw.clone()])),
+            (53, "000020EF:", &admin, &ou, entry("organizationalUnit", &[pw.clone()])),
+            (53, "000020EF:", &admin, &msa, entry(gmsa, &[pw])),
+            (68, "0000217B:", &system, &child_msa, entry(gmsa, &[])),
+        ];
+        for (code, prefix, who, dn, attrs) in cases {
+            let e = refused(&dir, code, prefix, || dir.add(who, dn, attrs));
+            if code == 32 {
+                assert_eq!(e.matched_dn, BASE);
+            }
+        }
     }
 }

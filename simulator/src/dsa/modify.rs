@@ -299,6 +299,9 @@ mod tests {
         let nobody = format!("CN=nobody,CN=Users,{BASE}");
         let (anonymous, alice, ops) = (Caller::anonymous(), caller(&dir, ALICE), caller(&dir, OPS));
         let replace = |attr: &str, v: &str| vec![m(ModOp::Replace, attr, s(v))];
+        let op = |op, attr: &str, values: Vec<Vec<u8>>| vec![m(op, attr, values)];
+        let two = vec![b"a".to_vec(), b"b".to_vec()];
+        #[rustfmt::skip]
         let cases: Vec<(u32, &str, &Caller, &str, Vec<Modification>)> = vec![
             (1, "000004DC:", &anonymous, ALICE, desc("x")),
             (32, "0000208D:", &admin, &nobody, desc("x")),
@@ -307,84 +310,20 @@ mod tests {
             (19, "000020F1:", &admin, ALICE, replace("objectSid", "x")),
             (19, "000020F1:", &admin, ALICE, replace("objectClass", "user")),
             (67, "00002016:", &admin, ALICE, replace("cn", "alicia")),
-            (
-                19,
-                "000020F1:",
-                &admin,
-                SVC_WEB,
-                replace("msDS-ManagedPasswordInterval", "10"),
-            ),
+            (19, "000020F1:", &admin, SVC_WEB, replace("msDS-ManagedPasswordInterval", "10")),
             (16, "00000057:", &admin, ALICE, replace("noSuchAttr", "x")),
             (21, "00000057:", &admin, ALICE, replace("logonCount", "x")),
-            (
-                20,
-                "00002083:",
-                &admin,
-                ALICE,
-                vec![m(ModOp::Add, "sAMAccountName", s("alice"))],
-            ),
-            (
-                16,
-                "00002077:",
-                &admin,
-                ALICE,
-                vec![m(ModOp::Delete, "description", vec![])],
-            ),
-            (
-                16,
-                "00002077:",
-                &admin,
-                ALICE,
-                vec![m(ModOp::Delete, "sAMAccountName", s("bob"))],
-            ),
-            (
-                19,
-                "0000202F:",
-                &admin,
-                ALICE,
-                vec![m(ModOp::Add, "description", vec![])],
-            ),
-            (
-                20,
-                "00002083:",
-                &admin,
-                ALICE,
-                vec![m(
-                    ModOp::Replace,
-                    "sAMAccountName",
-                    vec![b"a".to_vec(), b"b".to_vec()],
-                )],
-            ),
-            (
-                68,
-                "00000562:",
-                &admin,
-                &group,
-                vec![m(ModOp::Add, "member", s(OPS))],
-            ),
-            (
-                53,
-                "00000561:",
-                &admin,
-                &group,
-                vec![m(ModOp::Delete, "member", s(ALICE))],
-            ),
-            (
-                32,
-                "0000208D:",
-                &admin,
-                &group,
-                vec![m(ModOp::Add, "member", s(&nobody))],
-            ),
+            (20, "00002083:", &admin, ALICE, op(ModOp::Add, "sAMAccountName", s("alice"))),
+            (16, "00002077:", &admin, ALICE, op(ModOp::Delete, "description", vec![])),
+            (16, "00002077:", &admin, ALICE, op(ModOp::Delete, "sAMAccountName", s("bob"))),
+            (19, "0000202F:", &admin, ALICE, op(ModOp::Add, "description", vec![])),
+            (20, "00002083:", &admin, ALICE, op(ModOp::Replace, "sAMAccountName", two)),
+            (68, "00000562:", &admin, &group, op(ModOp::Add, "member", s(OPS))),
+            (53, "00000561:", &admin, &group, op(ModOp::Delete, "member", s(ALICE))),
+            (32, "0000208D:", &admin, &group, op(ModOp::Add, "member", s(&nobody))),
             (68, "00000524:", &admin, ALICE, replace("sAMAccountName", "ops")),
             // A later modification failing undoes the earlier ones of the same request.
-            (
-                67,
-                "00002016:",
-                &admin,
-                ALICE,
-                [desc("y"), replace("cn", "z")].concat(),
-            ),
+            (67, "00002016:", &admin, ALICE, [desc("y"), replace("cn", "z")].concat()),
         ];
         for (code, prefix, who, target, mods) in cases {
             refused(&dir, code, prefix, || dir.modify(who, target, mods));
