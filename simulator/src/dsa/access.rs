@@ -285,17 +285,6 @@ mod tests {
     use super::*;
     use crate::dsa::request::ModOp;
     use crate::dsa::testing::*;
-    use crate::model::Dn;
-
-    fn entry(dir: &Directory, dn: &str) -> Arc<Entry> {
-        dir.read()
-            .store
-            .get_by_dn(&Dn::parse(dn).unwrap())
-            .expect("entry")
-            .clone()
-    }
-
-    use std::sync::Arc;
 
     #[test]
     fn anonymous_callers_need_a_bind() {

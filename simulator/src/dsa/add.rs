@@ -349,8 +349,7 @@ mod tests {
         let mut attrs = user("bob");
         attrs.push(("unicodePwd".into(), quoted("Bob-Passw0rd!")));
         dir.add(&caller(&dir, OPS), &dn, attrs).unwrap();
-        let st = dir.read();
-        let e = st.store.get_by_dn(&Dn::parse(&dn).unwrap()).unwrap();
+        let e = entry(&dir, &dn);
         assert_eq!(
             e.first_str("sAMAccountType"),
             Some(sam_type::USER_OBJECT.to_string().as_str())
@@ -364,7 +363,7 @@ mod tests {
     }
 
     /// objectClass `class` and the given attributes.
-    fn entry(class: &str, more: &[(&str, Vec<Vec<u8>>)]) -> Vec<(String, Vec<Vec<u8>>)> {
+    fn attrs_of(class: &str, more: &[(&str, Vec<Vec<u8>>)]) -> Vec<(String, Vec<Vec<u8>>)> {
         let mut attrs = vec![("objectClass".to_string(), s(class))];
         attrs.extend(more.iter().map(|(n, v)| (n.to_string(), v.clone())));
         attrs
@@ -380,7 +379,7 @@ mod tests {
         dir.add(
             &admin,
             &format!("CN=carol,CN=Users,{BASE}"),
-            entry("user", &[upn.clone()]),
+            attrs_of("user", &[upn.clone()]),
         )
         .unwrap();
         let bob = format!("CN=bob,CN=Users,{BASE}");
@@ -405,14 +404,14 @@ mod tests {
             (65, "00002014:", &admin, &bob, vec![("sAMAccountName".into(), s("bob"))]),
             (50, "00000005:", &ops, &builtin, user("bob")),
             (50, "00000005:", &alice, &bob, user("bob")),
-            (19, "000020F1:", &admin, &bob, entry("user", &[sam("bob"), ("objectSid", s("x"))])),
-            (19, "0000202F:", &admin, &bob, entry("user", &[sam("bob"), ("description", vec![])])),
+            (19, "000020F1:", &admin, &bob, attrs_of("user", &[sam("bob"), ("objectSid", s("x"))])),
+            (19, "0000202F:", &admin, &bob, attrs_of("user", &[sam("bob"), ("description", vec![])])),
             (68, "00000524:", &admin, &bob, user("alice")),
-            (19, "000021C8:", &admin, &bob, entry("user", &[sam("bob"), upn])),
-            (53, "0000001F:", &plain, &bob, entry("user", &[sam("bob"), pw.clone()])),
-            (53, "000020EF:", &admin, &ou, entry("organizationalUnit", &[pw.clone()])),
-            (53, "000020EF:", &admin, &msa, entry(gmsa, &[pw])),
-            (68, "0000217B:", &system, &child_msa, entry(gmsa, &[])),
+            (19, "000021C8:", &admin, &bob, attrs_of("user", &[sam("bob"), upn])),
+            (53, "0000001F:", &plain, &bob, attrs_of("user", &[sam("bob"), pw.clone()])),
+            (53, "000020EF:", &admin, &ou, attrs_of("organizationalUnit", &[pw.clone()])),
+            (53, "000020EF:", &admin, &msa, attrs_of(gmsa, &[pw])),
+            (68, "0000217B:", &system, &child_msa, attrs_of(gmsa, &[])),
         ];
         for (code, prefix, who, dn, attrs) in cases {
             let e = refused(&dir, code, prefix, || dir.add(who, dn, attrs));

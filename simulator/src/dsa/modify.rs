@@ -277,17 +277,10 @@ mod tests {
         let group = format!("CN=Account Operators,CN=Builtin,{BASE}");
         dir.modify(&admin(&dir), &group, vec![m(ModOp::Add, "member", s(ALICE))])
             .unwrap();
-        let st = dir.read();
-        let e = st
-            .store
-            .get_by_dn(&crate::model::Dn::parse(ALICE).unwrap())
-            .unwrap();
+        let e = entry(&dir, ALICE);
         assert_eq!(e.first_str("description"), Some("first"));
         assert_eq!(e.values("otherTelephone"), vec![b"2".to_vec()]);
-        let g = st
-            .store
-            .get_by_dn(&crate::model::Dn::parse(&group).unwrap())
-            .unwrap();
+        let g = entry(&dir, &group);
         assert!(g.link_targets("member").contains(&e.id));
     }
 
@@ -336,13 +329,8 @@ mod tests {
         let admin = admin(&dir);
         dir.modify(&admin, ALICE, vec![m(ModOp::Increment, "logonCount", s("5"))])
             .unwrap();
-        let st = dir.read();
-        let e = st
-            .store
-            .get_by_dn(&crate::model::Dn::parse(ALICE).unwrap())
-            .unwrap();
+        let e = entry(&dir, ALICE);
         assert_eq!(e.first_str("logonCount"), Some("5"));
-        drop(st);
         refused(&dir, 19, "0000202F:", || {
             dir.modify(&admin, ALICE, vec![m(ModOp::Increment, "logonCount", s("x"))])
         });

@@ -100,8 +100,7 @@ mod tests {
     use crate::dsa::testing::*;
 
     fn keys(dir: &Directory, dn: &str) -> ([u8; 16], u32) {
-        let st = dir.read();
-        let e = st.store.get_by_dn(&crate::model::Dn::parse(dn).unwrap()).unwrap();
+        let e = entry(dir, dn);
         let k = e.secrets.as_ref().expect("secrets");
         (k.nt_hash, k.kvno)
     }

@@ -68,15 +68,9 @@ mod tests {
         let alicia = format!("CN=alicia,CN=Users,{BASE}");
         dir.modify_dn(&ops, ALICE, "CN=alicia", true, None).unwrap();
         assert!(exists(&dir, &alicia) && !exists(&dir, ALICE));
-        {
-            let st = dir.read();
-            let e = st
-                .store
-                .get_by_dn(&crate::model::Dn::parse(&alicia).unwrap())
-                .unwrap();
-            assert_eq!(e.first_str("name"), Some("alicia"));
-            assert_eq!(e.values("cn"), vec![b"alicia".to_vec()]);
-        }
+        let e = entry(&dir, &alicia);
+        assert_eq!(e.first_str("name"), Some("alicia"));
+        assert_eq!(e.values("cn"), vec![b"alicia".to_vec()]);
         let ou = format!("OU=Web,{BASE}");
         dir.add(
             &admin(&dir),

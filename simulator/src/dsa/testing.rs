@@ -9,7 +9,7 @@ use super::error::DsError;
 use super::request::{ModOp, Modification};
 use super::{fixtures, ChildDomainConfig, Directory, ForestConfig};
 use crate::clock::{Clock, NtTime};
-use crate::model::Dn;
+use crate::model::{Dn, Entry};
 use crate::security::{sddl, AliasDomains, Sid};
 
 pub const BASE: &str = "DC=corp,DC=example,DC=test";
@@ -116,10 +116,17 @@ fn provision() -> Arc<Directory> {
     dir
 }
 
-pub fn sid_of(dir: &Directory, dn: &str) -> Sid {
+/// The entry at `dn` as it is now.
+pub fn entry(dir: &Directory, dn: &str) -> Arc<Entry> {
     let st = dir.read();
-    let e = st.store.get_by_dn(&Dn::parse(dn).unwrap()).expect("entry");
-    Sid::from_bytes(e.first("objectSid").unwrap()).unwrap()
+    st.store
+        .get_by_dn(&Dn::parse(dn).unwrap())
+        .expect("entry")
+        .clone()
+}
+
+pub fn sid_of(dir: &Directory, dn: &str) -> Sid {
+    Sid::from_bytes(entry(dir, dn).first("objectSid").unwrap()).unwrap()
 }
 
 /// The caller bound as the account at `dn`, over an encrypted connection.
