@@ -335,7 +335,10 @@ mod tests {
     use super::*;
     use crate::dsa::testing::*;
 
-    fn user(sam: &str) -> Vec<(String, Vec<Vec<u8>>)> {
+    /// The attributes of an add.
+    type Attrs = Vec<(String, Vec<Vec<u8>>)>;
+
+    fn user(sam: &str) -> Attrs {
         vec![
             ("objectClass".into(), s("user")),
             ("sAMAccountName".into(), s(sam)),
@@ -363,7 +366,7 @@ mod tests {
     }
 
     /// objectClass `class` and the given attributes.
-    fn attrs_of(class: &str, more: &[(&str, Vec<Vec<u8>>)]) -> Vec<(String, Vec<Vec<u8>>)> {
+    fn attrs_of(class: &str, more: &[(&str, Vec<Vec<u8>>)]) -> Attrs {
         let mut attrs = vec![("objectClass".to_string(), s(class))];
         attrs.extend(more.iter().map(|(n, v)| (n.to_string(), v.clone())));
         attrs
@@ -379,7 +382,7 @@ mod tests {
         dir.add(
             &admin,
             &format!("CN=carol,CN=Users,{BASE}"),
-            attrs_of("user", &[upn.clone()]),
+            attrs_of("user", std::slice::from_ref(&upn)),
         )
         .unwrap();
         let bob = format!("CN=bob,CN=Users,{BASE}");
@@ -396,7 +399,7 @@ mod tests {
         let pw = ("unicodePwd", quoted("Bob-Passw0rd!"));
         let sam = |v: &str| ("sAMAccountName", s(v));
         #[rustfmt::skip]
-        let cases: Vec<(u32, &str, &Caller, &str, Vec<(String, Vec<Vec<u8>>)>)> = vec![
+        let cases: Vec<(u32, &str, &Caller, &str, Attrs)> = vec![
             (1, "000004DC:", &anonymous, &bob, user("bob")),
             (34, "00002081:", &admin, "not a DN", user("bob")),
             (68, "00002071:", &admin, ALICE, user("alice2")),
@@ -409,7 +412,7 @@ mod tests {
             (68, "00000524:", &admin, &bob, user("alice")),
             (19, "000021C8:", &admin, &bob, attrs_of("user", &[sam("bob"), upn])),
             (53, "0000001F:", &plain, &bob, attrs_of("user", &[sam("bob"), pw.clone()])),
-            (53, "000020EF:", &admin, &ou, attrs_of("organizationalUnit", &[pw.clone()])),
+            (53, "000020EF:", &admin, &ou, attrs_of("organizationalUnit", std::slice::from_ref(&pw))),
             (53, "000020EF:", &admin, &msa, attrs_of(gmsa, &[pw])),
             (68, "0000217B:", &system, &child_msa, attrs_of(gmsa, &[])),
         ];
