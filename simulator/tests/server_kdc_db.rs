@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use adsim_simulator::clock::NtTime;
-use adsim_simulator::dsa::write::{ModOp, Modification};
+use adsim_simulator::dsa::request::{ModOp, Modification};
 use adsim_simulator::dsa::{Caller, Directory, ForestConfig};
 use adsim_simulator::kdc::crypto::Etype;
 use adsim_simulator::kdc::ticket::logon_info_from_ticket;
