@@ -15,7 +15,6 @@ use super::policy::{self, kdc_option, ticket_flag};
 use super::ticket;
 use super::Kdc;
 
-
 pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let body = &req.req_body;
     let now = kdc.now();

@@ -182,9 +182,16 @@ mod tests {
         assert_eq!(error_code("KDC_ERR_PREAUTH_FAILED"), Some(24));
         assert_eq!(error_name(30), None, "30 is unassigned");
         assert_eq!(error_code("KRB_NOT_A_THING"), None);
+        // Moved from the scenario client, whose names these were.
+        assert_eq!(error_code("krb_ap_err_skew"), Some(37));
+        assert_eq!(error_name(37), Some("KRB_AP_ERR_SKEW"));
+        assert_eq!(error_code("NOT_AN_ERROR"), None);
         for (c, n) in ERROR_CODES {
             assert_eq!((error_name(*c), error_code(n)), (Some(*n), Some(*c)));
         }
-        assert!(ERROR_CODES.windows(2).all(|w| w[0].0 < w[1].0), "numeric order, no repeats");
+        assert!(
+            ERROR_CODES.windows(2).all(|w| w[0].0 < w[1].0),
+            "numeric order, no repeats"
+        );
     }
 }

@@ -613,7 +613,13 @@ impl Pac {
             key_usage::PAC_SIGNATURE,
             &self.to_bytes(),
         )?;
-        let kdc_sig = crypto::checksum(kdc_type, kdc.etype, kdc.key, key_usage::PAC_SIGNATURE, &server_sig)?;
+        let kdc_sig = crypto::checksum(
+            kdc_type,
+            kdc.etype,
+            kdc.key,
+            key_usage::PAC_SIGNATURE,
+            &server_sig,
+        )?;
         self.set_signature(buffer_type::SERVER_CHECKSUM, &server_sig);
         self.set_signature(buffer_type::PRIVSVR_CHECKSUM, &kdc_sig);
         Ok(())

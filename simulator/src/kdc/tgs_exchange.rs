@@ -15,7 +15,6 @@ use super::policy::{self, kdc_option, ticket_flag};
 use super::ticket::{self, TicketError};
 use super::Kdc;
 
-
 pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let body = &req.req_body;
     let now = kdc.now();
@@ -202,7 +201,11 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
             sub.keyvalue.clone(),
             key_usage::TGS_REP_ENC_PART_SUBKEY,
         ),
-        None => (session_etype, tgt.key.keyvalue.clone(), key_usage::TGS_REP_ENC_PART_SESSION_KEY),
+        None => (
+            session_etype,
+            tgt.key.keyvalue.clone(),
+            key_usage::TGS_REP_ENC_PART_SESSION_KEY,
+        ),
     };
     let cipher = reply_etype
         .encrypt(&reply_key, usage, &enc_part.to_der())

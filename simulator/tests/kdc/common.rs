@@ -298,7 +298,12 @@ impl AsRequest {
 
     /// The pre-authentication key.
     pub fn key(&self) -> Vec<u8> {
-        self.0.preauth.as_ref().expect("a pre-authenticated request").key.clone()
+        self.0
+            .preauth
+            .as_ref()
+            .expect("a pre-authenticated request")
+            .key
+            .clone()
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -5,7 +5,9 @@
 use super::{ClientError, Credential};
 use crate::kdc::crypto::Etype;
 use crate::kdc::key_usage;
-use crate::kdc::messages::{ApReq, Authenticator, AuthorizationDataEntry, Checksum, EncryptedData, EncryptionKey};
+use crate::kdc::messages::{
+    ApReq, Authenticator, AuthorizationDataEntry, Checksum, EncryptedData, EncryptionKey,
+};
 
 /// The checksum type of the GSS-API authenticator checksum (RFC 4121 §4.1.1).
 pub const CKSUM_GSSAPI: i32 = 0x8003;
@@ -80,7 +82,11 @@ impl GssChecksum {
                 return Err(bad("DELEG without DlgOpt 1"));
             }
             let len = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
-            Some(rest.get(4..4 + len).ok_or_else(|| bad("Deleg truncated"))?.to_vec())
+            Some(
+                rest.get(4..4 + len)
+                    .ok_or_else(|| bad("Deleg truncated"))?
+                    .to_vec(),
+            )
         } else {
             None
         };

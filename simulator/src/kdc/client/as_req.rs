@@ -1,13 +1,12 @@
 //! The AS exchange from the client side (RFC 4120 §3.1).
 
 use super::{
-    encrypted_data_der, krbtgt_name, random_nonce, read_checked, Answer, ClientError,
-    ClientKey, DEFAULT_AS_OPTIONS, DEFAULT_ETYPES, DEFAULT_LIFETIME_SECONDS,
+    encrypted_data_der, krbtgt_name, random_nonce, read_checked, req_body, Answer, ClientError, ClientKey,
+    DEFAULT_AS_OPTIONS, DEFAULT_ETYPES, DEFAULT_LIFETIME_SECONDS,
 };
 use crate::kdc::key_usage;
 use crate::kdc::messages::{
-    encode_pac_request, msg_type, name_type, pa_type, KdcReq, KdcReqBody, PaData, PaEncTsEnc,
-    PrincipalName,
+    encode_pac_request, msg_type, name_type, pa_type, KdcReq, PaData, PaEncTsEnc, PrincipalName,
 };
 
 /// An AS-REQ (RFC 4120 §5.4.1). Fields are public so a test can set anything; the padata go
@@ -82,20 +81,15 @@ impl AsRequest {
             });
         }
         padata.extend(self.extra_padata.iter().cloned());
-        let body = KdcReqBody {
-            kdc_options: self.kdc_options,
-            cname: Some(self.cname.clone()),
-            realm: self.realm.clone(),
-            sname: Some(self.sname.clone()),
-            from: None,
-            till: self.till,
-            rtime: None,
-            nonce: self.nonce,
-            etypes: self.etypes.clone(),
-            addresses: None,
-            enc_authorization_data: None,
-            additional_tickets: vec![],
-        };
+        let body = req_body(
+            self.kdc_options,
+            Some(self.cname.clone()),
+            self.realm.clone(),
+            self.sname.clone(),
+            self.till,
+            self.nonce,
+            self.etypes.clone(),
+        );
         Ok(KdcReq {
             msg_type: msg_type::AS_REQ,
             padata,

@@ -39,8 +39,8 @@ pub use tgs_req::{BodyChecksum, TgsRequest};
 use super::crypto::{CryptoError, Etype};
 use super::der::{DerError, DerWriter};
 use super::messages::{
-    decode_etype_info2, decode_method_data, name_type, pa_type, EncKdcRepPart, EncryptedData,
-    EncryptionKey, KdcRep, KrbError, PaData, PrincipalName, Ticket,
+    decode_etype_info2, decode_method_data, name_type, pa_type, EncKdcRepPart, EncryptedData, EncryptionKey,
+    KdcRep, KdcReqBody, KrbError, PaData, PrincipalName, Ticket,
 };
 use super::policy::kdc_option;
 use crate::keys;
@@ -263,6 +263,33 @@ pub fn tcp_reply_len(prefix: [u8; 4]) -> Result<usize, ClientError> {
         return Err(ClientError::Malformed(format!("reply of {n} bytes")));
     }
     Ok(n)
+}
+
+/// A KDC-REQ-BODY with what these clients set; the rest (from, rtime, addresses, enc-authorization-data,
+/// additional tickets) is left out.
+fn req_body(
+    kdc_options: u32,
+    cname: Option<PrincipalName>,
+    realm: String,
+    sname: PrincipalName,
+    till: i64,
+    nonce: u32,
+    etypes: Vec<i32>,
+) -> KdcReqBody {
+    KdcReqBody {
+        kdc_options,
+        cname,
+        realm,
+        sname: Some(sname),
+        from: None,
+        till,
+        rtime: None,
+        nonce,
+        etypes,
+        addresses: None,
+        enc_authorization_data: None,
+        additional_tickets: vec![],
+    }
 }
 
 /// EncryptedData as DER (a padata value).

@@ -2,12 +2,12 @@
 //! AP-REQ whose authenticator checksums the request body.
 
 use super::{
-    random_nonce, read_checked, Answer, ApRequest, ClientError, Credential, DEFAULT_ETYPES,
+    random_nonce, read_checked, req_body, Answer, ApRequest, ClientError, Credential, DEFAULT_ETYPES,
     DEFAULT_LIFETIME_SECONDS, DEFAULT_TGS_OPTIONS,
 };
 use crate::kdc::crypto::{self, Etype};
 use crate::kdc::key_usage;
-use crate::kdc::messages::{msg_type, pa_type, Checksum, EncryptionKey, KdcReq, KdcReqBody, PaData, PrincipalName};
+use crate::kdc::messages::{msg_type, pa_type, Checksum, EncryptionKey, KdcReq, PaData, PrincipalName};
 
 /// The authenticator's checksum over the request body (key usage 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,20 +63,15 @@ impl TgsRequest {
     /// The request as a structure, the AP-REQ over `tgt` already sealed (`encode` is its DER).
     /// A test may change the body afterwards to see the checksum fail.
     pub fn to_kdc_req(&self, tgt: &Credential) -> Result<KdcReq, ClientError> {
-        let body = KdcReqBody {
-            kdc_options: self.kdc_options,
-            cname: None,
-            realm: self.realm.clone().unwrap_or_else(|| tgt.ticket.realm.clone()),
-            sname: Some(self.sname.clone()),
-            from: None,
-            till: self.till,
-            rtime: None,
-            nonce: self.nonce,
-            etypes: self.etypes.clone(),
-            addresses: None,
-            enc_authorization_data: None,
-            additional_tickets: vec![],
-        };
+        let body = req_body(
+            self.kdc_options,
+            None,
+            self.realm.clone().unwrap_or_else(|| tgt.ticket.realm.clone()),
+            self.sname.clone(),
+            self.till,
+            self.nonce,
+            self.etypes.clone(),
+        );
         let body_raw = body.to_der();
         let authenticator = ApRequest {
             checksum: self.checksum(tgt, &body_raw)?,
@@ -114,12 +109,15 @@ impl TgsRequest {
             use md5::Digest;
             md5::Md5::digest(body_raw).to_vec()
         } else {
-            crypto::checksum(cksumtype, etype, &key.keyvalue, key_usage::TGS_REQ_AUTH_CKSUM, body_raw)?
+            crypto::checksum(
+                cksumtype,
+                etype,
+                &key.keyvalue,
+                key_usage::TGS_REQ_AUTH_CKSUM,
+                body_raw,
+            )?
         };
-        Ok(Some(Checksum {
-            cksumtype,
-            checksum,
-        }))
+        Ok(Some(Checksum { cksumtype, checksum }))
     }
 
     /// The KDC's answer to this request: a KRB-ERROR, or a TGS-REP opened with the subkey
