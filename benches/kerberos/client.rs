@@ -99,8 +99,8 @@ pub fn as_exchange(kdc: Kdc, user: &User, nonce: u32) -> Result<Tgt> {
     let (secs, usecs) = now();
     let mut req = AsRequest::new(&user.realm, &user.name, secs).with_preauth(user.key.clone());
     req.client_usec = usecs;
-    req.etypes = ETYPES.to_vec();
-    req.nonce = nonce;
+    req.body.etypes = ETYPES.to_vec();
+    req.body.nonce = nonce;
     let reply = send(kdc, &req.encode()?).context("AS exchange")?;
     let credential = req
         .read_reply(&reply, &user.key)
@@ -120,8 +120,8 @@ pub fn tgs_exchange(kdc: Kdc, tgt: &Tgt, service: &PrincipalName, nonce: u32) ->
     let (secs, usecs) = now();
     let mut req = TgsRequest::new(service.clone(), secs);
     req.client_usec = usecs;
-    req.etypes = ETYPES.to_vec();
-    req.nonce = nonce;
+    req.body.etypes = ETYPES.to_vec();
+    req.body.nonce = nonce;
     let reply = send(kdc, &req.encode(&tgt.credential)?).context("TGS exchange")?;
     let ticket = req
         .read_reply(&reply, &tgt.credential)

@@ -6,9 +6,9 @@
 mod common;
 
 use adsim_simulator::kdc::client::{
-    ap_option, decode_reply, gss_flags, salt_hint, service_name, tcp_frame, tcp_reply_len, Answer,
-    ApRequest, BodyChecksum, ClientError, ClientKey, Credential, GssChecksum, KdcReply, TgsRequest,
-    CKSUM_GSSAPI, MAX_TCP_REPLY,
+    ap_option, decode_reply, gss_flags, salt_hint, service_name, tcp_frame, tcp_reply_len, Answer, ApRequest,
+    BodyChecksum, ClientError, ClientKey, Credential, GssChecksum, KdcReply, TgsRequest, CKSUM_GSSAPI,
+    MAX_TCP_REPLY,
 };
 use adsim_simulator::kdc::crypto::Etype;
 use adsim_simulator::kdc::error::code;
@@ -93,7 +93,7 @@ fn as_without_preauth_is_asked_for_it_then_succeeds_with_the_hinted_salt() {
     assert_eq!(tgt.cname.components, vec!["alice"]);
     assert_eq!(tgt.crealm, REALM);
     assert_eq!(tgt.ticket.sname.components, vec!["krbtgt", REALM]);
-    assert_eq!(tgt.enc_part.nonce, req.nonce);
+    assert_eq!(tgt.enc_part.nonce, req.body.nonce);
     assert_eq!(tgt.enc_part.authtime, T0);
     assert_eq!(tgt.reply_etype, 18);
     assert!(tgt
@@ -119,7 +119,10 @@ fn wrong_password_is_preauth_failed() {
     let (kdc, _) = frozen_kdc(standard_db());
     let wrong = ClientKey::from_password(Etype::Aes256, "wrong", ALICE_SALT).unwrap();
     let req = AsRequest::new(REALM, "alice", T0).with_preauth(wrong.clone());
-    assert_eq!(error_of(as_exchange(&kdc, &req, &wrong)), code::KDC_ERR_PREAUTH_FAILED);
+    assert_eq!(
+        error_of(as_exchange(&kdc, &req, &wrong)),
+        code::KDC_ERR_PREAUTH_FAILED
+    );
     assert_eq!(code::KDC_ERR_PREAUTH_FAILED, 24);
 }
 
@@ -155,10 +158,16 @@ fn tgs_issues_a_ticket_the_service_can_open() {
     let tgt = alice_tgt(&kdc);
     let req = TgsRequest::new(service_name("HTTP/web01.corp.example.test"), T0);
     let st = ticket_of(tgs_exchange(&kdc, &req, &tgt));
-    assert_eq!(st.enc_part.sname.components, vec!["HTTP", "web01.corp.example.test"]);
-    assert_eq!(st.enc_part.nonce, req.nonce);
+    assert_eq!(
+        st.enc_part.sname.components,
+        vec!["HTTP", "web01.corp.example.test"]
+    );
+    assert_eq!(st.enc_part.nonce, req.body.nonce);
     let (part, _) = ticket::open(&st.ticket, &db.get("WEB01$").keys).unwrap();
-    assert_eq!(part.key, st.session_key, "the client holds the ticket's session key");
+    assert_eq!(
+        part.key, st.session_key,
+        "the client holds the ticket's session key"
+    );
     assert_eq!(part.cname.components, vec!["alice"]);
 
     // With a subkey the reply comes sealed with it (usage 9), and the client opens it.
@@ -190,11 +199,20 @@ fn a_reply_with_another_nonce_is_refused() {
     let req = AsRequest::new(REALM, "alice", T0).with_preauth(key.clone());
     let reply = kdc.handle(&req.encode().unwrap(), Transport::Tcp).unwrap();
     let mut other = req.clone();
-    other.nonce ^= 1;
-    assert!(matches!(other.read_reply(&reply, &key), Err(ClientError::Unexpected(_))));
+    other.body.nonce ^= 1;
+    assert!(matches!(
+        other.read_reply(&reply, &key),
+        Err(ClientError::Unexpected(_))
+    ));
     let wrong = ClientKey::from_password(Etype::Aes256, "wrong", ALICE_SALT).unwrap();
-    assert!(matches!(req.read_reply(&reply, &wrong), Err(ClientError::Crypto(_))));
-    assert!(matches!(decode_reply(b"\x30\x00"), Err(ClientError::Malformed(_))));
+    assert!(matches!(
+        req.read_reply(&reply, &wrong),
+        Err(ClientError::Crypto(_))
+    ));
+    assert!(matches!(
+        decode_reply(b"\x30\x00"),
+        Err(ClientError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -220,20 +238,34 @@ fn ap_req_for_a_service_ticket_opens_as_the_service_opens_it() {
     let (part, _) = ticket::open(&ap_req.ticket, &db.get("DC1$").keys).unwrap();
     let etype = Etype::from_i32(part.key.keytype).unwrap();
     let plain = etype
-        .decrypt(&part.key.keyvalue, key_usage::AP_REQ_AUTH, &ap_req.authenticator.cipher)
+        .decrypt(
+            &part.key.keyvalue,
+            key_usage::AP_REQ_AUTH,
+            &ap_req.authenticator.cipher,
+        )
         .unwrap();
     let auth = Authenticator::from_der(&plain).unwrap();
-    assert_eq!((auth.ctime, auth.cname.components.clone()), (T0 + 5, vec!["alice".to_string()]));
+    assert_eq!(
+        (auth.ctime, auth.cname.components.clone()),
+        (T0 + 5, vec!["alice".to_string()])
+    );
     assert_eq!(auth.crealm, REALM);
     assert_eq!(auth.seq_number, Some(4711));
     assert_eq!(auth.subkey, request.subkey);
     let cksum = auth.cksum.unwrap();
     assert_eq!(cksum.cksumtype, CKSUM_GSSAPI);
     assert_eq!(cksum.checksum.len(), 24);
-    assert_eq!(GssChecksum::from_bytes(&cksum.checksum).unwrap(), GssChecksum::new(flags));
+    assert_eq!(
+        GssChecksum::from_bytes(&cksum.checksum).unwrap(),
+        GssChecksum::new(flags)
+    );
     // Not under the TGS usage: an AP-REQ is not a PA-TGS-REQ.
     assert!(etype
-        .decrypt(&part.key.keyvalue, key_usage::TGS_REQ_AUTH, &ap_req.authenticator.cipher)
+        .decrypt(
+            &part.key.keyvalue,
+            key_usage::TGS_REQ_AUTH,
+            &ap_req.authenticator.cipher
+        )
         .is_err());
 }
 
@@ -249,7 +281,10 @@ fn gss_checksum_layout_follows_rfc_4121() {
     assert_eq!(&bytes[24..28], &[1, 0, 5, 0], "DlgOpt 1, Dlgth 5");
     assert_eq!(GssChecksum::from_bytes(&bytes).unwrap(), c);
     assert!(GssChecksum::from_bytes(&bytes[..20]).is_err());
-    assert!(GssChecksum::from_bytes(&bytes[..26]).is_err(), "DELEG without its KRB-CRED");
+    assert!(
+        GssChecksum::from_bytes(&bytes[..26]).is_err(),
+        "DELEG without its KRB-CRED"
+    );
 }
 
 #[test]

@@ -81,10 +81,10 @@ fn as_error_codes() {
         24
     );
     let mut des_only = AsRequest::new(REALM, "alice");
-    des_only.etypes = vec![3, 1];
+    des_only.body.etypes = vec![3, 1];
     assert_eq!(code(des_only), 14);
     let mut rc4_only = AsRequest::new(REALM, "WEB01$");
-    rc4_only.etypes = vec![23];
+    rc4_only.body.etypes = vec![23];
     assert_eq!(
         code(rc4_only),
         14,
@@ -161,7 +161,7 @@ fn upn_and_enterprise_names_log_in() {
         T0,
     );
     req.cname = PrincipalName::new(name_type::NT_ENTERPRISE, &["alice@corp.example.test"]);
-    req.kdc_options |= 1 << 16; // canonicalize (bit 15)
+    req.body.kdc_options |= 1 << 16; // canonicalize (bit 15)
     let key = req.key();
     let cred = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &key).unwrap();
     assert_eq!(
@@ -419,7 +419,7 @@ fn renewal_keeps_the_pac_and_restarts_the_lifetime() {
     );
     clock.advance_seconds(3600);
     let mut req = TgsRequest::new(&["krbtgt", REALM], T0 + 3600);
-    req.kdc_options = 0x0000_0002; // renew (bit 30)
+    req.body.kdc_options = 0x0000_0002; // renew (bit 30)
     let renewed = get_service_ticket(&kdc, &tgt, &req).unwrap();
     assert_eq!(renewed.enc_part.starttime, Some(T0 + 3600));
     assert_eq!(renewed.enc_part.endtime, T0 + 3600 + 10 * 3600);

@@ -281,8 +281,8 @@ impl std::ops::DerefMut for AsRequest {
 impl AsRequest {
     pub fn new(realm: &str, name: &str) -> Self {
         let mut req = client::AsRequest::new(realm, name, T0);
-        req.till = T0 + 86_400;
-        req.nonce = 0x1234_5678;
+        req.body.till = T0 + 86_400;
+        req.body.nonce = 0x1234_5678;
         req.client_usec = 123_456;
         AsRequest(req)
     }
@@ -372,7 +372,7 @@ impl TgsRequest {
     pub fn new(sname: &[&str], client_time: i64) -> Self {
         let mut req = client::TgsRequest::new(PrincipalName::new(name_type::NT_SRV_INST, sname), client_time);
         req.realm = Some(REALM.into());
-        req.nonce = 0x0bad_cafe;
+        req.body.nonce = 0x0bad_cafe;
         req.client_usec = 42;
         req.seq_number = Some(7);
         TgsRequest {

@@ -1,8 +1,8 @@
 //! The AS exchange from the client side (RFC 4120 §3.1).
 
 use super::{
-    encrypted_data_der, krbtgt_name, random_nonce, read_checked, req_body, Answer, ClientError, ClientKey,
-    DEFAULT_AS_OPTIONS, DEFAULT_ETYPES, DEFAULT_LIFETIME_SECONDS,
+    encrypted_data_der, krbtgt_name, read_checked, Answer, ClientError, ClientKey, ReqBody,
+    DEFAULT_AS_OPTIONS,
 };
 use crate::kdc::key_usage;
 use crate::kdc::messages::{
@@ -15,12 +15,8 @@ use crate::kdc::messages::{
 pub struct AsRequest {
     pub realm: String,
     pub cname: PrincipalName,
-    /// `krbtgt/REALM` by default.
-    pub sname: PrincipalName,
-    pub etypes: Vec<i32>,
-    pub kdc_options: u32,
-    pub till: i64,
-    pub nonce: u32,
+    /// sname `krbtgt/REALM` by default.
+    pub body: ReqBody,
     /// The client's clock (Unix seconds and microseconds): the pre-authentication timestamp.
     pub client_time: i64,
     pub client_usec: u32,
@@ -38,11 +34,7 @@ impl AsRequest {
         AsRequest {
             realm: realm.to_string(),
             cname: PrincipalName::new(name_type::NT_PRINCIPAL, &[name]),
-            sname: krbtgt_name(realm),
-            etypes: DEFAULT_ETYPES.to_vec(),
-            kdc_options: DEFAULT_AS_OPTIONS,
-            till: client_time + DEFAULT_LIFETIME_SECONDS,
-            nonce: random_nonce(),
+            body: ReqBody::new(krbtgt_name(realm), DEFAULT_AS_OPTIONS, client_time),
             client_time,
             client_usec: 0,
             preauth: None,
@@ -81,15 +73,9 @@ impl AsRequest {
             });
         }
         padata.extend(self.extra_padata.iter().cloned());
-        let body = req_body(
-            self.kdc_options,
-            Some(self.cname.clone()),
-            self.realm.clone(),
-            self.sname.clone(),
-            self.till,
-            self.nonce,
-            self.etypes.clone(),
-        );
+        let body = self
+            .body
+            .to_kdc_req_body(Some(self.cname.clone()), self.realm.clone());
         Ok(KdcReq {
             msg_type: msg_type::AS_REQ,
             padata,
@@ -110,7 +96,7 @@ impl AsRequest {
             &key.key,
             key_usage::AS_REP_ENC_PART,
             msg_type::AS_REP,
-            self.nonce,
+            self.body.nonce,
         )
     }
 }

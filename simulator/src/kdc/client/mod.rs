@@ -62,6 +62,49 @@ const AES_ITERATIONS: u32 = 4096;
 /// A TCP reply larger than this is refused (a KDC reply is a few kilobytes).
 pub const MAX_TCP_REPLY: usize = 1 << 20;
 
+/// What the body of an AS-REQ and of a TGS-REQ carry besides the realm and client name
+/// (RFC 4120 §5.4.1); from, rtime, addresses, enc-authorization-data and additional tickets are
+/// left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReqBody {
+    pub sname: PrincipalName,
+    pub etypes: Vec<i32>,
+    pub kdc_options: u32,
+    pub till: i64,
+    pub nonce: u32,
+}
+
+impl ReqBody {
+    /// For `sname` with `kdc_options`: the default etypes, ten hours from `client_time`, a
+    /// random nonce.
+    pub fn new(sname: PrincipalName, kdc_options: u32, client_time: i64) -> Self {
+        ReqBody {
+            sname,
+            etypes: DEFAULT_ETYPES.to_vec(),
+            kdc_options,
+            till: client_time + DEFAULT_LIFETIME_SECONDS,
+            nonce: random_nonce(),
+        }
+    }
+
+    fn to_kdc_req_body(&self, cname: Option<PrincipalName>, realm: String) -> KdcReqBody {
+        KdcReqBody {
+            kdc_options: self.kdc_options,
+            cname,
+            realm,
+            sname: Some(self.sname.clone()),
+            from: None,
+            till: self.till,
+            rtime: None,
+            nonce: self.nonce,
+            etypes: self.etypes.clone(),
+            addresses: None,
+            enc_authorization_data: None,
+            additional_tickets: vec![],
+        }
+    }
+}
+
 /// Failures of the client itself; a KRB-ERROR from the KDC is an [`Answer`], not a failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
@@ -263,33 +306,6 @@ pub fn tcp_reply_len(prefix: [u8; 4]) -> Result<usize, ClientError> {
         return Err(ClientError::Malformed(format!("reply of {n} bytes")));
     }
     Ok(n)
-}
-
-/// A KDC-REQ-BODY with what these clients set; the rest (from, rtime, addresses, enc-authorization-data,
-/// additional tickets) is left out.
-fn req_body(
-    kdc_options: u32,
-    cname: Option<PrincipalName>,
-    realm: String,
-    sname: PrincipalName,
-    till: i64,
-    nonce: u32,
-    etypes: Vec<i32>,
-) -> KdcReqBody {
-    KdcReqBody {
-        kdc_options,
-        cname,
-        realm,
-        sname: Some(sname),
-        from: None,
-        till,
-        rtime: None,
-        nonce,
-        etypes,
-        addresses: None,
-        enc_authorization_data: None,
-        additional_tickets: vec![],
-    }
 }
 
 /// EncryptedData as DER (a padata value).

@@ -1,10 +1,7 @@
 //! The TGS exchange from the client side (RFC 4120 §3.3): the TGT goes in PA-TGS-REQ as an
 //! AP-REQ whose authenticator checksums the request body.
 
-use super::{
-    random_nonce, read_checked, req_body, Answer, ApRequest, ClientError, Credential, DEFAULT_ETYPES,
-    DEFAULT_LIFETIME_SECONDS, DEFAULT_TGS_OPTIONS,
-};
+use super::{read_checked, Answer, ApRequest, ClientError, Credential, ReqBody, DEFAULT_TGS_OPTIONS};
 use crate::kdc::crypto::{self, Etype};
 use crate::kdc::key_usage;
 use crate::kdc::messages::{msg_type, pa_type, Checksum, EncryptionKey, KdcReq, PaData, PrincipalName};
@@ -27,11 +24,7 @@ pub enum BodyChecksum {
 pub struct TgsRequest {
     /// The realm asked; the TGT's realm when `None`.
     pub realm: Option<String>,
-    pub sname: PrincipalName,
-    pub etypes: Vec<i32>,
-    pub kdc_options: u32,
-    pub till: i64,
-    pub nonce: u32,
+    pub body: ReqBody,
     /// The client's clock: the authenticator's ctime and cusec.
     pub client_time: i64,
     pub client_usec: u32,
@@ -47,11 +40,7 @@ impl TgsRequest {
     pub fn new(sname: PrincipalName, client_time: i64) -> Self {
         TgsRequest {
             realm: None,
-            sname,
-            etypes: DEFAULT_ETYPES.to_vec(),
-            kdc_options: DEFAULT_TGS_OPTIONS,
-            till: client_time + DEFAULT_LIFETIME_SECONDS,
-            nonce: random_nonce(),
+            body: ReqBody::new(sname, DEFAULT_TGS_OPTIONS, client_time),
             client_time,
             client_usec: 0,
             subkey: None,
@@ -63,15 +52,8 @@ impl TgsRequest {
     /// The request as a structure, the AP-REQ over `tgt` already sealed (`encode` is its DER).
     /// A test may change the body afterwards to see the checksum fail.
     pub fn to_kdc_req(&self, tgt: &Credential) -> Result<KdcReq, ClientError> {
-        let body = req_body(
-            self.kdc_options,
-            None,
-            self.realm.clone().unwrap_or_else(|| tgt.ticket.realm.clone()),
-            self.sname.clone(),
-            self.till,
-            self.nonce,
-            self.etypes.clone(),
-        );
+        let realm = self.realm.clone().unwrap_or_else(|| tgt.ticket.realm.clone());
+        let body = self.body.to_kdc_req_body(None, realm);
         let body_raw = body.to_der();
         let authenticator = ApRequest {
             checksum: self.checksum(tgt, &body_raw)?,
@@ -127,6 +109,6 @@ impl TgsRequest {
             Some(sub) => (&sub.keyvalue, key_usage::TGS_REP_ENC_PART_SUBKEY),
             None => (&tgt.session_key.keyvalue, key_usage::TGS_REP_ENC_PART_SESSION_KEY),
         };
-        read_checked(bytes, key, usage, msg_type::TGS_REP, self.nonce)
+        read_checked(bytes, key, usage, msg_type::TGS_REP, self.body.nonce)
     }
 }
