@@ -197,6 +197,47 @@ pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, V
     (status, raw[split + 4..split + 4 + length].to_vec())
 }
 
+/// One request with exactly the `headers` given (each `Name: value`, no `Host` added), to the
+/// control API at `base`; returns status and the JSON answer.
+pub fn http_headers(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::Read;
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).expect("control API reachable");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let body = &raw[split + 4..];
+    let value = serde_json::from_slice(body).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path}: not JSON ({e}): {}",
+            String::from_utf8_lossy(body)
+        )
+    });
+    (status, value)
+}
+
 /// `http` with a JSON answer.
 pub fn http_json(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
     let (status, bytes) = http(base, method, path, body);
