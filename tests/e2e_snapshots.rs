@@ -221,6 +221,26 @@ fn kinit(a: &Adsim, dir: &std::path::Path, password: &str) -> std::process::Outp
     child.wait_with_output().unwrap()
 }
 
+/// `adsim ctl snapshot --out NAME` run in `dir` with the given umask.
+fn snapshot_out(a: &Adsim, dir: &std::path::Path, name: &str, umask: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", "umask \"$1\" && exec \"$0\" ctl snapshot --out \"$2\""])
+        .args([env!("CARGO_BIN_EXE_adsim"), umask, name])
+        .env("ADSIM_CONTROL_URL", a.control_url())
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// `adsim serve --from-snapshot FILE` on ephemeral ports, for files it must refuse.
+fn serve_from(file: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args(["serve", "--from-snapshot", file.to_str().unwrap()])
+        .args(EPHEMERAL_PORTS)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_persisted_snapshot_starts_an_identical_server() {
     let dir = temp_dir("persist");
@@ -245,12 +265,7 @@ fn a_persisted_snapshot_starts_an_identical_server() {
     let password_a = gmsa_password(&a);
 
     // A relative --out is relative to the ctl's directory, not the server's.
-    let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
-        .args(["ctl", "snapshot", "--out", "prepared.json"])
-        .env("ADSIM_CONTROL_URL", a.control_url())
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let o = snapshot_out(&a, &dir, "prepared.json", "022");
     assert!(o.status.success(), "{}", text(&o));
     let file = dir.join("prepared.json");
     let answer = json(&String::from_utf8_lossy(&o.stdout));
@@ -262,13 +277,7 @@ fn a_persisted_snapshot_starts_an_identical_server() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0);
         // 0600 from the start, whatever the umask.
-        let o = Command::new("sh")
-            .args(["-c", "umask 000 && exec \"$0\" ctl snapshot --out umask0.json"])
-            .arg(env!("CARGO_BIN_EXE_adsim"))
-            .env("ADSIM_CONTROL_URL", a.control_url())
-            .current_dir(&dir)
-            .output()
-            .unwrap();
+        let o = snapshot_out(&a, &dir, "umask0.json", "000");
         assert!(o.status.success(), "{}", text(&o));
         let mode = std::fs::metadata(dir.join("umask0.json"))
             .unwrap()
@@ -277,12 +286,7 @@ fn a_persisted_snapshot_starts_an_identical_server() {
         assert_eq!(mode & 0o777, 0o600);
     }
     // An existing file is never overwritten (nor a pre-created one reused).
-    let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
-        .args(["ctl", "snapshot", "--out", "prepared.json"])
-        .env("ADSIM_CONTROL_URL", a.control_url())
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let o = snapshot_out(&a, &dir, "prepared.json", "022");
     assert!(!o.status.success());
     assert!(text(&o).contains("already exists"), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), saved);
@@ -335,26 +339,7 @@ fn a_persisted_snapshot_starts_an_identical_server() {
 
     // A file that is not a snapshot: serve refuses to start and says why.
     std::fs::write(dir.join("junk.json"), "{\"format\":\"other\"}").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
-        .args([
-            "serve",
-            "--from-snapshot",
-            dir.join("junk.json").to_str().unwrap(),
-        ])
-        .args([
-            "--ldap-port",
-            "0",
-            "--ldaps-port",
-            "0",
-            "--gc-port",
-            "0",
-            "--kdc-port",
-            "0",
-            "--control-port",
-            "0",
-        ])
-        .output()
-        .unwrap();
+    let o = serve_from(&dir.join("junk.json"));
     assert!(!o.status.success());
     assert!(text(&o).contains("not an adsim snapshot file"), "{}", text(&o));
     // One flipped byte: refused, naming the file.
@@ -363,21 +348,7 @@ fn a_persisted_snapshot_starts_an_identical_server() {
     damaged[at] = if damaged[at] == b'A' { b'B' } else { b'A' };
     let flipped = dir.join("flipped.json");
     std::fs::write(&flipped, &damaged).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
-        .args(["serve", "--from-snapshot", flipped.to_str().unwrap()])
-        .args([
-            "--ldap-port",
-            "0",
-            "--ldaps-port",
-            "0",
-            "--gc-port",
-            "0",
-            "--kdc-port",
-            "0",
-        ])
-        .args(["--control-port", "0"])
-        .output()
-        .unwrap();
+    let o = serve_from(&flipped);
     assert!(!o.status.success());
     assert!(
         text(&o).contains(&format!(

@@ -381,14 +381,19 @@ async fn get_keytab(
         tokio::task::spawn_blocking(move || DirectoryKdcDb::for_realm(dir, &realm)?.keytab(&q.principal))
             .await
             .map_err(|e| ApiError::bad_request(format!("keytab task failed: {e}")))??;
-    Ok((
+    Ok(secret_body("application/octet-stream", bytes))
+}
+
+/// An answer holding keys: never cached.
+fn secret_body(content_type: &'static str, bytes: Vec<u8>) -> Response {
+    (
         [
-            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-store"),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// The whole directory as LDIF (deterministic; secrets are never exported).
@@ -497,14 +502,7 @@ async fn get_snapshot_file(State(s): State<ControlState>, Path(id): Path<String>
     let bytes = tokio::task::spawn_blocking(move || snapshots.encode(id))
         .await
         .map_err(|e| ApiError::bad_request(format!("snapshot task failed: {e}")))??;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(secret_body("application/json", bytes))
 }
 
 fn snapshot_id(text: &str) -> ApiResult<SnapshotId> {
