@@ -125,6 +125,12 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
             base.request("POST", "/v1/kds/root-keys", Some(&body)).await?
         }
         CtlCommand::Snapshot { out } => {
+            if let Some(p) = out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
+                bail!(
+                    "--out {}: the file already exists (snapshot files are never overwritten)",
+                    p.display()
+                );
+            }
             let taken = base
                 .request("POST", "/v1/snapshots", Some(&serde_json::json!({})))
                 .await?;
