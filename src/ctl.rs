@@ -50,8 +50,9 @@ enum CtlCommand {
     },
     /// Take a snapshot of the whole forest and print its id.
     Snapshot {
-        /// Also write it to this file, for `adsim serve --from-snapshot` (it holds every
-        /// secret of the forest; the server writes it, mode 0600).
+        /// Also write it to this new file, for `adsim serve --from-snapshot` (it holds every
+        /// secret of the forest: downloaded and written here, mode 0600; an existing file is
+        /// refused).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -124,15 +125,19 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
             base.request("POST", "/v1/kds/root-keys", Some(&body)).await?
         }
         CtlCommand::Snapshot { out } => {
-            let body = match out {
-                // The server writes the file: make a relative path mean "here", not its cwd.
-                Some(p) => {
-                    let p = std::path::absolute(&p).with_context(|| format!("--out {}", p.display()))?;
-                    serde_json::json!({ "path": p.to_string_lossy() })
-                }
-                None => serde_json::json!({}),
-            };
-            base.request("POST", "/v1/snapshots", Some(&body)).await?
+            if let Some(p) = out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
+                bail!(
+                    "--out {}: the file already exists (snapshot files are never overwritten)",
+                    p.display()
+                );
+            }
+            let taken = base
+                .request("POST", "/v1/snapshots", Some(&serde_json::json!({})))
+                .await?;
+            match out {
+                Some(p) => save_snapshot(&base, &taken, &p).await?,
+                None => taken,
+            }
         }
         CtlCommand::Snapshots => base.request("GET", "/v1/snapshots", None).await?,
         CtlCommand::Restore { id } => {
@@ -177,6 +182,22 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
         None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(())
+}
+
+/// Downloads the snapshot `taken` (`POST /v1/snapshots`'s answer) names and writes it to the
+/// new file `out` (mode 0600, never over an existing file); the answer gains `"path"`.
+async fn save_snapshot(base: &ControlUrl, taken: &[u8], out: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let mut answer: serde_json::Value = serde_json::from_slice(taken).context("POST /v1/snapshots answer")?;
+    let id = answer["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("POST /v1/snapshots answered no id"))?;
+    let bytes = base
+        .request("GET", &format!("/v1/snapshots/{}/file", percent_encode(id)), None)
+        .await?;
+    let path = std::path::absolute(out).with_context(|| format!("--out {}", out.display()))?;
+    adsim_simulator::snapshot::file::write_new(&path, &bytes)?;
+    answer["path"] = path.to_string_lossy().into();
+    Ok(answer.to_string().into_bytes())
 }
 
 /// `+6m`, `-6m`, `30d`, `12h`, `300s`, `2w` or bare seconds, as signed seconds.

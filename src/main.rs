@@ -77,9 +77,13 @@ struct ServeArgs {
     /// always use ephemeral ports, see `domains[].kdc` in the ready line).
     #[arg(long, default_value_t = 1088)]
     kdc_port: u16,
-    /// Port of the HTTP control API on the listen address (0 = ephemeral).
+    /// Port of the HTTP control API (0 = ephemeral).
     #[arg(long, default_value_t = 8389)]
     control_port: u16,
+    /// Address of the HTTP control API (default: the listen address when it is a loopback
+    /// address, else 127.0.0.1). The API is unauthenticated and hands out keys.
+    #[arg(long, value_name = "ADDR")]
+    control_listen: Option<IpAddr>,
     /// Kerberos clock-skew tolerance in minutes (Windows' "Maximum tolerance for computer
     /// clock synchronization", 5 by default).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1440))]
@@ -90,6 +94,10 @@ struct ServeArgs {
     /// Directory for the CA certificate and exports (default: a temporary directory).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// The only directory `POST /v1/snapshots {"path": NAME}` writes snapshot files into
+    /// (default: the state directory).
+    #[arg(long, value_name = "DIR")]
+    snapshot_dir: Option<PathBuf>,
     /// Seed for SIDs, GUIDs and generated secrets (deterministic forests).
     #[arg(long)]
     seed: Option<u64>,
@@ -196,11 +204,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         gc_port: args.gc_port,
         kdc_port: args.kdc_port,
         control_port: args.control_port,
+        control_listen: args.control_listen,
         kdc: adsim_simulator::kdc::KdcConfig {
             max_skew_seconds: i64::from(args.max_skew_minutes) * 60,
             ..Default::default()
         },
         state_dir: args.state_dir.clone(),
+        snapshot_dir: args.snapshot_dir.clone(),
         limits: adsim_simulator::server::ConnectionLimits {
             max_pdu: args.max_pdu,
             max_connections: args.max_connections,

@@ -309,3 +309,119 @@ fn the_control_api_listens_on_the_listen_address_only() {
     // Another loopback address on the same port: nothing listens there.
     assert!(std::net::TcpStream::connect(format!("127.0.0.2:{port}")).is_err());
 }
+
+#[test]
+fn listening_on_every_address_keeps_the_control_api_on_loopback() {
+    let a = Adsim::start(&["--listen", "0.0.0.0"]);
+    let url = a.control_url();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let port = url.rsplit_once(':').unwrap().1;
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.2:{port}")).is_err(),
+        "the control API is not on every address"
+    );
+    // LDAP is.
+    let ldap_port = a.ldap().rsplit_once(':').unwrap().1.to_string();
+    assert!(std::net::TcpStream::connect(format!("127.0.0.2:{ldap_port}")).is_ok());
+    let (status, _) = http_json(&url, "GET", "/v1/health", None);
+    assert_eq!(status, 200);
+
+    // Unless asked.
+    let b = Adsim::start(&["--listen", "0.0.0.0", "--control-listen", "127.0.0.2"]);
+    let url = b.control_url();
+    assert!(url.starts_with("http://127.0.0.2:"), "{url}");
+    let (status, _) = http_json(&url, "GET", "/v1/health", None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn requests_a_web_page_could_send_are_refused() {
+    let a = frozen();
+    let url = a.control_url();
+    let authority = url.trim_start_matches("http://").to_string();
+    let port = authority.rsplit_once(':').unwrap().1.to_string();
+    let host = format!("Host: {authority}");
+    let json = "Content-Type: application/json";
+
+    // DNS rebinding: a name that resolves to 127.0.0.1 but is not the listener's address.
+    for bad in [
+        format!("Host: evil.example:{port}"),
+        format!("Host: 127.0.0.1.nip.io:{port}"),
+        "Host: 127.0.0.1:1".to_string(),
+        "Host: 127.0.0.1".to_string(),
+        format!("Host: 127.0.0.2:{port}"),
+    ] {
+        for path in ["/v1/keytab?principal=krbtgt", "/v1/ready", "/v1/health"] {
+            let (status, v) = http_headers(&url, "GET", path, &[&bad], "");
+            assert_eq!(status, 421, "{bad} {path}: {v}");
+            assert!(v["error"].as_str().unwrap().contains("Host"), "{v}");
+        }
+    }
+    let (status, v) = http_headers(&url, "GET", "/v1/health", &[], "");
+    assert_eq!(status, 421, "no Host at all: {v}");
+    for good in [
+        host.clone(),
+        format!("Host: localhost:{port}"),
+        format!("Host: LOCALHOST:{port}"),
+    ] {
+        let (status, v) = http_headers(&url, "GET", "/v1/health", &[&good], "");
+        assert_eq!(status, 200, "{good}: {v}");
+    }
+
+    // Another origin (a web page's fetch or form), or an opaque one: 403.
+    for origin in [
+        "Origin: http://evil.example".to_string(),
+        "Origin: null".to_string(),
+        format!("Origin: https://{authority}"),
+        format!("Origin: http://localhost:{port}"),
+    ] {
+        let (status, v) = http_headers(&url, "POST", "/v1/reset", &[&host, &origin, json], "{}");
+        assert_eq!(status, 403, "{origin}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("cross-origin"), "{v}");
+        let (status, _) = http_headers(&url, "GET", "/v1/keytab?principal=krbtgt", &[&host, &origin], "");
+        assert_eq!(status, 403, "{origin}");
+    }
+    let same = format!("Origin: http://{authority}");
+    let (status, v) = http_headers(&url, "GET", "/v1/clock", &[&host, &same], "");
+    assert_eq!(status, 200, "same origin: {v}");
+
+    // A simple cross-site form (no preflight) cannot change anything: 415.
+    for ct in [
+        "Content-Type: application/x-www-form-urlencoded",
+        "Content-Type: text/plain",
+        "Content-Type: multipart/form-data; boundary=x",
+    ] {
+        for (path, body) in [
+            ("/v1/clock", r#"{"advance_seconds": 86400}"#),
+            ("/v1/reset", "{}"),
+            ("/v1/kds/root-keys", r#"{"effective": "immediately"}"#),
+            ("/v1/snapshots", "{}"),
+        ] {
+            let (status, v) = http_headers(&url, "POST", path, &[&host, ct], body);
+            assert_eq!(status, 415, "{ct} {path}: {v}");
+            assert!(v["error"].as_str().unwrap().contains("application/json"), "{v}");
+        }
+    }
+    let (status, _) = http_headers(
+        &url,
+        "POST",
+        "/v1/clock",
+        &[&host],
+        r#"{"advance_seconds": 86400}"#,
+    );
+    assert_eq!(status, 415, "no Content-Type");
+    let (status, _) = http_headers(&url, "DELETE", "/v1/snapshots/snap-1", &[&host], "");
+    assert_eq!(status, 415, "DELETE without Content-Type");
+    let (_, clock) = http_json(&url, "GET", "/v1/clock", None);
+    assert_eq!(clock["nttime"], START_NTTIME, "nothing moved");
+    let (_, list) = http_json(&url, "GET", "/v1/snapshots", None);
+    assert_eq!(list["snapshots"], serde_json::json!([]), "nothing taken");
+    let (status, v) = http_headers(
+        &url,
+        "POST",
+        "/v1/clock",
+        &[&host, "Content-Type: application/json; charset=utf-8"],
+        r#"{"advance_seconds": 60}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+}

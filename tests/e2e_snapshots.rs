@@ -221,6 +221,26 @@ fn kinit(a: &Adsim, dir: &std::path::Path, password: &str) -> std::process::Outp
     child.wait_with_output().unwrap()
 }
 
+/// `adsim ctl snapshot --out NAME` run in `dir` with the given umask.
+fn snapshot_out(a: &Adsim, dir: &std::path::Path, name: &str, umask: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", "umask \"$1\" && exec \"$0\" ctl snapshot --out \"$2\""])
+        .args([env!("CARGO_BIN_EXE_adsim"), umask, name])
+        .env("ADSIM_CONTROL_URL", a.control_url())
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// `adsim serve --from-snapshot FILE` on ephemeral ports, for files it must refuse.
+fn serve_from(file: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args(["serve", "--from-snapshot", file.to_str().unwrap()])
+        .args(EPHEMERAL_PORTS)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_persisted_snapshot_starts_an_identical_server() {
     let dir = temp_dir("persist");
@@ -245,23 +265,31 @@ fn a_persisted_snapshot_starts_an_identical_server() {
     let password_a = gmsa_password(&a);
 
     // A relative --out is relative to the ctl's directory, not the server's.
-    let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
-        .args(["ctl", "snapshot", "--out", "prepared.json"])
-        .env("ADSIM_CONTROL_URL", a.control_url())
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let o = snapshot_out(&a, &dir, "prepared.json", "022");
     assert!(o.status.success(), "{}", text(&o));
     let file = dir.join("prepared.json");
     let answer = json(&String::from_utf8_lossy(&o.stdout));
     assert_eq!(answer["path"], file.to_str().unwrap());
     let saved = std::fs::read_to_string(&file).unwrap();
-    assert!(saved.starts_with(r#"{"format":"adsim-snapshot","version":1,"contains_secrets":true"#));
+    assert!(saved.starts_with(r#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0);
+        // 0600 from the start, whatever the umask.
+        let o = snapshot_out(&a, &dir, "umask0.json", "000");
+        assert!(o.status.success(), "{}", text(&o));
+        let mode = std::fs::metadata(dir.join("umask0.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
+    // An existing file is never overwritten (nor a pre-created one reused).
+    let o = snapshot_out(&a, &dir, "prepared.json", "022");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("already exists"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), saved);
 
     let b = Adsim::start_unseeded(&["--from-snapshot", file.to_str().unwrap()]);
     assert_eq!(b.ready["admin_password_source"], "snapshot");
@@ -311,28 +339,25 @@ fn a_persisted_snapshot_starts_an_identical_server() {
 
     // A file that is not a snapshot: serve refuses to start and says why.
     std::fs::write(dir.join("junk.json"), "{\"format\":\"other\"}").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
-        .args([
-            "serve",
-            "--from-snapshot",
-            dir.join("junk.json").to_str().unwrap(),
-        ])
-        .args([
-            "--ldap-port",
-            "0",
-            "--ldaps-port",
-            "0",
-            "--gc-port",
-            "0",
-            "--kdc-port",
-            "0",
-            "--control-port",
-            "0",
-        ])
-        .output()
-        .unwrap();
+    let o = serve_from(&dir.join("junk.json"));
     assert!(!o.status.success());
     assert!(text(&o).contains("not an adsim snapshot file"), "{}", text(&o));
+    // One flipped byte: refused, naming the file.
+    let mut damaged = saved.clone().into_bytes();
+    let at = saved.find("\"nTSecurityDescriptor\"").unwrap() + 40;
+    damaged[at] = if damaged[at] == b'A' { b'B' } else { b'A' };
+    let flipped = dir.join("flipped.json");
+    std::fs::write(&flipped, &damaged).unwrap();
+    let o = serve_from(&flipped);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains(&format!(
+            "snapshot file {} is corrupt: checksum mismatch",
+            flipped.display()
+        )),
+        "{}",
+        text(&o)
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_adsim"))
         .args(["serve", "--from-snapshot", "x.json", "--seed", "3"])
         .output()
@@ -341,5 +366,91 @@ fn a_persisted_snapshot_starts_an_identical_server() {
         !o.status.success(),
         "--from-snapshot excludes the forest settings"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_server_writes_snapshot_files_only_into_its_snapshot_directory() {
+    let dir = temp_dir("server-dir");
+    let snaps = dir.join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    // What a write killed half-way leaves, and a file that is not one of ours.
+    let stale = snaps.join("old.json.tmp-0123456789abcdef");
+    std::fs::write(&stale, "secret").unwrap();
+    std::fs::write(snaps.join("keep.json"), "mine").unwrap();
+    let a = Adsim::start(&["--snapshot-dir", snaps.to_str().unwrap()]);
+    assert!(!stale.exists(), "the stale temporary file is removed at start");
+    assert_eq!(std::fs::read_to_string(snaps.join("keep.json")).unwrap(), "mine");
+    let url = a.control_url();
+    let post = |path: &str| {
+        let body = serde_json::json!({ "path": path }).to_string();
+        http_json(&url, "POST", "/v1/snapshots", Some(&body))
+    };
+
+    let outside = dir.join("outside.json");
+    for bad in [
+        outside.to_str().unwrap(),
+        "../outside.json",
+        "sub/x.json",
+        "..",
+        ".",
+        ".hidden.json",
+        "x.json.tmp-0123456789abcdef",
+        "a\\b.json",
+    ] {
+        let (status, v) = post(bad);
+        assert_eq!(status, 400, "{bad}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("plain file name"), "{v}");
+    }
+    // Never through a symlink, never over an existing file.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&outside, snaps.join("link.json")).unwrap();
+        let (status, v) = post("link.json");
+        assert_eq!(status, 409, "{v}");
+    }
+    assert!(
+        !outside.exists(),
+        "nothing written outside the snapshot directory"
+    );
+    let (status, v) = post("keep.json");
+    assert_eq!(status, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("already exists"), "{v}");
+    assert_eq!(std::fs::read_to_string(snaps.join("keep.json")).unwrap(), "mine");
+
+    let (status, v) = post("ok.json");
+    assert_eq!(status, 201, "{v}");
+    let written = snaps.join("ok.json");
+    assert_eq!(v["path"], written.to_str().unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&written).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (_, list) = http_json(&url, "GET", "/v1/snapshots", None);
+    assert_eq!(
+        list["snapshots"].as_array().unwrap().len(),
+        1,
+        "failed saves keep no snapshot"
+    );
+    // The same bytes over the API, for a client that writes the file itself.
+    let id = v["id"].as_str().unwrap();
+    let (status, bytes) = http(&url, "GET", &format!("/v1/snapshots/{id}/file"), None);
+    assert_eq!(status, 200);
+    assert_eq!(bytes, std::fs::read(&written).unwrap());
+    let (status, _) = http(&url, "GET", "/v1/snapshots/snap-99/file", None);
+    assert_eq!(status, 404);
+    let mut names: Vec<String> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let expected: &[&str] = if cfg!(unix) {
+        &["keep.json", "link.json", "ok.json"]
+    } else {
+        &["keep.json", "ok.json"]
+    };
+    assert_eq!(names, expected, "no temporary file left");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,8 +5,7 @@
 //! client would see.
 
 use adsim_simulator::clock::NtTime;
-use adsim_simulator::dsa::search::{Scope, SearchRequest, View};
-use adsim_simulator::dsa::write::{ModOp, Modification};
+use adsim_simulator::dsa::request::{ModOp, Modification, Scope, SearchRequest, View};
 use adsim_simulator::dsa::{Caller, Directory, DsError, DsResult};
 use adsim_simulator::kds::Effective;
 use adsim_simulator::model::filter::Filter;

@@ -11,6 +11,7 @@ use adsim_simulator::auth::gss_krb5::{
     GssError, KrbSecurityContext, ServiceKeys,
 };
 use adsim_simulator::auth::ntlm::{channel_binding_hash, tls_server_end_point, ChannelBindingPolicy};
+use adsim_simulator::kdc::client::Credential;
 use adsim_simulator::kdc::crypto::Etype;
 use adsim_simulator::kdc::messages::{
     ApRep, ApReq, Authenticator, Checksum, EncApRepPart, EncryptedData, EncryptionKey, PrincipalName,

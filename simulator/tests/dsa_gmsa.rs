@@ -1,8 +1,7 @@
 //! The gMSA life cycle in the directory, on a frozen simulated clock.
 
 use adsim_simulator::clock::NtTime;
-use adsim_simulator::dsa::search::{Scope, SearchRequest, View};
-use adsim_simulator::dsa::write::{ModOp, Modification};
+use adsim_simulator::dsa::request::{ModOp, Modification, Scope, SearchRequest, View};
 use adsim_simulator::dsa::{Caller, ChildDomainConfig, Directory, ForestConfig, KdsRootKeyMode};
 use adsim_simulator::gmsa::{self, ManagedPasswordBlob, ManagedPasswordId};
 use adsim_simulator::model::filter::Filter;

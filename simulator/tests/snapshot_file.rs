@@ -1,6 +1,6 @@
 //! The snapshot file: a forest written and read back is the same forest (entries, secrets, RID
-//! pools, random stream, clock), the bytes are deterministic, and damaged files are refused
-//! with an error.
+//! pools, random stream, clock), the bytes are deterministic, damaged files are refused with an
+//! error (a checksum catches what still parses), and files are written new, 0600, whole.
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::dsa::{fixtures, Caller, ChildDomainConfig, Directory, ForestConfig};
@@ -58,7 +58,7 @@ fn a_forest_survives_the_file() {
     let bytes = file::encode(&dir, &snap);
     assert_eq!(bytes, file::encode(&dir, &snap), "deterministic");
     let text = String::from_utf8(bytes.clone()).unwrap();
-    assert!(text.starts_with(r#"{"format":"adsim-snapshot","version":1,"contains_secrets":true"#));
+    assert!(text.starts_with(r#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#));
 
     let back = file::decode(&bytes).unwrap().into_directory();
     assert_eq!(fixtures::export(&back), fixtures::export(&dir));
@@ -119,10 +119,18 @@ fn encoded() -> &'static [u8] {
     })
 }
 
+/// The file's `content` (what the checksum covers).
+fn content() -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_slice(encoded()).unwrap();
+    v["content"].clone()
+}
+
+/// The test forest's content edited, in a file with a valid checksum: what the structural
+/// checks behind the checksum see.
 fn edited(edit: impl Fn(&mut serde_json::Value)) -> Result<(), SnapshotFileError> {
-    let mut v: serde_json::Value = serde_json::from_slice(encoded()).unwrap();
+    let mut v = content();
     edit(&mut v);
-    file::decode(&serde_json::to_vec(&v).unwrap()).map(|_| ())
+    file::decode(&file::seal(&serde_json::to_vec(&v).unwrap())).map(|_| ())
 }
 
 fn entry_with<'a>(v: &'a mut serde_json::Value, dn_prefix: &str) -> &'a mut serde_json::Value {
@@ -144,9 +152,11 @@ fn damaged_files_are_refused() {
         file::decode(br#"{"format":"something-else","version":1}"#),
         Err(SnapshotFileError::NotASnapshot(_))
     ));
+    let mut v: serde_json::Value = serde_json::from_slice(encoded()).unwrap();
+    v["version"] = 3.into();
     assert!(matches!(
-        edited(|v| v["version"] = 2.into()),
-        Err(SnapshotFileError::UnsupportedVersion(2))
+        file::decode(&serde_json::to_vec(&v).unwrap()),
+        Err(SnapshotFileError::UnsupportedVersion(3))
     ));
     let malformed = |r: Result<(), SnapshotFileError>| matches!(r, Err(SnapshotFileError::Malformed(_)));
     assert!(malformed(edited(|v| v["surprise"] = true.into())));
@@ -192,4 +202,186 @@ fn write_then_read() {
     assert_eq!(fixtures::export(&back), fixtures::export(&dir));
     std::fs::remove_file(&path).unwrap();
     assert!(matches!(file::read(&path), Err(SnapshotFileError::Io { .. })));
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("adsim-snapfile-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn corrupt_message(r: Result<file::SavedForest, SnapshotFileError>) -> String {
+    match r {
+        Err(e @ SnapshotFileError::Corrupt { .. }) => e.to_string(),
+        Err(e) => panic!("not reported as corrupt: {e}"),
+        Ok(_) => panic!("a damaged file was loaded"),
+    }
+}
+
+/// Where an nTSecurityDescriptor's value starts in the file.
+const SD_VALUE: &str = r#"{"name":"nTSecurityDescriptor","values":[{"base64":""#;
+
+#[test]
+fn a_flipped_byte_in_a_security_descriptor_is_refused() {
+    let dir = temp_dir("flip");
+    let path = dir.join("forest.json");
+    std::fs::write(&path, encoded()).unwrap();
+    assert!(file::read(&path).is_ok());
+
+    // One base64 character of the domain head's nTSecurityDescriptor, changed to another valid
+    // one: still JSON, still base64, still a security descriptor shape.
+    let text = String::from_utf8(encoded().to_vec()).unwrap();
+    let at = text.find(SD_VALUE).unwrap() + SD_VALUE.len() + 8;
+    let mut bytes = encoded().to_vec();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&path, &bytes).unwrap();
+    let message = corrupt_message(file::read(&path));
+    assert_eq!(
+        message,
+        format!("snapshot file {} is corrupt: checksum mismatch", path.display())
+    );
+    // The same change with the checksum left out of the picture: the structure is fine, so
+    // only the checksum can catch it.
+    let mut v = content();
+    let s = serde_json::to_string(&v).unwrap();
+    let i = s.find(SD_VALUE).unwrap() + SD_VALUE.len() + 8;
+    let mut flipped = s.into_bytes();
+    flipped[i] = if flipped[i] == b'A' { b'B' } else { b'A' };
+    v = serde_json::from_slice(&flipped).unwrap();
+    assert!(file::decode(&file::seal(&serde_json::to_vec(&v).unwrap())).is_ok());
+
+    // A flipped byte in the checksum itself, or in the header.
+    let mut bytes = encoded().to_vec();
+    let sum_at = br#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#.len();
+    bytes[sum_at] = if bytes[sum_at] == b'0' { b'1' } else { b'0' };
+    assert!(corrupt_message(file::decode(&bytes)).ends_with("is corrupt: checksum mismatch"));
+    let mut bytes = encoded().to_vec();
+    bytes[45] ^= 0x20;
+    assert!(file::decode(&bytes).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_truncated_file_is_refused_as_corrupt() {
+    let bytes = encoded();
+    for cut in [bytes.len() - 1, bytes.len() - 2, bytes.len() / 2, 200] {
+        let message = corrupt_message(file::decode_named(&bytes[..cut], "prepared.json"));
+        assert_eq!(
+            message, "snapshot file prepared.json is corrupt: checksum mismatch",
+            "cut at {cut}"
+        );
+    }
+    // Reformatted (by jq, an editor…): the checksum cannot be checked, so it is refused too.
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    let pretty = serde_json::to_vec_pretty(&v).unwrap();
+    assert!(corrupt_message(file::decode(&pretty)).contains("not in the layout adsim writes"));
+}
+
+#[test]
+fn version_1_files_are_still_read() {
+    let mut v1 = serde_json::json!({"format": "adsim-snapshot", "version": 1, "contains_secrets": true});
+    for (k, val) in content().as_object().unwrap() {
+        v1[k] = val.clone();
+    }
+    let back = file::decode(&serde_json::to_vec(&v1).unwrap())
+        .unwrap()
+        .into_directory();
+    let dir = file::decode(encoded()).unwrap().into_directory();
+    assert_eq!(fixtures::export(&back), fixtures::export(&dir));
+    v1["surprise"] = true.into();
+    assert!(matches!(
+        file::decode(&serde_json::to_vec(&v1).unwrap()),
+        Err(SnapshotFileError::Malformed(_))
+    ));
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn files_are_written_new_owner_only_and_leave_no_temporary_file() {
+    let dir = temp_dir("new");
+    let path = dir.join("snap.json");
+    file::write_new(&path, b"first").unwrap();
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+
+    // An existing name is refused, and the file stays as it was.
+    let e = file::write_new(&path, b"second").unwrap_err();
+    assert!(
+        matches!(&e, SnapshotFileError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists),
+        "{e}"
+    );
+    assert!(e.to_string().contains("never overwritten"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"first");
+
+    // A pre-created file with wider permissions is not reused either.
+    let open = dir.join("open.json");
+    std::fs::write(&open, b"").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    assert!(file::write_new(&open, b"secret").is_err());
+    assert_eq!(std::fs::read(&open).unwrap(), b"");
+
+    // A symlink at the name is not followed, not even a dangling one.
+    #[cfg(unix)]
+    {
+        let target = dir.join("elsewhere.json");
+        std::os::unix::fs::symlink(&target, dir.join("link.json")).unwrap();
+        assert!(file::write_new(&dir.join("link.json"), b"secret").is_err());
+        assert!(!target.exists(), "nothing written through the link");
+    }
+
+    // No directory: an error naming the path.
+    let e = file::write_new(&dir.join("missing").join("x.json"), b"x").unwrap_err();
+    assert!(e.to_string().contains("missing"), "{e}");
+
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let expected: &[&str] = if cfg!(unix) {
+        &["link.json", "open.json", "snap.json"]
+    } else {
+        &["open.json", "snap.json"]
+    };
+    assert_eq!(names, expected, "no temporary file is left behind");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn stale_temporary_files_are_removed_and_nothing_else() {
+    let dir = temp_dir("stale");
+    let stale = ["snap.json.tmp-0123456789abcdef", "x.tmp-ffffffffffffffff"];
+    let kept = [
+        "snap.json",
+        "notes.tmp-0123",
+        "x.tmp-0123456789ABCDEF",
+        ".tmp-0123456789abcdef",
+        "x.tmp-0123456789abcdef0",
+    ];
+    for n in stale.iter().chain(&kept) {
+        std::fs::write(dir.join(n), b"secret").unwrap();
+    }
+    std::fs::create_dir(dir.join("sub.tmp-0123456789abcdee")).unwrap();
+    assert_eq!(file::remove_stale_temp_files(&dir).unwrap(), stale.len());
+    for n in stale {
+        assert!(!dir.join(n).exists(), "{n} removed");
+    }
+    for n in kept {
+        assert!(dir.join(n).exists(), "{n} kept");
+    }
+    assert!(
+        dir.join("sub.tmp-0123456789abcdee").is_dir(),
+        "directories are not ours"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,6 +6,20 @@ use std::process::{Child, Command, Output, Stdio};
 
 pub const ADMIN_PASSWORD: &str = "Adsim-Passw0rd!";
 
+/// `adsim serve` flags for ephemeral ports everywhere.
+pub const EPHEMERAL_PORTS: [&str; 10] = [
+    "--ldap-port",
+    "0",
+    "--ldaps-port",
+    "0",
+    "--gc-port",
+    "0",
+    "--kdc-port",
+    "0",
+    "--control-port",
+    "0",
+];
+
 pub struct Adsim {
     child: Child,
     pub ready: serde_json::Value,
@@ -29,22 +43,11 @@ impl Adsim {
     /// refuses `--seed`).
     pub fn start_unseeded(extra: &[&str]) -> Adsim {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
-        cmd.args([
-            "serve",
-            "--ldap-port",
-            "0",
-            "--ldaps-port",
-            "0",
-            "--gc-port",
-            "0",
-            "--kdc-port",
-            "0",
-            "--control-port",
-            "0",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        cmd.arg("serve")
+            .args(EPHEMERAL_PORTS)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("adsim starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
@@ -163,19 +166,15 @@ pub fn unicode_pwd_b64(pw: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(quoted)
 }
 
-/// One HTTP/1.1 request to the control API (`base` is its URL); returns status and body.
-pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
+/// Sends `request` (a whole HTTP/1.1 request) to the control API at `base`; returns the status,
+/// the response head and what follows it.
+fn exchange(base: &str, request: &str) -> (u16, String, Vec<u8>) {
     use std::io::Read;
     let authority = base.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(authority).expect("control API reachable");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
-    let body = body.unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
     stream.write_all(request.as_bytes()).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
@@ -186,6 +185,18 @@ pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, V
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status code");
+    (status, head, raw[split + 4..].to_vec())
+}
+
+/// One HTTP/1.1 request to the control API (`base` is its URL); returns status and body.
+pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let body = body.unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, head, rest) = exchange(base, &request);
     let length = head
         .lines()
         .find_map(|l| {
@@ -194,7 +205,32 @@ pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, V
                 .then(|| v.trim().parse::<usize>().ok())?
         })
         .expect("axum sends Content-Length for whole bodies");
-    (status, raw[split + 4..split + 4 + length].to_vec())
+    (status, rest[..length].to_vec())
+}
+
+/// One request with exactly the `headers` given (each `Name: value`, no `Host` added), to the
+/// control API at `base`; returns status and the JSON answer.
+pub fn http_headers(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let (status, _, rest) = exchange(base, &request);
+    let value = serde_json::from_slice(&rest).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&rest)
+        )
+    });
+    (status, value)
 }
 
 /// `http` with a JSON answer.

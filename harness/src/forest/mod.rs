@@ -347,7 +347,8 @@ impl Forest {
     }
 
     /// Snapshots the forest and writes it to `path` for [`ForestBuilder::from_snapshot`] or
-    /// `adsim serve --from-snapshot` (the file holds every secret of the forest).
+    /// `adsim serve --from-snapshot` (the file holds every secret of the forest): a new file,
+    /// mode 0600, checksummed; an existing `path` is refused.
     pub fn save_snapshot(&self, path: &Path) -> Result<SnapshotId, ForestError> {
         let id = self.snapshot();
         self.snapshots().save(id, path)?;

@@ -22,7 +22,7 @@ use super::format::{
     Step, Transport, ADMINISTRATOR,
 };
 use super::http::ControlClient;
-use super::kerberos::{self, error_code_by_name, error_name, Credential, KdcAnswer};
+use super::kerberos::{self, error_name, Credential, KdcAnswer};
 use super::ldap::{result_code_by_name, result_name, tls_config, unicode_pwd, Connection, Entry, Outcome};
 use super::report::{Mismatch, ScenarioReport, StepReport, StepStatus};
 use super::setup::{self, Principal};
@@ -927,7 +927,7 @@ impl<'a> Run<'a> {
                     "ticket for {}@{} (valid until {})",
                     cred.ticket.sname.joined(),
                     cred.ticket.realm,
-                    NtTime::from_unix_seconds(cred.endtime).to_rfc3339()
+                    NtTime::from_unix_seconds(cred.enc_part.endtime).to_rfc3339()
                 ));
                 self.tickets.insert(store_as.to_string(), *cred);
             }
@@ -1174,15 +1174,7 @@ impl<'a> Run<'a> {
         }
         self.check_password(e, obs, &mut out);
         if obs.kind == Kind::Kerberos {
-            let want = match &e.krb_error {
-                None => Ok(None),
-                Some(CodeSpec::Number(n)) => {
-                    i32::try_from(*n).map(Some).map_err(|_| format!("krb_error {n}"))
-                }
-                Some(CodeSpec::Name(n)) => error_code_by_name(n)
-                    .map(Some)
-                    .ok_or_else(|| format!("unknown Kerberos error name {n:?}")),
-            };
+            let want = e.krb_error_code();
             let show = |c: Option<i32>| match c {
                 None => "a ticket".to_string(),
                 Some(c) => format!("KRB-ERROR {c} {}", error_name(c)),

@@ -1,27 +1,13 @@
 //! What a search returns for an entry: stored attributes, links rendered as DNs, constructed
 //! attributes (MS-ADTS 3.1.1.4.5), and what is never returned (secrets) or only to some.
 
+use super::access::{self, ManagedPasswordRead};
 use super::caller::Caller;
-use super::error::DsResult;
-use super::search::{Scope, SearchEntry, SearchRequest};
+use super::error::{DsError, DsResult};
+use super::request::{Scope, SearchEntry, SearchRequest, View};
 use super::{token, DirState, Directory};
 use crate::model::{Entry, EntryId};
 use crate::store::LINKED_ATTRIBUTES;
-
-/// Never returned by a search (MS-ADTS 3.1.1.4.4: secret attributes).
-pub(crate) const SECRET_ATTRIBUTES: &[&str] = &[
-    "unicodepwd",
-    "dbcspwd",
-    "ntpwdhistory",
-    "lmpwdhistory",
-    "supplementalcredentials",
-    "userpassword",
-    "currentvalue",
-    "priorvalue",
-];
-
-/// Readable only by Domain Admins / Enterprise Admins (MS docs: KDS root key data).
-pub(crate) const ADMIN_ONLY_ATTRIBUTES: &[&str] = &["mskds-rootkeydata"];
 
 /// Constructed attributes returned only when named (MS-ADTS 3.1.1.4.5; never for `*`).
 const CONSTRUCTED_ON_REQUEST: &[&str] = &[
@@ -48,12 +34,6 @@ const OPERATIONAL: &[&str] = &[
     "canonicalname",
 ];
 
-pub fn names_managed_password(attrs: &[String]) -> bool {
-    attrs
-        .iter()
-        .any(|a| base_name(a).eq_ignore_ascii_case("msDS-ManagedPassword"))
-}
-
 /// The attribute description without options (`member;range=0-*` → `member`).
 pub fn base_name(desc: &str) -> &str {
     desc.split(';').next().unwrap_or(desc)
@@ -61,7 +41,7 @@ pub fn base_name(desc: &str) -> &str {
 
 /// Values of an attribute as a filter sees them: stored values, and links as DNs.
 pub fn filter_values(dir: &Directory, st: &DirState, e: &Entry, attr_lower: &str) -> Vec<Vec<u8>> {
-    if SECRET_ATTRIBUTES.contains(&attr_lower) {
+    if !access::visible_to_filters(attr_lower) {
         return Vec::new();
     }
     if let Some(a) = e.attrs.get(attr_lower) {
@@ -105,7 +85,6 @@ pub struct ReadContext<'a> {
     all_user: bool,
     operational: bool,
     named: Vec<String>,
-    is_admin: bool,
 }
 
 impl<'a> ReadContext<'a> {
@@ -118,7 +97,6 @@ impl<'a> ReadContext<'a> {
             .filter(|a| *a != "*" && *a != "+" && *a != "1.1")
             .map(|a| a.to_string())
             .collect();
-        let is_admin = caller.system || super::policy::is_domain_or_enterprise_admin(dir, caller);
         ReadContext {
             dir,
             st,
@@ -127,7 +105,6 @@ impl<'a> ReadContext<'a> {
             all_user,
             operational,
             named,
-            is_admin,
         }
     }
 
@@ -137,7 +114,7 @@ impl<'a> ReadContext<'a> {
         if !only_dn {
             if self.all_user {
                 for (key, a) in &e.attrs {
-                    if self.readable(key) && self.in_partial_set(key) && !hidden_from_star(key) {
+                    if self.readable(e, key) && self.in_partial_set(key) && !hidden_from_star(key) {
                         out.push((a.name.clone(), a.values.clone()));
                     }
                 }
@@ -174,7 +151,7 @@ impl<'a> ReadContext<'a> {
                     continue;
                 }
                 if let Some(a) = e.attrs.get(&key) {
-                    if self.readable(&key) && self.in_partial_set(&key) {
+                    if self.readable(e, &key) && self.in_partial_set(&key) {
                         out.push((a.name.clone(), a.values.clone()));
                     }
                     continue;
@@ -207,19 +184,13 @@ impl<'a> ReadContext<'a> {
         })
     }
 
-    fn readable(&self, key: &str) -> bool {
-        if SECRET_ATTRIBUTES.contains(&key) {
-            return false;
-        }
-        if ADMIN_ONLY_ATTRIBUTES.contains(&key) {
-            return self.is_admin;
-        }
-        true
+    fn readable(&self, e: &Entry, key: &str) -> bool {
+        access::may_read_attribute(self.dir, self.caller, e, key)
     }
 
     fn in_partial_set(&self, key: &str) -> bool {
         match self.req.view {
-            super::search::View::GlobalCatalog => super::policy::in_partial_attribute_set(key),
+            View::GlobalCatalog => in_partial_attribute_set(key),
             _ => true,
         }
     }
@@ -244,19 +215,30 @@ impl<'a> ReadContext<'a> {
                 .and_then(|b| crate::security::Sid::from_bytes(b).ok())
                 .and_then(|s| s.rid())
                 .map(|r| vec![r.to_string().into_bytes()]),
-            "msds-managedpassword" => self
-                .dir
-                .managed_password_for(self.st, self.caller, e)
-                .map(|b| vec![b]),
+            "msds-managedpassword" => match access::managed_password_read(self.caller, e) {
+                ManagedPasswordRead::Allowed => self.dir.managed_password_blob(self.st, e).map(|b| vec![b]),
+                ManagedPasswordRead::NotAllowed => None,
+                // gmsa-gkdi.md §5 step 1: the confidentiality check fails the whole search.
+                ManagedPasswordRead::ConfidentialityRequired => {
+                    return Err(DsError::confidentiality_required())
+                }
+            },
             "msds-keyversionnumber" => e.secrets.as_ref().map(|s| vec![s.kvno.to_string().into_bytes()]),
             "attributetypes" | "objectclasses" | "ditcontentrules" if e.is_class("subSchema") => {
                 Some(subschema_values(key).to_vec())
             }
             _ => None,
         };
-        let _ = self.caller;
         Ok(v)
     }
+}
+
+/// Attributes a Global Catalog holds for every object (isMemberOfPartialAttributeSet).
+pub fn in_partial_attribute_set(key: &str) -> bool {
+    key == "distinguishedname"
+        || crate::schema::Schema::ad()
+            .attribute(key)
+            .is_some_and(|a| a.in_partial_attribute_set)
 }
 
 fn push_unique(out: &mut Vec<(String, Vec<Vec<u8>>)>, name: &str, v: Vec<Vec<u8>>) {

@@ -107,6 +107,12 @@ impl std::error::Error for DsError {}
 
 pub type DsResult<T> = Result<T, DsError>;
 
+impl From<crate::schema::SchemaViolation> for DsError {
+    fn from(v: crate::schema::SchemaViolation) -> DsError {
+        DsError::new(v.result_code.clone() as i64 as u32, v.win32, v.wire_message())
+    }
+}
+
 impl DsError {
     pub fn new(code: u32, win32: u32, text: impl Into<String>) -> DsError {
         DsError {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::write::{ModOp as DsModOp, Modification};
+use super::request::{ModOp as DsModOp, Modification};
 use super::{Caller, DirState, Directory, DsError};
 use crate::model::{Dn, Entry};
 use crate::store::LINKED_ATTRIBUTES;
@@ -126,8 +126,8 @@ fn entry_attrs(st: &DirState, e: &Entry) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for (key, a) in &e.attrs {
         // Exports go to whoever asks the control API: no secrets, no root key data.
-        if super::attrs::SECRET_ATTRIBUTES.contains(&key.as_str())
-            || super::attrs::ADMIN_ONLY_ATTRIBUTES.contains(&key.as_str())
+        if super::access::SECRET_ATTRIBUTES.contains(&key.as_str())
+            || super::access::ADMIN_ONLY_ATTRIBUTES.contains(&key.as_str())
         {
             continue;
         }

@@ -1,7 +1,7 @@
 //! The gMSA life cycle in the directory: KDS root keys as `msKds-ProvRootKey` objects, the rules
 //! of creating an `msDS-GroupManagedServiceAccount`, the lazy rollover a writable DC performs
 //! on the first read or use after the interval (gmsa-gkdi.md §3), and the constructed
-//! `msDS-ManagedPassword` with its confidentiality and authorisation checks (§5).
+//! `msDS-ManagedPassword` (§5; who may read it is decided in `dsa::access`).
 
 use std::sync::Arc;
 
@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use super::caller::Caller;
 use super::error::{code, win32, DsError, DsResult};
-use super::{policy, DirState, Directory};
+use super::{access, DirState, Directory};
 use crate::clock::NtTime;
 use crate::gmsa::{self, rollover, ManagedPasswordId, PasswordRef, RolloverInput};
 use crate::kds::{self, Effective, RootKey};
 use crate::model::{AccountSecrets, Dn, Entry, EntryId};
-use crate::security::{self, SecurityDescriptor, Sid, Token};
+use crate::security::{SecurityDescriptor, Sid};
 
 pub const GMSA_CLASS: &str = "msDS-GroupManagedServiceAccount";
 
@@ -51,9 +51,7 @@ impl Directory {
     /// Add-KdsRootKey. Enterprise Admins or the root domain's Domain Admins only (the
     /// configuration NC's default security).
     pub fn add_kds_root_key(&self, caller: &Caller, effective: Effective) -> DsResult<Uuid> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
+        access::require_bound(caller)?;
         let mut st = self.write();
         let (id, data) = {
             let mut data = [0u8; 64];
@@ -334,63 +332,16 @@ impl Directory {
         }
     }
 
-    /// The constructed msDS-ManagedPassword of `e` for `caller`, or `None` when the attribute is
-    /// omitted (gmsa-gkdi.md §5 steps 2-3: not a gMSA, or not allowed). The confidentiality
-    /// check (step 1) runs in the search, because it fails the whole operation.
-    pub(super) fn managed_password_for(&self, st: &DirState, caller: &Caller, e: &Entry) -> Option<Vec<u8>> {
-        if !e.is_class(GMSA_CLASS) {
-            return None;
-        }
+    /// The constructed msDS-ManagedPassword blob of gMSA `e` (gmsa-gkdi.md §5), or `None` when
+    /// it cannot be computed. Whether the caller may read it is `access::managed_password_read`.
+    pub(super) fn managed_password_blob(&self, st: &DirState, e: &Entry) -> Option<Vec<u8>> {
         let sid = entry_sid(e)?;
-        if !caller.system {
-            let sd = SecurityDescriptor::from_bytes(e.first("msDS-GroupMSAMembership")?).ok()?;
-            let token = token_of(caller);
-            if !security::is_granted(
-                &sd,
-                &token,
-                security::access::RIGHT_DS_READ_PROPERTY,
-                None,
-                Some(&sid),
-            ) {
-                return None;
-            }
-        }
         let input = self.rollover_input(e, self.clock.now())?;
         let keys = self.root_keys(st);
         let decision = rollover::evaluate(&input, &keys).ok()?;
         let blob = rollover::managed_password_blob(&decision, &keys, &sid, Some(&self.seed_cache)).ok()?;
         blob.encode().ok()
     }
-
-    /// Test-ADServiceAccount's question for a principal: may it retrieve the password?
-    pub fn may_retrieve_managed_password(&self, caller: &Caller, gmsa: EntryId) -> bool {
-        let st = self.read();
-        let Some(e) = st.store.get(gmsa) else { return false };
-        let (Some(sid), Some(raw)) = (entry_sid(e), e.first("msDS-GroupMSAMembership")) else {
-            return false;
-        };
-        let Ok(sd) = SecurityDescriptor::from_bytes(raw) else {
-            return false;
-        };
-        caller.system
-            || security::is_granted(
-                &sd,
-                &token_of(caller),
-                security::access::RIGHT_DS_READ_PROPERTY,
-                None,
-                Some(&sid),
-            )
-    }
-}
-
-/// Whether the caller may read root key secrets (Domain/Enterprise Admins; MS KDS docs).
-pub fn may_read_root_keys(dir: &Directory, caller: &Caller) -> bool {
-    policy::is_domain_or_enterprise_admin(dir, caller)
-}
-
-fn token_of(caller: &Caller) -> Token {
-    let user = caller.sid.clone().unwrap_or_else(|| Sid::new(5, &[7]));
-    Token::new(user, caller.token.iter().cloned())
 }
 
 fn entry_sid(e: &Entry) -> Option<Sid> {

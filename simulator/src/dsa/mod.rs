@@ -2,19 +2,28 @@
 //! delete, rename, search and compare with validation, defaults, constructed attributes,
 //! access checks and Windows-shaped errors. Front ends translate; they never decide.
 
+pub mod access;
+pub mod add;
 pub mod attrs;
 pub mod bind;
 pub mod caller;
+pub mod compare;
+pub mod delete;
 pub mod error;
 pub mod fixtures;
 pub mod forest;
 pub mod gmsa;
 pub mod matching;
-pub mod policy;
+pub mod modify;
+pub mod password;
+mod prologue;
 pub mod provision;
+pub mod rename;
+pub mod request;
 pub mod search;
+#[cfg(test)]
+mod testing;
 pub mod token;
-pub mod write;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

@@ -26,6 +26,26 @@ pub mod sam_type {
     pub const ALIAS_OBJECT: u32 = 0x2000_0000;
     pub const USER_OBJECT: u32 = 0x3000_0000;
     pub const MACHINE_ACCOUNT: u32 = 0x3000_0001;
+
+    /// An account's type from its userAccountControl: trust accounts are machines.
+    pub fn of_account(user_account_control: u32) -> u32 {
+        use super::uac;
+        if user_account_control & (uac::WORKSTATION_TRUST_ACCOUNT | uac::SERVER_TRUST_ACCOUNT) != 0 {
+            MACHINE_ACCOUNT
+        } else {
+            USER_OBJECT
+        }
+    }
+
+    /// A group's type from its groupType: local groups are aliases.
+    pub fn of_group(gt: u32) -> u32 {
+        use super::group_type;
+        if gt & (group_type::DOMAIN_LOCAL | group_type::BUILTIN_LOCAL) != 0 {
+            ALIAS_OBJECT
+        } else {
+            GROUP_OBJECT
+        }
+    }
 }
 
 /// userAccountControl bits (MS-ADTS 2.2.16).
@@ -291,7 +311,7 @@ impl Provisioner<'_> {
         let cat = self.dir.forest.schema_dn.child("CN", cn);
         e.set_str("objectCategory", cat.to_string());
         let domain = self.dir.forest.domain_of(&e.dn).map(|d| d.index);
-        if let Some(sd) = super::write::default_security_descriptor(self.dir, class, domain) {
+        if let Some(sd) = default_security_descriptor(self.dir, class, domain) {
             e.set("nTSecurityDescriptor", vec![sd]);
         }
         e
@@ -338,19 +358,8 @@ impl Provisioner<'_> {
         let mut e = self.object(st, Some(parent), ("CN", cn), class);
         e.set("objectSid", vec![sid.to_bytes()]);
         e.set_str("sAMAccountName", sam);
-        let machine = uac
-            & (super::provision::uac::WORKSTATION_TRUST_ACCOUNT
-                | super::provision::uac::SERVER_TRUST_ACCOUNT)
-            != 0;
-        e.set_str(
-            "sAMAccountType",
-            if machine {
-                sam_type::MACHINE_ACCOUNT
-            } else {
-                sam_type::USER_OBJECT
-            }
-            .to_string(),
-        );
+        let machine = sam_type::of_account(uac) == sam_type::MACHINE_ACCOUNT;
+        e.set_str("sAMAccountType", sam_type::of_account(uac).to_string());
         e.set_str("userAccountControl", uac.to_string());
         e.set_str("primaryGroupID", primary_group.to_string());
         e.set_str(
@@ -371,16 +380,7 @@ impl Provisioner<'_> {
         e.set_str("sAMAccountName", name);
         let gt = scope | group_type::SECURITY;
         e.set_str("groupType", (gt as i32).to_string());
-        let alias = scope & (group_type::DOMAIN_LOCAL | group_type::BUILTIN_LOCAL) != 0;
-        e.set_str(
-            "sAMAccountType",
-            if alias {
-                sam_type::ALIAS_OBJECT
-            } else {
-                sam_type::GROUP_OBJECT
-            }
-            .to_string(),
-        );
+        e.set_str("sAMAccountType", sam_type::of_group(scope).to_string());
         e.set_str("isCriticalSystemObject", "TRUE");
         e
     }
@@ -764,4 +764,31 @@ fn find_by_sid(st: &super::DirState, forest: &ForestInfo, sid: &Sid, domain: usi
                 .get(*id)
                 .is_some_and(|e| forest.domain_of(&e.dn).is_some_and(|x| x.index == domain))
         })
+}
+
+/// The descriptor a new object gets: its class's defaultSecurityDescriptor (MS-ADTS 3.1.3.5.2,
+/// without inheritance from the parent), owned by Domain Admins when the default names no owner.
+pub(super) fn default_security_descriptor(
+    dir: &Directory,
+    class: &str,
+    domain: Option<usize>,
+) -> Option<Vec<u8>> {
+    use crate::security::sddl;
+    use crate::security::well_known::AliasDomains;
+    let d = &dir.forest.domains[domain.unwrap_or(0)];
+    let ctx = AliasDomains::child(d.sid.clone(), dir.forest.root().sid.clone());
+    let text = crate::schema::Schema::ad()
+        .class(class)
+        .map(|c| c.default_security_descriptor)
+        .unwrap_or("");
+    let mut sd = sddl::parse(text, &ctx)
+        .or_else(|_| sddl::parse("D:(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;DA)(A;;RPLCLORC;;;AU)", &ctx))
+        .ok()?;
+    if sd.owner.is_none() {
+        sd.owner = Some(d.sid.with_rid(512));
+    }
+    if sd.group.is_none() {
+        sd.group = Some(d.sid.with_rid(512));
+    }
+    sd.to_bytes().ok()
 }

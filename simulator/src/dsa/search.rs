@@ -5,54 +5,12 @@
 use super::caller::Caller;
 use super::error::{DsError, DsResult};
 use super::matching::{self, RULE_BIT_AND, RULE_BIT_OR, RULE_IN_CHAIN};
+use super::prologue::bound_target;
 use super::{attrs, DirState, Directory};
 use crate::model::filter::Filter;
 use crate::model::{Dn, Entry, EntryId};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Base,
-    OneLevel,
-    Subtree,
-}
-
-/// Which naming contexts the answering server holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
-    /// A domain's DC: its domain NC plus configuration and schema.
-    Dc { domain: usize },
-    /// A Global Catalog: every NC, partial attribute set, read-only.
-    GlobalCatalog,
-}
-
-#[derive(Clone, Debug)]
-pub struct SearchRequest {
-    pub base: String,
-    pub scope: Scope,
-    pub filter: Filter,
-    pub attrs: Vec<String>,
-    pub types_only: bool,
-    pub size_limit: usize,
-    pub view: View,
-}
-
-/// Attributes of an entry as returned: name and values, in order.
-pub type AttributeList = Vec<(String, Vec<Vec<u8>>)>;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SearchEntry {
-    pub dn: String,
-    pub attrs: AttributeList,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct SearchOutput {
-    pub entries: Vec<SearchEntry>,
-    /// Subordinate naming contexts below the base held elsewhere (continuation references).
-    pub references: Vec<Dn>,
-    /// Set when the size limit cut the result (resultCode 4 after the entries).
-    pub size_limit_exceeded: bool,
-}
+pub use super::request::{AttributeList, Scope, SearchEntry, SearchOutput, SearchRequest, View};
 
 /// Three-valued logic of RFC 4511 §4.5.1.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,10 +22,7 @@ enum Truth {
 
 impl Directory {
     pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
-        if caller.is_anonymous() {
-            return Err(DsError::needs_bind());
-        }
-        let base = Dn::parse(&req.base).map_err(|e| DsError::invalid_dn(&e.0))?;
+        let base = bound_target(caller, &req.base)?;
         // A read after the interval rolls gMSA passwords over first (gmsa-gkdi.md §3).
         self.roll_over_all_due();
         let st = self.read();
@@ -80,11 +35,10 @@ impl Directory {
         }
         let base_id = match st.store.lookup(&base) {
             Some(id) => id,
-            None => return Err(DsError::no_such_object(&self.matched_dn(&st, &base))),
+            None => return Err(self.no_such_object(&st, &base)),
         };
         let mut out = SearchOutput::default();
         let candidates = self.candidates(&st, base_id, &base, req, &mut out);
-        let wants_password = attrs::names_managed_password(&req.attrs);
         let mut ctx = attrs::ReadContext::new(self, &st, caller, req);
         for id in candidates {
             let Some(entry) = st.store.get(id) else { continue };
@@ -98,28 +52,9 @@ impl Directory {
                 out.size_limit_exceeded = true;
                 break;
             }
-            // gmsa-gkdi.md §5 step 1: the confidentiality check fails the whole search.
-            if wants_password && entry.is_class("msDS-GroupManagedServiceAccount") && !caller.encrypted {
-                return Err(DsError::confidentiality_required());
-            }
             out.entries.push(ctx.render(entry)?);
         }
         Ok(out)
-    }
-
-    /// The deepest existing ancestor of `dn`, for matchedDN.
-    pub fn matched_dn(&self, st: &DirState, dn: &Dn) -> String {
-        let mut cur = dn.parent();
-        while let Some(d) = cur {
-            if d.is_root() {
-                break;
-            }
-            if st.store.lookup(&d).is_some() {
-                return d.to_string();
-            }
-            cur = d.parent();
-        }
-        String::new()
     }
 
     fn referral_to(&self, domain: usize, base: &Dn) -> DsError {
@@ -425,4 +360,125 @@ fn in_chain(dir: &Directory, st: &DirState, e: &Entry, attr: &str, value: &[u8])
         }
     }
     Truth::False
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::testing::*;
+
+    fn request(base: &str, scope: Scope, filter: Filter, attrs: &[&str]) -> SearchRequest {
+        SearchRequest {
+            base: base.into(),
+            scope,
+            filter,
+            attrs: attrs.iter().map(|a| a.to_string()).collect(),
+            types_only: false,
+            size_limit: 0,
+            view: View::Dc { domain: 0 },
+        }
+    }
+
+    fn read(dir: &Directory, who: &Caller, dn: &str, attrs: &[&str]) -> DsResult<AttributeList> {
+        let req = request(dn, Scope::Base, Filter::Present("objectClass".into()), attrs);
+        Ok(dir.search(who, &req)?.entries.remove(0).attrs)
+    }
+
+    fn has(attrs: &AttributeList, name: &str) -> bool {
+        attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    #[test]
+    fn finds_entries_by_filter_and_scope() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        let eq = Filter::EqualityMatch("sAMAccountName".into(), b"alice".to_vec());
+        let out = dir
+            .search(&alice, &request(BASE, Scope::Subtree, eq.clone(), &["cn"]))
+            .unwrap();
+        assert_eq!(out.entries.len(), 1);
+        assert_eq!(out.entries[0].dn, ALICE);
+        let [(name, values)] = out.entries[0].attrs.as_slice() else {
+            panic!("one attribute: {:?}", out.entries[0].attrs)
+        };
+        assert!(name.eq_ignore_ascii_case("cn") && *values == s("alice"));
+        let one = dir
+            .search(&alice, &request(BASE, Scope::OneLevel, eq, &["cn"]))
+            .unwrap();
+        assert!(one.entries.is_empty());
+        let mut limited = request(
+            BASE,
+            Scope::Subtree,
+            Filter::Present("objectClass".into()),
+            &["1.1"],
+        );
+        limited.size_limit = 2;
+        let out = dir.search(&alice, &limited).unwrap();
+        assert!(out.size_limit_exceeded && out.entries.len() == 2);
+    }
+
+    #[test]
+    fn secrets_and_root_keys_are_read_as_access_decides() {
+        let dir = forest();
+        let (alice, admin) = (caller(&dir, ALICE), admin(&dir));
+        assert!(!has(
+            &read(&dir, &admin, ALICE, &["unicodePwd", "*"]).unwrap(),
+            "unicodePwd"
+        ));
+        let keys = dir.root_key_container();
+        let out = dir
+            .search(
+                &admin,
+                &request(
+                    &keys.to_string(),
+                    Scope::OneLevel,
+                    Filter::Present("objectClass".into()),
+                    &[],
+                ),
+            )
+            .unwrap();
+        let key_dn = out.entries[0].dn.clone();
+        assert!(has(&out.entries[0].attrs, "msKds-RootKeyData"));
+        let as_alice = read(&dir, &alice, &key_dn, &["msKds-RootKeyData", "msKds-Version"]).unwrap();
+        assert!(!has(&as_alice, "msKds-RootKeyData") && has(&as_alice, "msKds-Version"));
+    }
+
+    #[test]
+    fn managed_password_is_read_as_access_decides() {
+        let dir = forest();
+        let (web01, web02) = (caller(&dir, WEB01), caller(&dir, WEB02));
+        let attrs = ["msDS-ManagedPassword", "sAMAccountName"];
+        let got = read(&dir, &web01, SVC_WEB, &attrs).unwrap();
+        assert!(has(&got, "msDS-ManagedPassword"));
+        let omitted = read(&dir, &web02, SVC_WEB, &attrs).unwrap();
+        assert!(!has(&omitted, "msDS-ManagedPassword") && has(&omitted, "sAMAccountName"));
+        let e = refused(&dir, 1, "0000202D:", || {
+            read(&dir, &web01.clone().with_encryption(false), SVC_WEB, &attrs)
+        });
+        assert_eq!(e, DsError::confidentiality_required());
+        // Not a gMSA: the attribute is simply absent, encrypted or not.
+        assert!(!has(
+            &read(&dir, &web01.with_encryption(false), ALICE, &attrs).unwrap(),
+            "msDS-ManagedPassword"
+        ));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        refused(&dir, 1, "000004DC:", || {
+            read(&dir, &Caller::anonymous(), ALICE, &[])
+        });
+        refused(&dir, 34, "00002081:", || read(&dir, &alice, "not a DN", &[]));
+        let e = refused(&dir, 32, "0000208D:", || {
+            read(&dir, &alice, &format!("CN=nobody,CN=Users,{BASE}"), &[])
+        });
+        assert_eq!(e.matched_dn, format!("CN=Users,{BASE}"));
+        let e = refused(&dir, 10, "0000202B:", || read(&dir, &alice, CHILD_BASE, &[]));
+        assert_eq!(
+            e.referrals,
+            vec![format!("ldap://child.corp.example.test/{CHILD_BASE}")]
+        );
+    }
 }

@@ -13,8 +13,7 @@ use super::controls::{RequestControl, ResponseControl, SortKey};
 use super::rootdse::{self, OID_STARTTLS, OID_WHOAMI};
 use crate::auth::gss_krb5::ServiceKeys;
 use crate::dsa::error::code;
-use crate::dsa::search::{Scope, SearchEntry, SearchRequest, View};
-use crate::dsa::write::{ModOp, Modification};
+use crate::dsa::request::{ModOp, Modification, Scope, SearchEntry, SearchRequest, View};
 use crate::dsa::{Caller, Directory, DsError};
 
 /// AD's MaxPageSize default: a search without paging returns at most this many entries.

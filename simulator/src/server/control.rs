@@ -1,21 +1,28 @@
 //! The control API: HTTP with JSON bodies, for tests and operators rather than for AD clients.
 //! It moves the simulated clock, adds KDS root keys and exports client artifacts (krb5.conf,
-//! keytabs). It is unauthenticated and hands out keys, so it binds to the listen address only.
+//! keytabs). It is unauthenticated and hands out keys, so it binds to loopback unless told
+//! otherwise (`--control-listen`), and [`guard`] refuses what a web page could send it: a
+//! `Host` that is not the listener's address (DNS rebinding, 421), an `Origin` that is not the
+//! API's own (403), and a POST or DELETE without `Content-Type: application/json` (a plain
+//! cross-site form, 415).
 //!
 //! Routes (all under `/v1`): `GET health`, `GET clock`, `POST clock` (`{"advance_seconds": N}`
 //! or `{"set": "RFC3339"}`), `POST kds/root-keys` (`{"effective": "immediately" | "RFC3339"}`),
 //! `GET krb5.conf[?relation=value…]`, `GET keytab?principal=NAME`, `GET export.ldif`,
-//! `GET snapshots`, `POST snapshots` (optional `{"path": "FILE"}` also writes it to a file),
-//! `POST snapshots/{id}/restore`, `DELETE snapshots/{id}`, `POST reset`. Errors are
-//! `{"error": "…"}` with a 4xx status.
+//! `GET snapshots`, `POST snapshots` (optional `{"path": "NAME"}` also writes it to the file NAME
+//! in the snapshot directory, never elsewhere, never over an existing file),
+//! `GET snapshots/{id}/file` (the snapshot file's bytes), `POST snapshots/{id}/restore`,
+//! `DELETE snapshots/{id}`, `POST reset`. Errors are `{"error": "…"}` with a 4xx status.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,6 +35,7 @@ use crate::clock::{NtTime, TICKS_PER_SECOND};
 use crate::dsa::error::code as ldap_code;
 use crate::dsa::{Caller, Directory, DsError};
 use crate::kds::Effective;
+use crate::snapshot::file::SnapshotFileError;
 use crate::snapshot::{SnapshotError, SnapshotId, Snapshots};
 
 /// Clock moves beyond this many seconds (about 200 years) are refused: they leave NTTIME's
@@ -41,6 +49,8 @@ pub struct ControlState {
     /// Each domain's KDC address, in the forest's domain order.
     pub kdcs: Vec<SocketAddr>,
     pub snapshots: Arc<Snapshots>,
+    /// The only directory `POST /v1/snapshots {"path": NAME}` writes into.
+    pub snapshot_dir: PathBuf,
 }
 
 /// An error answer: a 4xx status and `{"error": message}`.
@@ -114,6 +124,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/export.ldif", get(get_export))
         .route("/v1/snapshots", get(list_snapshots).post(post_snapshot))
         .route("/v1/snapshots/{id}", axum::routing::delete(delete_snapshot))
+        .route("/v1/snapshots/{id}/file", get(get_snapshot_file))
         .route("/v1/snapshots/{id}/restore", post(restore_snapshot))
         .route("/v1/reset", post(post_reset))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -126,9 +137,91 @@ pub fn router(state: ControlState) -> Router {
         .with_state(state)
 }
 
+/// The whole control application for the listener at `addr`: [`router`] and `GET /v1/ready`
+/// behind [`guard`].
+pub fn app(state: ControlState, ready: super::control_ready::ReadySlot, addr: SocketAddr) -> Router {
+    router(state)
+        .merge(super::control_ready::router(ready))
+        .layer(middleware::from_fn_with_state(addr, guard))
+}
+
 /// Serves the control API on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, state: ControlState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+pub async fn serve(
+    listener: TcpListener,
+    state: ControlState,
+    ready: super::control_ready::ReadySlot,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    axum::serve(listener, app(state, ready, addr)).await
+}
+
+/// Refuses requests a web browser could make on a page's behalf (see the module's text); `addr`
+/// is the control listener's address.
+pub async fn guard(State(addr): State<SocketAddr>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let Some(host) = host.filter(|h| host_allowed(h, addr)) else {
+        return ApiError {
+            status: StatusCode::MISDIRECTED_REQUEST,
+            message: format!(
+                "Host {:?} is not this control API's address; use http://{addr}",
+                host.unwrap_or_default()
+            ),
+        }
+        .into_response();
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let own = format!("http://{host}");
+        if !origin.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(&own)) {
+            return ApiError {
+                status: StatusCode::FORBIDDEN,
+                message: format!("cross-origin requests are refused (Origin {origin:?}, expected {own:?})"),
+            }
+            .into_response();
+        }
+    }
+    if !matches!(*request.method(), Method::GET | Method::HEAD) && !is_json(headers) {
+        return ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!("{} needs Content-Type: application/json", request.method()),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether `host` (a `Host` header: `name[:port]`) names the listener at `addr`: its IP
+/// literal (any IP literal when it listens on every address) or `localhost` when it listens on
+/// loopback, and its port. A DNS name an attacker controls never matches.
+fn host_allowed(host: &str, addr: SocketAddr) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, p)) if !p.contains(']') => (n, p.parse::<u16>().ok()),
+        _ => (host, Some(80)),
+    };
+    if port != Some(addr.port()) {
+        return false;
+    }
+    let listen = addr.ip();
+    let literal = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    match literal.parse::<IpAddr>() {
+        Ok(ip) => ip == listen || listen.is_unspecified(),
+        Err(_) => name.eq_ignore_ascii_case("localhost") && (listen.is_loopback() || listen.is_unspecified()),
+    }
+}
+
+/// `Content-Type: application/json`, parameters allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 async fn health(State(s): State<ControlState>) -> Json<Value> {
@@ -288,14 +381,19 @@ async fn get_keytab(
         tokio::task::spawn_blocking(move || DirectoryKdcDb::for_realm(dir, &realm)?.keytab(&q.principal))
             .await
             .map_err(|e| ApiError::bad_request(format!("keytab task failed: {e}")))??;
-    Ok((
+    Ok(secret_body("application/octet-stream", bytes))
+}
+
+/// An answer holding keys: never cached.
+fn secret_body(content_type: &'static str, bytes: Vec<u8>) -> Response {
+    (
         [
-            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-store"),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// The whole directory as LDIF (deterministic; secrets are never exported).
@@ -308,6 +406,14 @@ impl From<SnapshotError> for ApiError {
     fn from(e: SnapshotError) -> ApiError {
         match e {
             SnapshotError::UnknownId(_) => ApiError::not_found(e.to_string()),
+            SnapshotError::File(SnapshotFileError::Io { ref source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                ApiError {
+                    status: StatusCode::CONFLICT,
+                    message: e.to_string(),
+                }
+            }
             SnapshotError::File(_) => ApiError::bad_request(e.to_string()),
         }
     }
@@ -326,8 +432,29 @@ async fn list_snapshots(State(s): State<ControlState>) -> Json<Value> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct SnapshotRequest {
-    /// Also write the snapshot to this file (on the server's file system).
+    /// Also write the snapshot to this file in the snapshot directory (a plain file name).
     path: Option<String>,
+}
+
+/// Where `POST /v1/snapshots {"path": name}` writes: `name` must be a plain file name (no
+/// directory part, not `.`/`..`, not hidden, not one of the writer's temporary names), so the
+/// file lands in `dir` and nowhere else; the writer then refuses an existing name, symlinks
+/// included.
+fn snapshot_target(dir: &std::path::Path, name: &str) -> ApiResult<PathBuf> {
+    if name.trim().is_empty() {
+        return Err(ApiError::bad_request("path is empty"));
+    }
+    let plain = name.len() <= 255
+        && !name.starts_with('.')
+        && !name.chars().any(|c| matches!(c, '/' | '\\') || c.is_control())
+        && !crate::snapshot::file::is_temp_name(name);
+    if !plain {
+        return Err(ApiError::bad_request(format!(
+            "path {name:?} must be a plain file name: snapshot files are written only into the \
+             snapshot directory (adsim serve --snapshot-dir); GET /v1/snapshots/ID/file downloads one"
+        )));
+    }
+    Ok(dir.join(name))
 }
 
 async fn post_snapshot(State(s): State<ControlState>, body: Bytes) -> ApiResult<Response> {
@@ -336,16 +463,18 @@ async fn post_snapshot(State(s): State<ControlState>, body: Bytes) -> ApiResult<
     } else {
         parse_json(&body)?
     };
-    if req.path.as_deref().is_some_and(|p| p.trim().is_empty()) {
-        return Err(ApiError::bad_request("path is empty"));
-    }
+    let target = req
+        .path
+        .as_deref()
+        .map(|name| snapshot_target(&s.snapshot_dir, name))
+        .transpose()?;
     let snapshots = s.snapshots.clone();
-    let path = req.path.clone();
+    let path = target.clone();
     // Writing 10 000 entries takes a moment: off the async workers.
     let id = tokio::task::spawn_blocking(move || -> Result<SnapshotId, SnapshotError> {
         let id = snapshots.take();
         if let Some(p) = &path {
-            if let Err(e) = snapshots.save(id, std::path::Path::new(p)) {
+            if let Err(e) = snapshots.save(id, p) {
                 let _ = snapshots.remove(id);
                 return Err(e);
             }
@@ -359,11 +488,21 @@ async fn post_snapshot(State(s): State<ControlState>, body: Bytes) -> ApiResult<
         "id": id.to_string(),
         "time": info.map(|i| i.time.to_rfc3339()),
     });
-    if let Some(p) = req.path {
-        answer["path"] = json!(p);
+    if let Some(p) = target {
+        answer["path"] = json!(p.display().to_string());
     }
     tracing::info!(%id, "snapshot taken");
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// The snapshot file of a snapshot held (it holds every secret of the forest).
+async fn get_snapshot_file(State(s): State<ControlState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let id = snapshot_id(&id)?;
+    let snapshots = s.snapshots.clone();
+    let bytes = tokio::task::spawn_blocking(move || snapshots.encode(id))
+        .await
+        .map_err(|e| ApiError::bad_request(format!("snapshot task failed: {e}")))??;
+    Ok(secret_body("application/json", bytes))
 }
 
 fn snapshot_id(text: &str) -> ApiResult<SnapshotId> {

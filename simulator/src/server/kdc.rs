@@ -318,7 +318,7 @@ pub fn krb5_conf(dir: &Directory, kdcs: &[SocketAddr], libdefaults: &[(&str, &st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsa::write::{ModOp, Modification};
+    use crate::dsa::request::{ModOp, Modification};
     use crate::dsa::{Caller, ChildDomainConfig, ForestConfig};
     use crate::kdc::keytab::read_keytab;
 

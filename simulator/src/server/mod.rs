@@ -35,12 +35,19 @@ pub struct ServerConfig {
     pub gc_port: u16,
     /// The root DC's KDC port, UDP and TCP (0 = ephemeral; 88 needs root or a capability).
     pub kdc_port: u16,
-    /// The control API's port on the listen address (0 = ephemeral).
+    /// The control API's port (0 = ephemeral).
     pub control_port: u16,
+    /// The control API's address. `None`: the listen address when it is a loopback address,
+    /// else 127.0.0.1 (the API is unauthenticated and hands out keys: `--listen 0.0.0.0` does
+    /// not expose it).
+    pub control_listen: Option<IpAddr>,
     /// KDC policy (clock skew tolerance, ticket lifetimes, transport limits).
     pub kdc: KdcConfig,
     /// Where the CA certificate (and exports) are written; `None` makes a temporary directory.
     pub state_dir: Option<PathBuf>,
+    /// The only directory the control API writes snapshot files into (`None`: the state
+    /// directory). Temporary files an interrupted write left there are removed at start.
+    pub snapshot_dir: Option<PathBuf>,
     pub limits: ConnectionLimits,
     /// LDIF files applied at start, as the DC itself, in order (before the reset point).
     pub fixtures: Vec<PathBuf>,
@@ -58,8 +65,10 @@ impl Default for ServerConfig {
             gc_port: 0,
             kdc_port: 0,
             control_port: 0,
+            control_listen: None,
             kdc: KdcConfig::default(),
             state_dir: None,
+            snapshot_dir: None,
             limits: ConnectionLimits::default(),
             fixtures: Vec::new(),
             record: None,
@@ -263,6 +272,16 @@ impl RunningForest {
             path: state_dir.clone(),
             source,
         })?;
+        let snapshot_dir = config.snapshot_dir.clone().unwrap_or_else(|| state_dir.clone());
+        let stale = std::fs::create_dir_all(&snapshot_dir)
+            .and_then(|_| crate::snapshot::file::remove_stale_temp_files(&snapshot_dir))
+            .map_err(|source| StartError::StateDir {
+                path: snapshot_dir.clone(),
+                source,
+            })?;
+        if stale > 0 {
+            tracing::warn!(dir = %snapshot_dir.display(), files = stale, "removed unfinished snapshot files");
+        }
 
         let mut names: Vec<String> = Vec::new();
         for d in &dir.forest.domains {
@@ -312,7 +331,12 @@ impl RunningForest {
             let port = if d.index == 0 { config.kdc_port } else { 0 };
             kdc_sockets.push(bind_kdc(config.listen, port).await?);
         }
-        let control = bind(config.listen, config.control_port).await?;
+        let control_ip = config.control_listen.unwrap_or(if config.listen.is_loopback() {
+            config.listen
+        } else {
+            IpAddr::from([127, 0, 0, 1])
+        });
+        let control = bind(control_ip, config.control_port).await?;
         let addr = |l: &TcpListener| l.local_addr().expect("bound socket has an address");
         let domain_urls: Vec<String> = listeners.iter().map(|(p, _)| url("ldap", addr(p))).collect();
 
@@ -347,11 +371,15 @@ impl RunningForest {
             dir: dir.clone(),
             kdcs: kdc_addrs.clone(),
             snapshots: snapshots.clone(),
+            snapshot_dir,
         };
         let ready_slot = control_ready::ReadySlot::default();
-        let control_app = control::router(control_state).merge(control_ready::router(ready_slot.clone()));
+        let control_ready = ready_slot.clone();
         tasks.push(tokio::spawn(async move {
-            log_exit("control API", axum::serve(control, control_app).await)
+            log_exit(
+                "control API",
+                control::serve(control, control_state, control_ready).await,
+            )
         }));
         for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
             endpoints.push(DomainEndpoint {

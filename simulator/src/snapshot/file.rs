@@ -5,11 +5,10 @@
 //! (from which every gMSA password derives) and the random stream's state. It is written with
 //! mode 0600 on Unix; treat it like a keytab.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! ```json
-//! {
-//!   "format": "adsim-snapshot", "version": 1, "contains_secrets": true,
+//! {"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":"<64 hex>","content":{
 //!   "forest": {"root_dns": "corp.example.test", "root_dn": "DC=corp,…", "config_dn": "…",
 //!              "schema_dn": "…", "domains": [{"index": 0, "dns_name": "…", "netbios": "CORP",
 //!              "realm": "…", "dn": "…", "sid": "S-1-5-21-…", "parent": null, "dc_name": "DC1",
@@ -23,9 +22,15 @@
 //!      "attrs": [{"name": "cn", "values": ["alice"]}, {"name": "objectSid", "values": [{"base64": "AQUAAA…"}]}],
 //!      "links": {"member": [9]},
 //!      "secrets": {"nt_hash": "<hex>", "aes128": "<hex>", "aes256": "<hex>", "kvno": 1, "previous": null}}]}
-//! }
+//! }}
 //! ```
 //!
+//! * `sha256` is the SHA-256 of the bytes of `content` exactly as they stand in the file; the
+//!   header is written byte for byte as above (no spaces), so a reader finds `content` without
+//!   re-serialising. A file whose content does not match (a flipped byte, a truncated write, an
+//!   edit) is refused: `snapshot file X is corrupt: checksum mismatch`.
+//! * Version 1 files (the same content's fields at the top level, beside `format`, `version` and
+//!   `contains_secrets`, without a checksum) are still read.
 //! * `clock.ticks` is the frozen instant (NTTIME) when `frozen`, else the running clock's offset
 //!   from host time in 100 ns ticks (a running forest keeps tracking host time, as Kerberos
 //!   clients expect); `now` is informational.
@@ -34,8 +39,13 @@
 //! * `rng` is the ChaCha20 state (key, stream, word position), so SIDs, GUIDs and generated
 //!   secrets drawn after a restore are the ones the original forest would have drawn.
 //!
-//! Readers refuse another `format`, a `version` they do not know, unknown fields and any
-//! inconsistent content (dangling links, duplicate DNs, bad hex) with an error, never a panic.
+//! Readers refuse another `format`, a `version` they do not know, a checksum mismatch, unknown
+//! fields and any inconsistent content (dangling links, duplicate DNs, bad hex) with an error,
+//! never a panic.
+//!
+//! Files are written to `<name>.tmp-<16 hex>` beside the target (created new, mode 0600 from the
+//! start), synced, then linked to the target name, which must not exist yet: a crash leaves at
+//! most a temporary file, which [`remove_stale_temp_files`] deletes when the server next starts.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -46,6 +56,7 @@ use base64::Engine as _;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, ClockSetting};
 use crate::dsa::{DirState, Directory, DomainInfo, ForestInfo, Snapshot};
@@ -54,7 +65,13 @@ use crate::security::Sid;
 use crate::store::Store;
 
 pub const FORMAT: &str = "adsim-snapshot";
-pub const VERSION: u32 = 1;
+/// The version written; version 1 (no checksum) is still read.
+pub const VERSION: u32 = 2;
+
+/// The bytes every version 2 file starts with, then the checksum's 64 hex digits, then
+/// [`CONTENT_KEY`], the content and a closing `}`.
+const V2_HEAD: &[u8] = br#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#;
+const CONTENT_KEY: &[u8] = br#"","content":"#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotFileError {
@@ -62,8 +79,10 @@ pub enum SnapshotFileError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("not an adsim snapshot file: {0}")]
     NotASnapshot(String),
-    #[error("snapshot file version {0} is not supported (this adsim reads version {VERSION})")]
+    #[error("snapshot file version {0} is not supported (this adsim reads versions 1 and {VERSION})")]
     UnsupportedVersion(u32),
+    #[error("snapshot file {file} is corrupt: {reason}")]
+    Corrupt { file: String, reason: String },
     #[error("malformed snapshot file: {0}")]
     Malformed(String),
 }
@@ -96,10 +115,7 @@ pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
     let st = &snap.state;
     let mut entries: Vec<&Arc<Entry>> = st.store.iter().collect();
     entries.sort_by_key(|e| e.id);
-    let file = FileRef {
-        format: FORMAT,
-        version: VERSION,
-        contains_secrets: true,
+    let content = ContentRef {
         forest: forest_out(&dir.forest),
         seed: dir.seed,
         clock: ClockOut {
@@ -120,13 +136,31 @@ pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
         },
     };
     // Serializing plain data into memory cannot fail.
-    serde_json::to_vec(&file).unwrap_or_default()
+    seal(&serde_json::to_vec(&content).unwrap_or_default())
 }
 
-/// Writes the snapshot to `path` atomically (a temporary file renamed into place), readable by
-/// the owner only.
+/// A version 2 file around `content` (a JSON object's bytes): the header and its checksum.
+pub fn seal(content: &[u8]) -> Vec<u8> {
+    let sum = hex::encode(Sha256::digest(content));
+    let mut out = Vec::with_capacity(V2_HEAD.len() + sum.len() + CONTENT_KEY.len() + content.len() + 1);
+    out.extend_from_slice(V2_HEAD);
+    out.extend_from_slice(sum.as_bytes());
+    out.extend_from_slice(CONTENT_KEY);
+    out.extend_from_slice(content);
+    out.push(b'}');
+    out
+}
+
+/// Writes the snapshot to `path`, a new file readable by the owner only (see [`write_new`]).
 pub fn write(dir: &Directory, snap: &Snapshot, path: &Path) -> Result<(), SnapshotFileError> {
-    let bytes = encode(dir, snap);
+    write_new(path, &encode(dir, snap))
+}
+
+/// Writes `bytes` to `path`, which must not exist yet (an existing file or symlink is refused,
+/// never followed or overwritten): first to `<name>.tmp-<16 hex>` in the same directory, created
+/// new with mode 0600 (whatever the umask) and synced, then linked to `path`, so `path` only
+/// ever appears whole.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), SnapshotFileError> {
     let io = |source| SnapshotFileError::Io {
         path: path.to_path_buf(),
         source,
@@ -135,10 +169,10 @@ pub fn write(dir: &Directory, snap: &Snapshot, path: &Path) -> Result<(), Snapsh
         .file_name()
         .ok_or_else(|| io(std::io::Error::other("the path names no file")))?;
     let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    tmp_name.push(format!("{TEMP_MARK}{:016x}", rand::random::<u64>()));
     let tmp = path.with_file_name(tmp_name);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -146,13 +180,56 @@ pub fn write(dir: &Directory, snap: &Snapshot, path: &Path) -> Result<(), Snapsh
     }
     let result = options
         .open(&tmp)
-        .and_then(|mut f| f.write_all(&bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| publish(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    result.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => io(std::io::Error::new(
+            e.kind(),
+            "the file already exists (snapshot files are never overwritten)",
+        )),
+        _ => io(e),
+    })
+}
+
+/// Gives the finished temporary file its name without replacing anything: a hard link fails
+/// when the name exists; where links are not supported, a rename after checking.
+fn publish(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => match std::fs::symlink_metadata(path) {
+            Ok(_) => Err(std::io::ErrorKind::AlreadyExists.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::rename(tmp, path),
+            Err(e) => Err(e),
+        },
     }
-    Ok(())
+}
+
+const TEMP_MARK: &str = ".tmp-";
+
+/// Whether `name` is one of [`write_new`]'s temporary files: `<name>.tmp-<16 lowercase hex>`.
+pub fn is_temp_name(name: &str) -> bool {
+    name.rsplit_once(TEMP_MARK).is_some_and(|(stem, suffix)| {
+        !stem.is_empty()
+            && suffix.len() == 16
+            && suffix.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// Removes the temporary files an interrupted [`write_new`] left in `dir` (regular files named
+/// `<name>.tmp-<16 hex>`; symlinks and anything else stay). Returns how many went.
+pub fn remove_stale_temp_files(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let ours = entry.file_name().to_str().is_some_and(is_temp_name);
+        if ours && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Reads a snapshot file.
@@ -161,11 +238,39 @@ pub fn read(path: &Path) -> Result<SavedForest, SnapshotFileError> {
         path: path.to_path_buf(),
         source,
     })?;
-    decode(&bytes)
+    decode_named(&bytes, &path.display().to_string())
 }
 
 /// Decodes a snapshot file's bytes.
 pub fn decode(bytes: &[u8]) -> Result<SavedForest, SnapshotFileError> {
+    decode_named(bytes, "(in memory)")
+}
+
+/// Decodes a snapshot file's bytes; `file` names them in errors.
+pub fn decode_named(bytes: &[u8], file: &str) -> Result<SavedForest, SnapshotFileError> {
+    let corrupt = |reason: &str| SnapshotFileError::Corrupt {
+        file: file.to_string(),
+        reason: reason.to_string(),
+    };
+    // A version 2 header, even a damaged one, is judged by its checksum: a truncated file is
+    // then "corrupt" rather than "not JSON".
+    if bytes.starts_with(&V2_HEAD[..V2_HEAD.len() / 2]) {
+        let rest = bytes
+            .strip_prefix(V2_HEAD)
+            .ok_or_else(|| corrupt("damaged header"))?;
+        let (sum, rest) = rest
+            .split_at_checked(64)
+            .ok_or_else(|| corrupt("checksum mismatch"))?;
+        let content = rest
+            .strip_prefix(CONTENT_KEY)
+            .and_then(|c| c.trim_ascii_end().strip_suffix(b"}"))
+            .ok_or_else(|| corrupt("checksum mismatch"))?;
+        if hex::encode(Sha256::digest(content)).as_bytes() != sum {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let content: ContentIn = serde_json::from_slice(content).map_err(|e| malformed(e.to_string()))?;
+        return decode_content(content);
+    }
     let header: Header =
         serde_json::from_slice(bytes).map_err(|e| SnapshotFileError::NotASnapshot(e.to_string()))?;
     if header.format.as_deref() != Some(FORMAT) {
@@ -175,11 +280,24 @@ pub fn decode(bytes: &[u8]) -> Result<SavedForest, SnapshotFileError> {
         )));
     }
     match header.version {
-        Some(VERSION) => {}
+        Some(1) => {}
+        // Reformatted or edited: the checksum cannot be checked.
+        Some(VERSION) => return Err(corrupt("not in the layout adsim writes (edited?)")),
         Some(v) => return Err(SnapshotFileError::UnsupportedVersion(v)),
         None => return Err(SnapshotFileError::NotASnapshot("no \"version\"".into())),
     }
-    let file: FileIn = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    // Version 1: the content's fields beside the header's, no checksum.
+    let mut v1: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    for key in ["format", "version", "contains_secrets"] {
+        v1.remove(key);
+    }
+    let content: ContentIn =
+        serde_json::from_value(serde_json::Value::Object(v1)).map_err(|e| malformed(e.to_string()))?;
+    decode_content(content)
+}
+
+fn decode_content(file: ContentIn) -> Result<SavedForest, SnapshotFileError> {
     let forest = forest_in(file.forest)?;
     if file.rid_pools.len() != forest.domains.len() {
         return Err(malformed("rid_pools must have one entry per domain"));
@@ -235,11 +353,9 @@ struct Header {
     version: Option<u32>,
 }
 
+/// The content, written (version 2's `content`).
 #[derive(Serialize)]
-struct FileRef<'a> {
-    format: &'static str,
-    version: u32,
-    contains_secrets: bool,
+struct ContentRef<'a> {
     forest: ForestOut,
     seed: u64,
     clock: ClockOut,
@@ -248,15 +364,10 @@ struct FileRef<'a> {
     store: StoreOut<'a>,
 }
 
+/// The content, read (version 2's `content`; version 1's top level without the header fields).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileIn {
-    #[allow(dead_code)]
-    format: String,
-    #[allow(dead_code)]
-    version: u32,
-    #[allow(dead_code)]
-    contains_secrets: bool,
+struct ContentIn {
     forest: ForestOut,
     seed: u64,
     clock: ClockOut,

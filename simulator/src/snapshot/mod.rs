@@ -113,12 +113,7 @@ impl Snapshots {
     /// Puts the forest back exactly as it was when `id` was taken. The snapshot stays, so a
     /// test suite can restore the same one before every test.
     pub fn restore(&self, id: SnapshotId) -> Result<(), SnapshotError> {
-        let snap = self
-            .lock()
-            .taken
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| SnapshotError::UnknownId(id.to_string()))?;
+        let snap = self.get(id)?;
         self.dir.restore(&snap);
         Ok(())
     }
@@ -157,15 +152,23 @@ impl Snapshots {
             .collect()
     }
 
-    /// Writes snapshot `id` to `path` (see [`file`] for the format; the file holds secrets).
-    pub fn save(&self, id: SnapshotId, path: &Path) -> Result<(), SnapshotError> {
-        let snap = self
-            .lock()
+    fn get(&self, id: SnapshotId) -> Result<Snapshot, SnapshotError> {
+        self.lock()
             .taken
             .get(&id)
             .cloned()
-            .ok_or_else(|| SnapshotError::UnknownId(id.to_string()))?;
-        file::write(&self.dir, &snap, path)?;
+            .ok_or_else(|| SnapshotError::UnknownId(id.to_string()))
+    }
+
+    /// Snapshot `id` as a snapshot file's bytes (see [`file`]; they hold secrets).
+    pub fn encode(&self, id: SnapshotId) -> Result<Vec<u8>, SnapshotError> {
+        Ok(file::encode(&self.dir, &self.get(id)?))
+    }
+
+    /// Writes snapshot `id` to `path`, a new file with mode 0600 (see [`file::write_new`]; an
+    /// existing file is refused; the file holds secrets).
+    pub fn save(&self, id: SnapshotId, path: &Path) -> Result<(), SnapshotError> {
+        file::write(&self.dir, &self.get(id)?, path)?;
         Ok(())
     }
 }

@@ -1,0 +1,196 @@
+//! unicodePwd (MS-ADTS 3.1.1.3.1.5.1): the value format, the encrypted-connection rule, and
+//! which modify is a reset (a replace, needing the reset right) and which a change (delete
+//! the old value, add the new one; the old password must be proven).
+
+use super::access::{self, Right};
+use super::caller::Caller;
+use super::error::{code, win32, DsError, DsResult};
+use super::request::{ModOp, Modification};
+use super::Directory;
+use crate::model::Entry;
+
+impl Directory {
+    /// The new password of a modify that touches unicodePwd (MS-ADTS 3.1.1.3.1.5.1): a replace
+    /// is a reset and needs the reset right; a delete of the old value with an add of the new
+    /// one is a change and must prove the old password (else 19 `00000056 … Att 9005a`).
+    pub(super) fn password_modification(
+        &self,
+        caller: &Caller,
+        e: &Entry,
+        mods: &[Modification],
+    ) -> DsResult<Vec<u8>> {
+        let pw: Vec<&Modification> = mods
+            .iter()
+            .filter(|m| m.attr.eq_ignore_ascii_case("unicodePwd"))
+            .collect();
+        match pw.as_slice() {
+            [m] if m.op == ModOp::Replace => {
+                access::check(self, caller, e, Right::ResetPassword)?;
+                self.check_unicode_pwd(caller, &m.values)
+            }
+            [old, new] if old.op == ModOp::Delete && new.op == ModOp::Add => {
+                let old_pw = self.check_unicode_pwd(caller, &old.values)?;
+                let utf16: Vec<u8> = String::from_utf8_lossy(&old_pw)
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes)
+                    .collect();
+                if e.secrets.as_ref().map(|s| s.nt_hash) != Some(crate::keys::nt_hash(&utf16)) {
+                    return Err(wrong_old_password());
+                }
+                self.check_unicode_pwd(caller, &new.values)
+            }
+            _ => Err(wrong_old_password()),
+        }
+    }
+
+    /// unicodePwd: one value, the password in double quotes as UTF-16LE, and only over an
+    /// encrypted connection (MS-ADTS 3.1.1.3.1.5.1). Returns the password as UTF-8.
+    pub(super) fn check_unicode_pwd(&self, caller: &Caller, values: &[Vec<u8>]) -> DsResult<Vec<u8>> {
+        access::require_encrypted_for_password(caller)?;
+        let [v] = values else {
+            return Err(DsError::svc(
+                code::CONSTRAINT_VIOLATION,
+                win32::ERROR_PASSWORD_RESTRICTION,
+                1005,
+                "CONSTRAINT_ATT_TYPE",
+                0,
+            ));
+        };
+        decode_quoted_utf16(v).map(|s| s.into_bytes()).ok_or_else(|| {
+            DsError::svc(
+                code::CONSTRAINT_VIOLATION,
+                win32::ERROR_PASSWORD_RESTRICTION,
+                1005,
+                "CONSTRAINT_ATT_TYPE",
+                0,
+            )
+        })
+    }
+}
+
+/// `"password"` as UTF-16LE → the password (MS-ADTS 3.1.1.3.1.5.1).
+pub fn decode_quoted_utf16(v: &[u8]) -> Option<String> {
+    if v.len() < 4 || v.len() % 2 != 0 {
+        return None;
+    }
+    let units: Vec<u16> = v
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let s = String::from_utf16(&units).ok()?;
+    s.strip_prefix('"')?.strip_suffix('"').map(str::to_string)
+}
+
+/// A password change whose old password is wrong or missing (ERROR_INVALID_PASSWORD, the text
+/// AD clients see on a failed self-service change).
+fn wrong_old_password() -> DsError {
+    DsError::atr(
+        code::CONSTRAINT_VIOLATION,
+        0x56,
+        1005,
+        "CONSTRAINT_ATT_TYPE",
+        0x9005a,
+        "unicodePwd",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::testing::*;
+
+    fn keys(dir: &Directory, dn: &str) -> ([u8; 16], u32) {
+        let e = entry(dir, dn);
+        let k = e.secrets.as_ref().expect("secrets");
+        (k.nt_hash, k.kvno)
+    }
+
+    fn change(old: &str, new: &str) -> Vec<Modification> {
+        vec![
+            m(ModOp::Delete, "unicodePwd", quoted(old)),
+            m(ModOp::Add, "unicodePwd", quoted(new)),
+        ]
+    }
+
+    fn nt(pw: &str) -> [u8; 16] {
+        let utf16: Vec<u8> = pw.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        crate::keys::nt_hash(&utf16)
+    }
+
+    #[test]
+    fn decodes_quoted_utf16() {
+        assert_eq!(decode_quoted_utf16(&quoted("pw")[0]).as_deref(), Some("pw"));
+        assert_eq!(
+            decode_quoted_utf16(&"pw".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<_>>()),
+            None
+        );
+        assert_eq!(decode_quoted_utf16(b"\"\0"), None);
+    }
+
+    #[test]
+    fn own_change_proves_the_old_password() {
+        let dir = forest();
+        let (_, kvno) = keys(&dir, ALICE);
+        dir.modify(&caller(&dir, ALICE), ALICE, change(ALICE_PW, "New-Passw0rd!"))
+            .unwrap();
+        assert_eq!(keys(&dir, ALICE), (nt("New-Passw0rd!"), kvno + 1));
+    }
+
+    #[test]
+    fn reset_needs_the_reset_right() {
+        let dir = forest();
+        let reset = vec![m(ModOp::Replace, "unicodePwd", quoted("Reset-Passw0rd!"))];
+        dir.modify(&caller(&dir, OPS), ALICE, reset.clone()).unwrap();
+        assert_eq!(keys(&dir, ALICE).0, nt("Reset-Passw0rd!"));
+        dir.modify(&admin(&dir), OPS, reset).unwrap();
+        assert_eq!(keys(&dir, OPS).0, nt("Reset-Passw0rd!"));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        let reset = |pw: &str| vec![m(ModOp::Replace, "unicodePwd", quoted(pw))];
+        refused(&dir, 19, "00000056:", || {
+            dir.modify(&alice, ALICE, change("Wrong-Passw0rd!", "New-Passw0rd!"))
+        });
+        refused(&dir, 19, "00000056:", || {
+            dir.modify(
+                &alice,
+                ALICE,
+                vec![m(ModOp::Add, "unicodePwd", quoted("New-Passw0rd!"))],
+            )
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify(&alice, ALICE, reset("New-Passw0rd!"))
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify(&caller(&dir, OPS), ADMINISTRATOR, reset("New-Passw0rd!"))
+        });
+        refused(&dir, 53, "0000001F:", || {
+            dir.modify(
+                &alice.clone().with_encryption(false),
+                ALICE,
+                change(ALICE_PW, "New-Passw0rd!"),
+            )
+        });
+        refused(&dir, 19, "0000052D:", || {
+            dir.modify(
+                &admin(&dir),
+                ALICE,
+                vec![m(ModOp::Replace, "unicodePwd", s("unquoted"))],
+            )
+        });
+        refused(&dir, 19, "0000052D:", || {
+            dir.modify(
+                &admin(&dir),
+                ALICE,
+                vec![m(
+                    ModOp::Replace,
+                    "unicodePwd",
+                    [quoted("a"), quoted("b")].concat(),
+                )],
+            )
+        });
+    }
+}
