@@ -74,7 +74,7 @@ impl Step {
 enum State {
     #[default]
     Idle,
-    Sicily(NtlmAcceptor),
+    Sicily(Box<NtlmAcceptor>),
     Gssapi(gssapi::Pending),
     Spnego(spnego::Pending),
 }

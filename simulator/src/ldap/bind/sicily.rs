@@ -28,7 +28,7 @@ pub(super) fn negotiate(ctx: &ServerContext, negotiate: &[u8]) -> (Step, State) 
                 caller: None,
                 layer: None,
             },
-            State::Sicily(acceptor),
+            State::Sicily(Box::new(acceptor)),
         ),
         None => (
             Step::fail(security_context_error(NtlmFailure::Malformed.code())),

@@ -27,7 +27,7 @@ pub(super) enum Pending {
     },
     /// NTLM CHALLENGE sent; the AUTHENTICATE comes next.
     Ntlm {
-        acceptor: NtlmAcceptor,
+        acceptor: Box<NtlmAcceptor>,
         mech_types_der: Vec<u8>,
         mic_required: bool,
     },
@@ -169,7 +169,7 @@ fn first_token(
         return (
             Step::in_progress(resp),
             State::Spnego(Pending::Ntlm {
-                acceptor,
+                acceptor: Box::new(acceptor),
                 mech_types_der,
                 mic_required,
             }),
