@@ -4,7 +4,7 @@ mod common;
 
 use adsim_simulator::gmsa::{self, ManagedPasswordId};
 use adsim_simulator::kds::{self, RootKey};
-use adsim_simulator::security::{sddl, AliasDomains, Sid};
+use adsim_simulator::security::Sid;
 use base64::Engine;
 use common::*;
 
@@ -113,16 +113,9 @@ fn lab(extra: &[&str]) -> Lab {
         )[0],
     )
     .unwrap();
-    let sd = sddl::parse(
-        &format!("O:S-1-5-32-544D:(A;;0x0f01ff;;;{group_sid})"),
-        &AliasDomains::none(),
-    )
-    .unwrap()
-    .to_bytes()
-    .unwrap();
     lab.ldif_add(&format!(
         "dn: CN=svc-web,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\nsAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\nmsDS-SupportedEncryptionTypes: 28\nmsDS-GroupMSAMembership:: {}\n",
-        B64.encode(sd)
+        gmsa_membership_b64(&group_sid)
     ));
     lab
 }

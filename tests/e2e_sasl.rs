@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use adsim_simulator::security::{sddl, AliasDomains, Sid};
+use adsim_simulator::security::Sid;
 use base64::Engine;
 use common::*;
 
@@ -74,20 +74,13 @@ impl Lab {
             .find_map(|l| l.strip_prefix("objectSid:: "))
             .unwrap_or_else(|| panic!("{out}"));
         let group_sid = Sid::from_bytes(&B64.decode(sid_b64).unwrap()).unwrap();
-        let sd = sddl::parse(
-            &format!("O:S-1-5-32-544D:(A;;0x0f01ff;;;{group_sid})"),
-            &AliasDomains::none(),
-        )
-        .unwrap()
-        .to_bytes()
-        .unwrap();
         lab.admin_ok(
             "ldapadd",
             &format!(
                 "dn: CN=svc-web,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\n\
                  sAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\n\
                  msDS-SupportedEncryptionTypes: 28\nmsDS-GroupMSAMembership:: {}\n",
-                B64.encode(sd)
+                gmsa_membership_b64(&group_sid)
             ),
         );
         std::fs::write(lab.dir.join("hosts"), format!("127.0.0.1 {DC}\n")).unwrap();

@@ -188,6 +188,21 @@ fn exchange(base: &str, request: &str) -> (u16, String, Vec<u8>) {
     (status, head, raw[split + 4..].to_vec())
 }
 
+/// msDS-GroupMSAMembership as PowerShell writes PrincipalsAllowedToRetrieveManagedPassword for
+/// one group (full control to `group_sid`), base64 for LDIF.
+pub fn gmsa_membership_b64(group_sid: &adsim_simulator::security::Sid) -> String {
+    use adsim_simulator::security::{sddl, AliasDomains};
+    use base64::Engine;
+    let sd = sddl::parse(
+        &format!("O:S-1-5-32-544D:(A;;0x0f01ff;;;{group_sid})"),
+        &AliasDomains::none(),
+    )
+    .unwrap()
+    .to_bytes()
+    .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(sd)
+}
+
 /// One HTTP/1.1 request to the control API (`base` is its URL); returns status and body.
 pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
     let authority = base.trim_start_matches("http://").trim_end_matches('/');

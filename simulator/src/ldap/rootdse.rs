@@ -88,7 +88,10 @@ pub fn root_dse(dir: &Directory, domain: usize, global_catalog: bool) -> Vec<(St
         ("supportedLDAPVersion".into(), many(&["3", "2"])),
         // Only the mechanisms adsim implements are listed (AD also lists EXTERNAL and
         // DIGEST-MD5; fidelity.md).
-        ("supportedSASLMechanisms".into(), many(super::bind::SASL_MECHANISMS)),
+        (
+            "supportedSASLMechanisms".into(),
+            many(&super::bind::sasl_mechanisms()),
+        ),
     ]
 }
 

@@ -5,12 +5,11 @@
 
 use super::{
     accept_ap_req, acceptor_subkey, kerberos_error, layer_over_tls, logon_failure, out_of_sequence,
-    ticket_caller, Layer, State, Step,
+    ticket_caller, Layer, Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, KrbSecurityContext};
 use crate::auth::sasl::{self, layer, KrbLayer, SERVER_MAX_BUFFER};
 use crate::dsa::Caller;
-use crate::ldap::session::ServerContext;
 
 /// Every layer is offered, as AD does (client-interop §7c).
 const OFFERED: u8 = layer::NONE | layer::INTEGRITY | layer::CONFIDENTIALITY;
@@ -23,16 +22,11 @@ pub(super) enum Pending {
     AwaitChoice { ctx: KrbSecurityContext, caller: Caller },
 }
 
-pub(super) fn step(
-    sc: &ServerContext,
-    tls: bool,
-    prev: State,
-    credentials: Option<Vec<u8>>,
-) -> (Step, State) {
-    match prev {
+pub(super) fn step(leg: Leg) -> (Step, State) {
+    match leg.prev {
         State::Gssapi(Pending::AwaitEmpty { ctx, caller }) => offer(ctx, caller),
         State::Gssapi(Pending::AwaitChoice { mut ctx, caller }) => {
-            let token = credentials.unwrap_or_default();
+            let token = leg.credentials.unwrap_or_default();
             let choice = match sasl::parse_client_choice(&mut ctx, &token, OFFERED) {
                 Ok(c) => c,
                 Err(e) => {
@@ -40,7 +34,7 @@ pub(super) fn step(
                     return (Step::fail(logon_failure()), State::Idle);
                 }
             };
-            if choice.layer != layer::NONE && tls {
+            if choice.layer != layer::NONE && leg.tls {
                 return (Step::fail(layer_over_tls()), State::Idle);
             }
             let sealed = choice.layer == layer::CONFIDENTIALITY;
@@ -49,19 +43,19 @@ pub(super) fn step(
                 _ => None,
             };
             (
-                Step::done(None, caller.with_encryption(tls || sealed), installed),
+                Step::done(None, caller.with_encryption(leg.tls || sealed), installed),
                 State::Idle,
             )
         }
         State::Idle | State::Sicily(_) | State::Spnego(_) => {
-            let Some(token) = credentials.filter(|t| !t.is_empty()) else {
+            let Some(token) = leg.credentials.filter(|t| !t.is_empty()) else {
                 return (Step::fail(out_of_sequence()), State::Idle);
             };
-            let accepted = match accept_ap_req(sc, &token) {
+            let accepted = match accept_ap_req(leg.sc, &token) {
                 Ok(a) => a,
                 Err(e) => return (Step::fail(kerberos_error(e)), State::Idle),
             };
-            let caller = match ticket_caller(sc, &accepted) {
+            let caller = match ticket_caller(leg.sc, &accepted) {
                 Ok(c) => c,
                 Err(r) => return (Step::fail(r), State::Idle),
             };

@@ -20,8 +20,26 @@ use crate::dsa::error::code;
 use crate::dsa::Caller;
 use crate::kdc::messages::EncryptionKey;
 
-/// The SASL mechanisms the DC lists in `supportedSASLMechanisms` and accepts.
-pub const SASL_MECHANISMS: &[&str] = &["GSSAPI", "GSS-SPNEGO"];
+/// One bind PDU of a SASL mechanism: the connection, whether it runs over TLS, the bind's
+/// state so far and the client's credentials.
+pub(super) struct Leg<'a> {
+    sc: &'a ServerContext,
+    tls: bool,
+    prev: State,
+    credentials: Option<Vec<u8>>,
+}
+
+/// The SASL mechanisms the DC accepts, by name: one table for the bind and for the rootDSE's
+/// `supportedSASLMechanisms`.
+const SASL: &[(&str, Mechanism)] = &[("GSSAPI", gssapi::step), ("GSS-SPNEGO", spnego::step)];
+
+/// A SASL mechanism's answer to one bind PDU, with the state it leaves.
+type Mechanism = fn(Leg) -> (Step, State);
+
+/// The names of [`SASL`], in order.
+pub fn sasl_mechanisms() -> Vec<&'static str> {
+    SASL.iter().map(|(name, _)| *name).collect()
+}
 
 /// A negotiated SASL security layer: wraps and unwraps every later PDU.
 pub type Layer = Box<dyn SecurityLayer + Send>;
@@ -101,10 +119,14 @@ impl Binder {
             BindAuth::Sasl {
                 mechanism,
                 credentials,
-            } => match mechanism.to_ascii_uppercase().as_str() {
-                "GSSAPI" => gssapi::step(ctx, tls, prev, credentials),
-                "GSS-SPNEGO" => spnego::step(ctx, tls, prev, credentials),
-                _ => (
+            } => match SASL.iter().find(|(name, _)| name.eq_ignore_ascii_case(&mechanism)) {
+                Some((_, mech)) => mech(Leg {
+                    sc: ctx,
+                    tls,
+                    prev,
+                    credentials,
+                }),
+                None => (
                     Step::fail(LdapResult::new(
                         code::AUTH_METHOD_NOT_SUPPORTED,
                         format!("00002027: LdapErr: DSID-0C090A5C, comment: Unsupported SASL mechanism {mechanism}, data 0, v4563\u{0}"),

@@ -6,7 +6,7 @@
 use super::identity::{caller_for_account, is_disabled, DirectoryAccounts};
 use super::{
     accept_ap_req, acceptor_subkey, account_disabled, kerberos_error, layer_over_tls, logon_failure,
-    ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer, State, Step,
+    ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer, Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, gss_flags, KrbSecurityContext};
 use crate::auth::ntlm::{flags, NtlmAcceptor, NtlmFailure, NtlmOutcome, NtlmSession, Role};
@@ -33,17 +33,12 @@ pub(super) enum Pending {
     },
 }
 
-pub(super) fn step(
-    sc: &ServerContext,
-    tls: bool,
-    prev: State,
-    credentials: Option<Vec<u8>>,
-) -> (Step, State) {
+pub(super) fn step(leg: Leg) -> (Step, State) {
     let fail = |r| (Step::fail(r), State::Idle);
-    let Ok(token) = spnego::decode_neg_token(&credentials.unwrap_or_default()) else {
+    let Ok(token) = spnego::decode_neg_token(&leg.credentials.unwrap_or_default()) else {
         return fail(security_context_error(NtlmFailure::Malformed.code()));
     };
-    match (prev, token) {
+    match (leg.prev, token) {
         (_, NegToken::Init(init)) => {
             let Ok(choice) = spnego::choose_mech(&init, OFFERED) else {
                 return (
@@ -56,8 +51,8 @@ pub(super) fn step(
             };
             match choice.token {
                 Some(t) => first_token(
-                    sc,
-                    tls,
+                    leg.sc,
+                    leg.tls,
                     choice.mech,
                     t,
                     init.mech_types_der,
@@ -86,7 +81,15 @@ pub(super) fn step(
             }),
             NegToken::Resp(resp),
         ) => match resp.response_token {
-            Some(t) => first_token(sc, tls, mech, t, mech_types_der, resp.mech_list_mic, mic_required),
+            Some(t) => first_token(
+                leg.sc,
+                leg.tls,
+                mech,
+                t,
+                mech_types_der,
+                resp.mech_list_mic,
+                mic_required,
+            ),
             None => fail(out_of_sequence()),
         },
         (
@@ -101,8 +104,8 @@ pub(super) fn step(
                 return fail(out_of_sequence());
             };
             let accounts = DirectoryAccounts {
-                dir: &sc.dir,
-                default_domain: sc.domain,
+                dir: &leg.sc.dir,
+                default_domain: leg.sc.domain,
             };
             let (account, session_key, neg_flags) = match acceptor.authenticate(&auth, &accounts) {
                 NtlmOutcome::Authenticated {
@@ -116,11 +119,11 @@ pub(super) fn step(
                 }
                 NtlmOutcome::Failed(f) => return fail(security_context_error(f.code())),
             };
-            if is_disabled(&sc.dir, account) {
+            if is_disabled(&leg.sc.dir, account) {
                 return fail(account_disabled());
             }
             let wants_layer = neg_flags & (flags::SIGN | flags::SEAL) != 0;
-            if wants_layer && tls {
+            if wants_layer && leg.tls {
                 return fail(layer_over_tls());
             }
             let Ok(mut session) = NtlmSession::new(&session_key, neg_flags, Role::Server) else {
@@ -138,7 +141,7 @@ pub(super) fn step(
             }
             let seal = neg_flags & flags::SEAL != 0;
             let layer: Option<Layer> = wants_layer.then(|| Box::new(NtlmLayer { session, seal }) as Layer);
-            let caller = caller_for_account(&sc.dir, account).with_encryption(tls || seal);
+            let caller = caller_for_account(&leg.sc.dir, account).with_encryption(leg.tls || seal);
             (Step::done(Some(done), caller, layer), State::Idle)
         }
         (_, NegToken::Resp(_)) => fail(out_of_sequence()),
