@@ -374,3 +374,64 @@ fn impacket_gss_spnego_ntlm_seals_on_ldap_and_binds_over_ldaps() {
     assert_eq!(v["refused_host"], serde_json::json!({"sAMAccountName": 1}), "{v}");
     assert!(v["wrong"].as_str().unwrap().contains("data 52e"), "{v}");
 }
+
+/// impacket's `kerberosLogin`: GSS-SPNEGO with a raw krb5 AP-REQ (no mutual authentication),
+/// sealed with the ticket session key on ldap://, no layer on ldaps://. The script maps the
+/// DC's name to 127.0.0.1 and the standard ports (88, 389, 636) to the server's.
+const IMPACKET_KERBEROS: &str = r#"
+import json, sys, socket
+from impacket.ldap import ldap, ldapasn1
+kdc_port, ldap_port, ldaps_port, base, dc = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+real = socket.getaddrinfo
+def patched(h, port, *a, **k):
+    h = "127.0.0.1" if h == dc else h
+    return real(h, {88: kdc_port, 389: ldap_port, 636: ldaps_port}.get(port, port), *a, **k)
+socket.getaddrinfo = patched
+out = {}
+def read(url, user, password):
+    c = ldap.LDAPConnection(url, base)
+    c.kerberosLogin(user, password, "CORP.EXAMPLE.TEST", kdcHost=dc)
+    res = c.search(searchBase=base, searchFilter="(sAMAccountName=svc-web$)",
+                   attributes=["sAMAccountName", "msDS-ManagedPassword"])
+    attrs = {}
+    for e in res:
+        if isinstance(e, ldapasn1.SearchResultEntry):
+            for a in e["attributes"]:
+                attrs[str(a["type"])] = len(a["vals"])
+    return attrs
+out["sealed"] = read("ldap://" + dc, "WEB01$", "Web01-Passw0rd!")
+out["tls"] = read("ldaps://" + dc, "WEB01$", "Web01-Passw0rd!")
+out["refused_host"] = read("ldap://" + dc, "WEB02$", "Web02-Passw0rd!")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
+    let lab = Lab::start();
+    // impacket asks for RC4 first; an AES-only DC account gives an AES session key (RC4 Wrap
+    // tokens are not implemented).
+    lab.admin_ok(
+        "ldapmodify",
+        &format!(
+            "dn: CN=DC1,OU=Domain Controllers,{}\nchangetype: modify\nreplace: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 24\n",
+            lab.base
+        ),
+    );
+    let port = |u: String| u.rsplit_once(':').unwrap().1.to_string();
+    let o = python(
+        IMPACKET_KERBEROS,
+        &[
+            &port(lab.a.kdc()),
+            &port(lab.a.ldap()),
+            &port(lab.a.ldaps()),
+            &lab.base,
+            DC,
+        ],
+    );
+    assert!(o.status.success(), "impacket: {}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let read = serde_json::json!({"sAMAccountName": 1, "msDS-ManagedPassword": 1});
+    assert_eq!(v["sealed"], read, "{v}");
+    assert_eq!(v["tls"], read, "{v}");
+    assert_eq!(v["refused_host"], serde_json::json!({"sAMAccountName": 1}), "{v}");
+}

@@ -5,7 +5,7 @@
 
 use super::{
     accept_ap_req, acceptor_subkey, kerberos_error, layer_over_tls, logon_failure, out_of_sequence,
-    ticket_caller, Layer, Leg, State, Step,
+    rc4_layer_unsupported, ticket_caller, Layer, Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, KrbSecurityContext};
 use crate::auth::sasl::{self, layer, KrbLayer, SERVER_MAX_BUFFER};
@@ -91,7 +91,7 @@ fn offer(mut ctx: KrbSecurityContext, caller: Caller) -> (Step, State) {
         Err(e) => {
             // RC4 session keys have no per-message tokens here (auth::gss_krb5).
             tracing::debug!(error = %e, "GSSAPI layer offer failed");
-            (Step::fail(logon_failure()), State::Idle)
+            (Step::fail(rc4_layer_unsupported()), State::Idle)
         }
     }
 }

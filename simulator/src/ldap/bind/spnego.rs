@@ -6,7 +6,8 @@
 use super::identity::{caller_for_account, is_disabled, DirectoryAccounts};
 use super::{
     accept_ap_req, acceptor_subkey, account_disabled, kerberos_error, layer_over_tls, logon_failure,
-    ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer, Leg, State, Step,
+    ntlm_challenge, out_of_sequence, rc4_layer_unsupported, security_context_error, ticket_caller, Layer,
+    Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, gss_flags, KrbSecurityContext};
 use crate::auth::ntlm::{flags, NtlmAcceptor, NtlmFailure, NtlmOutcome, NtlmSession, Role};
@@ -191,22 +192,37 @@ fn first_token(
     if (conf || integ) && tls {
         return fail(layer_over_tls());
     }
-    let (subkey, seq) = acceptor_subkey(&accepted);
-    let Ok(ap_rep) = build_ap_rep(&accepted, Some(&subkey), seq) else {
-        return fail(logon_failure());
+    // Mutual authentication: the AP-REP with an acceptor subkey. Without it (impacket asks for
+    // none) there is no AP-REP and the ticket session key protects the layer.
+    let (ap_rep, ctx) = if accepted.mutual_required {
+        let (subkey, seq) = acceptor_subkey(&accepted);
+        let Ok(ap_rep) = build_ap_rep(&accepted, Some(&subkey), seq) else {
+            return fail(logon_failure());
+        };
+        (
+            Some(ap_rep),
+            KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq),
+        )
+    } else {
+        (None, KrbSecurityContext::acceptor(&accepted, None, 0))
     };
-    let Ok(mut ctx) = KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq) else {
+    let Ok(mut ctx) = ctx else {
         return fail(logon_failure());
     };
     let Ok(done) = spnego::complete(
         &mech_types_der,
         client_mic.as_deref(),
         mic_required,
-        Some(ap_rep),
+        ap_rep,
         &mut ctx,
     ) else {
         return fail(logon_failure());
     };
+    // RC4-HMAC session keys have no per-message tokens here (auth::gss_krb5): refuse the bind
+    // rather than a layer that cannot wrap.
+    if (conf || integ) && ctx.clone().wrap(&[], conf).is_err() {
+        return fail(rc4_layer_unsupported());
+    }
     let layer: Option<Layer> = (conf || integ).then(|| Box::new(KrbLayer { ctx, conf }) as Layer);
     (
         Step::done(Some(done), caller.with_encryption(tls || conf), layer),
