@@ -163,38 +163,17 @@ pub fn unicode_pwd_b64(pw: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(quoted)
 }
 
-/// One HTTP/1.1 request to the control API (`base` is its URL); returns status and body.
+/// One request to the control API (`base` is its URL), whatever the answer's status; returns
+/// status and body.
 pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
-    use std::io::Read;
-    let authority = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(authority).expect("control API reachable");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let body = body.unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .expect("axum sends Content-Length for whole bodies");
-    (status, raw[split + 4..split + 4 + length].to_vec())
+    let client = adsim_harness::control::Client::new(base).expect("a control URL");
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(client.request(method, path, body))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    (answer.status, answer.body)
 }
 
 /// `http` with a JSON answer.

@@ -21,12 +21,12 @@ use super::format::{
     Action, CodeSpec, Conn, Expect, KeyEffective, ModKind, NewServiceAccount, RootKeyState, Scenario, Scope,
     Step, Transport, ADMINISTRATOR,
 };
-use super::http::ControlClient;
 use super::kerberos::{self, error_code_by_name, error_name, Credential, KdcAnswer};
 use super::ldap::{result_code_by_name, result_name, tls_config, unicode_pwd, Connection, Entry, Outcome};
 use super::report::{Mismatch, ScenarioReport, StepReport, StepStatus};
 use super::setup::{self, Principal};
 use super::vars::Vars;
+use crate::control::Client;
 
 /// How scenarios run.
 #[derive(Debug, Clone, Default)]
@@ -284,7 +284,7 @@ impl<'a> Run<'a> {
                 )
             }
             Some(url) => {
-                let client = ControlClient::new(url)?;
+                let client = Client::new(url).map_err(|e| e.to_string())?;
                 let eps = Backend::remote_endpoints(&client).await?;
                 check_forest_matches(s, &eps)?;
                 let initial = if options.keep_changes {
