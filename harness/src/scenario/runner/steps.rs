@@ -5,7 +5,6 @@ use adsim_simulator::clock::NtTime;
 use adsim_simulator::gmsa::ManagedPasswordBlob;
 use adsim_simulator::kdc::ticket::logon_info_from_ticket;
 use adsim_simulator::kds::Effective;
-use adsim_simulator::security::{sddl, AliasDomains};
 
 use super::super::duration::{format_seconds, format_ticks};
 use super::super::format::{Action, Conn, KeyEffective, ModKind, NewServiceAccount, Scope, Step};
@@ -13,6 +12,7 @@ use super::super::kerberos::{self, error_name, KdcAnswer};
 use super::super::ldap::{unicode_pwd, Outcome};
 use super::observed::{fingerprint, format_offset, utf16_hex, Kind, Observed};
 use super::{Run, Session};
+use crate::cmdlets;
 
 /// An LDAP operation on one DN.
 enum WriteOp {
@@ -383,49 +383,28 @@ impl Run<'_> {
         Ok(obs)
     }
 
+    /// New-ADServiceAccount as the step's principal: the cmdlet's rules and attributes
+    /// ([`cmdlets::NewServiceAccount`]), the add sent over LDAP (in process or not), the allowed
+    /// principals looked up over LDAP in the account's domain.
     async fn new_service_account(&self, p: &NewServiceAccount) -> Result<Observed, String> {
-        // New-ADServiceAccount's parameter sets need -DNSHostName unless the account is for
-        // outbound authentication only; the DC itself does not.
-        if p.dns_host_name.is_none() && !p.restrict_to_outbound_only {
-            return Err(
-                "New-ADServiceAccount: dns_host_name is required unless restrict_to_outbound_only".into(),
-            );
-        }
+        let cmdlet = cmdlets::NewServiceAccount {
+            name: p.name.clone(),
+            dns_host_name: p.dns_host_name.clone(),
+            allowed_principals: p.allowed.clone(),
+            interval_days: p.interval_days,
+            restrict_to_outbound_only: p.restrict_to_outbound_only,
+            service_principal_names: p.spns.clone(),
+            ..Default::default()
+        };
+        cmdlet.check_parameters().map_err(|e| e.to_string())?;
         let (domain, d) = self.eps.domain(p.conn.domain.as_deref())?;
-        let dn = format!("CN={},CN=Managed Service Accounts,{}", p.name, d.base_dn);
-        let s = |v: &str| vec![v.as_bytes().to_vec()];
-        let mut attrs: Vec<(String, Vec<Vec<u8>>)> = vec![
-            ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
-            ("sAMAccountName".into(), s(&format!("{}$", p.name))),
-            // -KerberosEncryptionType default: RC4, AES128, AES256.
-            ("msDS-SupportedEncryptionTypes".into(), s("28")),
-        ];
-        if let Some(h) = &p.dns_host_name {
-            attrs.push(("dNSHostName".into(), s(h)));
+        let dn = cmdlet.dn(&d.base_dn);
+        let mut allowed = Vec::new();
+        for name in &p.allowed {
+            let (_, sid, _) = self.resolve(name, domain).await?;
+            allowed.push(sid.ok_or_else(|| format!("{name} has no objectSid"))?);
         }
-        if let Some(days) = p.interval_days {
-            attrs.push(("msDS-ManagedPasswordInterval".into(), s(&days.to_string())));
-        }
-        if !p.spns.is_empty() {
-            attrs.push((
-                "servicePrincipalName".into(),
-                p.spns.iter().map(|x| x.as_bytes().to_vec()).collect(),
-            ));
-        }
-        if !p.allowed.is_empty() {
-            // PrincipalsAllowedToRetrieveManagedPassword as PowerShell writes it.
-            let mut sddl_text = String::from("O:S-1-5-32-544D:");
-            for name in &p.allowed {
-                let (_, sid, _) = self.resolve(name, domain).await?;
-                let sid = sid.ok_or_else(|| format!("{name} has no objectSid"))?;
-                sddl_text.push_str(&format!("(A;;0x0f01ff;;;{sid})"));
-            }
-            let sd = sddl::parse(&sddl_text, &AliasDomains::none()).map_err(|e| e.to_string())?;
-            attrs.push((
-                "msDS-GroupMSAMembership".into(),
-                vec![sd.to_bytes().map_err(|e| e.to_string())?],
-            ));
-        }
+        let attrs = cmdlet.attributes(&allowed).map_err(|e| e.to_string())?;
         let mut obs = self
             .write_op(&p.conn, &dn, "New-ADServiceAccount", WriteOp::Add(attrs))
             .await?;
