@@ -7,8 +7,10 @@ mod common;
 use std::sync::Arc;
 
 use adsim_simulator::clock::{Clock, NtTime};
+use adsim_simulator::kdc::client::Answer;
 use adsim_simulator::kdc::crypto::Etype;
 use adsim_simulator::kdc::der::DerReader;
+use adsim_simulator::kdc::key_usage;
 use adsim_simulator::kdc::messages::{
     decode_etype_info2, decode_method_data, msg_type, pa_type, EncryptedData, KdcReq, PaEncTsEnc,
 };
@@ -46,7 +48,7 @@ fn captured_timestamp(req: &KdcReq, password: &str, salt: &str) -> i64 {
     assert_eq!(enc.etype, 18);
     let key = derive_keys(password, salt, 0)[0].key.clone();
     let plain = Etype::Aes256
-        .decrypt(&key, 1, &enc.cipher)
+        .decrypt(&key, key_usage::AS_REQ_PA_ENC_TIMESTAMP, &enc.cipher)
         .expect("MIT's timestamp decrypts with the AD-style key");
     PaEncTsEnc::from_der(&plain).unwrap().patimestamp
 }
@@ -108,7 +110,7 @@ fn first_requests_get_preauth_required_with_the_salt() {
         ("asreq3.der", "CORP.TESTbob"),
     ] {
         let reply = kdc.handle(&capture(file), Transport::Tcp).unwrap();
-        let err = read_reply(&reply, &[], 3).unwrap_err();
+        let err = read_reply(&reply, &[]).unwrap_err();
         assert_eq!(err.error_code, 25, "{file}");
         assert_eq!(err.stime, 1_763_862_814);
         let md = decode_method_data(err.e_data.as_ref().unwrap()).unwrap();
@@ -134,15 +136,15 @@ fn captured_preauth_is_accepted_and_follows_the_skew_rule() {
                 // client is told to retry over TCP (RFC 4120 §7.2.1).
                 let udp = kdc.handle(&bytes, Transport::Udp).unwrap();
                 assert!(udp.len() < 1465);
-                assert_eq!(read_reply(&udp, &key, 3).unwrap_err().error_code, 52);
+                assert_eq!(read_reply(&udp, &key).unwrap_err().error_code, 52);
             }
-            match read_reply(&reply, &key, 3) {
-                Reply::Ok(cred, _) => {
+            match read_reply(&reply, &key) {
+                Answer::Ticket(cred) => {
                     assert!(ok, "{file} at {offset}");
                     assert_eq!(cred.enc_part.nonce, req.req_body.nonce);
                     assert_eq!(cred.enc_part.starttime, Some(client_time + offset));
                 }
-                Reply::Err(e) => {
+                Answer::Error(e) => {
                     assert!(!ok, "{file} at {offset}: {}", e.error_code);
                     assert_eq!(e.error_code, 37);
                     assert_eq!(e.stime, client_time + offset);
@@ -153,7 +155,7 @@ fn captured_preauth_is_accepted_and_follows_the_skew_rule() {
         let db = capture_db();
         db.update(user, |p| p.keys = derive_keys("other", &salt, 2));
         let kdc = kdc_at(db, client_time + 3600);
-        let err = read_reply(&kdc.handle(&bytes, Transport::Tcp).unwrap(), &[], 3).unwrap_err();
+        let err = read_reply(&kdc.handle(&bytes, Transport::Tcp).unwrap(), &[]).unwrap_err();
         assert_eq!(err.error_code, 24, "{file}");
     }
 }

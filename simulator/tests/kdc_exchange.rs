@@ -3,6 +3,7 @@
 #[path = "kdc/common.rs"]
 mod common;
 
+use adsim_simulator::kdc::client::{Answer, BodyChecksum};
 use adsim_simulator::kdc::crypto::Etype;
 use adsim_simulator::kdc::messages::{
     decode_etype_info2, decode_method_data, name_type, pa_type, PaData, PrincipalName,
@@ -21,7 +22,7 @@ fn as_without_preauth_requires_it_and_names_the_salt() {
     let reply = kdc
         .handle(&AsRequest::new(REALM, "alice").encode(), Transport::Udp)
         .unwrap();
-    let err = read_reply(&reply, &[], 3).unwrap_err();
+    let err = read_reply(&reply, &[]).unwrap_err();
     assert_eq!(err.error_code, 25);
     assert_eq!(err.stime, T0);
     let method_data = decode_method_data(err.e_data.as_ref().unwrap()).unwrap();
@@ -39,18 +40,18 @@ fn as_with_each_etype_issues_a_tgt_with_starttime() {
     let db = standard_db();
     let (kdc, _) = frozen_kdc(db.clone());
     for etype in [Etype::Aes256, Etype::Aes128, Etype::Rc4Hmac] {
-        let (cred, rep) = match get_tgt(&kdc, "alice", ALICE_PASSWORD, ALICE_SALT, etype) {
-            Reply::Ok(c, r) => (c, r),
-            Reply::Err(e) => panic!("{etype:?}: error {}", e.error_code),
+        let cred = match get_tgt(&kdc, "alice", ALICE_PASSWORD, ALICE_SALT, etype) {
+            Answer::Ticket(c) => c,
+            Answer::Error(e) => panic!("{etype:?}: error {}", e.error_code),
         };
-        assert_eq!(rep.enc_part.etype, etype.number());
+        assert_eq!(cred.reply_etype, etype.number());
         assert_eq!(cred.enc_part.starttime, Some(T0));
         assert_eq!(cred.enc_part.authtime, T0);
         assert_eq!(cred.enc_part.endtime, T0 + 10 * 3600);
         assert_eq!(cred.enc_part.nonce, 0x1234_5678);
         // Only the standard PA-ETYPE-INFO2 in the reply.
-        assert!(rep
-            .padata
+        assert!(cred
+            .reply_padata
             .iter()
             .all(|p| p.padata_type == pa_type::PA_ETYPE_INFO2));
         // The TGT is sealed with the krbtgt AES256 key and carries alice's PAC.
@@ -69,7 +70,7 @@ fn as_error_codes() {
     let (kdc, _) = frozen_kdc(db);
     let code = |req: AsRequest| {
         let reply = kdc.handle(&req.encode(), Transport::Tcp).unwrap();
-        let err = read_reply(&reply, &[], 3).unwrap_err();
+        let err = read_reply(&reply, &[]).unwrap_err();
         assert_eq!(err.stime, T0, "stime from the simulated clock");
         err.error_code
     };
@@ -80,10 +81,10 @@ fn as_error_codes() {
         24
     );
     let mut des_only = AsRequest::new(REALM, "alice");
-    des_only.etypes = vec![3, 1];
+    des_only.body.etypes = vec![3, 1];
     assert_eq!(code(des_only), 14);
     let mut rc4_only = AsRequest::new(REALM, "WEB01$");
-    rc4_only.etypes = vec![23];
+    rc4_only.body.etypes = vec![23];
     assert_eq!(
         code(rc4_only),
         14,
@@ -110,9 +111,9 @@ fn unknown_padata_is_ignored() {
             value: vec![1, 2, 3],
         },
     ];
-    let key = req.preauth.as_ref().unwrap().1.clone();
+    let key = req.key();
     let reply = kdc.handle(&req.encode(), Transport::Tcp).unwrap();
-    read_reply(&reply, &key, 3).unwrap();
+    read_reply(&reply, &key).unwrap();
 }
 
 #[test]
@@ -125,10 +126,10 @@ fn preauth_skew_rule_at_4_and_6_minutes() {
             ALICE_SALT,
             T0 + offset,
         );
-        let key = req.preauth.as_ref().unwrap().1.clone();
-        match read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &key, 3) {
-            Reply::Ok(..) => assert!(expect_ok, "offset {offset} should fail"),
-            Reply::Err(e) => {
+        let key = req.key();
+        match read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &key) {
+            Answer::Ticket(_) => assert!(expect_ok, "offset {offset} should fail"),
+            Answer::Error(e) => {
                 assert!(!expect_ok, "offset {offset} should pass, got {}", e.error_code);
                 assert_eq!(e.error_code, 37);
                 assert_eq!((e.stime, e.susec), (T0, 0));
@@ -137,7 +138,7 @@ fn preauth_skew_rule_at_4_and_6_minutes() {
     }
     // Wrong password from a skewed client: pre-auth failure, not skew (windows-behaviour 17).
     let req = AsRequest::new(REALM, "alice").with_password(Etype::Aes256, "wrong", ALICE_SALT, T0 + 3600);
-    let err = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &[], 3).unwrap_err();
+    let err = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &[]).unwrap_err();
     assert_eq!(err.error_code, 24);
 }
 
@@ -146,7 +147,7 @@ fn moving_the_kdc_clock_skews_every_client() {
     let (kdc, clock) = frozen_kdc(standard_db());
     clock.advance_seconds(360);
     let req = AsRequest::new(REALM, "alice").with_password(Etype::Aes256, ALICE_PASSWORD, ALICE_SALT, T0);
-    let err = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &[], 3).unwrap_err();
+    let err = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &[]).unwrap_err();
     assert_eq!((err.error_code, err.stime), (37, T0 + 360));
 }
 
@@ -160,9 +161,9 @@ fn upn_and_enterprise_names_log_in() {
         T0,
     );
     req.cname = PrincipalName::new(name_type::NT_ENTERPRISE, &["alice@corp.example.test"]);
-    req.kdc_options |= 1 << 16; // canonicalize (bit 15)
-    let key = req.preauth.as_ref().unwrap().1.clone();
-    let cred = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &key, 3).unwrap();
+    req.body.kdc_options |= 1 << 16; // canonicalize (bit 15)
+    let key = req.key();
+    let cred = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &key).unwrap();
     assert_eq!(
         cred.cname,
         PrincipalName::new(name_type::NT_PRINCIPAL, &["alice"]),
@@ -178,7 +179,7 @@ fn dont_require_preauth_accounts_get_an_as_rep() {
     let key = derive_keys("NoPre-Passw0rd", "CORP.EXAMPLE.TESTnoauth", 2)[0]
         .key
         .clone();
-    let cred = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &key, 3).unwrap();
+    let cred = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &key).unwrap();
     assert_eq!(cred.enc_part.flags & (1 << 21), 0, "no pre-authent flag");
 }
 
@@ -259,13 +260,13 @@ fn tgs_reply_uses_the_subkey_and_checks_the_body_checksum() {
 
     // No checksum at all is accepted too (impacket sends none; AD accepts it).
     let mut bare = TgsRequest::new(&["HTTP", "web01.corp.example.test"], T0);
-    bare.no_checksum = true;
+    bare.body_checksum = BodyChecksum::Omit;
     get_service_ticket(&kdc, &tgt, &bare).unwrap();
 
     // HMAC-MD5 and RSA-MD5 checksums are accepted with an AES session key, as AD does.
     for ctype in [-138, 7] {
         let mut req = TgsRequest::new(&["HTTP", "web01.corp.example.test"], T0);
-        req.checksum_type = Some(ctype);
+        req.body_checksum = BodyChecksum::Type(ctype);
         get_service_ticket(&kdc, &tgt, &req).unwrap();
     }
 }
@@ -281,8 +282,8 @@ fn tgs_authenticator_skew_rule() {
             &TgsRequest::new(&["ldap", "dc1.corp.example.test"], T0 + offset),
         );
         match r {
-            Reply::Ok(..) => assert!(ok, "{offset}"),
-            Reply::Err(e) => assert!(!ok && e.error_code == 37, "{offset}: {}", e.error_code),
+            Answer::Ticket(_) => assert!(ok, "{offset}"),
+            Answer::Error(e) => assert!(!ok && e.error_code == 37, "{offset}: {}", e.error_code),
         }
     }
     // The KDC clock moving 6 minutes has the same effect on a client that did not move.
@@ -418,7 +419,7 @@ fn renewal_keeps_the_pac_and_restarts_the_lifetime() {
     );
     clock.advance_seconds(3600);
     let mut req = TgsRequest::new(&["krbtgt", REALM], T0 + 3600);
-    req.kdc_options = 0x0000_0002; // renew (bit 30)
+    req.body.kdc_options = 0x0000_0002; // renew (bit 30)
     let renewed = get_service_ticket(&kdc, &tgt, &req).unwrap();
     assert_eq!(renewed.enc_part.starttime, Some(T0 + 3600));
     assert_eq!(renewed.enc_part.endtime, T0 + 3600 + 10 * 3600);

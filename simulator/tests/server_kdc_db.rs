@@ -17,7 +17,7 @@ use adsim_simulator::kdc::{Kdc, KdcConfig, KdcDatabase, KdcPrincipal, PrincipalL
 use adsim_simulator::model::Dn;
 use adsim_simulator::security::Sid;
 use adsim_simulator::server::kdc::DirectoryKdcDb;
-use common::{get_service_ticket, get_tgt, TgsRequest, REALM, T0};
+use common::{get_service_ticket, get_tgt, AnswerExt, TgsRequest, REALM, T0};
 
 const ALICE_PASSWORD: &str = "Alice-Passw0rd!";
 const ALICE_SALT: &str = "CORP.EXAMPLE.TESTalice";

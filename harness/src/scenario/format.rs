@@ -412,13 +412,28 @@ pub struct Expect {
     /// The blob's intervals, as durations (`30d`, `29d23h55m`).
     pub query_interval: Option<String>,
     pub unchanged_interval: Option<String>,
-    /// A Kerberos error code, by number or name (`KRB_AP_ERR_SKEW`).
+    /// A Kerberos error code, by number or RFC 4120 name (`KRB_AP_ERR_SKEW`); see
+    /// `krb_error_code`.
     pub krb_error: Option<CodeSpec>,
     /// Groups in the service ticket's PAC: names, SIDs or RIDs of the client's domain.
     #[serde(default)]
     pub groups_include: Vec<String>,
     #[serde(default)]
     pub groups_exclude: Vec<String>,
+}
+
+impl Expect {
+    /// The Kerberos error expected: `None` for a ticket; names are those of
+    /// `adsim_simulator::kdc::error` (all of RFC 4120 §7.5.9), case-insensitive.
+    pub fn krb_error_code(&self) -> Result<Option<i32>, String> {
+        match &self.krb_error {
+            None => Ok(None),
+            Some(CodeSpec::Number(n)) => i32::try_from(*n).map(Some).map_err(|_| format!("krb_error {n}")),
+            Some(CodeSpec::Name(n)) => adsim_simulator::kdc::error::error_code(n)
+                .map(Some)
+                .ok_or_else(|| format!("unknown Kerberos error name {n:?}")),
+        }
+    }
 }
 
 /// One step, typed.
@@ -724,6 +739,33 @@ mod tests {
         assert_eq!(
             eff("2026-01-01T00:00:00Z"),
             KeyEffective::At("2026-01-01T00:00:00Z".into())
+        );
+    }
+
+    #[test]
+    fn kerberos_errors_by_name_or_number() {
+        let krb = |e: &str| {
+            step(&format!(
+                "action = \"kerberos_as\"\nas = \"alice\"\nexpect = {{ krb_error = {e} }}"
+            ))
+            .unwrap()
+            .expect
+            .krb_error_code()
+        };
+        // The KDC sends KDC_ERR_NEVER_VALID for a ticket that would already be expired.
+        assert_eq!(krb("\"KDC_ERR_NEVER_VALID\""), Ok(Some(11)));
+        assert_eq!(krb("\"krb_ap_err_skew\""), Ok(Some(37)));
+        assert_eq!(krb("24"), Ok(Some(24)));
+        assert!(krb("\"KRB_NOT_A_THING\"")
+            .unwrap_err()
+            .contains("unknown Kerberos error name"));
+        assert!(krb("4294967296").is_err());
+        assert_eq!(
+            step("action = \"kerberos_as\"\nas = \"alice\"")
+                .unwrap()
+                .expect
+                .krb_error_code(),
+            Ok(None)
         );
     }
 

@@ -3,6 +3,7 @@
 use super::crypto::Etype;
 use super::db::{uac, KdcPrincipal, KerberosKey};
 use super::error::{code, Refusal};
+use super::key_usage;
 use super::messages::{
     decode_pac_request, encode_etype_info2, encode_method_data, msg_type, name_type, pa_type, EncKdcRepPart,
     EncTicketPart, EncryptedData, EncryptionKey, EtypeInfo2Entry, KdcRep, KdcReq, LastReqEntry, PaData,
@@ -13,10 +14,6 @@ use super::pac::{self, SigningKey};
 use super::policy::{self, kdc_option, ticket_flag};
 use super::ticket;
 use super::Kdc;
-
-/// Key usages (RFC 4120 §7.5.1).
-const USAGE_PA_ENC_TIMESTAMP: i32 = 1;
-const USAGE_AS_REP_ENC_PART: i32 = 3;
 
 pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let body = &req.req_body;
@@ -223,7 +220,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         caddr: body.addresses.clone(),
     };
     let cipher = reply_etype
-        .encrypt(&reply_key.key, USAGE_AS_REP_ENC_PART, &enc_part.to_der())
+        .encrypt(&reply_key.key, key_usage::AS_REP_ENC_PART, &enc_part.to_der())
         .map_err(|_| Refusal::new(code::KRB_ERR_GENERIC, "reply encryption failed"))?;
     tracing::info!(
         client = %client.sam_account_name,
@@ -309,7 +306,7 @@ fn verify_encrypted_timestamp(
             "pre-auth etype not usable",
         ))?;
     let plain = etype
-        .decrypt(&key.key, USAGE_PA_ENC_TIMESTAMP, &enc.cipher)
+        .decrypt(&key.key, key_usage::AS_REQ_PA_ENC_TIMESTAMP, &enc.cipher)
         .map_err(|_| Refusal::new(code::KDC_ERR_PREAUTH_FAILED, "wrong key"))?;
     let ts = PaEncTsEnc::from_der(&plain)
         .map_err(|_| Refusal::new(code::KDC_ERR_PREAUTH_FAILED, "PA-ENC-TS-ENC malformed"))?;

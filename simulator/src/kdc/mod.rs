@@ -3,10 +3,12 @@
 //! krb5.conf). `Kdc::handle` is sans-I/O; `net` puts it on UDP and TCP.
 
 mod as_exchange;
+pub mod client;
 pub mod crypto;
 pub mod db;
 pub mod der;
 pub mod error;
+pub mod key_usage;
 pub mod keytab;
 pub mod krb5conf;
 pub mod messages;

@@ -8,6 +8,7 @@
 use thiserror::Error;
 
 use super::crypto::{self, CryptoError, Etype};
+use super::key_usage;
 use super::ndr::{NdrError, NdrReader, NdrWriter};
 use crate::clock::NtTime;
 use crate::security::Sid;
@@ -22,9 +23,6 @@ pub mod buffer_type {
     pub const ATTRIBUTES_INFO: u32 = 17;
     pub const REQUESTOR: u32 = 18;
 }
-
-/// Key usage for PAC signatures: KERB_NON_KERB_CKSUM_SALT (MS-PAC 2.8).
-pub const PAC_SIGNATURE_USAGE: i32 = 17;
 
 /// SE_GROUP_MANDATORY | SE_GROUP_ENABLED_BY_DEFAULT | SE_GROUP_ENABLED (MS-PAC 2.2.1).
 pub const SE_GROUP_DEFAULT: u32 = 0x7;
@@ -612,10 +610,16 @@ impl Pac {
             server_type,
             server.etype,
             server.key,
-            PAC_SIGNATURE_USAGE,
+            key_usage::PAC_SIGNATURE,
             &self.to_bytes(),
         )?;
-        let kdc_sig = crypto::checksum(kdc_type, kdc.etype, kdc.key, PAC_SIGNATURE_USAGE, &server_sig)?;
+        let kdc_sig = crypto::checksum(
+            kdc_type,
+            kdc.etype,
+            kdc.key,
+            key_usage::PAC_SIGNATURE,
+            &server_sig,
+        )?;
         self.set_signature(buffer_type::SERVER_CHECKSUM, &server_sig);
         self.set_signature(buffer_type::PRIVSVR_CHECKSUM, &kdc_sig);
         Ok(())
@@ -634,7 +638,7 @@ impl Pac {
         if cksumtype != key.etype.checksum_type() {
             return Err(PacError::BadSignature);
         }
-        let ok = crypto::verify_checksum(cksumtype, key.etype, key.key, PAC_SIGNATURE_USAGE, data, sig)?;
+        let ok = crypto::verify_checksum(cksumtype, key.etype, key.key, key_usage::PAC_SIGNATURE, data, sig)?;
         if ok {
             Ok(())
         } else {

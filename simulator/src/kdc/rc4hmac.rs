@@ -5,6 +5,8 @@ use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use rc4::{KeyInit, Rc4, StreamCipher};
 
+use super::key_usage;
+
 type HmacMd5 = Hmac<Md5>;
 
 const CHECKSUM_LEN: usize = 16;
@@ -14,7 +16,9 @@ const CONFOUNDER_LEN: usize = 8;
 /// the TGS-REP part under a subkey (9) both use T = 8; the rest keep their number.
 pub fn message_type(usage: i32) -> u32 {
     match usage {
-        3 | 9 => 8,
+        key_usage::AS_REP_ENC_PART | key_usage::TGS_REP_ENC_PART_SUBKEY => {
+            key_usage::TGS_REP_ENC_PART_SESSION_KEY as u32
+        }
         other => other as u32,
     }
 }

@@ -4,6 +4,7 @@
 use super::crypto::{self, CryptoError, Etype};
 use super::db::{uac, KdcPrincipal};
 use super::error::{code, Refusal};
+use super::key_usage;
 use super::messages::{
     msg_type, pa_type, ApReq, Authenticator, EncKdcRepPart, EncTicketPart, EncryptedData, EncryptionKey,
     KdcRep, KdcReq, LastReqEntry,
@@ -13,12 +14,6 @@ use super::pac::{Pac, SigningKey};
 use super::policy::{self, kdc_option, ticket_flag};
 use super::ticket::{self, TicketError};
 use super::Kdc;
-
-/// Key usages (RFC 4120 §7.5.1).
-const USAGE_TGS_REQ_CKSUM: i32 = 6;
-const USAGE_TGS_REQ_AUTHENTICATOR: i32 = 7;
-const USAGE_TGS_REP_SESSION_KEY: i32 = 8;
-const USAGE_TGS_REP_SUBKEY: i32 = 9;
 
 pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let body = &req.req_body;
@@ -59,7 +54,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
     let authenticator = session_etype
         .decrypt(
             &tgt.key.keyvalue,
-            USAGE_TGS_REQ_AUTHENTICATOR,
+            key_usage::TGS_REQ_AUTH,
             &ap_req.authenticator.cipher,
         )
         .ok()
@@ -204,9 +199,13 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<Vec<u8>, Refusal> {
         Some(sub) => (
             Etype::from_i32(sub.keytype).ok_or(Refusal::new(code::KDC_ERR_ETYPE_NOSUPP, "subkey etype"))?,
             sub.keyvalue.clone(),
-            USAGE_TGS_REP_SUBKEY,
+            key_usage::TGS_REP_ENC_PART_SUBKEY,
         ),
-        None => (session_etype, tgt.key.keyvalue.clone(), USAGE_TGS_REP_SESSION_KEY),
+        None => (
+            session_etype,
+            tgt.key.keyvalue.clone(),
+            key_usage::TGS_REP_ENC_PART_SESSION_KEY,
+        ),
     };
     let cipher = reply_etype
         .encrypt(&reply_key, usage, &enc_part.to_der())
@@ -270,7 +269,7 @@ fn verify_body_checksum(
         cksum.cksumtype,
         etype,
         key,
-        USAGE_TGS_REQ_CKSUM,
+        key_usage::TGS_REQ_AUTH_CKSUM,
         body_raw,
         &cksum.checksum,
     ) {

@@ -5,6 +5,7 @@ use thiserror::Error;
 use super::crypto::{CryptoError, Etype};
 use super::db::{uac, KdcPrincipal, KerberosKey};
 use super::der::DerError;
+use super::key_usage;
 use super::messages::{
     ad_type, decode_authorization_data, encode_authorization_data, AuthorizationDataEntry, EncTicketPart,
     EncryptedData, Ticket,
@@ -14,9 +15,6 @@ use super::pac::{
 };
 use crate::clock::NtTime;
 use crate::security::Sid;
-
-/// Key usage for the ticket's encrypted part (RFC 4120 §7.5.1).
-pub const USAGE_TICKET: i32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TicketError {
@@ -40,7 +38,7 @@ pub fn seal(
     etype: Etype,
     key: &KerberosKey,
 ) -> Result<Ticket, CryptoError> {
-    let cipher = etype.encrypt(&key.key, USAGE_TICKET, &part.to_der())?;
+    let cipher = etype.encrypt(&key.key, key_usage::KDC_REP_TICKET, &part.to_der())?;
     Ok(Ticket {
         realm: realm.to_string(),
         sname: sname.clone(),
@@ -59,7 +57,7 @@ pub fn open(ticket: &Ticket, keys: &[KerberosKey]) -> Result<(EncTicketPart, Ker
         .iter()
         .find(|k| k.etype == ticket.enc_part.etype && ticket.enc_part.kvno.is_none_or(|v| v == k.kvno))
         .ok_or(TicketError::NoKey)?;
-    let plain = etype.decrypt(&key.key, USAGE_TICKET, &ticket.enc_part.cipher)?;
+    let plain = etype.decrypt(&key.key, key_usage::KDC_REP_TICKET, &ticket.enc_part.cipher)?;
     Ok((EncTicketPart::from_der(&plain)?, key.clone()))
 }
 

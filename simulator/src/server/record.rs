@@ -37,7 +37,7 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::Clock;
 use crate::dsa::Caller;
-use crate::kdc::error::code as krb;
+use crate::kdc::error as krb;
 use crate::kdc::messages::{msg_type, KdcRep, KdcReq, KrbError, PrincipalName};
 use crate::ldap::codec::ber;
 use crate::ldap::codec::{BindAuth, LdapRequest, RequestOp};
@@ -466,35 +466,9 @@ pub fn diagnostic_prefix(text: &str) -> String {
     }
 }
 
-/// RFC 4120 §7.5.9 names of the errors the KDC sends.
+/// The RFC 4120 §7.5.9 name of a Kerberos error (`kdc::error`'s table), or `error N`.
 pub fn krb_error_name(code: i32) -> String {
-    let name = match code {
-        krb::KDC_ERR_C_PRINCIPAL_UNKNOWN => "KDC_ERR_C_PRINCIPAL_UNKNOWN",
-        krb::KDC_ERR_S_PRINCIPAL_UNKNOWN => "KDC_ERR_S_PRINCIPAL_UNKNOWN",
-        krb::KDC_ERR_NEVER_VALID => "KDC_ERR_NEVER_VALID",
-        krb::KDC_ERR_BADOPTION => "KDC_ERR_BADOPTION",
-        krb::KDC_ERR_ETYPE_NOSUPP => "KDC_ERR_ETYPE_NOSUPP",
-        krb::KDC_ERR_SUMTYPE_NOSUPP => "KDC_ERR_SUMTYPE_NOSUPP",
-        krb::KDC_ERR_PADATA_TYPE_NOSUPP => "KDC_ERR_PADATA_TYPE_NOSUPP",
-        krb::KDC_ERR_CLIENT_REVOKED => "KDC_ERR_CLIENT_REVOKED",
-        krb::KDC_ERR_PREAUTH_FAILED => "KDC_ERR_PREAUTH_FAILED",
-        krb::KDC_ERR_PREAUTH_REQUIRED => "KDC_ERR_PREAUTH_REQUIRED",
-        krb::KRB_AP_ERR_BAD_INTEGRITY => "KRB_AP_ERR_BAD_INTEGRITY",
-        krb::KRB_AP_ERR_TKT_EXPIRED => "KRB_AP_ERR_TKT_EXPIRED",
-        krb::KRB_AP_ERR_TKT_NYV => "KRB_AP_ERR_TKT_NYV",
-        krb::KRB_AP_ERR_NOT_US => "KRB_AP_ERR_NOT_US",
-        krb::KRB_AP_ERR_BADMATCH => "KRB_AP_ERR_BADMATCH",
-        krb::KRB_AP_ERR_SKEW => "KRB_AP_ERR_SKEW",
-        krb::KRB_AP_ERR_MODIFIED => "KRB_AP_ERR_MODIFIED",
-        krb::KRB_AP_ERR_BADKEYVER => "KRB_AP_ERR_BADKEYVER",
-        krb::KRB_AP_ERR_INAPP_CKSUM => "KRB_AP_ERR_INAPP_CKSUM",
-        krb::KRB_ERR_RESPONSE_TOO_BIG => "KRB_ERR_RESPONSE_TOO_BIG",
-        krb::KRB_ERR_GENERIC => "KRB_ERR_GENERIC",
-        krb::KRB_ERR_FIELD_TOOLONG => "KRB_ERR_FIELD_TOOLONG",
-        krb::KDC_ERR_WRONG_REALM => "KDC_ERR_WRONG_REALM",
-        other => return format!("error {other}"),
-    };
-    name.to_string()
+    krb::error_name(code).map_or_else(|| format!("error {code}"), str::to_string)
 }
 
 #[cfg(test)]

@@ -1,16 +1,14 @@
-//! Shared test fixtures for the KDC tests: an in-memory KdcDatabase, password-derived keys and
-//! a minimal Kerberos client built on the crate's own message types.
+//! Shared test fixtures for the KDC tests: an in-memory KdcDatabase, password-derived keys, and
+//! the crate's Kerberos client (`kdc::client`) with the tests' fixed nonces and times.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 
 use adsim_simulator::clock::{Clock, NtTime};
-use adsim_simulator::kdc::crypto::{self, Etype};
-use adsim_simulator::kdc::messages::{
-    encode_pac_request, msg_type, name_type, pa_type, ApReq, Authenticator, Checksum, EncKdcRepPart,
-    EncryptedData, EncryptionKey, KdcRep, KdcReq, KdcReqBody, KrbError, PaData, PaEncTsEnc, PrincipalName,
-    Ticket,
-};
+use adsim_simulator::kdc::client::{self, Answer, ClientKey, Credential};
+use adsim_simulator::kdc::crypto::Etype;
+use adsim_simulator::kdc::key_usage;
+use adsim_simulator::kdc::messages::{name_type, KrbError, PrincipalName};
 use adsim_simulator::kdc::{
     Kdc, KdcConfig, KdcDatabase, KdcPrincipal, KerberosKey, PrincipalLookup, Transport,
 };
@@ -263,253 +261,137 @@ pub fn frozen_kdc(db: Arc<MemoryDb>) -> (Kdc, Clock) {
     (Kdc::new(db, clock.clone(), KdcConfig::default()), clock)
 }
 
-/// What a client sends in an AS-REQ.
-pub struct AsRequest<'a> {
-    pub realm: &'a str,
-    pub cname: PrincipalName,
-    pub etypes: Vec<i32>,
-    /// Pre-authenticate with this key (etype, key bytes) at this client time; None = no padata.
-    pub preauth: Option<(Etype, Vec<u8>, i64)>,
-    pub extra_padata: Vec<PaData>,
-    pub kdc_options: u32,
-    pub sname: Option<PrincipalName>,
+/// An AS-REQ as the tests send it: at T0 (pre-authentication stamped with the time given to
+/// `with_password`), nonce 0x12345678, till T0 + 1 day (so renewable-ok yields a renewable TGT).
+pub struct AsRequest(pub client::AsRequest);
+
+impl std::ops::Deref for AsRequest {
+    type Target = client::AsRequest;
+    fn deref(&self) -> &client::AsRequest {
+        &self.0
+    }
 }
 
-impl<'a> AsRequest<'a> {
-    pub fn new(realm: &'a str, name: &str) -> Self {
-        AsRequest {
-            realm,
-            cname: PrincipalName::new(name_type::NT_PRINCIPAL, &[name]),
-            etypes: vec![18, 17, 23],
-            preauth: None,
-            extra_padata: vec![],
-            kdc_options: 0x4000_0010, // forwardable, renewable-ok
-            sname: None,
-        }
+impl std::ops::DerefMut for AsRequest {
+    fn deref_mut(&mut self) -> &mut client::AsRequest {
+        &mut self.0
+    }
+}
+
+impl AsRequest {
+    pub fn new(realm: &str, name: &str) -> Self {
+        let mut req = client::AsRequest::new(realm, name, T0);
+        req.body.till = T0 + 86_400;
+        req.body.nonce = 0x1234_5678;
+        req.client_usec = 123_456;
+        AsRequest(req)
     }
 
+    /// Pre-authenticates with the `etype` key of `password` (cached derivation), stamped `client_time`.
     pub fn with_password(mut self, etype: Etype, password: &str, salt: &str, client_time: i64) -> Self {
         let keys = derive_keys(password, salt, 0);
         let key = keys.into_iter().find(|k| k.etype == etype.number()).unwrap().key;
-        self.preauth = Some((etype, key, client_time));
+        self.0.preauth = Some(ClientKey::new(etype, key));
+        self.0.client_time = client_time;
         self
     }
 
+    /// The pre-authentication key.
+    pub fn key(&self) -> Vec<u8> {
+        self.0
+            .preauth
+            .as_ref()
+            .expect("a pre-authenticated request")
+            .key
+            .clone()
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        let mut padata = Vec::new();
-        if let Some((etype, key, t)) = &self.preauth {
-            let ts = PaEncTsEnc {
-                patimestamp: *t,
-                pausec: Some(123_456),
-            }
-            .to_der();
-            let enc = EncryptedData {
-                etype: etype.number(),
-                kvno: None,
-                cipher: etype.encrypt(key, 1, &ts).unwrap(),
-            };
-            let mut w = adsim_simulator::kdc::der::DerWriter::new();
-            enc.encode(&mut w);
-            padata.push(PaData {
-                padata_type: pa_type::PA_ENC_TIMESTAMP,
-                value: w.finish(),
-            });
-        }
-        padata.push(PaData {
-            padata_type: pa_type::PA_PAC_REQUEST,
-            value: encode_pac_request(true),
-        });
-        padata.extend(self.extra_padata.iter().cloned());
-        let body = KdcReqBody {
-            kdc_options: self.kdc_options,
-            cname: Some(self.cname.clone()),
-            realm: self.realm.to_string(),
-            sname: Some(
-                self.sname
-                    .clone()
-                    .unwrap_or_else(|| PrincipalName::new(name_type::NT_SRV_INST, &["krbtgt", self.realm])),
-            ),
-            from: None,
-            till: T0 + 86_400,
-            rtime: None,
-            nonce: 0x1234_5678,
-            etypes: self.etypes.clone(),
-            addresses: None,
-            enc_authorization_data: None,
-            additional_tickets: vec![],
-        };
-        KdcReq {
-            msg_type: msg_type::AS_REQ,
-            padata,
-            req_body_raw: body.to_der(),
-            req_body: body,
-        }
-        .to_der()
+        self.0.encode().expect("AS-REQ encodes")
     }
 }
 
-/// A ticket and its session key, as a client holds them.
-#[derive(Debug, Clone)]
-pub struct Credential {
-    pub ticket: Ticket,
-    pub session_key: EncryptionKey,
-    pub enc_part: EncKdcRepPart,
-    pub crealm: String,
-    pub cname: PrincipalName,
+/// `unwrap` / `unwrap_err` for the tests.
+pub trait AnswerExt {
+    fn unwrap(self) -> Credential;
+    fn unwrap_err(self) -> KrbError;
 }
 
-pub enum Reply {
-    Ok(Box<Credential>, Box<KdcRep>),
-    Err(KrbError),
-}
-
-impl Reply {
-    pub fn unwrap(self) -> Credential {
+impl AnswerExt for Answer {
+    fn unwrap(self) -> Credential {
         match self {
-            Reply::Ok(c, _) => *c,
-            Reply::Err(e) => panic!("KRB-ERROR {} instead of a ticket", e.error_code),
+            Answer::Ticket(c) => *c,
+            Answer::Error(e) => panic!("KRB-ERROR {} instead of a ticket", e.error_code),
         }
     }
 
-    pub fn unwrap_err(self) -> KrbError {
+    fn unwrap_err(self) -> KrbError {
         match self {
-            Reply::Ok(..) => panic!("ticket instead of an error"),
-            Reply::Err(e) => e,
+            Answer::Ticket(_) => panic!("ticket instead of an error"),
+            Answer::Error(e) => *e,
         }
     }
 }
 
-/// Decodes a KDC reply; the enc-part is opened with `key` (etype from the reply) and `usage`.
-pub fn read_reply(bytes: &[u8], key: &[u8], usage: i32) -> Reply {
-    if let Ok(err) = KrbError::from_der(bytes) {
-        return Reply::Err(err);
-    }
-    let rep = KdcRep::from_der(bytes).expect("AS-REP/TGS-REP");
-    let etype = Etype::from_i32(rep.enc_part.etype).unwrap();
-    let plain = etype
-        .decrypt(key, usage, &rep.enc_part.cipher)
-        .expect("reply decrypts");
-    let enc_part = EncKdcRepPart::from_der(&plain).expect("EncKDCRepPart");
-    Reply::Ok(
-        Box::new(Credential {
-            ticket: rep.ticket.clone(),
-            session_key: enc_part.key.clone(),
-            enc_part,
-            crealm: rep.crealm.clone(),
-            cname: rep.cname.clone(),
-        }),
-        Box::new(rep),
-    )
+/// Decodes an AS exchange's reply; an AS-REP's enc-part is opened with `key` (etype from the reply).
+pub fn read_reply(bytes: &[u8], key: &[u8]) -> Answer {
+    client::read_answer(bytes, key, key_usage::AS_REP_ENC_PART)
+        .expect("a KRB-ERROR, or an AS-REP that decrypts")
 }
 
-/// Full AS exchange for a password principal, answering the PREAUTH_REQUIRED round trip.
-pub fn get_tgt(kdc: &Kdc, name: &str, password: &str, salt: &str, etype: Etype) -> Reply {
+/// Full AS exchange for a password principal, pre-authenticated at the KDC's time.
+pub fn get_tgt(kdc: &Kdc, name: &str, password: &str, salt: &str, etype: Etype) -> Answer {
     let now = kdc.clock().now().unix_seconds();
     let req = AsRequest::new(REALM, name).with_password(etype, password, salt, now);
-    let key = req.preauth.as_ref().unwrap().1.clone();
     let reply = kdc.handle(&req.encode(), Transport::Tcp).expect("a reply");
-    read_reply(&reply, &key, 3)
+    let key = req.preauth.clone().unwrap();
+    req.read_reply(&reply, &key).expect("an answer to the request")
 }
 
-/// What a client puts in a TGS-REQ.
+/// A TGS-REQ as the tests send it: nonce 0x0badcafe, cusec 42, sequence number 7, realm REALM.
 pub struct TgsRequest {
-    pub sname: PrincipalName,
-    pub etypes: Vec<i32>,
-    pub kdc_options: u32,
-    pub client_time: i64,
-    pub subkey: Option<EncryptionKey>,
-    pub checksum_type: Option<i32>,
-    /// Leave the authenticator checksum out (as impacket does).
-    pub no_checksum: bool,
+    pub req: client::TgsRequest,
     /// Changes the body after the checksum was computed (a tampering test).
     pub tamper_body: bool,
 }
 
+impl std::ops::Deref for TgsRequest {
+    type Target = client::TgsRequest;
+    fn deref(&self) -> &client::TgsRequest {
+        &self.req
+    }
+}
+
+impl std::ops::DerefMut for TgsRequest {
+    fn deref_mut(&mut self) -> &mut client::TgsRequest {
+        &mut self.req
+    }
+}
+
 impl TgsRequest {
     pub fn new(sname: &[&str], client_time: i64) -> Self {
+        let mut req = client::TgsRequest::new(PrincipalName::new(name_type::NT_SRV_INST, sname), client_time);
+        req.realm = Some(REALM.into());
+        req.body.nonce = 0x0bad_cafe;
+        req.client_usec = 42;
+        req.seq_number = Some(7);
         TgsRequest {
-            sname: PrincipalName::new(name_type::NT_SRV_INST, sname),
-            etypes: vec![18, 17, 23],
-            kdc_options: 0x4000_0000,
-            client_time,
-            subkey: None,
-            checksum_type: None,
-            no_checksum: false,
+            req,
             tamper_body: false,
         }
     }
 
     pub fn encode(&self, tgt: &Credential) -> Vec<u8> {
-        let body = KdcReqBody {
-            kdc_options: self.kdc_options,
-            cname: None,
-            realm: REALM.into(),
-            sname: Some(self.sname.clone()),
-            from: None,
-            till: self.client_time + 36_000,
-            rtime: None,
-            nonce: 0x0bad_cafe,
-            etypes: self.etypes.clone(),
-            addresses: None,
-            enc_authorization_data: None,
-            additional_tickets: vec![],
-        };
-        let body_raw = body.to_der();
-        let key_etype = Etype::from_i32(tgt.session_key.keytype).unwrap();
-        let ctype = self.checksum_type.unwrap_or(key_etype.checksum_type());
-        let cksum = if ctype == crypto::CKSUM_RSA_MD5 {
-            use md5::Digest;
-            md5::Md5::digest(&body_raw).to_vec()
-        } else {
-            crypto::checksum(ctype, key_etype, &tgt.session_key.keyvalue, 6, &body_raw).unwrap()
-        };
-        let authenticator = Authenticator {
-            crealm: tgt.crealm.clone(),
-            cname: tgt.cname.clone(),
-            cksum: Some(Checksum {
-                cksumtype: ctype,
-                checksum: cksum,
-            }),
-            cusec: 42,
-            ctime: self.client_time,
-            subkey: self.subkey.clone(),
-            seq_number: Some(7),
-            authorization_data: None,
-        };
-        let ap_req = ApReq {
-            ap_options: 0,
-            ticket: tgt.ticket.clone(),
-            authenticator: EncryptedData {
-                etype: key_etype.number(),
-                kvno: None,
-                cipher: key_etype
-                    .encrypt(&tgt.session_key.keyvalue, 7, &authenticator.to_der())
-                    .unwrap(),
-            },
-        };
-        let mut body = body;
-        let mut body_raw = body_raw;
+        let mut req = self.req.to_kdc_req(tgt).expect("TGS-REQ encodes");
         if self.tamper_body {
-            body.nonce ^= 1;
-            body_raw = body.to_der();
+            req.req_body.nonce ^= 1;
+            req.req_body_raw = req.req_body.to_der();
         }
-        KdcReq {
-            msg_type: msg_type::TGS_REQ,
-            padata: vec![PaData {
-                padata_type: pa_type::PA_TGS_REQ,
-                value: ap_req.to_der(),
-            }],
-            req_body: body,
-            req_body_raw: body_raw,
-        }
-        .to_der()
+        req.to_der()
     }
 }
 
-pub fn get_service_ticket(kdc: &Kdc, tgt: &Credential, req: &TgsRequest) -> Reply {
+pub fn get_service_ticket(kdc: &Kdc, tgt: &Credential, req: &TgsRequest) -> Answer {
     let reply = kdc.handle(&req.encode(tgt), Transport::Tcp).expect("a reply");
-    match &req.subkey {
-        Some(sub) => read_reply(&reply, &sub.keyvalue, 9),
-        None => read_reply(&reply, &tgt.session_key.keyvalue, 8),
-    }
+    req.read_reply(&reply, tgt).expect("an answer to the request")
 }

@@ -4,7 +4,7 @@ use adsim_simulator::security::Sid;
 
 use super::super::duration::{format_ticks, parse_seconds};
 use super::super::format::{CodeSpec, Expect, Step};
-use super::super::kerberos::{error_code_by_name, error_name};
+use super::super::kerberos::error_name;
 use super::super::ldap::result_code_by_name;
 use super::super::report::Mismatch;
 use super::observed::{
@@ -96,15 +96,7 @@ impl Run<'_> {
         }
         self.check_password(e, obs, &mut out);
         if obs.kind == Kind::Kerberos {
-            let want = match &e.krb_error {
-                None => Ok(None),
-                Some(CodeSpec::Number(n)) => {
-                    i32::try_from(*n).map(Some).map_err(|_| format!("krb_error {n}"))
-                }
-                Some(CodeSpec::Name(n)) => error_code_by_name(n)
-                    .map(Some)
-                    .ok_or_else(|| format!("unknown Kerberos error name {n:?}")),
-            };
+            let want = e.krb_error_code();
             let show = |c: Option<i32>| match c {
                 None => "a ticket".to_string(),
                 Some(c) => format!("KRB-ERROR {c} {}", error_name(c)),

@@ -315,7 +315,7 @@ impl Run<'_> {
                     "ticket for {}@{} (valid until {})",
                     cred.ticket.sname.joined(),
                     cred.ticket.realm,
-                    NtTime::from_unix_seconds(cred.endtime).to_rfc3339()
+                    NtTime::from_unix_seconds(cred.enc_part.endtime).to_rfc3339()
                 ));
                 self.tickets.insert(store_as.to_string(), *cred);
             }
