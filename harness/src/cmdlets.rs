@@ -15,6 +15,9 @@ use adsim_simulator::security::{sddl, AliasDomains, Sid};
 /// Attributes as returned by a search: name and values.
 pub type Properties = adsim_simulator::dsa::search::AttributeList;
 
+/// The attributes of an object to add: names with their values.
+pub type NewAttributes = Vec<(String, Vec<Vec<u8>>)>;
+
 /// `New-ADServiceAccount` parameters.
 #[derive(Clone, Debug, Default)]
 pub struct NewServiceAccount {
@@ -74,7 +77,7 @@ impl NewServiceAccount {
 
     /// The attributes the cmdlet writes, `allowed` being the SIDs of `allowed_principals` (in
     /// order): the same whether the add goes to the directory in process or over LDAP.
-    pub fn attributes(&self, allowed: &[Sid]) -> Result<Vec<(String, Vec<Vec<u8>>)>, CmdletError> {
+    pub fn attributes(&self, allowed: &[Sid]) -> Result<NewAttributes, CmdletError> {
         let s = |v: &str| vec![v.as_bytes().to_vec()];
         let mut attrs = vec![
             ("objectClass".to_string(), s("msDS-GroupManagedServiceAccount")),
