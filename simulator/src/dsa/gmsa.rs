@@ -266,6 +266,7 @@ impl Directory {
             return Ok(());
         };
         let mut e = (*e).clone();
+        let account = String::from_utf8_lossy(e.first("sAMAccountName").unwrap_or_default()).into_owned();
         let domain = self.forest.domain_of(&e.dn).map(|d| d.index).unwrap_or(0);
         let d = &self.forest.domains[domain];
         let encode = |r: PasswordRef| -> DsResult<Vec<u8>> {
@@ -313,7 +314,8 @@ impl Directory {
         e.set_str("whenChanged", now.to_generalized_time());
         e.set_str("uSNChanged", usn.to_string());
         st.store.update(e).map_err(|_| DsError::no_such_object(""))?;
-        tracing::info!(kvno, "gMSA password rolled over");
+        // Debug formatting quotes and escapes the name, so directory data cannot forge log lines.
+        tracing::info!(account = ?account, kvno, "gMSA password rolled over");
         Ok(())
     }
 
