@@ -60,7 +60,7 @@ impl Run<'_> {
 
     /// A remote forest must already have, or be given, the root key state the scenario wants:
     /// `none` needs a server without keys; `backdated` needs a key usable for new gMSAs now
-    /// (UseStartTime at least 10 h 05 min back, gmsa-gkdi §1 rule 1) and adds one otherwise;
+    /// (UseStartTime at least 10 h 05 min back, docs/notes/gmsa-gkdi.md §1 rule 1) and adds one otherwise;
     /// `immediate` needs that no key is usable yet and adds one effective now if there is none.
     async fn match_root_key_state(&mut self) -> Result<(), String> {
         const WAIT_SECONDS: i64 = 10 * 3600 + 5 * 60;
