@@ -166,7 +166,11 @@ async fn save_snapshot(api: &Client, taken: &Response, out: &std::path::Path) ->
         .as_str()
         .ok_or_else(|| anyhow!("POST /v1/snapshots answered no id"))?;
     let bytes = api
-        .request("GET", &format!("/v1/snapshots/{}/file", encode_component(id)), None)
+        .request(
+            "GET",
+            &format!("/v1/snapshots/{}/file", encode_component(id)),
+            None,
+        )
         .await?
         .success()?
         .body;

@@ -2,7 +2,7 @@
 //! `adsim serve`: the simulated clock, KDS root keys (checked over LDAP), artifacts, and the
 //! JSON errors for bad input.
 
-mod common;
+use crate::common;
 
 use adsim_simulator::kdc::keytab::read_keytab;
 use common::*;

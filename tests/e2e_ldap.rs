@@ -1,6 +1,6 @@
 //! End-to-end: OpenLDAP's ldap-utils and python ldap3 against `adsim serve`.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,6 @@
 //! In-process AS and TGS exchanges against the KDC engine with a frozen clock.
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use adsim_simulator::kdc::client::{Answer, BodyChecksum};
 use adsim_simulator::kdc::crypto::Etype;
