@@ -112,4 +112,10 @@ echo "rotated: day 0's password is now the previous one"
 
 # 6. Stop (the trap also stops adsim if anything above failed).
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+
+# 7. The server's log, written to a file, is plain text and names the account that rotated.
+grep -q 'gMSA password rolled over' "$WORK/adsim.log" || fail "no rollover line in the log"
+grep 'gMSA password rolled over' "$WORK/adsim.log" | grep -q 'svc-web\$' || fail "the rollover line does not name svc-web\$"
+if grep -q "$(printf '\033')" "$WORK/adsim.log"; then fail "the log file carries terminal colour codes"; fi
+echo "log: plain text, rollover of svc-web\$ recorded"
 echo "ok"

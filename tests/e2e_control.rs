@@ -2,7 +2,7 @@
 //! `adsim serve`: the simulated clock, KDS root keys (checked over LDAP), artifacts, and the
 //! JSON errors for bad input.
 
-mod common;
+use crate::common;
 
 use adsim_simulator::kdc::keytab::read_keytab;
 use common::*;
@@ -86,6 +86,21 @@ fn a_running_clock_reports_its_offset() {
     assert_eq!(clock["offset_seconds"], 43_200);
     let clock = json_out(&a.cli_ok(&["ctl", "clock", "--advance", "-12h"]));
     assert_eq!(clock["offset_seconds"], 0);
+}
+
+/// `adsim ctl` reads durations as scenarios do (`10h05m`), and a bare number as seconds.
+#[test]
+fn ctl_takes_the_scenario_duration_forms() {
+    let a = frozen();
+    let clock = json_out(&a.cli_ok(&["ctl", "clock", "--advance", "10h05m"]));
+    assert_eq!(clock["now"], "2026-01-05T20:05:00Z");
+    let clock = json_out(&a.cli_ok(&["ctl", "clock", "--advance", "-1d2h"]));
+    assert_eq!(clock["now"], "2026-01-04T18:05:00Z");
+    let clock = json_out(&a.cli_ok(&["ctl", "clock", "--advance", "45"]));
+    assert_eq!(clock["now"], "2026-01-04T18:05:45Z");
+    let o = a.cli(&["ctl", "clock", "--advance", "5m1h"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("expected a number then a unit"), "{}", text(&o));
 }
 
 #[test]

@@ -19,6 +19,7 @@ fn the_shell_ci_example_passes() {
         "created gMSA",
         "WEB02 refused",
         "rotated:",
+        "log: plain text",
         "ok",
     ] {
         assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");

@@ -1,6 +1,6 @@
 //! Fixtures at start (`--fixture`, `--topology`) and `adsim export ldif`.
 
-mod common;
+use crate::common;
 
 use common::*;
 

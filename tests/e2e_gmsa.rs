@@ -1,6 +1,6 @@
 //! End-to-end gMSA life cycle with ldap-utils and python against `adsim serve`.
 
-mod common;
+use crate::common;
 
 use adsim_simulator::gmsa::{self, ManagedPasswordId};
 use adsim_simulator::kds::{self, RootKey};

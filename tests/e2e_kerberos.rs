@@ -3,7 +3,7 @@
 //! skewed with libfaketime, impacket and minikerberos. Missing tools fail the tests
 //! (`./scripts/test.sh` installs them).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

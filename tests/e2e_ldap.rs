@@ -1,6 +1,6 @@
 //! End-to-end: OpenLDAP's ldap-utils and python ldap3 against `adsim serve`.
 
-mod common;
+use crate::common;
 
 use common::*;
 
@@ -402,7 +402,7 @@ print('SD', len(sd))
     assert!(o.status.success() && text(&o).contains("SD "), "{}", text(&o));
 }
 
-/// client-interop.md §1: clients such as impacket need 389/636/3268/88 on an alias address.
+/// docs/notes/client-interop.md §1: clients such as impacket need 389/636/3268/88 on an alias address.
 #[test]
 fn standard_ports_on_an_alias_address() {
     let root = std::process::Command::new("id")

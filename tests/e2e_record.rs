@@ -2,7 +2,7 @@
 //! StartTLS), kinit and kvno. Every exchange is a JSON line with the documented fields, and no
 //! password, key or managed password ever reaches the file.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

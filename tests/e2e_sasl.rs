@@ -4,7 +4,7 @@
 //! followed by the searches those clients make. Missing tools fail the tests
 //! (`./scripts/test.sh` installs them).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

@@ -2,7 +2,7 @@
 //! expectation fails with a readable report and a non-zero exit, the JUnit XML is well-formed
 //! and its counts match, and `--against` replays against a running `adsim serve`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

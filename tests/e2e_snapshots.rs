@@ -2,7 +2,7 @@
 //! snapshot file that starts a second `adsim serve --from-snapshot` serving the same
 //! passwords (ldapwhoami, kinit) and the same gMSA password (ldapsearch over LDAPS).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -16,7 +16,7 @@ use tokio::sync::Barrier;
 #[derive(Clone, Copy, Debug)]
 pub enum Attr {
     /// The constructed password blob: an access check on the membership descriptor, then the
-    /// GKDI derivation of the password (gmsa-gkdi.md §5).
+    /// GKDI derivation of the password (docs/notes/gmsa-gkdi.md §5).
     ManagedPassword,
     /// A stored attribute of the same entry: the baseline.
     SamAccountName,

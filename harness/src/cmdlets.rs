@@ -14,6 +14,9 @@ use adsim_simulator::security::{sddl, AliasDomains, Sid};
 /// Attributes as returned by a search: name and values.
 pub type Properties = adsim_simulator::dsa::search::AttributeList;
 
+/// The attributes of an object to add: names with their values.
+pub type NewAttributes = Vec<(String, Vec<Vec<u8>>)>;
+
 /// `New-ADServiceAccount` parameters.
 #[derive(Clone, Debug, Default)]
 pub struct NewServiceAccount {
@@ -49,6 +52,73 @@ pub enum CmdletError {
     Directory(#[from] DsError),
 }
 
+impl NewServiceAccount {
+    /// The cmdlet's parameter sets require -DNSHostName unless
+    /// -RestrictToOutboundAuthenticationOnly; the DC itself does not (dNSHostName is optional in
+    /// the schema).
+    pub fn check_parameters(&self) -> Result<(), CmdletError> {
+        if self.dns_host_name.is_none() && !self.restrict_to_outbound_only {
+            return Err(CmdletError::Parameter(
+                "New-ADServiceAccount: -DNSHostName is required unless -RestrictToOutboundAuthenticationOnly is given".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The new account's DN in the domain whose naming context is `domain_dn`.
+    pub fn dn(&self, domain_dn: &str) -> String {
+        let container = self
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("CN=Managed Service Accounts,{domain_dn}"));
+        format!("CN={},{}", self.name, container)
+    }
+
+    /// The attributes the cmdlet writes, `allowed` being the SIDs of `allowed_principals` (in
+    /// order): the same whether the add goes to the directory in process or over LDAP.
+    pub fn attributes(&self, allowed: &[Sid]) -> Result<NewAttributes, CmdletError> {
+        let s = |v: &str| vec![v.as_bytes().to_vec()];
+        let mut attrs = vec![
+            ("objectClass".to_string(), s("msDS-GroupManagedServiceAccount")),
+            ("sAMAccountName".to_string(), s(&format!("{}$", self.name))),
+            (
+                "msDS-SupportedEncryptionTypes".to_string(),
+                s(&self.supported_encryption_types.unwrap_or(0x1C).to_string()),
+            ),
+        ];
+        if let Some(h) = &self.dns_host_name {
+            attrs.push(("dNSHostName".into(), s(h)));
+        }
+        if let Some(d) = self.interval_days {
+            attrs.push(("msDS-ManagedPasswordInterval".into(), s(&d.to_string())));
+        }
+        if !self.service_principal_names.is_empty() {
+            attrs.push((
+                "servicePrincipalName".into(),
+                self.service_principal_names
+                    .iter()
+                    .map(|x| x.as_bytes().to_vec())
+                    .collect(),
+            ));
+        }
+        if !allowed.is_empty() {
+            attrs.push(("msDS-GroupMSAMembership".into(), vec![membership_sd(allowed)?]));
+        }
+        Ok(attrs)
+    }
+}
+
+/// The SD PowerShell writes for PrincipalsAllowedToRetrieveManagedPassword:
+/// `O:S-1-5-32-544D:(A;;0x0f01ff;;;<SID>)…`.
+pub fn membership_sd(allowed: &[Sid]) -> Result<Vec<u8>, CmdletError> {
+    let mut text = String::from("O:S-1-5-32-544D:");
+    for sid in allowed {
+        text.push_str(&format!("(A;;0x0f01ff;;;{sid})"));
+    }
+    let sd = sddl::parse(&text, &AliasDomains::none()).map_err(|e| CmdletError::Parameter(e.to_string()))?;
+    sd.to_bytes().map_err(|e| CmdletError::Parameter(e.to_string()))
+}
+
 /// The cmdlets, bound to one forest and one caller.
 pub struct Cmdlets<'a> {
     pub dir: &'a Directory,
@@ -70,50 +140,11 @@ impl<'a> Cmdlets<'a> {
 
     /// New-ADServiceAccount: returns the new account's DN.
     pub fn new_ad_service_account(&self, p: &NewServiceAccount) -> Result<String, CmdletError> {
-        // The cmdlet's parameter sets require -DNSHostName unless -RestrictToOutboundAuthenticationOnly;
-        // the DC itself does not (dNSHostName is optional in the schema).
-        if p.dns_host_name.is_none() && !p.restrict_to_outbound_only {
-            return Err(CmdletError::Parameter(
-                "New-ADServiceAccount: -DNSHostName is required unless -RestrictToOutboundAuthenticationOnly is given".into(),
-            ));
-        }
+        p.check_parameters()?;
         let domain = self.domain(p.domain.as_deref())?;
-        let container = p
-            .path
-            .clone()
-            .unwrap_or_else(|| format!("CN=Managed Service Accounts,{}", domain.dn));
-        let dn = format!("CN={},{}", p.name, container);
-        let s = |v: &str| vec![v.as_bytes().to_vec()];
-        let mut attrs = vec![
-            ("objectClass".to_string(), s("msDS-GroupManagedServiceAccount")),
-            ("sAMAccountName".to_string(), s(&format!("{}$", p.name))),
-            (
-                "msDS-SupportedEncryptionTypes".to_string(),
-                s(&p.supported_encryption_types.unwrap_or(0x1C).to_string()),
-            ),
-        ];
-        if let Some(h) = &p.dns_host_name {
-            attrs.push(("dNSHostName".into(), s(h)));
-        }
-        if let Some(d) = p.interval_days {
-            attrs.push(("msDS-ManagedPasswordInterval".into(), s(&d.to_string())));
-        }
-        if !p.service_principal_names.is_empty() {
-            attrs.push((
-                "servicePrincipalName".into(),
-                p.service_principal_names
-                    .iter()
-                    .map(|x| x.as_bytes().to_vec())
-                    .collect(),
-            ));
-        }
-        if !p.allowed_principals.is_empty() {
-            attrs.push((
-                "msDS-GroupMSAMembership".into(),
-                vec![self.membership_sd(&p.allowed_principals)?],
-            ));
-        }
-        self.dir.add(&self.caller, &dn, attrs)?;
+        let dn = p.dn(&domain.dn.to_string());
+        let allowed = self.sids_of(&p.allowed_principals)?;
+        self.dir.add(&self.caller, &dn, p.attributes(&allowed)?)?;
         Ok(dn)
     }
 
@@ -175,7 +206,7 @@ impl<'a> Cmdlets<'a> {
     /// Set-ADServiceAccount -PrincipalsAllowedToRetrieveManagedPassword.
     pub fn set_allowed_principals(&self, account: &str, principals: &[String]) -> Result<(), CmdletError> {
         let dn = self.resolve_dn(account)?;
-        let sd = self.membership_sd(principals)?;
+        let sd = membership_sd(&self.sids_of(principals)?)?;
         self.dir.modify(
             &self.caller,
             &dn,
@@ -264,16 +295,8 @@ impl<'a> Cmdlets<'a> {
             .unwrap_or_default())
     }
 
-    /// The SD PowerShell writes for PrincipalsAllowedToRetrieveManagedPassword:
-    /// `O:S-1-5-32-544D:(A;;0x0f01ff;;;<SID>)…`.
-    fn membership_sd(&self, principals: &[String]) -> Result<Vec<u8>, CmdletError> {
-        let mut text = String::from("O:S-1-5-32-544D:");
-        for p in principals {
-            text.push_str(&format!("(A;;0x0f01ff;;;{})", self.sid_of(p)?));
-        }
-        let sd =
-            sddl::parse(&text, &AliasDomains::none()).map_err(|e| CmdletError::Parameter(e.to_string()))?;
-        sd.to_bytes().map_err(|e| CmdletError::Parameter(e.to_string()))
+    fn sids_of(&self, names: &[String]) -> Result<Vec<Sid>, CmdletError> {
+        names.iter().map(|n| self.sid_of(n)).collect()
     }
 
     fn sid_of(&self, name: &str) -> Result<Sid, CmdletError> {

@@ -1,8 +1,9 @@
 //! adsim-harness: adsim's embedding API ([`forest::Forest`]: a whole forest in a test, with
 //! snapshots), fixtures (LDIF, topology TOML), cmdlet-style operations and the scenario runner
-//! ([`scenario`]).
+//! ([`scenario`]), and the client of a running server's control API ([`control::Client`]).
 
 pub mod cmdlets;
+pub mod control;
 pub mod forest;
 pub mod scenario;
 pub mod topology;

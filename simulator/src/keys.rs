@@ -1,6 +1,6 @@
 //! Account secrets shared with the KDC: the NT hash (MD4 over the UTF-16LE password), the
 //! UTF-16 → UTF-8 conversion Kerberos string-to-key sees, the AD salt rules and the RFC 3962
-//! AES string-to-key (gmsa-gkdi.md §6; MS-KILE 3.1.1.2; RFC 3961 §5.1; RFC 3962 §4).
+//! AES string-to-key (docs/notes/gmsa-gkdi.md §6; MS-KILE 3.1.1.2; RFC 3961 §5.1; RFC 3962 §4).
 
 use std::fmt;
 
@@ -69,7 +69,7 @@ pub fn user_salt(realm: &str, sam_account_name: &str) -> String {
 
 /// Salt of a computer account, and so of a gMSA (userAccountControl WORKSTATION_TRUST_ACCOUNT):
 /// `REALM + "host" + lower(sAMAccountName without its trailing "$") + "." + lower(DNS domain)`
-/// (MS-KILE 3.1.1.2; gmsa-gkdi.md §6 [C2]).
+/// (MS-KILE 3.1.1.2; docs/notes/gmsa-gkdi.md §6 [C2]).
 pub fn computer_salt(realm: &str, sam_account_name: &str, dns_domain: &str) -> String {
     let name = sam_account_name.strip_suffix('$').unwrap_or(sam_account_name);
     format!(

@@ -1,8 +1,7 @@
 //! The Kerberos GSS acceptor with service tickets issued by adsim's own KDC, and RFC 4121 Wrap
 //! tokens exchanged with impacket 0.13's GSSAPI_AES256 (the code impacket's LDAP client uses).
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use std::process::Command;
 

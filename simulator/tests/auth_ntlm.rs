@@ -369,7 +369,7 @@ fn impacket_channel_bindings_under_each_policy() {
     assert_eq!(NtlmFailure::BadChannelBinding.code().hresult, 0x8009_0346);
 }
 
-/// ldap3's Sicily client (client-interop §7b): parses our CHALLENGE (it raises on AV ids it does
+/// ldap3's Sicily client (docs/notes/client-interop.md §7b): parses our CHALLENGE (it raises on AV ids it does
 /// not know) and authenticates.
 #[test]
 fn ldap3_ntlm_client_parses_the_challenge_and_authenticates() {

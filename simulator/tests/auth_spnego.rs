@@ -2,8 +2,7 @@
 //! impacket/ldap/ldap.py): NTLM end to end including mechListMIC and sealed LDAP PDUs, and a
 //! Kerberos NegTokenInit carrying an AP-REQ for a ticket from adsim's KDC.
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use std::process::Command;
 

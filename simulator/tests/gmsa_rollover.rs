@@ -1,4 +1,4 @@
-//! The rollover policy of gmsa-gkdi.md §3 on concrete timelines.
+//! The rollover policy of docs/notes/gmsa-gkdi.md §3 on concrete timelines.
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::gmsa::rollover::{managed_password_blob, IdUpdate, PreviousIdUpdate};

@@ -1,8 +1,7 @@
 //! The AS-REQs captured from MIT kinit 1.20.1 (tests/data/captures): decoding, and what the KDC
 //! answers to them on a frozen clock set to the capture's own pre-auth timestamp.
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,8 +2,7 @@
 //! AS with and without pre-authentication, TGS, the errors a wrong password and a skewed
 //! clock get, and an AP-REQ for a service ticket opened as the service would open it.
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use adsim_simulator::kdc::client::{
     ap_option, decode_reply, gss_flags, salt_hint, service_name, tcp_frame, tcp_reply_len, Answer, ApRequest,

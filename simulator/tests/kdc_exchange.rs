@@ -1,7 +1,6 @@
 //! In-process AS and TGS exchanges against the KDC engine with a frozen clock.
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use adsim_simulator::kdc::client::{Answer, BodyChecksum};
 use adsim_simulator::kdc::crypto::Etype;
@@ -137,7 +136,7 @@ fn preauth_skew_rule_at_4_and_6_minutes() {
             }
         }
     }
-    // Wrong password from a skewed client: pre-auth failure, not skew (windows-behaviour 17).
+    // Wrong password from a skewed client: pre-auth failure, not skew (docs/notes/windows-behaviour.md 17).
     let req = AsRequest::new(REALM, "alice").with_password(Etype::Aes256, "wrong", ALICE_SALT, T0 + 3600);
     let err = read_reply(&kdc.handle(&req.encode(), Transport::Tcp).unwrap(), &[]).unwrap_err();
     assert_eq!(err.error_code, 24);

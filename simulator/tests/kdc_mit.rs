@@ -2,10 +2,8 @@
 //! with libfaketime skewing the client. These tests fail, not skip, when the tools are
 //! missing (`apt-get install krb5-user faketime`).
 
-#[path = "kdc/common.rs"]
-mod common;
-#[path = "kdc/live.rs"]
-mod live;
+use crate::common;
+use crate::live;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

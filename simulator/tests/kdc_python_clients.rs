@@ -2,10 +2,8 @@
 //! ccache) and minikerberos 0.4.9 (`minikerberos-getTGT`). They fail, not skip, when the
 //! packages are missing (`pip install impacket==0.13.1 minikerberos==0.4.9`).
 
-#[path = "kdc/common.rs"]
-mod common;
-#[path = "kdc/live.rs"]
-mod live;
+use crate::common;
+use crate::live;
 
 use std::process::{Command, Output};
 

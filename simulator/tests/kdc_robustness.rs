@@ -1,8 +1,7 @@
 //! Bad input never crashes the KDC: truncated, mutated and garbage requests get
 //! KRB_ERR_GENERIC (or another KRB-ERROR) or are dropped, in process and on the wire.
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -237,7 +237,7 @@ fn ldap3_binds_simple_sasl_and_sicily() {
         }
     );
 
-    // client-interop §7b: discovery is name "" + [9] "", negotiate is name "NTLM" + [10].
+    // docs/notes/client-interop.md §7b: discovery is name "" + [9] "", negotiate is name "NTLM" + [10].
     let discovery = golden("requests", "bind_sicily_discovery");
     assert_eq!(hex::encode(&discovery), "300c020101600702010304008900");
     assert_eq!(

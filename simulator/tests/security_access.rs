@@ -1,5 +1,5 @@
 //! The DS access check (MS-DTYP 2.5.3.2 with MS-ADTS 5.1.3.3 object types), including the
-//! msDS-GroupMSAMembership check of gmsa-gkdi.md §5: RIGHT_DS_READ_PROPERTY with the gMSA's SID
+//! msDS-GroupMSAMembership check of docs/notes/gmsa-gkdi.md §5: RIGHT_DS_READ_PROPERTY with the gMSA's SID
 //! as PRINCIPAL_SELF.
 
 use adsim_simulator::security::access::*;
@@ -297,7 +297,7 @@ fn audit_aces_grant_nothing() {
     assert!(!may_read_password(&audit_in_dacl, &token));
 }
 
-/// The directory bypasses the check for its own SYSTEM context (gmsa-gkdi.md §5 "SYSTEM always
+/// The directory bypasses the check for its own SYSTEM context (docs/notes/gmsa-gkdi.md §5 "SYSTEM always
 /// passes"); `access_check` itself gives SYSTEM no special treatment beyond what ACEs say.
 #[test]
 fn system_is_bypassed_by_the_caller_not_by_the_check() {

@@ -1,5 +1,5 @@
 //! SDDL <-> binary security descriptors against Windows-produced bytes (MS-DTYP 2.5.1.4, the
-//! gMSA target SD of gmsa-gkdi.md §2) and the SDs the gMSA work uses.
+//! gMSA target SD of docs/notes/gmsa-gkdi.md §2) and the SDs the gMSA work uses.
 
 use adsim_simulator::security::acl::{AceFlags, AceType, ACL_REVISION, ACL_REVISION_DS};
 use adsim_simulator::security::descriptor::control;

@@ -3,8 +3,7 @@
 //! holds, and the PAC's groups frozen at TGT time (the Windows behaviour behind
 //! `klist purge -li 0x3e7`: a host added to a group keeps its old groups until a new TGT).
 
-#[path = "kdc/common.rs"]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

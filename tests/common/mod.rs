@@ -203,24 +203,17 @@ pub fn gmsa_membership_b64(group_sid: &adsim_simulator::security::Sid) -> String
     base64::engine::general_purpose::STANDARD.encode(sd)
 }
 
-/// One HTTP/1.1 request to the control API (`base` is its URL); returns status and body.
+/// One request to the control API (`base` is its URL), whatever the answer's status; returns
+/// status and body.
 pub fn http(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
-    let authority = base.trim_start_matches("http://").trim_end_matches('/');
-    let body = body.unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let (status, head, rest) = exchange(base, &request);
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .expect("axum sends Content-Length for whole bodies");
-    (status, rest[..length].to_vec())
+    let client = adsim_harness::control::Client::new(base).expect("a control URL");
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(client.request(method, path, body))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    (answer.status, answer.body)
 }
 
 /// One request with exactly the `headers` given (each `Name: value`, no `Host` added), to the

@@ -15,9 +15,9 @@ use adsim_simulator::ldif::LdifRecord;
 use adsim_simulator::server::kdc::DirectoryKdcDb;
 use adsim_simulator::server::RunningForest;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::http::{encode_query_value, ControlClient};
+use crate::control::{self, Client, Clock, Created};
+
 use super::ldap::Outcome;
 
 /// One domain's DC, as the ready line describes it.
@@ -129,7 +129,7 @@ pub enum Backend {
         snapshots: HashMap<String, Snapshot>,
     },
     Remote {
-        client: ControlClient,
+        client: Client,
         /// Scenario snapshot names → the server's snapshot ids.
         snapshots: HashMap<String, String>,
         /// Taken before the scenario, restored after it (unless changes are kept).
@@ -139,31 +139,21 @@ pub enum Backend {
 
 impl Backend {
     /// The server's description of itself: `GET /v1/ready`.
-    pub async fn remote_endpoints(client: &ControlClient) -> Result<Endpoints, String> {
-        let r = client.get("/v1/ready").await?;
-        if r.status == 404 {
-            return Err(
-                "the server has no GET /v1/ready (an adsim without the scenario control endpoint)".into(),
-            );
-        }
-        if !r.is_success() {
-            return Err(format!("GET /v1/ready: {} {}", r.status, r.error_text()));
-        }
-        Endpoints::from_ready_json(&r.json()?)
+    pub async fn remote_endpoints(client: &Client) -> Result<Endpoints, String> {
+        let r = client.ready().await.map_err(|e| match e.status() {
+            Some(404) => {
+                "the server has no GET /v1/ready (an adsim without the scenario control endpoint)".into()
+            }
+            _ => failed("GET /v1/ready", e),
+        })?;
+        Endpoints::from_ready_json(&r.json().map_err(|e| e.to_string())?)
     }
 
     /// The simulated time.
     pub async fn now(&self) -> Result<NtTime, String> {
         match self {
             Backend::InProcess { forest, .. } => Ok(forest.dir.clock.now()),
-            Backend::Remote { client, .. } => {
-                let r = client.get("/v1/clock").await?;
-                let v = r.json()?;
-                v["nttime"]
-                    .as_u64()
-                    .map(NtTime)
-                    .ok_or_else(|| format!("GET /v1/clock: {} {}", r.status, r.error_text()))
-            }
+            Backend::Remote { client, .. } => Self::remote_clock("GET /v1/clock", client.clock().await),
         }
     }
 
@@ -174,7 +164,7 @@ impl Backend {
                 Ok(forest.dir.clock.now())
             }
             Backend::Remote { client, .. } => {
-                Self::remote_clock(client, json!({ "advance_seconds": seconds })).await
+                Self::remote_clock("POST /v1/clock", client.advance_clock(seconds).await)
             }
         }
     }
@@ -186,20 +176,15 @@ impl Backend {
                 Ok(forest.dir.clock.now())
             }
             Backend::Remote { client, .. } => {
-                Self::remote_clock(client, json!({ "set": at.to_rfc3339() })).await
+                Self::remote_clock("POST /v1/clock", client.set_clock(&at.to_rfc3339()).await)
             }
         }
     }
 
-    async fn remote_clock(client: &ControlClient, body: serde_json::Value) -> Result<NtTime, String> {
-        let r = client.post_json("/v1/clock", &body).await?;
-        if !r.is_success() {
-            return Err(format!("POST /v1/clock: {} {}", r.status, r.error_text()));
-        }
-        r.json()?["nttime"]
-            .as_u64()
-            .map(NtTime)
-            .ok_or_else(|| "POST /v1/clock: no nttime in the answer".into())
+    /// The simulated time in a clock answer.
+    fn remote_clock(call: &str, answer: Result<control::Response, control::Error>) -> Result<NtTime, String> {
+        let clock: Clock = answer.and_then(|r| r.parse()).map_err(|e| failed(call, e))?;
+        Ok(NtTime(clock.nttime))
     }
 
     /// Add-KdsRootKey as the DC itself. A refusal is an LDAP-shaped outcome; remotely the code
@@ -229,23 +214,26 @@ impl Backend {
                         )
                     }
                 };
-                let r = client
-                    .post_json("/v1/kds/root-keys", &json!({ "effective": eff }))
-                    .await?;
-                if r.is_success() {
-                    let id = r.json()?["id"].as_str().map(str::to_string);
-                    return Ok((Outcome::default(), id));
-                }
-                let code = match r.status {
+                let (status, message) = match client.add_root_key(&eff).await {
+                    Ok(r) => {
+                        let id = r.json().map_err(|e| e.to_string())?["id"]
+                            .as_str()
+                            .map(str::to_string);
+                        return Ok((Outcome::default(), id));
+                    }
+                    Err(control::Error::Status { status, message }) => (status, message),
+                    Err(e) => return Err(e.to_string()),
+                };
+                let code = match status {
                     403 => 50,
                     404 => 32,
-                    400 => return Err(format!("POST /v1/kds/root-keys: {}", r.error_text())),
+                    400 => return Err(format!("POST /v1/kds/root-keys: {message}")),
                     _ => 53,
                 };
                 Ok((
                     Outcome {
                         code,
-                        diagnostic: r.error_text(),
+                        diagnostic: message,
                         ..Outcome::default()
                     },
                     None,
@@ -297,12 +285,11 @@ impl Backend {
                 .and_then(|db| db.keytab(principal))
                 .map_err(|e| format!("keytab for {principal}: {e}"))?,
             Backend::Remote { client, .. } => {
-                let q = encode_query_value(&format!("{principal}@{realm}"));
-                let r = client.get(&format!("/v1/keytab?principal={q}")).await?;
-                if !r.is_success() {
-                    return Err(format!("keytab for {principal}: {} {}", r.status, r.error_text()));
-                }
-                r.body
+                client
+                    .keytab(&format!("{principal}@{realm}"))
+                    .await
+                    .map_err(|e| failed(&format!("keytab for {principal}"), e))?
+                    .body
             }
         };
         let entries = read_keytab(&bytes).map_err(|e| format!("keytab for {principal}: {e}"))?;
@@ -340,30 +327,38 @@ impl Backend {
 }
 
 /// `POST /v1/snapshots` → `{"id": …}`.
-pub async fn remote_snapshot(client: &ControlClient) -> Result<String, String> {
-    let r = client.post_json("/v1/snapshots", &json!({})).await?;
-    if !r.is_success() {
-        return Err(format!("POST /v1/snapshots: {} {}", r.status, r.error_text()));
-    }
-    r.json()?["id"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| "POST /v1/snapshots: no id in the answer".into())
+pub async fn remote_snapshot(client: &Client) -> Result<String, String> {
+    let created: Created = client
+        .create_snapshot(None)
+        .await
+        .and_then(|r| r.parse())
+        .map_err(|e| failed("POST /v1/snapshots", e))?;
+    Ok(created.id)
 }
 
 /// `POST /v1/snapshots/{id}/restore`.
-pub async fn remote_restore(client: &ControlClient, id: &str) -> Result<(), String> {
-    let path = format!("/v1/snapshots/{}/restore", encode_query_value(id));
-    let r = client.post_json(&path, &json!({})).await?;
-    if !r.is_success() {
-        return Err(format!("POST {path}: {} {}", r.status, r.error_text()));
+pub async fn remote_restore(client: &Client, id: &str) -> Result<(), String> {
+    client.restore_snapshot(id).await.map(|_| ()).map_err(|e| {
+        failed(
+            &format!("POST /v1/snapshots/{}/restore", control::encode_component(id)),
+            e,
+        )
+    })
+}
+
+/// A failed control-API call as the runner reports it: `POST /v1/clock: 400 <the server's
+/// message>`, or what kept the call from being answered.
+fn failed(call: &str, e: control::Error) -> String {
+    match e {
+        control::Error::Status { status, message } => format!("{call}: {status} {message}"),
+        other => format!("{call}: {other}"),
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn eps() -> Endpoints {
         let d = |dns: &str, nb: &str| {

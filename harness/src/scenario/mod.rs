@@ -15,7 +15,6 @@
 pub mod backend;
 pub mod duration;
 pub mod format;
-pub mod http;
 pub mod kerberos;
 pub mod ldap;
 pub mod report;

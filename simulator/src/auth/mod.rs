@@ -4,7 +4,7 @@
 //!
 //! # Flow
 //!
-//! * **Sicily NTLM** (MS-ADTS 5.1.1.1.3, client-interop §7b): `ntlm::NtlmAcceptor::new` →
+//! * **Sicily NTLM** (MS-ADTS 5.1.1.1.3, docs/notes/client-interop.md §7b): `ntlm::NtlmAcceptor::new` →
 //!   `challenge(NEGOTIATE)` (CHALLENGE bytes for the matchedDN) → `authenticate(AUTHENTICATE,
 //!   &accounts)` → `NtlmOutcome`. A success carries the exported session key from which
 //!   `ntlm::NtlmSession` (MS-NLMP 3.4) signs and seals.

@@ -35,7 +35,7 @@ pub mod flags {
     pub const NEG_56: u32 = 0x8000_0000;
 }
 
-/// AV_PAIR ids (MS-NLMP 2.2.2.1), one table. ldap3 rejects ids above 10 (client-interop §7b);
+/// AV_PAIR ids (MS-NLMP 2.2.2.1), one table. ldap3 rejects ids above 10 (docs/notes/client-interop.md §7b);
 /// the CHALLENGE carries only 1–7.
 pub mod av_id {
     pub const EOL: u16 = 0;

@@ -15,7 +15,7 @@ pub mod layer {
 }
 
 /// The max buffer the server announces. Any non-zero value works for clients (ldap3 2.9.1 needs
-/// it non-zero with 0x07, client-interop §7c); this one is the simulator's choice.
+/// it non-zero with 0x07, docs/notes/client-interop.md §7c); this one is the simulator's choice.
 pub const SERVER_MAX_BUFFER: u32 = 0x00a0_0000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -53,7 +53,7 @@ pub enum Right<'a> {
     Rename,
 }
 
-/// May the caller read msDS-ManagedPassword of an entry on its connection (gmsa-gkdi.md §5)?
+/// May the caller read msDS-ManagedPassword of an entry on its connection (docs/notes/gmsa-gkdi.md §5)?
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ManagedPasswordRead {
     /// The blob is returned.
@@ -128,7 +128,7 @@ pub fn may_read_root_keys(dir: &Directory, caller: &Caller) -> bool {
 }
 
 /// The one answer to "may this caller read msDS-ManagedPassword of this entry on this
-/// connection" (gmsa-gkdi.md §5): step 1 the confidentiality check, steps 2-3 the gMSA's
+/// connection" (docs/notes/gmsa-gkdi.md §5): step 1 the confidentiality check, steps 2-3 the gMSA's
 /// msDS-GroupMSAMembership descriptor granting read to the caller's token. SYSTEM passes.
 pub fn managed_password_read(caller: &Caller, target: &Entry) -> ManagedPasswordRead {
     use ManagedPasswordRead::*;

@@ -263,7 +263,7 @@ impl Directory {
         Ok(())
     }
 
-    /// sAMAccountName unique in the domain (windows-behaviour.md row 1), UPN and SPN unique in
+    /// sAMAccountName unique in the domain (docs/notes/windows-behaviour.md row 1), UPN and SPN unique in
     /// the forest (row 3).
     pub(super) fn check_uniqueness(&self, st: &DirState, e: &Entry, d: usize) -> DsResult<()> {
         if let Some(sam) = e.first_str("sAMAccountName") {

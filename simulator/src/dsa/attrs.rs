@@ -218,7 +218,7 @@ impl<'a> ReadContext<'a> {
             "msds-managedpassword" => match access::managed_password_read(self.caller, e) {
                 ManagedPasswordRead::Allowed => self.dir.managed_password_blob(self.st, e).map(|b| vec![b]),
                 ManagedPasswordRead::NotAllowed => None,
-                // gmsa-gkdi.md §5 step 1: the confidentiality check fails the whole search.
+                // docs/notes/gmsa-gkdi.md §5 step 1: the confidentiality check fails the whole search.
                 ManagedPasswordRead::ConfidentialityRequired => {
                     return Err(DsError::confidentiality_required())
                 }

@@ -7,7 +7,7 @@ use super::provision::uac;
 use super::{token, DirState, Directory};
 use crate::model::{Dn, EntryId};
 
-/// AcceptSecurityContext failure (windows-behaviour.md row 20). `data` is the NTSTATUS-derived
+/// AcceptSecurityContext failure (docs/notes/windows-behaviour.md row 20). `data` is the NTSTATUS-derived
 /// sub-code: 52e bad credentials, 533 disabled, 775 locked out, 532 password expired.
 pub fn invalid_credentials(data: &str) -> DsError {
     DsError::new(

@@ -1,6 +1,6 @@
 //! Directory errors as Windows puts them on the wire: an LDAP result code, a Win32 error code,
 //! and the extended diagnostic text `XXXXXXXX: <Kind>Err: DSID-…, problem NNNN (NAME), data N`
-//! (shape from windows-behaviour.md; DSIDs vary by Windows build, so ours are fixed and plausible).
+//! (shape from docs/notes/windows-behaviour.md; DSIDs vary by Windows build, so ours are fixed and plausible).
 
 use std::fmt;
 
@@ -142,7 +142,7 @@ impl DsError {
         )
     }
 
-    /// `AtrErr` shape: a problem with one attribute (windows-behaviour.md row 3).
+    /// `AtrErr` shape: a problem with one attribute (docs/notes/windows-behaviour.md row 3).
     pub fn atr(code: u32, win32: u32, problem: u32, name: &str, attr_id: u32, attr: &str) -> DsError {
         DsError::new(
             code,
@@ -182,7 +182,7 @@ impl DsError {
         )
     }
 
-    /// Row 2 of windows-behaviour.md: the DN already exists.
+    /// Row 2 of docs/notes/windows-behaviour.md: the DN already exists.
     pub fn dn_exists() -> DsError {
         DsError::new(
             code::ENTRY_ALREADY_EXISTS,
@@ -191,7 +191,7 @@ impl DsError {
         )
     }
 
-    /// Row 1 of windows-behaviour.md: sAMAccountName already used in the domain.
+    /// Row 1 of docs/notes/windows-behaviour.md: sAMAccountName already used in the domain.
     pub fn sam_exists() -> DsError {
         DsError::upd(
             code::ENTRY_ALREADY_EXISTS,
@@ -244,7 +244,7 @@ impl DsError {
         )
     }
 
-    /// MS-ADTS 3.1.1.4.4 / gmsa-gkdi.md §5: msDS-ManagedPassword over a channel that is neither
+    /// MS-ADTS 3.1.1.4.4 / docs/notes/gmsa-gkdi.md §5: msDS-ManagedPassword over a channel that is neither
     /// TLS nor SASL-sealed fails the whole search.
     pub fn confidentiality_required() -> DsError {
         DsError::svc(

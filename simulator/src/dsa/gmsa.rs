@@ -1,6 +1,6 @@
 //! The gMSA life cycle in the directory: KDS root keys as `msKds-ProvRootKey` objects, the rules
 //! of creating an `msDS-GroupManagedServiceAccount`, the lazy rollover a writable DC performs
-//! on the first read or use after the interval (gmsa-gkdi.md §3), and the constructed
+//! on the first read or use after the interval (docs/notes/gmsa-gkdi.md §3), and the constructed
 //! `msDS-ManagedPassword` (§5; who may read it is decided in `dsa::access`).
 
 use std::sync::Arc;
@@ -19,10 +19,10 @@ use crate::security::{SecurityDescriptor, Sid};
 
 pub const GMSA_CLASS: &str = "msDS-GroupManagedServiceAccount";
 
-/// `msDS-ManagedPasswordInterval` when the add does not give one (gmsa-gkdi.md §5).
+/// `msDS-ManagedPasswordInterval` when the add does not give one (docs/notes/gmsa-gkdi.md §5).
 pub const DEFAULT_INTERVAL_DAYS: i64 = 30;
 
-/// NTE_NO_KEY: no root key can serve (windows-behaviour.md row 12; the add fails with 53).
+/// NTE_NO_KEY: no root key can serve (docs/notes/windows-behaviour.md row 12; the add fails with 53).
 pub fn no_root_key() -> DsError {
     DsError::new(
         code::UNWILLING_TO_PERFORM,
@@ -70,7 +70,7 @@ impl Directory {
         Ok(id)
     }
 
-    /// The msKds-ProvRootKey entry for `key`, checked like any add (gmsa-gkdi.md §1 table).
+    /// The msKds-ProvRootKey entry for `key`, checked like any add (docs/notes/gmsa-gkdi.md §1 table).
     pub(super) fn root_key_entry(
         &self,
         st: &mut DirState,
@@ -114,7 +114,7 @@ impl Directory {
     }
 
     /// Every root key in the forest. An object that does not parse as a key is skipped, as the
-    /// KDS skips children whose RDN is not a GUID (gmsa-gkdi.md §1).
+    /// KDS skips children whose RDN is not a GUID (docs/notes/gmsa-gkdi.md §1).
     pub fn root_keys(&self, st: &DirState) -> Vec<RootKey> {
         let Some(container) = st.store.lookup(&self.root_key_container()) else {
             return Vec::new();
@@ -127,7 +127,7 @@ impl Directory {
     }
 
     /// gMSA part of an add, run after the SID is allocated: interval, root key, first password
-    /// id and keys (gmsa-gkdi.md §3 "Creation"; §5 creation rules).
+    /// id and keys (docs/notes/gmsa-gkdi.md §3 "Creation"; §5 creation rules).
     pub(super) fn init_gmsa(&self, st: &DirState, e: &mut Entry, domain: usize) -> DsResult<()> {
         // sAMAccountName ends in `$` like every machine account (MS-SAMR 3.1.1.8.10 for
         // computer-derived classes; inferred for an explicit name without it).
@@ -234,7 +234,7 @@ impl Directory {
         })
     }
 
-    /// The lazy rollover (gmsa-gkdi.md §3): when the stored id has expired, persist the new id,
+    /// The lazy rollover (docs/notes/gmsa-gkdi.md §3): when the stored id has expired, persist the new id,
     /// the previous id, the new keys (the old ones kept as previous) and a new key version.
     pub fn roll_over_if_due(&self, id: EntryId) -> DsResult<()> {
         let now = self.clock.now();
@@ -266,6 +266,7 @@ impl Directory {
             return Ok(());
         };
         let mut e = (*e).clone();
+        let account = String::from_utf8_lossy(e.first("sAMAccountName").unwrap_or_default()).into_owned();
         let domain = self.forest.domain_of(&e.dn).map(|d| d.index).unwrap_or(0);
         let d = &self.forest.domains[domain];
         let encode = |r: PasswordRef| -> DsResult<Vec<u8>> {
@@ -304,7 +305,7 @@ impl Directory {
             kvno,
             old,
         )?));
-        // pwdLastSet: the start of the interval of the new password ([?] in gmsa-gkdi.md §3).
+        // pwdLastSet: the start of the interval of the new password ([?] in docs/notes/gmsa-gkdi.md §3).
         e.set_str(
             "pwdLastSet",
             update.current.gkid.start_time().map_or(now, |t| t).0.to_string(),
@@ -313,7 +314,8 @@ impl Directory {
         e.set_str("whenChanged", now.to_generalized_time());
         e.set_str("uSNChanged", usn.to_string());
         st.store.update(e).map_err(|_| DsError::no_such_object(""))?;
-        tracing::info!(kvno, "gMSA password rolled over");
+        // Debug formatting quotes and escapes the name, so directory data cannot forge log lines.
+        tracing::info!(account = ?account, kvno, "gMSA password rolled over");
         Ok(())
     }
 
@@ -332,7 +334,7 @@ impl Directory {
         }
     }
 
-    /// The constructed msDS-ManagedPassword blob of gMSA `e` (gmsa-gkdi.md §5), or `None` when
+    /// The constructed msDS-ManagedPassword blob of gMSA `e` (docs/notes/gmsa-gkdi.md §5), or `None` when
     /// it cannot be computed. Whether the caller may read it is `access::managed_password_read`.
     pub(super) fn managed_password_blob(&self, st: &DirState, e: &Entry) -> Option<Vec<u8>> {
         let sid = entry_sid(e)?;

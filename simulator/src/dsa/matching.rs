@@ -55,7 +55,7 @@ pub fn equal(attr: &str, stored: &[u8], assertion: &[u8]) -> bool {
             if stored == assertion {
                 return true;
             }
-            // AD accepts the string form of a SID in a filter (client-interop.md §5).
+            // AD accepts the string form of a SID in a filter (docs/notes/client-interop.md §5).
             if attr.eq_ignore_ascii_case("objectSid") || attr.eq_ignore_ascii_case("sIDHistory") {
                 if let Some(sid) = std::str::from_utf8(assertion)
                     .ok()

@@ -163,7 +163,7 @@ impl Directory {
         entry.set_str("pwdLastSet", now.0.to_string());
     }
 
-    /// The Kerberos salt AD uses for an account (MS-KILE 3.1.1.2; gmsa-gkdi.md §6).
+    /// The Kerberos salt AD uses for an account (MS-KILE 3.1.1.2; docs/notes/gmsa-gkdi.md §6).
     pub fn salt_for(&self, entry: &Entry, realm: &str) -> String {
         let sam = entry.first_str("sAMAccountName").unwrap_or_default();
         let uac = entry.first_i64("userAccountControl").unwrap_or(0) as u32;
@@ -191,7 +191,7 @@ impl Directory {
 }
 
 /// NT hash and Kerberos keys of a password given as UTF-16LE (MS-KILE 3.1.5.2; the AES keys
-/// from its munged UTF-8 form, gmsa-gkdi.md §6).
+/// from its munged UTF-8 form, docs/notes/gmsa-gkdi.md §6).
 pub fn password_secrets(
     utf16le: &[u8],
     salt: &str,
@@ -217,7 +217,7 @@ impl Directory {
 
 impl Directory {
     /// The KDS root key a new forest starts with. `Backdated` moves UseStartTime back by
-    /// 10 h 05 min (KEY_CYCLE + MAX_SKEW), the age the creation rule requires (gmsa-gkdi.md §1
+    /// 10 h 05 min (KEY_CYCLE + MAX_SKEW), the age the creation rule requires (docs/notes/gmsa-gkdi.md §1
     /// rule 1), so gMSAs can be created at once; the lab practice writes −10 h.
     fn provision_root_key(&self, st: &mut DirState, mode: KdsRootKeyMode) -> DsResult<()> {
         use rand::RngCore;

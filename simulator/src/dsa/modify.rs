@@ -131,7 +131,7 @@ impl Directory {
 /// Attribute rules that refuse a modify regardless of rights.
 fn refuse_attribute_change(target: &Entry, key: &str) -> Option<DsError> {
     // "The password change interval can only be set during creation" (MS gMSA docs;
-    // windows-behaviour.md row 6; result code inferred).
+    // docs/notes/windows-behaviour.md row 6; result code inferred).
     if key == "msds-managedpasswordinterval" && target.is_class(super::gmsa::GMSA_CLASS) {
         return Some(DsError::constraint(
             win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY,

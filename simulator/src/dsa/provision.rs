@@ -571,7 +571,7 @@ impl Provisioner<'_> {
         dc.set_str("serverReferenceBL", d.server_dn.to_string());
         dc.set_str("msDS-SupportedEncryptionTypes", "28");
         dc.set_str("isCriticalSystemObject", "TRUE");
-        // client-interop.md §3: the SPNs real clients ask for.
+        // docs/notes/client-interop.md §3: the SPNs real clients ask for.
         let spns = [
             format!("ldap/{}", d.dc_fqdn),
             format!("ldap/{}/{}", d.dc_fqdn, d.dns_name),
@@ -679,7 +679,7 @@ impl Provisioner<'_> {
         let ds_dn = ds.dn.clone();
         self.insert(st, ds);
         let _ = ds_dn;
-        // MS-GKDI / gmsa-gkdi.md §1: where root keys and the KDS defaults live.
+        // MS-GKDI / docs/notes/gmsa-gkdi.md §1: where root keys and the KDS defaults live.
         let gkds = self.container(
             st,
             &services,

@@ -23,7 +23,7 @@ enum Truth {
 impl Directory {
     pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
         let base = bound_target(caller, &req.base)?;
-        // A read after the interval rolls gMSA passwords over first (gmsa-gkdi.md §3).
+        // A read after the interval rolls gMSA passwords over first (docs/notes/gmsa-gkdi.md §3).
         self.roll_over_all_due();
         let st = self.read();
         if let View::Dc { domain } = req.view {
@@ -185,7 +185,7 @@ fn indexed_candidates(st: &DirState, filter: &Filter) -> Option<Vec<EntryId>> {
         Filter::EqualityMatch(attr, value) => {
             let a = attr.to_ascii_lowercase();
             if a == "objectsid" {
-                // The string form of a SID is matched too (client-interop.md §5).
+                // The string form of a SID is matched too (docs/notes/client-interop.md §5).
                 if let Some(sid) = std::str::from_utf8(value)
                     .ok()
                     .and_then(|s| s.parse::<crate::security::Sid>().ok())

@@ -1,5 +1,5 @@
 //! The `msDS-ManagedPassword` value: MS-ADTS 2.2.19 MSDS-MANAGEDPASSWORD_BLOB, laid out as
-//! Windows does it — no alignment padding before the intervals (gmsa-gkdi.md §4 [C2]).
+//! Windows does it — no alignment padding before the intervals (docs/notes/gmsa-gkdi.md §4 [C2]).
 //!
 //! | off | size | field |
 //! |----:|-----:|-------|

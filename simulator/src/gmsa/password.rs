@@ -1,4 +1,4 @@
-//! The gMSA password (gmsa-gkdi.md §3; MS-ADTS 3.1.1.4.5.39): 256 bytes of
+//! The gMSA password (docs/notes/gmsa-gkdi.md §3; MS-ADTS 3.1.1.4.5.39): 256 bytes of
 //! KDF(H, L2 seed key, "GMSA PASSWORD", binary SID), with every 0x0000 unit turned into 0x0001,
 //! used as 128 UTF-16 code units (a separate NUL follows in the blob).
 
@@ -64,7 +64,7 @@ impl ManagedPassword {
         out
     }
 
-    /// MD4 over the 256 password bytes, without the terminator (gmsa-gkdi.md §6 [C3]); of the
+    /// MD4 over the 256 password bytes, without the terminator (docs/notes/gmsa-gkdi.md §6 [C3]); of the
     /// post-processed bytes, since that is the password the DC sets (§9 item 9: [?]).
     pub fn nt_hash(&self) -> [u8; 16] {
         keys::nt_hash(&self.bytes)

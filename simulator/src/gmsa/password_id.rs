@@ -1,5 +1,5 @@
 //! `msDS-ManagedPasswordId` / `msDS-ManagedPasswordPreviousId`: the "KDSK" key identifier
-//! (gmsa-gkdi.md §3 table [C3]; Samba IDL `KeyEnvelope`).
+//! (docs/notes/gmsa-gkdi.md §3 table [C3]; Samba IDL `KeyEnvelope`).
 //!
 //! | off | size | field |
 //! |----:|-----:|-------|

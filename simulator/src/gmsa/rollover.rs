@@ -1,5 +1,5 @@
 //! Rollover policy: which passwords an account serves at a given time, the blob intervals, and
-//! what the DC must persist (gmsa-gkdi.md §3, after Samba `gmsa_recalculate_managed_pwd`, which
+//! what the DC must persist (docs/notes/gmsa-gkdi.md §3, after Samba `gmsa_recalculate_managed_pwd`, which
 //! Samba's tests check against Windows to within 30 s [C1, partly C2]). Pure: no clock reads.
 
 use crate::clock::NtTime;
@@ -109,7 +109,7 @@ fn next_key_start(now: NtTime, exp: NtTime, r: u64) -> (NtTime, bool) {
     }
 }
 
-/// The decision at `input.now` (gmsa-gkdi.md §3, "On read or use at time T").
+/// The decision at `input.now` (docs/notes/gmsa-gkdi.md §3, "On read or use at time T").
 pub fn evaluate(input: &RolloverInput, keys: &[RootKey]) -> Result<RolloverDecision, GmsaError> {
     let r = rollover_interval(input.interval_days)?;
     let now = input.now;

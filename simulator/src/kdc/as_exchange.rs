@@ -200,7 +200,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
     let ticket = ticket::seal(&part, &reply_srealm, &reply_sname, ticket_etype, ticket_key)
         .map_err(|_| Refusal::new(code::KRB_ERR_GENERIC, "ticket encryption failed"))?;
 
-    // EncASRepPart always carries starttime (impacket needs it, client-interop §11).
+    // EncASRepPart always carries starttime (impacket needs it, docs/notes/client-interop.md §11).
     let enc_part = EncKdcRepPart {
         app_tag: msg_type::ENC_AS_REP_PART,
         key: session_key,
@@ -233,7 +233,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
     );
     Ok(KdcRep {
         msg_type: msg_type::AS_REP,
-        // Only the standard PA-ETYPE-INFO2, naming the reply key's salt (client-interop §11).
+        // Only the standard PA-ETYPE-INFO2, naming the reply key's salt (docs/notes/client-interop.md §11).
         padata: vec![PaData {
             padata_type: pa_type::PA_ETYPE_INFO2,
             value: encode_etype_info2(&[etype_info2_entry(reply_etype, &client)]),
@@ -279,7 +279,7 @@ fn preauth_required_e_data(client: &KdcPrincipal, candidates: &[(Etype, &Kerbero
 
 /// PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2). The timestamp must decrypt first: a wrong password is
 /// PREAUTH_FAILED even from a skewed client; only a decrypted timestamp can be KRB_AP_ERR_SKEW
-/// (windows-behaviour row 17).
+/// (docs/notes/windows-behaviour.md row 17).
 fn verify_encrypted_timestamp(
     kdc: &Kdc,
     value: &[u8],

@@ -154,7 +154,7 @@ pub fn checksum(
             aes_checksum(ChecksumSuite::HmacSha196Aes128, key, usage, data)
         }
         // RFC 4757 §4 defines HMAC-MD5 over any key bytes; Windows accepts it with AES
-        // session keys too (client-interop §11: "AD accepts what kerbad sends").
+        // session keys too (docs/notes/client-interop.md §11: "AD accepts what kerbad sends").
         (CKSUM_HMAC_MD5, _) => Ok(rc4hmac::checksum(key, usage, data)),
         _ => Err(CryptoError::UnsupportedChecksum(cksumtype)),
     }
@@ -168,7 +168,7 @@ fn aes_checksum(suite: ChecksumSuite, key: &[u8], usage: i32, data: &[u8]) -> Re
 }
 
 /// Verifies a checksum received from a client. Unkeyed RSA-MD5 is accepted as AD does for
-/// TGS-REQ authenticators (client-interop §11); the KDC's own checksums are always keyed.
+/// TGS-REQ authenticators (docs/notes/client-interop.md §11); the KDC's own checksums are always keyed.
 pub fn verify_checksum(
     cksumtype: i32,
     key_etype: Etype,

@@ -1,6 +1,6 @@
 //! KRB-ERROR replies (RFC 4120 §5.9.1). Every error carries stime/susec from the simulated
 //! clock: MIT's default `kdc_timesync = 1` uses them to correct a skewed client
-//! (client-interop §11).
+//! (docs/notes/client-interop.md §11).
 
 use super::messages::{name_type, KrbError, PrincipalName};
 

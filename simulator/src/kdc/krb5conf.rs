@@ -1,6 +1,6 @@
 //! A krb5.conf for clients of the simulated forest (MIT krb5.conf(5)). DNS lookups are off, so
 //! clients use exactly the listed KDCs; `rdns = false` stops MIT canonicalizing host names
-//! through reverse DNS (client-interop §2).
+//! through reverse DNS (docs/notes/client-interop.md §2).
 
 use std::fmt::Write as _;
 

@@ -33,7 +33,7 @@ use messages::{msg_type, KdcReq, PrincipalName};
 /// KDC policy. Defaults are Windows' Default Domain Policy (Kerberos Policy) values.
 #[derive(Debug, Clone)]
 pub struct KdcConfig {
-    /// "Maximum tolerance for computer clock synchronization": 5 minutes (windows-behaviour 16).
+    /// "Maximum tolerance for computer clock synchronization": 5 minutes (docs/notes/windows-behaviour.md 16).
     pub max_skew_seconds: i64,
     /// "Maximum lifetime for user ticket": 10 hours.
     pub ticket_lifetime_seconds: i64,

@@ -3,7 +3,7 @@
 //! The groups in a PAC are those of the moment the TGT was issued; service tickets copy the
 //! TGT's PAC (RFC 4120 §3.3.3: the KDC copies the TGT's authorization data; MS-KILE 3.3.5.7),
 //! which is why a host added to a group keeps its old groups until it gets a new TGT
-//! (windows-behaviour row 18).
+//! (docs/notes/windows-behaviour.md row 18).
 
 use thiserror::Error;
 

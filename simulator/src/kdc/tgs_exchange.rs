@@ -1,5 +1,5 @@
 //! The TGS exchange (RFC 4120 §3.3, MS-KILE 3.3.5.7): a TGT in PA-TGS-REQ buys a service
-//! ticket whose PAC is copied from the TGT, so its groups are the TGT's (windows-behaviour 18).
+//! ticket whose PAC is copied from the TGT, so its groups are the TGT's (docs/notes/windows-behaviour.md 18).
 
 use super::crypto::{self, CryptoError, Etype};
 use super::db::{uac, KdcPrincipal};
@@ -253,7 +253,7 @@ fn check_ticket_times(tgt: &EncTicketPart, now: i64, skew: i64, renew: bool) -> 
 
 /// The authenticator checksum, when present, must cover the req-body bytes exactly as sent
 /// (RFC 4120 §3.3.2). An authenticator without one is accepted: AD does (impacket's
-/// getKerberosTGS and kerbad send none and work against Windows DCs; client-interop §11),
+/// getKerberosTGS and kerbad send none and work against Windows DCs; docs/notes/client-interop.md §11),
 /// where MIT and Samba answer KRB_AP_ERR_INAPP_CKSUM.
 fn verify_body_checksum(
     auth: &Authenticator,

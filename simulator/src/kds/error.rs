@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// MS-GKDI / Windows HRESULTs named by the spec (gmsa-gkdi.md §1).
+/// MS-GKDI / Windows HRESULTs named by the spec (docs/notes/gmsa-gkdi.md §1).
 pub mod hresult {
     /// NTE_NO_KEY: no root key qualifies, or the named one is missing.
     pub const NTE_NO_KEY: u32 = 0x8009_000D;

@@ -1,4 +1,4 @@
-//! Group key identifiers and the time ↔ GKID mapping (MS-GKDI; gmsa-gkdi.md §2).
+//! Group key identifiers and the time ↔ GKID mapping (MS-GKDI; docs/notes/gmsa-gkdi.md §2).
 //! One interval is KEY_CYCLE (10 h); 32 intervals make an L1 period, 32 L1 periods an L0 period.
 
 use crate::clock::NtTime;

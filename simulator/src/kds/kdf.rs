@@ -1,4 +1,4 @@
-//! SP800-108 counter-mode KDF over HMAC, as MS-GKDI uses it (gmsa-gkdi.md §2):
+//! SP800-108 counter-mode KDF over HMAC, as MS-GKDI uses it (docs/notes/gmsa-gkdi.md §2):
 //! `T(i) = HMAC(K, BE32(i) || Label || 0x00 || Context || BE32(bits))`, i from 1.
 
 use hmac::digest::KeyInit;

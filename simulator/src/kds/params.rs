@@ -1,5 +1,5 @@
 //! The two parameter blobs of a root key: KdfParameters (`msKds-KDFParam`) and
-//! FfcDhParameters (`msKds-SecretAgreementParam`); MS-GKDI 2.2.1 and 2.2.2, gmsa-gkdi.md §1.
+//! FfcDhParameters (`msKds-SecretAgreementParam`); MS-GKDI 2.2.1 and 2.2.2, docs/notes/gmsa-gkdi.md §1.
 
 use super::error::KdsError;
 use super::kdf::KdfHash;
@@ -118,7 +118,7 @@ const RFC5114_2_3_G: [u8; 256] = hex_const(
 );
 
 impl FfcDhParameters {
-    /// The group Windows writes into every root key (gmsa-gkdi.md §1; a 524-byte blob).
+    /// The group Windows writes into every root key (docs/notes/gmsa-gkdi.md §1; a 524-byte blob).
     pub fn rfc5114_2048_256() -> FfcDhParameters {
         FfcDhParameters {
             key_length: 256,

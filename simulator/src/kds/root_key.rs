@@ -1,4 +1,4 @@
-//! KDS root keys (`msKds-ProvRootKey`, gmsa-gkdi.md §1) and `Add-KdsRootKey` semantics.
+//! KDS root keys (`msKds-ProvRootKey`, docs/notes/gmsa-gkdi.md §1) and `Add-KdsRootKey` semantics.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! The GKDI seed-key chain (MS-GKDI 3.1.4.1.2; gmsa-gkdi.md §2):
+//! The GKDI seed-key chain (MS-GKDI 3.1.4.1.2; docs/notes/gmsa-gkdi.md §2):
 //! L0 = KDF(root, ctx(L0,−1,−1)); L1(L0,31) = KDF(L0, ctx(L0,31,−1) ‖ SD) — the only step that
 //! sees the security descriptor; L1(L0,n) = KDF(L1(L0,n+1), ctx(L0,n,−1));
 //! L2(L0,L1,31) = KDF(L1(L0,L1), ctx(L0,L1,31)); L2(L0,L1,n) = KDF(L2(L0,L1,n+1), ctx(L0,L1,n)).
@@ -14,7 +14,7 @@ use super::root_key::RootKey;
 pub const SEED_KEY_LEN: usize = 64;
 
 /// The fixed target SD of gMSA passwords: `O:SYD:(A;;FRFW;;;S-1-5-9)`, 0x0012019F to Enterprise
-/// DCs (gmsa-gkdi.md §2 [C3], proven by the Samba and GoldenGMSA known answers).
+/// DCs (docs/notes/gmsa-gkdi.md §2 [C3], proven by the Samba and GoldenGMSA known answers).
 pub const GMSA_SECURITY_DESCRIPTOR: [u8; 60] = [
     0x01, 0x00, 0x04, 0x80, // revision 1, SE_DACL_PRESENT | SE_SELF_RELATIVE
     0x30, 0x00, 0x00, 0x00, // owner at 48

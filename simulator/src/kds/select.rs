@@ -1,4 +1,4 @@
-//! Which root key serves which purpose (gmsa-gkdi.md §1, "Root key selection").
+//! Which root key serves which purpose (docs/notes/gmsa-gkdi.md §1, "Root key selection").
 
 use uuid::Uuid;
 

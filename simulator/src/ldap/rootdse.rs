@@ -1,5 +1,5 @@
 //! The rootDSE (RFC 4512 §5.1) with the attributes AD publishes and clients read
-//! (client-interop.md §4; MS-ADTS 3.1.1.3.2).
+//! (docs/notes/client-interop.md §4; MS-ADTS 3.1.1.3.2).
 
 use crate::dsa::Directory;
 use crate::ldap::controls::SUPPORTED_CONTROLS;

@@ -4,7 +4,7 @@
 //!
 //! What the caller does, not this module:
 //! - SYSTEM is not checked here: the directory bypasses the check for its own SYSTEM context
-//!   (gmsa-gkdi.md §5 "SYSTEM always passes"; Windows' DSA runs as LocalSystem).
+//!   (docs/notes/gmsa-gkdi.md §5 "SYSTEM always passes"; Windows' DSA runs as LocalSystem).
 //! - Group membership is expanded into the [`Token`] before the call.
 //! - Generic bits in stored ACE masks are mapped when the SD is written (Windows maps them when
 //!   it creates an object's SD); this check maps only the desired access, as MS-DTYP 2.5.3.2

@@ -446,7 +446,7 @@ mod tests {
 
     #[test]
     fn allowed_ace_matches_gmsa_target_sd_bytes() {
-        // The DACL of the gMSA target SD in gmsa-gkdi.md §2.
+        // The DACL of the gMSA target SD in docs/notes/gmsa-gkdi.md §2.
         let acl = Acl::new(vec![StandardAce::allow(
             well_known::enterprise_domain_controllers(),
             0x0012_019f,

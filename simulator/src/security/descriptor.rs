@@ -3,7 +3,7 @@
 //! Layout: Revision (1) = 1, Sbz1 (1), Control (u16), OffsetOwner, OffsetGroup, OffsetSacl,
 //! OffsetDacl (u32 each, 0 = absent), then the four parts in any order (MS-DTYP 2.4.6: "not
 //! required to be in any particular order"). Windows writes SACL, DACL, owner, group: see the
-//! MS-DTYP 2.5.1.4 example and the gMSA target SD of gmsa-gkdi.md §2 (DACL at 0x14, owner
+//! MS-DTYP 2.5.1.4 example and the gMSA target SD of docs/notes/gmsa-gkdi.md §2 (DACL at 0x14, owner
 //! after it). Decoding remembers the order it found so re-encoding is byte-exact for any
 //! descriptor whose parts are contiguous after the header.
 
@@ -269,7 +269,7 @@ mod tests {
     use crate::security::acl::StandardAce;
     use crate::security::well_known;
 
-    /// gmsa-gkdi.md §2: the fixed 60-byte gMSA target SD, `O:SYD:(A;;FRFW;;;S-1-5-9)`.
+    /// docs/notes/gmsa-gkdi.md §2: the fixed 60-byte gMSA target SD, `O:SYD:(A;;FRFW;;;S-1-5-9)`.
     const GMSA_TARGET_SD_HEX: &str = concat!(
         "01000480", "30000000", "00000000", "00000000", "14000000", "02001c00", "01000000", "00001400",
         "9f011200", "01010000", "00000005", "09000000", "01010000", "00000005", "12000000",

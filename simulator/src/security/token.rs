@@ -76,7 +76,7 @@ impl Token {
     }
 
     /// The LocalSystem token. The directory itself acts as SYSTEM; callers bypass the access
-    /// check for it (gmsa-gkdi.md §5: "SYSTEM always passes") rather than rely on ACEs.
+    /// check for it (docs/notes/gmsa-gkdi.md §5: "SYSTEM always passes") rather than rely on ACEs.
     pub fn system() -> Token {
         Token::new(
             well_known::system(),

@@ -103,7 +103,7 @@ impl DirectoryKdcDb {
     }
 
     /// Resolves `name`, first letting a gMSA whose password interval has passed roll over, so
-    /// the keys read below are the current ones (gmsa-gkdi.md §3: any use triggers it).
+    /// the keys read below are the current ones (docs/notes/gmsa-gkdi.md §3: any use triggers it).
     fn principal_for(&self, name: &PrincipalLookup) -> Option<(KdcPrincipal, Vec<String>)> {
         let id = self.find(&self.dir.read(), name)?;
         if let Err(e) = self.dir.roll_over_if_due(id) {

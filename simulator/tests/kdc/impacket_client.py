@@ -35,7 +35,7 @@ def main() -> int:
         client, args.password, args.domain, "", "", args.aes_key, "127.0.0.1"
     )
     print(f"TGT etype={cipher.enctype}")
-    # Saving the ccache needs EncASRepPart.starttime (client-interop §11).
+    # Saving the ccache needs EncASRepPart.starttime (docs/notes/client-interop.md §11).
     ccache = CCache()
     ccache.fromTGT(tgt, old_session_key, session_key)
     ccache.saveFile(args.ccache)

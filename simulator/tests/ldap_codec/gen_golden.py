@@ -148,7 +148,7 @@ def requests():
         4, 'bindRequest', bind_operation(3, 'SASL', '', sasl_mechanism='EXTERNAL')))
     write('requests', 'bind_v2', message(5, 'bindRequest', bind_operation(2, 'ANONYMOUS')))
 
-    # Sicily (MS-ADTS 5.1.1.1.3; client-interop §7b), as ldap3's bind_operation builds it.
+    # Sicily (MS-ADTS 5.1.1.1.3; docs/notes/client-interop.md §7b), as ldap3's bind_operation builds it.
     discovery = BindRequest()
     discovery['version'] = Version(3)
     discovery['name'] = LDAPDN('')

@@ -51,7 +51,7 @@ pub struct BindRequest {
 }
 
 /// RFC 4511 §4.2 AuthenticationChoice, plus Microsoft's Sicily choices (MS-ADTS 5.1.1.1.3,
-/// client-interop §7b).
+/// docs/notes/client-interop.md §7b).
 #[derive(Clone, PartialEq, Eq)]
 pub enum BindAuth {
     /// `simple [0]`: the password octets as sent (AD expects UTF-8; the server decides).

@@ -10,7 +10,7 @@ pub const NOTICE_OF_DISCONNECTION_OID: &str = "1.3.6.1.4.1.1466.20036";
 pub use crate::dsa::error::code as result_code;
 
 /// RFC 4511 §4.1.9 LDAPResult. `matched_dn` is raw octets because Sicily NTLM (MS-ADTS
-/// 5.1.1.1.3, client-interop §7b) carries the "NTLM" package list and the binary
+/// 5.1.1.1.3, docs/notes/client-interop.md §7b) carries the "NTLM" package list and the binary
 /// CHALLENGE_MESSAGE in that field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LdapResult {

@@ -1,0 +1,16 @@
+//! End-to-end tests with real clients, in one binary: one link instead of one
+//! per file, and one process whose threads run every test. Each file below is a module; shared
+//! helpers are modules too (a new test file must be listed here).
+
+mod common;
+
+mod e2e_control;
+mod e2e_examples;
+mod e2e_fixtures;
+mod e2e_gmsa;
+mod e2e_kerberos;
+mod e2e_ldap;
+mod e2e_record;
+mod e2e_sasl;
+mod e2e_scenarios;
+mod e2e_snapshots;
