@@ -318,21 +318,25 @@ fn gssapi_token_groups_come_from_the_ticket_so_a_new_member_needs_a_new_tgt() {
     assert_reads_password("WEB02 with a new TGT", &lab.gssapi_read_gmsa("WEB02", false, &[]));
 }
 
-/// impacket's LDAPConnection with SASL GSS-SPNEGO/NTLM: sealed on ldap://, no layer on
-/// ldaps://. It connects to the standard ports only, so the script maps 389/636 to the
-/// server's ports in `socket.getaddrinfo`; the client code is untouched.
-const IMPACKET_SPNEGO: &str = r#"
+/// impacket's LDAPConnection with SASL GSS-SPNEGO, `login` (NTLM) or `kerberosLogin` (a raw
+/// krb5 AP-REQ without mutual authentication): sealed on ldap://, no layer on ldaps://. It
+/// connects to the standard ports only, so the script maps the DC's name to 127.0.0.1 and 88,
+/// 389 and 636 to the server's ports in `socket.getaddrinfo`; the client code is untouched.
+const IMPACKET: &str = r#"
 import json, sys, socket
 from impacket.ldap import ldap, ldapasn1
-host, ldap_port, ldaps_port, base, pw = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+mode, kdc_port, ldap_port, ldaps_port, base, dc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 real = socket.getaddrinfo
 def patched(h, port, *a, **k):
-    return real(h, {389: ldap_port, 636: ldaps_port}.get(port, port), *a, **k)
+    h = "127.0.0.1" if h == dc else h
+    return real(h, {88: kdc_port, 389: ldap_port, 636: ldaps_port}.get(port, port), *a, **k)
 socket.getaddrinfo = patched
-out = {}
 def read(url, user, password):
     c = ldap.LDAPConnection(url, base)
-    c.login(user, password, "CORP")
+    if mode == "kerberos":
+        c.kerberosLogin(user, password, "CORP.EXAMPLE.TEST", kdcHost=dc)
+    else:
+        c.login(user, password, "CORP")
     res = c.search(searchBase=base, searchFilter="(sAMAccountName=svc-web$)",
                    attributes=["sAMAccountName", "msDS-ManagedPassword"])
     attrs = {}
@@ -341,69 +345,52 @@ def read(url, user, password):
             for a in e["attributes"]:
                 attrs[str(a["type"])] = len(a["vals"])
     return attrs
-out["sealed"] = read("ldap://" + host, "WEB01$", "Web01-Passw0rd!")
-out["tls"] = read("ldaps://" + host, "WEB01$", "Web01-Passw0rd!")
-out["refused_host"] = read("ldap://" + host, "WEB02$", "Web02-Passw0rd!")
+out = {}
+out["sealed"] = read("ldap://" + dc, "WEB01$", "Web01-Passw0rd!")
+out["tls"] = read("ldaps://" + dc, "WEB01$", "Web01-Passw0rd!")
+out["refused_host"] = read("ldap://" + dc, "WEB02$", "Web02-Passw0rd!")
 try:
-    read("ldap://" + host, "WEB01$", "wrong")
+    read("ldap://" + dc, "WEB01$", "wrong")
     out["wrong"] = "bound"
 except Exception as e:
     out["wrong"] = str(e)
 print(json.dumps(out))
 "#;
 
-#[test]
-fn impacket_gss_spnego_ntlm_seals_on_ldap_and_binds_over_ldaps() {
-    let lab = Lab::start();
+/// Runs [`IMPACKET`] in `mode` and checks what WEB01$ (allowed) and WEB02$ (not) read, sealed
+/// and over TLS; returns the answer to a wrong password.
+fn impacket_reads(lab: &Lab, mode: &str) -> String {
     let port = |u: String| u.rsplit_once(':').unwrap().1.to_string();
     let o = python(
-        IMPACKET_SPNEGO,
+        IMPACKET,
         &[
-            "127.0.0.1",
+            mode,
+            &port(lab.a.kdc()),
             &port(lab.a.ldap()),
             &port(lab.a.ldaps()),
             &lab.base,
-            WEB01_PASSWORD,
+            DC,
         ],
     );
-    assert!(o.status.success(), "impacket: {}", text(&o));
+    assert!(o.status.success(), "impacket {mode}: {}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let read = serde_json::json!({"sAMAccountName": 1, "msDS-ManagedPassword": 1});
-    assert_eq!(v["sealed"], read, "{v}");
-    assert_eq!(v["tls"], read, "{v}");
-    assert_eq!(v["refused_host"], serde_json::json!({"sAMAccountName": 1}), "{v}");
-    assert!(v["wrong"].as_str().unwrap().contains("data 52e"), "{v}");
+    assert_eq!(v["sealed"], read, "{mode}: {v}");
+    assert_eq!(v["tls"], read, "{mode}: {v}");
+    assert_eq!(
+        v["refused_host"],
+        serde_json::json!({"sAMAccountName": 1}),
+        "{mode}: {v}"
+    );
+    v["wrong"].as_str().unwrap().to_string()
 }
 
-/// impacket's `kerberosLogin`: GSS-SPNEGO with a raw krb5 AP-REQ (no mutual authentication),
-/// sealed with the ticket session key on ldap://, no layer on ldaps://. The script maps the
-/// DC's name to 127.0.0.1 and the standard ports (88, 389, 636) to the server's.
-const IMPACKET_KERBEROS: &str = r#"
-import json, sys, socket
-from impacket.ldap import ldap, ldapasn1
-kdc_port, ldap_port, ldaps_port, base, dc = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-real = socket.getaddrinfo
-def patched(h, port, *a, **k):
-    h = "127.0.0.1" if h == dc else h
-    return real(h, {88: kdc_port, 389: ldap_port, 636: ldaps_port}.get(port, port), *a, **k)
-socket.getaddrinfo = patched
-out = {}
-def read(url, user, password):
-    c = ldap.LDAPConnection(url, base)
-    c.kerberosLogin(user, password, "CORP.EXAMPLE.TEST", kdcHost=dc)
-    res = c.search(searchBase=base, searchFilter="(sAMAccountName=svc-web$)",
-                   attributes=["sAMAccountName", "msDS-ManagedPassword"])
-    attrs = {}
-    for e in res:
-        if isinstance(e, ldapasn1.SearchResultEntry):
-            for a in e["attributes"]:
-                attrs[str(a["type"])] = len(a["vals"])
-    return attrs
-out["sealed"] = read("ldap://" + dc, "WEB01$", "Web01-Passw0rd!")
-out["tls"] = read("ldaps://" + dc, "WEB01$", "Web01-Passw0rd!")
-out["refused_host"] = read("ldap://" + dc, "WEB02$", "Web02-Passw0rd!")
-print(json.dumps(out))
-"#;
+#[test]
+fn impacket_gss_spnego_ntlm_seals_on_ldap_and_binds_over_ldaps() {
+    let lab = Lab::start();
+    let wrong = impacket_reads(&lab, "ntlm");
+    assert!(wrong.contains("data 52e"), "{wrong}");
+}
 
 #[test]
 fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
@@ -417,21 +404,7 @@ fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
             lab.base
         ),
     );
-    let port = |u: String| u.rsplit_once(':').unwrap().1.to_string();
-    let o = python(
-        IMPACKET_KERBEROS,
-        &[
-            &port(lab.a.kdc()),
-            &port(lab.a.ldap()),
-            &port(lab.a.ldaps()),
-            &lab.base,
-            DC,
-        ],
-    );
-    assert!(o.status.success(), "impacket: {}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let read = serde_json::json!({"sAMAccountName": 1, "msDS-ManagedPassword": 1});
-    assert_eq!(v["sealed"], read, "{v}");
-    assert_eq!(v["tls"], read, "{v}");
-    assert_eq!(v["refused_host"], serde_json::json!({"sAMAccountName": 1}), "{v}");
+    // A wrong password fails at the KDC, before any bind.
+    let wrong = impacket_reads(&lab, "kerberos");
+    assert!(wrong.contains("KDC_ERR_PREAUTH_FAILED"), "{wrong}");
 }
