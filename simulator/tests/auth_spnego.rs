@@ -182,11 +182,11 @@ fn impacket_krb5_neg_token_init_then_sasl_layer() {
         cksum: Some(Checksum {
             cksumtype: gss_krb5::CKSUM_GSSAPI,
             checksum: GssChecksum {
-                bnd: [0; 16],
+                channel_binding: [0; 16],
                 flags: gss_flags::MUTUAL | gss_flags::CONF | gss_flags::INTEG,
-                deleg: None,
+                delegation: None,
             }
-            .encode(),
+            .to_bytes(),
         }),
         cusec: 5,
         ctime: T0,

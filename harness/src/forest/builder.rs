@@ -201,21 +201,15 @@ impl ForestBuilder {
             return Err(ForestError::Settings(e));
         }
         let admin_password = self.config.admin_password.clone();
+        // Every listener on an ephemeral port: the server's defaults.
         let config = ServerConfig {
             forest: self.config,
             listen: self.listen,
-            ldap_port: 0,
-            ldaps_port: 0,
-            gc_port: 0,
-            kdc_port: 0,
-            control_port: 0,
-            control_listen: None,
             kdc: self.kdc,
             state_dir: self.state_dir,
-            snapshot_dir: None,
-            limits: Default::default(),
             fixtures: self.fixtures,
             record: self.record,
+            ..ServerConfig::default()
         };
         let running = match &self.from_snapshot {
             Some(path) => RunningForest::start_from_snapshot(path, config).await?,

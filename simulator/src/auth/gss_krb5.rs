@@ -46,17 +46,7 @@ pub mod usage {
     pub const INITIATOR_SIGN: i32 = 25;
 }
 
-/// GSS flags in the 0x8003 checksum (RFC 4121 §4.1.1.1, RFC 2744 §3.9), one table.
-pub mod gss_flags {
-    pub const DELEG: u32 = 1;
-    pub const MUTUAL: u32 = 2;
-    pub const REPLAY: u32 = 4;
-    pub const SEQUENCE: u32 = 8;
-    pub const CONF: u32 = 16;
-    pub const INTEG: u32 = 32;
-    /// MS-KILE 3.2.5.2 (GSS_C_DCE_STYLE).
-    pub const DCE_STYLE: u32 = 0x1000;
-}
+pub use crate::kdc::gss_checksum::{gss_flags, GssChecksum, CKSUM_GSSAPI};
 
 /// Per-message token flags (RFC 4121 §4.2.2), one table.
 pub mod token_flags {
@@ -70,9 +60,6 @@ pub mod ap_options {
     pub const USE_SESSION_KEY: u32 = 0x4000_0000;
     pub const MUTUAL_REQUIRED: u32 = 0x2000_0000;
 }
-
-/// The 0x8003 authenticator checksum type (RFC 4121 §4.1.1).
-pub const CKSUM_GSSAPI: i32 = 0x8003;
 
 /// Kerberos error codes an AP exchange can yield (RFC 4120 §7.5.9), one table.
 pub mod code {
@@ -207,46 +194,6 @@ pub struct AcceptPolicy {
     pub expected_channel_binding: Option<[u8; 16]>,
 }
 
-/// The 0x8003 checksum contents (RFC 4121 §4.1.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GssChecksum {
-    pub bnd: [u8; 16],
-    pub flags: u32,
-    /// KRB-CRED carrying a delegated TGT (when DELEG is set).
-    pub deleg: Option<Vec<u8>>,
-}
-
-impl GssChecksum {
-    pub fn decode(b: &[u8]) -> Option<Self> {
-        let lgth = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?);
-        if lgth != 16 {
-            return None;
-        }
-        let bnd: [u8; 16] = b.get(4..20)?.try_into().ok()?;
-        let flags = u32::from_le_bytes(b.get(20..24)?.try_into().ok()?);
-        let deleg = if flags & gss_flags::DELEG != 0 {
-            let _dlg_opt = b.get(24..26)?;
-            let dlgth = usize::from(u16::from_le_bytes(b.get(26..28)?.try_into().ok()?));
-            Some(b.get(28..28 + dlgth)?.to_vec())
-        } else {
-            None
-        };
-        Some(GssChecksum { bnd, flags, deleg })
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = 16u32.to_le_bytes().to_vec();
-        v.extend(self.bnd);
-        v.extend(self.flags.to_le_bytes());
-        if let Some(d) = &self.deleg {
-            v.extend(1u16.to_le_bytes());
-            v.extend((d.len() as u16).to_le_bytes());
-            v.extend(d);
-        }
-        v
-    }
-}
-
 /// What the caller keeps in its replay cache (RFC 4120 §3.2.3: client, server, time, usec).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReplayKey {
@@ -351,9 +298,10 @@ pub fn accept_sec_context(
             "checksum type is not 0x8003",
         ));
     }
-    let gss = GssChecksum::decode(&cksum.checksum)
+    let gss = GssChecksum::from_bytes(&cksum.checksum)
+        .ok()
         .ok_or(ap_err(code::KRB_AP_ERR_INAPP_CKSUM, "malformed 0x8003 checksum"))?;
-    check_binding(&gss.bnd, policy)?;
+    check_binding(&gss.channel_binding, policy)?;
     let service = format!("{}@{}", ap_req.ticket.sname.joined(), ap_req.ticket.realm);
     let replay_key = ReplayKey {
         client: format!("{}@{}", auth.cname.joined(), auth.crealm),

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod der;
 pub mod error;
+pub mod gss_checksum;
 pub mod key_usage;
 pub mod keytab;
 pub mod krb5conf;
