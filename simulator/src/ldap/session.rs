@@ -258,7 +258,7 @@ impl Session {
                 None,
                 After::Continue,
             ),
-            // AD refuses StartTLS while a SASL layer signs or seals (client-interop §8).
+            // AD refuses StartTLS while a SASL layer signs or seals (docs/notes/client-interop.md §8).
             OID_STARTTLS if self.sasl_layer => respond(
                 LdapResult::new(code::OPERATIONS_ERROR, "00000000: LdapErr: DSID-0C0911E8, comment: Cannot start TLS while a SASL security layer is active, data 0, v4563\u{0}"),
                 Some(OID_STARTTLS.into()),

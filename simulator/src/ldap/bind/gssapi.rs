@@ -11,7 +11,7 @@ use crate::auth::gss_krb5::{build_ap_rep, KrbSecurityContext};
 use crate::auth::sasl::{self, layer, KrbLayer, SERVER_MAX_BUFFER};
 use crate::dsa::Caller;
 
-/// Every layer is offered, as AD does (client-interop §7c).
+/// Every layer is offered, as AD does (docs/notes/client-interop.md §7c).
 const OFFERED: u8 = layer::NONE | layer::INTEGRITY | layer::CONFIDENTIALITY;
 
 /// A GSSAPI bind after its first PDU.

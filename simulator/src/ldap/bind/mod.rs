@@ -147,7 +147,7 @@ impl Binder {
     }
 }
 
-/// AD's answer to a refused AcceptSecurityContext (windows-behaviour row 20, client-interop
+/// AD's answer to a refused AcceptSecurityContext (docs/notes/windows-behaviour.md row 20, client-interop
 /// §7b): `80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1`.
 fn security_context_error(reason: WindowsReason) -> LdapResult {
     LdapResult::new(

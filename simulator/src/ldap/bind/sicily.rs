@@ -1,4 +1,4 @@
-//! Sicily NTLM (MS-ADTS 5.1.1.1.3, client-interop §7b): package discovery answers `NTLM` in
+//! Sicily NTLM (MS-ADTS 5.1.1.1.3, docs/notes/client-interop.md §7b): package discovery answers `NTLM` in
 //! the matchedDN, the NEGOTIATE gets the CHALLENGE in the matchedDN, the AUTHENTICATE gets
 //! success or 49. No security layer follows (ldap3 never signs).
 
