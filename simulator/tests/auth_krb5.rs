@@ -1,31 +1,22 @@
 //! The Kerberos GSS acceptor with service tickets issued by adsim's own KDC, and RFC 4121 Wrap
 //! tokens exchanged with impacket 0.13's GSSAPI_AES256 (the code impacket's LDAP client uses).
 
+use crate::auth_common::{self, python, DcKeys};
 use crate::common;
-
-use std::process::Command;
 
 use adsim_simulator::auth::gss_krb5::{
     self, accept_sec_context, build_ap_rep, code, gss_flags, oid, tok_id, AcceptPolicy, Framing, GssChecksum,
-    GssError, KrbSecurityContext, ServiceKeys,
+    GssError, KrbSecurityContext,
 };
 use adsim_simulator::auth::ntlm::{channel_binding_hash, tls_server_end_point, ChannelBindingPolicy};
 use adsim_simulator::kdc::client::Credential;
 use adsim_simulator::kdc::crypto::Etype;
 use adsim_simulator::kdc::messages::{
-    ApRep, ApReq, Authenticator, Checksum, EncApRepPart, EncryptedData, EncryptionKey, PrincipalName,
+    ApRep, ApReq, Authenticator, Checksum, EncApRepPart, EncryptedData, EncryptionKey,
 };
 use adsim_simulator::kdc::ticket::find_pac;
 use common::*;
 use proptest::prelude::*;
-
-struct DcKeys(Vec<adsim_simulator::kdc::KerberosKey>);
-
-impl ServiceKeys for DcKeys {
-    fn key(&self, _sname: &PrincipalName, _realm: &str, etype: i32, _kvno: Option<u32>) -> Option<Vec<u8>> {
-        self.0.iter().find(|k| k.etype == etype).map(|k| k.key.clone())
-    }
-}
 
 struct Ctx {
     cred: Credential,
@@ -33,26 +24,8 @@ struct Ctx {
 }
 
 fn ldap_ticket() -> Ctx {
-    let db = standard_db();
-    let (kdc, _) = frozen_kdc(db.clone());
-    let tgt = get_tgt(
-        &kdc,
-        "alice",
-        ALICE_PASSWORD,
-        &format!("{REALM}alice"),
-        Etype::Aes256,
-    )
-    .unwrap();
-    let cred = get_service_ticket(
-        &kdc,
-        &tgt,
-        &TgsRequest::new(&["ldap", "dc1.corp.example.test"], T0),
-    )
-    .unwrap();
-    Ctx {
-        cred,
-        keys: DcKeys(db.get("DC1$").keys),
-    }
+    let (cred, keys) = auth_common::ldap_ticket();
+    Ctx { cred, keys }
 }
 
 struct Req {
@@ -366,16 +339,6 @@ fn wrap_and_mic_round_trip_and_refuse_tampering_and_reflection() {
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/krb5_wrap.py");
 
-fn python(args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg(SCRIPT)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// impacket seals LDAP PDUs with the acceptor subkey (Flags 06, RRC 28); we unwrap them, and
 /// impacket unwraps what we seal.
 #[test]
@@ -384,19 +347,25 @@ fn impacket_aes256_wrap_tokens_both_ways() {
     let mut acc = KrbSecurityContext::new(&k, true, true).unwrap();
     acc.set_sequence(0, 5);
     for (seq, msg) in [(5, "first PDU"), (6, "a second, longer LDAP PDU than the first")] {
-        let token = hex::decode(python(&[
-            "wrap",
-            &hex::encode(&k.keyvalue),
-            &seq.to_string(),
-            &hex::encode(msg),
-        ]))
+        let token = hex::decode(python(
+            SCRIPT,
+            &[
+                "wrap",
+                &hex::encode(&k.keyvalue),
+                &seq.to_string(),
+                &hex::encode(msg),
+            ],
+        ))
         .unwrap();
         assert_eq!(&token[..3], &[0x05, 0x04, 0x06]);
         assert_eq!(acc.unwrap(&token).unwrap(), (msg.as_bytes().to_vec(), true));
     }
     acc.send_rrc = 28;
     let ours = acc.wrap(b"search result", true).unwrap();
-    let plain = python(&["unwrap", &hex::encode(&k.keyvalue), &hex::encode(&ours)]);
+    let plain = python(
+        SCRIPT,
+        &["unwrap", &hex::encode(&k.keyvalue), &hex::encode(&ours)],
+    );
     assert_eq!(hex::decode(plain).unwrap(), b"search result");
 }
 

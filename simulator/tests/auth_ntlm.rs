@@ -1,13 +1,14 @@
 //! The NTLM acceptor against the MS-NLMP §4.2.4 test vectors and against real client code
 //! (impacket 0.13's `getNTLMSSPType1/3` + `SPNEGOCipher`, ldap3's `NtlmClient`).
 
+use crate::auth_common::{names, python};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use adsim_simulator::auth::ntlm::{
     self, channel_binding_hash, flags, nt_proof_str, ntowf_v2, session_base_key, tls_server_end_point,
     ChannelBindingPolicy, NtlmAcceptor, NtlmAccount, NtlmAccounts, NtlmFailure, NtlmOutcome, NtlmPolicy,
-    NtlmSession, Role, ServerNames,
+    NtlmSession, Role,
 };
 use adsim_simulator::keys::nt_hash;
 use proptest::prelude::*;
@@ -195,16 +196,6 @@ impl NtlmAccounts for Accounts {
     }
 }
 
-fn names() -> ServerNames {
-    ServerNames {
-        nb_domain: "CORP".into(),
-        nb_computer: "DC1".into(),
-        dns_domain: "corp.example.test".into(),
-        dns_computer: "dc1.corp.example.test".into(),
-        dns_tree: "corp.example.test".into(),
-    }
-}
-
 fn negotiate(f: u32) -> Vec<u8> {
     let mut m = b"NTLMSSP\0".to_vec();
     m.extend(1u32.to_le_bytes());
@@ -248,37 +239,30 @@ fn authenticate_lm(f: u32, domain: &str, user: &str, nt: &[u8], lm: &[u8], ersk:
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/ntlm_clients.py");
 
-fn python(args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg(SCRIPT)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 struct ImpacketRun {
     outcome: NtlmOutcome<u32>,
     reply: serde_json::Value,
 }
 
 fn impacket_bind(user: &str, password: &str, cb: &[u8], policy: NtlmPolicy) -> ImpacketRun {
-    let type1 = h(&python(&["impacket-type1"]));
+    let type1 = h(&python(SCRIPT, &["impacket-type1"]));
     let mut acc = NtlmAcceptor::new(names(), policy);
     // 2025-11-22T10:13:20Z as FILETIME.
     let now = (1_763_806_400u64 + 11_644_473_600) * 10_000_000;
     let challenge = acc
         .challenge(&type1, [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88], now)
         .unwrap();
-    let reply: serde_json::Value = serde_json::from_str(&python(&[
-        "impacket-type3",
-        &hex::encode(&challenge),
-        user,
-        password,
-        "CORP",
-        &hex::encode(cb),
-    ]))
+    let reply: serde_json::Value = serde_json::from_str(&python(
+        SCRIPT,
+        &[
+            "impacket-type3",
+            &hex::encode(&challenge),
+            user,
+            password,
+            "CORP",
+            &hex::encode(cb),
+        ],
+    ))
     .unwrap();
     let type3 = h(reply["type3"].as_str().unwrap());
     ImpacketRun {

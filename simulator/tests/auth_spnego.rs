@@ -2,37 +2,22 @@
 //! impacket/ldap/ldap.py): NTLM end to end including mechListMIC and sealed LDAP PDUs, and a
 //! Kerberos NegTokenInit carrying an AP-REQ for a ticket from adsim's KDC.
 
+use crate::auth_common::{self, names, python};
 use crate::common;
 
-use std::process::Command;
-
-use adsim_simulator::auth::gss_krb5::{
-    self, gss_flags, AcceptPolicy, GssChecksum, KrbSecurityContext, ServiceKeys,
-};
+use adsim_simulator::auth::gss_krb5::{self, gss_flags, AcceptPolicy, GssChecksum, KrbSecurityContext};
 use adsim_simulator::auth::ntlm::{
-    NtlmAcceptor, NtlmAccount, NtlmAccounts, NtlmOutcome, NtlmPolicy, NtlmSession, Role, ServerNames,
+    NtlmAcceptor, NtlmAccount, NtlmAccounts, NtlmOutcome, NtlmPolicy, NtlmSession, Role,
 };
 use adsim_simulator::auth::sasl::{self, layer, KrbLayer, NtlmLayer, SaslError, SecurityLayer};
 use adsim_simulator::auth::spnego::{self, Mech, NegState, NegToken, NegTokenInit, NegTokenResp};
 use adsim_simulator::kdc::crypto::Etype;
-use adsim_simulator::kdc::messages::{
-    ApReq, Authenticator, Checksum, EncryptedData, EncryptionKey, PrincipalName,
-};
+use adsim_simulator::kdc::messages::{ApReq, Authenticator, Checksum, EncryptedData, EncryptionKey};
 use common::*;
 use proptest::prelude::*;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/spnego_clients.py");
 const KRB_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/krb5_wrap.py");
-
-fn python(script: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
@@ -52,16 +37,6 @@ impl NtlmAccounts for Accounts {
             ),
             account: "CN=alice",
         })
-    }
-}
-
-fn names() -> ServerNames {
-    ServerNames {
-        nb_domain: "CORP".into(),
-        nb_computer: "DC1".into(),
-        dns_domain: "corp.example.test".into(),
-        dns_computer: "dc1.corp.example.test".into(),
-        dns_tree: "corp.example.test".into(),
     }
 }
 
@@ -147,34 +122,11 @@ fn impacket_gss_spnego_ntlm_bind_with_mech_list_mic_and_sealing() {
     assert!(spnego::complete(&init.mech_types_der, Some(&bad), false, None, &mut session).is_err());
 }
 
-struct DcKeys(Vec<adsim_simulator::kdc::KerberosKey>);
-
-impl ServiceKeys for DcKeys {
-    fn key(&self, _s: &PrincipalName, _r: &str, etype: i32, _k: Option<u32>) -> Option<Vec<u8>> {
-        self.0.iter().find(|k| k.etype == etype).map(|k| k.key.clone())
-    }
-}
-
 /// impacket's Kerberos GSS-SPNEGO init ([MS KRB5] + raw AP-REQ), then the RFC 4752 layer
 /// negotiation and a sealed PDU from impacket's GSSAPI_AES256.
 #[test]
 fn impacket_krb5_neg_token_init_then_sasl_layer() {
-    let db = standard_db();
-    let (kdc, _) = frozen_kdc(db.clone());
-    let tgt = get_tgt(
-        &kdc,
-        "alice",
-        ALICE_PASSWORD,
-        &format!("{REALM}alice"),
-        Etype::Aes256,
-    )
-    .unwrap();
-    let cred = get_service_ticket(
-        &kdc,
-        &tgt,
-        &TgsRequest::new(&["ldap", "dc1.corp.example.test"], T0),
-    )
-    .unwrap();
+    let (cred, keys) = auth_common::ldap_ticket();
     let sk = &cred.session_key;
     let auth = Authenticator {
         crealm: cred.crealm.clone(),
@@ -219,8 +171,7 @@ fn impacket_krb5_neg_token_init_then_sasl_layer() {
         max_skew: 300,
         ..Default::default()
     };
-    let accepted =
-        gss_krb5::accept_sec_context(&choice.token.unwrap(), &DcKeys(db.get("DC1$").keys), &policy).unwrap();
+    let accepted = gss_krb5::accept_sec_context(&choice.token.unwrap(), &keys, &policy).unwrap();
     assert_eq!(accepted.framing, gss_krb5::Framing::Raw);
     let acceptor_subkey = EncryptionKey {
         keytype: 18,

@@ -2,6 +2,8 @@
 //! per file, and one process whose threads run every test. Each file below is a module; shared
 //! helpers are modules too (a new test file must be listed here).
 
+#[path = "auth/common.rs"]
+mod auth_common;
 #[path = "kdc/common.rs"]
 mod common;
 #[path = "kdc/live.rs"]
