@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 
+use super::bind::signing::LdapSigning;
 use super::bind::{Binder, Layer};
 use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, RequestOp, ResponseOp};
 use super::controls::{RequestControl, ResponseControl, SortKey};
@@ -30,6 +31,8 @@ pub struct ServerContext {
     pub domain_urls: Vec<String>,
     /// The DC's own Kerberos keys (every SPN of its account), for GSSAPI and GSS-SPNEGO binds.
     pub service_keys: Arc<dyn ServiceKeys + Send + Sync>,
+    /// "LDAP server signing requirements": which binds without TLS need a SASL layer.
+    pub signing: LdapSigning,
 }
 
 /// What the transport does after sending the responses.
@@ -213,14 +216,11 @@ impl Session {
         } else {
             match auth {
                 BindAuth::Simple(password) => {
-                    self.binder.reset();
-                    match ctx.dir.simple_bind(name, &password) {
-                        Ok(c) => {
-                            self.caller = c.with_encryption(self.tls);
-                            LdapResult::success()
-                        }
-                        Err(e) => err_result(e),
+                    let step = self.binder.simple(ctx, self.tls, name, &password);
+                    if let Some(caller) = step.caller {
+                        self.caller = caller;
                     }
+                    step.result
                 }
                 auth => {
                     let step = self.binder.step(ctx, self.tls, auth);
@@ -560,6 +560,7 @@ mod tests {
             domain: 0,
             global_catalog: false,
             domain_urls: vec!["ldap://127.0.0.1:389".into()],
+            signing: LdapSigning::None,
         }
     }
 
