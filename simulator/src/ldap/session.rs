@@ -667,4 +667,40 @@ mod tests {
         assert!(second.responses.iter().all(|r| r.msgid == 8));
         assert_ne!(first.responses[0].op, second.responses[0].op);
     }
+
+    #[test]
+    fn required_signing_refuses_a_simple_bind_without_tls_and_leaves_the_connection_anonymous() {
+        let ctx = ServerContext {
+            signing: LdapSigning::Required,
+            ..context()
+        };
+        let bind = |password: &str| {
+            RequestOp::Bind(BindRequest {
+                version: 3,
+                name: "Administrator@corp.example.test".into(),
+                auth: BindAuth::Simple(password.as_bytes().to_vec()),
+            })
+        };
+        let whoami = || RequestOp::Extended {
+            oid: OID_WHOAMI.into(),
+            value: None,
+        };
+        let mut plain = Session::new(false);
+        let refused = plain.handle(&ctx, request(1, bind(DEFAULT_ADMIN_PASSWORD), vec![]));
+        assert_eq!(codes(&refused), vec![Some(code::STRONGER_AUTH_REQUIRED)]);
+        assert!(plain.caller().is_anonymous());
+        assert!(plain.take_security_layer().is_none());
+        let who = plain.handle(&ctx, request(2, whoami(), vec![]));
+        assert!(
+            matches!(&who.responses[0].op, ResponseOp::ExtendedResponse { value: Some(v), .. } if v.is_empty())
+        );
+        // An anonymous simple bind stays allowed.
+        let anonymous = plain.handle(&ctx, request(3, bind(""), vec![]));
+        assert_eq!(codes(&anonymous), vec![Some(code::SUCCESS)]);
+        // After StartTLS (or on LDAPS) the same bind completes.
+        plain.tls_started();
+        let bound = plain.handle(&ctx, request(4, bind(DEFAULT_ADMIN_PASSWORD), vec![]));
+        assert_eq!(codes(&bound), vec![Some(code::SUCCESS)]);
+        assert!(!plain.caller().is_anonymous());
+    }
 }
