@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::dsa::{ChildDomainConfig, ForestConfig, KdsRootKeyMode};
-use adsim_simulator::server::{RunningForest, ServerConfig};
+use adsim_simulator::server::{LdapSigning, RunningForest, ServerConfig};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -41,6 +41,13 @@ enum RootKeyArg {
     None,
     Immediate,
     Backdated,
+}
+
+/// "Domain controller: LDAP server signing requirements" (`LDAPServerIntegrity` 1 or 2).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SigningArg {
+    None,
+    Required,
 }
 
 #[derive(clap::Args)]
@@ -120,6 +127,10 @@ struct ServeArgs {
     /// Write every LDAP and Kerberos exchange to FILE as JSON lines (secrets redacted).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// The DC's LDAP signing requirement: `required` refuses, on plain LDAP without TLS,
+    /// simple binds and SASL binds that negotiate no signing or sealing (resultCode 8).
+    #[arg(long, value_enum, default_value = "none")]
+    ldap_signing: SigningArg,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -218,6 +229,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         fixtures,
         record: args.record.clone(),
+        ldap_signing: match args.ldap_signing {
+            SigningArg::None => LdapSigning::None,
+            SigningArg::Required => LdapSigning::Required,
+        },
     };
     let running = match &args.from_snapshot {
         Some(path) => RunningForest::start_from_snapshot(path, config).await?,

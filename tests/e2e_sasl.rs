@@ -1,7 +1,8 @@
 //! The binds real clients make beyond simple bind, against `adsim serve`: Sicily NTLM from
 //! python ldap3, SASL GSSAPI from OpenLDAP's ldapsearch (Cyrus SASL's GSSAPI plugin over MIT
 //! Kerberos, host names through nss_wrapper), and GSS-SPNEGO with NTLM from impacket, each
-//! followed by the searches those clients make. Missing tools fail the tests
+//! followed by the searches those clients make; and what a DC that requires LDAP signing
+//! (`--ldap-signing required`) lets each of them do. Missing tools fail the tests
 //! (`./scripts/test.sh` installs them).
 
 use crate::common;
@@ -35,7 +36,12 @@ impl Drop for Lab {
 
 impl Lab {
     fn start() -> Lab {
-        let a = Adsim::start(&[]);
+        Lab::start_with(&[])
+    }
+
+    /// [`Lab::start`] with extra `adsim serve` flags.
+    fn start_with(extra: &[&str]) -> Lab {
+        let a = Adsim::start(extra);
         let base = a.base();
         let port = a.kdc().rsplit_once(':').unwrap().1.to_string();
         let dir = std::env::temp_dir().join(format!("adsim-e2e-sasl-{}-{port}", std::process::id()));
@@ -407,4 +413,121 @@ fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
     // A wrong password fails at the KDC, before any bind.
     let wrong = impacket_reads(&lab, "kerberos");
     assert!(wrong.contains("KDC_ERR_PREAUTH_FAILED"), "{wrong}");
+}
+
+/// AD's refusal of a bind without integrity on plain LDAP (windows-behaviour.md row 19).
+const INTEGRITY_REQUIRED: &str = "00002028: LdapErr: DSID-0C090256, comment: The server requires binds to turn on integrity checking if SSL\\TLS are not already active on the connection, data 0, v3839";
+
+#[test]
+fn signing_required_refuses_simple_binds_on_plain_ldap_and_allows_them_over_tls() {
+    let lab = Lab::start_with(&["--ldap-signing", "required"]);
+    let whoami = |url: &str, extra: &[&str]| {
+        let mut args = vec!["-H", url, "-x", "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD];
+        args.extend_from_slice(extra);
+        text(&ldap_tool("ldapwhoami", &lab.a.ca(), &args, None))
+    };
+    let plain = whoami(&lab.a.ldap(), &[]);
+    assert!(
+        plain.contains("Strong(er) authentication required (8)") && plain.contains(INTEGRITY_REQUIRED),
+        "{plain}"
+    );
+    let ldaps = whoami(&lab.a.ldaps(), &[]);
+    assert!(ldaps.contains("u:CORP\\Administrator"), "{ldaps}");
+    let start_tls = whoami(&lab.a.ldap(), &["-ZZ"]);
+    assert!(start_tls.contains("u:CORP\\Administrator"), "{start_tls}");
+    // Anonymous binds and rootDSE reads stay allowed.
+    let o = ldap_tool("ldapwhoami", &lab.a.ca(), &["-H", &lab.a.ldap(), "-x"], None);
+    assert!(
+        o.status.success() && text(&o).contains("anonymous"),
+        "{}",
+        text(&o)
+    );
+    let o = ldap_tool(
+        "ldapsearch",
+        &lab.a.ca(),
+        &[
+            "-H",
+            &lab.a.ldap(),
+            "-x",
+            "-LLL",
+            "-b",
+            "",
+            "-s",
+            "base",
+            "defaultNamingContext",
+        ],
+        None,
+    );
+    assert!(
+        text(&o).contains(&format!("defaultNamingContext: {}", lab.base)),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn signing_required_accepts_sealed_gssapi_and_refuses_gssapi_without_a_layer_on_plain_ldap() {
+    let lab = Lab::start_with(&["--ldap-signing", "required"]);
+    lab.kinit("WEB01");
+    let url = lab.url(false);
+    let o = lab.run("WEB01", "ldapwhoami", &["-Y", "GSSAPI", "-N", "-H", &url]);
+    assert!(
+        o.status.success() && text(&o).contains("u:CORP\\WEB01$"),
+        "{}",
+        text(&o)
+    );
+    let signed = lab.run(
+        "WEB01",
+        "ldapwhoami",
+        &["-Y", "GSSAPI", "-N", "-H", &url, "-O", "minssf=1,maxssf=1"],
+    );
+    assert!(text(&signed).contains("u:CORP\\WEB01$"), "{}", text(&signed));
+    let o = lab.run(
+        "WEB01",
+        "ldapwhoami",
+        &["-Y", "GSSAPI", "-N", "-H", &url, "-O", "maxssf=0"],
+    );
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("(8)") && out.contains(INTEGRITY_REQUIRED),
+        "{out}"
+    );
+    // Over TLS, no layer is needed.
+    assert_reads_password(
+        "GSSAPI over TLS",
+        &lab.gssapi_read_gmsa("WEB01", true, &["-O", "maxssf=0"]),
+    );
+}
+
+/// ldap3's Sicily NTLM bind as Administrator (ldap3 never signs), then WhoAmI on the same
+/// connection.
+const LDAP3_NTLM_BIND: &str = r#"
+import json, sys
+from ldap3 import Server, Connection, NTLM
+host, port, admin_pw = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+c = Connection(Server(host, port=port), user="CORP\\Administrator", password=admin_pw, authentication=NTLM)
+ok = c.bind()
+out = {"bound": ok, "result": c.result["result"], "message": c.result["message"]}
+out["whoami"] = c.extend.standard.who_am_i()
+print(json.dumps(out))
+"#;
+
+#[test]
+fn signing_required_refuses_ldap3_sicily_ntlm_on_plain_ldap_and_leaves_the_connection_anonymous() {
+    let lab = Lab::start_with(&["--ldap-signing", "required"]);
+    let url = lab.a.ldap();
+    let (host, port) = url.trim_start_matches("ldap://").rsplit_once(':').unwrap();
+    let o = python(LDAP3_NTLM_BIND, &[host, port, ADMIN_PASSWORD]);
+    assert!(o.status.success(), "ldap3: {}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["bound"], false, "{v}");
+    assert_eq!(v["result"], 8, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().starts_with(INTEGRITY_REQUIRED),
+        "{v}"
+    );
+    assert!(
+        v["whoami"].is_null() || v["whoami"] == "",
+        "the refused bind left a caller: {v}"
+    );
 }

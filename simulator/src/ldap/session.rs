@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 
+use super::bind::signing::LdapSigning;
 use super::bind::{Binder, Layer};
 use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, RequestOp, ResponseOp};
 use super::controls::{RequestControl, ResponseControl, SortKey};
@@ -30,6 +31,8 @@ pub struct ServerContext {
     pub domain_urls: Vec<String>,
     /// The DC's own Kerberos keys (every SPN of its account), for GSSAPI and GSS-SPNEGO binds.
     pub service_keys: Arc<dyn ServiceKeys + Send + Sync>,
+    /// "LDAP server signing requirements": which binds without TLS need a SASL layer.
+    pub signing: LdapSigning,
 }
 
 /// What the transport does after sending the responses.
@@ -213,14 +216,11 @@ impl Session {
         } else {
             match auth {
                 BindAuth::Simple(password) => {
-                    self.binder.reset();
-                    match ctx.dir.simple_bind(name, &password) {
-                        Ok(c) => {
-                            self.caller = c.with_encryption(self.tls);
-                            LdapResult::success()
-                        }
-                        Err(e) => err_result(e),
+                    let step = self.binder.simple(ctx, self.tls, name, &password);
+                    if let Some(caller) = step.caller {
+                        self.caller = caller;
                     }
+                    step.result
                 }
                 auth => {
                     let step = self.binder.step(ctx, self.tls, auth);
@@ -560,6 +560,7 @@ mod tests {
             domain: 0,
             global_catalog: false,
             domain_urls: vec!["ldap://127.0.0.1:389".into()],
+            signing: LdapSigning::None,
         }
     }
 
@@ -665,5 +666,41 @@ mod tests {
         assert_eq!(codes(&second), vec![None, Some(code::SUCCESS)]);
         assert!(second.responses.iter().all(|r| r.msgid == 8));
         assert_ne!(first.responses[0].op, second.responses[0].op);
+    }
+
+    #[test]
+    fn required_signing_refuses_a_simple_bind_without_tls_and_leaves_the_connection_anonymous() {
+        let ctx = ServerContext {
+            signing: LdapSigning::Required,
+            ..context()
+        };
+        let bind = |password: &str| {
+            RequestOp::Bind(BindRequest {
+                version: 3,
+                name: "Administrator@corp.example.test".into(),
+                auth: BindAuth::Simple(password.as_bytes().to_vec()),
+            })
+        };
+        let whoami = || RequestOp::Extended {
+            oid: OID_WHOAMI.into(),
+            value: None,
+        };
+        let mut plain = Session::new(false);
+        let refused = plain.handle(&ctx, request(1, bind(DEFAULT_ADMIN_PASSWORD), vec![]));
+        assert_eq!(codes(&refused), vec![Some(code::STRONGER_AUTH_REQUIRED)]);
+        assert!(plain.caller().is_anonymous());
+        assert!(plain.take_security_layer().is_none());
+        let who = plain.handle(&ctx, request(2, whoami(), vec![]));
+        assert!(
+            matches!(&who.responses[0].op, ResponseOp::ExtendedResponse { value: Some(v), .. } if v.is_empty())
+        );
+        // An anonymous simple bind stays allowed.
+        let anonymous = plain.handle(&ctx, request(3, bind(""), vec![]));
+        assert_eq!(codes(&anonymous), vec![Some(code::SUCCESS)]);
+        // After StartTLS (or on LDAPS) the same bind completes.
+        plain.tls_started();
+        let bound = plain.handle(&ctx, request(4, bind(DEFAULT_ADMIN_PASSWORD), vec![]));
+        assert_eq!(codes(&bound), vec![Some(code::SUCCESS)]);
+        assert!(!plain.caller().is_anonymous());
     }
 }

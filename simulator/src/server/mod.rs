@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::dsa::{Directory, ForestConfig};
 use crate::kdc::{Kdc, KdcConfig};
+pub use crate::ldap::bind::signing::LdapSigning;
 use crate::ldap::session::ServerContext;
 use crate::snapshot::Snapshots;
 pub use ldap::ConnectionLimits;
@@ -53,6 +54,8 @@ pub struct ServerConfig {
     pub fixtures: Vec<PathBuf>,
     /// Record every LDAP and Kerberos exchange in this file as JSON lines (`record`).
     pub record: Option<PathBuf>,
+    /// "Domain controller: LDAP server signing requirements" of every DC (and the GC).
+    pub ldap_signing: LdapSigning,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             limits: ConnectionLimits::default(),
             fixtures: Vec::new(),
             record: None,
+            ldap_signing: LdapSigning::None,
         }
     }
 }
@@ -400,6 +404,7 @@ impl RunningForest {
                 domain: d.index,
                 global_catalog: false,
                 domain_urls: domain_urls.clone(),
+                signing: config.ldap_signing,
             };
             tasks.push(tokio::spawn(ldap::serve(
                 plain,
@@ -425,6 +430,7 @@ impl RunningForest {
             domain: 0,
             global_catalog: true,
             domain_urls,
+            signing: config.ldap_signing,
         };
         tasks.push(tokio::spawn(ldap::serve(
             gc,

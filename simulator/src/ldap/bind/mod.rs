@@ -7,18 +7,20 @@
 mod gssapi;
 pub mod identity;
 mod sicily;
+pub mod signing;
 mod spnego;
 
 use rand::RngCore;
 
 use super::codec::{BindAuth, LdapResult};
-use super::session::ServerContext;
+use super::session::{err_result, ServerContext};
 use crate::auth::gss_krb5::{AcceptPolicy, ApError, KrbAccepted};
 use crate::auth::ntlm::{NtlmAcceptor, NtlmPolicy, ServerNames, WindowsReason};
 use crate::auth::sasl::SecurityLayer;
 use crate::dsa::error::code;
 use crate::dsa::Caller;
 use crate::kdc::messages::EncryptionKey;
+use signing::{Channel, Established};
 
 /// One bind PDU of a SASL mechanism: the connection, whether it runs over TLS, the bind's
 /// state so far and the client's credentials.
@@ -109,6 +111,22 @@ impl Binder {
         self.state = State::Idle;
     }
 
+    /// A simple bind (RFC 4513 §5.1): it forgets a bind in progress, and the server's
+    /// signing policy may refuse it.
+    pub fn simple(&mut self, ctx: &ServerContext, tls: bool, name: &str, password: &[u8]) -> Step {
+        self.reset();
+        let bind = if password.is_empty() {
+            Established::Anonymous
+        } else {
+            Established::Simple
+        };
+        let step = match ctx.dir.simple_bind(name, password) {
+            Ok(c) => Step::done(None, c.with_encryption(tls), None),
+            Err(e) => Step::fail(err_result(e)),
+        };
+        complete(ctx, tls, bind, step)
+    }
+
     /// One bind PDU. `tls`: the connection runs over TLS (a SASL layer is then refused).
     pub fn step(&mut self, ctx: &ServerContext, tls: bool, auth: BindAuth) -> Step {
         let prev = std::mem::take(&mut self.state);
@@ -143,7 +161,24 @@ impl Binder {
             ),
         };
         self.state = next;
-        step
+        let bind = if step.layer.is_some() {
+            Established::SaslLayer
+        } else {
+            Established::SaslNoLayer
+        };
+        complete(ctx, tls, bind, step)
+    }
+}
+
+/// The one place a bind the mechanism accepted meets the server's signing policy
+/// ([`signing::check`]); a refused bind leaves the connection anonymous, without a layer.
+fn complete(ctx: &ServerContext, tls: bool, bind: Established, step: Step) -> Step {
+    if step.caller.is_none() {
+        return step;
+    }
+    match signing::check(ctx.signing, Channel::of(tls), bind) {
+        Ok(()) => step,
+        Err(refused) => Step::fail(refused),
     }
 }
 
