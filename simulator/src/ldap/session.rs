@@ -33,6 +33,9 @@ pub struct ServerContext {
     pub service_keys: Arc<dyn ServiceKeys + Send + Sync>,
     /// "LDAP server signing requirements": which binds without TLS need a SASL layer.
     pub signing: LdapSigning,
+    /// The Kerberos policy's maximum clock skew, which AP-REQs in binds are held to as the KDC
+    /// holds its requests (`--max-skew-minutes`).
+    pub max_skew_seconds: i64,
 }
 
 /// What the transport does after sending the responses.
@@ -561,6 +564,7 @@ mod tests {
             global_catalog: false,
             domain_urls: vec!["ldap://127.0.0.1:389".into()],
             signing: LdapSigning::None,
+            max_skew_seconds: 300,
         }
     }
 

@@ -405,6 +405,7 @@ impl RunningForest {
                 global_catalog: false,
                 domain_urls: domain_urls.clone(),
                 signing: config.ldap_signing,
+                max_skew_seconds: config.kdc.max_skew_seconds,
             };
             tasks.push(tokio::spawn(ldap::serve(
                 plain,
@@ -431,6 +432,7 @@ impl RunningForest {
             global_catalog: true,
             domain_urls,
             signing: config.ldap_signing,
+            max_skew_seconds: config.kdc.max_skew_seconds,
         };
         tasks.push(tokio::spawn(ldap::serve(
             gc,

@@ -46,9 +46,6 @@ pub fn sasl_mechanisms() -> Vec<&'static str> {
 /// A negotiated SASL security layer: wraps and unwraps every later PDU.
 pub type Layer = Box<dyn SecurityLayer + Send>;
 
-/// AD's maximum clock skew for an AP-REQ (Kerberos policy, 5 minutes).
-const MAX_SKEW_SECONDS: i64 = 300;
-
 /// One bind PDU's answer.
 pub struct Step {
     pub result: LdapResult,
@@ -273,7 +270,7 @@ fn ntlm_challenge(ctx: &ServerContext, negotiate: &[u8]) -> Option<(NtlmAcceptor
 fn accept_ap_req(ctx: &ServerContext, token: &[u8]) -> Result<KrbAccepted, ApError> {
     let policy = AcceptPolicy {
         now: ctx.dir.clock.now().unix_seconds(),
-        max_skew: MAX_SKEW_SECONDS,
+        max_skew: ctx.max_skew_seconds,
         ..Default::default()
     };
     crate::auth::gss_krb5::accept_sec_context(token, ctx.service_keys.as_ref(), &policy)
