@@ -160,18 +160,11 @@ fn root_key_creation_returns_an_id_visible_over_ldap() {
     ] {
         let dn =
             format!("CN={key},CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,{config}");
-        let o = ldap_tool(
+        let o = a.as_admin(
             "ldapsearch",
-            &a.ca(),
+            &a.ldaps(),
             &[
-                "-x",
                 "-LLL",
-                "-H",
-                &a.ldaps(),
-                "-D",
-                "CORP\\Administrator",
-                "-w",
-                ADMIN_PASSWORD,
                 "-b",
                 &dn,
                 "-s",
