@@ -52,31 +52,11 @@ impl Caller {
     }
 }
 
-/// The well-known SIDs a token carries (MS-DTYP 2.4.2.4).
+/// The well-known SIDs a token carries (MS-DTYP 2.4.2.4): the security room's, under the names
+/// the directory uses.
 pub mod well_known {
-    use crate::security::Sid;
-    pub fn everyone() -> Sid {
-        Sid::new(1, &[0])
-    }
-    pub fn anonymous() -> Sid {
-        Sid::new(5, &[7])
-    }
-    pub fn network() -> Sid {
-        Sid::new(5, &[2])
-    }
-    pub fn authenticated_users() -> Sid {
-        Sid::new(5, &[11])
-    }
-    pub fn this_organization() -> Sid {
-        Sid::new(5, &[15])
-    }
-    pub fn system() -> Sid {
-        Sid::new(5, &[18])
-    }
-    pub fn enterprise_dcs() -> Sid {
-        Sid::new(5, &[9])
-    }
-    pub fn builtin(rid: u32) -> Sid {
-        Sid::new(5, &[32, rid])
-    }
+    pub use crate::security::well_known::{
+        anonymous, authenticated_network_logon, authenticated_users, builtin,
+        enterprise_domain_controllers as enterprise_dcs, everyone, network, system, this_organization,
+    };
 }

@@ -68,11 +68,6 @@ pub fn token_for(st: &DirState, forest: &super::ForestInfo, id: EntryId) -> Vec<
         }
     }
     token.extend(group_sids(st, forest, id));
-    token.extend([
-        well_known::everyone(),
-        well_known::network(),
-        well_known::authenticated_users(),
-        well_known::this_organization(),
-    ]);
+    token.extend(well_known::authenticated_network_logon());
     token
 }

@@ -41,16 +41,10 @@ impl Token {
         }
     }
 
-    /// Adds the SIDs Windows puts in the token of an authenticated network logon (an LDAP
-    /// bind): Everyone, NETWORK, Authenticated Users and This Organization (the principal is
-    /// from this forest). `whoami /groups` in a network session shows these.
+    /// Adds the SIDs Windows puts in the token of an authenticated network logon
+    /// ([`well_known::authenticated_network_logon`]).
     pub fn add_authenticated_network_sids(&mut self) {
-        for sid in [
-            well_known::everyone(),
-            well_known::network(),
-            well_known::authenticated_users(),
-            well_known::this_organization(),
-        ] {
+        for sid in well_known::authenticated_network_logon() {
             self.add_group(sid);
         }
     }

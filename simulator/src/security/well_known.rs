@@ -60,6 +60,13 @@ pub fn system() -> Sid {
     Sid::new(NT_AUTHORITY, &[18])
 }
 
+/// The SIDs Windows adds to the token of an authenticated network logon (an LDAP bind, a
+/// Kerberos service logon): Everyone, NETWORK, Authenticated Users and This Organization (the
+/// principal is from this forest). `whoami /groups` in a network session shows these.
+pub fn authenticated_network_logon() -> [Sid; 4] {
+    [everyone(), network(), authenticated_users(), this_organization()]
+}
+
 /// A BUILTIN alias `S-1-5-32-<rid>`.
 pub fn builtin(rid: u32) -> Sid {
     Sid::new(NT_AUTHORITY, &[BUILTIN_DOMAIN_RID, rid])

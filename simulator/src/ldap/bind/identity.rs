@@ -84,12 +84,7 @@ pub fn caller_from_ticket(dir: &Directory, ticket: &EncTicketPart) -> Result<Cal
             token.push(sid);
         }
     }
-    token.extend([
-        well_known::everyone(),
-        well_known::network(),
-        well_known::authenticated_users(),
-        well_known::this_organization(),
-    ]);
+    token.extend(well_known::authenticated_network_logon());
     Ok(Caller {
         entry,
         dn: entry
