@@ -79,11 +79,23 @@ impl Directory {
         if !matches {
             return Err(invalid_credentials("52e"));
         }
-        let u = entry.first_i64("userAccountControl").unwrap_or(0) as u32;
+        self.logon(&st, id)
+            .map_err(|data| invalid_credentials(&format!("{data:x}")))
+    }
+
+    /// The caller of an account that has proved its credentials (by password, NT hash or
+    /// ticket), or the AcceptSecurityContext sub-status AD refuses the logon with because of the
+    /// account's state (0x533: disabled). The one account-state rule every bind mechanism uses.
+    pub fn logon(&self, st: &DirState, id: EntryId) -> Result<Caller, u32> {
+        let u = st
+            .store
+            .get(id)
+            .and_then(|e| e.first_i64("userAccountControl"))
+            .unwrap_or(0) as u32;
         if u & uac::ACCOUNTDISABLE != 0 {
-            return Err(invalid_credentials("533"));
+            return Err(0x533);
         }
-        Ok(self.caller_for(&st, id))
+        Ok(self.caller_for(st, id))
     }
 
     /// The caller of a bound account: SID, transitive groups and logon SIDs.

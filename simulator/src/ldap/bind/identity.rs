@@ -3,7 +3,6 @@
 
 use crate::auth::ntlm::{NtlmAccount, NtlmAccounts};
 use crate::dsa::caller::well_known;
-use crate::dsa::provision::uac;
 use crate::dsa::{Caller, Directory};
 use crate::kdc::messages::EncTicketPart;
 use crate::kdc::pac::Pac;
@@ -43,18 +42,10 @@ impl NtlmAccounts for DirectoryAccounts<'_> {
     }
 }
 
-/// Whether the account is disabled (userAccountControl ACCOUNTDISABLE).
-pub fn is_disabled(dir: &Directory, id: EntryId) -> bool {
-    let st = dir.read();
-    st.store
-        .get(id)
-        .and_then(|e| e.first_i64("userAccountControl"))
-        .is_some_and(|u| (u as u32) & uac::ACCOUNTDISABLE != 0)
-}
-
-/// The caller of an NTLM logon: the token is computed afresh from the directory.
-pub fn caller_for_account(dir: &Directory, id: EntryId) -> Caller {
-    dir.caller_for(&dir.read(), id)
+/// The caller of an NTLM logon, its token computed afresh from the directory, or the
+/// sub-status the account's state refuses it with ([`Directory::logon`]).
+pub fn ntlm_logon(dir: &Directory, id: EntryId) -> Result<Caller, u32> {
+    dir.logon(&dir.read(), id)
 }
 
 /// Why a ticket names no caller.

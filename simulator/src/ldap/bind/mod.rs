@@ -199,11 +199,12 @@ fn logon_failure() -> LdapResult {
     })
 }
 
-/// A disabled account: 533, as `dsa::bind` answers a simple bind.
-fn account_disabled() -> LdapResult {
+/// An account whose state refuses the logon (`Directory::logon`: 533 disabled), as a simple
+/// bind is refused.
+fn account_refused(data: u32) -> LdapResult {
     security_context_error(WindowsReason {
         hresult: 0x8009_0308,
-        data: 0x533,
+        data,
     })
 }
 

@@ -2,8 +2,8 @@
 //! the matchedDN, the NEGOTIATE gets the CHALLENGE in the matchedDN, the AUTHENTICATE gets
 //! success or 49. No security layer follows (ldap3 never signs).
 
-use super::identity::{caller_for_account, is_disabled, DirectoryAccounts};
-use super::{account_disabled, ntlm_challenge, out_of_sequence, security_context_error, State, Step};
+use super::identity::{ntlm_logon, DirectoryAccounts};
+use super::{account_refused, ntlm_challenge, out_of_sequence, security_context_error, State, Step};
 use crate::auth::ntlm::{NtlmFailure, NtlmOutcome};
 use crate::ldap::codec::LdapResult;
 use crate::ldap::session::ServerContext;
@@ -47,14 +47,10 @@ pub(super) fn response(ctx: &ServerContext, tls: bool, prev: State, authenticate
         default_domain: ctx.domain,
     };
     let step = match acceptor.authenticate(authenticate, &accounts) {
-        NtlmOutcome::Authenticated { account, .. } if is_disabled(&ctx.dir, account) => {
-            Step::fail(account_disabled())
-        }
-        NtlmOutcome::Authenticated { account, .. } => Step::done(
-            None,
-            caller_for_account(&ctx.dir, account).with_encryption(tls),
-            None,
-        ),
+        NtlmOutcome::Authenticated { account, .. } => match ntlm_logon(&ctx.dir, account) {
+            Ok(caller) => Step::done(None, caller.with_encryption(tls), None),
+            Err(data) => Step::fail(account_refused(data)),
+        },
         NtlmOutcome::Anonymous { .. } => {
             Step::fail(security_context_error(NtlmFailure::AnonymousRefused.code()))
         }

@@ -3,9 +3,9 @@
 //! when SEAL was negotiated, signing when only SIGN) or the Kerberos context (per the GSS
 //! flags CONF / INTEG) protects every later PDU.
 
-use super::identity::{caller_for_account, is_disabled, DirectoryAccounts};
+use super::identity::{ntlm_logon, DirectoryAccounts};
 use super::{
-    accept_ap_req, acceptor_subkey, account_disabled, kerberos_error, layer_over_tls, logon_failure,
+    accept_ap_req, acceptor_subkey, account_refused, kerberos_error, layer_over_tls, logon_failure,
     ntlm_challenge, out_of_sequence, rc4_layer_unsupported, security_context_error, ticket_caller, Layer,
     Leg, State, Step,
 };
@@ -120,9 +120,10 @@ pub(super) fn step(leg: Leg) -> (Step, State) {
                 }
                 NtlmOutcome::Failed(f) => return fail(security_context_error(f.code())),
             };
-            if is_disabled(&leg.sc.dir, account) {
-                return fail(account_disabled());
-            }
+            let caller = match ntlm_logon(&leg.sc.dir, account) {
+                Ok(caller) => caller,
+                Err(data) => return fail(account_refused(data)),
+            };
             let wants_layer = neg_flags & (flags::SIGN | flags::SEAL) != 0;
             if wants_layer && leg.tls {
                 return fail(layer_over_tls());
@@ -142,7 +143,7 @@ pub(super) fn step(leg: Leg) -> (Step, State) {
             }
             let seal = neg_flags & flags::SEAL != 0;
             let layer: Option<Layer> = wants_layer.then(|| Box::new(NtlmLayer { session, seal }) as Layer);
-            let caller = caller_for_account(&leg.sc.dir, account).with_encryption(leg.tls || seal);
+            let caller = caller.with_encryption(leg.tls || seal);
             (Step::done(Some(done), caller, layer), State::Idle)
         }
         (_, NegToken::Resp(_)) => fail(out_of_sequence()),
