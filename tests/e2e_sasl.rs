@@ -531,3 +531,43 @@ fn signing_required_refuses_ldap3_sicily_ntlm_on_plain_ldap_and_leaves_the_conne
         "the refused bind left a caller: {v}"
     );
 }
+
+/// A large sealed answer (the whole subschema's attributeTypes, some hundreds of KB in one
+/// wrapped frame) reaches Cyrus intact.
+#[test]
+fn a_large_sealed_answer_arrives_whole() {
+    let lab = Lab::start();
+    lab.kinit("WEB01");
+    let url = lab.url(false);
+    let subschema = format!("CN=Aggregate,CN=Schema,CN=Configuration,{}", lab.base);
+    let o = lab.run(
+        "WEB01",
+        "ldapsearch",
+        &[
+            "-Y",
+            "GSSAPI",
+            "-N",
+            "-H",
+            &url,
+            "-LLL",
+            "-b",
+            &subschema,
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "attributeTypes",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("SASL data security layer installed"), "{out}");
+    assert!(
+        out.matches("attributeTypes: ").count() > 1000,
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+    assert!(
+        out.contains("'msDS-ManagedPassword'"),
+        "the last attributes arrived too"
+    );
+}
