@@ -72,8 +72,7 @@ impl Directory {
             .encode_utf16()
             .flat_map(|u| u.to_le_bytes())
             .collect();
-        use md4::{Digest, Md4};
-        let hash: [u8; 16] = Md4::digest(&utf16).into();
+        let hash = crate::keys::nt_hash(&utf16);
         // The previous password of a gMSA stays valid too (MS-ADTS 3.1.1.4.5.39).
         let matches = hash == secrets.nt_hash || secrets.previous.as_ref().is_some_and(|p| p.nt_hash == hash);
         if !matches {
