@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::kdc::crypto::{self, Etype};
 use crate::kdc::der::{DerReader, DerWriter};
+pub use crate::kdc::replay::ReplayKey;
 use crate::kdc::messages::{
     ApRep, ApReq, Authenticator, AuthorizationDataEntry, EncApRepPart, EncTicketPart, EncryptedData,
     EncryptionKey, PrincipalName,
@@ -61,23 +62,8 @@ pub mod ap_options {
     pub const MUTUAL_REQUIRED: u32 = 0x2000_0000;
 }
 
-/// Kerberos error codes an AP exchange can yield (RFC 4120 §7.5.9), one table.
-pub mod code {
-    pub const KDC_ERR_ETYPE_NOSUPP: i32 = 14;
-    pub const KRB_AP_ERR_BAD_INTEGRITY: i32 = 31;
-    pub const KRB_AP_ERR_TKT_EXPIRED: i32 = 32;
-    pub const KRB_AP_ERR_TKT_NYV: i32 = 33;
-    pub const KRB_AP_ERR_REPEAT: i32 = 34;
-    pub const KRB_AP_ERR_NOT_US: i32 = 35;
-    pub const KRB_AP_ERR_BADMATCH: i32 = 36;
-    pub const KRB_AP_ERR_SKEW: i32 = 37;
-    pub const KRB_AP_ERR_MSG_TYPE: i32 = 40;
-    pub const KRB_AP_ERR_MODIFIED: i32 = 41;
-    pub const KRB_AP_ERR_BADSEQ: i32 = 42;
-    pub const KRB_AP_ERR_NOKEY: i32 = 45;
-    pub const KRB_AP_ERR_INAPP_CKSUM: i32 = 50;
-    pub const KRB_ERR_GENERIC: i32 = 60;
-}
+/// Kerberos error codes: the KDC's table (RFC 4120 §7.5.9).
+pub use crate::kdc::error::code;
 
 /// A refused AP-REQ: the RFC 4120 error code and a reason for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -192,15 +178,6 @@ pub struct AcceptPolicy {
     pub channel_binding: ChannelBindingPolicy,
     /// MD5 of the gss_channel_bindings_struct for this connection (`ntlm::channel_binding_hash`).
     pub expected_channel_binding: Option<[u8; 16]>,
-}
-
-/// What the caller keeps in its replay cache (RFC 4120 §3.2.3: client, server, time, usec).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ReplayKey {
-    pub client: String,
-    pub server: String,
-    pub ctime: i64,
-    pub cusec: u32,
 }
 
 /// An accepted AP-REQ.

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::dsa::{Directory, ForestConfig};
+use crate::kdc::replay::{self, ReplayCache};
 use crate::kdc::{Kdc, KdcConfig};
 pub use crate::ldap::bind::signing::LdapSigning;
 use crate::ldap::session::ServerContext;
@@ -385,6 +386,14 @@ impl RunningForest {
                 control::serve(control, control_state, control_ready).await,
             )
         }));
+        // One replay cache per DC account: its LDAP, LDAPS and (for the root DC) GC listeners
+        // accept AP-REQs for the same service keys (RFC 4120 §3.2.3).
+        let replay: Vec<Arc<ReplayCache>> = dir
+            .forest
+            .domains
+            .iter()
+            .map(|_| Arc::new(ReplayCache::new(config.kdc.max_skew_seconds, replay::DEFAULT_CAPACITY)))
+            .collect();
         for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
             endpoints.push(DomainEndpoint {
                 domain: d.dns_name.clone(),
@@ -406,6 +415,7 @@ impl RunningForest {
                 domain_urls: domain_urls.clone(),
                 signing: config.ldap_signing,
                 max_skew_seconds: config.kdc.max_skew_seconds,
+                replay: replay[d.index].clone(),
             };
             tasks.push(tokio::spawn(ldap::serve(
                 plain,
@@ -433,6 +443,7 @@ impl RunningForest {
             domain_urls,
             signing: config.ldap_signing,
             max_skew_seconds: config.kdc.max_skew_seconds,
+            replay: replay[0].clone(),
         };
         tasks.push(tokio::spawn(ldap::serve(
             gc,

@@ -15,6 +15,7 @@ use rand::RngCore;
 use super::codec::{BindAuth, LdapResult};
 use super::session::{err_result, ServerContext};
 use crate::auth::gss_krb5::{AcceptPolicy, ApError, KrbAccepted};
+use crate::kdc::replay::Verdict;
 use crate::auth::ntlm::{NtlmAcceptor, NtlmPolicy, ServerNames, WindowsReason};
 use crate::auth::sasl::SecurityLayer;
 use crate::dsa::error::code;
@@ -274,7 +275,16 @@ fn accept_ap_req(ctx: &ServerContext, token: &[u8]) -> Result<KrbAccepted, ApErr
         max_skew: ctx.max_skew_seconds,
         ..Default::default()
     };
-    crate::auth::gss_krb5::accept_sec_context(token, ctx.service_keys.as_ref(), &policy)
+    let accepted = crate::auth::gss_krb5::accept_sec_context(token, ctx.service_keys.as_ref(), &policy)?;
+    // RFC 4120 §3.2.3: an authenticator accepted once is refused again (KRB_AP_ERR_REPEAT),
+    // on this connection or another; a bind has no retransmissions.
+    match ctx.replay.check(&accepted.replay_key, None, policy.now) {
+        Verdict::Fresh => Ok(accepted),
+        _ => Err(ApError {
+            code: crate::kdc::error::code::KRB_AP_ERR_REPEAT,
+            reason: "authenticator replayed",
+        }),
+    }
 }
 
 /// A random acceptor subkey of the session key's etype and a random initial sequence number.
