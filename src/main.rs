@@ -80,6 +80,9 @@ struct ServeArgs {
     /// Global Catalog port (0 = ephemeral).
     #[arg(long, default_value_t = 3268)]
     gc_port: u16,
+    /// Global Catalog over TLS port (AD: 3269; 0 = ephemeral).
+    #[arg(long, default_value_t = 3269)]
+    gcs_port: u16,
     /// KDC port of the root domain's DC, UDP and TCP (0 = ephemeral; child domains' KDCs
     /// always use ephemeral ports, see `domains[].kdc` in the ready line).
     #[arg(long, default_value_t = 1088)]
@@ -213,6 +216,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ldap_port: args.ldap_port,
         ldaps_port: args.ldaps_port,
         gc_port: args.gc_port,
+        gcs_port: args.gcs_port,
         kdc_port: args.kdc_port,
         control_port: args.control_port,
         control_listen: args.control_listen,

@@ -7,12 +7,14 @@ use std::process::{Child, Command, Output, Stdio};
 pub const ADMIN_PASSWORD: &str = "Adsim-Passw0rd!";
 
 /// `adsim serve` flags for ephemeral ports everywhere.
-pub const EPHEMERAL_PORTS: [&str; 10] = [
+pub const EPHEMERAL_PORTS: [&str; 12] = [
     "--ldap-port",
     "0",
     "--ldaps-port",
     "0",
     "--gc-port",
+    "0",
+    "--gcs-port",
     "0",
     "--kdc-port",
     "0",

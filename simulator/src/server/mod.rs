@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub ldap_port: u16,
     pub ldaps_port: u16,
     pub gc_port: u16,
+    /// Global Catalog over TLS (AD: 3269), the same catalogue as `gc_port`.
+    pub gcs_port: u16,
     /// The root DC's KDC port, UDP and TCP (0 = ephemeral; 88 needs root or a capability).
     pub kdc_port: u16,
     /// The control API's port (0 = ephemeral).
@@ -67,6 +69,7 @@ impl Default for ServerConfig {
             ldap_port: 0,
             ldaps_port: 0,
             gc_port: 0,
+            gcs_port: 0,
             kdc_port: 0,
             control_port: 0,
             control_listen: None,
@@ -107,6 +110,8 @@ pub struct ReadyInfo {
     pub ldap_url: String,
     pub ldaps_url: String,
     pub gc_url: String,
+    /// The Global Catalog over TLS (`ldaps://`, AD's port 3269).
+    pub gcs_url: String,
     /// The root domain's KDC (`host:port`).
     pub kdc: String,
     /// Base URL of the HTTP control API (`adsim ctl --url`).
@@ -331,6 +336,7 @@ impl RunningForest {
             listeners.push((plain, secure));
         }
         let gc = bind(config.listen, config.gc_port).await?;
+        let gcs = bind(config.listen, config.gcs_port).await?;
         let mut kdc_sockets = Vec::new();
         for d in &dir.forest.domains {
             let port = if d.index == 0 { config.kdc_port } else { 0 };
@@ -445,10 +451,19 @@ impl RunningForest {
             max_skew_seconds: config.kdc.max_skew_seconds,
             replay: replay[0].clone(),
         };
+        let gcs_url = url("ldaps", addr(&gcs));
         tasks.push(tokio::spawn(ldap::serve(
             gc,
-            gc_ctx,
+            gc_ctx.clone(),
             ldap::Transport::Plain,
+            acceptor.clone(),
+            config.limits.clone(),
+            recorder.clone(),
+        )));
+        tasks.push(tokio::spawn(ldap::serve(
+            gcs,
+            gc_ctx,
+            ldap::Transport::Ldaps,
             acceptor.clone(),
             config.limits.clone(),
             recorder,
@@ -463,6 +478,7 @@ impl RunningForest {
             ldap_url: root.ldap_url.clone(),
             ldaps_url: root.ldaps_url.clone(),
             gc_url,
+            gcs_url,
             kdc: root.kdc.clone(),
             control_url: url("http", control_addr),
             ca_cert: ca_path.display().to_string(),
