@@ -1,6 +1,7 @@
 //! `adsim`: a protocol-faithful Active Directory domain-controller simulator.
 
 mod ctl;
+mod logging;
 mod scenario_cmd;
 
 use std::net::IpAddr;
@@ -148,6 +149,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         // Colour only on a terminal: logs sent to a file or a pipe stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // Client-supplied strings in fields cannot forge lines or send terminal controls.
+        .fmt_fields(logging::EscapedFields::default())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ADSIM_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),

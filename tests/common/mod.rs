@@ -44,12 +44,17 @@ impl Adsim {
     /// `adsim serve` on ephemeral ports with only `extra` (e.g. `--from-snapshot`, which
     /// refuses `--seed`).
     pub fn start_unseeded(extra: &[&str]) -> Adsim {
+        Adsim::start_with_stderr(extra, Stdio::inherit())
+    }
+
+    /// [`Adsim::start_unseeded`] with the server's log (stderr) sent to `stderr`.
+    pub fn start_with_stderr(extra: &[&str], stderr: Stdio) -> Adsim {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
         cmd.arg("serve")
             .args(EPHEMERAL_PORTS)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         let mut child = cmd.spawn().expect("adsim starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
