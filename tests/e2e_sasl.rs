@@ -401,8 +401,8 @@ fn impacket_gss_spnego_ntlm_seals_on_ldap_and_binds_over_ldaps() {
 #[test]
 fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
     let lab = Lab::start();
-    // impacket asks for RC4 first; an AES-only DC account gives an AES session key (RC4 Wrap
-    // tokens are not implemented).
+    // impacket asks for RC4 first; an AES-only DC account gives an AES session key, so the
+    // layer uses RFC 4121 Wrap tokens.
     lab.admin_ok(
         "ldapmodify",
         &format!(
@@ -411,6 +411,15 @@ fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
         ),
     );
     // A wrong password fails at the KDC, before any bind.
+    let wrong = impacket_reads(&lab, "kerberos");
+    assert!(wrong.contains("KDC_ERR_PREAUTH_FAILED"), "{wrong}");
+}
+
+/// With the DC account's default encryption types (RC4 and AES), impacket's service ticket has
+/// an RC4-HMAC session key: every PDU is sealed with RFC 4757 Wrap tokens (as Windows accepts).
+#[test]
+fn impacket_gss_spnego_kerberos_with_an_rc4_session_key_seals_with_rfc_4757_tokens() {
+    let lab = Lab::start();
     let wrong = impacket_reads(&lab, "kerberos");
     assert!(wrong.contains("KDC_ERR_PREAUTH_FAILED"), "{wrong}");
 }

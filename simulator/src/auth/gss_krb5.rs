@@ -1,10 +1,7 @@
 //! Kerberos V5 GSS-API acceptor (RFC 4121, framing of RFC 2743 §3.1 / RFC 1964 §1.1, MS-KILE
 //! 3.4): AP-REQ verification with caller-supplied service keys, the AP-REP for mutual
-//! authentication, and RFC 4121 per-message tokens (Wrap 05 04, MIC 04 04) for AES.
-//!
-//! RC4-HMAC per-message tokens (RFC 4757 §7, MS-KILE 3.4.5.4) are not implemented: a context
-//! whose key is etype 23 accepts, but `wrap`/`unwrap`/`get_mic`/`verify_mic` return
-//! [`GssError::UnsupportedEtype`].
+//! authentication, and RFC 4121 per-message tokens (Wrap 05 04, MIC 04 04) for AES; a context
+//! whose key is RC4-HMAC (etype 23) uses the RFC 4757 tokens of [`super::gss_rc4`] instead.
 
 use thiserror::Error;
 
@@ -17,6 +14,7 @@ use crate::kdc::messages::{
 };
 
 use super::constant_time_eq;
+use super::gss_rc4;
 use super::ntlm::ChannelBindingPolicy;
 
 /// Mechanism OIDs (DER content octets), one table.
@@ -408,11 +406,15 @@ impl KrbSecurityContext {
         self.recv_seq = recv;
     }
 
-    fn aes(&self) -> Result<(), GssError> {
-        match self.etype {
-            Etype::Aes128 | Etype::Aes256 => Ok(()),
-            Etype::Rc4Hmac => Err(GssError::UnsupportedEtype(crypto::ETYPE_RC4_HMAC)),
-        }
+    /// RC4-HMAC contexts use RFC 4757 tokens ([`gss_rc4`]), with 32-bit sequence numbers.
+    fn rc4(&self) -> bool {
+        self.etype == Etype::Rc4Hmac
+    }
+
+    fn next_send_seq(&mut self) -> u64 {
+        let seq = self.send_seq;
+        self.send_seq = self.send_seq.wrapping_add(1);
+        seq
     }
 
     fn usages(&self, sending: bool) -> (i32, i32) {
@@ -446,10 +448,12 @@ impl KrbSecurityContext {
     /// GSS_Wrap (RFC 4121 §4.2.4): with `conf`, Encrypt(plaintext || header) after the header;
     /// without, plaintext || checksum(plaintext || header) with EC = checksum length.
     pub fn wrap(&mut self, plain: &[u8], conf: bool) -> Result<Vec<u8>, GssError> {
-        self.aes()?;
+        let seq = self.next_send_seq();
+        if self.rc4() {
+            let confounder: [u8; 8] = rand::random();
+            return Ok(gss_rc4::wrap(&self.key, seq as u32, self.is_acceptor, plain, conf, confounder));
+        }
         let (seal_usage, _) = self.usages(true);
-        let seq = self.send_seq;
-        self.send_seq = self.send_seq.wrapping_add(1);
         let mut header = [0u8; 16];
         header[0..2].copy_from_slice(&tok_id::WRAP);
         header[2] = self.send_flags(conf);
@@ -489,7 +493,11 @@ impl KrbSecurityContext {
     /// GSS_Unwrap (RFC 4121 §4.2.4); returns the plaintext and whether it was sealed. Accepts
     /// any RRC by rotating back (RFC 4121 §4.2.5).
     pub fn unwrap(&mut self, token: &[u8]) -> Result<(Vec<u8>, bool), GssError> {
-        self.aes()?;
+        if self.rc4() {
+            let got = gss_rc4::unwrap(&self.key, token, !self.is_acceptor)?;
+            self.check_seq(u64::from(got.seq))?;
+            return Ok((got.plain, got.sealed));
+        }
         let (seal_usage, _) = self.usages(false);
         if token.len() < 16 {
             return Err(GssError::Malformed);
@@ -572,13 +580,15 @@ impl KrbSecurityContext {
     /// GSS_GetMIC (RFC 4121 §4.2.6.1): header 04 04, flags, FF×5, SND_SEQ, checksum over
     /// message || header.
     pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.aes()?;
+        let seq = self.next_send_seq();
+        if self.rc4() {
+            return Ok(gss_rc4::get_mic(&self.key, seq as u32, self.is_acceptor, msg));
+        }
         let (_, sign_usage) = self.usages(true);
         let mut header = [0xffu8; 16];
         header[0..2].copy_from_slice(&tok_id::MIC);
         header[2] = self.send_flags(false);
-        header[8..16].copy_from_slice(&self.send_seq.to_be_bytes());
-        self.send_seq = self.send_seq.wrapping_add(1);
+        header[8..16].copy_from_slice(&seq.to_be_bytes());
         let mut data = msg.to_vec();
         data.extend_from_slice(&header);
         let mut out = header.to_vec();
@@ -589,7 +599,10 @@ impl KrbSecurityContext {
     /// GSS_VerifyMIC (RFC 4121 §4.2.6.1). With `check_sequence` false the sequence number is
     /// not enforced (SPNEGO's mechListMIC comes before any message).
     pub fn verify_mic(&mut self, msg: &[u8], token: &[u8], check_sequence: bool) -> Result<(), GssError> {
-        self.aes()?;
+        if self.rc4() {
+            let seq = gss_rc4::verify_mic(&self.key, msg, token, !self.is_acceptor)?;
+            return if check_sequence { self.check_seq(u64::from(seq)) } else { Ok(()) };
+        }
         let (_, sign_usage) = self.usages(false);
         if token.len() < 16 {
             return Err(GssError::Malformed);

@@ -24,6 +24,7 @@
 //! enumeration (flags, AV ids, error codes) lives in one table.
 
 pub mod gss_krb5;
+pub mod gss_rc4;
 pub mod ntlm;
 pub mod sasl;
 pub mod spnego;

@@ -32,7 +32,7 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     mac.finalize().into_bytes().into()
 }
 
-fn rc4_apply(key: &[u8; 16], data: &mut [u8]) {
+pub(crate) fn rc4_apply(key: &[u8; 16], data: &mut [u8]) {
     let mut cipher = Rc4::<rc4::consts::U16>::new(key.into());
     cipher.apply_keystream(data);
 }

@@ -5,7 +5,7 @@
 
 use super::{
     accept_ap_req, acceptor_subkey, kerberos_error, layer_over_tls, logon_failure, out_of_sequence,
-    rc4_layer_unsupported, ticket_caller, Layer, Leg, State, Step,
+    ticket_caller, Layer, Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, KrbSecurityContext};
 use crate::auth::sasl::{self, layer, KrbLayer, SERVER_MAX_BUFFER};
@@ -89,9 +89,8 @@ fn offer(mut ctx: KrbSecurityContext, caller: Caller) -> (Step, State) {
             State::Gssapi(Pending::AwaitChoice { ctx, caller }),
         ),
         Err(e) => {
-            // RC4 session keys have no per-message tokens here (auth::gss_krb5).
             tracing::debug!(error = %e, "GSSAPI layer offer failed");
-            (Step::fail(rc4_layer_unsupported()), State::Idle)
+            (Step::fail(logon_failure()), State::Idle)
         }
     }
 }

@@ -227,15 +227,6 @@ fn layer_over_tls() -> LdapResult {
     )
 }
 
-/// A sign or seal layer over an RC4-HMAC session key: RFC 4757 Wrap tokens are not implemented
-/// (a simulator limitation; Windows accepts them).
-fn rc4_layer_unsupported() -> LdapResult {
-    LdapResult::new(
-        code::AUTH_METHOD_NOT_SUPPORTED,
-        "adsim: a SASL layer over an RC4-HMAC session key is not supported; use AES",
-    )
-}
-
 /// Out-of-order bind PDUs (a continuation without a start).
 fn out_of_sequence() -> LdapResult {
     LdapResult::new(

@@ -6,7 +6,7 @@
 use super::identity::{ntlm_logon, DirectoryAccounts};
 use super::{
     accept_ap_req, acceptor_subkey, account_refused, kerberos_error, layer_over_tls, logon_failure,
-    ntlm_challenge, out_of_sequence, rc4_layer_unsupported, security_context_error, ticket_caller, Layer,
+    ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer,
     Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, gss_flags, KrbSecurityContext};
@@ -219,11 +219,6 @@ fn first_token(
     ) else {
         return fail(logon_failure());
     };
-    // RC4-HMAC session keys have no per-message tokens here (auth::gss_krb5): refuse the bind
-    // rather than a layer that cannot wrap.
-    if (conf || integ) && ctx.clone().wrap(&[], conf).is_err() {
-        return fail(rc4_layer_unsupported());
-    }
     let layer: Option<Layer> = (conf || integ).then(|| Box::new(KrbLayer { ctx, conf }) as Layer);
     (
         Step::done(Some(done), caller.with_encryption(tls || conf), layer),
