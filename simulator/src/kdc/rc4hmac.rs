@@ -23,7 +23,7 @@ pub fn message_type(usage: i32) -> u32 {
     }
 }
 
-fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <HmacMd5 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
