@@ -73,8 +73,14 @@ mod tests {
         });
         let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         assert_eq!(out.lines().count(), 1, "{out}");
-        assert!(!out.contains('\x1b') && !out.contains('\r') && !out.contains('\u{202e}'), "{out:?}");
-        assert!(out.contains("realm=EVIL\\n2026-01-01T00:00:00Z  INFO adsim: forged\\r"), "{out}");
+        assert!(
+            !out.contains('\x1b') && !out.contains('\r') && !out.contains('\u{202e}'),
+            "{out:?}"
+        );
+        assert!(
+            out.contains("realm=EVIL\\n2026-01-01T00:00:00Z  INFO adsim: forged\\r"),
+            "{out}"
+        );
         assert!(out.contains("\\u{202e}txt"), "{out}");
     }
 }

@@ -267,11 +267,27 @@ fn kvno_of_a_host_alias_uses_the_dc_account_through_spn_mappings() {
     let c = f.client(&conf, "alias");
     c.ok("kinit", &c.kinit_alice());
     let host = c.ok("kvno", &c.run("kvno", &["host/dc1.corp.example.test"], None));
-    let cifs = c.ok("kvno", &c.run("kvno", &["cifs/dc1.corp.example.test", "HTTP/dc1.corp.example.test"], None));
+    let cifs = c.ok(
+        "kvno",
+        &c.run(
+            "kvno",
+            &["cifs/dc1.corp.example.test", "HTTP/dc1.corp.example.test"],
+            None,
+        ),
+    );
     // Same account, same key version.
     let kvno_of = |out: &str| out.rsplit("kvno = ").next().unwrap().trim().to_string();
-    assert!(cifs.contains(&format!("cifs/dc1.corp.example.test@{REALM}: kvno = {}", kvno_of(&host))), "{cifs}");
-    assert!(cifs.contains(&format!("HTTP/dc1.corp.example.test@{REALM}: kvno = ")), "{cifs}");
+    assert!(
+        cifs.contains(&format!(
+            "cifs/dc1.corp.example.test@{REALM}: kvno = {}",
+            kvno_of(&host)
+        )),
+        "{cifs}"
+    );
+    assert!(
+        cifs.contains(&format!("HTTP/dc1.corp.example.test@{REALM}: kvno = ")),
+        "{cifs}"
+    );
     c.fails_with(
         "kvno",
         &c.run("kvno", &["nosuch/dc1.corp.example.test"], None),

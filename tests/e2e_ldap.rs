@@ -304,10 +304,19 @@ fn two_domain_forest_serves_both_domains_and_refers_across() {
     let o = a.as_admin(
         "ldapsearch",
         &gcs,
-        &["-b", "DC=corp,DC=example,DC=test", "(sAMAccountName=Administrator)", "1.1"],
+        &[
+            "-b",
+            "DC=corp,DC=example,DC=test",
+            "(sAMAccountName=Administrator)",
+            "1.1",
+        ],
         None,
     );
-    assert_eq!(text(&o), t.replace(&a.s("gc_url"), &gcs), "GC over TLS answers as the GC");
+    assert_eq!(
+        text(&o),
+        t.replace(&a.s("gc_url"), &gcs),
+        "GC over TLS answers as the GC"
+    );
     let o = ldap_tool(
         "ldapsearch",
         &a.ca(),

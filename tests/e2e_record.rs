@@ -301,7 +301,10 @@ fn hostile_names_stay_on_their_log_line() {
     for line in text.lines().filter(|l| l.contains("forged")) {
         assert!(line.contains("KDC refusal"), "a forged line: {line:?}");
     }
-    assert!(!text.contains('\x1b') && !text.contains('\r') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(
+        !text.contains('\x1b') && !text.contains('\r') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
     assert!(text.contains("EVIL\\n2026"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

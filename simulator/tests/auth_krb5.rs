@@ -338,14 +338,23 @@ fn wrap_and_mic_round_trip_and_refuse_tampering_and_reflection() {
     for conf in [true, false] {
         let token = init.wrap(b"an LDAP PDU", conf).unwrap();
         assert_eq!(acc.unwrap(&token).unwrap(), (b"an LDAP PDU".to_vec(), conf));
-        assert_eq!(acc.unwrap(&token), Err(GssError::BadSequence { got: u64::from(!conf as u8), expected: 1 + u64::from(!conf as u8) }));
+        assert_eq!(
+            acc.unwrap(&token),
+            Err(GssError::BadSequence {
+                got: u64::from(!conf as u8),
+                expected: 1 + u64::from(!conf as u8)
+            })
+        );
         let back = acc.wrap(b"the answer", conf).unwrap();
         assert_eq!(init.unwrap(&back).unwrap(), (b"the answer".to_vec(), conf));
         assert_eq!(acc.unwrap(&back), Err(GssError::WrongDirection));
     }
     let mic = init.get_mic(b"mech types").unwrap();
     acc.verify_mic(b"mech types", &mic, false).unwrap();
-    assert_eq!(acc.verify_mic(b"mech typez", &mic, false), Err(GssError::BadIntegrity));
+    assert_eq!(
+        acc.verify_mic(b"mech typez", &mic, false),
+        Err(GssError::BadIntegrity)
+    );
 }
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/krb5_wrap.py");
@@ -394,7 +403,13 @@ fn impacket_rc4_wrap_tokens_both_ways() {
     for (seq, msg) in [(0, "first PDU"), (1, "a second, longer LDAP PDU than the first")] {
         let token = hex::decode(python(
             SCRIPT,
-            &["wrap", &hex::encode(&k.keyvalue), &seq.to_string(), &hex::encode(msg), "23"],
+            &[
+                "wrap",
+                &hex::encode(&k.keyvalue),
+                &seq.to_string(),
+                &hex::encode(msg),
+                "23",
+            ],
         ))
         .unwrap();
         assert_eq!(acc.unwrap(&token).unwrap(), (msg.as_bytes().to_vec(), true));

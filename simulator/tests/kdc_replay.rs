@@ -12,7 +12,14 @@ use adsim_simulator::kdc::Transport;
 use common::*;
 
 fn alice_tgt(kdc: &adsim_simulator::kdc::Kdc) -> adsim_simulator::kdc::client::Credential {
-    get_tgt(kdc, "alice", ALICE_PASSWORD, &format!("{REALM}alice"), Etype::Aes256).unwrap()
+    get_tgt(
+        kdc,
+        "alice",
+        ALICE_PASSWORD,
+        &format!("{REALM}alice"),
+        Etype::Aes256,
+    )
+    .unwrap()
 }
 
 fn is_tgs_rep(bytes: &[u8]) -> bool {
@@ -35,7 +42,11 @@ fn a_retransmitted_tgs_req_is_answered_and_a_reused_authenticator_is_a_replay() 
     }
     for _ in 0..2 {
         let reply = kdc.handle(&bytes, Transport::Tcp).expect("a reply");
-        assert!(is_tgs_rep(&reply), "{:?}", KrbError::from_der(&reply).map(|e| e.error_code));
+        assert!(
+            is_tgs_rep(&reply),
+            "{:?}",
+            KrbError::from_der(&reply).map(|e| e.error_code)
+        );
     }
 
     // The same AP-REQ in a different request (another PA-DATA beside it; the body checksum does
@@ -46,7 +57,11 @@ fn a_retransmitted_tgs_req_is_answered_and_a_reused_authenticator_is_a_replay() 
         value: vec![0x30, 0x05, 0xa0, 0x03, 0x01, 0x01, 0xff],
     });
     let reply = kdc.handle(&other.to_der(), Transport::Tcp).expect("a reply");
-    assert_eq!(KrbError::from_der(&reply).unwrap().error_code, 34, "KRB_AP_ERR_REPEAT");
+    assert_eq!(
+        KrbError::from_der(&reply).unwrap().error_code,
+        34,
+        "KRB_AP_ERR_REPEAT"
+    );
 
     // A new request from the same client at the same (frozen) second has its own cusec.
     let fresh = TgsRequest::new(&["ldap", "dc1.corp.example.test"], T0);
@@ -64,7 +79,9 @@ fn undecodable_datagrams_get_no_answer_and_tcp_still_gets_an_error() {
     }
     let tgt = alice_tgt(&kdc);
     let request = TgsRequest::new(&["krbtgt", REALM], T0).encode(&tgt);
-    assert!(kdc.handle(&request[..request.len() / 2], Transport::Udp).is_none());
+    assert!(kdc
+        .handle(&request[..request.len() / 2], Transport::Udp)
+        .is_none());
     // Over TCP the framed request is still answered with KRB_ERR_GENERIC (a stream is not
     // spoofable).
     let reply = kdc.handle(&request[..request.len() / 2], Transport::Tcp).unwrap();

@@ -7,11 +7,11 @@ use thiserror::Error;
 
 use crate::kdc::crypto::{self, Etype};
 use crate::kdc::der::{DerReader, DerWriter};
-pub use crate::kdc::replay::ReplayKey;
 use crate::kdc::messages::{
     ApRep, ApReq, Authenticator, AuthorizationDataEntry, EncApRepPart, EncTicketPart, EncryptedData,
     EncryptionKey, PrincipalName,
 };
+pub use crate::kdc::replay::ReplayKey;
 
 use super::constant_time_eq;
 use super::gss_rc4;
@@ -451,7 +451,14 @@ impl KrbSecurityContext {
         let seq = self.next_send_seq();
         if self.rc4() {
             let confounder: [u8; 8] = rand::random();
-            return Ok(gss_rc4::wrap(&self.key, seq as u32, self.is_acceptor, plain, conf, confounder));
+            return Ok(gss_rc4::wrap(
+                &self.key,
+                seq as u32,
+                self.is_acceptor,
+                plain,
+                conf,
+                confounder,
+            ));
         }
         let (seal_usage, _) = self.usages(true);
         let mut header = [0u8; 16];
@@ -601,7 +608,11 @@ impl KrbSecurityContext {
     pub fn verify_mic(&mut self, msg: &[u8], token: &[u8], check_sequence: bool) -> Result<(), GssError> {
         if self.rc4() {
             let seq = gss_rc4::verify_mic(&self.key, msg, token, !self.is_acceptor)?;
-            return if check_sequence { self.check_seq(u64::from(seq)) } else { Ok(()) };
+            return if check_sequence {
+                self.check_seq(u64::from(seq))
+            } else {
+                Ok(())
+            };
         }
         let (_, sign_usage) = self.usages(false);
         if token.len() < 16 {

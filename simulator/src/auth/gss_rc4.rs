@@ -63,7 +63,14 @@ fn crypt_key(key: &[u8], seq: u32) -> [u8; 16] {
 }
 
 /// GSS_Wrap: the whole token (framing included) for `plain`, sealed when `conf`.
-pub fn wrap(key: &[u8], seq: u32, from_acceptor: bool, plain: &[u8], conf: bool, confounder: [u8; 8]) -> Vec<u8> {
+pub fn wrap(
+    key: &[u8],
+    seq: u32,
+    from_acceptor: bool,
+    plain: &[u8],
+    conf: bool,
+    confounder: [u8; 8],
+) -> Vec<u8> {
     let mut header = [0u8; 8];
     header[0..2].copy_from_slice(&tok_id::WRAP);
     header[2..4].copy_from_slice(&SGN_ALG_HMAC_MD5);
@@ -157,7 +164,10 @@ pub fn unwrap(key: &[u8], token: &[u8], from_acceptor: bool) -> Result<Unwrapped
     }
     // The pad: 1 to 8 bytes each holding the pad length (RFC 1964 §1.2.2.3).
     let pad = usize::from(*data.last().ok_or(GssError::Malformed)?);
-    if !(1..=8).contains(&pad) || pad > data.len() || data[data.len() - pad..].iter().any(|b| usize::from(*b) != pad) {
+    if !(1..=8).contains(&pad)
+        || pad > data.len()
+        || data[data.len() - pad..].iter().any(|b| usize::from(*b) != pad)
+    {
         return Err(GssError::Malformed);
     }
     Ok(Unwrapped {
@@ -207,7 +217,14 @@ mod tests {
         for conf in [true, false] {
             let token = wrap(&KEY, 7, true, b"LDAP PDU", conf, *b"confound");
             let got = unwrap(&KEY, &token, true).unwrap();
-            assert_eq!(got, Unwrapped { plain: b"LDAP PDU".to_vec(), sealed: conf, seq: 7 });
+            assert_eq!(
+                got,
+                Unwrapped {
+                    plain: b"LDAP PDU".to_vec(),
+                    sealed: conf,
+                    seq: 7
+                }
+            );
             // The plaintext is hidden only when sealed.
             assert_eq!(token.windows(8).any(|w| w == b"LDAP PDU"), !conf);
             // Reflected back to its sender, or flipped: refused.
@@ -223,6 +240,9 @@ mod tests {
     fn mic_round_trip() {
         let token = get_mic(&KEY, 3, false, b"mech list");
         assert_eq!(verify_mic(&KEY, b"mech list", &token, false), Ok(3));
-        assert_eq!(verify_mic(&KEY, b"other", &token, false), Err(GssError::BadIntegrity));
+        assert_eq!(
+            verify_mic(&KEY, b"other", &token, false),
+            Err(GssError::BadIntegrity)
+        );
     }
 }

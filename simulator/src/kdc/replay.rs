@@ -97,7 +97,9 @@ impl ReplayCache {
             };
         }
         while inner.seen.len() >= self.capacity {
-            let Some(oldest) = inner.order.pop_front() else { break };
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
             inner.seen.remove(&oldest);
         }
         inner.seen.insert(
@@ -158,7 +160,10 @@ mod tests {
     fn a_repeat_is_a_replay_and_an_identical_request_a_retransmission() {
         let cache = ReplayCache::new(300, 10);
         assert_eq!(cache.check(&key(1000, 1), Some(b"req"), 1000), Verdict::Fresh);
-        assert_eq!(cache.check(&key(1000, 1), Some(b"req"), 1001), Verdict::Retransmission);
+        assert_eq!(
+            cache.check(&key(1000, 1), Some(b"req"), 1001),
+            Verdict::Retransmission
+        );
         assert_eq!(cache.check(&key(1000, 1), Some(b"other"), 1001), Verdict::Replay);
         assert_eq!(cache.check(&key(1000, 2), Some(b"other"), 1001), Verdict::Fresh);
         let binds = ReplayCache::new(300, 10);

@@ -12,8 +12,8 @@ use super::messages::{
 use super::names::{find_service, is_local_krbtgt};
 use super::pac::{Pac, SigningKey};
 use super::policy::{self, kdc_option, ticket_flag};
-use super::ticket::{self, TicketError};
 use super::replay::{ReplayKey, Verdict};
+use super::ticket::{self, TicketError};
 use super::Kdc;
 
 /// `request` is the TGS-REQ as received: a retransmission of the identical request is answered

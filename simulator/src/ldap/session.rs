@@ -14,9 +14,9 @@ use super::controls::{RequestControl, ResponseControl, SortKey};
 use super::rootdse::{self, OID_STARTTLS, OID_WHOAMI};
 use crate::auth::gss_krb5::ServiceKeys;
 use crate::dsa::error::code;
-use crate::kdc::replay::ReplayCache;
 use crate::dsa::request::{ModOp, Modification, Scope, SearchEntry, SearchRequest, View};
 use crate::dsa::{Caller, Directory, DsError};
+use crate::kdc::replay::ReplayCache;
 
 /// AD's MaxPageSize default: a search without paging returns at most this many entries.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -717,7 +717,9 @@ mod tests {
     #[test]
     fn a_replayed_gssapi_ap_req_is_refused() {
         use crate::auth::gss_krb5::{oid, tok_id, wrap_initial_token};
-        use crate::kdc::client::{service_name, Answer, ApRequest, AsRequest, ClientKey, GssChecksum, TgsRequest};
+        use crate::kdc::client::{
+            service_name, Answer, ApRequest, AsRequest, ClientKey, GssChecksum, TgsRequest,
+        };
         use crate::kdc::crypto::Etype;
         use crate::kdc::{Kdc, KdcConfig, Transport};
 
@@ -725,19 +727,28 @@ mod tests {
         let db = Arc::new(crate::server::kdc::DirectoryKdcDb::new(ctx.dir.clone(), 0));
         let kdc = Kdc::new(db, ctx.dir.clock.clone(), KdcConfig::default());
         let now = ctx.dir.clock.now().unix_seconds();
-        let key = ClientKey::from_password(Etype::Aes256, DEFAULT_ADMIN_PASSWORD, "CORP.EXAMPLE.TESTAdministrator")
-            .unwrap();
+        let key = ClientKey::from_password(
+            Etype::Aes256,
+            DEFAULT_ADMIN_PASSWORD,
+            "CORP.EXAMPLE.TESTAdministrator",
+        )
+        .unwrap();
         let as_req = AsRequest::new("CORP.EXAMPLE.TEST", "Administrator", now).with_preauth(key.clone());
         let reply = kdc.handle(&as_req.encode().unwrap(), Transport::Tcp).unwrap();
         let Answer::Ticket(tgt) = as_req.read_reply(&reply, &key).unwrap() else {
             panic!("no TGT")
         };
         let tgs_req = TgsRequest::new(service_name("ldap/dc1.corp.example.test"), now);
-        let reply = kdc.handle(&tgs_req.encode(&tgt).unwrap(), Transport::Tcp).unwrap();
+        let reply = kdc
+            .handle(&tgs_req.encode(&tgt).unwrap(), Transport::Tcp)
+            .unwrap();
         let Answer::Ticket(ticket) = tgs_req.read_reply(&reply, &tgt).unwrap() else {
             panic!("no service ticket")
         };
-        let ap_req = ApRequest::new(now).gss(GssChecksum::new(0)).encode(&ticket).unwrap();
+        let ap_req = ApRequest::new(now)
+            .gss(GssChecksum::new(0))
+            .encode(&ticket)
+            .unwrap();
         let token = wrap_initial_token(oid::KRB5, tok_id::AP_REQ, &ap_req);
         let gssapi = |token: &[u8]| {
             request(

@@ -419,7 +419,12 @@ mod tests {
         let db = DirectoryKdcDb::new(dir.clone(), 0);
         let realm = "CORP.EXAMPLE.TEST";
         let spn = |s: &str| PrincipalLookup::Spn(s.into());
-        for alias in ["cifs/dc1.corp.example.test", "CIFS/DC1.corp.example.test", "rpcss/dc1", "http/dc1.corp.example.test"] {
+        for alias in [
+            "cifs/dc1.corp.example.test",
+            "CIFS/DC1.corp.example.test",
+            "rpcss/dc1",
+            "http/dc1.corp.example.test",
+        ] {
             let p = lookup(&db, realm, spn(alias)).unwrap_or_else(|| panic!("{alias}"));
             assert_eq!(p.sam_account_name, "DC1$", "{alias}");
         }

@@ -398,7 +398,12 @@ impl RunningForest {
             .forest
             .domains
             .iter()
-            .map(|_| Arc::new(ReplayCache::new(config.kdc.max_skew_seconds, replay::DEFAULT_CAPACITY)))
+            .map(|_| {
+                Arc::new(ReplayCache::new(
+                    config.kdc.max_skew_seconds,
+                    replay::DEFAULT_CAPACITY,
+                ))
+            })
             .collect();
         for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
             endpoints.push(DomainEndpoint {

@@ -509,7 +509,11 @@ mod tests {
         cap_value(&mut v);
         let filter = v["request"]["filter"].as_str().unwrap();
         assert!(filter.len() < MAX_RECORDED_STRING + 32, "{}", filter.len());
-        assert!(filter.ends_with("…<1200005 bytes>"), "{}", &filter[filter.len() - 30..]);
+        assert!(
+            filter.ends_with("…<1200005 bytes>"),
+            "{}",
+            &filter[filter.len() - 30..]
+        );
         let attrs = v["request"]["attributes"].as_array().unwrap();
         assert_eq!(attrs.len(), MAX_RECORDED_ITEMS + 1);
         assert_eq!(attrs[MAX_RECORDED_ITEMS], "…<10000 items>");
@@ -528,13 +532,18 @@ mod tests {
         }
         let recorder = Recorder::to_writer(Box::new(Shared(out.clone())), Clock::system());
         let values: Vec<String> = (0..64).map(|_| "x".repeat(5000)).collect();
-        let attrs: Vec<Value> = (0..64).map(|i| json!({"name": format!("a{i}"), "values": values})).collect();
+        let attrs: Vec<Value> = (0..64)
+            .map(|i| json!({"name": format!("a{i}"), "values": values}))
+            .collect();
         recorder.write(json!({"operation": "add", "request": {"attributes": attrs}}));
         let line = String::from_utf8(out.lock().unwrap().clone()).unwrap();
         assert!(line.len() <= MAX_LINE, "{}", line.len());
         let parsed: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["operation"], "add");
-        assert!(parsed["request"]["left_out"].as_str().unwrap().starts_with("request of "));
+        assert!(parsed["request"]["left_out"]
+            .as_str()
+            .unwrap()
+            .starts_with("request of "));
     }
 
     #[test]

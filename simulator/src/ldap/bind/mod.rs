@@ -15,12 +15,12 @@ use rand::RngCore;
 use super::codec::{BindAuth, LdapResult};
 use super::session::{err_result, ServerContext};
 use crate::auth::gss_krb5::{AcceptPolicy, ApError, KrbAccepted};
-use crate::kdc::replay::Verdict;
 use crate::auth::ntlm::{NtlmAcceptor, NtlmPolicy, ServerNames, WindowsReason};
 use crate::auth::sasl::SecurityLayer;
 use crate::dsa::error::code;
 use crate::dsa::Caller;
 use crate::kdc::messages::EncryptionKey;
+use crate::kdc::replay::Verdict;
 use signing::{Channel, Established};
 
 /// One bind PDU of a SASL mechanism: the connection, whether it runs over TLS, the bind's

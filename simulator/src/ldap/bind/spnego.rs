@@ -6,8 +6,7 @@
 use super::identity::{ntlm_logon, DirectoryAccounts};
 use super::{
     accept_ap_req, acceptor_subkey, account_refused, kerberos_error, layer_over_tls, logon_failure,
-    ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer,
-    Leg, State, Step,
+    ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer, Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, gss_flags, KrbSecurityContext};
 use crate::auth::ntlm::{flags, NtlmAcceptor, NtlmFailure, NtlmOutcome, NtlmSession, Role};
