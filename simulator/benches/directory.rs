@@ -31,7 +31,10 @@ fn forest(gmsas: usize) -> Arc<Directory> {
     dir.add(
         &system,
         &format!("CN=alice,CN=Users,{BASE}"),
-        vec![("objectClass".into(), s("user")), ("sAMAccountName".into(), s("alice"))],
+        vec![
+            ("objectClass".into(), s("user")),
+            ("sAMAccountName".into(), s("alice")),
+        ],
     )
     .unwrap();
     for i in 0..gmsas {

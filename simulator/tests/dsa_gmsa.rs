@@ -277,6 +277,12 @@ fn creation_rules() {
         )
         .unwrap_err();
     assert_eq!(err.code, 19);
+    // The Att field is the ATTRTYP from the prefix table (MS-DRSR 5.16.4): 1.2.840.113556.1.4.2199.
+    assert!(
+        err.text.contains("Att 90897 (msDS-ManagedPasswordInterval)"),
+        "{}",
+        err.text
+    );
     let v = read(&dir, &a, &["msDS-ManagedPasswordInterval"]).unwrap();
     assert_eq!(v[0].1[0], b"30");
     // Forest-wide name uniqueness: the same name in the child domain is refused.
@@ -292,6 +298,18 @@ fn creation_rules() {
         )
         .unwrap_err();
     assert_eq!(err.code, 68, "{err:?}");
+    // A gMSA name without the trailing `$`: sAMAccountName is 1.2.840.113556.1.4.221 → 900dd.
+    let err = dir
+        .add(
+            &a,
+            &format!("CN=svc-nodollar,CN=Managed Service Accounts,{BASE}"),
+            vec![
+                ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
+                ("sAMAccountName".into(), s("svc-nodollar")),
+            ],
+        )
+        .unwrap_err();
+    assert!(err.text.contains("Att 900dd (sAMAccountName)"), "{}", err.text);
     // Account Operators may create computers but not gMSAs.
     dir.add(
         &a,

@@ -134,7 +134,7 @@ impl Directory {
         if e.first_str("sAMAccountName")
             .is_some_and(|sam| !sam.ends_with('$'))
         {
-            return Err(DsError::constraint(0x523, 0x90221, "sAMAccountName"));
+            return Err(DsError::constraint(0x523, "sAMAccountName"));
         }
         let days = match e.first_i64("msDS-ManagedPasswordInterval") {
             Some(d) => d,
@@ -146,13 +146,12 @@ impl Directory {
         rollover::rollover_interval(days).map_err(|_| {
             DsError::constraint(
                 win32::ERROR_DS_CONSTRAINT_VIOLATION,
-                0x907A7,
                 "msDS-ManagedPasswordInterval",
             )
         })?;
         if let Some(sd) = e.first("msDS-GroupMSAMembership") {
             SecurityDescriptor::from_bytes(sd)
-                .map_err(|_| DsError::constraint(0x57, 0x907A8, "msDS-GroupMSAMembership"))?;
+                .map_err(|_| DsError::constraint(0x57, "msDS-GroupMSAMembership"))?;
         }
         let now = self.clock.now();
         let keys = self.root_keys(st);
