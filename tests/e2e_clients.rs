@@ -330,25 +330,34 @@ fn credentials_fetcher_sequence_kinit_sealed_gssapi_read_decode_kinit_as_the_gms
     );
 }
 
-/// ldap3 2.9.1's Sicily NTLM bind as WEB01$ over LDAPS: the result code and message.
-const LDAP3_NTLM_LDAPS: &str = r#"
+/// ldap3 2.9.1's Sicily NTLM bind as WEB01$ over LDAPS (`ldaps`) or after StartTLS on 389
+/// (`starttls`): the result code and message.
+const LDAP3_NTLM_TLS: &str = r#"
 import json, sys, ssl
 from ldap3 import Server, Connection, NTLM, Tls
-host, ca, pw = sys.argv[1], sys.argv[2], sys.argv[3]
+mode, host, ca, pw = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ca)
-c = Connection(Server(host, port=636, use_ssl=True, tls=tls), user="CORP\\WEB01$", password=pw, authentication=NTLM)
+if mode == "ldaps":
+    server = Server(host, port=636, use_ssl=True, tls=tls)
+else:
+    server = Server(host, port=389, tls=tls)
+c = Connection(server, user="CORP\\WEB01$", password=pw, authentication=NTLM)
+c.open()
+if mode == "starttls":
+    assert c.start_tls(), c.result
 ok = c.bind()
 print(json.dumps({"bound": ok, "result": c.result["result"], "message": c.result["message"]}))
 "#;
 
 fn ldap3_ntlm_over_ldaps(lab: &Lab) -> serde_json::Value {
+    ldap3_ntlm_over_tls(lab, "ldaps")
+}
+
+fn ldap3_ntlm_over_tls(lab: &Lab, mode: &str) -> serde_json::Value {
     let ca = lab.a.ca();
-    let o = lab.run(
-        "WEB01",
-        "python3",
-        &["-c", LDAP3_NTLM_LDAPS, DC, &ca, WEB01_PASSWORD],
-    );
-    assert!(o.status.success(), "ldap3: {}", text(&o));
+    let args = ["-c", LDAP3_NTLM_TLS, mode, DC, &ca, WEB01_PASSWORD];
+    let o = lab.run("WEB01", "python3", &args);
+    assert!(o.status.success(), "ldap3 {mode}: {}", text(&o));
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
 }
 
@@ -364,6 +373,13 @@ fn channel_binding_always_refuses_ldap3_ntlm_over_ldaps_and_accepts_msldap_which
     assert_eq!(v["bound"], false, "{v}");
     assert_eq!(v["result"], 49, "{v}");
     assert!(v["message"].as_str().unwrap().starts_with(BAD_BINDINGS), "{v}");
+    // StartTLS makes the connection a TLS one for the policy too.
+    let v = ldap3_ntlm_over_tls(&lab, "starttls");
+    assert_eq!(v["result"], 49, "StartTLS: {v}");
+    assert!(
+        v["message"].as_str().unwrap().starts_with(BAD_BINDINGS),
+        "StartTLS: {v}"
+    );
     // msldap sends tls-server-end-point bindings, with NTLM and with Kerberos.
     let nt = hex(&current_key(&exported_keys(&lab, "svc-web.keytab"), 23));
     for url in [

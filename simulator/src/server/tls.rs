@@ -25,9 +25,12 @@ pub struct TlsMaterial {
 /// The key (and so signature) algorithm of the CA, which signs the DC certificate.
 static CA_ALGORITHM: &SignatureAlgorithm = &rcgen::PKCS_ECDSA_P256_SHA256;
 
+/// A hash over a DER certificate.
+type CertificateHash = fn(&[u8]) -> Vec<u8>;
+
 /// RFC 5929 §4.1: the certificate hash uses the hash of the certificate's signatureAlgorithm
 /// (SHA-256 in place of MD5 and SHA-1); one row per algorithm the CA may sign with.
-const END_POINT_HASH: &[(&SignatureAlgorithm, fn(&[u8]) -> Vec<u8>)] = &[
+const END_POINT_HASH: &[(&SignatureAlgorithm, CertificateHash)] = &[
     (&rcgen::PKCS_ECDSA_P256_SHA256, |der| {
         sha2::Sha256::digest(der).to_vec()
     }),
