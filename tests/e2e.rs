@@ -4,6 +4,7 @@
 
 mod common;
 
+mod e2e_clients;
 mod e2e_control;
 mod e2e_examples;
 mod e2e_fixtures;

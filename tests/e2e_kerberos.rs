@@ -510,7 +510,7 @@ fn managed_passwords(f: &Forest, dn: &str) -> (Vec<u8>, Option<Vec<u8>>) {
 
 /// The AES256 key of a UTF-16LE password, derived by impacket (RFC 3962 string-to-key over the
 /// UTF-8 form with unpaired surrogates replaced), independently of adsim's own code.
-fn impacket_aes256(password_utf16: &[u8], salt: &str) -> Vec<u8> {
+pub(crate) fn impacket_aes256(password_utf16: &[u8], salt: &str) -> Vec<u8> {
     let script = "import sys\nfrom impacket.krb5.crypto import _AES256CTS\n\
                   pw = bytes.fromhex(sys.argv[1]).decode('utf-16-le', 'replace').encode('utf-8')\n\
                   print(_AES256CTS.string_to_key(pw, sys.argv[2].encode(), None).contents.hex())\n";

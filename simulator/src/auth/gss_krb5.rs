@@ -75,6 +75,21 @@ fn ap_err(code: i32, reason: &'static str) -> ApError {
     ApError { code, reason }
 }
 
+/// The reason [`accept_sec_context`] gives for a wrong or missing channel binding.
+const CHANNEL_BINDING_MISMATCH: &str = "channel binding mismatch";
+
+impl ApError {
+    /// A wrong or missing channel binding.
+    pub fn channel_binding() -> ApError {
+        ap_err(code::KRB_AP_ERR_MODIFIED, CHANNEL_BINDING_MISMATCH)
+    }
+
+    /// The refusal is the channel binding's (callers answer SEC_E_BAD_BINDINGS, KB4520412).
+    pub fn is_channel_binding(&self) -> bool {
+        self.reason == CHANNEL_BINDING_MISMATCH
+    }
+}
+
 /// Which framing a context token came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -310,7 +325,7 @@ fn check_binding(bnd: &[u8; 16], policy: &AcceptPolicy) -> Result<(), ApError> {
         return Ok(());
     };
     let matches = constant_time_eq(&expected, bnd);
-    let bad = ap_err(code::KRB_AP_ERR_MODIFIED, "channel binding mismatch");
+    let bad = ApError::channel_binding();
     match policy.channel_binding {
         ChannelBindingPolicy::Never => Ok(()),
         ChannelBindingPolicy::WhenSupported if sent && !matches => Err(bad),

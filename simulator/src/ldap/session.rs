@@ -34,6 +34,8 @@ pub struct ServerContext {
     pub service_keys: Arc<dyn ServiceKeys + Send + Sync>,
     /// "LDAP server signing requirements": which binds without TLS need a SASL layer.
     pub signing: LdapSigning,
+    /// "LDAP server channel binding token requirements" and the DC certificate's binding.
+    pub channel_binding: crate::ldap::bind::channel_binding::ChannelBinding,
     /// The Kerberos policy's maximum clock skew, which AP-REQs in binds are held to as the KDC
     /// holds its requests (`--max-skew-minutes`).
     pub max_skew_seconds: i64,
@@ -567,6 +569,7 @@ mod tests {
             global_catalog: false,
             domain_urls: vec!["ldap://127.0.0.1:389".into()],
             signing: LdapSigning::None,
+            channel_binding: Default::default(),
             max_skew_seconds: 300,
             replay: Arc::new(ReplayCache::new(300, 1024)),
         }

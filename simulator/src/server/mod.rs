@@ -6,6 +6,7 @@ pub mod control;
 pub mod control_ready;
 pub mod kdc;
 pub mod ldap;
+pub mod profile;
 pub mod record;
 pub mod tls;
 
@@ -21,10 +22,13 @@ use tokio_rustls::TlsAcceptor;
 use crate::dsa::{Directory, ForestConfig};
 use crate::kdc::replay::{self, ReplayCache};
 use crate::kdc::{Kdc, KdcConfig};
+pub use crate::ldap::bind::channel_binding::ChannelBindingPolicy;
+use crate::ldap::bind::channel_binding::{policy_name, ChannelBinding};
 pub use crate::ldap::bind::signing::LdapSigning;
 use crate::ldap::session::ServerContext;
 use crate::snapshot::Snapshots;
 pub use ldap::ConnectionLimits;
+pub use profile::{DcPolicies, DcProfile};
 use record::Recorder;
 
 #[derive(Clone, Debug)]
@@ -59,6 +63,9 @@ pub struct ServerConfig {
     pub record: Option<PathBuf>,
     /// "Domain controller: LDAP server signing requirements" of every DC (and the GC).
     pub ldap_signing: LdapSigning,
+    /// "Domain controller: LDAP server channel binding token requirements" of every DC (and
+    /// the GC), checked on TLS connections.
+    pub channel_binding: ChannelBindingPolicy,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +87,7 @@ impl Default for ServerConfig {
             fixtures: Vec::new(),
             record: None,
             ldap_signing: LdapSigning::None,
+            channel_binding: ChannelBindingPolicy::WhenSupported,
         }
     }
 }
@@ -120,6 +128,10 @@ pub struct ReadyInfo {
     pub admin: String,
     pub admin_password_source: &'static str,
     pub seed: u64,
+    /// The LDAP signing requirement (`none`, `required`).
+    pub ldap_signing: &'static str,
+    /// The LDAP channel binding requirement (`never`, `when-supported`, `always`).
+    pub channel_binding: &'static str,
     pub domains: Vec<DomainEndpoint>,
 }
 
@@ -322,6 +334,11 @@ impl RunningForest {
             source,
         })?;
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
+        // One certificate for every listener: one binding to check against.
+        let channel_binding = ChannelBinding {
+            enforce: config.channel_binding,
+            tls_server_end_point: tls.channel_binding,
+        };
 
         // Bind everything first, so referral URLs are known before serving.
         let mut listeners = Vec::new();
@@ -425,6 +442,7 @@ impl RunningForest {
                 global_catalog: false,
                 domain_urls: domain_urls.clone(),
                 signing: config.ldap_signing,
+                channel_binding,
                 max_skew_seconds: config.kdc.max_skew_seconds,
                 replay: replay[d.index].clone(),
             };
@@ -453,6 +471,7 @@ impl RunningForest {
             global_catalog: true,
             domain_urls,
             signing: config.ldap_signing,
+            channel_binding,
             max_skew_seconds: config.kdc.max_skew_seconds,
             replay: replay[0].clone(),
         };
@@ -498,6 +517,8 @@ impl RunningForest {
                 PasswordSource::Config => "configured",
             },
             seed: dir.seed,
+            ldap_signing: config.ldap_signing.name(),
+            channel_binding: policy_name(config.channel_binding),
             domains: endpoints,
         };
         let _ = ready_slot.set(control_ready::describe(&ready, &tls.ca_pem));
