@@ -4,17 +4,20 @@
 #   gmsa      msDS-ManagedPassword reads over LDAPS next to a plain attribute read,
 #             and the latency of the read that rolls the password over           ~20 s
 #   kerberos  adsim's KDC next to MIT krb5kdc (AS and TGS exchanges per second)    ~40 s
+#   binds     simple, NTLM and Kerberos binds and sealed msDS-ManagedPassword reads next to
+#             Samba 4.22 as an AD DC (scripts/samba-peer.sh; needs root, the Python clients of
+#             tests/requirements.txt, MIT kinit/kvno)                               ~2 min
 # Installs Debian's slapd, krb5-kdc and krb5-admin-server if they are missing (the benchmarks
 # start their own throwaway instances on loopback ports; the packages' default services are not
 # used), builds the release binary, then runs `cargo bench --bench NAME` for each benchmark.
 # Tables are printed and written to target/bench-NAME.md.
-# Usage: ./scripts/bench.sh [ldap] [gmsa] [kerberos]   (default: all three; as root, or with sudo
-#        available for the install)
+# Usage: ./scripts/bench.sh [ldap] [gmsa] [kerberos] [binds]   (default: all four; as root, or with
+#        sudo available for the install; binds runs Samba and so needs root itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BENCHES=("$@")
-if [ ${#BENCHES[@]} -eq 0 ]; then BENCHES=(ldap gmsa kerberos); fi
+if [ ${#BENCHES[@]} -eq 0 ]; then BENCHES=(ldap gmsa kerberos binds); fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -30,13 +33,24 @@ for bench in "${BENCHES[@]}"; do
       if ! command -v kadmin.local >/dev/null 2>&1 && [ ! -x /usr/sbin/kadmin.local ]; then
         missing+=(krb5-admin-server)
       fi ;;
-    *) echo "unknown benchmark: $bench (ldap, gmsa, kerberos)" >&2; exit 2 ;;
+    binds)
+      # Samba itself is installed by scripts/samba-peer.sh (from bookworm-backports) when the
+      # benchmark starts it; the clients need kinit/kvno and ldapsearch.
+      if ! command -v kvno >/dev/null 2>&1; then missing+=(krb5-user); fi
+      if ! command -v ldapsearch >/dev/null 2>&1; then missing+=(ldap-utils); fi ;;
+    *) echo "unknown benchmark: $bench (ldap, gmsa, kerberos, binds)" >&2; exit 2 ;;
   esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+for bench in "${BENCHES[@]}"; do
+  if [ "$bench" = binds ] && ! python3 -c 'import impacket, ldap3' 2>/dev/null; then
+    python3 -m pip install -q -r tests/requirements.txt
+  fi
+done
 
 cargo build --release
 for bench in "${BENCHES[@]}"; do

@@ -1,4 +1,4 @@
-//! `adsim serve` for the `gmsa` and `kerberos` benchmarks: the release binary of this build,
+//! `adsim serve` for the `gmsa`, `kerberos` and `binds` benchmarks: the release binary of this build,
 //! every listener on an ephemeral loopback port, an LDIF fixture loaded at start (accounts with
 //! passwords), and the JSON ready line read back to learn where each listener is.
 
@@ -19,6 +19,7 @@ pub const REALM: &str = "CORP.EXAMPLE.TEST";
 
 /// What the ready line says, parsed.
 pub struct Ready {
+    pub ldap: SocketAddr,
     pub ldaps: SocketAddr,
     /// PEM file of the CA that signed the LDAPS certificate.
     pub ca_cert: PathBuf,
@@ -103,6 +104,7 @@ impl Adsim {
                 bail!("not the default forest's ready line");
             }
             Ok(Ready {
+                ldap: socket_addr(&field("ldap_url")?, "ldap://")?,
                 ldaps: socket_addr(&field("ldaps_url")?, "ldaps://")?,
                 ca_cert: PathBuf::from(field("ca_cert")?),
                 kdc: socket_addr(&field("kdc")?, "")?,
@@ -124,6 +126,11 @@ impl Adsim {
             log,
             ready,
         })
+    }
+
+    /// The server's process id (for its CPU time in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The end of the server's log, for error messages.
