@@ -15,7 +15,7 @@
 # and prints these facts as one JSON object on stdout (progress goes to stderr).
 #
 # Usage (as root: it adds the loopback alias and runs samba):
-#   scripts/samba-peer.sh [--prefix DIR] [--ip 127.0.0.3] [--host-name dc1] [--option 'name=value']...
+#   scripts/samba-peer.sh [--prefix DIR] [--ip 127.0.0.10] [--host-name dc1] [--option 'name=value']...
 #     --prefix   where the domain's files go (removed first; default /tmp/adsim-samba-peer)
 #     --ip       a 127.0.0.0/8 address; added to lo if missing; Samba binds only there
 #     --option   an extra smb.conf option for the provisioned DC (repeatable), e.g.
@@ -25,7 +25,7 @@
 set -euo pipefail
 
 PREFIX=/tmp/adsim-samba-peer
-IP=127.0.0.3
+IP=127.0.0.10
 HOST=dc1
 OPTIONS=()
 while [ $# -gt 0 ]; do

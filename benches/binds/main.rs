@@ -59,7 +59,7 @@ use std::time::Instant;
 /// adsim's domain controller (the default forest's DC and its LDAP SPN `ldap/<this>`).
 const ADSIM_DC: &str = "dc1.corp.example.test";
 /// The loopback alias Samba listens on (adsim listens on 127.0.0.1).
-const SAMBA_IP: &str = "127.0.0.3";
+const SAMBA_IP: &str = "127.0.0.10";
 const CLIENTS: [usize; 2] = [1, 4];
 
 struct Case {
