@@ -43,11 +43,25 @@ impl Adsim {
     /// refuses `--seed`).
     pub fn start_unseeded(extra: &[&str]) -> Adsim {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
-        cmd.arg("serve")
+        cmd.arg("serve").args(EPHEMERAL_PORTS).args(extra);
+        Adsim::spawn(cmd)
+    }
+
+    /// `adsim serve --seed 1` with `extra`, under an open-file limit of `nofile` (soft and
+    /// hard, set by the shell's `ulimit -n` before it execs the server).
+    pub fn start_with_open_file_limit(nofile: u32, extra: &[&str]) -> Adsim {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_adsim"))
+            .args(["serve", "--seed", "1"])
             .args(EPHEMERAL_PORTS)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .args(extra);
+        Adsim::spawn(cmd)
+    }
+
+    /// Runs `cmd` (an `adsim serve`) and waits for its ready line.
+    fn spawn(mut cmd: Command) -> Adsim {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("adsim starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))

@@ -231,11 +231,6 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     // When the PDU being received must be complete.
     let mut pdu_deadline: Option<Instant> = None;
     loop {
-        wire.set_max_pdu(if session.caller().is_anonymous() {
-            limits.max_pdu_anonymous
-        } else {
-            limits.max_pdu
-        });
         let req = match wire.next_request() {
             Ok(Some(req)) => req,
             Ok(None) => {
@@ -298,6 +293,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         if stream.flush().await.is_err() {
             return None;
         }
+        // The PDU limit follows the bind state (set before a layer unwraps what is waiting).
+        wire.set_max_pdu(if session.caller().is_anonymous() {
+            limits.max_pdu_anonymous
+        } else {
+            limits.max_pdu
+        });
         // A bind that negotiated a SASL layer: every later PDU is wrapped (RFC 4752 §3.1).
         if let Some(layer) = session.take_security_layer() {
             wire.install_layer(layer);
