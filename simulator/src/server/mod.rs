@@ -586,3 +586,21 @@ fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectionBudget;
+
+    #[test]
+    fn the_open_file_limit_is_shared_out_after_a_reserve() {
+        // Plenty of descriptors: the configured limits stand.
+        let big = ConnectionBudget::share(1 << 20, 40, 5000, 256, 2);
+        assert_eq!((big.ldap, big.kdc_tcp_per_domain), (5000, 256));
+        // 1024 with 40 open and 32 kept back: 952 free, 714 to LDAP, 238 to the two KDCs.
+        let small = ConnectionBudget::share(1024, 40, 5000, 256, 2);
+        assert_eq!((small.ldap, small.kdc_tcp_per_domain), (714, 119));
+        // Nothing free: one connection each rather than none.
+        let none = ConnectionBudget::share(16, 40, 5000, 256, 1);
+        assert_eq!((none.ldap, none.kdc_tcp_per_domain), (1, 1));
+    }
+}
