@@ -132,9 +132,31 @@ struct ServeArgs {
     /// Largest accepted LDAP PDU in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     max_pdu: usize,
-    /// Maximum simultaneous connections per listener.
+    /// Largest LDAP PDU in bytes accepted before a successful bind.
+    #[arg(long, default_value_t = 256_000)]
+    max_pdu_anonymous: usize,
+    /// Maximum simultaneous LDAP connections, all LDAP listeners together (AD's
+    /// MaxConnections); lowered at start to what the open-file limit allows. At the limit a new
+    /// connection replaces the longest idle one.
     #[arg(long, default_value_t = 5000)]
     max_connections: usize,
+    /// Seconds a connection may take to send the whole of one LDAP message once it has begun.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    message_timeout: u64,
+    /// Seconds a TLS handshake (LDAPS, StartTLS) may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    handshake_timeout: u64,
+    /// Seconds an LDAP connection may stay idle (AD's MaxConnIdleTime).
+    #[arg(long, value_name = "SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Paged-search result sets one LDAP connection keeps between pages (AD's
+    /// MaxResultSetsPerConn); past it the oldest is discarded.
+    #[arg(long, default_value_t = 10)]
+    max_result_sets_per_conn: usize,
+    /// Bytes of paged-search results one LDAP connection keeps between pages (AD's
+    /// MaxResultSetSize); past it the oldest result sets are discarded.
+    #[arg(long, default_value_t = 262_144)]
+    max_result_set_size: usize,
     /// Start from a snapshot file (written by `adsim ctl snapshot --out FILE`): the forest's
     /// domains, every entry with its secrets, RID pools, the random stream and the clock.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["topology", "domain", "child_domain", "netbios", "seed", "start_time", "kds_root_key"])]
@@ -199,6 +221,8 @@ fn fail(e: &anyhow::Error) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Before any listener: the more descriptors, the less the connection limits are lowered.
+    adsim_simulator::server::raise_open_file_limit();
     let start_time = match &args.start_time {
         Some(t) => Some(
             NtTime::parse_rfc3339(t).context("--start-time must be RFC 3339, e.g. 2026-01-01T00:00:00Z")?,
@@ -255,8 +279,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         snapshot_dir: args.snapshot_dir.clone(),
         limits: adsim_simulator::server::ConnectionLimits {
             max_pdu: args.max_pdu,
+            max_pdu_anonymous: args.max_pdu_anonymous,
             max_connections: args.max_connections,
-            ..Default::default()
+            message_timeout: std::time::Duration::from_secs(args.message_timeout),
+            handshake_timeout: std::time::Duration::from_secs(args.handshake_timeout),
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+            paged: adsim_simulator::ldap::session::PagedLimits {
+                max_sets: args.max_result_sets_per_conn,
+                max_bytes: args.max_result_set_size,
+            },
         },
         fixtures,
         record: args.record.clone(),

@@ -1,6 +1,7 @@
 //! adsim's simulated domain controller. Rooms, top to bottom (nothing below imports anything above):
 //! `server` (tokio edges), `ldap`/`kdc` (protocol front ends), `dsa` (directory semantics),
-//! `gmsa`/`kds` (pure engines), `security`, `schema`, `store`/`model`, `clock`.
+//! `gmsa`/`kds` (pure engines), `security`, `schema`, `store`/`model`, `clock`, `slots` (connection
+//! slots of the TCP listeners).
 
 pub mod auth;
 pub mod clock;
@@ -15,5 +16,6 @@ pub mod model;
 pub mod schema;
 pub mod security;
 pub mod server;
+pub mod slots;
 pub mod snapshot;
 pub mod store;

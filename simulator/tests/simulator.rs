@@ -26,6 +26,7 @@ mod kds_props;
 mod kds_vectors;
 mod ldap_codec;
 mod ldap_codec_props;
+mod ldap_limits;
 mod schema_check;
 mod schema_ldap3;
 mod schema_lookup;

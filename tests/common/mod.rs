@@ -44,17 +44,19 @@ impl Adsim {
     /// `adsim serve` on ephemeral ports with only `extra` (e.g. `--from-snapshot`, which
     /// refuses `--seed`).
     pub fn start_unseeded(extra: &[&str]) -> Adsim {
-        Adsim::spawn(&EPHEMERAL_PORTS, extra, Stdio::inherit())
+        Adsim::start_with_stderr(extra, Stdio::inherit())
     }
 
     /// [`Adsim::start_unseeded`] with the server's log (stderr) sent to `stderr`.
     pub fn start_with_stderr(extra: &[&str], stderr: Stdio) -> Adsim {
-        Adsim::spawn(&EPHEMERAL_PORTS, extra, stderr)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
+        cmd.arg("serve").args(EPHEMERAL_PORTS).args(extra);
+        Adsim::spawn(cmd, stderr)
     }
 
     /// `adsim serve --seed 1` on `addr` (a loopback alias such as 127.0.0.2) with the standard
-    /// ports 389, 636, 3268 and 88 (and an ephemeral control port), for clients that reach no
-    /// other port. Binding them needs root: anything else fails here, loudly.
+    /// ports 389, 636, 3268, 3269 and 88 (and an ephemeral control port), for clients that reach
+    /// no other port. Binding them needs root: anything else fails here, loudly.
     pub fn start_on_standard_ports(addr: &str, extra: &[&str]) -> Adsim {
         let root = Command::new("id")
             .arg("-u")
@@ -82,16 +84,26 @@ impl Adsim {
             "--seed",
             "1",
         ];
-        Adsim::spawn(&ports, extra, Stdio::inherit())
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
+        cmd.arg("serve").args(ports).args(extra);
+        Adsim::spawn(cmd, Stdio::inherit())
     }
 
-    fn spawn(ports: &[&str], extra: &[&str], stderr: Stdio) -> Adsim {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
-        cmd.arg("serve")
-            .args(ports)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(stderr);
+    /// `adsim serve --seed 1` with `extra`, under an open-file limit of `nofile` (soft and
+    /// hard, set by the shell's `ulimit -n` before it execs the server).
+    pub fn start_with_open_file_limit(nofile: u32, extra: &[&str]) -> Adsim {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_adsim"))
+            .args(["serve", "--seed", "1"])
+            .args(EPHEMERAL_PORTS)
+            .args(extra);
+        Adsim::spawn(cmd, Stdio::inherit())
+    }
+
+    /// Runs `cmd` (an `adsim serve`) and waits for its ready line.
+    fn spawn(mut cmd: Command, stderr: Stdio) -> Adsim {
+        cmd.stdout(Stdio::piped()).stderr(stderr);
         let mut child = cmd.spawn().expect("adsim starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))

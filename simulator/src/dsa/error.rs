@@ -58,6 +58,8 @@ pub mod win32 {
     pub const ERROR_DS_OBJ_STRING_NAME_EXISTS: u32 = 0x2071;
     pub const ERROR_DS_NO_SUCH_OBJECT: u32 = 0x208D;
     pub const ERROR_DS_INVALID_DN_SYNTAX: u32 = 0x2032;
+    pub const ERROR_DS_NAME_TOO_MANY_PARTS: u32 = 0x209B;
+    pub const ERROR_DS_NAME_VALUE_TOO_LONG: u32 = 0x209D;
     pub const ERROR_DS_NAME_NOT_UNIQUE: u32 = 0x217B;
     pub const ERROR_DS_SPN_VALUE_NOT_UNIQUE_IN_FOREST: u32 = 0x21C7;
     pub const ERROR_DS_UPN_VALUE_NOT_UNIQUE_IN_FOREST: u32 = 0x21C8;
@@ -186,6 +188,27 @@ impl DsError {
             code::INVALID_DN_SYNTAX,
             win32::ERROR_DS_INVALID_DN_SYNTAX,
             format!("00002081: NameErr: DSID-03050F42, problem 2003 (BAD_ATT_SYNTAX), data 0, {detail}\n"),
+        )
+    }
+
+    /// A DN beyond AD's name limits (winerror.h: ERROR_DS_NAME_TOO_MANY_PARTS, "The name has
+    /// too many parts."; ERROR_DS_NAME_VALUE_TOO_LONG, "The name value is too long.").
+    /// invalidDNSyntax in AD's NameErr shape; docs/fidelity.md "DN limits" (inferred).
+    pub fn name_limit(limit: crate::model::dn::DnLimit) -> DsError {
+        use crate::model::dn::DnLimit;
+        let (win32, problem) = match limit {
+            DnLimit::TooManyParts => (
+                win32::ERROR_DS_NAME_TOO_MANY_PARTS,
+                "The name has too many parts.",
+            ),
+            DnLimit::ValueTooLong => (win32::ERROR_DS_NAME_VALUE_TOO_LONG, "The name value is too long."),
+        };
+        DsError::new(
+            code::INVALID_DN_SYNTAX,
+            win32,
+            format!(
+                "{win32:08X}: NameErr: DSID-03050F42, problem 2003 (BAD_ATT_SYNTAX), data 0, {problem}\n"
+            ),
         )
     }
 

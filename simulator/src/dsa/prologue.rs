@@ -28,9 +28,13 @@ pub(super) const SYSTEM_ONLY: &[&str] = &[
     "tokengroups",
 ];
 
-/// A DN from a request (invalidDNSyntax when it does not parse).
+/// A DN from a request (invalidDNSyntax when it does not parse, or is larger than AD's name
+/// limits: refused before any lookup, so no operation works on an oversized DN).
 pub(super) fn parse_dn(dn: &str) -> DsResult<Dn> {
-    Dn::parse(dn).map_err(|e| DsError::invalid_dn(&e.0))
+    Dn::parse(dn).map_err(|e| match e.limit {
+        None => DsError::invalid_dn(&e.reason),
+        Some(limit) => DsError::name_limit(limit),
+    })
 }
 
 /// The DN an operation targets, once the caller is known to be bound (anonymous callers may
@@ -41,19 +45,20 @@ pub(super) fn bound_target(caller: &Caller, dn: &str) -> DsResult<Dn> {
 }
 
 impl Directory {
-    /// The deepest existing ancestor of `dn`, for matchedDN.
+    /// The deepest existing ancestor of `dn`, for matchedDN. The ancestors are looked up from
+    /// the shortest, as slices of one normalised text (no DN is copied per step); once one
+    /// exists, the first missing one ends the walk, since an entry's parent always exists.
     pub fn matched_dn(&self, st: &DirState, dn: &Dn) -> String {
-        let mut cur = dn.parent();
-        while let Some(d) = cur {
-            if d.is_root() {
+        let (norm, starts) = dn.norm_with_suffixes();
+        let mut deepest = None;
+        for i in (1..starts.len()).rev() {
+            if st.store.lookup_norm(&norm[starts[i]..]).is_some() {
+                deepest = Some(i);
+            } else if deepest.is_some() {
                 break;
             }
-            if st.store.lookup(&d).is_some() {
-                return d.to_string();
-            }
-            cur = d.parent();
         }
-        String::new()
+        deepest.map_or_else(String::new, |i| dn.suffix(i).to_string())
     }
 
     /// noSuchObject for `dn`, naming the deepest existing ancestor.

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use super::error::{code, ErrorContext, Refusal};
 use super::{Exchange, Kdc, Transport};
+use crate::slots::{Slot, Slots, ACCEPT_BACKOFF};
 
 /// Sees every exchange a listener serves (the server's `--record`).
 pub trait ExchangeObserver: Send + Sync {
@@ -73,43 +74,67 @@ pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<
     serve_tcp_observed(listener, kdc, None).await
 }
 
-/// [`serve_tcp`], telling `observer` about every exchange.
+/// [`serve_tcp`], telling `observer` about every exchange. At most `max_tcp_connections` at
+/// once: at the limit a new connection takes the slot of the longest idle one
+/// ([`crate::slots`]), so idle clients cannot delay a new request. A failed accept (EMFILE)
+/// pauses the loop briefly instead of ending it.
 pub async fn serve_tcp_observed(
     listener: TcpListener,
     kdc: Arc<Kdc>,
     observer: Observer,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(kdc.config().max_tcp_connections.max(1)));
+    let slots = Slots::new(kdc.config().max_tcp_connections);
     loop {
-        let permit = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(std::io::Error::other)?;
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "KDC TCP accept failed, retrying shortly");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let Some(slot) = slots.admit() else {
+            tracing::debug!(%peer, "KDC TCP connections all busy, refusing");
+            continue;
+        };
         let kdc = kdc.clone();
         let observer = observer.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, peer, &kdc, observer).await {
+            let served = tokio::select! {
+                r = serve_connection(stream, peer, &kdc, observer, &slot) => r,
+                () = slot.evicted() => Ok(()),
+            };
+            if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "KDC TCP connection closed");
             }
-            drop(permit);
         });
     }
 }
 
+/// One TCP connection. Between requests it may stay idle for `tcp_read_timeout`; a request,
+/// once its first byte is in, must be whole (length and body) within `tcp_read_timeout` too.
 async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     kdc: &Arc<Kdc>,
     observer: Observer,
+    slot: &Slot,
 ) -> std::io::Result<()> {
     let timeout = kdc.config().tcp_read_timeout;
     let connection = observer.as_ref().map_or(0, |o| o.open_connection());
     loop {
+        slot.idle();
         let mut len_buf = [0u8; 4];
-        match tokio::time::timeout(timeout, stream.read_exact(&mut len_buf)).await {
-            Err(_) => return Ok(()), // idle or stalled client
+        match tokio::time::timeout(timeout, stream.read(&mut len_buf[..1])).await {
+            Err(_) | Ok(Ok(0)) => return Ok(()), // idle client, or gone
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(_)) => {}
+        }
+        let started = Instant::now();
+        slot.partial(started.into_std());
+        let deadline = started + timeout;
+        match tokio::time::timeout_at(deadline, stream.read_exact(&mut len_buf[1..])).await {
+            Err(_) => return Ok(()), // a stalled request
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(Err(e)) => return Err(e),
             Ok(Ok(_)) => {}
@@ -123,10 +148,11 @@ async fn serve_connection(
             return Ok(());
         }
         let mut request = vec![0u8; len as usize];
-        match tokio::time::timeout(timeout, stream.read_exact(&mut request)).await {
+        match tokio::time::timeout_at(deadline, stream.read_exact(&mut request)).await {
             Err(_) => return Ok(()),
             Ok(r) => r?,
         };
+        slot.busy();
         let kdc_for_task = kdc.clone();
         let observer = observer.clone();
         let reply = tokio::task::spawn_blocking(move || {

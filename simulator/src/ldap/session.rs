@@ -2,7 +2,7 @@
 //! requests and returns typed responses plus what the transport must do next; the transport
 //! encodes them (`server::ldap`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
@@ -76,10 +76,62 @@ impl Outcome {
     }
 }
 
-/// Remaining results of a paged search, keyed by the cookie handed to the client.
+/// AD's LDAP policies on the paged searches one connection keeps between pages
+/// (MS-ADTS 3.1.1.3.4.6; defaults and meaning from KB 315071, "How to view and set LDAP policy
+/// in Active Directory by using Ntdsutil.exe"). When either is exceeded the oldest kept result
+/// set is discarded, as AD does for MaxResultSetSize; its cookie is then refused like any
+/// unknown cookie. The newest result set is always kept, so one large paged search still works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PagedLimits {
+    /// MaxResultSetsPerConn: result sets kept at once (AD default 10).
+    pub max_sets: usize,
+    /// MaxResultSetSize: bytes of pending results kept at once (AD default 262,144).
+    pub max_bytes: usize,
+}
+
+impl Default for PagedLimits {
+    fn default() -> Self {
+        PagedLimits {
+            max_sets: 10,
+            max_bytes: 262_144,
+        }
+    }
+}
+
+/// Remaining results of a paged search, kept under the cookie handed to the client.
 struct PagedState {
     entries: Vec<SearchEntry>,
     references: Vec<String>,
+    /// The message that was answered with this state's cookie (an Abandon of it frees it).
+    msgid: i32,
+    /// What the entries and references weigh, for MaxResultSetSize.
+    bytes: usize,
+}
+
+impl PagedState {
+    fn new(entries: Vec<SearchEntry>, references: Vec<String>) -> PagedState {
+        let mut state = PagedState {
+            entries,
+            references,
+            msgid: 0,
+            bytes: 0,
+        };
+        state.weigh();
+        state
+    }
+
+    /// Counts the bytes of DNs, attribute names and values still held.
+    fn weigh(&mut self) {
+        let entry = |e: &SearchEntry| {
+            e.dn.len()
+                + e.attrs
+                    .iter()
+                    .map(|(n, vs)| n.len() + vs.iter().map(Vec::len).sum::<usize>())
+                    .sum::<usize>()
+        };
+        self.bytes = self.entries.iter().map(entry).sum::<usize>()
+            + self.references.iter().map(String::len).sum::<usize>();
+    }
 }
 
 pub struct Session {
@@ -91,25 +143,38 @@ pub struct Session {
     pending_layer: Option<Layer>,
     /// A SASL security layer protects the connection (StartTLS is then refused).
     sasl_layer: bool,
-    paged: HashMap<Vec<u8>, PagedState>,
+    /// Pending paged results by cookie number; the lowest is the oldest.
+    paged: BTreeMap<u64, PagedState>,
+    paged_limits: PagedLimits,
     next_cookie: u64,
 }
 
 impl Session {
     pub fn new(tls: bool) -> Session {
+        Session::with_paged_limits(tls, PagedLimits::default())
+    }
+
+    /// A session that keeps paged results within `limits`.
+    pub fn with_paged_limits(tls: bool, limits: PagedLimits) -> Session {
         Session {
             caller: Caller::anonymous().with_encryption(tls),
             tls,
             binder: Binder::default(),
             pending_layer: None,
             sasl_layer: false,
-            paged: HashMap::new(),
+            paged: BTreeMap::new(),
+            paged_limits: limits,
             next_cookie: 1,
         }
     }
 
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+
+    /// How many paged result sets, and how many bytes of them, the connection keeps.
+    pub fn paged_results_held(&self) -> (usize, usize) {
+        (self.paged.len(), self.paged.values().map(|p| p.bytes).sum())
     }
 
     /// The security layer a bind has just negotiated: the transport applies it to every PDU
@@ -149,7 +214,11 @@ impl Session {
         match req.op {
             RequestOp::Bind(b) => one(self.bind(ctx, b.version, &b.name, b.auth)),
             RequestOp::Unbind => Outcome::silent(After::Close),
-            RequestOp::Abandon(_) => Outcome::silent(After::Continue),
+            RequestOp::Abandon(id) => {
+                // RFC 4511 §4.11: abandoning a paged search frees what it kept.
+                self.paged.retain(|_, p| p.msgid != id);
+                Outcome::silent(After::Continue)
+            }
             RequestOp::Search(s) => Outcome::respond(self.search(ctx, msgid, s, &req.controls)),
             RequestOp::Add(a) => one(ResponseOp::AddResponse(self.write_guard(ctx).map_or_else(
                 err_result,
@@ -336,7 +405,11 @@ impl Session {
         // A follow-up page: serve from the saved results.
         if let Some((size, cookie)) = &paged {
             if !cookie.is_empty() {
-                let Some(state) = self.paged.remove(cookie) else {
+                let held = <[u8; 8]>::try_from(cookie.as_slice())
+                    .ok()
+                    .and_then(|n| self.paged.remove(&u64::from_be_bytes(n)));
+                // RFC 2696 §3: a size of zero with the cookie abandons the search (freed above).
+                let Some(state) = held else {
                     return vec![done(LdapResult::new(code::UNWILLING_TO_PERFORM, "0000208D: LdapErr: DSID-0C090CF1, comment: Invalid paged results cookie, data 0, v4563\u{0}"), vec![])];
                 };
                 if *size == 0 {
@@ -406,7 +479,7 @@ impl Session {
         if let Some((size, _)) = paged {
             return self.emit_page(
                 msgid,
-                PagedState { entries, references },
+                PagedState::new(entries, references),
                 size.max(1) as usize,
                 sort_ctrl,
             );
@@ -437,15 +510,36 @@ impl Session {
                 Vec::new(),
             )
         } else {
-            let c = self.next_cookie.to_be_bytes().to_vec();
+            let n = self.next_cookie;
             self.next_cookie += 1;
-            self.paged.insert(c.clone(), state);
-            (result_responses(msgid, page, Vec::new()), c)
+            state.msgid = msgid;
+            state.weigh();
+            self.keep(n, state);
+            (
+                result_responses(msgid, page, Vec::new()),
+                n.to_be_bytes().to_vec(),
+            )
         };
         let mut ctrls = vec![ResponseControl::PagedResults { size: 0, cookie }.to_control()];
         ctrls.extend(extra);
         v.push(search_done(msgid, LdapResult::success(), ctrls));
         v
+    }
+
+    /// Keeps a result set under cookie number `n`, then discards the oldest sets while
+    /// MaxResultSetsPerConn or MaxResultSetSize is exceeded (never the one just kept).
+    fn keep(&mut self, n: u64, state: PagedState) {
+        self.paged.insert(n, state);
+        let limits = self.paged_limits;
+        loop {
+            let (sets, bytes) = self.paged_results_held();
+            if sets <= 1 || (sets <= limits.max_sets && bytes <= limits.max_bytes) {
+                break;
+            }
+            if let Some((old, _)) = self.paged.pop_first() {
+                tracing::debug!(cookie = old, "paged result set discarded (LDAP policy limit)");
+            }
+        }
     }
 
     fn reference_url(&self, ctx: &ServerContext, nc: &crate::model::Dn) -> String {

@@ -71,6 +71,17 @@ impl Wire {
         &self.protection
     }
 
+    /// Changes the largest PDU accepted from here on: the transport lowers it while the
+    /// connection is anonymous and raises it after a bind (see `server::ldap`).
+    pub fn set_max_pdu(&mut self, max_pdu: usize) {
+        self.max_pdu = max_pdu;
+    }
+
+    /// Bytes received and not yet taken as requests (framed or still wrapped).
+    pub fn buffered(&self) -> usize {
+        self.received.len() + self.wrapped.len()
+    }
+
     /// Takes bytes read from the stream.
     pub fn receive(&mut self, bytes: &[u8]) {
         match self.protection {
@@ -246,6 +257,18 @@ mod tests {
                 &[]
             )
         );
+    }
+
+    #[test]
+    fn the_limit_can_change_between_requests() {
+        let mut wire = Wire::new(Protection::None, 4);
+        wire.set_max_pdu(100);
+        wire.receive(&UNBIND);
+        assert!(wire.next_request().unwrap().is_some());
+        wire.set_max_pdu(4);
+        // Refused from the header alone: nothing of the body needs to be buffered.
+        wire.receive(&UNBIND[..2]);
+        assert!(wire.next_request().unwrap_err().reason.contains("exceeds"));
     }
 
     #[test]

@@ -16,9 +16,38 @@ pub struct Dn {
     rdns: Vec<Ava>,
 }
 
+/// Most RDNs a DN may have. AD publishes no figure; this bounds the work one DN can cause
+/// (every DN operation is linear in the DN, lookups of its ancestors are bounded by this times
+/// [`MAX_RDN_VALUE_CHARS`]). docs/fidelity.md, "DN limits" (inferred).
+pub const MAX_DN_COMPONENTS: usize = 255;
+
+/// Longest RDN value in characters: the value is held in `name`, whose rangeUpper is 255
+/// (MS-ADA3 `name`), and MS-ADTS 3.1.1.5.1.2 bounds the RDN size by 255 characters.
+pub const MAX_RDN_VALUE_CHARS: usize = 255;
+
+/// Which of AD's name limits a DN broke (winerror.h ERROR_DS_NAME_TOO_MANY_PARTS 8347 and
+/// ERROR_DS_NAME_VALUE_TOO_LONG 8349).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnLimit {
+    TooManyParts,
+    ValueTooLong,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid DN syntax: {0}")]
-pub struct DnError(pub String);
+#[error("invalid DN syntax: {reason}")]
+pub struct DnError {
+    pub reason: String,
+    /// Set when the DN is well formed but larger than AD accepts.
+    pub limit: Option<DnLimit>,
+}
+
+/// A DN that does not parse.
+fn bad(reason: impl Into<String>) -> DnError {
+    DnError {
+        reason: reason.into(),
+        limit: None,
+    }
+}
 
 impl Dn {
     pub fn root() -> Dn {
@@ -35,16 +64,22 @@ impl Dn {
             // AD uses single-valued RDNs; a `+` makes it multi-valued, which AD refuses.
             let (attr, value) = part
                 .split_once('=')
-                .ok_or_else(|| DnError(format!("RDN without '=': {}", part.trim())))?;
+                .ok_or_else(|| bad(format!("RDN without '=': {}", part.trim())))?;
             let attr = attr.trim();
             if attr.is_empty()
                 || !attr
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
             {
-                return Err(DnError(format!("bad attribute type in RDN: {attr}")));
+                return Err(bad(format!("bad attribute type in RDN: {attr}")));
             }
             let value = unescape_value(value.trim())?;
+            if value.chars().count() > MAX_RDN_VALUE_CHARS {
+                return Err(DnError {
+                    reason: format!("RDN value longer than {MAX_RDN_VALUE_CHARS} characters"),
+                    limit: Some(DnLimit::ValueTooLong),
+                });
+            }
             rdns.push(Ava {
                 attr: attr.to_string(),
                 value,
@@ -119,16 +154,32 @@ impl Dn {
 
     /// The comparison key: lower-cased types and values, canonical escaping.
     pub fn norm(&self) -> String {
+        self.norm_with_suffixes().0
+    }
+
+    /// [`Dn::norm`] and, for each RDN, the byte offset where the suffix starting with it begins
+    /// in that text: `&norm[starts[i]..]` is the norm of the ancestor with `len() - i` RDNs.
+    /// One pass, so walking the ancestors costs no copies of the DN.
+    pub fn norm_with_suffixes(&self) -> (String, Vec<usize>) {
         let mut out = String::new();
+        let mut starts = Vec::with_capacity(self.rdns.len());
         for (i, ava) in self.rdns.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
+            starts.push(out.len());
             out.push_str(&ava.attr.to_ascii_lowercase());
             out.push('=');
             out.push_str(&escape_value(&ava.value.to_lowercase()));
         }
-        out
+        (out, starts)
+    }
+
+    /// The ancestor made of the RDNs from index `i` on (`suffix(0)` is the DN itself).
+    pub fn suffix(&self, i: usize) -> Dn {
+        Dn {
+            rdns: self.rdns.get(i..).unwrap_or_default().to_vec(),
+        }
     }
 
     /// The DNS name of a domain DN (`DC=a,DC=b` → `a.b`), taking only the trailing DC components.
@@ -194,14 +245,21 @@ fn split_unescaped(text: &str, sep: char) -> Result<Vec<&str>, DnError> {
         } else if c == '\\' {
             escaped = true;
         } else if c == sep {
+            if parts.len() + 1 >= MAX_DN_COMPONENTS {
+                // Stop at once: the rest of the text is not even split.
+                return Err(DnError {
+                    reason: format!("more than {MAX_DN_COMPONENTS} RDNs"),
+                    limit: Some(DnLimit::TooManyParts),
+                });
+            }
             parts.push(&text[start..i]);
             start = i + 1;
         } else if c == '+' {
-            return Err(DnError("multi-valued RDNs are not supported".into()));
+            return Err(bad("multi-valued RDNs are not supported"));
         }
     }
     if escaped {
-        return Err(DnError("DN ends with a lone backslash".into()));
+        return Err(bad("DN ends with a lone backslash"));
     }
     parts.push(&text[start..]);
     Ok(parts)
@@ -218,13 +276,10 @@ fn unescape_value(v: &str) -> Result<String, DnError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\' {
-            let next = *bytes
-                .get(i + 1)
-                .ok_or_else(|| DnError("dangling escape".into()))?;
+            let next = *bytes.get(i + 1).ok_or_else(|| bad("dangling escape"))?;
             if next.is_ascii_hexdigit() && bytes.get(i + 2).is_some_and(|b| b.is_ascii_hexdigit()) {
-                let hex =
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|_| DnError("bad escape".into()))?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| DnError("bad hex escape".into()))?);
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|_| bad("bad escape"))?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad("bad hex escape"))?);
                 i += 3;
             } else {
                 out.push(next);
@@ -235,7 +290,7 @@ fn unescape_value(v: &str) -> Result<String, DnError> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| DnError("escaped value is not UTF-8".into()))
+    String::from_utf8(out).map_err(|_| bad("escaped value is not UTF-8"))
 }
 
 /// RFC 4514 §2.4 escaping of an attribute value.
@@ -280,13 +335,37 @@ mod tests {
     fn escapes_round_trip() {
         assert!(Dn::parse("CN=a+UID=b,DC=x")
             .unwrap_err()
-            .0
+            .reason
             .contains("multi-valued"));
         assert_eq!(Dn::parse(r"CN=A\+B,DC=x").unwrap().rdn().unwrap().value, "A+B");
         let dn = Dn::parse(r"CN=Smith\, John,OU=A\2cB,DC=x").unwrap();
         assert_eq!(dn.rdn().unwrap().value, "Smith, John");
         assert_eq!(dn.rdns()[1].value, "A,B");
         assert_eq!(Dn::parse(&dn.to_string()).unwrap(), dn);
+    }
+
+    #[test]
+    fn suffixes_are_the_ancestors_norms() {
+        let dn = Dn::parse(r"CN=A\,b,OU=X,DC=corp").unwrap();
+        let (norm, starts) = dn.norm_with_suffixes();
+        assert_eq!(norm, dn.norm());
+        for (i, start) in starts.iter().enumerate() {
+            assert_eq!(&norm[*start..], dn.suffix(i).norm());
+        }
+        assert!(dn.suffix(3).is_root());
+    }
+
+    #[test]
+    fn limits_are_refused_with_their_kind() {
+        let deep = "CN=a,".repeat(MAX_DN_COMPONENTS) + "DC=x";
+        assert_eq!(Dn::parse(&deep).unwrap_err().limit, Some(DnLimit::TooManyParts));
+        let ok = "CN=a,".repeat(MAX_DN_COMPONENTS - 1) + "DC=x";
+        assert_eq!(Dn::parse(&ok).unwrap().len(), MAX_DN_COMPONENTS);
+        let long = format!("CN={},DC=x", "v".repeat(MAX_RDN_VALUE_CHARS + 1));
+        assert_eq!(Dn::parse(&long).unwrap_err().limit, Some(DnLimit::ValueTooLong));
+        let ok = format!("CN={},DC=x", "é".repeat(MAX_RDN_VALUE_CHARS));
+        assert!(Dn::parse(&ok).is_ok());
+        assert_eq!(Dn::parse("x").unwrap_err().limit, None);
     }
 
     #[test]

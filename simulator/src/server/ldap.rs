@@ -1,36 +1,58 @@
-//! LDAP over TCP: one task per connection, framing by BER length with a PDU limit, idle and
-//! read timeouts, StartTLS upgrade, and LDAPS. A malformed PDU closes that connection only.
+//! LDAP over TCP: one task per connection, framing by BER length with a PDU limit (a smaller one
+//! before a bind), an idle timeout and a per-message deadline, handshake deadlines, connection
+//! slots that evict the longest idle connection at the limit, StartTLS upgrade, and LDAPS. A
+//! malformed PDU closes that connection only.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::ldap::session::{After, ServerContext, Session};
+use crate::ldap::session::{After, PagedLimits, ServerContext, Session};
 use crate::ldap::wire::{Protection, Wire};
 use crate::server::record::{LdapPending, Recorder};
+use crate::slots::{Slot, Slots, ACCEPT_BACKOFF};
 
+/// The limits of every LDAP connection: AD's LDAP policies (MS-ADTS 3.1.1.3.4.6, defaults from
+/// KB 315071) and the deadlines that keep a slow client from holding a connection forever.
+/// docs/fidelity.md, "LDAP connection limits", has the table with sources.
 #[derive(Clone, Debug)]
 pub struct ConnectionLimits {
-    /// Largest accepted PDU (AD's MaxReceiveBuffer default is 10 MB).
+    /// Largest accepted PDU once bound (AD's MaxReceiveBuffer default: 10,485,760 bytes).
     pub max_pdu: usize,
+    /// Largest accepted PDU before a successful bind (anonymous or mid-bind). AD's figure is
+    /// not published; Samba's AD DC refuses anonymous requests above 256,000 bytes
+    /// (`ldap max anonymous request size`). Refused from the PDU's header, before its body is
+    /// read.
+    pub max_pdu_anonymous: usize,
     /// Close a connection idle this long (AD MaxConnIdleTime: 900 s).
     pub idle_timeout: Duration,
-    /// Close a connection whose PDU does not complete within this time once begun.
-    pub read_timeout: Duration,
+    /// A PDU, once its first byte is in, must be whole within this time (`--message-timeout`;
+    /// AD's InitRecvTimeout, 120 s, is the model).
+    pub message_timeout: Duration,
+    /// A TLS handshake (LDAPS, StartTLS) must finish within this time (`--handshake-timeout`).
+    pub handshake_timeout: Duration,
+    /// Connections held at once by all the LDAP listeners together (AD MaxConnections: 5000);
+    /// at the limit a new connection takes the slot of the longest idle one
+    /// ([`crate::slots`]). The server lowers it to what the open-file limit allows.
     pub max_connections: usize,
+    /// MaxResultSetsPerConn and MaxResultSetSize.
+    pub paged: PagedLimits,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             max_pdu: 10 * 1024 * 1024,
+            max_pdu_anonymous: 256_000,
             idle_timeout: Duration::from_secs(900),
-            read_timeout: Duration::from_secs(120),
+            message_timeout: Duration::from_secs(120),
+            handshake_timeout: Duration::from_secs(120),
             max_connections: 5000,
+            paged: PagedLimits::default(),
         }
     }
 }
@@ -43,34 +65,34 @@ pub enum Transport {
     Ldaps,
 }
 
+/// Serves one LDAP listener; `slots` may be shared with the other LDAP listeners.
 pub async fn serve(
     listener: TcpListener,
     ctx: ServerContext,
     transport: Transport,
     acceptor: TlsAcceptor,
     limits: ConnectionLimits,
+    slots: Arc<Slots>,
     recorder: Option<Arc<Recorder>>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tracing::warn!(error = %e, "accept failed, retrying shortly");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached, refusing");
+        let Some(slot) = slots.admit() else {
+            tracing::warn!(%peer, "connection limit reached and every connection busy, refusing");
             continue;
         };
         let _ = stream.set_nodelay(true);
         let (ctx, acceptor, limits) = (ctx.clone(), acceptor.clone(), limits.clone());
         let record = recorder.clone().map(|r| Recording::new(r, &ctx, peer));
         tokio::spawn(async move {
-            connection(stream, ctx, transport, acceptor, limits, record).await;
-            drop(permit);
+            connection(stream, ctx, transport, acceptor, limits, slot, record).await;
             tracing::debug!(%peer, "connection closed");
         });
     }
@@ -107,39 +129,66 @@ impl Recording {
     }
 }
 
+/// A TLS handshake within the handshake deadline, unless the slot is taken first.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    limits: &ConnectionLimits,
+    slot: &Slot,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    slot.partial(std::time::Instant::now());
+    tokio::select! {
+        r = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)) => match r {
+            Ok(Ok(tls)) => Some(tls),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out");
+                None
+            }
+        },
+        () = slot.evicted() => None,
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     ctx: ServerContext,
     transport: Transport,
     acceptor: TlsAcceptor,
     limits: ConnectionLimits,
+    slot: Slot,
     mut record: Option<Recording>,
 ) {
+    let session = |tls| Session::with_paged_limits(tls, limits.paged);
     match transport {
-        Transport::Ldaps => match acceptor.accept(stream).await {
-            Ok(tls) => {
+        Transport::Ldaps => {
+            if let Some(tls) = handshake(&acceptor, stream, &limits, &slot).await {
                 if let Some(r) = record.as_mut() {
                     r.transport = "ldaps";
                 }
                 run(
                     tls,
-                    Session::new(true),
-                    Wire::new(Protection::Tls, limits.max_pdu),
+                    session(true),
+                    Wire::new(Protection::Tls, limits.max_pdu_anonymous),
                     &ctx,
                     &limits,
+                    &slot,
                     record.as_ref(),
                 )
                 .await;
             }
-            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
-        },
+        }
         Transport::Plain => {
             if let Some((stream, mut session, mut wire)) = run(
                 stream,
-                Session::new(false),
-                Wire::new(Protection::None, limits.max_pdu),
+                session(false),
+                Wire::new(Protection::None, limits.max_pdu_anonymous),
                 &ctx,
                 &limits,
+                &slot,
                 record.as_ref(),
             )
             .await
@@ -148,49 +197,68 @@ async fn connection(
                 if !wire.start_tls() {
                     return;
                 }
-                match acceptor.accept(stream).await {
-                    Ok(tls) => {
-                        session.tls_started();
-                        if let Some(r) = record.as_mut() {
-                            r.transport = "ldap+starttls";
-                        }
-                        run(tls, session, wire, &ctx, &limits, record.as_ref()).await;
+                if let Some(tls) = handshake(&acceptor, stream, &limits, &slot).await {
+                    session.tls_started();
+                    if let Some(r) = record.as_mut() {
+                        r.transport = "ldap+starttls";
                     }
-                    Err(e) => tracing::debug!(error = %e, "StartTLS handshake failed"),
+                    run(tls, session, wire, &ctx, &limits, &slot, record.as_ref()).await;
                 }
             }
         }
     }
 }
 
-/// Serves requests until the peer leaves, an error closes the connection, or StartTLS is
-/// accepted (then the stream, session and wire, with any unread bytes, are handed back).
-/// Every request and response passes through `wire`, the connection's protection.
+/// Serves requests until the peer leaves, an error closes the connection, a deadline passes,
+/// a newer connection takes the slot, or StartTLS is accepted (then the stream, session and
+/// wire, with any unread bytes, are handed back). Every request and response passes through
+/// `wire`, the connection's protection.
+///
+/// Deadlines: with nothing buffered the connection may stay idle for `idle_timeout`; once a
+/// PDU has begun, the whole of it must arrive within `message_timeout`, however the bytes
+/// trickle in. Before a successful bind only PDUs of up to `max_pdu_anonymous` bytes are
+/// accepted, refused as soon as their header is read.
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     mut session: Session,
     mut wire: Wire,
     ctx: &ServerContext,
     limits: &ConnectionLimits,
+    slot: &Slot,
     record: Option<&Recording>,
 ) -> Option<(S, Session, Wire)> {
     let mut chunk = vec![0u8; 64 * 1024];
+    // When the PDU being received must be complete.
+    let mut pdu_deadline: Option<Instant> = None;
     loop {
         let req = match wire.next_request() {
             Ok(Some(req)) => req,
             Ok(None) => {
-                let wait = if wire.mid_pdu() {
-                    limits.read_timeout
+                let deadline = if wire.mid_pdu() {
+                    let deadline =
+                        *pdu_deadline.get_or_insert_with(|| Instant::now() + limits.message_timeout);
+                    slot.partial((deadline - limits.message_timeout).into_std());
+                    deadline
                 } else {
-                    limits.idle_timeout
+                    slot.idle();
+                    Instant::now() + limits.idle_timeout
                 };
-                match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
-                    Ok(Ok(0)) | Err(_) => return None,
-                    Ok(Ok(n)) => {
-                        wire.receive(&chunk[..n]);
-                        continue;
+                tokio::select! {
+                    r = tokio::time::timeout_at(deadline, stream.read(&mut chunk)) => match r {
+                        Ok(Ok(0)) | Ok(Err(_)) => return None,
+                        Err(_) => {
+                            tracing::debug!(partial = wire.mid_pdu(), "LDAP connection timed out");
+                            return None;
+                        }
+                        Ok(Ok(n)) => {
+                            wire.receive(&chunk[..n]);
+                            continue;
+                        }
+                    },
+                    () = slot.evicted() => {
+                        tracing::debug!("LDAP connection dropped for a newer one (connection limit)");
+                        return None;
                     }
-                    Ok(Err(_)) => return None,
                 }
             }
             Err(e) => {
@@ -202,6 +270,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 return None;
             }
         };
+        pdu_deadline = None;
+        slot.busy();
         let pending = record.map(|_| LdapPending::new(&req, session.caller()));
         let outcome = session.handle(ctx, req);
         if let (Some(r), Some(p)) = (record, pending) {
@@ -223,6 +293,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         if stream.flush().await.is_err() {
             return None;
         }
+        // The PDU limit follows the bind state (set before a layer unwraps what is waiting).
+        wire.set_max_pdu(if session.caller().is_anonymous() {
+            limits.max_pdu_anonymous
+        } else {
+            limits.max_pdu
+        });
         // A bind that negotiated a SASL layer: every later PDU is wrapped (RFC 4752 §3.1).
         if let Some(layer) = session.take_security_layer() {
             wire.install_layer(layer);

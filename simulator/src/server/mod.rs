@@ -228,6 +228,82 @@ async fn bind_kdc(ip: IpAddr, port: u16) -> Result<(TcpListener, UdpSocket), Sta
     }))
 }
 
+/// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard one where the system allows,
+/// so the connection limits below need not be lowered; returns the soft limit in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).ok()?;
+    match rlimit::increase_nofile_limit(hard) {
+        Ok(now) => {
+            if now > soft {
+                tracing::debug!(from = soft, to = now, "open-file limit raised");
+            }
+            Some(now)
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "open-file limit left as it is");
+            Some(soft)
+        }
+    }
+}
+
+/// Descriptors left for everything but client connections: accepting on the control API, the
+/// KDC's UDP replies, snapshot, record and export files.
+const FD_RESERVE: usize = 32;
+
+/// How many client connections the open-file limit leaves room for, so that idle clients can
+/// never take the descriptors the control API and the KDC need (MaxConnections is lowered
+/// rather than letting accept fail with EMFILE everywhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionBudget {
+    /// All LDAP listeners together.
+    pub ldap: usize,
+    /// Each KDC's TCP listener.
+    pub kdc_tcp_per_domain: usize,
+}
+
+impl ConnectionBudget {
+    /// Three quarters of the free descriptors to LDAP, a quarter to the KDCs' TCP listeners,
+    /// each within the configured limit; `soft_limit` and `open` are the process's limit and
+    /// the descriptors already open.
+    pub fn share(
+        soft_limit: u64,
+        open: usize,
+        ldap: usize,
+        kdc_tcp: usize,
+        domains: usize,
+    ) -> ConnectionBudget {
+        let free = usize::try_from(soft_limit)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(open)
+            .saturating_sub(FD_RESERVE);
+        ConnectionBudget {
+            ldap: ldap.min(free / 4 * 3).max(1),
+            kdc_tcp_per_domain: kdc_tcp.min(free / 4 / domains.max(1)).max(1),
+        }
+    }
+
+    fn for_this_process(ldap: usize, kdc_tcp: usize, domains: usize) -> ConnectionBudget {
+        let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+            return ConnectionBudget {
+                ldap,
+                kdc_tcp_per_domain: kdc_tcp,
+            };
+        };
+        // Linux and most BSDs list open descriptors here; elsewhere assume a few dozen.
+        let open = std::fs::read_dir("/proc/self/fd").map_or(64, |d| d.count());
+        let budget = ConnectionBudget::share(soft, open, ldap, kdc_tcp, domains);
+        if budget.ldap < ldap || budget.kdc_tcp_per_domain < kdc_tcp {
+            tracing::warn!(
+                open_file_limit = soft,
+                ldap_connections = budget.ldap,
+                kdc_tcp_connections = budget.kdc_tcp_per_domain,
+                "connection limits lowered to fit the open-file limit"
+            );
+        }
+        budget
+    }
+}
+
 fn log_exit<E: std::fmt::Display>(what: &'static str, r: Result<(), E>) {
     if let Err(e) = r {
         tracing::error!(error = %e, "{what} stopped");
@@ -368,6 +444,18 @@ impl RunningForest {
         let addr = |l: &TcpListener| l.local_addr().expect("bound socket has an address");
         let domain_urls: Vec<String> = listeners.iter().map(|(p, _)| url("ldap", addr(p))).collect();
 
+        // Every listener is bound: what is left of the open-file limit is shared out now.
+        let budget = ConnectionBudget::for_this_process(
+            config.limits.max_connections,
+            config.kdc.max_tcp_connections,
+            dir.forest.domains.len(),
+        );
+        let kdc_config = KdcConfig {
+            max_tcp_connections: budget.kdc_tcp_per_domain,
+            ..config.kdc.clone()
+        };
+        let ldap_slots = crate::slots::Slots::new(budget.ldap);
+
         let mut endpoints = Vec::new();
         let mut tasks = Vec::new();
         let mut kdc_addrs = Vec::new();
@@ -375,7 +463,7 @@ impl RunningForest {
             kdc_addrs.push(addr(&tcp));
             let db = Arc::new(kdc::DirectoryKdcDb::new(dir.clone(), d.index));
             // The KDC reads the directory's clock: moving it skews every client at once.
-            let kdc = Arc::new(Kdc::new(db, dir.clock.clone(), config.kdc.clone()));
+            let kdc = Arc::new(Kdc::new(db, dir.clock.clone(), kdc_config.clone()));
             let k = kdc.clone();
             let observer = recorder
                 .clone()
@@ -452,6 +540,7 @@ impl RunningForest {
                 ldap::Transport::Plain,
                 acceptor.clone(),
                 config.limits.clone(),
+                ldap_slots.clone(),
                 recorder.clone(),
             )));
             tasks.push(tokio::spawn(ldap::serve(
@@ -460,6 +549,7 @@ impl RunningForest {
                 ldap::Transport::Ldaps,
                 acceptor.clone(),
                 config.limits.clone(),
+                ldap_slots.clone(),
                 recorder.clone(),
             )));
         }
@@ -482,6 +572,7 @@ impl RunningForest {
             ldap::Transport::Plain,
             acceptor.clone(),
             config.limits.clone(),
+            ldap_slots.clone(),
             recorder.clone(),
         )));
         tasks.push(tokio::spawn(ldap::serve(
@@ -490,6 +581,7 @@ impl RunningForest {
             ldap::Transport::Ldaps,
             acceptor.clone(),
             config.limits.clone(),
+            ldap_slots,
             recorder,
         )));
 
@@ -547,4 +639,22 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectionBudget;
+
+    #[test]
+    fn the_open_file_limit_is_shared_out_after_a_reserve() {
+        // Plenty of descriptors: the configured limits stand.
+        let big = ConnectionBudget::share(1 << 20, 40, 5000, 256, 2);
+        assert_eq!((big.ldap, big.kdc_tcp_per_domain), (5000, 256));
+        // 1024 with 40 open and 32 kept back: 952 free, 714 to LDAP, 238 to the two KDCs.
+        let small = ConnectionBudget::share(1024, 40, 5000, 256, 2);
+        assert_eq!((small.ldap, small.kdc_tcp_per_domain), (714, 119));
+        // Nothing free: one connection each rather than none.
+        let none = ConnectionBudget::share(16, 40, 5000, 256, 1);
+        assert_eq!((none.ldap, none.kdc_tcp_per_domain), (1, 1));
+    }
 }

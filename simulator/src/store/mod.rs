@@ -156,7 +156,12 @@ impl Store {
     }
 
     pub fn lookup(&self, dn: &Dn) -> Option<EntryId> {
-        self.by_dn.get(&dn.norm()).copied()
+        self.lookup_norm(&dn.norm())
+    }
+
+    /// The entry whose [`Dn::norm`] is `norm` (for walks over a DN's ancestors without copies).
+    pub fn lookup_norm(&self, norm: &str) -> Option<EntryId> {
+        self.by_dn.get(norm).copied()
     }
 
     pub fn get_by_dn(&self, dn: &Dn) -> Option<&Arc<Entry>> {

@@ -15,6 +15,12 @@ use std::vec::IntoIter;
 /// operation and the SearchRequest add three; ldap3_proto's default limit is 128 as well.
 pub(crate) const MAX_DEPTH: usize = 128;
 
+/// Most elements one PDU may hold. Each becomes a tree node of a few dozen bytes, so without a
+/// bound a PDU of two-byte elements would weigh twenty times its size once decoded; with it,
+/// the tree of the largest PDU (MaxReceiveBuffer, 10 MB) stays near that size. A filter of
+/// 80,000 equality terms or an add of 200,000 values still fits.
+pub(crate) const MAX_ELEMENTS: usize = 250_000;
+
 /// Why some bytes are not acceptable BER/LDAP; the text is short and safe to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Malformed(pub String);
@@ -81,14 +87,28 @@ pub(crate) fn read_header(buf: &[u8]) -> BerResult<Option<(u8, usize, usize)>> {
 
 /// Parses `input`, which must hold exactly one element.
 pub(crate) fn parse_exactly_one(input: &[u8]) -> BerResult<StructureTag> {
-    let (tag, rest) = parse_element(input, MAX_DEPTH)?;
+    parse_exactly_one_within(input, MAX_ELEMENTS)
+}
+
+/// [`parse_exactly_one`] holding at most `max_elements` elements.
+pub(crate) fn parse_exactly_one_within(input: &[u8], max_elements: usize) -> BerResult<StructureTag> {
+    let mut budget = max_elements;
+    let (tag, rest) = parse_element(input, MAX_DEPTH, &mut budget)?;
     if !rest.is_empty() {
         return malformed("trailing bytes after the element");
     }
     Ok(tag)
 }
 
-fn parse_element(input: &[u8], depth: usize) -> BerResult<(StructureTag, &[u8])> {
+fn parse_element<'a>(
+    input: &'a [u8],
+    depth: usize,
+    budget: &mut usize,
+) -> BerResult<(StructureTag, &'a [u8])> {
+    let Some(left) = budget.checked_sub(1) else {
+        return malformed("too many elements in one message");
+    };
+    *budget = left;
     let Some((id, len, header_len)) = read_header(input)? else {
         return malformed("truncated element header");
     };
@@ -109,7 +129,7 @@ fn parse_element(input: &[u8], depth: usize) -> BerResult<(StructureTag, &[u8])>
         let mut children = Vec::new();
         let mut remaining = content;
         while !remaining.is_empty() {
-            let (child, after) = parse_element(remaining, depth - 1)?;
+            let (child, after) = parse_element(remaining, depth - 1, budget)?;
             children.push(child);
             remaining = after;
         }
@@ -356,6 +376,15 @@ mod tests {
         assert!(parse_exactly_one(&[0x30, 0x03, 0x04, 0x05, 0x00]).is_err());
         assert!(parse_exactly_one(&[0x1f, 0x01, 0x00]).is_err());
         assert!(parse_exactly_one(&[0x04, 0x00, 0x00]).is_err());
+    }
+
+    #[test]
+    fn reader_limits_the_element_count() {
+        let item = tlv(ident::OCTET_STRING, b"");
+        let seq = |n: usize| tlv(ident::SEQUENCE, &item.repeat(n));
+        assert!(parse_exactly_one_within(&seq(9), 10).is_ok());
+        let err = parse_exactly_one_within(&seq(10), 10).unwrap_err();
+        assert!(err.0.contains("too many elements"), "{err:?}");
     }
 
     #[test]
