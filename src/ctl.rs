@@ -62,6 +62,17 @@ enum CtlCommand {
     },
     /// Put the forest back as it was right after start (fixtures included).
     Reset,
+    /// Show the DC's LDAP signing and channel binding policies, or change them for the binds
+    /// that follow (as an administrator changes the Domain Controllers' policy).
+    Policies {
+        /// `none` or `required` ("LDAP server signing requirements").
+        #[arg(long)]
+        ldap_signing: Option<String>,
+        /// `never`, `when-supported` or `always` ("LDAP server channel binding token
+        /// requirements").
+        #[arg(long)]
+        channel_binding: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -127,6 +138,16 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Snapshots => api.snapshots().await?,
         CtlCommand::Restore { id } => api.restore_snapshot(&id).await?,
         CtlCommand::Reset => api.reset().await?,
+        CtlCommand::Policies {
+            ldap_signing,
+            channel_binding,
+        } => match (&ldap_signing, &channel_binding) {
+            (None, None) => api.policies().await?,
+            _ => {
+                api.set_policies(ldap_signing.as_deref(), channel_binding.as_deref())
+                    .await?
+            }
+        },
     };
     println!("{}", response.text().trim_end());
     Ok(())

@@ -328,7 +328,44 @@ fn credentials_fetcher_sequence_kinit_sealed_gssapi_read_decode_kinit_as_the_gms
         "{}",
         text(&o)
     );
+
+    // The gMSA acts as itself (issue 10 item 7): a GSSAPI bind with its ticket, and an NTLM
+    // bind with its NT hash (pass-the-hash, how impacket-style tools use a gMSA).
+    let o = lab.run(
+        "gmsa",
+        "ldapwhoami",
+        &["-Y", "GSSAPI", "-N", "-H", &lab.url(false)],
+    );
+    assert!(
+        o.status.success() && text(&o).contains("u:CORP\\svc-web$"),
+        "GSSAPI bind as the gMSA: {}",
+        text(&o)
+    );
+    let port = lab.a.ldap().rsplit_once(':').unwrap().1.to_string();
+    let o = python(GMSA_PASS_THE_HASH, &[blob, &port]);
+    assert!(o.status.success(), "ldap3 pass-the-hash: {}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "u:CORP\\svc-web$",
+        "{}",
+        text(&o)
+    );
 }
+
+/// ldap3 2.9.1's Sicily NTLM bind as svc-web$ with `LM:NT` for a password: the NT hash is MD4 of
+/// the managed password's UTF-16 bytes, taken from the blob; prints WhoAmI.
+const GMSA_PASS_THE_HASH: &str = r#"
+import sys, base64, struct
+from Crypto.Hash import MD4
+from ldap3 import Server, Connection, NTLM
+blob = base64.b64decode(sys.argv[1])
+off = struct.unpack_from('<H', blob, 8)[0]
+nt = MD4.new(blob[off:off + 256]).hexdigest()  # MS-ADTS 2.2.19: 256 bytes, then 00 00
+c = Connection(Server('127.0.0.1', port=int(sys.argv[2])), user='CORP\\svc-web$',
+               password='aad3b435b51404eeaad3b435b51404ee:' + nt, authentication=NTLM)
+assert c.bind(), c.result
+print(c.extend.standard.who_am_i())
+"#;
 
 /// ldap3 2.9.1's Sicily NTLM bind as WEB01$ over LDAPS (`ldaps`) or after StartTLS on 389
 /// (`starttls`): the result code and message.

@@ -446,6 +446,62 @@ fn impacket_gss_spnego_kerberos_with_an_rc4_session_key_seals_with_rfc_4757_toke
 /// AD's refusal of a bind without integrity on plain LDAP (windows-behaviour.md row 19).
 const INTEGRITY_REQUIRED: &str = "00002028: LdapErr: DSID-0C090256, comment: The server requires binds to turn on integrity checking if SSL\\TLS are not already active on the connection, data 0, v3839";
 
+/// The policies change while the DC runs (issue 10 item 6: "as flags and in the control API"):
+/// `adsim ctl policies --ldap-signing required` makes the next simple bind on plain LDAP get 8,
+/// a sealed GSSAPI bind still works, and `none` lets simple binds in again; a bad value is
+/// refused and changes nothing.
+#[test]
+fn the_signing_policy_changes_at_run_time_through_the_control_api() {
+    let lab = Lab::start();
+    let whoami = || {
+        let args = [
+            "-H",
+            &lab.a.ldap(),
+            "-x",
+            "-D",
+            "CORP\\Administrator",
+            "-w",
+            ADMIN_PASSWORD,
+        ];
+        text(&ldap_tool("ldapwhoami", &lab.a.ca(), &args, None))
+    };
+    assert!(whoami().contains("u:CORP\\Administrator"));
+    let shown: serde_json::Value = serde_json::from_str(&lab.a.cli_ok(&["ctl", "policies"])).unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({"ldap_signing": "none", "channel_binding": "when-supported"})
+    );
+
+    let set: serde_json::Value =
+        serde_json::from_str(&lab.a.cli_ok(&["ctl", "policies", "--ldap-signing", "required"])).unwrap();
+    assert_eq!(set["ldap_signing"], "required");
+    let refused = whoami();
+    assert!(
+        refused.contains("Strong(er) authentication required (8)") && refused.contains(INTEGRITY_REQUIRED),
+        "{refused}"
+    );
+    lab.kinit("WEB01");
+    assert_reads_password(
+        "sealed GSSAPI under required signing",
+        &lab.gssapi_read_gmsa("WEB01", false, &[]),
+    );
+
+    let o = lab.a.cli(&["ctl", "policies", "--ldap-signing", "sometimes"]);
+    assert!(
+        !o.status.success() && text(&o).contains("is not one of none, required"),
+        "{}",
+        text(&o)
+    );
+    let shown: serde_json::Value = serde_json::from_str(&lab.a.cli_ok(&["ctl", "policies"])).unwrap();
+    assert_eq!(
+        shown["ldap_signing"], "required",
+        "a refused change changes nothing"
+    );
+
+    lab.a.cli_ok(&["ctl", "policies", "--ldap-signing", "none"]);
+    assert!(whoami().contains("u:CORP\\Administrator"));
+}
+
 #[test]
 fn signing_required_refuses_simple_binds_on_plain_ldap_and_allows_them_over_tls() {
     let lab = Lab::start_with(&["--ldap-signing", "required"]);

@@ -246,6 +246,34 @@ impl Client {
         self.post("/v1/clock", json!({ "set": rfc3339 })).await
     }
 
+    /// `GET /v1/policies`: the DC's LDAP signing and channel binding policies.
+    pub async fn policies(&self) -> Result<Response, Error> {
+        self.get("/v1/policies").await
+    }
+
+    /// `PUT /v1/policies`: changes the named policies (`ldap_signing`: `none`|`required`,
+    /// `channel_binding`: `never`|`when-supported`|`always`) for the binds that follow.
+    pub async fn set_policies(
+        &self,
+        ldap_signing: Option<&str>,
+        channel_binding: Option<&str>,
+    ) -> Result<Response, Error> {
+        let mut change = serde_json::Map::new();
+        if let Some(v) = ldap_signing {
+            change.insert("ldap_signing".into(), json!(v));
+        }
+        if let Some(v) = channel_binding {
+            change.insert("channel_binding".into(), json!(v));
+        }
+        self.request(
+            "PUT",
+            "/v1/policies",
+            Some(&serde_json::Value::Object(change).to_string()),
+        )
+        .await?
+        .success()
+    }
+
     /// Add-KdsRootKey: `effective` is `immediately` or an RFC 3339 instant ([`Created`]).
     pub async fn add_root_key(&self, effective: &str) -> Result<Response, Error> {
         self.post("/v1/kds/root-keys", json!({ "effective": effective }))

@@ -36,14 +36,10 @@ fn config() -> ForestConfig {
 
 fn context() -> ServerContext {
     let dir = Directory::provision(&config()).unwrap();
+    let keys = Arc::new(adsim_simulator::server::kdc::DirectoryKdcDb::new(dir.clone(), 0));
     ServerContext {
-        service_keys: Arc::new(adsim_simulator::server::kdc::DirectoryKdcDb::new(dir.clone(), 0)),
-        dir,
-        domain: 0,
-        global_catalog: false,
         domain_urls: vec!["ldap://127.0.0.1:389".into()],
-        signing: LdapSigning::None,
-        max_skew_seconds: 300,
+        ..ServerContext::new(dir, 0, keys)
     }
 }
 

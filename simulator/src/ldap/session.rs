@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 
-use super::bind::signing::LdapSigning;
 use super::bind::{Binder, Layer};
 use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, RequestOp, ResponseOp};
 use super::controls::{RequestControl, ResponseControl, SortKey};
@@ -32,15 +31,39 @@ pub struct ServerContext {
     pub domain_urls: Vec<String>,
     /// The DC's own Kerberos keys (every SPN of its account), for GSSAPI and GSS-SPNEGO binds.
     pub service_keys: Arc<dyn ServiceKeys + Send + Sync>,
-    /// "LDAP server signing requirements": which binds without TLS need a SASL layer.
-    pub signing: LdapSigning,
-    /// "LDAP server channel binding token requirements" and the DC certificate's binding.
+    /// "LDAP server signing requirements" and "LDAP server channel binding token requirements"
+    /// as they stand (shared by every listener and the control API).
+    pub policies: Arc<crate::ldap::bind::policy::LivePolicies>,
+    /// The DC certificate's channel binding.
     pub channel_binding: crate::ldap::bind::channel_binding::ChannelBinding,
     /// The Kerberos policy's maximum clock skew, which AP-REQs in binds are held to as the KDC
     /// holds its requests (`--max-skew-minutes`).
     pub max_skew_seconds: i64,
     /// Authenticators of AP-REQs already accepted by this DC's LDAP service (RFC 4120 §3.2.3).
     pub replay: Arc<ReplayCache>,
+}
+
+impl ServerContext {
+    /// The context of `domain`'s DC with `adsim serve`'s defaults: not a GC, no other domains'
+    /// URLs, no signing requirement, channel binding when supported (no TLS binding known yet),
+    /// AD's 5-minute skew and a replay cache of its own. Callers change fields as needed.
+    pub fn new(
+        dir: Arc<Directory>,
+        domain: usize,
+        service_keys: Arc<dyn ServiceKeys + Send + Sync>,
+    ) -> ServerContext {
+        ServerContext {
+            dir,
+            domain,
+            global_catalog: false,
+            domain_urls: Vec::new(),
+            service_keys,
+            policies: Default::default(),
+            channel_binding: Default::default(),
+            max_skew_seconds: 300,
+            replay: Arc::new(ReplayCache::new(300, crate::kdc::replay::DEFAULT_CAPACITY)),
+        }
+    }
 }
 
 /// What the transport does after sending the responses.
@@ -656,16 +679,10 @@ mod tests {
             ..ForestConfig::default()
         })
         .unwrap();
+        let keys = Arc::new(crate::server::kdc::DirectoryKdcDb::new(dir.clone(), 0));
         ServerContext {
-            service_keys: Arc::new(crate::server::kdc::DirectoryKdcDb::new(dir.clone(), 0)),
-            dir,
-            domain: 0,
-            global_catalog: false,
             domain_urls: vec!["ldap://127.0.0.1:389".into()],
-            signing: LdapSigning::None,
-            channel_binding: Default::default(),
-            max_skew_seconds: 300,
-            replay: Arc::new(ReplayCache::new(300, 1024)),
+            ..ServerContext::new(dir, 0, keys)
         }
     }
 

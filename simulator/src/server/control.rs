@@ -51,6 +51,8 @@ pub struct ControlState {
     pub snapshots: Arc<Snapshots>,
     /// The only directory `POST /v1/snapshots {"path": NAME}` writes into.
     pub snapshot_dir: PathBuf,
+    /// The LDAP bind policies every listener reads (`/v1/policies`).
+    pub policies: Arc<crate::ldap::bind::policy::LivePolicies>,
 }
 
 /// An error answer: a 4xx status and `{"error": message}`.
@@ -127,6 +129,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/snapshots/{id}/file", get(get_snapshot_file))
         .route("/v1/snapshots/{id}/restore", post(restore_snapshot))
         .route("/v1/reset", post(post_reset))
+        .route("/v1/policies", get(get_policies).put(put_policies))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError {
@@ -529,4 +532,29 @@ async fn post_reset(State(s): State<ControlState>) -> Json<Value> {
     s.snapshots.reset();
     tracing::info!("forest reset to its state after start");
     Json(json!({ "reset": true, "now": s.dir.clock.now().to_rfc3339() }))
+}
+
+/// The DC's LDAP signing and channel binding policies as they stand.
+async fn get_policies(State(s): State<ControlState>) -> Json<Value> {
+    Json(s.policies.get().to_json())
+}
+
+/// Changes the policies the body names (`{"ldap_signing": "required"}`); binds completed from
+/// then on follow them, bound connections stay as they are. An unknown name or value is 400
+/// and changes nothing.
+async fn put_policies(State(s): State<ControlState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let change: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    let policies = s
+        .policies
+        .get()
+        .changed_by(&change)
+        .map_err(ApiError::bad_request)?;
+    s.policies.set(policies);
+    tracing::info!(
+        ldap_signing = policies.ldap_signing.name(),
+        channel_binding = crate::ldap::bind::channel_binding::policy_name(policies.channel_binding),
+        "bind policies changed"
+    );
+    Ok(Json(policies.to_json()))
 }

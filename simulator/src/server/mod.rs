@@ -24,6 +24,7 @@ use crate::kdc::replay::{self, ReplayCache};
 use crate::kdc::{Kdc, KdcConfig};
 pub use crate::ldap::bind::channel_binding::ChannelBindingPolicy;
 use crate::ldap::bind::channel_binding::{policy_name, ChannelBinding};
+use crate::ldap::bind::policy::LivePolicies;
 pub use crate::ldap::bind::signing::LdapSigning;
 use crate::ldap::session::ServerContext;
 use crate::snapshot::Snapshots;
@@ -412,9 +413,13 @@ impl RunningForest {
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
         // One certificate for every listener: one binding to check against.
         let channel_binding = ChannelBinding {
-            enforce: config.channel_binding,
             tls_server_end_point: tls.channel_binding,
         };
+        // The bind policies every listener reads and the control API changes.
+        let policies = Arc::new(LivePolicies::new(DcPolicies {
+            ldap_signing: config.ldap_signing,
+            channel_binding: config.channel_binding,
+        }));
 
         // Bind everything first, so referral URLs are known before serving.
         let mut listeners = Vec::new();
@@ -488,6 +493,7 @@ impl RunningForest {
             kdcs: kdc_addrs.clone(),
             snapshots: snapshots.clone(),
             snapshot_dir,
+            policies: policies.clone(),
         };
         let ready_slot = control_ready::ReadySlot::default();
         let control_ready = ready_slot.clone();
@@ -529,7 +535,7 @@ impl RunningForest {
                 domain: d.index,
                 global_catalog: false,
                 domain_urls: domain_urls.clone(),
-                signing: config.ldap_signing,
+                policies: policies.clone(),
                 channel_binding,
                 max_skew_seconds: config.kdc.max_skew_seconds,
                 replay: replay[d.index].clone(),
@@ -560,7 +566,7 @@ impl RunningForest {
             domain: 0,
             global_catalog: true,
             domain_urls,
-            signing: config.ldap_signing,
+            policies: policies.clone(),
             channel_binding,
             max_skew_seconds: config.kdc.max_skew_seconds,
             replay: replay[0].clone(),

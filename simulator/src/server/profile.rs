@@ -19,11 +19,7 @@ pub enum DcProfile {
 }
 
 /// The policies a profile sets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DcPolicies {
-    pub ldap_signing: LdapSigning,
-    pub channel_binding: ChannelBindingPolicy,
-}
+pub use crate::ldap::bind::policy::DcPolicies;
 
 /// Every profile, its name on the command line and its policies.
 const PROFILES: &[(DcProfile, &str, DcPolicies)] = &[

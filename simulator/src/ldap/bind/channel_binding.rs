@@ -8,11 +8,10 @@
 
 pub use crate::auth::ntlm::ChannelBindingPolicy;
 
-/// A listener's channel binding: the policy and the binding hash of the DC's certificate.
+/// A listener's channel binding: the binding hash of the DC's certificate (the policy,
+/// `LdapEnforceChannelBinding`, is in [`super::policy::LivePolicies`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChannelBinding {
-    /// `LdapEnforceChannelBinding`.
-    pub enforce: ChannelBindingPolicy,
     /// MD5 of the gss_channel_bindings_struct whose application data is
     /// `tls-server-end-point:` and the hash of the DC certificate (`ntlm::channel_binding_hash`,
     /// computed once per certificate by `server::tls`).
@@ -55,7 +54,6 @@ mod tests {
     #[test]
     fn only_tls_connections_have_a_binding_to_check() {
         let cb = ChannelBinding {
-            enforce: ChannelBindingPolicy::Always,
             tls_server_end_point: [7; 16],
         };
         assert_eq!(cb.expected(true), Some([7; 16]));

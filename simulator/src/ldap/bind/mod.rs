@@ -7,6 +7,7 @@
 pub mod channel_binding;
 mod gssapi;
 pub mod identity;
+pub mod policy;
 mod sicily;
 pub mod signing;
 mod spnego;
@@ -175,7 +176,7 @@ fn complete(ctx: &ServerContext, tls: bool, bind: Established, step: Step) -> St
     if step.caller.is_none() {
         return step;
     }
-    match signing::check(ctx.signing, Channel::of(tls), bind) {
+    match signing::check(ctx.policies.get().ldap_signing, Channel::of(tls), bind) {
         Ok(()) => step,
         Err(refused) => Step::fail(refused),
     }
@@ -258,7 +259,7 @@ fn server_names(ctx: &ServerContext) -> ServerNames {
 /// binding requirement when the connection runs over TLS.
 fn ntlm_challenge(ctx: &ServerContext, tls: bool, negotiate: &[u8]) -> Option<(NtlmAcceptor, Vec<u8>)> {
     let policy = NtlmPolicy {
-        channel_binding: ctx.channel_binding.enforce,
+        channel_binding: ctx.policies.get().channel_binding,
         expected_channel_binding: ctx.channel_binding.expected(tls),
         ..NtlmPolicy::default()
     };
@@ -276,7 +277,7 @@ fn accept_ap_req(ctx: &ServerContext, tls: bool, token: &[u8]) -> Result<KrbAcce
     let policy = AcceptPolicy {
         now: ctx.dir.clock.now().unix_seconds(),
         max_skew: ctx.max_skew_seconds,
-        channel_binding: ctx.channel_binding.enforce,
+        channel_binding: ctx.policies.get().channel_binding,
         expected_channel_binding: ctx.channel_binding.expected(tls),
     };
     let accepted = crate::auth::gss_krb5::accept_sec_context(token, ctx.service_keys.as_ref(), &policy)?;

@@ -24,6 +24,13 @@ impl LdapSigning {
             LdapSigning::Required => "required",
         }
     }
+
+    /// The policy named `name` (`none`, `required`).
+    pub fn by_name(name: &str) -> Option<LdapSigning> {
+        [LdapSigning::None, LdapSigning::Required]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
 }
 
 /// The connection a bind completes on.
