@@ -112,8 +112,19 @@ impl SavedForest {
 
 /// Encodes a snapshot of `dir` (its forest shape and seed come from `dir`).
 pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
+    seal(&content_json(dir, snap, true))
+}
+
+/// The content object of a snapshot file (see the format above) as JSON, with every entry or
+/// with `store.entries` empty (a data directory keeps its entries one record each, see
+/// `store::durable`).
+pub(crate) fn content_json(dir: &Directory, snap: &Snapshot, with_entries: bool) -> Vec<u8> {
     let st = &snap.state;
-    let mut entries: Vec<&Arc<Entry>> = st.store.iter().collect();
+    let mut entries: Vec<&Arc<Entry>> = if with_entries {
+        st.store.iter().collect()
+    } else {
+        Vec::new()
+    };
     entries.sort_by_key(|e| e.id);
     let content = ContentRef {
         forest: forest_out(&dir.forest),
@@ -136,7 +147,31 @@ pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
         },
     };
     // Serializing plain data into memory cannot fail.
-    seal(&serde_json::to_vec(&content).unwrap_or_default())
+    serde_json::to_vec(&content).unwrap_or_default()
+}
+
+/// One entry as it stands in a snapshot file's `store.entries`, as JSON.
+pub(crate) fn entry_json(e: &Entry) -> Vec<u8> {
+    serde_json::to_vec(&entry_out(e)).unwrap_or_default()
+}
+
+/// A forest from a content object whose `store.entries` is empty and the entries given apart
+/// (each as [`entry_json`] wrote it), checked as a whole file's content is.
+pub(crate) fn decode_parts<'a>(
+    content: &[u8],
+    entries: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<SavedForest, SnapshotFileError> {
+    let mut content: ContentIn = serde_json::from_slice(content).map_err(|e| malformed(e.to_string()))?;
+    if !content.store.entries.is_empty() {
+        return Err(malformed("the content holds entries of its own"));
+    }
+    for e in entries {
+        content
+            .store
+            .entries
+            .push(serde_json::from_slice(e).map_err(|e| malformed(format!("entry: {e}")))?);
+    }
+    decode_content(content)
 }
 
 /// A version 2 file around `content` (a JSON object's bytes): the header and its checksum.
