@@ -72,6 +72,8 @@ pub const VERSION: u32 = 2;
 /// [`CONTENT_KEY`], the content and a closing `}`.
 const V2_HEAD: &[u8] = br#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#;
 const CONTENT_KEY: &[u8] = br#"","content":"#;
+/// What identifies a version 2 file: [`V2_HEAD`] up to the version number.
+const V2_PREFIX: &[u8] = br#"{"format":"adsim-snapshot","version":2,"#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotFileError {
@@ -288,8 +290,9 @@ pub fn decode_named(bytes: &[u8], file: &str) -> Result<SavedForest, SnapshotFil
         reason: reason.to_string(),
     };
     // A version 2 header, even a damaged one, is judged by its checksum: a truncated file is
-    // then "corrupt" rather than "not JSON".
-    if bytes.starts_with(&V2_HEAD[..V2_HEAD.len() / 2]) {
+    // then "corrupt" rather than "not JSON". The prefix goes as far as the version number, so
+    // a version 1 file, written compactly in the same field order, is not taken for one.
+    if bytes.starts_with(V2_PREFIX) {
         let rest = bytes
             .strip_prefix(V2_HEAD)
             .ok_or_else(|| corrupt("damaged header"))?;
