@@ -15,6 +15,7 @@ mod auth_spnego;
 mod data_dir;
 mod dsa_gmsa;
 mod dsa_provision;
+mod fuzz_decoders;
 mod fuzz_mutations;
 mod gmsa_rollover;
 mod kdc_captures;
