@@ -12,18 +12,19 @@ need_apt=""
 for tool in ldapsearch kinit faketime; do
   command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
-# Cyrus SASL's GSSAPI plugin (ldapsearch -Y GSSAPI) and nss_wrapper (the DC's name for GSSAPI).
-for pkg in libsasl2-modules-gssapi-mit libnss-wrapper; do
+# Cyrus SASL's GSSAPI plugin (ldapsearch -Y GSSAPI), nss_wrapper (the DC's name for GSSAPI) and
+# MIT's headers (krb5-config), which gmsad's python-gssapi dependency builds against.
+for pkg in libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt=1
 done
 if [ -n "$need_apt" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    ldap-utils krb5-user libfaketime faketime libsasl2-modules-gssapi-mit libnss-wrapper >/dev/null
+    ldap-utils krb5-user libfaketime faketime libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev >/dev/null
 fi
 
 # Python clients: ldap3 (schema loading, LDAP; pycryptodome gives it MD4 for NTLM), impacket
-# and minikerberos (Kerberos).
+# and minikerberos (Kerberos), and the gMSA consumers msldap, bloodyAD and gmsad.
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 
 cargo test --workspace --no-fail-fast "$@"

@@ -1,6 +1,7 @@
 //! `adsim`: a protocol-faithful Active Directory domain-controller simulator.
 
 mod ctl;
+mod logging;
 mod scenario_cmd;
 
 use std::net::IpAddr;
@@ -8,7 +9,8 @@ use std::path::PathBuf;
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::dsa::{ChildDomainConfig, ForestConfig, KdsRootKeyMode};
-use adsim_simulator::server::{LdapSigning, RunningForest, ServerConfig};
+use adsim_simulator::ldap::bind::channel_binding::policy_by_name;
+use adsim_simulator::server::{ChannelBindingPolicy, DcProfile, LdapSigning, RunningForest, ServerConfig};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -50,6 +52,16 @@ enum SigningArg {
     Required,
 }
 
+/// `--channel-binding`: a name of `ldap::bind::channel_binding`'s table.
+fn parse_channel_binding(s: &str) -> Result<ChannelBindingPolicy, String> {
+    policy_by_name(s).ok_or_else(|| "one of never, when-supported, always".to_string())
+}
+
+/// `--dc-profile`: a name of `server::profile`'s table.
+fn parse_dc_profile(s: &str) -> Result<DcProfile, String> {
+    DcProfile::by_name(s).ok_or_else(|| format!("one of {}", DcProfile::names().join(", ")))
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// DNS name of the forest root domain.
@@ -80,6 +92,9 @@ struct ServeArgs {
     /// Global Catalog port (0 = ephemeral).
     #[arg(long, default_value_t = 3268)]
     gc_port: u16,
+    /// Global Catalog over TLS port (AD: 3269; 0 = ephemeral).
+    #[arg(long, default_value_t = 3269)]
+    gcs_port: u16,
     /// KDC port of the root domain's DC, UDP and TCP (0 = ephemeral; child domains' KDCs
     /// always use ephemeral ports, see `domains[].kdc` in the ready line).
     #[arg(long, default_value_t = 1088)]
@@ -135,8 +150,20 @@ struct ServeArgs {
     record: Option<PathBuf>,
     /// The DC's LDAP signing requirement: `required` refuses, on plain LDAP without TLS,
     /// simple binds and SASL binds that negotiate no signing or sealing (resultCode 8).
-    #[arg(long, value_enum, default_value = "none")]
-    ldap_signing: SigningArg,
+    /// Default: the profile's (`none` without --dc-profile).
+    #[arg(long, value_enum)]
+    ldap_signing: Option<SigningArg>,
+    /// The DC's LDAP channel binding requirement (LdapEnforceChannelBinding) for NTLM and
+    /// Kerberos binds over TLS: `never`, `when-supported` (a binding the client sends must
+    /// match) or `always` (a binding is required; else 49 with 80090346). Default: the
+    /// profile's (`when-supported` without --dc-profile).
+    #[arg(long, value_name = "never|when-supported|always", value_parser = parse_channel_binding)]
+    channel_binding: Option<ChannelBindingPolicy>,
+    /// Apply what a freshly installed DC of this Windows Server release enforces (`2025`:
+    /// LDAP signing required, channel binding when supported); --ldap-signing and
+    /// --channel-binding override it.
+    #[arg(long, value_name = "default|2025", value_parser = parse_dc_profile)]
+    dc_profile: Option<DcProfile>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -151,6 +178,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         // Colour only on a terminal: logs sent to a file or a pipe stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // Client-supplied strings in fields cannot forge lines or send terminal controls.
+        .fmt_fields(logging::EscapedFields::default())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ADSIM_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
@@ -213,12 +242,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => forest,
     };
     fixtures.extend(args.fixture.iter().cloned());
+    let profile = args.dc_profile.unwrap_or(DcProfile::Default).policies();
     let config = ServerConfig {
         forest,
         listen: args.listen,
         ldap_port: args.ldap_port,
         ldaps_port: args.ldaps_port,
         gc_port: args.gc_port,
+        gcs_port: args.gcs_port,
         kdc_port: args.kdc_port,
         control_port: args.control_port,
         control_listen: args.control_listen,
@@ -237,9 +268,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         record: args.record.clone(),
         data_dir: args.data_dir.clone(),
         ldap_signing: match args.ldap_signing {
-            SigningArg::None => LdapSigning::None,
-            SigningArg::Required => LdapSigning::Required,
+            Some(SigningArg::None) => LdapSigning::None,
+            Some(SigningArg::Required) => LdapSigning::Required,
+            None => profile.ldap_signing,
         },
+        channel_binding: args.channel_binding.unwrap_or(profile.channel_binding),
     };
     let running = match &args.from_snapshot {
         Some(path) => RunningForest::start_from_snapshot(path, config).await?,

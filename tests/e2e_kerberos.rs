@@ -257,6 +257,44 @@ fn exported_keytab_logs_in_the_computer_and_opens_its_tickets() {
     assert!(!out.status.success(), "alice's keys must not open WEB01's ticket");
 }
 
+/// `kvno cifs/dc1…` works although the DC registers no `cifs/` SPN: the forest's sPNMappings
+/// make its `HOST/` SPNs answer for cifs, http and fifty other classes (MS-DRSR 4.1.4.2.19);
+/// a class outside the list is unknown (7, "Server not found in Kerberos database").
+#[test]
+fn kvno_of_a_host_alias_uses_the_dc_account_through_spn_mappings() {
+    let f = Forest::start(&[]);
+    let conf = f.krb5_conf("krb5-alias.conf", &["udp_preference_limit=1"]);
+    let c = f.client(&conf, "alias");
+    c.ok("kinit", &c.kinit_alice());
+    let host = c.ok("kvno", &c.run("kvno", &["host/dc1.corp.example.test"], None));
+    let cifs = c.ok(
+        "kvno",
+        &c.run(
+            "kvno",
+            &["cifs/dc1.corp.example.test", "HTTP/dc1.corp.example.test"],
+            None,
+        ),
+    );
+    // Same account, same key version.
+    let kvno_of = |out: &str| out.rsplit("kvno = ").next().unwrap().trim().to_string();
+    assert!(
+        cifs.contains(&format!(
+            "cifs/dc1.corp.example.test@{REALM}: kvno = {}",
+            kvno_of(&host)
+        )),
+        "{cifs}"
+    );
+    assert!(
+        cifs.contains(&format!("HTTP/dc1.corp.example.test@{REALM}: kvno = ")),
+        "{cifs}"
+    );
+    c.fails_with(
+        "kvno",
+        &c.run("kvno", &["nosuch/dc1.corp.example.test"], None),
+        "Server not found in Kerberos database",
+    );
+}
+
 #[test]
 fn five_minute_skew_rule_with_faketime_and_with_the_adsim_clock() {
     let f = Forest::start(&[]);
@@ -472,7 +510,7 @@ fn managed_passwords(f: &Forest, dn: &str) -> (Vec<u8>, Option<Vec<u8>>) {
 
 /// The AES256 key of a UTF-16LE password, derived by impacket (RFC 3962 string-to-key over the
 /// UTF-8 form with unpaired surrogates replaced), independently of adsim's own code.
-fn impacket_aes256(password_utf16: &[u8], salt: &str) -> Vec<u8> {
+pub(crate) fn impacket_aes256(password_utf16: &[u8], salt: &str) -> Vec<u8> {
     let script = "import sys\nfrom impacket.krb5.crypto import _AES256CTS\n\
                   pw = bytes.fromhex(sys.argv[1]).decode('utf-16-le', 'replace').encode('utf-8')\n\
                   print(_AES256CTS.string_to_key(pw, sys.argv[2].encode(), None).contents.hex())\n";

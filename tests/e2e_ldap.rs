@@ -297,6 +297,33 @@ fn two_domain_forest_serves_both_domains_and_refers_across() {
             && t.contains("dn: CN=Administrator,CN=Users,DC=child"),
         "{t}"
     );
+    // The same catalogue over TLS (3269), the certificate verifying against the CA; its
+    // rootDSE says it is a GC.
+    let gcs = a.s("gcs_url");
+    assert!(gcs.starts_with("ldaps://"), "{gcs}");
+    let o = a.as_admin(
+        "ldapsearch",
+        &gcs,
+        &[
+            "-b",
+            "DC=corp,DC=example,DC=test",
+            "(sAMAccountName=Administrator)",
+            "1.1",
+        ],
+        None,
+    );
+    assert_eq!(
+        text(&o),
+        t.replace(&a.s("gc_url"), &gcs),
+        "GC over TLS answers as the GC"
+    );
+    let o = ldap_tool(
+        "ldapsearch",
+        &a.ca(),
+        &["-x", "-H", &gcs, "-b", "", "-s", "base", "isGlobalCatalogReady"],
+        None,
+    );
+    assert!(text(&o).contains("isGlobalCatalogReady: TRUE"), "{}", text(&o));
 }
 
 #[test]
@@ -420,6 +447,8 @@ fn standard_ports_on_an_alias_address() {
         "636",
         "--gc-port",
         "3268",
+        "--gcs-port",
+        "3269",
         "--kdc-port",
         "88",
         "--control-port",

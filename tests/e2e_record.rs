@@ -268,3 +268,43 @@ fn every_exchange_is_recorded_and_no_secret_is() {
     drop(a);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Names from clients cannot forge log lines or send terminal controls (issue 13 item 7): a
+/// Kerberos request whose realm holds a newline, a carriage return, an ANSI sequence and a
+/// bidi override is logged on one line, escaped.
+#[test]
+fn hostile_names_stay_on_their_log_line() {
+    let dir = std::env::temp_dir().join(format!("adsim-e2e-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let a = Adsim::start_with_stderr(&["--seed", "1"], Stdio::from(log));
+    let realm = "EVIL\n2026-01-01T00:00:00.000000Z  INFO adsim: forged-line\r\x1b[2J\u{202e}";
+    let request = adsim_simulator::kdc::client::AsRequest::new(realm, "mallory\nforged-name", 1_767_607_200)
+        .encode()
+        .unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.send_to(&request, a.s("kdc")).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    socket.recv_from(&mut buf).expect("a KRB-ERROR (wrong realm)");
+    let text = (0..50)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::fs::read_to_string(&log_path).unwrap()
+        })
+        .find(|t| t.contains("forged-line"))
+        .expect("the refusal is logged");
+    drop(a);
+    for line in text.lines().filter(|l| l.contains("forged")) {
+        assert!(line.contains("KDC refusal"), "a forged line: {line:?}");
+    }
+    assert!(
+        !text.contains('\x1b') && !text.contains('\r') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(text.contains("EVIL\\n2026"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,17 +14,17 @@ use adsim_simulator::security::Sid;
 use base64::Engine;
 use common::*;
 
-const REALM: &str = "CORP.EXAMPLE.TEST";
-const DC: &str = "dc1.corp.example.test";
-const WEB01_PASSWORD: &str = "Web01-Passw0rd!";
-const WEB02_PASSWORD: &str = "Web02-Passw0rd!";
+pub(crate) const REALM: &str = "CORP.EXAMPLE.TEST";
+pub(crate) const DC: &str = "dc1.corp.example.test";
+pub(crate) const WEB01_PASSWORD: &str = "Web01-Passw0rd!";
+pub(crate) const WEB02_PASSWORD: &str = "Web02-Passw0rd!";
 
 /// A server with the group WebHosts (WEB01$ in it, WEB02$ not) allowed to read the gMSA
 /// svc-web's password, plus krb5.conf, keytabs and an nss_wrapper hosts file in a scratch
 /// directory.
-struct Lab {
-    a: Adsim,
-    base: String,
+pub(crate) struct Lab {
+    pub(crate) a: Adsim,
+    pub(crate) base: String,
     dir: PathBuf,
 }
 
@@ -35,15 +35,31 @@ impl Drop for Lab {
 }
 
 impl Lab {
-    fn start() -> Lab {
+    pub(crate) fn start() -> Lab {
         Lab::start_with(&[])
     }
 
     /// [`Lab::start`] with extra `adsim serve` flags.
-    fn start_with(extra: &[&str]) -> Lab {
-        let a = Adsim::start(extra);
+    pub(crate) fn start_with(extra: &[&str]) -> Lab {
+        Lab::around(Adsim::start(extra))
+    }
+
+    /// The lab on `addr` (a loopback alias) with the standard ports 389, 636, 3268 and 88, for
+    /// clients that reach no other port (needs root).
+    pub(crate) fn start_on_standard_ports(addr: &str, extra: &[&str]) -> Lab {
+        Lab::around(Adsim::start_on_standard_ports(addr, extra))
+    }
+
+    fn around(a: Adsim) -> Lab {
         let base = a.base();
-        let port = a.kdc().rsplit_once(':').unwrap().1.to_string();
+        // The control port is ephemeral even when the others are standard: one directory each.
+        let port = a
+            .control_url()
+            .rsplit_once(':')
+            .unwrap()
+            .1
+            .trim_end_matches('/')
+            .to_string();
         let dir = std::env::temp_dir().join(format!("adsim-e2e-sasl-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let lab = Lab { a, base, dir };
@@ -89,7 +105,10 @@ impl Lab {
                 gmsa_membership_b64(&group_sid)
             ),
         );
-        std::fs::write(lab.dir.join("hosts"), format!("127.0.0.1 {DC}\n")).unwrap();
+        // The DC's name resolves to the address it listens on.
+        let ldap = lab.a.ldap();
+        let addr = ldap.trim_start_matches("ldap://").rsplit_once(':').unwrap().0;
+        std::fs::write(lab.dir.join("hosts"), format!("{addr} {DC}\n")).unwrap();
         lab.a.cli_ok(&[
             "export",
             "krb5-conf",
@@ -103,17 +122,17 @@ impl Lab {
         lab
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
     /// An OpenLDAP tool bound as Administrator over LDAPS; asserts success.
-    fn admin_ok(&self, tool: &str, input: &str) {
+    pub(crate) fn admin_ok(&self, tool: &str, input: &str) {
         let o = self.a.as_admin(tool, &self.a.ldaps(), &[], Some(input));
         assert!(o.status.success(), "{tool}: {}", text(&o));
     }
 
-    fn add_member(&self, computer: &str) {
+    pub(crate) fn add_member(&self, computer: &str) {
         let base = &self.base;
         self.admin_ok(
             "ldapmodify",
@@ -124,7 +143,7 @@ impl Lab {
     }
 
     /// `ldap://dc1.corp.example.test:<port>` (or ldaps), the name the DC's SPN carries.
-    fn url(&self, secure: bool) -> String {
+    pub(crate) fn url(&self, secure: bool) -> String {
         let url = if secure { self.a.ldaps() } else { self.a.ldap() };
         let port = url.rsplit_once(':').unwrap().1.to_string();
         format!("{}://{DC}:{port}", if secure { "ldaps" } else { "ldap" })
@@ -132,7 +151,7 @@ impl Lab {
 
     /// Runs a Kerberos or LDAP client as `who` (its own credential cache), with the exported
     /// krb5.conf and the DC's name resolved by nss_wrapper.
-    fn run(&self, who: &str, program: &str, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, who: &str, program: &str, args: &[&str]) -> Output {
         Command::new(program)
             .args(args)
             .env("KRB5_CONFIG", self.path("krb5.conf"))
@@ -149,7 +168,7 @@ impl Lab {
     }
 
     /// `kinit -kt` for a computer account with a keytab exported through the control API.
-    fn kinit(&self, computer: &str) {
+    pub(crate) fn kinit(&self, computer: &str) {
         let principal = format!("{computer}$");
         let keytab = self.path(&format!("{computer}.keytab"));
         self.a.cli_ok(&[
@@ -169,7 +188,7 @@ impl Lab {
     }
 
     /// `ldapsearch -Y GSSAPI -N` of svc-web as `who`, with extra options.
-    fn gssapi_read_gmsa(&self, who: &str, secure: bool, extra: &[&str]) -> String {
+    pub(crate) fn gssapi_read_gmsa(&self, who: &str, secure: bool, extra: &[&str]) -> String {
         let url = self.url(secure);
         let base = format!("CN=svc-web,CN=Managed Service Accounts,{}", self.base);
         let mut args = vec!["-Y", "GSSAPI", "-N", "-H", &url];
@@ -190,7 +209,7 @@ impl Lab {
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-fn assert_reads_password(what: &str, out: &str) {
+pub(crate) fn assert_reads_password(what: &str, out: &str) {
     assert!(
         out.contains("sAMAccountName: svc-web$") && out.contains("msDS-ManagedPassword:: "),
         "{what}: {out}"
@@ -401,8 +420,8 @@ fn impacket_gss_spnego_ntlm_seals_on_ldap_and_binds_over_ldaps() {
 #[test]
 fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
     let lab = Lab::start();
-    // impacket asks for RC4 first; an AES-only DC account gives an AES session key (RC4 Wrap
-    // tokens are not implemented).
+    // impacket asks for RC4 first; an AES-only DC account gives an AES session key, so the
+    // layer uses RFC 4121 Wrap tokens.
     lab.admin_ok(
         "ldapmodify",
         &format!(
@@ -411,6 +430,15 @@ fn impacket_gss_spnego_kerberos_seals_on_ldap_and_binds_over_ldaps() {
         ),
     );
     // A wrong password fails at the KDC, before any bind.
+    let wrong = impacket_reads(&lab, "kerberos");
+    assert!(wrong.contains("KDC_ERR_PREAUTH_FAILED"), "{wrong}");
+}
+
+/// With the DC account's default encryption types (RC4 and AES), impacket's service ticket has
+/// an RC4-HMAC session key: every PDU is sealed with RFC 4757 Wrap tokens (as Windows accepts).
+#[test]
+fn impacket_gss_spnego_kerberos_with_an_rc4_session_key_seals_with_rfc_4757_tokens() {
+    let lab = Lab::start();
     let wrong = impacket_reads(&lab, "kerberos");
     assert!(wrong.contains("KDC_ERR_PREAUTH_FAILED"), "{wrong}");
 }

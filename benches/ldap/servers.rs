@@ -143,7 +143,7 @@ impl AdsimLauncher {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .args(["--ldap-port", &port.to_string()])
-            .args(["--ldaps-port", "0", "--gc-port", "0"])
+            .args(["--ldaps-port", "0", "--gc-port", "0", "--gcs-port", "0"])
             .args(["--admin-password", ADSIM_PASSWORD])
             .arg("--state-dir")
             .arg(&state)

@@ -66,7 +66,16 @@ impl Adsim {
         let mut child = Command::new(bin)
             .arg("serve")
             .args(["--listen", "127.0.0.1"])
-            .args(["--ldap-port", "0", "--ldaps-port", "0", "--gc-port", "0"])
+            .args([
+                "--ldap-port",
+                "0",
+                "--ldaps-port",
+                "0",
+                "--gc-port",
+                "0",
+                "--gcs-port",
+                "0",
+            ])
             .args(["--kdc-port", "0", "--control-port", "0"])
             .args(["--admin-password", ADMIN_PASSWORD])
             .arg("--fixture")

@@ -328,13 +328,33 @@ fn wrap_and_mic_round_trip_and_refuse_tampering_and_reflection() {
         acc.verify_mic(b"mech typez", &mic, false),
         Err(GssError::BadIntegrity)
     );
-    // RC4 contexts accept but have no per-message tokens yet.
+    // RC4 contexts use RFC 4757 tokens, with the same sequence and direction rules.
     let rc4 = EncryptionKey {
         keytype: 23,
         keyvalue: vec![1; 16],
     };
-    let mut c = KrbSecurityContext::new(&rc4, true, false).unwrap();
-    assert_eq!(c.wrap(b"x", true), Err(GssError::UnsupportedEtype(23)));
+    let mut acc = KrbSecurityContext::new(&rc4, true, false).unwrap();
+    let mut init = KrbSecurityContext::new(&rc4, false, false).unwrap();
+    for conf in [true, false] {
+        let token = init.wrap(b"an LDAP PDU", conf).unwrap();
+        assert_eq!(acc.unwrap(&token).unwrap(), (b"an LDAP PDU".to_vec(), conf));
+        assert_eq!(
+            acc.unwrap(&token),
+            Err(GssError::BadSequence {
+                got: u64::from(!conf as u8),
+                expected: 1 + u64::from(!conf as u8)
+            })
+        );
+        let back = acc.wrap(b"the answer", conf).unwrap();
+        assert_eq!(init.unwrap(&back).unwrap(), (b"the answer".to_vec(), conf));
+        assert_eq!(acc.unwrap(&back), Err(GssError::WrongDirection));
+    }
+    let mic = init.get_mic(b"mech types").unwrap();
+    acc.verify_mic(b"mech types", &mic, false).unwrap();
+    assert_eq!(
+        acc.verify_mic(b"mech typez", &mic, false),
+        Err(GssError::BadIntegrity)
+    );
 }
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/krb5_wrap.py");
@@ -365,6 +385,39 @@ fn impacket_aes256_wrap_tokens_both_ways() {
     let plain = python(
         SCRIPT,
         &["unwrap", &hex::encode(&k.keyvalue), &hex::encode(&ours)],
+    );
+    assert_eq!(hex::decode(plain).unwrap(), b"search result");
+}
+
+/// impacket's RC4-HMAC LDAP sealing (GSSAPI_RC4, RFC 4757 tokens with a one-byte pad), used when
+/// the ticket's session key is RC4 (impacket `-k -hashes`): we unwrap its tokens and it unwraps
+/// ours.
+#[test]
+fn impacket_rc4_wrap_tokens_both_ways() {
+    let k = EncryptionKey {
+        keytype: 23,
+        keyvalue: (0..16).map(|i| i * 7 + 3).collect(),
+    };
+    let mut acc = KrbSecurityContext::new(&k, true, false).unwrap();
+    acc.set_sequence(0, 0);
+    for (seq, msg) in [(0, "first PDU"), (1, "a second, longer LDAP PDU than the first")] {
+        let token = hex::decode(python(
+            SCRIPT,
+            &[
+                "wrap",
+                &hex::encode(&k.keyvalue),
+                &seq.to_string(),
+                &hex::encode(msg),
+                "23",
+            ],
+        ))
+        .unwrap();
+        assert_eq!(acc.unwrap(&token).unwrap(), (msg.as_bytes().to_vec(), true));
+    }
+    let ours = acc.wrap(b"search result", true).unwrap();
+    let plain = python(
+        SCRIPT,
+        &["unwrap", &hex::encode(&k.keyvalue), &hex::encode(&ours), "23"],
     );
     assert_eq!(hex::decode(plain).unwrap(), b"search result");
 }

@@ -206,6 +206,59 @@ fn password_rotates_after_thirty_days_not_twenty_nine() {
     assert_eq!(ids.len(), 1);
 }
 
+/// A search rolls over only the due gMSAs it reads (issue 12: a search's cost does not grow with
+/// the number of gMSAs): after 31 days a search of a computer leaves the gMSA's stored ids and
+/// key version as they were; the first search that reads the gMSA persists the rollover.
+#[test]
+fn a_search_rolls_over_only_the_gmsas_it_reads() {
+    let dir = forest(KdsRootKeyMode::Backdated);
+    setup(&dir);
+    let a = admin(&dir, "CORP");
+    let gmsa_dn =
+        adsim_simulator::model::Dn::parse(&format!("CN=svc-web,CN=Managed Service Accounts,{BASE}")).unwrap();
+    let stored_kvno = || {
+        let st = dir.read();
+        st.store
+            .get_by_dn(&gmsa_dn)
+            .unwrap()
+            .secrets
+            .as_ref()
+            .unwrap()
+            .kvno
+    };
+    dir.clock.advance_seconds(31 * 86_400);
+    let computers = dir
+        .search(
+            &a,
+            &SearchRequest {
+                base: format!("CN=Computers,{BASE}"),
+                scope: Scope::Subtree,
+                filter: Filter::Present("objectClass".into()),
+                attrs: vec!["cn".into()],
+                types_only: false,
+                size_limit: 0,
+                view: View::Dc { domain: 0 },
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        computers.entries.len(),
+        3,
+        "Computers holds WEB01, WEB02 and its container"
+    );
+    assert_eq!(
+        stored_kvno(),
+        1,
+        "a search that does not read the gMSA leaves it alone"
+    );
+    let kvno = read(&dir, &a, &["msDS-KeyVersionNumber"]).unwrap();
+    assert_eq!(
+        kvno[0].1[0], b"2",
+        "the search that reads it sees the rolled-over entry"
+    );
+    assert_eq!(stored_kvno(), 2);
+}
+
 #[test]
 fn creation_rules() {
     let dir = forest(KdsRootKeyMode::Backdated);
@@ -224,6 +277,12 @@ fn creation_rules() {
         )
         .unwrap_err();
     assert_eq!(err.code, 19);
+    // The Att field is the ATTRTYP from the prefix table (MS-DRSR 5.16.4): 1.2.840.113556.1.4.2199.
+    assert!(
+        err.text.contains("Att 90897 (msDS-ManagedPasswordInterval)"),
+        "{}",
+        err.text
+    );
     let v = read(&dir, &a, &["msDS-ManagedPasswordInterval"]).unwrap();
     assert_eq!(v[0].1[0], b"30");
     // Forest-wide name uniqueness: the same name in the child domain is refused.
@@ -239,6 +298,18 @@ fn creation_rules() {
         )
         .unwrap_err();
     assert_eq!(err.code, 68, "{err:?}");
+    // A gMSA name without the trailing `$`: sAMAccountName is 1.2.840.113556.1.4.221 → 900dd.
+    let err = dir
+        .add(
+            &a,
+            &format!("CN=svc-nodollar,CN=Managed Service Accounts,{BASE}"),
+            vec![
+                ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
+                ("sAMAccountName".into(), s("svc-nodollar")),
+            ],
+        )
+        .unwrap_err();
+    assert!(err.text.contains("Att 900dd (sAMAccountName)"), "{}", err.text);
     // Account Operators may create computers but not gMSAs.
     dir.add(
         &a,

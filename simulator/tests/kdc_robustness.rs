@@ -136,16 +136,13 @@ async fn the_wire_survives_bad_input() {
     tokio::spawn(serve_udp(udp, kdc.clone()));
     let seed = seeds().remove(0);
 
-    // UDP: garbage is dropped, a truncated AS-REQ gets KRB_ERR_GENERIC, a good one an answer.
+    // UDP: garbage and a truncated AS-REQ are dropped (no amplification), a good one gets an
+    // answer — the first datagram to arrive back.
     let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     client.send_to(b"\x00\x01garbage", udp_addr).await.unwrap();
     client.send_to(&seed[..40], udp_addr).await.unwrap();
+    client.send_to(&[0x6a], udp_addr).await.unwrap();
     let mut buf = vec![0u8; 65_536];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(KrbError::from_der(&buf[..n]).unwrap().error_code, 60);
     client
         .send_to(&AsRequest::new(REALM, "alice").encode(), udp_addr)
         .await

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::gmsa::rollover::PreviousIdUpdate;
 use adsim_simulator::gmsa::{
-    evaluate, on_create, password_for, rollover_interval, ManagedPasswordBlob, ManagedPasswordId,
+    evaluate, is_due, on_create, password_for, rollover_interval, ManagedPasswordBlob, ManagedPasswordId,
     PasswordRef, RolloverInput,
 };
 use adsim_simulator::kds::{
@@ -213,6 +213,8 @@ fn replay_timeline(interval_days: i64, created_offset: u64, gaps: &[u64]) -> Res
             now,
         };
         let d = evaluate(&input, &keys).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        // The cheap check a search makes of every gMSA agrees with the full decision.
+        prop_assert_eq!(is_due(&input).unwrap(), d.update.is_some());
         let cur_start = d.current.gkid.start_time().unwrap().0;
 
         // Never a password from the future, except the next one inside the last 5 minutes.

@@ -23,6 +23,7 @@ mod kdc_client;
 mod kdc_exchange;
 mod kdc_mit;
 mod kdc_python_clients;
+mod kdc_replay;
 mod kdc_robustness;
 mod kds_props;
 mod kds_vectors;

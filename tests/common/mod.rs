@@ -7,12 +7,14 @@ use std::process::{Child, Command, Output, Stdio};
 pub const ADMIN_PASSWORD: &str = "Adsim-Passw0rd!";
 
 /// `adsim serve` flags for ephemeral ports everywhere.
-pub const EPHEMERAL_PORTS: [&str; 10] = [
+pub const EPHEMERAL_PORTS: [&str; 12] = [
     "--ldap-port",
     "0",
     "--ldaps-port",
     "0",
     "--gc-port",
+    "0",
+    "--gcs-port",
     "0",
     "--kdc-port",
     "0",
@@ -42,12 +44,54 @@ impl Adsim {
     /// `adsim serve` on ephemeral ports with only `extra` (e.g. `--from-snapshot`, which
     /// refuses `--seed`).
     pub fn start_unseeded(extra: &[&str]) -> Adsim {
+        Adsim::spawn(&EPHEMERAL_PORTS, extra, Stdio::inherit())
+    }
+
+    /// [`Adsim::start_unseeded`] with the server's log (stderr) sent to `stderr`.
+    pub fn start_with_stderr(extra: &[&str], stderr: Stdio) -> Adsim {
+        Adsim::spawn(&EPHEMERAL_PORTS, extra, stderr)
+    }
+
+    /// `adsim serve --seed 1` on `addr` (a loopback alias such as 127.0.0.2) with the standard
+    /// ports 389, 636, 3268 and 88 (and an ephemeral control port), for clients that reach no
+    /// other port. Binding them needs root: anything else fails here, loudly.
+    pub fn start_on_standard_ports(addr: &str, extra: &[&str]) -> Adsim {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
+        assert!(
+            root,
+            "clients that only use the standard ports need adsim on 389/636/88: run the tests as root"
+        );
+        let ports = [
+            "--listen",
+            addr,
+            "--ldap-port",
+            "389",
+            "--ldaps-port",
+            "636",
+            "--gc-port",
+            "3268",
+            "--gcs-port",
+            "3269",
+            "--kdc-port",
+            "88",
+            "--control-port",
+            "0",
+            "--seed",
+            "1",
+        ];
+        Adsim::spawn(&ports, extra, Stdio::inherit())
+    }
+
+    fn spawn(ports: &[&str], extra: &[&str], stderr: Stdio) -> Adsim {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
         cmd.arg("serve")
-            .args(EPHEMERAL_PORTS)
+            .args(ports)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         let mut child = cmd.spawn().expect("adsim starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))

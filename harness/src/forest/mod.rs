@@ -186,6 +186,11 @@ impl Forest {
         &self.running.ready.gc_url
     }
 
+    /// The Global Catalog over TLS (`ldaps://…`, AD's port 3269).
+    pub fn gcs_url(&self) -> &str {
+        &self.running.ready.gcs_url
+    }
+
     /// The root domain's KDC (UDP and TCP on the same port).
     pub fn kdc_addr(&self) -> SocketAddr {
         self.running.kdc_addrs[0]

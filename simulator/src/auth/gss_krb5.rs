@@ -1,10 +1,7 @@
 //! Kerberos V5 GSS-API acceptor (RFC 4121, framing of RFC 2743 §3.1 / RFC 1964 §1.1, MS-KILE
 //! 3.4): AP-REQ verification with caller-supplied service keys, the AP-REP for mutual
-//! authentication, and RFC 4121 per-message tokens (Wrap 05 04, MIC 04 04) for AES.
-//!
-//! RC4-HMAC per-message tokens (RFC 4757 §7, MS-KILE 3.4.5.4) are not implemented: a context
-//! whose key is etype 23 accepts, but `wrap`/`unwrap`/`get_mic`/`verify_mic` return
-//! [`GssError::UnsupportedEtype`].
+//! authentication, and RFC 4121 per-message tokens (Wrap 05 04, MIC 04 04) for AES; a context
+//! whose key is RC4-HMAC (etype 23) uses the RFC 4757 tokens of [`super::gss_rc4`] instead.
 
 use thiserror::Error;
 
@@ -14,8 +11,10 @@ use crate::kdc::messages::{
     ApRep, ApReq, Authenticator, AuthorizationDataEntry, EncApRepPart, EncTicketPart, EncryptedData,
     EncryptionKey, PrincipalName,
 };
+pub use crate::kdc::replay::ReplayKey;
 
 use super::constant_time_eq;
+use super::gss_rc4;
 use super::ntlm::ChannelBindingPolicy;
 
 /// Mechanism OIDs (DER content octets), one table.
@@ -61,23 +60,8 @@ pub mod ap_options {
     pub const MUTUAL_REQUIRED: u32 = 0x2000_0000;
 }
 
-/// Kerberos error codes an AP exchange can yield (RFC 4120 §7.5.9), one table.
-pub mod code {
-    pub const KDC_ERR_ETYPE_NOSUPP: i32 = 14;
-    pub const KRB_AP_ERR_BAD_INTEGRITY: i32 = 31;
-    pub const KRB_AP_ERR_TKT_EXPIRED: i32 = 32;
-    pub const KRB_AP_ERR_TKT_NYV: i32 = 33;
-    pub const KRB_AP_ERR_REPEAT: i32 = 34;
-    pub const KRB_AP_ERR_NOT_US: i32 = 35;
-    pub const KRB_AP_ERR_BADMATCH: i32 = 36;
-    pub const KRB_AP_ERR_SKEW: i32 = 37;
-    pub const KRB_AP_ERR_MSG_TYPE: i32 = 40;
-    pub const KRB_AP_ERR_MODIFIED: i32 = 41;
-    pub const KRB_AP_ERR_BADSEQ: i32 = 42;
-    pub const KRB_AP_ERR_NOKEY: i32 = 45;
-    pub const KRB_AP_ERR_INAPP_CKSUM: i32 = 50;
-    pub const KRB_ERR_GENERIC: i32 = 60;
-}
+/// Kerberos error codes: the KDC's table (RFC 4120 §7.5.9).
+pub use crate::kdc::error::code;
 
 /// A refused AP-REQ: the RFC 4120 error code and a reason for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -89,6 +73,21 @@ pub struct ApError {
 
 fn ap_err(code: i32, reason: &'static str) -> ApError {
     ApError { code, reason }
+}
+
+/// The reason [`accept_sec_context`] gives for a wrong or missing channel binding.
+const CHANNEL_BINDING_MISMATCH: &str = "channel binding mismatch";
+
+impl ApError {
+    /// A wrong or missing channel binding.
+    pub fn channel_binding() -> ApError {
+        ap_err(code::KRB_AP_ERR_MODIFIED, CHANNEL_BINDING_MISMATCH)
+    }
+
+    /// The refusal is the channel binding's (callers answer SEC_E_BAD_BINDINGS, KB4520412).
+    pub fn is_channel_binding(&self) -> bool {
+        self.reason == CHANNEL_BINDING_MISMATCH
+    }
 }
 
 /// Which framing a context token came in.
@@ -192,15 +191,6 @@ pub struct AcceptPolicy {
     pub channel_binding: ChannelBindingPolicy,
     /// MD5 of the gss_channel_bindings_struct for this connection (`ntlm::channel_binding_hash`).
     pub expected_channel_binding: Option<[u8; 16]>,
-}
-
-/// What the caller keeps in its replay cache (RFC 4120 §3.2.3: client, server, time, usec).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ReplayKey {
-    pub client: String,
-    pub server: String,
-    pub ctime: i64,
-    pub cusec: u32,
 }
 
 /// An accepted AP-REQ.
@@ -335,7 +325,7 @@ fn check_binding(bnd: &[u8; 16], policy: &AcceptPolicy) -> Result<(), ApError> {
         return Ok(());
     };
     let matches = constant_time_eq(&expected, bnd);
-    let bad = ap_err(code::KRB_AP_ERR_MODIFIED, "channel binding mismatch");
+    let bad = ApError::channel_binding();
     match policy.channel_binding {
         ChannelBindingPolicy::Never => Ok(()),
         ChannelBindingPolicy::WhenSupported if sent && !matches => Err(bad),
@@ -431,11 +421,15 @@ impl KrbSecurityContext {
         self.recv_seq = recv;
     }
 
-    fn aes(&self) -> Result<(), GssError> {
-        match self.etype {
-            Etype::Aes128 | Etype::Aes256 => Ok(()),
-            Etype::Rc4Hmac => Err(GssError::UnsupportedEtype(crypto::ETYPE_RC4_HMAC)),
-        }
+    /// RC4-HMAC contexts use RFC 4757 tokens ([`gss_rc4`]), with 32-bit sequence numbers.
+    fn rc4(&self) -> bool {
+        self.etype == Etype::Rc4Hmac
+    }
+
+    fn next_send_seq(&mut self) -> u64 {
+        let seq = self.send_seq;
+        self.send_seq = self.send_seq.wrapping_add(1);
+        seq
     }
 
     fn usages(&self, sending: bool) -> (i32, i32) {
@@ -469,10 +463,19 @@ impl KrbSecurityContext {
     /// GSS_Wrap (RFC 4121 §4.2.4): with `conf`, Encrypt(plaintext || header) after the header;
     /// without, plaintext || checksum(plaintext || header) with EC = checksum length.
     pub fn wrap(&mut self, plain: &[u8], conf: bool) -> Result<Vec<u8>, GssError> {
-        self.aes()?;
+        let seq = self.next_send_seq();
+        if self.rc4() {
+            let confounder: [u8; 8] = rand::random();
+            return Ok(gss_rc4::wrap(
+                &self.key,
+                seq as u32,
+                self.is_acceptor,
+                plain,
+                conf,
+                confounder,
+            ));
+        }
         let (seal_usage, _) = self.usages(true);
-        let seq = self.send_seq;
-        self.send_seq = self.send_seq.wrapping_add(1);
         let mut header = [0u8; 16];
         header[0..2].copy_from_slice(&tok_id::WRAP);
         header[2] = self.send_flags(conf);
@@ -512,7 +515,11 @@ impl KrbSecurityContext {
     /// GSS_Unwrap (RFC 4121 §4.2.4); returns the plaintext and whether it was sealed. Accepts
     /// any RRC by rotating back (RFC 4121 §4.2.5).
     pub fn unwrap(&mut self, token: &[u8]) -> Result<(Vec<u8>, bool), GssError> {
-        self.aes()?;
+        if self.rc4() {
+            let got = gss_rc4::unwrap(&self.key, token, !self.is_acceptor)?;
+            self.check_seq(u64::from(got.seq))?;
+            return Ok((got.plain, got.sealed));
+        }
         let (seal_usage, _) = self.usages(false);
         if token.len() < 16 {
             return Err(GssError::Malformed);
@@ -595,13 +602,15 @@ impl KrbSecurityContext {
     /// GSS_GetMIC (RFC 4121 §4.2.6.1): header 04 04, flags, FF×5, SND_SEQ, checksum over
     /// message || header.
     pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.aes()?;
+        let seq = self.next_send_seq();
+        if self.rc4() {
+            return Ok(gss_rc4::get_mic(&self.key, seq as u32, self.is_acceptor, msg));
+        }
         let (_, sign_usage) = self.usages(true);
         let mut header = [0xffu8; 16];
         header[0..2].copy_from_slice(&tok_id::MIC);
         header[2] = self.send_flags(false);
-        header[8..16].copy_from_slice(&self.send_seq.to_be_bytes());
-        self.send_seq = self.send_seq.wrapping_add(1);
+        header[8..16].copy_from_slice(&seq.to_be_bytes());
         let mut data = msg.to_vec();
         data.extend_from_slice(&header);
         let mut out = header.to_vec();
@@ -612,7 +621,14 @@ impl KrbSecurityContext {
     /// GSS_VerifyMIC (RFC 4121 §4.2.6.1). With `check_sequence` false the sequence number is
     /// not enforced (SPNEGO's mechListMIC comes before any message).
     pub fn verify_mic(&mut self, msg: &[u8], token: &[u8], check_sequence: bool) -> Result<(), GssError> {
-        self.aes()?;
+        if self.rc4() {
+            let seq = gss_rc4::verify_mic(&self.key, msg, token, !self.is_acceptor)?;
+            return if check_sequence {
+                self.check_seq(u64::from(seq))
+            } else {
+                Ok(())
+            };
+        }
         let (_, sign_usage) = self.usages(false);
         if token.len() < 16 {
             return Err(GssError::Malformed);

@@ -24,26 +24,15 @@
 //! enumeration (flags, AV ids, error codes) lives in one table.
 
 pub mod gss_krb5;
+pub mod gss_rc4;
 pub mod ntlm;
 pub mod sasl;
 pub mod spnego;
 
-use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 
-type HmacMd5 = Hmac<Md5>;
-
-/// HMAC-MD5 (RFC 2104) over the concatenation of `parts`.
-pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    let Ok(mut mac) = <HmacMd5 as Mac>::new_from_slice(key) else {
-        // HMAC is defined for keys of any length; new_from_slice never fails for it.
-        return [0; 16];
-    };
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
-}
+/// HMAC-MD5 (RFC 2104) over the concatenation of `parts` (one implementation, the KDC's).
+pub(crate) use crate::kdc::rc4hmac::hmac_md5;
 
 /// MD5 over the concatenation of `parts`.
 pub(crate) fn md5(parts: &[&[u8]]) -> [u8; 16] {

@@ -99,11 +99,7 @@ impl Directory {
                 continue;
             }
             if SYSTEM_ONLY.contains(&key.as_str()) {
-                return Err(DsError::constraint(
-                    win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY,
-                    0,
-                    &name,
-                ));
+                return Err(DsError::constraint(win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY, &name));
             }
             if key == "unicodepwd" {
                 password = Some(self.check_unicode_pwd(caller, &values)?);
@@ -115,11 +111,7 @@ impl Directory {
                 continue;
             }
             if values.is_empty() {
-                return Err(DsError::constraint(
-                    win32::ERROR_DS_CONSTRAINT_VIOLATION,
-                    0,
-                    &name,
-                ));
+                return Err(DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, &name));
             }
             e.set(&name, values);
         }
@@ -285,7 +277,6 @@ impl Directory {
         {
             return Err(DsError::constraint(
                 win32::ERROR_DS_UPN_VALUE_NOT_UNIQUE_IN_FOREST,
-                0x90290,
                 "userPrincipalName",
             ));
         }
@@ -295,7 +286,6 @@ impl Directory {
         {
             return Err(DsError::constraint(
                 win32::ERROR_DS_SPN_VALUE_NOT_UNIQUE_IN_FOREST,
-                0x90303,
                 "servicePrincipalName",
             ));
         }

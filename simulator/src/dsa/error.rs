@@ -144,8 +144,15 @@ impl DsError {
         )
     }
 
-    /// `AtrErr` shape: a problem with one attribute (docs/notes/windows-behaviour.md row 3).
-    pub fn atr(code: u32, win32: u32, problem: u32, name: &str, attr_id: u32, attr: &str) -> DsError {
+    /// `AtrErr` shape: a problem with one attribute (docs/notes/windows-behaviour.md row 3). The
+    /// `Att` field is the attribute's ATTRTYP, computed from its attributeID through the
+    /// prefix table (MS-DRSR 5.16.4; `sAMAccountName` is 900dd, `unicodePwd` 9005a), 0 for a
+    /// name the schema does not know or whose prefix has no fixed index.
+    pub fn atr(code: u32, win32: u32, problem: u32, name: &str, attr: &str) -> DsError {
+        let attr_id = crate::schema::Schema::ad()
+            .attribute(attr)
+            .and_then(|a| a.attribute_id())
+            .unwrap_or(0);
         DsError::new(
             code,
             win32,
@@ -215,13 +222,12 @@ impl DsError {
         DsError::svc(code::UNWILLING_TO_PERFORM, win32, 5003, "WILL_NOT_PERFORM", 0)
     }
 
-    pub fn constraint(win32: u32, attr_id: u32, attr: &str) -> DsError {
+    pub fn constraint(win32: u32, attr: &str) -> DsError {
         DsError::atr(
             code::CONSTRAINT_VIOLATION,
             win32,
             1005,
             "CONSTRAINT_ATT_TYPE",
-            attr_id,
             attr,
         )
     }
@@ -280,7 +286,6 @@ impl DsError {
             win32::ERROR_DS_ATT_IS_NOT_ON_OBJ,
             1001,
             "NO_ATTRIBUTE_OR_VALUE",
-            0,
             attr,
         )
     }
@@ -291,7 +296,6 @@ impl DsError {
             win32::ERROR_DS_ATT_VAL_ALREADY_EXISTS,
             1006,
             "ATT_OR_VALUE_EXISTS",
-            0,
             attr,
         )
     }

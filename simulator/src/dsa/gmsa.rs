@@ -135,7 +135,7 @@ impl Directory {
         if e.first_str("sAMAccountName")
             .is_some_and(|sam| !sam.ends_with('$'))
         {
-            return Err(DsError::constraint(0x523, 0x90221, "sAMAccountName"));
+            return Err(DsError::constraint(0x523, "sAMAccountName"));
         }
         let days = match e.first_i64("msDS-ManagedPasswordInterval") {
             Some(d) => d,
@@ -147,13 +147,12 @@ impl Directory {
         rollover::rollover_interval(days).map_err(|_| {
             DsError::constraint(
                 win32::ERROR_DS_CONSTRAINT_VIOLATION,
-                0x907A7,
                 "msDS-ManagedPasswordInterval",
             )
         })?;
         if let Some(sd) = e.first("msDS-GroupMSAMembership") {
             SecurityDescriptor::from_bytes(sd)
-                .map_err(|_| DsError::constraint(0x57, 0x907A8, "msDS-GroupMSAMembership"))?;
+                .map_err(|_| DsError::constraint(0x57, "msDS-GroupMSAMembership"))?;
         }
         let now = self.clock.now();
         let keys = self.root_keys(st);
@@ -242,16 +241,15 @@ impl Directory {
         {
             let st = self.read();
             let Some(e) = st.store.get(id) else { return Ok(()) };
-            if !e.is_class(GMSA_CLASS) {
+            if !self.is_due(e, now) {
                 return Ok(());
             }
             let Some(input) = self.rollover_input(e, now) else {
                 return Ok(());
             };
-            match rollover::evaluate(&input, &self.root_keys(&st)) {
-                Ok(d) if d.update.is_none() => return Ok(()),
-                Err(_) => return Ok(()),
-                Ok(_) => {}
+            // Due, but no usable root key: the stored keys stay (the next use retries).
+            if rollover::evaluate(&input, &self.root_keys(&st)).is_err() {
+                return Ok(());
             }
         }
         let mut st = self.write();
@@ -321,16 +319,20 @@ impl Directory {
         Ok(())
     }
 
-    /// Rolls over every gMSA whose interval has passed (before a search reads them).
-    pub fn roll_over_all_due(&self) {
-        let ids: Vec<EntryId> = {
-            let st = self.read();
-            st.store
-                .find_eq("objectclass", GMSA_CLASS.as_bytes())
-                .unwrap_or_default()
-        };
+    /// Whether `e` is a gMSA whose stored password ids are stale at `now` — a check that reads
+    /// only the entry (no root key), so a search can ask it of every candidate.
+    pub(super) fn is_due(&self, e: &Entry, now: NtTime) -> bool {
+        e.is_class(GMSA_CLASS)
+            && self
+                .rollover_input(e, now)
+                .is_some_and(|input| rollover::is_due(&input).unwrap_or(false))
+    }
+
+    /// Rolls over the gMSAs among `ids` whose interval has passed (before a search reads them):
+    /// the cost follows the entries a search touches, not the number of gMSAs in the forest.
+    pub(super) fn roll_over_due_among(&self, ids: &[EntryId]) {
         for id in ids {
-            if let Err(e) = self.roll_over_if_due(id) {
+            if let Err(e) = self.roll_over_if_due(*id) {
                 tracing::warn!(error = %e, "gMSA rollover failed");
             }
         }

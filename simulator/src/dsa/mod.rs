@@ -21,6 +21,7 @@ pub mod provision;
 pub mod rename;
 pub mod request;
 pub mod search;
+pub mod spn;
 #[cfg(test)]
 mod testing;
 pub mod token;

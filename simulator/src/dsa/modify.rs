@@ -30,11 +30,7 @@ impl Directory {
         for m in &mods {
             let key = m.attr.to_ascii_lowercase();
             if SYSTEM_ONLY.contains(&key.as_str()) || key == "objectclass" {
-                return Err(DsError::constraint(
-                    win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY,
-                    0,
-                    &m.attr,
-                ));
+                return Err(DsError::constraint(win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY, &m.attr));
             }
             if key == rdn_attr || key == "name" {
                 return Err(DsError::upd(
@@ -118,9 +114,7 @@ impl Directory {
                 }
             }
             ModOp::Replace => *cur = targets,
-            ModOp::Increment => {
-                return Err(DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, 0, key))
-            }
+            ModOp::Increment => return Err(DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, key)),
         }
         if cur.is_empty() {
             e.links.remove(key);
@@ -136,7 +130,6 @@ fn refuse_attribute_change(target: &Entry, key: &str) -> Option<DsError> {
     if key == "msds-managedpasswordinterval" && target.is_class(super::gmsa::GMSA_CLASS) {
         return Some(DsError::constraint(
             win32::ERROR_DS_CANT_MOD_SYSTEM_ONLY,
-            0x90784,
             "msDS-ManagedPasswordInterval",
         ));
     }
@@ -160,7 +153,6 @@ fn check_modified_attribute(e: &Entry, attr: &str) -> DsResult<()> {
             0x2083,
             1006,
             "ATT_OR_VALUE_EXISTS",
-            0,
             at.name,
         ));
     }
@@ -195,11 +187,7 @@ fn apply_values(e: &mut Entry, m: &Modification) -> DsResult<()> {
     match m.op {
         ModOp::Add => {
             if m.values.is_empty() {
-                return Err(DsError::constraint(
-                    win32::ERROR_DS_CONSTRAINT_VIOLATION,
-                    0,
-                    &m.attr,
-                ));
+                return Err(DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, &m.attr));
             }
             for v in &m.values {
                 if cur.iter().any(|c| same(c, v)) {
@@ -226,23 +214,19 @@ fn apply_values(e: &mut Entry, m: &Modification) -> DsResult<()> {
         ModOp::Replace => cur = m.values.clone(),
         ModOp::Increment => {
             let [delta] = m.values.as_slice() else {
-                return Err(DsError::constraint(
-                    win32::ERROR_DS_CONSTRAINT_VIOLATION,
-                    0,
-                    &m.attr,
-                ));
+                return Err(DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, &m.attr));
             };
             let d: i64 = std::str::from_utf8(delta)
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, 0, &m.attr))?;
+                .ok_or_else(|| DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, &m.attr))?;
             let [v] = cur.as_slice() else {
                 return Err(DsError::no_such_attribute(&m.attr));
             };
             let n: i64 = std::str::from_utf8(v)
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, 0, &m.attr))?;
+                .ok_or_else(|| DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, &m.attr))?;
             cur = vec![(n + d).to_string().into_bytes()];
         }
     }

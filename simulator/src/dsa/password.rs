@@ -89,7 +89,6 @@ fn wrong_old_password() -> DsError {
         0x56,
         1005,
         "CONSTRAINT_ATT_TYPE",
-        0x9005a,
         "unicodePwd",
     )
 }

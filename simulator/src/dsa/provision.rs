@@ -676,9 +676,8 @@ impl Provisioner<'_> {
         let wnt = self.container(st, &services, "Windows NT", "container", false);
         let mut ds = self.object(st, Some(&wnt), ("CN", "Directory Service"), "nTDSService");
         ds.set_str("tombstoneLifetime", "180");
-        let ds_dn = ds.dn.clone();
+        ds.set_str("sPNMappings", super::spn::DEFAULT_SPN_MAPPINGS);
         self.insert(st, ds);
-        let _ = ds_dn;
         // MS-GKDI / docs/notes/gmsa-gkdi.md §1: where root keys and the KDS defaults live.
         let gkds = self.container(
             st,

@@ -23,38 +23,56 @@ enum Truth {
 impl Directory {
     pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
         let base = bound_target(caller, &req.base)?;
-        // A read after the interval rolls gMSA passwords over first (docs/notes/gmsa-gkdi.md §3).
-        self.roll_over_all_due();
-        let st = self.read();
-        if let View::Dc { domain } = req.view {
-            if let Some(owner) = self.forest.domain_of(&base) {
-                if owner.index != domain {
-                    return Err(self.referral_to(owner.index, &base));
+        // A read after the interval rolls gMSA passwords over first (docs/notes/gmsa-gkdi.md §3):
+        // the gMSAs among this search's candidates that are due roll over, then the search runs
+        // again on the updated entries (once: a rollover that fails keeps the stored keys).
+        let mut rolled = false;
+        loop {
+            let st = self.read();
+            if let View::Dc { domain } = req.view {
+                if let Some(owner) = self.forest.domain_of(&base) {
+                    if owner.index != domain {
+                        return Err(self.referral_to(owner.index, &base));
+                    }
                 }
             }
+            let base_id = match st.store.lookup(&base) {
+                Some(id) => id,
+                None => return Err(self.no_such_object(&st, &base)),
+            };
+            let mut out = SearchOutput::default();
+            let candidates = self.candidates(&st, base_id, &base, req, &mut out);
+            if !rolled {
+                let now = self.clock.now();
+                let due: Vec<EntryId> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|id| st.store.get(*id).is_some_and(|e| self.is_due(e, now)))
+                    .collect();
+                if !due.is_empty() {
+                    drop(st);
+                    self.roll_over_due_among(&due);
+                    rolled = true;
+                    continue;
+                }
+            }
+            let mut ctx = attrs::ReadContext::new(self, &st, caller, req);
+            for id in candidates {
+                let Some(entry) = st.store.get(id) else { continue };
+                if !self.in_view(entry, req.view) {
+                    continue;
+                }
+                if eval(self, &st, entry, &req.filter) != Truth::True {
+                    continue;
+                }
+                if out.entries.len() >= req.size_limit && req.size_limit > 0 {
+                    out.size_limit_exceeded = true;
+                    break;
+                }
+                out.entries.push(ctx.render(entry)?);
+            }
+            return Ok(out);
         }
-        let base_id = match st.store.lookup(&base) {
-            Some(id) => id,
-            None => return Err(self.no_such_object(&st, &base)),
-        };
-        let mut out = SearchOutput::default();
-        let candidates = self.candidates(&st, base_id, &base, req, &mut out);
-        let mut ctx = attrs::ReadContext::new(self, &st, caller, req);
-        for id in candidates {
-            let Some(entry) = st.store.get(id) else { continue };
-            if !self.in_view(entry, req.view) {
-                continue;
-            }
-            if eval(self, &st, entry, &req.filter) != Truth::True {
-                continue;
-            }
-            if out.entries.len() >= req.size_limit && req.size_limit > 0 {
-                out.size_limit_exceeded = true;
-                break;
-            }
-            out.entries.push(ctx.render(entry)?);
-        }
-        Ok(out)
     }
 
     fn referral_to(&self, domain: usize, base: &Dn) -> DsError {

@@ -11,4 +11,4 @@ pub use blob::ManagedPasswordBlob;
 pub use error::GmsaError;
 pub use password::{password_for, raw_kdf_output, ManagedPassword, GMSA_PASSWORD_LEN};
 pub use password_id::{ManagedPasswordId, PasswordRef, KDSK_MAGIC};
-pub use rollover::{evaluate, on_create, rollover_interval, RolloverDecision, RolloverInput};
+pub use rollover::{evaluate, is_due, on_create, rollover_interval, RolloverDecision, RolloverInput};

@@ -109,18 +109,40 @@ fn next_key_start(now: NtTime, exp: NtTime, r: u64) -> (NtTime, bool) {
     }
 }
 
-/// The decision at `input.now` (docs/notes/gmsa-gkdi.md §3, "On read or use at time T").
-pub fn evaluate(input: &RolloverInput, keys: &[RootKey]) -> Result<RolloverDecision, GmsaError> {
-    let r = rollover_interval(input.interval_days)?;
-    let now = input.now;
-    let age = now.0 - input.when_created.0.min(now.0);
-    let valid = |id: Option<PasswordRef>| id.filter(|p| p.gkid.require_l2().is_ok());
-    let (id, prev_id) = (valid(input.current_id), valid(input.previous_id));
+/// The stored current id when well formed, its start, and when it expires (the start of the
+/// creation interval when there is no usable id).
+struct Stored {
+    id: Option<PasswordRef>,
+    key_start: Option<NtTime>,
+    exp: NtTime,
+}
+
+fn stored(input: &RolloverInput, r: u64) -> Result<Stored, GmsaError> {
+    let id = input.current_id.filter(|p| p.gkid.require_l2().is_ok());
     let key_start = id.and_then(|p| p.gkid.start_time().ok());
     let exp = match key_start {
         Some(s) => NtTime(s.0.checked_add(r).ok_or(GmsaError::TimeOverflow)?),
         None => interval_start(input.when_created),
     };
+    Ok(Stored { id, key_start, exp })
+}
+
+/// Whether the stored ids are stale at `input.now`, so that [`evaluate`] (given usable root
+/// keys) returns an update. Needs no root key: a read that touches many gMSAs asks this of each
+/// and rolls over only those that are due.
+pub fn is_due(input: &RolloverInput) -> Result<bool, GmsaError> {
+    let r = rollover_interval(input.interval_days)?;
+    let s = stored(input, r)?;
+    Ok(!(s.id.is_some() && input.now < s.exp))
+}
+
+/// The decision at `input.now` (docs/notes/gmsa-gkdi.md §3, "On read or use at time T").
+pub fn evaluate(input: &RolloverInput, keys: &[RootKey]) -> Result<RolloverDecision, GmsaError> {
+    let r = rollover_interval(input.interval_days)?;
+    let now = input.now;
+    let age = now.0 - input.when_created.0.min(now.0);
+    let prev_id = input.previous_id.filter(|p| p.gkid.require_l2().is_ok());
+    let Stored { id, key_start, exp } = stored(input, r)?;
 
     let (current, previous, key_exp, update) = match id {
         Some(cur) if now < exp => {

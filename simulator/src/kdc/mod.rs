@@ -19,6 +19,7 @@ pub mod net;
 pub mod pac;
 pub mod policy;
 pub mod rc4hmac;
+pub mod replay;
 mod tgs_exchange;
 pub mod ticket;
 
@@ -134,6 +135,8 @@ pub struct Kdc {
     db: Arc<dyn KdcDatabase>,
     clock: Clock,
     config: KdcConfig,
+    /// Authenticators of TGS-REQs seen within the skew (RFC 4120 §3.2.3).
+    replay: replay::ReplayCache,
 }
 
 impl std::fmt::Debug for Kdc {
@@ -155,7 +158,13 @@ pub(crate) struct Now {
 
 impl Kdc {
     pub fn new(db: Arc<dyn KdcDatabase>, clock: Clock, config: KdcConfig) -> Self {
-        Kdc { db, clock, config }
+        let replay = replay::ReplayCache::new(config.max_skew_seconds, replay::DEFAULT_CAPACITY);
+        Kdc {
+            db,
+            clock,
+            config,
+            replay,
+        }
     }
 
     pub fn config(&self) -> &KdcConfig {
@@ -164,6 +173,10 @@ impl Kdc {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    pub(crate) fn replay_cache(&self) -> &replay::ReplayCache {
+        &self.replay
     }
 
     pub(crate) fn db(&self) -> &dyn KdcDatabase {
@@ -229,7 +242,7 @@ impl Kdc {
                 let outcome = if req.msg_type == msg_type::AS_REQ {
                     as_exchange::handle(self, &req)
                 } else {
-                    tgs_exchange::handle(self, &req)
+                    tgs_exchange::handle(self, &req, request)
                 };
                 let reply = match outcome {
                     Ok(rep) => Reply {
@@ -250,6 +263,13 @@ impl Kdc {
                     }
                 };
                 (Some(RequestSummary::of(&req)), ctx, reply)
+            }
+            Err(e) if transport == Transport::Udp => {
+                // A datagram that only starts like a request gets no answer: an error reply
+                // (~100 bytes) to a 1-byte packet would amplify spoofed traffic. Windows' KDC
+                // stays silent on such garbage (issue 13 item 10; docs/fidelity.md).
+                tracing::debug!(error = %e, len = request.len(), "dropping an undecodable datagram");
+                return dropped;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "undecodable KDC request");

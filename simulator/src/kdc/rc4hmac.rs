@@ -23,7 +23,7 @@ pub fn message_type(usage: i32) -> u32 {
     }
 }
 
-fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <HmacMd5 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
@@ -32,7 +32,7 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     mac.finalize().into_bytes().into()
 }
 
-fn rc4_apply(key: &[u8; 16], data: &mut [u8]) {
+pub(crate) fn rc4_apply(key: &[u8; 16], data: &mut [u8]) {
     let mut cipher = Rc4::<rc4::consts::U16>::new(key.into());
     cipher.apply_keystream(data);
 }

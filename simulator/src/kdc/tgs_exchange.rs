@@ -12,10 +12,13 @@ use super::messages::{
 use super::names::{find_service, is_local_krbtgt};
 use super::pac::{Pac, SigningKey};
 use super::policy::{self, kdc_option, ticket_flag};
+use super::replay::{ReplayKey, Verdict};
 use super::ticket::{self, TicketError};
 use super::Kdc;
 
-pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
+/// `request` is the TGS-REQ as received: a retransmission of the identical request is answered
+/// again, another request reusing its authenticator is a replay ([`super::replay`]).
+pub(super) fn handle(kdc: &Kdc, req: &KdcReq, request: &[u8]) -> Result<KdcRep, Refusal> {
     let body = &req.req_body;
     let now = kdc.now();
     let skew = kdc.config().max_skew_seconds;
@@ -85,6 +88,16 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
         &tgt.key.keyvalue,
         &req.req_body_raw,
     )?;
+    // RFC 4120 §3.2.3 / §3.3.2: an authenticator is good for one request.
+    let replay_key = ReplayKey {
+        client: format!("{}@{}", authenticator.cname.joined(), authenticator.crealm),
+        server: format!("{}@{}", ap_req.ticket.sname.joined(), ap_req.ticket.realm),
+        ctime: authenticator.ctime,
+        cusec: authenticator.cusec,
+    };
+    if kdc.replay_cache().check(&replay_key, Some(request), now.unix) == Verdict::Replay {
+        return Err(Refusal::new(code::KRB_AP_ERR_REPEAT, "authenticator replayed"));
+    }
 
     // The service: the TGT's own service for a renewal, otherwise sname.
     let requested_sname = if renew {

@@ -16,6 +16,7 @@ use crate::auth::gss_krb5::ServiceKeys;
 use crate::dsa::error::code;
 use crate::dsa::request::{ModOp, Modification, Scope, SearchEntry, SearchRequest, View};
 use crate::dsa::{Caller, Directory, DsError};
+use crate::kdc::replay::ReplayCache;
 
 /// AD's MaxPageSize default: a search without paging returns at most this many entries.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -33,9 +34,13 @@ pub struct ServerContext {
     pub service_keys: Arc<dyn ServiceKeys + Send + Sync>,
     /// "LDAP server signing requirements": which binds without TLS need a SASL layer.
     pub signing: LdapSigning,
+    /// "LDAP server channel binding token requirements" and the DC certificate's binding.
+    pub channel_binding: crate::ldap::bind::channel_binding::ChannelBinding,
     /// The Kerberos policy's maximum clock skew, which AP-REQs in binds are held to as the KDC
     /// holds its requests (`--max-skew-minutes`).
     pub max_skew_seconds: i64,
+    /// Authenticators of AP-REQs already accepted by this DC's LDAP service (RFC 4120 §3.2.3).
+    pub replay: Arc<ReplayCache>,
 }
 
 /// What the transport does after sending the responses.
@@ -564,7 +569,9 @@ mod tests {
             global_catalog: false,
             domain_urls: vec!["ldap://127.0.0.1:389".into()],
             signing: LdapSigning::None,
+            channel_binding: Default::default(),
             max_skew_seconds: 300,
+            replay: Arc::new(ReplayCache::new(300, 1024)),
         }
     }
 
@@ -706,5 +713,68 @@ mod tests {
         let bound = plain.handle(&ctx, request(4, bind(DEFAULT_ADMIN_PASSWORD), vec![]));
         assert_eq!(codes(&bound), vec![Some(code::SUCCESS)]);
         assert!(!plain.caller().is_anonymous());
+    }
+
+    /// A GSSAPI bind's AP-REQ is good once (RFC 4120 §3.2.3): the same token on another
+    /// connection is refused with KRB_AP_ERR_REPEAT (data 22) and leaves it anonymous.
+    #[test]
+    fn a_replayed_gssapi_ap_req_is_refused() {
+        use crate::auth::gss_krb5::{oid, tok_id, wrap_initial_token};
+        use crate::kdc::client::{
+            service_name, Answer, ApRequest, AsRequest, ClientKey, GssChecksum, TgsRequest,
+        };
+        use crate::kdc::crypto::Etype;
+        use crate::kdc::{Kdc, KdcConfig, Transport};
+
+        let ctx = context();
+        let db = Arc::new(crate::server::kdc::DirectoryKdcDb::new(ctx.dir.clone(), 0));
+        let kdc = Kdc::new(db, ctx.dir.clock.clone(), KdcConfig::default());
+        let now = ctx.dir.clock.now().unix_seconds();
+        let key = ClientKey::from_password(
+            Etype::Aes256,
+            DEFAULT_ADMIN_PASSWORD,
+            "CORP.EXAMPLE.TESTAdministrator",
+        )
+        .unwrap();
+        let as_req = AsRequest::new("CORP.EXAMPLE.TEST", "Administrator", now).with_preauth(key.clone());
+        let reply = kdc.handle(&as_req.encode().unwrap(), Transport::Tcp).unwrap();
+        let Answer::Ticket(tgt) = as_req.read_reply(&reply, &key).unwrap() else {
+            panic!("no TGT")
+        };
+        let tgs_req = TgsRequest::new(service_name("ldap/dc1.corp.example.test"), now);
+        let reply = kdc
+            .handle(&tgs_req.encode(&tgt).unwrap(), Transport::Tcp)
+            .unwrap();
+        let Answer::Ticket(ticket) = tgs_req.read_reply(&reply, &tgt).unwrap() else {
+            panic!("no service ticket")
+        };
+        let ap_req = ApRequest::new(now)
+            .gss(GssChecksum::new(0))
+            .encode(&ticket)
+            .unwrap();
+        let token = wrap_initial_token(oid::KRB5, tok_id::AP_REQ, &ap_req);
+        let gssapi = |token: &[u8]| {
+            request(
+                1,
+                RequestOp::Bind(BindRequest {
+                    version: 3,
+                    name: String::new(),
+                    auth: BindAuth::Sasl {
+                        mechanism: "GSSAPI".into(),
+                        credentials: Some(token.to_vec()),
+                    },
+                }),
+                vec![],
+            )
+        };
+        let first = Session::new(false).handle(&ctx, gssapi(&token));
+        assert_eq!(codes(&first), vec![Some(code::SASL_BIND_IN_PROGRESS)]);
+
+        let mut second = Session::new(false);
+        let replayed = second.handle(&ctx, gssapi(&token));
+        assert_eq!(codes(&replayed), vec![Some(code::INVALID_CREDENTIALS)]);
+        let text = &replayed.responses[0].result().unwrap().diagnostic;
+        assert!(text.contains("AcceptSecurityContext error, data 22,"), "{text}");
+        assert!(second.caller().is_anonymous());
     }
 }

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::auth::gss_krb5::ServiceKeys;
 use crate::clock::NtTime;
-use crate::dsa::{token, DirState, Directory, DomainInfo};
+use crate::dsa::{spn, token, DirState, Directory, DomainInfo};
 use crate::kdc::crypto::{ETYPE_AES128, ETYPE_AES256, ETYPE_RC4_HMAC};
 use crate::kdc::keytab::{entries_for_principal, write_keytab, KeytabError};
 use crate::kdc::krb5conf::{render_with, RealmKdcs};
@@ -94,11 +94,18 @@ impl DirectoryKdcDb {
                 .find_eq("userprincipalname", upn.as_bytes())?
                 .into_iter()
                 .find(in_domain),
-            PrincipalLookup::Spn(spn) => st
-                .store
-                .find_eq("serviceprincipalname", spn.as_bytes())?
-                .into_iter()
-                .find(in_domain),
+            PrincipalLookup::Spn(spn) => {
+                let holder = |spn: &str| {
+                    st.store
+                        .find_eq("serviceprincipalname", spn.as_bytes())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(in_domain)
+                };
+                // An unregistered alias (`cifs/…`) denotes the account holding the mapped
+                // SPN (`host/…`): the forest's sPNMappings (MS-DRSR 4.1.4.2.19).
+                holder(spn).or_else(|| holder(&spn::mapped_spn(&st.store, &self.dir.forest.config_dn, spn)?))
+            }
         }
     }
 
@@ -401,6 +408,43 @@ mod tests {
         assert_eq!(dc.supported_enctypes, Some(28));
         assert!(dc.is_computer());
         assert_eq!(db.dc_netbios_name("CORP.EXAMPLE.TEST").as_deref(), Some("DC1"));
+    }
+
+    /// The forest's sPNMappings make the DC's `HOST/` SPNs answer for `cifs/`, `http/` and the
+    /// rest (MS-DRSR 4.1.4.2.19); the KDC reads the attribute as it stands.
+    #[test]
+    fn an_spn_alias_resolves_through_the_forest_s_spn_mappings() {
+        use crate::dsa::request::{ModOp, Modification};
+        let dir = forest(&[]);
+        let db = DirectoryKdcDb::new(dir.clone(), 0);
+        let realm = "CORP.EXAMPLE.TEST";
+        let spn = |s: &str| PrincipalLookup::Spn(s.into());
+        for alias in [
+            "cifs/dc1.corp.example.test",
+            "CIFS/DC1.corp.example.test",
+            "rpcss/dc1",
+            "http/dc1.corp.example.test",
+        ] {
+            let p = lookup(&db, realm, spn(alias)).unwrap_or_else(|| panic!("{alias}"));
+            assert_eq!(p.sam_account_name, "DC1$", "{alias}");
+        }
+        assert!(lookup(&db, realm, spn("nosuch/dc1.corp.example.test")).is_none());
+        assert!(lookup(&db, realm, spn("cifs/unknown.corp.example.test")).is_none());
+
+        // An administrator narrows the list: cifs/ no longer maps, http/ still does.
+        let ds = crate::dsa::spn::directory_service_dn(&dir.forest.config_dn).to_string();
+        dir.modify(
+            &Caller::system(),
+            &ds,
+            vec![Modification {
+                op: ModOp::Replace,
+                attr: "sPNMappings".into(),
+                values: vec![b"host=http,www".to_vec()],
+            }],
+        )
+        .unwrap();
+        assert!(lookup(&db, realm, spn("cifs/dc1.corp.example.test")).is_none());
+        assert!(lookup(&db, realm, spn("http/dc1.corp.example.test")).is_some());
     }
 
     #[test]

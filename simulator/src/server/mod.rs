@@ -6,6 +6,7 @@ pub mod control;
 pub mod control_ready;
 pub mod kdc;
 pub mod ldap;
+pub mod profile;
 pub mod record;
 pub mod tls;
 
@@ -19,12 +20,16 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::dsa::{Directory, ForestConfig};
+use crate::kdc::replay::{self, ReplayCache};
 use crate::kdc::{Kdc, KdcConfig};
+pub use crate::ldap::bind::channel_binding::ChannelBindingPolicy;
+use crate::ldap::bind::channel_binding::{policy_name, ChannelBinding};
 pub use crate::ldap::bind::signing::LdapSigning;
 use crate::ldap::session::ServerContext;
 use crate::snapshot::Snapshots;
 use crate::store::durable::DataDir;
 pub use ldap::ConnectionLimits;
+pub use profile::{DcPolicies, DcProfile};
 use record::Recorder;
 
 #[derive(Clone, Debug)]
@@ -35,6 +40,8 @@ pub struct ServerConfig {
     pub ldap_port: u16,
     pub ldaps_port: u16,
     pub gc_port: u16,
+    /// Global Catalog over TLS (AD: 3269), the same catalogue as `gc_port`.
+    pub gcs_port: u16,
     /// The root DC's KDC port, UDP and TCP (0 = ephemeral; 88 needs root or a capability).
     pub kdc_port: u16,
     /// The control API's port (0 = ephemeral).
@@ -57,6 +64,9 @@ pub struct ServerConfig {
     pub record: Option<PathBuf>,
     /// "Domain controller: LDAP server signing requirements" of every DC (and the GC).
     pub ldap_signing: LdapSigning,
+    /// "Domain controller: LDAP server channel binding token requirements" of every DC (and
+    /// the GC), checked on TLS connections.
+    pub channel_binding: ChannelBindingPolicy,
     /// Keep the forest, the CA and the keys in this directory (`store::durable`): every
     /// acknowledged write survives a crash, and a restart serves the same forest. `None`: the
     /// forest lives in memory and ends with the process. Also the default state directory.
@@ -71,6 +81,7 @@ impl Default for ServerConfig {
             ldap_port: 0,
             ldaps_port: 0,
             gc_port: 0,
+            gcs_port: 0,
             kdc_port: 0,
             control_port: 0,
             control_listen: None,
@@ -81,6 +92,7 @@ impl Default for ServerConfig {
             fixtures: Vec::new(),
             record: None,
             ldap_signing: LdapSigning::None,
+            channel_binding: ChannelBindingPolicy::WhenSupported,
             data_dir: None,
         }
     }
@@ -112,6 +124,8 @@ pub struct ReadyInfo {
     pub ldap_url: String,
     pub ldaps_url: String,
     pub gc_url: String,
+    /// The Global Catalog over TLS (`ldaps://`, AD's port 3269).
+    pub gcs_url: String,
     /// The root domain's KDC (`host:port`).
     pub kdc: String,
     /// Base URL of the HTTP control API (`adsim ctl --url`).
@@ -120,6 +134,10 @@ pub struct ReadyInfo {
     pub admin: String,
     pub admin_password_source: &'static str,
     pub seed: u64,
+    /// The LDAP signing requirement (`none`, `required`).
+    pub ldap_signing: &'static str,
+    /// The LDAP channel binding requirement (`never`, `when-supported`, `always`).
+    pub channel_binding: &'static str,
     pub domains: Vec<DomainEndpoint>,
 }
 
@@ -392,6 +410,11 @@ impl RunningForest {
             source,
         })?;
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
+        // One certificate for every listener: one binding to check against.
+        let channel_binding = ChannelBinding {
+            enforce: config.channel_binding,
+            tls_server_end_point: tls.channel_binding,
+        };
 
         // Bind everything first, so referral URLs are known before serving.
         let mut listeners = Vec::new();
@@ -406,6 +429,7 @@ impl RunningForest {
             listeners.push((plain, secure));
         }
         let gc = bind(config.listen, config.gc_port).await?;
+        let gcs = bind(config.listen, config.gcs_port).await?;
         let mut kdc_sockets = Vec::new();
         for d in &dir.forest.domains {
             let port = if d.index == 0 { config.kdc_port } else { 0 };
@@ -461,6 +485,19 @@ impl RunningForest {
                 control::serve(control, control_state, control_ready).await,
             )
         }));
+        // One replay cache per DC account: its LDAP, LDAPS and (for the root DC) GC listeners
+        // accept AP-REQs for the same service keys (RFC 4120 §3.2.3).
+        let replay: Vec<Arc<ReplayCache>> = dir
+            .forest
+            .domains
+            .iter()
+            .map(|_| {
+                Arc::new(ReplayCache::new(
+                    config.kdc.max_skew_seconds,
+                    replay::DEFAULT_CAPACITY,
+                ))
+            })
+            .collect();
         for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
             endpoints.push(DomainEndpoint {
                 domain: d.dns_name.clone(),
@@ -481,7 +518,9 @@ impl RunningForest {
                 global_catalog: false,
                 domain_urls: domain_urls.clone(),
                 signing: config.ldap_signing,
+                channel_binding,
                 max_skew_seconds: config.kdc.max_skew_seconds,
+                replay: replay[d.index].clone(),
             };
             tasks.push(tokio::spawn(ldap::serve(
                 plain,
@@ -508,12 +547,23 @@ impl RunningForest {
             global_catalog: true,
             domain_urls,
             signing: config.ldap_signing,
+            channel_binding,
             max_skew_seconds: config.kdc.max_skew_seconds,
+            replay: replay[0].clone(),
         };
+        let gcs_url = url("ldaps", addr(&gcs));
         tasks.push(tokio::spawn(ldap::serve(
             gc,
-            gc_ctx,
+            gc_ctx.clone(),
             ldap::Transport::Plain,
+            acceptor.clone(),
+            config.limits.clone(),
+            recorder.clone(),
+        )));
+        tasks.push(tokio::spawn(ldap::serve(
+            gcs,
+            gc_ctx,
+            ldap::Transport::Ldaps,
             acceptor.clone(),
             config.limits.clone(),
             recorder,
@@ -528,6 +578,7 @@ impl RunningForest {
             ldap_url: root.ldap_url.clone(),
             ldaps_url: root.ldaps_url.clone(),
             gc_url,
+            gcs_url,
             kdc: root.kdc.clone(),
             control_url: url("http", control_addr),
             ca_cert: ca_path.display().to_string(),
@@ -543,6 +594,8 @@ impl RunningForest {
                 PasswordSource::Config => "configured",
             },
             seed: dir.seed,
+            ldap_signing: config.ldap_signing.name(),
+            channel_binding: policy_name(config.channel_binding),
             domains: endpoints,
         };
         let _ = ready_slot.set(control_ready::describe(&ready, &tls.ca_pem));

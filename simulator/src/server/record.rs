@@ -22,6 +22,10 @@
 //! values, and the values of secret attributes (`unicodePwd`, `userPassword`,
 //! `msDS-ManagedPassword`, `msKds-RootKeyData`, …) in adds, modifies, compares and filters
 //! become `"<redacted>"`. Search results are counted, never copied.
+//!
+//! Client-supplied values are capped: a string keeps its first 1,024 bytes and says its length
+//! (`…<9437184 bytes>`), a list its first 64 items, and a line that would still exceed 64 KiB
+//! keeps everything but its request, which becomes `{"left_out": …}`.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -41,6 +45,39 @@ use crate::kdc::messages::PrincipalName;
 use crate::kdc::{Exchange, ExchangeKind};
 use crate::ldap::codec::{BindAuth, LdapRequest, LdapResponse, RequestOp, ResponseOp};
 use crate::model::filter::Filter;
+
+/// Longest client-supplied string kept in a recording, in bytes; a longer one keeps its first
+/// bytes and says how long it was (a 9 MB filter must not become a 15 MB line).
+pub const MAX_RECORDED_STRING: usize = 1024;
+/// Most items of a list kept (attributes, values).
+pub const MAX_RECORDED_ITEMS: usize = 64;
+/// Longest line: beyond it the request is left out, the rest of the line kept.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Caps every string and list in `v`, in place ([`MAX_RECORDED_STRING`], [`MAX_RECORDED_ITEMS`]).
+fn cap_value(v: &mut Value) {
+    match v {
+        Value::String(text) if text.len() > MAX_RECORDED_STRING => {
+            let mut end = MAX_RECORDED_STRING;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let total = text.len();
+            text.truncate(end);
+            text.push_str(&format!("…<{total} bytes>"));
+        }
+        Value::Array(items) => {
+            if items.len() > MAX_RECORDED_ITEMS {
+                let total = items.len();
+                items.truncate(MAX_RECORDED_ITEMS);
+                items.push(json!(format!("…<{total} items>")));
+            }
+            items.iter_mut().for_each(cap_value);
+        }
+        Value::Object(m) => m.values_mut().for_each(cap_value),
+        _ => {}
+    }
+}
 
 /// What replaces a secret value.
 pub const REDACTED: &str = "<redacted>";
@@ -113,8 +150,20 @@ impl Recorder {
         self.next_connection.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn write(&self, record: Value) {
+    fn write(&self, mut record: Value) {
+        cap_value(&mut record);
         let mut line = record.to_string();
+        if line.len() > MAX_LINE {
+            // Still too big after capping each value (many attributes with many values): keep
+            // the line's frame and say what was left out.
+            if let Some(m) = record.as_object_mut() {
+                m.insert(
+                    "request".into(),
+                    json!({ "left_out": format!("request of {} bytes in the recording", line.len()) }),
+                );
+            }
+            line = record.to_string();
+        }
         line.push('\n');
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         // One write per line, flushed, so a reader sees whole lines while the server runs.
@@ -446,6 +495,55 @@ mod tests {
             "unsupported LDAP version"
         );
         assert_eq!(diagnostic_prefix("x: y"), "x: y");
+    }
+
+    /// A hostile request cannot make the recording grow by its own size (issue 13 item 8).
+    #[test]
+    fn long_values_and_long_lists_are_capped() {
+        let mut v = json!({
+            "request": {
+                "filter": "(cn=".to_string() + &"é".repeat(600_000) + ")",
+                "attributes": (0..10_000).map(|i| format!("a{i}")).collect::<Vec<_>>(),
+            }
+        });
+        cap_value(&mut v);
+        let filter = v["request"]["filter"].as_str().unwrap();
+        assert!(filter.len() < MAX_RECORDED_STRING + 32, "{}", filter.len());
+        assert!(
+            filter.ends_with("…<1200005 bytes>"),
+            "{}",
+            &filter[filter.len() - 30..]
+        );
+        let attrs = v["request"]["attributes"].as_array().unwrap();
+        assert_eq!(attrs.len(), MAX_RECORDED_ITEMS + 1);
+        assert_eq!(attrs[MAX_RECORDED_ITEMS], "…<10000 items>");
+
+        // Many capped values together still stay within one line's budget.
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let recorder = Recorder::to_writer(Box::new(Shared(out.clone())), Clock::system());
+        let values: Vec<String> = (0..64).map(|_| "x".repeat(5000)).collect();
+        let attrs: Vec<Value> = (0..64)
+            .map(|i| json!({"name": format!("a{i}"), "values": values}))
+            .collect();
+        recorder.write(json!({"operation": "add", "request": {"attributes": attrs}}));
+        let line = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert!(line.len() <= MAX_LINE, "{}", line.len());
+        let parsed: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["operation"], "add");
+        assert!(parsed["request"]["left_out"]
+            .as_str()
+            .unwrap()
+            .starts_with("request of "));
     }
 
     #[test]

@@ -1,19 +1,52 @@
 //! TLS material generated at start: a forest CA and one DC certificate whose SANs cover every
-//! DC FQDN, the domains, the machine's host name, `localhost` and the listen address. With a
-//! data directory both are kept ([`TlsIdentity`]) and reused.
+//! DC FQDN, the domains, the machine's host name, `localhost` and the listen address; and the
+//! certificate's `tls-server-end-point` channel binding (RFC 5929 §4.1), computed once. With a
+//! data directory the CA and the DC certificate are kept ([`TlsIdentity`]) and reused.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType,
+    SignatureAlgorithm,
 };
+use sha2::Digest;
+
+use crate::auth::ntlm::{channel_binding_hash, tls_server_end_point};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub struct TlsMaterial {
     pub ca_pem: String,
     pub server_config: Arc<rustls::ServerConfig>,
+    /// The DC certificate's channel binding as NTLM and Kerberos carry it: MD5 of the
+    /// gss_channel_bindings_struct with `tls-server-end-point:` + the certificate hash.
+    pub channel_binding: [u8; 16],
+}
+
+/// The key (and so signature) algorithm of the CA, which signs the DC certificate.
+static CA_ALGORITHM: &SignatureAlgorithm = &rcgen::PKCS_ECDSA_P256_SHA256;
+
+/// A hash over a DER certificate.
+type CertificateHash = fn(&[u8]) -> Vec<u8>;
+
+/// RFC 5929 §4.1: the certificate hash uses the hash of the certificate's signatureAlgorithm
+/// (SHA-256 in place of MD5 and SHA-1); one row per algorithm the CA may sign with.
+const END_POINT_HASH: &[(&SignatureAlgorithm, CertificateHash)] = &[
+    (&rcgen::PKCS_ECDSA_P256_SHA256, |der| {
+        sha2::Sha256::digest(der).to_vec()
+    }),
+    (&rcgen::PKCS_ECDSA_P384_SHA384, |der| {
+        sha2::Sha384::digest(der).to_vec()
+    }),
+];
+
+/// The `tls-server-end-point` certificate hash of a certificate signed with `alg`.
+fn end_point_hash(alg: &SignatureAlgorithm, der: &[u8]) -> Option<Vec<u8>> {
+    END_POINT_HASH
+        .iter()
+        .find(|(a, _)| *a == alg)
+        .map(|(_, hash)| hash(der))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +55,8 @@ pub enum TlsError {
     Rcgen(#[from] rcgen::Error),
     #[error("TLS configuration failed: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("no tls-server-end-point hash for the certificate's signature algorithm")]
+    NoEndPointHash,
     #[error("saved TLS material is unreadable: {0}")]
     Pem(String),
 }
@@ -80,7 +115,7 @@ pub fn issue(
 ) -> Result<TlsIdentity, TlsError> {
     let ca_key = match keep_ca {
         Some(saved) => KeyPair::from_pem(&saved.ca_key)?,
-        None => KeyPair::generate()?,
+        None => KeyPair::generate_for(CA_ALGORITHM)?,
     };
     let ca_cert = ca_params(forest_name).self_signed(&ca_key)?;
 
@@ -121,12 +156,18 @@ pub fn issue(
     })
 }
 
-/// The rustls configuration serving `id`'s DC certificate (chain: DC, CA).
+/// The rustls configuration serving `id`'s DC certificate (chain: DC, CA), and its channel
+/// binding.
 pub fn material(id: &TlsIdentity) -> Result<TlsMaterial, TlsError> {
     let pem = |what: &str, text: &str| -> Result<CertificateDer<'static>, TlsError> {
         CertificateDer::from_pem_slice(text.as_bytes()).map_err(|e| TlsError::Pem(format!("{what}: {e}")))
     };
-    let chain = vec![pem("certificate", &id.cert)?, pem("CA certificate", &id.ca_cert)?];
+    let cert = pem("certificate", &id.cert)?;
+    // The CA's key algorithm is the DC certificate's signature algorithm.
+    let ca_algorithm = KeyPair::from_pem(&id.ca_key)?.algorithm();
+    let end_point = end_point_hash(ca_algorithm, &cert).ok_or(TlsError::NoEndPointHash)?;
+    let channel_binding = channel_binding_hash(&tls_server_end_point(&end_point));
+    let chain = vec![cert, pem("CA certificate", &id.ca_cert)?];
     let key_der =
         PrivateKeyDer::from_pem_slice(id.key.as_bytes()).map_err(|e| TlsError::Pem(format!("key: {e}")))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -137,5 +178,6 @@ pub fn material(id: &TlsIdentity) -> Result<TlsMaterial, TlsError> {
     Ok(TlsMaterial {
         ca_pem: id.ca_cert.clone(),
         server_config: Arc::new(config),
+        channel_binding,
     })
 }

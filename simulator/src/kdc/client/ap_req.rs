@@ -38,7 +38,7 @@ impl ApRequest {
         ApRequest {
             ap_options: 0,
             client_time,
-            client_usec: 0,
+            client_usec: super::fresh_usec(),
             checksum: None,
             subkey: None,
             seq_number: None,

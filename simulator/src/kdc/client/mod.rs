@@ -287,6 +287,18 @@ pub fn random_nonce() -> u32 {
     rand::random::<u32>() & 0x7fff_ffff
 }
 
+/// The microseconds of a new authenticator. The client's clock is the simulated one, which tests
+/// often freeze, so several authenticators share a ctime: like MIT's `krb5_us_timeofday`, which
+/// never hands out the same (seconds, microseconds) twice in a process, this counts on from a
+/// random start so that each authenticator of the process is distinct and the acceptor's replay
+/// cache (RFC 4120 §3.2.3) takes it.
+pub fn fresh_usec() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
+    let next = NEXT.get_or_init(|| AtomicU32::new(rand::random::<u32>() % 1_000_000));
+    next.fetch_add(1, Ordering::Relaxed) % 1_000_000
+}
+
 /// A message framed for TCP (RFC 4120 §7.2.2): a 4-byte big-endian length, then the message.
 pub fn tcp_frame(message: &[u8]) -> Result<Vec<u8>, ClientError> {
     let len = u32::try_from(message.len())

@@ -42,7 +42,7 @@ impl TgsRequest {
             realm: None,
             body: ReqBody::new(sname, DEFAULT_TGS_OPTIONS, client_time),
             client_time,
-            client_usec: 0,
+            client_usec: super::fresh_usec(),
             subkey: None,
             seq_number: None,
             body_checksum: BodyChecksum::SessionKey,

@@ -4,8 +4,8 @@
 //! client's wrapped choice ends the bind, and the chosen layer protects every later PDU.
 
 use super::{
-    accept_ap_req, acceptor_subkey, kerberos_error, layer_over_tls, logon_failure, out_of_sequence,
-    rc4_layer_unsupported, ticket_caller, Layer, Leg, State, Step,
+    accept_ap_req, acceptor_subkey, kerberos_error, krb_acceptor, layer_over_tls, logon_failure,
+    out_of_sequence, ticket_caller, Layer, Leg, State, Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, KrbSecurityContext};
 use crate::auth::sasl::{self, layer, KrbLayer, SERVER_MAX_BUFFER};
@@ -51,7 +51,7 @@ pub(super) fn step(leg: Leg) -> (Step, State) {
             let Some(token) = leg.credentials.filter(|t| !t.is_empty()) else {
                 return (Step::fail(out_of_sequence()), State::Idle);
             };
-            let accepted = match accept_ap_req(leg.sc, &token) {
+            let accepted = match accept_ap_req(leg.sc, leg.tls, &token) {
                 Ok(a) => a,
                 Err(e) => return (Step::fail(kerberos_error(e)), State::Idle),
             };
@@ -61,15 +61,14 @@ pub(super) fn step(leg: Leg) -> (Step, State) {
             };
             if !accepted.mutual_required {
                 // No AP-REP: the context is complete, the offer goes now (RFC 4752 §3.1).
-                return match KrbSecurityContext::acceptor(&accepted, None, 0) {
+                return match krb_acceptor(&accepted, None, 0) {
                     Ok(ctx) => offer(ctx, caller),
                     Err(_) => (Step::fail(logon_failure()), State::Idle),
                 };
             }
             let (subkey, seq) = acceptor_subkey(&accepted);
             let built = build_ap_rep(&accepted, Some(&subkey), seq).map_err(kerberos_error);
-            let ctx =
-                KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq).map_err(|_| logon_failure());
+            let ctx = krb_acceptor(&accepted, Some(&subkey), seq).map_err(|_| logon_failure());
             match (built, ctx) {
                 (Ok(ap_rep), Ok(ctx)) => (
                     Step::in_progress(ap_rep),
@@ -89,9 +88,8 @@ fn offer(mut ctx: KrbSecurityContext, caller: Caller) -> (Step, State) {
             State::Gssapi(Pending::AwaitChoice { ctx, caller }),
         ),
         Err(e) => {
-            // RC4 session keys have no per-message tokens here (auth::gss_krb5).
             tracing::debug!(error = %e, "GSSAPI layer offer failed");
-            (Step::fail(rc4_layer_unsupported()), State::Idle)
+            (Step::fail(logon_failure()), State::Idle)
         }
     }
 }

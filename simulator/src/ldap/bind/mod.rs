@@ -4,6 +4,7 @@
 //! `crate::auth`; it answers with the bind result, the server credentials, the caller on
 //! success and the security layer the transport switches on after the final response.
 
+pub mod channel_binding;
 mod gssapi;
 pub mod identity;
 mod sicily;
@@ -14,12 +15,13 @@ use rand::RngCore;
 
 use super::codec::{BindAuth, LdapResult};
 use super::session::{err_result, ServerContext};
-use crate::auth::gss_krb5::{AcceptPolicy, ApError, KrbAccepted};
-use crate::auth::ntlm::{NtlmAcceptor, NtlmPolicy, ServerNames, WindowsReason};
+use crate::auth::gss_krb5::{AcceptPolicy, ApError, GssError, KrbAccepted, KrbSecurityContext};
+use crate::auth::ntlm::{NtlmAcceptor, NtlmFailure, NtlmPolicy, ServerNames, WindowsReason};
 use crate::auth::sasl::SecurityLayer;
 use crate::dsa::error::code;
 use crate::dsa::Caller;
 use crate::kdc::messages::EncryptionKey;
+use crate::kdc::replay::Verdict;
 use signing::{Channel, Established};
 
 /// One bind PDU of a SASL mechanism: the connection, whether it runs over TLS, the bind's
@@ -129,7 +131,7 @@ impl Binder {
         let prev = std::mem::take(&mut self.state);
         let (step, next) = match auth {
             BindAuth::SicilyDiscovery => (sicily::discovery(), State::Idle),
-            BindAuth::SicilyNegotiate(m) => sicily::negotiate(ctx, &m),
+            BindAuth::SicilyNegotiate(m) => sicily::negotiate(ctx, tls, &m),
             BindAuth::SicilyResponse(m) => sicily::response(ctx, tls, prev, &m),
             BindAuth::Sasl {
                 mechanism,
@@ -212,6 +214,11 @@ fn account_refused(data: u32) -> LdapResult {
 /// code in hexadecimal); AD's exact sub-status for each is not recorded.
 fn kerberos_error(e: ApError) -> LdapResult {
     tracing::debug!(code = e.code, reason = e.reason, "AP-REQ refused");
+    // A wrong or missing channel binding is SEC_E_BAD_BINDINGS whatever the mechanism
+    // (KB4520412), as for NTLM.
+    if e.is_channel_binding() {
+        return security_context_error(NtlmFailure::BadChannelBinding.code());
+    }
     security_context_error(WindowsReason {
         hresult: 0x8009_0308,
         data: e.code as u32,
@@ -223,15 +230,6 @@ fn layer_over_tls() -> LdapResult {
     LdapResult::new(
         code::UNWILLING_TO_PERFORM,
         "Sign or Seal are not allowed if TLS is used",
-    )
-}
-
-/// A sign or seal layer over an RC4-HMAC session key: RFC 4757 Wrap tokens are not implemented
-/// (a simulator limitation; Windows accepts them).
-fn rc4_layer_unsupported() -> LdapResult {
-    LdapResult::new(
-        code::AUTH_METHOD_NOT_SUPPORTED,
-        "adsim: a SASL layer over an RC4-HMAC session key is not supported; use AES",
     )
 }
 
@@ -256,9 +254,15 @@ fn server_names(ctx: &ServerContext) -> ServerNames {
 }
 
 /// A fresh NTLM acceptor and its CHALLENGE for `negotiate` (server challenge from the OS
-/// random source, MsvAvTimestamp from the simulator's clock).
-fn ntlm_challenge(ctx: &ServerContext, negotiate: &[u8]) -> Option<(NtlmAcceptor, Vec<u8>)> {
-    let mut acceptor = NtlmAcceptor::new(server_names(ctx), NtlmPolicy::default());
+/// random source, MsvAvTimestamp from the simulator's clock), held to the listener's channel
+/// binding requirement when the connection runs over TLS.
+fn ntlm_challenge(ctx: &ServerContext, tls: bool, negotiate: &[u8]) -> Option<(NtlmAcceptor, Vec<u8>)> {
+    let policy = NtlmPolicy {
+        channel_binding: ctx.channel_binding.enforce,
+        expected_channel_binding: ctx.channel_binding.expected(tls),
+        ..NtlmPolicy::default()
+    };
+    let mut acceptor = NtlmAcceptor::new(server_names(ctx), policy);
     let mut server_challenge = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut server_challenge);
     let challenge = acceptor
@@ -267,14 +271,24 @@ fn ntlm_challenge(ctx: &ServerContext, negotiate: &[u8]) -> Option<(NtlmAcceptor
     Some((acceptor, challenge))
 }
 
-/// Verifies an AP-REQ against the DC's own keys.
-fn accept_ap_req(ctx: &ServerContext, token: &[u8]) -> Result<KrbAccepted, ApError> {
+/// Verifies an AP-REQ against the DC's own keys (and, over TLS, its channel binding).
+fn accept_ap_req(ctx: &ServerContext, tls: bool, token: &[u8]) -> Result<KrbAccepted, ApError> {
     let policy = AcceptPolicy {
         now: ctx.dir.clock.now().unix_seconds(),
         max_skew: ctx.max_skew_seconds,
-        ..Default::default()
+        channel_binding: ctx.channel_binding.enforce,
+        expected_channel_binding: ctx.channel_binding.expected(tls),
     };
-    crate::auth::gss_krb5::accept_sec_context(token, ctx.service_keys.as_ref(), &policy)
+    let accepted = crate::auth::gss_krb5::accept_sec_context(token, ctx.service_keys.as_ref(), &policy)?;
+    // RFC 4120 §3.2.3: an authenticator accepted once is refused again (KRB_AP_ERR_REPEAT),
+    // on this connection or another; a bind has no retransmissions.
+    match ctx.replay.check(&accepted.replay_key, None, policy.now) {
+        Verdict::Fresh => Ok(accepted),
+        _ => Err(ApError {
+            code: crate::kdc::error::code::KRB_AP_ERR_REPEAT,
+            reason: "authenticator replayed",
+        }),
+    }
 }
 
 /// A random acceptor subkey of the session key's etype and a random initial sequence number.
@@ -291,10 +305,51 @@ fn acceptor_subkey(accepted: &KrbAccepted) -> (EncryptionKey, u32) {
     )
 }
 
+/// The right rotation Windows puts in its sealed AES Wrap tokens (16-byte header + 12-byte
+/// checksum, MS-KILE 3.4.5.4.1). MIT and impacket rotate back whatever the RRC; asyauth (msldap,
+/// bloodyAD's badldap) compares the outer header with RRC 28 and refuses anything else.
+const WINDOWS_WRAP_RRC: u16 = 28;
+
+/// The acceptor's per-message context of a Kerberos bind, sealing as Windows does.
+fn krb_acceptor(
+    accepted: &KrbAccepted,
+    acceptor_subkey: Option<&EncryptionKey>,
+    seq: u32,
+) -> Result<KrbSecurityContext, GssError> {
+    let mut ctx = KrbSecurityContext::acceptor(accepted, acceptor_subkey, seq)?;
+    ctx.send_rrc = WINDOWS_WRAP_RRC;
+    Ok(ctx)
+}
+
 /// The caller named by an accepted ticket's PAC, or the failure to answer.
 fn ticket_caller(ctx: &ServerContext, accepted: &KrbAccepted) -> Result<Caller, LdapResult> {
     identity::caller_from_ticket(&ctx.dir, &accepted.ticket).map_err(|e| {
         tracing::debug!(?e, "ticket without a usable PAC");
         logon_failure()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// KB4520412: a refused channel binding is SEC_E_BAD_BINDINGS for Kerberos as for NTLM;
+    /// other AP-REQ refusals keep 80090308.
+    #[test]
+    fn a_kerberos_channel_binding_refusal_is_bad_bindings() {
+        let bad = kerberos_error(ApError::channel_binding());
+        assert_eq!(bad.code, code::INVALID_CREDENTIALS);
+        assert!(
+            bad.diagnostic.starts_with(
+                "80090346: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 80090346"
+            ),
+            "{}",
+            bad.diagnostic
+        );
+        let other = kerberos_error(ApError {
+            code: 41,
+            reason: "authenticator does not decrypt",
+        });
+        assert!(other.diagnostic.starts_with("80090308: "), "{}", other.diagnostic);
+    }
 }

@@ -19,8 +19,8 @@ pub(super) fn discovery() -> Step {
 }
 
 /// `[10] sicilyNegotiate`.
-pub(super) fn negotiate(ctx: &ServerContext, negotiate: &[u8]) -> (Step, State) {
-    match ntlm_challenge(ctx, negotiate) {
+pub(super) fn negotiate(ctx: &ServerContext, tls: bool, negotiate: &[u8]) -> (Step, State) {
+    match ntlm_challenge(ctx, tls, negotiate) {
         Some((acceptor, challenge)) => (
             Step {
                 result: LdapResult::success().with_matched_dn(challenge),

@@ -16,6 +16,16 @@ pub enum LdapSigning {
     Required,
 }
 
+impl LdapSigning {
+    /// The name `--ldap-signing` and the ready line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LdapSigning::None => "none",
+            LdapSigning::Required => "required",
+        }
+    }
+}
+
 /// The connection a bind completes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Channel {

@@ -5,11 +5,11 @@
 
 use super::identity::{ntlm_logon, DirectoryAccounts};
 use super::{
-    accept_ap_req, acceptor_subkey, account_refused, kerberos_error, layer_over_tls, logon_failure,
-    ntlm_challenge, out_of_sequence, rc4_layer_unsupported, security_context_error, ticket_caller, Layer,
-    Leg, State, Step,
+    accept_ap_req, acceptor_subkey, account_refused, kerberos_error, krb_acceptor, layer_over_tls,
+    logon_failure, ntlm_challenge, out_of_sequence, security_context_error,
+    ticket_caller, Layer, Leg, State, Step,
 };
-use crate::auth::gss_krb5::{build_ap_rep, gss_flags, KrbSecurityContext};
+use crate::auth::gss_krb5::{build_ap_rep, gss_flags};
 use crate::auth::ntlm::{flags, NtlmAcceptor, NtlmFailure, NtlmOutcome, NtlmSession, Role};
 use crate::auth::sasl::{KrbLayer, NtlmLayer};
 use crate::auth::spnego::{self, Mech, NegState, NegToken, NegTokenResp};
@@ -162,7 +162,7 @@ fn first_token(
 ) -> (Step, State) {
     let fail = |r| (Step::fail(r), State::Idle);
     if !mech.is_kerberos() {
-        let Some((acceptor, challenge)) = ntlm_challenge(sc, &token) else {
+        let Some((acceptor, challenge)) = ntlm_challenge(sc, tls, &token) else {
             return fail(security_context_error(NtlmFailure::Malformed.code()));
         };
         let resp = spnego::encode_neg_token_resp(&NegTokenResp {
@@ -180,7 +180,7 @@ fn first_token(
             }),
         );
     }
-    let accepted = match accept_ap_req(sc, &token) {
+    let accepted = match accept_ap_req(sc, tls, &token) {
         Ok(a) => a,
         Err(e) => return fail(kerberos_error(e)),
     };
@@ -200,12 +200,9 @@ fn first_token(
         let Ok(ap_rep) = build_ap_rep(&accepted, Some(&subkey), seq) else {
             return fail(logon_failure());
         };
-        (
-            Some(ap_rep),
-            KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq),
-        )
+        (Some(ap_rep), krb_acceptor(&accepted, Some(&subkey), seq))
     } else {
-        (None, KrbSecurityContext::acceptor(&accepted, None, 0))
+        (None, krb_acceptor(&accepted, None, 0))
     };
     let Ok(mut ctx) = ctx else {
         return fail(logon_failure());
@@ -219,11 +216,6 @@ fn first_token(
     ) else {
         return fail(logon_failure());
     };
-    // RC4-HMAC session keys have no per-message tokens here (auth::gss_krb5): refuse the bind
-    // rather than a layer that cannot wrap.
-    if (conf || integ) && ctx.clone().wrap(&[], conf).is_err() {
-        return fail(rc4_layer_unsupported());
-    }
     let layer: Option<Layer> = (conf || integ).then(|| Box::new(KrbLayer { ctx, conf }) as Layer);
     (
         Step::done(Some(done), caller.with_encryption(tls || conf), layer),
