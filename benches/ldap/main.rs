@@ -104,8 +104,8 @@ const RATE_CASES: [(Query, usize); 4] = [
 /// Figures for one server with the users loaded.
 struct Service {
     adds_per_second: Option<f64>,
-    /// The same load on adsim with `--data-dir` (slapd's figure is the same as above: its
-    /// back-mdb is always durable).
+    /// The same load on adsim with `--data-dir` (slapd's figure is the one above, with
+    /// `dbnosync`: the baseline does not sync).
     durable_adds_per_second: Option<f64>,
     rss_kib: Option<u64>,
     /// In the order of `RATE_CASES`, requests per second.
@@ -281,7 +281,7 @@ fn table_rows(
         Row::new(
             format!(
                 "the same load, adsim with --data-dir (each add synced before its answer; \
-                 slapd back-mdb as above)"
+                 slapd as above, dbnosync)"
             ),
             "adds/s",
             0,

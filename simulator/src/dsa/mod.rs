@@ -319,9 +319,19 @@ impl Drop for DirWrite<'_> {
     /// A write that returned early (a refused request may still have drawn ids or random
     /// bytes) is made durable too; a failure is logged and undone.
     fn drop(&mut self) {
-        if !self.done {
-            let _ = self.finish();
+        if self.done {
+            return;
         }
+        if std::thread::panicking() {
+            // A write that panicked half-way is neither kept in memory nor written.
+            if let Some((state, clock)) = self.before.take() {
+                *self.guard = state;
+                self.dir.clock.apply_setting(clock);
+            }
+            self.guard.store.take_touched();
+            return;
+        }
+        let _ = self.finish();
     }
 }
 

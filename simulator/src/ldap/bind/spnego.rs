@@ -6,8 +6,8 @@
 use super::identity::{ntlm_logon, DirectoryAccounts};
 use super::{
     accept_ap_req, acceptor_subkey, account_refused, kerberos_error, krb_acceptor, layer_over_tls,
-    logon_failure, ntlm_challenge, out_of_sequence, security_context_error,
-    ticket_caller, Layer, Leg, State, Step,
+    logon_failure, ntlm_challenge, out_of_sequence, security_context_error, ticket_caller, Layer, Leg, State,
+    Step,
 };
 use crate::auth::gss_krb5::{build_ap_rep, gss_flags};
 use crate::auth::ntlm::{flags, NtlmAcceptor, NtlmFailure, NtlmOutcome, NtlmSession, Role};
