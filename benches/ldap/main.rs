@@ -279,10 +279,8 @@ fn table_rows(
         )
         .values(adsim.adds_per_second, slapd.and_then(|s| s.adds_per_second)),
         Row::new(
-            format!(
-                "the same load, adsim with --data-dir (each add synced before its answer; \
-                 slapd as above, dbnosync)"
-            ),
+            "the same load, adsim with --data-dir (each add synced before its answer; \
+             slapd as above, dbnosync)",
             "adds/s",
             0,
             Better::Higher,

@@ -395,7 +395,7 @@ impl DataDir {
     /// docs/benchmarks.md).
     fn transaction(
         &self,
-        body: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+        body: impl FnOnce(&redb::WriteTransaction) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
     ) -> Result<(), DataDirError> {
         let mut txn = self.db.begin_write().map_err(|e| self.write_error(e))?;
         txn.set_two_phase_commit(true);
