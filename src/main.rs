@@ -161,6 +161,12 @@ struct ServeArgs {
     /// domains, every entry with its secrets, RID pools, the random stream and the clock.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["topology", "domain", "child_domain", "netbios", "seed", "start_time", "kds_root_key"])]
     from_snapshot: Option<PathBuf>,
+    /// Keep the forest in DIR (created when missing): every acknowledged write, the CA and the
+    /// keys survive a crash or restart, and a restart with the same DIR serves the same forest
+    /// (the forest options and fixtures only shape a new DIR). Without it the forest lives in
+    /// memory. DIR is also the default --state-dir; it holds secrets (mode 0700).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Write every LDAP and Kerberos exchange to FILE as JSON lines (secrets redacted).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
@@ -291,6 +297,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         fixtures,
         record: args.record.clone(),
+        data_dir: args.data_dir.clone(),
         ldap_signing: match args.ldap_signing {
             Some(SigningArg::None) => LdapSigning::None,
             Some(SigningArg::Required) => LdapSigning::Required,

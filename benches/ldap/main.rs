@@ -1,7 +1,8 @@
 //! `cargo bench --bench ldap`: adsim next to OpenLDAP slapd, measured in one run on one machine.
 //!
 //! 1. process start to ready (N starts each, median and p90);
-//! 2. resident memory (VmRSS) at ready and with 10,000 users;
+//! 2. resident memory (VmRSS) at ready and with 10,000 users; the same 10,000 LDAP adds with
+//!    and without `--data-dir` (what durability costs per write);
 //! 3. search throughput (rootDSE base search; equality search on an indexed attribute over
 //!    10,000 users) from 1 and from 4 bound connections, for a fixed time.
 //!
@@ -103,6 +104,9 @@ const RATE_CASES: [(Query, usize); 4] = [
 /// Figures for one server with the users loaded.
 struct Service {
     adds_per_second: Option<f64>,
+    /// The same load on adsim with `--data-dir` (slapd's figure is the one above, with
+    /// `dbnosync`: the baseline does not sync).
+    durable_adds_per_second: Option<f64>,
     rss_kib: Option<u64>,
     /// In the order of `RATE_CASES`, requests per second.
     rates: [Option<f64>; 4],
@@ -112,6 +116,7 @@ impl Service {
     fn new() -> Service {
         Service {
             adds_per_second: None,
+            durable_adds_per_second: None,
             rss_kib: None,
             rates: [None; 4],
         }
@@ -187,6 +192,15 @@ async fn services(
         slapd_figures.rates[case] = report::median_f64(slapd_rounds);
     }
     adsim_server.stop().await;
+    // The same adds into a data directory: what durability costs per write.
+    adsim.data_dir = true;
+    let (durable, _) = adsim.start(Readiness::ReadyLine).await?;
+    adsim.data_dir = false;
+    let mut durable_figures = Service::new();
+    eprintln!("  with --data-dir:");
+    load(&durable, Dialect::Adsim, &mut durable_figures).await?;
+    durable.stop().await;
+    adsim_figures.durable_adds_per_second = durable_figures.adds_per_second;
     let slapd_figures = match slapd_server {
         Some(server) => {
             server.stop().await;
@@ -264,6 +278,17 @@ fn table_rows(
             Better::Higher,
         )
         .values(adsim.adds_per_second, slapd.and_then(|s| s.adds_per_second)),
+        Row::new(
+            "the same load, adsim with --data-dir (each add synced before its answer; \
+             slapd as above, dbnosync)",
+            "adds/s",
+            0,
+            Better::Higher,
+        )
+        .values(
+            adsim.durable_adds_per_second,
+            slapd.and_then(|s| s.adds_per_second),
+        ),
         Row::new(
             format!("resident memory with {USERS_LABEL} users (VmRSS)"),
             "MiB",

@@ -110,6 +110,8 @@ pub struct AdsimLauncher {
     bin: PathBuf,
     scratch: PathBuf,
     starts: usize,
+    /// Start with `--data-dir` (every write synced to disk before it is answered).
+    pub data_dir: bool,
 }
 
 /// How readiness is observed.
@@ -127,6 +129,7 @@ impl AdsimLauncher {
             bin,
             scratch: scratch.subdir("adsim")?,
             starts: 0,
+            data_dir: false,
         })
     }
 
@@ -144,6 +147,11 @@ impl AdsimLauncher {
             .args(["--admin-password", ADSIM_PASSWORD])
             .arg("--state-dir")
             .arg(&state)
+            .args(if self.data_dir {
+                vec!["--data-dir".into(), state.join("data")]
+            } else {
+                Vec::new()
+            })
             .env_remove("ADSIM_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

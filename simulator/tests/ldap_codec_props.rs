@@ -1,6 +1,7 @@
 //! Property tests of the LDAP codec: hostile bytes never panic, filters survive both of their
 //! forms, and ldap3_proto (an independent encoder/decoder) agrees with ours.
 
+use crate::mutation::{mutate, mutation};
 use adsim_simulator::ldap::codec::{
     decode_request, encode_response, frame_len, LdapResult, RequestOp, ResponseOp,
 };
@@ -50,54 +51,6 @@ fn exercise(pdu: &[u8]) {
             let _ = Filter::parse(&text);
         }
     }
-}
-
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip(usize, u8),
-    Set(usize, u8),
-    Insert(usize, u8),
-    Remove(usize),
-    Truncate(usize),
-}
-
-fn mutate(pdu: &mut Vec<u8>, m: &Mutation) {
-    if pdu.is_empty() && !matches!(m, Mutation::Insert(..)) {
-        return;
-    }
-    let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
-    match *m {
-        Mutation::Flip(i, bit) => {
-            let i = at(i, pdu.len());
-            pdu[i] ^= 1 << (bit % 8);
-        }
-        Mutation::Set(i, b) => {
-            let i = at(i, pdu.len());
-            pdu[i] = b;
-        }
-        Mutation::Insert(i, b) => {
-            let i = at(i, pdu.len() + 1);
-            pdu.insert(i, b);
-        }
-        Mutation::Remove(i) => {
-            let i = at(i, pdu.len());
-            pdu.remove(i);
-        }
-        Mutation::Truncate(i) => {
-            let i = at(i, pdu.len());
-            pdu.truncate(i);
-        }
-    }
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
-        any::<usize>().prop_map(Mutation::Remove),
-        any::<usize>().prop_map(Mutation::Truncate),
-    ]
 }
 
 fn attr() -> impl Strategy<Value = String> {

@@ -40,7 +40,7 @@ impl Directory {
         let mut st = self.write();
         let entry = self.build_new_entry(&mut st, caller, &dn, attrs)?;
         st.store.insert(entry).map_err(store_err)?;
-        Ok(())
+        st.commit()
     }
 
     pub(super) fn build_new_entry(

@@ -23,7 +23,7 @@ impl Directory {
             return Err(DsError::not_on_non_leaf());
         }
         st.store.remove(id).map_err(store_err)?;
-        Ok(())
+        st.commit()
     }
 }
 

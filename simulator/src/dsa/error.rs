@@ -69,6 +69,8 @@ pub mod win32 {
     pub const ERROR_DS_CANT_REM_MISSING_ATT_VAL: u32 = 0x2080;
     pub const ERROR_DS_CANT_MOD_SYSTEM_ONLY: u32 = 0x20F1;
     pub const ERROR_DS_OPERATIONS_ERROR: u32 = 0x20E6;
+    /// "A database error has occurred" (winerror.h 8409).
+    pub const ERROR_DS_DATABASE_ERROR: u32 = 0x20D9;
     pub const ERROR_DS_UNAVAILABLE_CRIT_EXTENSION: u32 = 0x20C3;
     pub const ERROR_DS_CONSTRAINT_VIOLATION: u32 = 0x202F;
     pub const ERROR_INVALID_PASSWORD: u32 = 0x56B;

@@ -67,6 +67,7 @@ impl Directory {
         );
         let entry = self.root_key_entry(&mut st, caller, &key)?;
         st.store.insert(entry).map_err(|_| DsError::dn_exists())?;
+        st.commit()?;
         Ok(id)
     }
 
@@ -312,6 +313,7 @@ impl Directory {
         e.set_str("whenChanged", now.to_generalized_time());
         e.set_str("uSNChanged", usn.to_string());
         st.store.update(e).map_err(|_| DsError::no_such_object(""))?;
+        st.commit()?;
         // Debug formatting quotes and escapes the name, so directory data cannot forge log lines.
         tracing::info!(account = ?account, kvno, "gMSA password rolled over");
         Ok(())

@@ -26,7 +26,8 @@ pub mod spn;
 mod testing;
 pub mod token;
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -37,6 +38,7 @@ pub use forest::{ChildDomainConfig, DomainInfo, ForestConfig, ForestInfo, KdsRoo
 
 use crate::clock::{Clock, ClockSetting, NtTime};
 use crate::model::{AccountSecrets, Entry};
+use crate::store::durable::DataDir;
 use crate::store::Store;
 
 /// Everything that changes: the entries, the RID pools and the random stream. Cloning it is an
@@ -66,6 +68,9 @@ pub struct Directory {
     /// GKDI seed keys already derived (MS-GKDI): a rollover costs a few KDF calls, not 64.
     pub seed_cache: crate::kds::SeedKeyCache,
     state: RwLock<DirState>,
+    /// Where every write is made durable before it is answered (`adsim serve --data-dir`);
+    /// unset, the forest lives in memory only.
+    data_dir: OnceLock<Arc<DataDir>>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -96,6 +101,7 @@ impl Directory {
                 next_rid: Vec::new(),
                 rng: ChaCha20Rng::seed_from_u64(0),
             }),
+            data_dir: OnceLock::new(),
         };
         let mut st = DirState {
             store: Store::new(),
@@ -109,6 +115,7 @@ impl Directory {
         .provision(&mut st, config)?;
         st.rng = rng;
         dir.provision_root_key(&mut st, config.kds_root_key)?;
+        st.store.take_touched();
         *dir.state.write().expect("fresh lock") = st;
         Ok(Arc::new(dir))
     }
@@ -117,8 +124,47 @@ impl Directory {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn write(&self) -> RwLockWriteGuard<'_, DirState> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
+    /// The directory's one commit point: every change is made through this guard. When a data
+    /// directory is attached, [`DirWrite::commit`] (or, on an early return, dropping the guard)
+    /// writes the entries the write touched and the counters durably before the lock is
+    /// released — and so before any answer is sent.
+    pub fn write(&self) -> DirWrite<'_> {
+        let guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        // A clone is O(1) (persistent maps): what a failed durable write rolls back to.
+        let before = self.data_dir.get().map(|_| (guard.clone(), self.clock.setting()));
+        DirWrite {
+            dir: self,
+            guard,
+            before,
+            replaced: false,
+            done: false,
+        }
+    }
+
+    /// Makes every later write durable in `data` (which already holds the present state).
+    /// Once only: a second data directory is refused.
+    pub fn attach_data_dir(&self, data: Arc<DataDir>) -> Result<(), Arc<DataDir>> {
+        self.write().store.take_touched();
+        self.data_dir.set(data)
+    }
+
+    /// The attached data directory, if any.
+    pub fn data_dir(&self) -> Option<&Arc<DataDir>> {
+        self.data_dir.get()
+    }
+
+    /// Moves the simulated clock by `secs` seconds, durably when a data directory is attached.
+    pub fn advance_clock(&self, secs: i64) -> DsResult<()> {
+        let st = self.write();
+        self.clock.advance_seconds(secs);
+        st.commit()
+    }
+
+    /// Sets the simulated clock to `at`, durably when a data directory is attached.
+    pub fn set_clock(&self, at: NtTime) -> DsResult<()> {
+        let st = self.write();
+        self.clock.set(at);
+        st.commit()
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -134,19 +180,30 @@ impl Directory {
     /// Puts back a snapshot's entries, RID pools, random stream and clock setting (a frozen
     /// clock its instant, a running clock its offset from host time), atomically for readers.
     pub fn restore(&self, snap: &Snapshot) {
+        // Without a data directory nothing can fail; with one, a failure is logged and rolled
+        // back (use `try_restore` to see it).
+        let _ = self.try_restore(snap);
+    }
+
+    /// [`Directory::restore`], reporting a data directory that could not be written (the
+    /// forest then stays as it was).
+    pub fn try_restore(&self, snap: &Snapshot) -> DsResult<()> {
         let mut st = self.write();
-        *st = snap.state.clone();
+        st.replace(snap.state.clone());
         self.clock.apply_setting(snap.clock);
+        st.commit()
     }
 
     /// A directory from saved parts (a snapshot file): the forest's shape, seed, clock and state.
-    pub fn from_state(forest: ForestInfo, seed: u64, clock: Clock, state: DirState) -> Arc<Directory> {
+    pub fn from_state(forest: ForestInfo, seed: u64, clock: Clock, mut state: DirState) -> Arc<Directory> {
+        state.store.take_touched();
         Arc::new(Directory {
             forest,
             clock,
             seed,
             seed_cache: crate::kds::SeedKeyCache::new(),
             state: RwLock::new(state),
+            data_dir: OnceLock::new(),
         })
     }
 
@@ -188,6 +245,93 @@ impl Directory {
         let mut b = [0u8; 16];
         st.rng.fill_bytes(&mut b);
         uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+}
+
+/// Write access to the directory's state (see [`Directory::write`]). Derefs to [`DirState`].
+pub struct DirWrite<'a> {
+    dir: &'a Directory,
+    guard: RwLockWriteGuard<'a, DirState>,
+    /// The state and clock before the write, kept only with a data directory.
+    before: Option<(DirState, ClockSetting)>,
+    /// The whole state was swapped (a snapshot restore): every entry is written again.
+    replaced: bool,
+    done: bool,
+}
+
+impl DirWrite<'_> {
+    /// Ends the write: with a data directory, the touched entries and the counters are written
+    /// and synced in one transaction. If that fails the write is undone in memory as well, and
+    /// the caller gets operationsError with ERROR_DS_DATABASE_ERROR (0x20D9, what AD reports
+    /// when its database cannot be written; inferred, docs/fidelity.md).
+    pub fn commit(mut self) -> DsResult<()> {
+        self.finish()
+    }
+
+    /// Replaces the whole state (a snapshot restore).
+    pub fn replace(&mut self, state: DirState) {
+        *self.guard = state;
+        self.replaced = true;
+    }
+
+    fn finish(&mut self) -> DsResult<()> {
+        self.done = true;
+        let touched = self.guard.store.take_touched();
+        let Some(data) = self.dir.data_dir.get() else {
+            return Ok(());
+        };
+        let written = if self.replaced {
+            data.write_all(self.dir, &self.guard)
+        } else {
+            data.write_changes(self.dir, &self.guard, &touched)
+        };
+        written.map_err(|e| {
+            tracing::error!(error = %e, "a directory write could not be made durable; undone");
+            if let Some((state, clock)) = self.before.take() {
+                *self.guard = state;
+                self.dir.clock.apply_setting(clock);
+            }
+            DsError::svc(
+                error::code::OPERATIONS_ERROR,
+                error::win32::ERROR_DS_DATABASE_ERROR,
+                5012,
+                "DIR_ERROR",
+                0,
+            )
+        })
+    }
+}
+
+impl Deref for DirWrite<'_> {
+    type Target = DirState;
+    fn deref(&self) -> &DirState {
+        &self.guard
+    }
+}
+
+impl DerefMut for DirWrite<'_> {
+    fn deref_mut(&mut self) -> &mut DirState {
+        &mut self.guard
+    }
+}
+
+impl Drop for DirWrite<'_> {
+    /// A write that returned early (a refused request may still have drawn ids or random
+    /// bytes) is made durable too; a failure is logged and undone.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if std::thread::panicking() {
+            // A write that panicked half-way is neither kept in memory nor written.
+            if let Some((state, clock)) = self.before.take() {
+                *self.guard = state;
+                self.dir.clock.apply_setting(clock);
+            }
+            self.guard.store.take_touched();
+            return;
+        }
+        let _ = self.finish();
     }
 }
 

@@ -75,7 +75,8 @@ impl Directory {
         let usn = st.store.next_usn();
         e.set_str("whenChanged", now.to_generalized_time());
         e.set_str("uSNChanged", usn.to_string());
-        st.store.update(e).map_err(store_err)
+        st.store.update(e).map_err(store_err)?;
+        st.commit()
     }
 
     fn modify_links(&self, st: &DirState, e: &mut Entry, key: &str, m: &Modification) -> DsResult<()> {

@@ -52,7 +52,8 @@ impl Directory {
         let usn = st.store.next_usn();
         e.set_str("whenChanged", self.clock.now().to_generalized_time());
         e.set_str("uSNChanged", usn.to_string());
-        st.store.update(e).map_err(store_err)
+        st.store.update(e).map_err(store_err)?;
+        st.commit()
     }
 }
 

@@ -793,7 +793,12 @@ mod tests {
     #[test]
     fn required_signing_refuses_a_simple_bind_without_tls_and_leaves_the_connection_anonymous() {
         let ctx = ServerContext {
-            signing: LdapSigning::Required,
+            policies: Arc::new(crate::ldap::bind::policy::LivePolicies::new(
+                crate::ldap::bind::policy::DcPolicies {
+                    ldap_signing: crate::ldap::bind::signing::LdapSigning::Required,
+                    ..Default::default()
+                },
+            )),
             ..context()
         };
         let bind = |password: &str| {

@@ -276,7 +276,7 @@ async fn post_clock(State(s): State<ControlState>, body: Bytes) -> ApiResult<Jso
                     "advance_seconds must be within ±{MAX_CLOCK_STEP_SECONDS}"
                 )));
             }
-            s.dir.clock.advance_seconds(n);
+            s.dir.advance_clock(n)?;
         }
         (None, Some(t)) => {
             let at = NtTime::parse_rfc3339(&t).ok_or_else(|| {
@@ -286,7 +286,7 @@ async fn post_clock(State(s): State<ControlState>, body: Bytes) -> ApiResult<Jso
             if (at.unix_seconds() - now).abs() > MAX_CLOCK_STEP_SECONDS {
                 return Err(ApiError::bad_request("set: too far from the current time"));
             }
-            s.dir.clock.set(at);
+            s.dir.set_clock(at)?;
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -418,6 +418,7 @@ impl From<SnapshotError> for ApiError {
                 }
             }
             SnapshotError::File(_) => ApiError::bad_request(e.to_string()),
+            SnapshotError::Directory(e) => e.into(),
         }
     }
 }
@@ -528,10 +529,12 @@ async fn delete_snapshot(State(s): State<ControlState>, Path(id): Path<String>) 
     Ok(Json(json!({ "deleted": id.to_string() })))
 }
 
-async fn post_reset(State(s): State<ControlState>) -> Json<Value> {
-    s.snapshots.reset();
+async fn post_reset(State(s): State<ControlState>) -> ApiResult<Json<Value>> {
+    s.snapshots.try_reset()?;
     tracing::info!("forest reset to its state after start");
-    Json(json!({ "reset": true, "now": s.dir.clock.now().to_rfc3339() }))
+    Ok(Json(
+        json!({ "reset": true, "now": s.dir.clock.now().to_rfc3339() }),
+    ))
 }
 
 /// The DC's LDAP signing and channel binding policies as they stand.

@@ -28,6 +28,7 @@ use crate::ldap::bind::policy::LivePolicies;
 pub use crate::ldap::bind::signing::LdapSigning;
 use crate::ldap::session::ServerContext;
 use crate::snapshot::Snapshots;
+use crate::store::durable::DataDir;
 pub use ldap::ConnectionLimits;
 pub use profile::{DcPolicies, DcProfile};
 use record::Recorder;
@@ -67,6 +68,10 @@ pub struct ServerConfig {
     /// "Domain controller: LDAP server channel binding token requirements" of every DC (and
     /// the GC), checked on TLS connections.
     pub channel_binding: ChannelBindingPolicy,
+    /// Keep the forest, the CA and the keys in this directory (`store::durable`): every
+    /// acknowledged write survives a crash, and a restart serves the same forest. `None`: the
+    /// forest lives in memory and ends with the process. Also the default state directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +94,7 @@ impl Default for ServerConfig {
             record: None,
             ldap_signing: LdapSigning::None,
             channel_binding: ChannelBindingPolicy::WhenSupported,
+            data_dir: None,
         }
     }
 }
@@ -189,6 +195,10 @@ pub enum StartError {
     Record { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::file::SnapshotFileError),
+    #[error(transparent)]
+    DataDir(#[from] crate::store::durable::DataDirError),
+    #[error("data directory {0} already holds a forest: --from-snapshot only seeds a new data directory")]
+    DataDirNotEmpty(PathBuf),
 }
 
 async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, StartError> {
@@ -316,9 +326,40 @@ fn url(scheme: &str, addr: SocketAddr) -> String {
 }
 
 impl RunningForest {
+    /// Provisions the forest `config` describes and serves it; with `config.data_dir`, serves
+    /// the forest the data directory holds instead (provisioning it there when it is new).
     pub async fn start(config: ServerConfig) -> Result<RunningForest, StartError> {
-        let dir = Directory::provision(&config.forest).map_err(|e| StartError::Provision(e.to_string()))?;
-        Self::serve(dir, config, PasswordSource::Config).await
+        Self::open(config, None).await
+    }
+
+    async fn open(
+        config: ServerConfig,
+        snapshot: Option<&std::path::Path>,
+    ) -> Result<RunningForest, StartError> {
+        let data = match &config.data_dir {
+            Some(path) => Some(Arc::new(DataDir::open(path)?)),
+            None => None,
+        };
+        if let Some(saved) = data.as_ref().map(|d| d.load()).transpose()?.flatten() {
+            if snapshot.is_some() {
+                return Err(StartError::DataDirNotEmpty(
+                    data.map(|d| d.path().to_path_buf()).unwrap_or_default(),
+                ));
+            }
+            let dir = saved.into_directory();
+            return Self::serve(dir, config, PasswordSource::DataDir, data).await;
+        }
+        let (dir, source) = match snapshot {
+            Some(path) => (
+                crate::snapshot::file::read(path)?.into_directory(),
+                PasswordSource::Snapshot,
+            ),
+            None => (
+                Directory::provision(&config.forest).map_err(|e| StartError::Provision(e.to_string()))?,
+                PasswordSource::Config,
+            ),
+        };
+        Self::serve(dir, config, source, data).await
     }
 
     /// Starts from a snapshot file (`adsim serve --from-snapshot`): the forest's shape, entries,
@@ -328,26 +369,45 @@ impl RunningForest {
         path: &std::path::Path,
         config: ServerConfig,
     ) -> Result<RunningForest, StartError> {
-        let dir = crate::snapshot::file::read(path)?.into_directory();
-        Self::serve(dir, config, PasswordSource::Snapshot).await
+        Self::open(config, Some(path)).await
     }
 
-    /// Serves an already provisioned (or restored) directory.
+    /// Serves an already provisioned (or restored) directory (`config.data_dir` is ignored).
     pub async fn start_with(dir: Arc<Directory>, config: ServerConfig) -> Result<RunningForest, StartError> {
-        Self::serve(dir, config, PasswordSource::Config).await
+        Self::serve(dir, config, PasswordSource::Config, None).await
     }
 
     async fn serve(
         dir: Arc<Directory>,
         config: ServerConfig,
         source: PasswordSource,
+        data: Option<Arc<DataDir>>,
     ) -> Result<RunningForest, StartError> {
-        for path in &config.fixtures {
+        // A forest read back from its data directory had its fixtures applied when it was new.
+        let fixtures: &[PathBuf] = match source {
+            PasswordSource::DataDir => {
+                if !config.fixtures.is_empty() {
+                    tracing::info!("fixtures skipped: the data directory's forest already has them");
+                }
+                &[]
+            }
+            _ => &config.fixtures,
+        };
+        for path in fixtures {
             let n = crate::dsa::fixtures::apply_file(&dir, path).map_err(|error| StartError::Fixture {
                 path: path.clone(),
                 error,
             })?;
             tracing::info!(file = %path.display(), records = n, "fixture loaded");
+        }
+        if let Some(data) = &data {
+            if !matches!(source, PasswordSource::DataDir) {
+                // A new data directory: the whole forest, in one transaction.
+                data.write_all(&dir, &dir.read())?;
+            }
+            if dir.attach_data_dir(data.clone()).is_err() {
+                tracing::warn!("the directory already had a data directory; kept the first");
+            }
         }
         // `reset` returns here: the forest as started, fixtures included.
         let snapshots = Arc::new(Snapshots::new(dir.clone()));
@@ -360,7 +420,7 @@ impl RunningForest {
             )?)),
             None => None,
         };
-        let (state_dir, temp) = match &config.state_dir {
+        let (state_dir, temp) = match config.state_dir.as_ref().or(config.data_dir.as_ref()) {
             Some(p) => (p.clone(), None),
             None => {
                 let p = std::env::temp_dir().join(format!("adsim-{}-{}", std::process::id(), unique()));
@@ -404,7 +464,23 @@ impl RunningForest {
                 ips.push(ip);
             }
         }
-        let tls = tls::generate(&dir.forest.root_dns, &names, &ips)?;
+        let tls = match &data {
+            None => tls::generate(&dir.forest.root_dns, &names, &ips)?,
+            // The same CA (and DC certificate, while the names it covers are the same) across
+            // restarts: clients keep trusting ca.pem.
+            Some(data) => {
+                let saved = data.tls()?;
+                let identity = match saved {
+                    Some(s) if s.dns_names == names && s.ips == ips => s,
+                    other => {
+                        let id = tls::issue(&dir.forest.root_dns, &names, &ips, other.as_ref())?;
+                        data.set_tls(&id)?;
+                        id
+                    }
+                };
+                tls::material(&identity)?
+            }
+        };
         let ca_path = state_dir.join("ca.pem");
         std::fs::write(&ca_path, &tls.ca_pem).map_err(|source| StartError::StateDir {
             path: ca_path.clone(),
@@ -607,6 +683,7 @@ impl RunningForest {
             admin: root.admin.clone(),
             admin_password_source: match source {
                 PasswordSource::Snapshot => "snapshot",
+                PasswordSource::DataDir => "data-dir",
                 PasswordSource::Config
                     if config.forest.admin_password == crate::dsa::forest::DEFAULT_ADMIN_PASSWORD =>
                 {
@@ -639,6 +716,8 @@ impl RunningForest {
 enum PasswordSource {
     Config,
     Snapshot,
+    /// Read back from `--data-dir`.
+    DataDir,
 }
 
 fn unique() -> u64 {

@@ -72,6 +72,8 @@ pub const VERSION: u32 = 2;
 /// [`CONTENT_KEY`], the content and a closing `}`.
 const V2_HEAD: &[u8] = br#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#;
 const CONTENT_KEY: &[u8] = br#"","content":"#;
+/// What identifies a version 2 file: [`V2_HEAD`] up to the version number.
+const V2_PREFIX: &[u8] = br#"{"format":"adsim-snapshot","version":2,"#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotFileError {
@@ -112,8 +114,19 @@ impl SavedForest {
 
 /// Encodes a snapshot of `dir` (its forest shape and seed come from `dir`).
 pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
+    seal(&content_json(dir, snap, true))
+}
+
+/// The content object of a snapshot file (see the format above) as JSON, with every entry or
+/// with `store.entries` empty (a data directory keeps its entries one record each, see
+/// `store::durable`).
+pub(crate) fn content_json(dir: &Directory, snap: &Snapshot, with_entries: bool) -> Vec<u8> {
     let st = &snap.state;
-    let mut entries: Vec<&Arc<Entry>> = st.store.iter().collect();
+    let mut entries: Vec<&Arc<Entry>> = if with_entries {
+        st.store.iter().collect()
+    } else {
+        Vec::new()
+    };
     entries.sort_by_key(|e| e.id);
     let content = ContentRef {
         forest: forest_out(&dir.forest),
@@ -136,7 +149,31 @@ pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
         },
     };
     // Serializing plain data into memory cannot fail.
-    seal(&serde_json::to_vec(&content).unwrap_or_default())
+    serde_json::to_vec(&content).unwrap_or_default()
+}
+
+/// One entry as it stands in a snapshot file's `store.entries`, as JSON.
+pub(crate) fn entry_json(e: &Entry) -> Vec<u8> {
+    serde_json::to_vec(&entry_out(e)).unwrap_or_default()
+}
+
+/// A forest from a content object whose `store.entries` is empty and the entries given apart
+/// (each as [`entry_json`] wrote it), checked as a whole file's content is.
+pub(crate) fn decode_parts<'a>(
+    content: &[u8],
+    entries: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<SavedForest, SnapshotFileError> {
+    let mut content: ContentIn = serde_json::from_slice(content).map_err(|e| malformed(e.to_string()))?;
+    if !content.store.entries.is_empty() {
+        return Err(malformed("the content holds entries of its own"));
+    }
+    for e in entries {
+        content
+            .store
+            .entries
+            .push(serde_json::from_slice(e).map_err(|e| malformed(format!("entry: {e}")))?);
+    }
+    decode_content(content)
 }
 
 /// A version 2 file around `content` (a JSON object's bytes): the header and its checksum.
@@ -253,8 +290,9 @@ pub fn decode_named(bytes: &[u8], file: &str) -> Result<SavedForest, SnapshotFil
         reason: reason.to_string(),
     };
     // A version 2 header, even a damaged one, is judged by its checksum: a truncated file is
-    // then "corrupt" rather than "not JSON".
-    if bytes.starts_with(&V2_HEAD[..V2_HEAD.len() / 2]) {
+    // then "corrupt" rather than "not JSON". The prefix goes as far as the version number, so
+    // a version 1 file, written compactly in the same field order, is not taken for one.
+    if bytes.starts_with(V2_PREFIX) {
         let rest = bytes
             .strip_prefix(V2_HEAD)
             .ok_or_else(|| corrupt("damaged header"))?;

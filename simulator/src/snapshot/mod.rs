@@ -55,6 +55,9 @@ pub enum SnapshotError {
     UnknownId(String),
     #[error(transparent)]
     File(#[from] file::SnapshotFileError),
+    /// The data directory could not take the restored state (the forest stayed as it was).
+    #[error(transparent)]
+    Directory(#[from] crate::dsa::DsError),
 }
 
 /// The snapshots of one running forest, shared by the control API and the embedding API.
@@ -114,14 +117,20 @@ impl Snapshots {
     /// test suite can restore the same one before every test.
     pub fn restore(&self, id: SnapshotId) -> Result<(), SnapshotError> {
         let snap = self.get(id)?;
-        self.dir.restore(&snap);
+        self.dir.try_restore(&snap)?;
         Ok(())
     }
 
     /// Back to the reset point (the state right after start, fixtures included).
     pub fn reset(&self) {
+        let _ = self.try_reset();
+    }
+
+    /// [`Snapshots::reset`], reporting a data directory that could not be written.
+    pub fn try_reset(&self) -> Result<(), SnapshotError> {
         let snap = self.lock().reset_point.clone();
-        self.dir.restore(&snap);
+        self.dir.try_restore(&snap)?;
+        Ok(())
     }
 
     /// Makes the present state the reset point (called once start-up fixtures are loaded).

@@ -4,6 +4,8 @@
 //! Every map is a persistent (`imbl`) structure, so `Store::clone()` is an O(1) point-in-time
 //! snapshot and a restore is an assignment.
 
+pub mod durable;
+
 use std::sync::Arc;
 
 use imbl::{HashMap, OrdSet};
@@ -84,6 +86,10 @@ pub struct Store {
     backlinks: HashMap<(EntryId, String), OrdSet<EntryId>>,
     next_id: u64,
     usn: u64,
+    /// Ids inserted, updated or removed since [`Store::take_touched`] last ran: what a durable
+    /// data directory writes at the end of a directory write (`store::durable`). Not part of
+    /// the state: snapshots are taken between writes, when it is empty.
+    touched: Vec<EntryId>,
 }
 
 impl Store {
@@ -119,7 +125,17 @@ impl Store {
         if dangling {
             return Err(StoreError::NoSuchEntry);
         }
+        store.touched.clear();
         Ok(store)
+    }
+
+    /// The ids inserted, updated or removed since the last call, each once, in first-touch
+    /// order; the list starts again empty.
+    pub fn take_touched(&mut self) -> Vec<EntryId> {
+        let mut ids = std::mem::take(&mut self.touched);
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        ids.retain(|id| seen.insert(*id));
+        ids
     }
 
     /// The id the next entry will get (saved with snapshots: ids are never reused).
@@ -228,6 +244,7 @@ impl Store {
             self.children.entry(p).or_default().insert(entry.id);
         }
         let id = entry.id;
+        self.touched.push(id);
         self.by_dn.insert(key, id);
         self.index_entry(&entry, true);
         self.entries.insert(id, Arc::new(entry));
@@ -243,6 +260,7 @@ impl Store {
             .ok_or(StoreError::NoSuchEntry)?;
         self.index_entry(&old, false);
         self.index_entry(&entry, true);
+        self.touched.push(entry.id);
         self.entries.insert(entry.id, Arc::new(entry));
         Ok(())
     }
@@ -283,6 +301,7 @@ impl Store {
         }
         self.children.remove(&id);
         self.entries.remove(&id);
+        self.touched.push(id);
         Ok((*entry).clone())
     }
 
