@@ -106,23 +106,7 @@ fn kinit(adsim: &Adsim, dir: &Path, password: &str) -> Output {
     let conf = dir.join("krb5.conf");
     let _ = std::fs::remove_file(&conf);
     adsim.cli_ok(&["export", "krb5-conf", "--out", conf.to_str().unwrap()]);
-    let mut child = Command::new("kinit")
-        .arg(format!("alice@{REALM}"))
-        .env("KRB5_CONFIG", &conf)
-        .env("KRB5CCNAME", format!("FILE:{}", dir.join("ccache").display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kinit must be installed (krb5-user)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    kinit_with_password(&conf, &dir.join("ccache"), &format!("alice@{REALM}"), password)
 }
 
 fn simple_bind(adsim: &Adsim, password: &str) -> Output {

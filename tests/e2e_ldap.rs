@@ -437,23 +437,8 @@ fn standard_ports_on_an_alias_address() {
         .output()
         .map(|o| o.stdout == b"0\n")
         .unwrap_or(false);
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.3",
-        "--ldap-port",
-        "389",
-        "--ldaps-port",
-        "636",
-        "--gc-port",
-        "3268",
-        "--gcs-port",
-        "3269",
-        "--kdc-port",
-        "88",
-        "--control-port",
-        "0",
-    ];
+    let mut args = vec!["serve"];
+    args.extend(standard_ports("127.0.0.3"));
     if !root {
         // Unprivileged: a clear refusal, not a hang.
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_adsim"))

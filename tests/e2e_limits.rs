@@ -3,9 +3,7 @@
 //! answers the control API, serves a new LDAP client (ldapsearch) and a new Kerberos request
 //! over TCP (MIT kinit).
 
-use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -63,17 +61,12 @@ fn a_low_open_file_limit_and_idle_floods_leave_every_service_answering() {
         "udp_preference_limit=1",
     ]);
     let realm = adsim.s("realm");
-    let mut kinit = Command::new("kinit")
-        .arg(format!("Administrator@{realm}"))
-        .env("KRB5_CONFIG", &conf)
-        .env("KRB5CCNAME", format!("FILE:{}", dir.join("ccache").display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kinit (apt-get install krb5-user)");
-    writeln!(kinit.stdin.take().unwrap(), "{ADMIN_PASSWORD}").unwrap();
-    let o = kinit.wait_with_output().unwrap();
+    let o = kinit_with_password(
+        &conf,
+        &dir.join("ccache"),
+        &format!("Administrator@{realm}"),
+        ADMIN_PASSWORD,
+    );
     assert!(o.status.success(), "kinit: {}", text(&o));
     drop(idle);
     let _ = std::fs::remove_dir_all(&dir);

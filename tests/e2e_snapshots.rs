@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
@@ -202,23 +202,7 @@ fn gmsa_password(a: &Adsim) -> Vec<u8> {
 fn kinit(a: &Adsim, dir: &std::path::Path, password: &str) -> std::process::Output {
     let conf = dir.join(format!("krb5-{}.conf", a.kdc().replace(':', "_")));
     a.cli_ok(&["export", "krb5-conf", "--out", conf.to_str().unwrap()]);
-    let mut child = Command::new("kinit")
-        .arg("alice@CORP.EXAMPLE.TEST")
-        .env("KRB5_CONFIG", &conf)
-        .env("KRB5CCNAME", format!("FILE:{}", dir.join("ccache").display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kinit (krb5-user) is installed");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    kinit_with_password(&conf, &dir.join("ccache"), "alice@CORP.EXAMPLE.TEST", password)
 }
 
 /// `adsim ctl snapshot --out NAME` run in `dir` with the given umask.

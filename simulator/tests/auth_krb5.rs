@@ -359,6 +359,37 @@ fn wrap_and_mic_round_trip_and_refuse_tampering_and_reflection() {
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/krb5_wrap.py");
 
+/// impacket's LDAP sealing both ways: its Wrap tokens (starting at sequence `first_seq`)
+/// unwrap here, and it unwraps what `acc` seals. Returns the first token impacket made.
+fn impacket_wrap_both_ways(k: &EncryptionKey, acc: &mut KrbSecurityContext, first_seq: u64) -> Vec<u8> {
+    let etype = k.keytype.to_string();
+    let mut first = Vec::new();
+    for (seq, msg) in [
+        (first_seq, "first PDU"),
+        (first_seq + 1, "a second, longer LDAP PDU than the first"),
+    ] {
+        let args = [
+            "wrap",
+            &hex::encode(&k.keyvalue),
+            &seq.to_string(),
+            &hex::encode(msg),
+            &etype,
+        ];
+        let token = hex::decode(python(SCRIPT, &args)).unwrap();
+        assert_eq!(acc.unwrap(&token).unwrap(), (msg.as_bytes().to_vec(), true));
+        if first.is_empty() {
+            first = token;
+        }
+    }
+    let ours = acc.wrap(b"search result", true).unwrap();
+    let plain = python(
+        SCRIPT,
+        &["unwrap", &hex::encode(&k.keyvalue), &hex::encode(&ours), &etype],
+    );
+    assert_eq!(hex::decode(plain).unwrap(), b"search result");
+    first
+}
+
 /// impacket seals LDAP PDUs with the acceptor subkey (Flags 06, RRC 28); we unwrap them, and
 /// impacket unwraps what we seal.
 #[test]
@@ -366,27 +397,9 @@ fn impacket_aes256_wrap_tokens_both_ways() {
     let k = key(0x5a);
     let mut acc = KrbSecurityContext::new(&k, true, true).unwrap();
     acc.set_sequence(0, 5);
-    for (seq, msg) in [(5, "first PDU"), (6, "a second, longer LDAP PDU than the first")] {
-        let token = hex::decode(python(
-            SCRIPT,
-            &[
-                "wrap",
-                &hex::encode(&k.keyvalue),
-                &seq.to_string(),
-                &hex::encode(msg),
-            ],
-        ))
-        .unwrap();
-        assert_eq!(&token[..3], &[0x05, 0x04, 0x06]);
-        assert_eq!(acc.unwrap(&token).unwrap(), (msg.as_bytes().to_vec(), true));
-    }
     acc.send_rrc = 28;
-    let ours = acc.wrap(b"search result", true).unwrap();
-    let plain = python(
-        SCRIPT,
-        &["unwrap", &hex::encode(&k.keyvalue), &hex::encode(&ours)],
-    );
-    assert_eq!(hex::decode(plain).unwrap(), b"search result");
+    let first = impacket_wrap_both_ways(&k, &mut acc, 5);
+    assert_eq!(&first[..3], &[0x05, 0x04, 0x06]);
 }
 
 /// impacket's RC4-HMAC LDAP sealing (GSSAPI_RC4, RFC 4757 tokens with a one-byte pad), used when
@@ -399,27 +412,9 @@ fn impacket_rc4_wrap_tokens_both_ways() {
         keyvalue: (0..16).map(|i| i * 7 + 3).collect(),
     };
     let mut acc = KrbSecurityContext::new(&k, true, false).unwrap();
-    acc.set_sequence(0, 0);
-    for (seq, msg) in [(0, "first PDU"), (1, "a second, longer LDAP PDU than the first")] {
-        let token = hex::decode(python(
-            SCRIPT,
-            &[
-                "wrap",
-                &hex::encode(&k.keyvalue),
-                &seq.to_string(),
-                &hex::encode(msg),
-                "23",
-            ],
-        ))
-        .unwrap();
-        assert_eq!(acc.unwrap(&token).unwrap(), (msg.as_bytes().to_vec(), true));
-    }
-    let ours = acc.wrap(b"search result", true).unwrap();
-    let plain = python(
-        SCRIPT,
-        &["unwrap", &hex::encode(&k.keyvalue), &hex::encode(&ours), "23"],
-    );
-    assert_eq!(hex::decode(plain).unwrap(), b"search result");
+    let first = impacket_wrap_both_ways(&k, &mut acc, 0);
+    // RFC 1964 framing (60 …, the krb5 OID), then TOK_ID 02 01.
+    assert_eq!(first[0], 0x60);
 }
 
 proptest! {

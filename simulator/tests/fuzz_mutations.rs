@@ -134,12 +134,7 @@ fn control_api_bodies_survive_mutation() {
         ..Default::default()
     })
     .unwrap();
-    let state = ControlState {
-        snapshots: std::sync::Arc::new(adsim_simulator::snapshot::Snapshots::new(dir.clone())),
-        dir,
-        kdcs: vec!["127.0.0.1:88".parse().unwrap()],
-        snapshot_dir: std::env::temp_dir(),
-    };
+    let state = ControlState::new(dir, vec!["127.0.0.1:88".parse().unwrap()], std::env::temp_dir());
     let app = router(state);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

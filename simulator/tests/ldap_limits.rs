@@ -16,7 +16,7 @@ use adsim_simulator::ldap::codec::{LdapResponse, SearchRequest as WireSearch};
 use adsim_simulator::ldap::controls::{RequestControl, ResponseControl};
 use adsim_simulator::ldap::session::{PagedLimits, ServerContext, Session};
 use adsim_simulator::model::filter::Filter;
-use adsim_simulator::server::{ConnectionLimits, LdapSigning, RunningForest, ServerConfig};
+use adsim_simulator::server::{ConnectionLimits, RunningForest, ServerConfig};
 use ldap3_proto::proto::{
     LdapAddRequest, LdapAttribute, LdapDerefAliases, LdapModify, LdapModifyDNRequest, LdapModifyRequest,
     LdapModifyType, LdapPartialAttribute, LdapSearchScope,

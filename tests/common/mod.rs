@@ -22,6 +22,27 @@ pub const EPHEMERAL_PORTS: [&str; 12] = [
     "0",
 ];
 
+/// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88) on `addr`, with an
+/// ephemeral control port.
+pub fn standard_ports(addr: &str) -> [&str; 14] {
+    [
+        "--listen",
+        addr,
+        "--ldap-port",
+        "389",
+        "--ldaps-port",
+        "636",
+        "--gc-port",
+        "3268",
+        "--gcs-port",
+        "3269",
+        "--kdc-port",
+        "88",
+        "--control-port",
+        "0",
+    ]
+}
+
 pub struct Adsim {
     child: Child,
     pub ready: serde_json::Value,
@@ -66,26 +87,11 @@ impl Adsim {
             root,
             "clients that only use the standard ports need adsim on 389/636/88: run the tests as root"
         );
-        let ports = [
-            "--listen",
-            addr,
-            "--ldap-port",
-            "389",
-            "--ldaps-port",
-            "636",
-            "--gc-port",
-            "3268",
-            "--gcs-port",
-            "3269",
-            "--kdc-port",
-            "88",
-            "--control-port",
-            "0",
-            "--seed",
-            "1",
-        ];
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsim"));
-        cmd.arg("serve").args(ports).args(extra);
+        cmd.arg("serve")
+            .args(standard_ports(addr))
+            .args(["--seed", "1"])
+            .args(extra);
         Adsim::spawn(cmd, Stdio::inherit())
     }
 
@@ -307,4 +313,25 @@ pub fn http_json(base: &str, method: &str, path: &str, body: Option<&str>) -> (u
         )
     });
     (status, value)
+}
+
+/// MIT `kinit principal` with `password` on standard input, the configuration `conf` and the
+/// credential cache `ccache`.
+pub fn kinit_with_password(
+    conf: &std::path::Path,
+    ccache: &std::path::Path,
+    principal: &str,
+    password: &str,
+) -> Output {
+    let mut child = Command::new("kinit")
+        .arg(principal)
+        .env("KRB5_CONFIG", conf)
+        .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kinit (apt-get install krb5-user)");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("password written");
+    child.wait_with_output().expect("kinit ran")
 }

@@ -24,12 +24,7 @@ fn api() -> &'static Api {
             ..Default::default()
         })
         .expect("a forest");
-        let state = ControlState {
-            snapshots: Arc::new(adsim_simulator::snapshot::Snapshots::new(dir.clone())),
-            dir,
-            kdcs: vec!["127.0.0.1:88".parse().expect("an address")],
-            snapshot_dir: std::env::temp_dir(),
-        };
+        let state = ControlState::new(dir, vec!["127.0.0.1:88".parse().expect("an address")], std::env::temp_dir());
         Api {
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()

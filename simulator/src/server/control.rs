@@ -55,6 +55,20 @@ pub struct ControlState {
     pub policies: Arc<crate::ldap::bind::policy::LivePolicies>,
 }
 
+impl ControlState {
+    /// The control API of `dir` alone: its snapshots, KDCs at `kdcs`, snapshot files written
+    /// into `snapshot_dir`, default bind policies (for tests and fuzzing of the router).
+    pub fn new(dir: Arc<Directory>, kdcs: Vec<SocketAddr>, snapshot_dir: PathBuf) -> ControlState {
+        ControlState {
+            snapshots: Arc::new(Snapshots::new(dir.clone())),
+            dir,
+            kdcs,
+            snapshot_dir,
+            policies: Default::default(),
+        }
+    }
+}
+
 /// An error answer: a 4xx status and `{"error": message}`.
 #[derive(Debug)]
 pub struct ApiError {
