@@ -15,7 +15,7 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union, cast
 
 __all__ = [
     "Clock",
@@ -67,9 +67,12 @@ def _rfc3339(value: Union[datetime, str]) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _pick(cls: Any, fields: Mapping[str, Any]) -> Any:
+_T = TypeVar("_T")
+
+
+def _pick(cls: Type[_T], fields: Mapping[str, Any]) -> _T:
     """``cls`` from the answer's fields it knows (newer servers may add fields)."""
-    names = cls.__dataclass_fields__.keys()
+    names = cls.__dataclass_fields__.keys()  # type: ignore[attr-defined]
     return cls(**{k: v for k, v in fields.items() if k in names})
 
 
@@ -237,11 +240,11 @@ class Control:
 
     def health(self) -> Dict[str, Any]:
         """``GET /v1/health``: status, root domain, realm, simulated time."""
-        return self._json("GET", "/v1/health")
+        return cast(Dict[str, Any], self._json("GET", "/v1/health"))
 
     def ready(self) -> Dict[str, Any]:
         """``GET /v1/ready``: the ready line (every DC's endpoints) and the CA as ``ca_pem``."""
-        return self._json("GET", "/v1/ready")
+        return cast(Dict[str, Any], self._json("GET", "/v1/ready"))
 
     def clock(self) -> Clock:
         """``GET /v1/clock``."""
@@ -258,7 +261,7 @@ class Control:
     def add_root_key(self, effective: Union[datetime, str] = "immediately") -> str:
         """Add-KdsRootKey: ``"immediately"`` (-EffectiveImmediately; usable after the DC's
         10-hour wait) or an instant (-EffectiveTime). Returns the key's id."""
-        return self._json("POST", "/v1/kds/root-keys", {"effective": _rfc3339(effective)})["id"]
+        return str(self._json("POST", "/v1/kds/root-keys", {"effective": _rfc3339(effective)})["id"])
 
     def krb5_conf(self, relations: Optional[Mapping[str, str]] = None, **more: str) -> str:
         """krb5.conf for the forest; ``relations`` (and keyword arguments) add ``[libdefaults]``

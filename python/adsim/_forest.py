@@ -12,14 +12,15 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
 
 from . import keytab as _keytab
 from ._control import Clock, Control, Duration, Snapshot
 from .gmsa import ManagedPassword
 
 if TYPE_CHECKING:  # ldap3 is imported when a connection is first made
-    import ldap3
+    # Aliased: inside Forest, ``ldap3`` names the method.
+    import ldap3 as _ldap3
 
     from ._server import Server
 
@@ -139,8 +140,8 @@ class Forest:
         ]
         self._scratch = tempfile.TemporaryDirectory(prefix="adsim-client-")
         self._krb5_conf: Optional[Path] = None
-        self._admin: Dict[int, "ldap3.Connection"] = {}
-        self._opened: List["ldap3.Connection"] = []
+        self._admin: Dict[int, "_ldap3.Connection"] = {}
+        self._opened: List["_ldap3.Connection"] = []
         self._passwords: Dict[Tuple[str, str], str] = {}
 
     # -- construction ----------------------------------------------------------------------
@@ -304,7 +305,7 @@ class Forest:
         password: Optional[str] = None,
         *,
         url: Optional[str] = None,
-    ) -> "ldap3.Connection":
+    ) -> "_ldap3.Connection":
         """A bound ldap3 connection over LDAPS (verified against :attr:`ca_path`).
 
         ``principal`` is ``None`` (Administrator), ``name`` (``WEB01$``, ``alice``),
@@ -329,7 +330,7 @@ class Forest:
         self._opened.append(conn)
         return conn
 
-    def _connect(self, url: str, user: str, password: str, ntlm: bool) -> "ldap3.Connection":
+    def _connect(self, url: str, user: str, password: str, ntlm: bool) -> "_ldap3.Connection":
         import ldap3
 
         parts = urllib.parse.urlsplit(url)
@@ -359,7 +360,7 @@ class Forest:
             )
         return conn
 
-    def admin_connection(self, domain: Optional[str] = None) -> "ldap3.Connection":
+    def admin_connection(self, domain: Optional[str] = None) -> "_ldap3.Connection":
         """The Administrator's connection to a domain's DC (kept for the forest's life)."""
         index = self._domain_index(domain)
         conn = self._admin.get(index)
@@ -523,11 +524,11 @@ class Forest:
     def _lookup(self, name: str, index: int) -> Tuple[str, bytes]:
         """(DN, binary objectSid) of an account or group: a DN, ``NETBIOS\\sam``,
         ``sam@REALM`` or a bare sAMAccountName, searched as Administrator."""
-        import ldap3
         from ldap3.utils.conv import escape_filter_chars
 
+        scope: Literal["BASE", "SUBTREE"]
         if "=" in name:
-            base, scope, flt = name, ldap3.BASE, "(objectClass=*)"
+            base, scope, flt = name, "BASE", "(objectClass=*)"
             # The domain whose naming context holds the DN: the longest suffix (a child's DN
             # also ends with the root's).
             owners = [i for i, d in enumerate(self.domains) if name.lower().endswith(d.base_dn.lower())]
@@ -535,12 +536,12 @@ class Forest:
                 index = max(owners, key=lambda i: len(self.domains[i].base_dn))
         else:
             index, sam = self._split(name) if ("\\" in name or "@" in name) else (index, name)
-            base, scope, flt = self.domains[index].base_dn, ldap3.SUBTREE, f"(sAMAccountName={escape_filter_chars(sam)})"
+            base, scope, flt = self.domains[index].base_dn, "SUBTREE", f"(sAMAccountName={escape_filter_chars(sam)})"
         conn = self.admin_connection(self.domains[index].domain)
         conn.search(base, flt, search_scope=scope, attributes=["objectSid"])
         if conn.result["result"] not in (0, 32):
             raise _error(f"search {base} {flt}", conn.result)
-        found = [e for e in conn.response if e.get("type") == "searchResEntry"]
+        found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
         if len(found) != 1 or not found[0]["raw_attributes"].get("objectSid"):
             raise LookupError(f"cannot find an object with identity: '{name}'")
         return found[0]["dn"], found[0]["raw_attributes"]["objectSid"][0]
@@ -554,12 +555,12 @@ class Forest:
     def _add(self, index: int, dn: str, attrs: Dict[str, Any]) -> None:
         conn = self.admin_connection(self.domains[index].domain)
         object_class = attrs.pop("objectClass")
-        if not conn.add(dn, object_class, attrs):
+        if not conn.add(dn, object_class, attrs):  # type: ignore[no-untyped-call]
             raise _error(f"add {dn}", conn.result)
 
     def _modify(self, index: int, dn: str, changes: Dict[str, Any]) -> None:
         conn = self.admin_connection(self.domains[index].domain)
-        if not conn.modify(dn, changes):
+        if not conn.modify(dn, changes):  # type: ignore[no-untyped-call]
             raise _error(f"modify {dn}", conn.result)
 
 
@@ -572,7 +573,7 @@ def _unicode_pwd(password: str) -> bytes:
     return f'"{password}"'.encode("utf-16-le")
 
 
-def _unbind(conn: "ldap3.Connection") -> None:
+def _unbind(conn: "_ldap3.Connection") -> None:
     try:
         conn.unbind()
     except Exception:  # noqa: BLE001 - a connection the server already closed

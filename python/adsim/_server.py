@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 __all__ = ["ServeOptions", "Server", "ServerError", "binary_path", "STANDARD_PORTS"]
 
@@ -57,7 +57,7 @@ class ServeOptions:
     #: DNS name of the forest root domain.
     domain: str = "corp.example.test"
     #: Child domain labels (``("emea",)`` adds ``emea.<domain>`` with its own DC).
-    children: tuple = ()
+    children: Tuple[str, ...] = ()
     #: NetBIOS name of the root domain (default: the first label, upper-cased).
     netbios: Optional[str] = None
     #: Seed for SIDs, GUIDs and secrets: the same seed gives the same forest.
@@ -68,7 +68,7 @@ class ServeOptions:
     #: start, as -EffectiveImmediately) or ``none``.
     kds_root_key: str = "backdated"
     #: LDIF files to load at start, in order.
-    fixtures: tuple = ()
+    fixtures: Tuple[str, ...] = ()
     #: A forest in TOML (``--topology``).
     topology: Optional[str] = None
     #: Every domain's Administrator password (default: adsim's, ``Adsim-Passw0rd!``).
@@ -79,7 +79,7 @@ class ServeOptions:
     #: Address every listener binds to.
     listen: str = "127.0.0.1"
     #: More ``adsim serve`` arguments (``("--dc-profile", "2025")``).
-    extra_args: tuple = ()
+    extra_args: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Lists given by callers become tuples, so options stay hashable.
@@ -138,7 +138,7 @@ class Server:
     state_dir: Path
     #: Seconds from spawning the process to its ready line.
     start_seconds: float
-    _owned_dir: Optional[tempfile.TemporaryDirectory] = field(default=None, repr=False)
+    _owned_dir: "Optional[tempfile.TemporaryDirectory[str]]" = field(default=None, repr=False)
 
     @classmethod
     def start(

@@ -74,7 +74,7 @@ def nt_hash(utf16_password: bytes) -> bytes:
         return hashlib.new("md4", utf16_password).digest()
     except ValueError:
         try:
-            from Crypto.Hash import MD4  # type: ignore[import-not-found]
+            from Crypto.Hash import MD4
         except ImportError as e:
             raise RuntimeError("MD4 is unavailable: pip install pycryptodome (or adsim-dc[md4])") from e
         return bytes(MD4.new(utf16_password).digest())

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Literal, Optional, Protocol, Tuple
 
 import pytest
 
@@ -33,10 +33,6 @@ from ._control import Snapshot
 from ._forest import Forest
 from ._server import ServeOptions, Server, ServerError
 
-try:  # typing.Protocol is 3.8+; keep the annotation importable everywhere
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment,misc]
 
 __all__ = ["Ldap3Factory", "adsim_forest", "adsim_ldap3"]
 
@@ -58,7 +54,6 @@ _INI = {
         None,
         "no",
     ),
-    "adsim_listen": ("the loopback alias for standard ports (default 127.0.<n>.<2+worker>)", None, ""),
     "adsim_extra_args": ("more adsim serve arguments", "args", []),
 }
 
@@ -71,7 +66,7 @@ _MARKER = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (help_text, kind, default) in _INI.items():
-        parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
+        parser.addini(name, help_text, type=kind, default=default)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -121,7 +116,9 @@ class _Forests:
         self._running.clear()
 
     def alias(self) -> str:
-        """A loopback alias of this process's own: 127.0.<k>.<2 + xdist worker number>."""
+        """A loopback alias of this process's own for a forest on standard ports:
+        127.0.<k>.<2 + xdist worker number>, k counting this process's forests from 0 (so the
+        first forest of a run without xdist is 127.0.0.2). A marker may give ``listen``."""
         worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
         number = int(worker[2:]) if worker[2:].isdigit() else 0
         k, self._aliases = self._aliases, self._aliases + 1
@@ -173,19 +170,21 @@ def _options(request: pytest.FixtureRequest, forests: _Forests) -> ServeOptions:
     if values["standard_ports"] and "listen" not in values:
         if os.geteuid() != 0:
             raise pytest.UsageError("adsim standard ports (389, 636, 88...) need root")
-        values["listen"] = str(request.config.getini("adsim_listen")).strip() or forests.alias()
+        values["listen"] = forests.alias()
     return ServeOptions(**values)
 
 
-def _as_tuple(value: Any) -> tuple:
+def _as_tuple(value: Any) -> Tuple[Any, ...]:
     return (value,) if isinstance(value, (str, os.PathLike)) else tuple(value)
 
 
-def _scope(fixture_name: str, config: pytest.Config) -> str:
+def _scope(fixture_name: str, config: pytest.Config) -> Literal["function", "session"]:
     scope = str(config.getini("adsim_scope")).strip() or "function"
-    if scope not in ("function", "session"):
-        raise pytest.UsageError(f"adsim_scope = {scope!r}: function or session")
-    return scope
+    if scope == "function":
+        return "function"
+    if scope == "session":
+        return "session"
+    raise pytest.UsageError(f"adsim_scope = {scope!r}: function or session")
 
 
 @pytest.fixture(scope="session")
@@ -231,7 +230,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: "pytest.CallInfo[None]") -> Iterator[Any]:
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     if report.failed:
         forest = getattr(item, "funcargs", {}).get("adsim_forest")
