@@ -5,6 +5,7 @@ server's: a refused operation raises :class:`DirectoryError` with the server's o
 
 from __future__ import annotations
 
+import os
 import ssl
 import struct
 import tempfile
@@ -150,7 +151,8 @@ class Forest:
     def from_server(cls, server: "Server") -> "Forest":
         """The forest of a :class:`~adsim.Server` started here."""
         ready = server.ready
-        password = server.options.admin_password or DEFAULT_ADMIN_PASSWORD
+        # As adsim serve chose it: the option, else its environment variable, else the default.
+        password = server.options.admin_password or os.environ.get("ADSIM_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
         return cls(ready, Control(ready["control_url"]), Path(ready["ca_cert"]), password, server)
 
     @classmethod
