@@ -157,6 +157,9 @@ class Control:
         self._timeout = timeout
         self._conn: Optional[http.client.HTTPConnection] = None
         self._lock = threading.Lock()
+        #: Set when a request through this client changed the bind policies (``PUT
+        #: /v1/policies``), which snapshots do not hold; whoever restores clears it.
+        self.policies_changed = False
 
     def __repr__(self) -> str:
         return f"Control({self.url!r})"
@@ -189,6 +192,8 @@ class Control:
         if data is not None or method not in ("GET", "HEAD"):
             headers["Content-Type"] = "application/json"
         target = self._prefix + path
+        if method == "PUT" and path.split("?")[0] == "/v1/policies":
+            self.policies_changed = True
         with self._lock:
             # A kept-alive connection the server closed meanwhile fails on first use: the
             # request never reached the server, so it is sent once more on a new connection.
@@ -303,6 +308,16 @@ class Control:
         """A snapshot's file (``adsim serve --from-snapshot FILE``); it holds every secret."""
         sid = snapshot.id if isinstance(snapshot, Snapshot) else snapshot
         return self._call("GET", f"/v1/snapshots/{urllib.parse.quote(sid, safe='')}/file")
+
+    def policies(self) -> Dict[str, Any]:
+        """``GET /v1/policies``: the DC's bind policies (``ldap_signing``, ``channel_binding``)."""
+        return cast(Dict[str, Any], self._json("GET", "/v1/policies"))
+
+    def set_policies(self, **changes: str) -> Dict[str, Any]:
+        """``PUT /v1/policies``: changes the named policies, e.g.
+        ``set_policies(ldap_signing="required", channel_binding="always")``; binds completed from
+        then on follow them. Returns the policies now in force."""
+        return cast(Dict[str, Any], self._json("PUT", "/v1/policies", changes))
 
     def reset(self) -> None:
         """Puts the forest back as it was right after start (fixtures loaded)."""

@@ -7,7 +7,8 @@ Fixtures:
     process (each pytest-xdist worker has its own, on its own free ports), started on first use
     and stopped at the end of the session. With ``adsim_scope = function`` (the default) the
     forest is restored to its state right after start after every test: tests are isolated
-    and a restore costs one HTTP round trip, whatever the forest's size. With
+    and a restore costs one HTTP round trip, whatever the forest's size (bind policies a test
+    changed through ``adsim_forest.control`` are put back too). With
     ``adsim_scope = session`` the fixture is session-scoped and changes accumulate.
 
 ``adsim_ldap3``
@@ -88,28 +89,39 @@ class _Forests:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.binary = str(config.getini("adsim_binary")) or None
-        self._running: Dict[ServeOptions, Tuple[Forest, Snapshot]] = {}
+        self._running: Dict[ServeOptions, Tuple[Forest, Snapshot, Dict[str, Any]]] = {}
+        self._failed: Dict[ServeOptions, str] = {}
         self._aliases = 0
         #: Seconds each start took (spawn to ready, forest client, baseline snapshot).
         self.start_seconds: List[float] = []
 
-    def get(self, options: ServeOptions) -> Tuple[Forest, Snapshot]:
+    def get(self, options: ServeOptions) -> Tuple[Forest, Snapshot, Dict[str, Any]]:
+        """The forest for ``options``, the snapshot taken after its start and its bind policies
+        then (snapshots do not hold policies)."""
         entry = self._running.get(options)
         if entry is None:
+            # A forest that failed to start fails every test that asks for it, once started.
+            if options in self._failed:
+                raise ServerError(f"(as for an earlier test) {self._failed[options]}")
             began = time.perf_counter()
-            server = Server.start(options, binary=self.binary)
             try:
-                forest = Forest.from_server(server)
-                baseline = forest.snapshot()
-            except Exception as e:
-                server.stop()
-                raise ServerError(f"adsim serve started but its control API failed: {e}") from e
+                server = Server.start(options, binary=self.binary)
+                try:
+                    forest = Forest.from_server(server)
+                    baseline = forest.snapshot()
+                    policies = forest.control.policies()
+                except Exception as e:
+                    server.stop()
+                    raise ServerError(f"adsim serve started but its control API failed: {e}") from e
+            except ServerError as e:
+                self._failed[options] = str(e)
+                raise
             self.start_seconds.append(time.perf_counter() - began)
-            entry = self._running[options] = (forest, baseline)
+            entry = self._running[options] = (forest, baseline, policies)
         return entry
 
     def close(self) -> None:
-        for forest, _ in self._running.values():
+        for forest, _, _ in self._running.values():
             forest.close()
             if forest.server is not None:
                 forest.server.stop()
@@ -199,7 +211,7 @@ def _adsim_forests(request: pytest.FixtureRequest) -> Iterator[_Forests]:
 @pytest.fixture(scope=_scope)
 def adsim_forest(request: pytest.FixtureRequest, _adsim_forests: _Forests) -> Iterator[Forest]:
     """A running forest (see the module's text): endpoints, control API, helpers."""
-    forest, baseline = _adsim_forests.get(_options(request, _adsim_forests))
+    forest, baseline, policies = _adsim_forests.get(_options(request, _adsim_forests))
     if request.scope != "function":
         yield forest
         return
@@ -209,6 +221,9 @@ def adsim_forest(request: pytest.FixtureRequest, _adsim_forests: _Forests) -> It
         forest.close_connections()
         try:
             forest.restore(baseline)
+            if forest.control.policies_changed:
+                forest.control.set_policies(**policies)
+                forest.control.policies_changed = False
         except Exception as e:
             tail = forest.server.stderr_tail() if forest.server else ""
             raise ServerError(f"restoring the forest after the test failed: {e}\n{tail}") from e

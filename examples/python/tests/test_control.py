@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from adsim import Control, ControlError, Forest, parse_duration
+from adsim import Control, ControlError, DirectoryError, Forest, parse_duration
 from adsim.keytab import ETYPE_AES256, ETYPE_RC4, parse
 
 
@@ -63,3 +63,15 @@ def test_durations_use_adsim_ctl_syntax(text: str, seconds: int):
 def test_malformed_durations_are_refused(bad: str):
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+def test_bind_policies_change_at_run_time(adsim_forest: Forest, adsim_ldap3):
+    api = adsim_forest.control
+    assert api.set_policies(ldap_signing="required")["ldap_signing"] == "required"
+    # A simple bind on plain LDAP is now refused (strongerAuthRequired); LDAPS still binds.
+    with pytest.raises(DirectoryError) as refused:
+        adsim_ldap3(url=adsim_forest.ldap_url)
+    assert refused.value.result == 8
+    assert adsim_ldap3().bound
+    # Policies are the DC's, not the directory's: no snapshot holds them, so the fixture puts
+    # back the start's after a test that changed them (see test_every_test_starts_...).

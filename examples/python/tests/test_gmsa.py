@@ -127,10 +127,11 @@ def test_the_gmsa_gets_a_ticket_with_its_keytab(adsim_forest, svc_web, tmp_path)
 
 
 def test_every_test_starts_from_the_same_forest(adsim_forest):
-    # Whatever ran before on this worker (gMSAs, group changes, 30 days) was undone.
+    # Whatever ran before on this worker (gMSAs, group changes, 30 days, bind policies) was undone.
     assert adsim_forest.clock.now() == datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
     with pytest.raises(LookupError):
         adsim_forest.test_service_account(GMSA, "WEB01$")
     members = adsim_forest.admin_connection()
     members.search(f"CN=WebHosts,CN=Users,{adsim_forest.base_dn}", "(objectClass=*)", "BASE", attributes=["member"])
     assert members.response[0]["raw_attributes"].get("member", []) == []
+    assert adsim_forest.control.policies()["ldap_signing"] == "none"
