@@ -17,14 +17,22 @@ done
 for pkg in libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt=1
 done
+# `python3 -m venv` (scripts/test-python.sh) needs ensurepip: Debian's python3-venv.
+venv_pkg=""
+python3 -c 'import ensurepip' 2>/dev/null || { need_apt=1; venv_pkg=python3-venv; }
 if [ -n "$need_apt" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    ldap-utils krb5-user libfaketime faketime libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev >/dev/null
+    ldap-utils krb5-user libfaketime faketime libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev $venv_pkg >/dev/null
 fi
 
 # Python clients: ldap3 (schema loading, LDAP; pycryptodome gives it MD4 for NTLM), impacket
 # and minikerberos (Kerberos), and the gMSA consumers msldap, bloodyAD and gmsad.
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 
-cargo test --workspace --no-fail-fast "$@"
+# Both suites run whatever the other's outcome; either failing fails the script.
+status=0
+cargo test --workspace --no-fail-fast "$@" || status=$?
+# The Python package: the adsim-dc wheel in a fresh venv, examples/python with pytest.
+./scripts/test-python.sh || status=$?
+exit "$status"
