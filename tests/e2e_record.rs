@@ -4,8 +4,7 @@
 
 use crate::common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use base64::Engine;
 use common::*;
@@ -14,26 +13,6 @@ const SD_AUTHENTICATED_USERS: &str =
     "AQAEgBQAAAAAAAAAAAAAACQAAAABAgAAAAAABSAAAAAgAgAAAgAcAAEAAAAAABQA/wEPAAEBAAAAAAAFCwAAAA==";
 const ALICE_PASSWORD: &str = "Alice-Secret-7781!";
 const WEB01_PASSWORD: &str = "Web01-Secret-4410!";
-
-fn krb(
-    tool: &str,
-    args: &[&str],
-    conf: &std::path::Path,
-    ccache: &std::path::Path,
-    stdin: &str,
-) -> std::process::Output {
-    let mut child = Command::new(tool)
-        .args(args)
-        .env("KRB5_CONFIG", conf)
-        .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{tool} (krb5-user) must be installed: {e}"));
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
 
 #[test]
 fn every_exchange_is_recorded_and_no_secret_is() {
@@ -134,7 +113,7 @@ fn every_exchange_is_recorded_and_no_secret_is() {
     let conf = dir.join("krb5.conf");
     a.cli_ok(&["export", "krb5-conf", "--out", conf.to_str().unwrap()]);
     let ccache = dir.join("ccache");
-    let o = krb(
+    let o = krb5_tool(
         "kinit",
         &["alice@CORP.EXAMPLE.TEST"],
         &conf,
@@ -142,9 +121,9 @@ fn every_exchange_is_recorded_and_no_secret_is() {
         &format!("{ALICE_PASSWORD}\n"),
     );
     assert!(o.status.success(), "kinit: {}", text(&o));
-    let o = krb("kvno", &["ldap/dc1.corp.example.test"], &conf, &ccache, "");
+    let o = krb5_tool("kvno", &["ldap/dc1.corp.example.test"], &conf, &ccache, "");
     assert!(o.status.success(), "kvno: {}", text(&o));
-    let o = krb("kvno", &["HTTP/nowhere.corp.example.test"], &conf, &ccache, "");
+    let o = krb5_tool("kvno", &["HTTP/nowhere.corp.example.test"], &conf, &ccache, "");
     assert!(!o.status.success());
 
     // The file is written as the server goes: whole lines, each a JSON object.

@@ -315,6 +315,33 @@ pub fn http_json(base: &str, method: &str, path: &str, body: Option<&str>) -> (u
     (status, value)
 }
 
+/// An MIT Kerberos client (`kinit`, `kvno`, `klist`…) with `args`, the configuration `conf`,
+/// the credential cache `ccache`, and `stdin` on its standard input.
+pub fn krb5_tool(
+    tool: &str,
+    args: &[&str],
+    conf: &std::path::Path,
+    ccache: &std::path::Path,
+    stdin: &str,
+) -> Output {
+    let mut child = Command::new(tool)
+        .args(args)
+        .env("KRB5_CONFIG", conf)
+        .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} ({e}): apt-get install krb5-user"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin written");
+    child.wait_with_output().expect("the client ran")
+}
+
 /// MIT `kinit principal` with `password` on standard input, the configuration `conf` and the
 /// credential cache `ccache`.
 pub fn kinit_with_password(
@@ -323,15 +350,5 @@ pub fn kinit_with_password(
     principal: &str,
     password: &str,
 ) -> Output {
-    let mut child = Command::new("kinit")
-        .arg(principal)
-        .env("KRB5_CONFIG", conf)
-        .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kinit (apt-get install krb5-user)");
-    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("password written");
-    child.wait_with_output().expect("kinit ran")
+    krb5_tool("kinit", &[principal], conf, ccache, &format!("{password}\n"))
 }
