@@ -14,10 +14,13 @@
 
 use super::caller::{well_known, Caller};
 use super::error::{code, DsError, DsResult};
+use super::request::ModOp;
 use super::request::Modification;
 use super::Directory;
 use crate::model::{Entry, EntryId};
-use crate::security::{self, SecurityDescriptor, Sid, Token};
+use crate::schema::{ObjectClass, Schema};
+use crate::security::{self, access, extended, SecurityDescriptor, Sid, Token};
+use uuid::Uuid;
 
 /// Never returned by a search, never matched by a filter or compare (MS-ADTS 3.1.1.4.4:
 /// secret attributes).
@@ -39,18 +42,23 @@ pub(crate) const ADMIN_ONLY_ATTRIBUTES: &[&str] = &["mskds-rootkeydata"];
 #[derive(Clone, Copy, Debug)]
 pub enum Right<'a> {
     /// Create a child of this structural class (the target is the parent).
-    CreateChild {
-        class: &'a str,
-    },
-    /// Write these modifications (a principal's own password change among them).
-    Write {
-        mods: &'a [Modification],
-    },
+    CreateChild { class: &'a str },
+    /// Write these modifications (unicodePwd is decided by [`Right::ResetPassword`] /
+    /// [`Right::ChangePassword`]; nTSecurityDescriptor by the parts the SD flags name).
+    Write { mods: &'a [Modification] },
     /// Reset the password (User-Force-Change-Password).
     ResetPassword,
-    Delete,
-    /// Modify DN (move or rename).
-    Rename,
+    /// Change the password, proving the old one (User-Change-Password).
+    ChangePassword,
+    /// Delete the entry (`parent` is its parent entry).
+    Delete { parent: Option<&'a Entry> },
+    /// Modify DN: `old_parent` and `new_parent` (the same entry for a rename in place) and
+    /// the RDN attribute written.
+    Rename {
+        old_parent: Option<&'a Entry>,
+        new_parent: &'a Entry,
+        rdn_attr: &'a str,
+    },
 }
 
 /// May the caller read msDS-ManagedPassword of an entry on its connection (docs/notes/gmsa-gkdi.md §5)?
@@ -73,21 +81,111 @@ pub fn require_bound(caller: &Caller) -> DsResult<()> {
     Ok(())
 }
 
-/// The write rights: `Ok` or insufficientAccessRights (50 `00000005`).
+/// The write rights, decided by the entries' security descriptors (MS-ADTS 3.1.5 "Access
+/// checks" of each operation, 5.1.3 rights): `Ok` or insufficientAccessRights (50 `00000005`).
 pub fn check(dir: &Directory, caller: &Caller, target: &Entry, right: Right<'_>) -> DsResult<()> {
-    let granted = match right {
-        Right::CreateChild { class } => may_create(dir, caller, target, class),
-        Right::Write { mods } => may_modify(dir, caller, target, mods),
-        // Asked as a write of nothing: the own-password rule matches an empty list too, so a
-        // principal may delete or rename itself (the rule as it stands; not yet Windows').
-        Right::Delete | Right::Rename => may_modify(dir, caller, target, &[]),
-        Right::ResetPassword => may_reset_password(dir, caller, target),
-    };
+    let _ = dir;
+    let granted = caller.system
+        || match right {
+            Right::CreateChild { class } => may_create(caller, target, class),
+            Right::Write { mods } => may_modify(dir, caller, target, mods),
+            Right::Delete { parent } => may_delete(caller, target, parent),
+            Right::Rename {
+                old_parent,
+                new_parent,
+                rdn_attr,
+            } => may_rename(caller, target, old_parent, new_parent, rdn_attr),
+            Right::ResetPassword => {
+                Guard::of(caller, target).control_access(&extended::USER_FORCE_CHANGE_PASSWORD)
+            }
+            Right::ChangePassword => {
+                Guard::of(caller, target).control_access(&extended::USER_CHANGE_PASSWORD)
+            }
+        };
     if granted {
         Ok(())
     } else {
         Err(DsError::insufficient_access())
     }
+}
+
+/// One entry's descriptor, parsed once, with what the access check needs: the caller's
+/// token, the SID PRINCIPAL_SELF stands for (the entry's objectSid) and the entry's class
+/// (the root of every object type list, MS-ADTS 5.1.3.3).
+pub struct Guard {
+    sd: Option<SecurityDescriptor>,
+    token: Token,
+    self_sid: Option<Sid>,
+    class: Option<&'static ObjectClass>,
+    system: bool,
+}
+
+impl Guard {
+    pub fn of(caller: &Caller, e: &Entry) -> Guard {
+        Guard {
+            sd: descriptor_of(e),
+            token: token_of(caller),
+            self_sid: e.first("objectSid").and_then(|b| Sid::from_bytes(b).ok()),
+            class: e.structural_class().and_then(|c| Schema::ad().class(c)),
+            system: caller.system,
+        }
+    }
+
+    /// MS-DTYP 2.5.3.2 with the object type list `types` (the class first). An entry without
+    /// a descriptor grants nothing but to SYSTEM.
+    fn granted(&self, desired: u32, types: &[Uuid]) -> bool {
+        if self.system {
+            return true;
+        }
+        let Some(sd) = &self.sd else { return false };
+        security::access_check_path(sd, &self.token, desired, types, self.self_sid.as_ref()).is_ok()
+    }
+
+    fn class_guid(&self) -> Vec<Uuid> {
+        self.class.map(|c| c.schema_id_guid).into_iter().collect()
+    }
+
+    /// `desired` on the whole object (no object type beyond the class).
+    pub fn object(&self, desired: u32) -> bool {
+        self.granted(desired, &self.class_guid())
+    }
+
+    /// `desired` (READ_PROPERTY / WRITE_PROPERTY / CONTROL_ACCESS) on one attribute: the list
+    /// is {class, property set (attributeSecurityGUID), attribute (schemaIDGUID)}
+    /// (MS-ADTS 5.1.3.3.3 / 5.1.3.3.4). An attribute the schema does not know is checked on
+    /// the object alone.
+    pub fn attribute(&self, desired: u32, attr: &str) -> bool {
+        let mut types = self.class_guid();
+        if let Some(a) = Schema::ad().attribute(attr) {
+            types.extend(a.attribute_security_guid);
+            types.push(a.schema_id_guid);
+        }
+        self.granted(desired, &types)
+    }
+
+    /// A control access right (MS-ADTS 5.1.3.2.1) or, for validated writes, RIGHT_DS_SELF.
+    pub fn control_access(&self, right: &extended::ExtendedRight) -> bool {
+        let desired = match right.kind {
+            extended::Kind::ValidatedWrite => access::RIGHT_DS_SELF,
+            _ => access::RIGHT_DS_CONTROL_ACCESS,
+        };
+        let mut types = self.class_guid();
+        types.push(right.guid);
+        self.granted(desired, &types)
+    }
+
+    /// CREATE_CHILD / DELETE_CHILD for children of `class` (MS-ADTS 5.1.3.3.2).
+    fn child(&self, desired: u32, class: &str) -> bool {
+        let mut types = self.class_guid();
+        types.extend(Schema::ad().class(class).map(|c| c.schema_id_guid));
+        self.granted(desired, &types)
+    }
+}
+
+/// The stored nTSecurityDescriptor of an entry.
+pub fn descriptor_of(e: &Entry) -> Option<SecurityDescriptor> {
+    e.first("nTSecurityDescriptor")
+        .and_then(|raw| SecurityDescriptor::from_bytes(raw).ok())
 }
 
 /// unicodePwd is written only over an encrypted connection (MS-ADTS 3.1.1.3.1.5.1): else
@@ -105,16 +203,28 @@ pub fn require_encrypted_for_password(caller: &Caller) -> DsResult<()> {
     ))
 }
 
-/// Whether a search returns attribute `attr_lower` (lower case) of `target` to the caller.
-pub fn may_read_attribute(dir: &Directory, caller: &Caller, target: &Entry, attr_lower: &str) -> bool {
-    let _ = target;
+/// Whether a search returns attribute `attr_lower` (lower case) of `target` to the caller
+/// (MS-ADTS 3.1.1.4.3): secrets never; KDS root key data to admins only; a confidential
+/// attribute (searchFlags fCONFIDENTIAL) needs CONTROL_ACCESS on it, any other READ_PROPERTY;
+/// nTSecurityDescriptor READ_CONTROL (MS-ADTS 3.1.1.4.3, 5.1.3.1). `guard` is the target's.
+pub fn may_read_attribute(dir: &Directory, caller: &Caller, guard: &Guard, attr_lower: &str) -> bool {
     if !visible_to_filters(attr_lower) {
         return false;
     }
     if ADMIN_ONLY_ATTRIBUTES.contains(&attr_lower) {
         return may_read_root_keys(dir, caller);
     }
-    true
+    if caller.system {
+        return true;
+    }
+    if attr_lower == "ntsecuritydescriptor" {
+        return guard.object(access::READ_CONTROL);
+    }
+    match Schema::ad().attribute(attr_lower) {
+        Some(a) if a.confidential() => guard.attribute(access::RIGHT_DS_CONTROL_ACCESS, attr_lower),
+        Some(a) if a.constructed() => true,
+        _ => guard.attribute(access::RIGHT_DS_READ_PROPERTY, attr_lower),
+    }
 }
 
 /// Whether filters and compare see an attribute's values at all (secrets are invisible).
@@ -196,82 +306,208 @@ pub fn is_admin_of(dir: &Directory, caller: &Caller, domain_index: usize) -> boo
         || caller.has_sid(&well_known::builtin(544))
 }
 
-fn is_account_operator(caller: &Caller) -> bool {
-    caller.has_sid(&well_known::builtin(548))
+/// CREATE_CHILD for the class on the parent (MS-ADTS 3.1.5.2.? Add access checks:
+/// RIGHT_DS_CREATE_CHILD with the class's schemaIDGUID on the parent).
+fn may_create(caller: &Caller, parent: &Entry, class: &str) -> bool {
+    Guard::of(caller, parent).child(access::RIGHT_DS_CREATE_CHILD, class)
 }
 
-/// The configuration NC's default security: SYSTEM, Enterprise Admins and the root domain's
-/// Domain Admins.
-fn is_config_writer(dir: &Directory, caller: &Caller) -> bool {
-    caller.system
-        || caller.has_sid(&dir.forest.root().sid.with_rid(519))
-        || caller.has_sid(&dir.forest.root().sid.with_rid(512))
-}
-
-/// Create-child rights as AD's default security descriptors grant them (MS-ADTS 6.1.3):
-/// admins of the domain create anything; Account Operators create users, groups, computers
-/// and inetOrgPersons, but not in Builtin or Domain Controllers, and not gMSAs (issue: 50).
-fn may_create(dir: &Directory, caller: &Caller, parent: &Entry, class: &str) -> bool {
-    if parent.dn.is_within(&dir.forest.config_dn) {
-        return is_config_writer(dir, caller);
-    }
-    let Some(d) = dir.forest.domain_of(&parent.dn).map(|d| d.index) else {
-        return caller.system;
-    };
-    if is_admin_of(dir, caller, d) {
+/// MS-ADTS 3.1.5.5 (Delete access checks): DELETE on the object, or DELETE_CHILD for its
+/// class on the parent.
+fn may_delete(caller: &Caller, target: &Entry, parent: Option<&Entry>) -> bool {
+    if Guard::of(caller, target).object(access::DELETE) {
         return true;
     }
-    if is_account_operator(caller) {
-        let protected = parent.dn.rdn().is_some_and(|r| {
-            r.value.eq_ignore_ascii_case("Builtin") || r.value.eq_ignore_ascii_case("Domain Controllers")
-        });
-        return !protected
-            && matches!(
-                class.to_ascii_lowercase().as_str(),
-                "user" | "group" | "computer" | "inetorgperson"
-            );
-    }
-    false
+    let class = target.structural_class().unwrap_or("top");
+    parent.is_some_and(|p| Guard::of(caller, p).child(access::RIGHT_DS_DELETE_CHILD, class))
 }
 
-/// Write rights: admins anything; Account Operators on the principals they may create (not on
-/// protected admin accounts, adminCount=1); a principal may change its own password.
+/// MS-ADTS 3.1.5.4 (Modify DN access checks): WRITE_PROPERTY on `name` and on the RDN
+/// attribute of the object; for a move also DELETE_CHILD on the old parent (or DELETE on the
+/// object) and CREATE_CHILD for the object's class on the new parent.
+fn may_rename(
+    caller: &Caller,
+    target: &Entry,
+    old_parent: Option<&Entry>,
+    new_parent: &Entry,
+    rdn_attr: &str,
+) -> bool {
+    let guard = Guard::of(caller, target);
+    if !guard.attribute(access::RIGHT_DS_WRITE_PROPERTY, "name")
+        || !guard.attribute(access::RIGHT_DS_WRITE_PROPERTY, rdn_attr)
+    {
+        return false;
+    }
+    if old_parent.is_some_and(|p| p.id == new_parent.id) {
+        return true;
+    }
+    let class = target.structural_class().unwrap_or("top");
+    may_delete(caller, target, old_parent) && may_create(caller, new_parent, class)
+}
+
+/// WRITE_PROPERTY on each attribute modified (MS-ADTS 3.1.5.3 Modify access checks); when
+/// it is refused, the validated writes (MS-ADTS 5.1.3.2.2) may still allow `member` (the
+/// caller adding or removing itself: Self-Membership), `servicePrincipalName`
+/// (Validated-SPN) and `dNSHostName` (Validated-DNS-Host-Name) values that meet their
+/// constraints. unicodePwd is the password path's; nTSecurityDescriptor needs WRITE_DAC /
+/// WRITE_OWNER for the parts it replaces (MS-ADTS 3.1.1.3.4.1.11, 5.1.3.1).
 fn may_modify(dir: &Directory, caller: &Caller, target: &Entry, mods: &[Modification]) -> bool {
-    if target.dn.is_within(&dir.forest.config_dn) {
-        return is_config_writer(dir, caller);
-    }
-    let domain = dir.forest.domain_of(&target.dn).map(|d| d.index);
-    if domain.is_some_and(|d| is_admin_of(dir, caller, d)) {
-        return true;
-    }
-    let own_password_change =
-        caller.entry == Some(target.id) && mods.iter().all(|m| m.attr.eq_ignore_ascii_case("unicodePwd"));
-    if own_password_change {
-        return true;
-    }
-    if is_account_operator(caller) {
-        let protected = target.first_i64("adminCount") == Some(1);
-        let class_ok = ["user", "group", "computer", "inetOrgPerson"].iter().any(|c| {
-            target
-                .structural_class()
-                .is_some_and(|s| s.eq_ignore_ascii_case(c))
-        });
-        return class_ok && !protected;
-    }
-    false
+    let guard = Guard::of(caller, target);
+    mods.iter().all(|m| {
+        let key = m.attr.to_ascii_lowercase();
+        match key.as_str() {
+            "unicodepwd" => true,
+            "ntsecuritydescriptor" => {
+                let parts = sd_parts(caller.sd_flags);
+                (parts & (sd_flags::DACL) == 0 || guard.object(access::WRITE_DAC))
+                    && (parts & (sd_flags::OWNER | sd_flags::GROUP) == 0 || guard.object(access::WRITE_OWNER))
+                    && (parts & sd_flags::SACL == 0 || is_domain_or_enterprise_admin(dir, caller))
+            }
+            _ if guard.attribute(access::RIGHT_DS_WRITE_PROPERTY, &key) => true,
+            "member" => self_membership(caller, m) && guard.control_access(&extended::SELF_MEMBERSHIP),
+            "serviceprincipalname" => {
+                valid_spns(dir, target, m) && guard.control_access(&extended::VALIDATED_SPN)
+            }
+            "dnshostname" => {
+                valid_dns_host_name(dir, target, m)
+                    && guard.control_access(&extended::VALIDATED_DNS_HOST_NAME)
+            }
+            _ => false,
+        }
+    })
 }
 
-/// Reset Password (User-Force-Change-Password, an extended right the default SDs give to the
-/// domain's admins and, on the principals they manage, Account Operators; MS-ADTS 5.1.3.2.1).
-fn may_reset_password(dir: &Directory, caller: &Caller, target: &Entry) -> bool {
-    if caller.system {
-        return true;
+/// The SD flags bits (MS-ADTS 3.1.1.3.4.1.11): which parts of nTSecurityDescriptor a read
+/// returns or a write replaces. Without the control, or with 0, all four.
+pub fn sd_parts(flags: Option<u32>) -> u32 {
+    let all = sd_flags::OWNER | sd_flags::GROUP | sd_flags::DACL | sd_flags::SACL;
+    match flags.map(|f| f & all) {
+        None | Some(0) => all,
+        Some(f) => f,
     }
-    let domain = dir.forest.domain_of(&target.dn).map(|d| d.index);
-    if domain.is_some_and(|d| is_admin_of(dir, caller, d)) {
-        return true;
+}
+
+/// SD flags bits (MS-ADTS 3.1.1.3.4.1.11).
+pub mod sd_flags {
+    pub const OWNER: u32 = 0x1;
+    pub const GROUP: u32 = 0x2;
+    pub const DACL: u32 = 0x4;
+    pub const SACL: u32 = 0x8;
+}
+
+/// A stored descriptor reduced to the parts `flags` names (MS-ADTS 3.1.1.3.4.1.11: the
+/// parts not asked for are absent from the returned value).
+pub fn descriptor_parts(raw: &[u8], flags: Option<u32>) -> Vec<u8> {
+    let parts = sd_parts(flags);
+    let Ok(mut sd) = SecurityDescriptor::from_bytes(raw) else {
+        return raw.to_vec();
+    };
+    use crate::security::descriptor::control;
+    if parts & sd_flags::OWNER == 0 {
+        sd.owner = None;
     }
-    is_account_operator(caller) && target.first_i64("adminCount") != Some(1)
+    if parts & sd_flags::GROUP == 0 {
+        sd.group = None;
+    }
+    if parts & sd_flags::DACL == 0 {
+        sd.dacl = None;
+        sd.control &= !(control::DACL_PRESENT | control::DACL_AUTO_INHERITED | control::DACL_PROTECTED);
+    }
+    if parts & sd_flags::SACL == 0 {
+        sd.sacl = None;
+        sd.control &= !(control::SACL_PRESENT | control::SACL_AUTO_INHERITED | control::SACL_PROTECTED);
+    }
+    sd.to_bytes().unwrap_or_else(|_| raw.to_vec())
+}
+
+/// The descriptor a modify stores when it writes nTSecurityDescriptor: the parts the SD
+/// flags name come from `written`, the others stay as `current` has them (MS-ADTS
+/// 3.1.1.3.4.1.11). The DACL/SACL written are the explicit ACEs; inheritance is recomputed
+/// by the caller.
+pub fn merge_descriptor(
+    current: Option<&SecurityDescriptor>,
+    written: &SecurityDescriptor,
+    flags: Option<u32>,
+) -> SecurityDescriptor {
+    use crate::security::descriptor::control;
+    let parts = sd_parts(flags);
+    let mut sd = current.cloned().unwrap_or_else(|| written.clone());
+    if parts & sd_flags::OWNER != 0 && written.owner.is_some() {
+        sd.owner = written.owner.clone();
+    }
+    if parts & sd_flags::GROUP != 0 && written.group.is_some() {
+        sd.group = written.group.clone();
+    }
+    if parts & sd_flags::DACL != 0 {
+        let keep = control::DACL_PRESENT | control::DACL_PROTECTED | control::DACL_AUTO_INHERIT_REQ;
+        sd.control = (sd.control & !keep) | (written.control & keep);
+        sd.dacl = written.dacl.clone();
+    }
+    if parts & sd_flags::SACL != 0 {
+        let keep = control::SACL_PRESENT | control::SACL_PROTECTED | control::SACL_AUTO_INHERIT_REQ;
+        sd.control = (sd.control & !keep) | (written.control & keep);
+        sd.sacl = written.sacl.clone();
+    }
+    sd
+}
+
+/// Self-Membership (MS-ADTS 5.1.3.2.2): an add or delete of exactly the caller's own DN.
+fn self_membership(caller: &Caller, m: &Modification) -> bool {
+    matches!(m.op, ModOp::Add | ModOp::Delete)
+        && !m.values.is_empty()
+        && m.values.iter().all(|v| {
+            crate::model::Dn::parse(&String::from_utf8_lossy(v))
+                .ok()
+                .is_some_and(|dn| dn.to_string().eq_ignore_ascii_case(&caller.dn))
+        })
+}
+
+/// The host part of `class/host[:port][/service]`.
+fn spn_host(spn: &str) -> Option<&str> {
+    let rest = spn.split_once('/')?.1;
+    let host = rest.split('/').next()?;
+    Some(host.split(':').next().unwrap_or(host))
+}
+
+/// The computer's names a validated write may use: its sAMAccountName without `$`, and that
+/// name under the domain's DNS name (MS-ADTS 3.1.1.5.3.1.1.4 / 3.1.1.5.3.1.1.5).
+fn own_host_names(dir: &Directory, target: &Entry) -> Option<(String, String)> {
+    let sam = target
+        .first_str("sAMAccountName")?
+        .trim_end_matches('$')
+        .to_string();
+    let dns = dir.forest.domain_of(&target.dn)?.dns_name.clone();
+    let fqdn = format!("{sam}.{dns}");
+    Some((sam, fqdn))
+}
+
+/// Validated-SPN (MS-ADTS 3.1.1.5.3.1.1.4): every value added names the computer itself —
+/// its NetBIOS name, its DNS name (the current dNSHostName or sAMAccountName.domain).
+fn valid_spns(dir: &Directory, target: &Entry, m: &Modification) -> bool {
+    let Some((sam, fqdn)) = own_host_names(dir, target) else {
+        return false;
+    };
+    let current = target.first_str("dNSHostName").unwrap_or_default().to_string();
+    m.values.iter().all(|v| {
+        let spn = String::from_utf8_lossy(v);
+        spn_host(&spn).is_some_and(|h| {
+            h.eq_ignore_ascii_case(&sam)
+                || h.eq_ignore_ascii_case(&fqdn)
+                || (!current.is_empty() && h.eq_ignore_ascii_case(&current))
+        })
+    })
+}
+
+/// Validated-DNS-Host-Name (MS-ADTS 3.1.1.5.3.1.1.5): the value is the computer's
+/// sAMAccountName (without `$`) under the domain's DNS name.
+fn valid_dns_host_name(dir: &Directory, target: &Entry, m: &Modification) -> bool {
+    let Some((_, fqdn)) = own_host_names(dir, target) else {
+        return false;
+    };
+    m.op != ModOp::Increment
+        && m.values
+            .iter()
+            .all(|v| String::from_utf8_lossy(v).eq_ignore_ascii_case(&fqdn))
 }
 
 /// The caller's token as the access check reads it (anonymous when it has no SID).
@@ -295,10 +531,15 @@ mod tests {
         require_bound(&caller(&dir, ALICE)).unwrap();
     }
 
+    fn denied(r: DsResult<()>) {
+        assert_eq!(r.unwrap_err(), DsError::insufficient_access());
+    }
+
     #[test]
-    fn create_child_follows_the_default_descriptors() {
+    fn create_child_follows_the_well_known_descriptors() {
         let dir = forest();
         let users = entry(&dir, &format!("CN=Users,{BASE}"));
+        let computers = entry(&dir, &format!("CN=Computers,{BASE}"));
         let builtin = entry(&dir, &format!("CN=Builtin,{BASE}"));
         let config = entry(&dir, &dir.forest.config_dn.to_string());
         let (admin, ops, alice) = (admin(&dir), caller(&dir, OPS), caller(&dir, ALICE));
@@ -306,11 +547,15 @@ mod tests {
             |who: &Caller, parent: &Entry, class| check(&dir, who, parent, Right::CreateChild { class });
         create(&admin, &users, "msDS-GroupManagedServiceAccount").unwrap();
         create(&admin, &config, "container").unwrap();
+        // CN=Users: Account Operators create users, groups and inetOrgPersons; CN=Computers
+        // computers too (the well-known SDs, docs/fidelity.md).
         create(&ops, &users, "user").unwrap();
-        create(&ops, &users, "computer").unwrap();
+        create(&ops, &users, "group").unwrap();
+        create(&ops, &computers, "computer").unwrap();
         for (who, parent, class) in [
             (&ops, &builtin, "user"),
             (&ops, &users, "msDS-GroupManagedServiceAccount"),
+            (&ops, &users, "computer"),
             (&ops, &config, "container"),
             (&alice, &users, "user"),
         ] {
@@ -321,48 +566,156 @@ mod tests {
     }
 
     #[test]
-    fn write_rights_admins_operators_and_own_password() {
+    fn write_rights_come_from_the_descriptor() {
         let dir = forest();
-        let (alice_e, admin_e) = (entry(&dir, ALICE), entry(&dir, ADMINISTRATOR));
+        let (alice_e, ops_e) = (entry(&dir, ALICE), entry(&dir, OPS));
+        let users = entry(&dir, &format!("CN=Users,{BASE}"));
         let (admin, ops, alice) = (admin(&dir), caller(&dir, OPS), caller(&dir, ALICE));
-        let pw = [
-            m(ModOp::Delete, "unicodePwd", vec![]),
-            m(ModOp::Add, "unicodePwd", vec![]),
-        ];
         let desc = [m(ModOp::Replace, "description", s("x"))];
-        check(&dir, &alice, &alice_e, Right::Write { mods: &pw }).unwrap();
+        let phone = [m(ModOp::Replace, "telephoneNumber", s("1"))];
+        let uac = [m(ModOp::Replace, "userAccountControl", s("514"))];
         check(&dir, &ops, &alice_e, Right::Write { mods: &desc }).unwrap();
-        check(&dir, &admin, &admin_e, Right::Write { mods: &desc }).unwrap();
-        check(&dir, &ops, &alice_e, Right::Delete).unwrap();
-        check(&dir, &ops, &alice_e, Right::Rename).unwrap();
-        for (who, target, right) in [
-            (&alice, &alice_e, Right::Write { mods: &desc }),
-            (&alice, &entry(&dir, OPS), Right::Delete),
-            (&ops, &admin_e, Right::Write { mods: &desc }),
-            (&ops, &admin_e, Right::Rename),
-            (&alice, &admin_e, Right::Write { mods: &pw }),
-        ] {
-            let e = check(&dir, who, target, right).unwrap_err();
-            assert_eq!(e, DsError::insufficient_access());
+        check(&dir, &admin, &alice_e, Right::Write { mods: &uac }).unwrap();
+        // PRINCIPAL_SELF: the user default SD lets a user write its Personal-Information
+        // (telephoneNumber), not its description or userAccountControl.
+        check(&dir, &alice, &alice_e, Right::Write { mods: &phone }).unwrap();
+        denied(check(&dir, &alice, &alice_e, Right::Write { mods: &desc }));
+        denied(check(&dir, &alice, &alice_e, Right::Write { mods: &uac }));
+        denied(check(&dir, &alice, &ops_e, Right::Write { mods: &phone }));
+        // The hole of issue 11: a user may not delete, rename or move itself.
+        denied(check(
+            &dir,
+            &alice,
+            &alice_e,
+            Right::Delete { parent: Some(&users) },
+        ));
+        let dcs = entry(&dir, &format!("OU=Domain Controllers,{BASE}"));
+        fn rename<'a>(from: &'a Entry, to: &'a Entry) -> Right<'a> {
+            Right::Rename {
+                old_parent: Some(from),
+                new_parent: to,
+                rdn_attr: "cn",
+            }
         }
+        denied(check(&dir, &alice, &alice_e, rename(&users, &users)));
+        denied(check(&dir, &alice, &alice_e, rename(&users, &dcs)));
+        check(&dir, &ops, &alice_e, Right::Delete { parent: Some(&users) }).unwrap();
+        check(&dir, &ops, &alice_e, rename(&users, &users)).unwrap();
+        // Moving needs create-child on the new parent: Account Operators have none on DCs.
+        denied(check(&dir, &ops, &alice_e, rename(&users, &dcs)));
     }
 
     #[test]
-    fn reset_password_right() {
+    fn password_rights_are_control_access_rights() {
         let dir = forest();
-        let (alice_e, admin_e) = (entry(&dir, ALICE), entry(&dir, ADMINISTRATOR));
+        let (alice_e, ops_e) = (entry(&dir, ALICE), entry(&dir, OPS));
         let (ops, alice) = (caller(&dir, OPS), caller(&dir, ALICE));
-        check(&dir, &admin(&dir), &admin_e, Right::ResetPassword).unwrap();
+        check(&dir, &admin(&dir), &alice_e, Right::ResetPassword).unwrap();
         check(&dir, &ops, &alice_e, Right::ResetPassword).unwrap();
-        check(&dir, &Caller::system(), &admin_e, Right::ResetPassword).unwrap();
-        assert_eq!(
-            check(&dir, &ops, &admin_e, Right::ResetPassword).unwrap_err(),
-            DsError::insufficient_access()
-        );
-        assert_eq!(
-            check(&dir, &alice, &alice_e, Right::ResetPassword).unwrap_err(),
-            DsError::insufficient_access()
-        );
+        check(&dir, &Caller::system(), &alice_e, Right::ResetPassword).unwrap();
+        // User-Change-Password is granted to Everyone by the user default SD.
+        check(&dir, &alice, &alice_e, Right::ChangePassword).unwrap();
+        check(&dir, &alice, &ops_e, Right::ChangePassword).unwrap();
+        denied(check(&dir, &alice, &alice_e, Right::ResetPassword));
+        denied(check(&dir, &alice, &ops_e, Right::ResetPassword));
+    }
+
+    #[test]
+    fn an_explicit_grant_and_a_deny() {
+        use crate::security::sddl;
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        let ops_e = entry(&dir, OPS);
+        let ctx = crate::security::AliasDomains::single(dir.forest.domains[0].sid.clone());
+        let alice_sid = alice.sid.clone().unwrap();
+        let with = |aces: &str| {
+            let mut e = (*ops_e).clone();
+            let mut sd = descriptor_of(&e).unwrap();
+            let extra = sddl::parse(&format!("D:{aces}"), &ctx).unwrap();
+            let mut all = extra.dacl.unwrap().aces;
+            all.extend(sd.dacl.take().unwrap().aces);
+            sd.dacl = Some(crate::security::Acl::new(all));
+            // As a write stores it: generic rights mapped (MS-DTYP 2.5.3.4).
+            let sd = crate::security::inherit::reinherit(None, &sd, &[]);
+            e.set("nTSecurityDescriptor", vec![sd.to_bytes().unwrap()]);
+            e
+        };
+        let uac = [m(ModOp::Replace, "userAccountControl", s("514"))];
+        let pls = [m(ModOp::Replace, "pwdLastSet", s("0"))];
+        let desc = [m(ModOp::Replace, "description", s("x"))];
+        // Property set User-Account-Restrictions covers userAccountControl and pwdLastSet.
+        let e = with(&format!(
+            "(OA;;WP;4c164200-20c0-11d0-a768-00aa006e0529;;{alice_sid})"
+        ));
+        check(&dir, &alice, &e, Right::Write { mods: &uac }).unwrap();
+        check(&dir, &alice, &e, Right::Write { mods: &pls }).unwrap();
+        denied(check(&dir, &alice, &e, Right::Write { mods: &desc }));
+        // Reset Password by its rightsGuid.
+        let e = with(&format!(
+            "(OA;;CR;00299570-246d-11d0-a768-00aa006e0529;;{alice_sid})"
+        ));
+        check(&dir, &alice, &e, Right::ResetPassword).unwrap();
+        // Deny before allow: an explicit deny on pwdLastSet beats the property-set grant.
+        let e = with(&format!(
+            "(OD;;WP;bf967a0a-0de6-11d0-a285-00aa003049e2;;{alice_sid})(OA;;WP;4c164200-20c0-11d0-a768-00aa006e0529;;{alice_sid})"
+        ));
+        denied(check(&dir, &alice, &e, Right::Write { mods: &pls }));
+        check(&dir, &alice, &e, Right::Write { mods: &uac }).unwrap();
+        // GenericAll.
+        let e = with(&format!("(A;;GA;;;{alice_sid})"));
+        check(&dir, &alice, &e, Right::Write { mods: &desc }).unwrap();
+        check(&dir, &alice, &e, Right::Delete { parent: None }).unwrap();
+    }
+
+    #[test]
+    fn validated_writes_and_self_membership() {
+        let dir = forest();
+        let alice = caller(&dir, ALICE);
+        let group = entry(&dir, &format!("CN=Domain Users,CN=Users,{BASE}"));
+        let sid = alice.sid.clone().unwrap();
+        let ctx = crate::security::AliasDomains::single(dir.forest.domains[0].sid.clone());
+        let mut g = (*group).clone();
+        let sd = crate::security::sddl::parse(
+            &format!("O:DAG:DAD:(OA;;SW;bf9679c0-0de6-11d0-a285-00aa003049e2;;{sid})"),
+            &ctx,
+        )
+        .unwrap();
+        g.set("nTSecurityDescriptor", vec![sd.to_bytes().unwrap()]);
+        let me = [m(ModOp::Add, "member", s(ALICE))];
+        let other = [m(ModOp::Add, "member", s(OPS))];
+        check(&dir, &alice, &g, Right::Write { mods: &me }).unwrap();
+        denied(check(&dir, &alice, &g, Right::Write { mods: &other }));
+        // A computer writes its own SPNs and DNS name (Validated-SPN / -DNS-Host-Name to SELF).
+        let web01 = caller(&dir, WEB01);
+        let web = entry(&dir, WEB01);
+        let fqdn = format!("WEB01.{}", dir.forest.domains[0].dns_name);
+        let spn = [m(ModOp::Add, "servicePrincipalName", s(&format!("HTTP/{fqdn}")))];
+        let bad_spn = [m(
+            ModOp::Add,
+            "servicePrincipalName",
+            s("HTTP/dc01.corp.example.test"),
+        )];
+        let dns = [m(ModOp::Replace, "dNSHostName", s(&fqdn))];
+        let bad_dns = [m(ModOp::Replace, "dNSHostName", s("other.example.test"))];
+        check(&dir, &web01, &web, Right::Write { mods: &spn }).unwrap();
+        check(&dir, &web01, &web, Right::Write { mods: &dns }).unwrap();
+        denied(check(&dir, &web01, &web, Right::Write { mods: &bad_spn }));
+        denied(check(&dir, &web01, &web, Right::Write { mods: &bad_dns }));
+    }
+
+    #[test]
+    fn descriptor_parts_follow_the_sd_flags() {
+        let dir = forest();
+        let e = entry(&dir, ALICE);
+        let raw = e.first("nTSecurityDescriptor").unwrap();
+        let dacl_only = SecurityDescriptor::from_bytes(&descriptor_parts(raw, Some(sd_flags::DACL))).unwrap();
+        assert!(dacl_only.owner.is_none() && dacl_only.group.is_none() && dacl_only.dacl.is_some());
+        let all = SecurityDescriptor::from_bytes(&descriptor_parts(raw, None)).unwrap();
+        assert!(all.owner.is_some() && all.dacl.is_some());
+        // A write of the DACL alone keeps the owner.
+        let written = dacl_only.clone();
+        let merged = merge_descriptor(Some(&all), &written, Some(sd_flags::DACL));
+        assert_eq!(merged.owner, all.owner);
     }
 
     #[test]
@@ -376,17 +729,27 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_never_read_and_root_key_data_only_by_admins() {
+    fn reads_need_read_property_and_confidential_attributes_control_access() {
         let dir = forest();
         let alice_e = entry(&dir, ALICE);
         let (admin, alice) = (admin(&dir), caller(&dir, ALICE));
-        assert!(!may_read_attribute(&dir, &admin, &alice_e, "unicodepwd"));
+        let (ga, gu) = (Guard::of(&admin, &alice_e), Guard::of(&alice, &alice_e));
+        assert!(!may_read_attribute(&dir, &admin, &ga, "unicodepwd"));
         assert!(!visible_to_filters("unicodepwd"));
         assert!(visible_to_filters("description"));
-        assert!(may_read_attribute(&dir, &alice, &alice_e, "description"));
-        assert!(may_read_attribute(&dir, &admin, &alice_e, "mskds-rootkeydata"));
-        assert!(!may_read_attribute(&dir, &alice, &alice_e, "mskds-rootkeydata"));
+        assert!(may_read_attribute(&dir, &alice, &gu, "description"));
+        assert!(may_read_attribute(&dir, &admin, &ga, "mskds-rootkeydata"));
+        assert!(!may_read_attribute(&dir, &alice, &gu, "mskds-rootkeydata"));
         assert!(may_read_root_keys(&dir, &admin) && !may_read_root_keys(&dir, &alice));
+        // Confidential (searchFlags 0x80): needs CONTROL_ACCESS, which admins hold.
+        assert!(Schema::ad()
+            .attribute("msPKIRoamingTimeStamp")
+            .unwrap()
+            .confidential());
+        assert!(may_read_attribute(&dir, &admin, &ga, "mspkiroamingtimestamp"));
+        let other = Guard::of(&alice, &entry(&dir, OPS));
+        assert!(!may_read_attribute(&dir, &alice, &other, "mspkiroamingtimestamp"));
+        assert!(may_read_attribute(&dir, &alice, &other, "samaccountname"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::access::{self, Right};
 use super::caller::Caller;
 use super::error::{code, win32, DsError, DsResult};
 use super::prologue::{bound_target, store_err, SYSTEM_ONLY};
-use super::provision::{default_security_descriptor, group_type, object_category_cn, sam_type, uac};
+use super::provision::{group_type, object_category_cn, sam_type, uac};
 use super::{DirState, Directory};
 use crate::model::{Dn, Entry};
 use crate::schema::Schema;
@@ -82,11 +82,15 @@ impl Directory {
             .ok_or_else(|| DsError::upd(code::OBJECT_CLASS_VIOLATION, 0x2014, 6002, "OBJ_CLASS_VIOLATION"))?;
         let structural = *chain.last().expect("chains are never empty");
 
-        let parent_entry = st.store.get(parent).ok_or_else(|| DsError::no_such_object(""))?;
+        let parent_entry = st
+            .store
+            .get(parent)
+            .cloned()
+            .ok_or_else(|| DsError::no_such_object(""))?;
         access::check(
             self,
             caller,
-            parent_entry,
+            &parent_entry,
             Right::CreateChild { class: structural },
         )?;
 
@@ -147,10 +151,18 @@ impl Directory {
                 self.forest.schema_dn.child("CN", cn).to_string(),
             );
         }
-        if !e.has("nTSecurityDescriptor") {
-            if let Some(sd) = default_security_descriptor(self, structural, domain) {
-                e.set("nTSecurityDescriptor", vec![sd]);
-            }
+        // MS-ADTS 3.1.1.5.2.1: the supplied descriptor (else the class default) merged with
+        // the parent's inheritable ACEs (MS-DTYP 2.5.3.4).
+        let supplied = match e.first("nTSecurityDescriptor") {
+            Some(raw) => Some(crate::security::SecurityDescriptor::from_bytes(raw).map_err(|_| {
+                DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, "nTSecurityDescriptor")
+            })?),
+            None => None,
+        };
+        if let Some(sd) =
+            super::inherit::new_descriptor(self, caller, Some(&parent_entry), structural, supplied, domain)
+        {
+            e.set("nTSecurityDescriptor", vec![sd]);
         }
 
         if is_security_principal_class(structural) {

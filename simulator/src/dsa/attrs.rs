@@ -111,11 +111,13 @@ impl<'a> ReadContext<'a> {
     pub fn render(&mut self, e: &Entry) -> DsResult<SearchEntry> {
         let mut out: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
         let only_dn = self.req.attrs.len() == 1 && self.req.attrs[0] == "1.1";
+        // The entry's descriptor is parsed once for all its attributes.
+        let guard = access::Guard::of(self.caller, e);
         if !only_dn {
             if self.all_user {
                 for (key, a) in &e.attrs {
-                    if self.readable(e, key) && self.in_partial_set(key) && !hidden_from_star(key) {
-                        out.push((a.name.clone(), a.values.clone()));
+                    if self.readable(&guard, key) && self.in_partial_set(key) && !hidden_from_star(key) {
+                        out.push((a.name.clone(), self.values_read(key, &a.values)));
                     }
                 }
                 out.push(("distinguishedName".into(), vec![e.dn.to_string().into_bytes()]));
@@ -151,8 +153,8 @@ impl<'a> ReadContext<'a> {
                     continue;
                 }
                 if let Some(a) = e.attrs.get(&key) {
-                    if self.readable(e, &key) && self.in_partial_set(&key) {
-                        out.push((a.name.clone(), a.values.clone()));
+                    if self.readable(&guard, &key) && self.in_partial_set(&key) {
+                        out.push((a.name.clone(), self.values_read(&key, &a.values)));
                     }
                     continue;
                 }
@@ -184,8 +186,20 @@ impl<'a> ReadContext<'a> {
         })
     }
 
-    fn readable(&self, e: &Entry, key: &str) -> bool {
-        access::may_read_attribute(self.dir, self.caller, e, key)
+    fn readable(&self, guard: &access::Guard, key: &str) -> bool {
+        access::may_read_attribute(self.dir, self.caller, guard, key)
+    }
+
+    /// Stored values as read: nTSecurityDescriptor keeps only the parts the SD flags
+    /// control names (MS-ADTS 3.1.1.3.4.1.11).
+    fn values_read(&self, key: &str, values: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        if key == "ntsecuritydescriptor" {
+            return values
+                .iter()
+                .map(|v| access::descriptor_parts(v, self.caller.sd_flags))
+                .collect();
+        }
+        values.to_vec()
     }
 
     fn in_partial_set(&self, key: &str) -> bool {

@@ -109,6 +109,7 @@ impl Directory {
             token: token::token_for(st, &self.forest, id),
             encrypted: false,
             system: false,
+            sd_flags: None,
         }
     }
 

@@ -19,6 +19,10 @@ pub struct Caller {
     pub encrypted: bool,
     /// The DC itself (provisioning, rollover bookkeeping): passes every check.
     pub system: bool,
+    /// The SD flags control of the current request (MS-ADTS 3.1.1.3.4.1.11): which parts of
+    /// nTSecurityDescriptor a search returns or a modify replaces. Request-scoped: the LDAP
+    /// session sets it on a copy of its caller for the one request.
+    pub sd_flags: Option<u32>,
 }
 
 impl Caller {
@@ -44,6 +48,11 @@ impl Caller {
 
     pub fn has_sid(&self, sid: &Sid) -> bool {
         self.token.iter().any(|s| s == sid)
+    }
+
+    pub fn with_sd_flags(mut self, sd_flags: Option<u32>) -> Caller {
+        self.sd_flags = sd_flags;
+        self
     }
 
     pub fn with_encryption(mut self, encrypted: bool) -> Caller {

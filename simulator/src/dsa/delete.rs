@@ -12,7 +12,15 @@ impl Directory {
         let mut st = self.write();
         let id = self.locate(&st, &dn)?;
         let e = st.store.get(id).expect("looked up").clone();
-        access::check(self, caller, &e, Right::Delete)?;
+        let parent = e.parent.and_then(|p| st.store.get(p)).cloned();
+        access::check(
+            self,
+            caller,
+            &e,
+            Right::Delete {
+                parent: parent.as_deref(),
+            },
+        )?;
         if e.first_str("isCriticalSystemObject")
             .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
         {
@@ -49,9 +57,8 @@ mod tests {
         });
         assert_eq!(e.matched_dn, format!("CN=Users,{BASE}"));
         refused(&dir, 50, "00000005:", || dir.delete(&caller(&dir, ALICE), OPS));
-        refused(&dir, 50, "00000005:", || {
-            dir.delete(&caller(&dir, OPS), ADMINISTRATOR)
-        });
+        // Issue 11's hole: a user deleting itself.
+        refused(&dir, 50, "00000005:", || dir.delete(&caller(&dir, ALICE), ALICE));
         refused(&dir, 53, "000020CE:", || dir.delete(&admin, ADMINISTRATOR));
         let ou = format!("OU=Web,{BASE}");
         dir.add(&admin, &ou, vec![("objectClass".into(), s("organizationalUnit"))])

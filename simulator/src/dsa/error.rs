@@ -233,6 +233,16 @@ impl DsError {
         )
     }
 
+    /// The new parent is not among the class's possSuperiors (ERROR_DS_ILLEGAL_SUPERIOR,
+    /// 0x2099; namingViolation, MS-ADTS 3.1.1.5.4.1.2 / 3.1.1.5.2.2; text shape inferred).
+    pub fn illegal_superior() -> DsError {
+        DsError::new(
+            code::NAMING_VIOLATION,
+            0x2099,
+            "00002099: NameErr: DSID-0305109C, problem 2005 (NAMING_VIOLATION), data 0, best match of:\n\t''\n",
+        )
+    }
+
     pub fn insufficient_access() -> DsError {
         DsError::new(
             code::INSUFFICIENT_ACCESS_RIGHTS,

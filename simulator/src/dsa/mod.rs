@@ -13,6 +13,7 @@ pub mod error;
 pub mod fixtures;
 pub mod forest;
 pub mod gmsa;
+pub mod inherit;
 pub mod matching;
 pub mod modify;
 pub mod password;

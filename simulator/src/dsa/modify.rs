@@ -27,6 +27,7 @@ impl Directory {
                 .unwrap_or_default();
         let domain = self.forest.domain_of(&e.dn).map(|d| d.index);
         let mut password: Option<Vec<u8>> = None;
+        let mut descriptor_written = false;
         for m in &mods {
             let key = m.attr.to_ascii_lowercase();
             if SYSTEM_ONLY.contains(&key.as_str()) || key == "objectclass" {
@@ -53,6 +54,11 @@ impl Directory {
                 self.modify_links(&st, &mut e, &key, m)?;
                 continue;
             }
+            if key == "ntsecuritydescriptor" {
+                write_descriptor(&st, &mut e, m, caller.sd_flags)?;
+                descriptor_written = true;
+                continue;
+            }
             apply_values(&mut e, m)?;
             check_modified_attribute(&e, &m.attr)?;
         }
@@ -76,6 +82,10 @@ impl Directory {
         e.set_str("whenChanged", now.to_generalized_time());
         e.set_str("uSNChanged", usn.to_string());
         st.store.update(e).map_err(store_err)?;
+        if descriptor_written {
+            // A changed DACL reaches the subtree's inherited ACEs (MS-DTYP 2.5.3.4).
+            super::inherit::propagate(&mut st, id);
+        }
         st.commit()
     }
 
@@ -275,7 +285,7 @@ mod tests {
         let admin = admin(&dir);
         let group = format!("CN=Account Operators,CN=Builtin,{BASE}");
         let nobody = format!("CN=nobody,CN=Users,{BASE}");
-        let (anonymous, alice, ops) = (Caller::anonymous(), caller(&dir, ALICE), caller(&dir, OPS));
+        let (anonymous, alice) = (Caller::anonymous(), caller(&dir, ALICE));
         let replace = |attr: &str, v: &str| vec![m(ModOp::Replace, attr, s(v))];
         let op = |op, attr: &str, values: Vec<Vec<u8>>| vec![m(op, attr, values)];
         let two = vec![b"a".to_vec(), b"b".to_vec()];
@@ -284,7 +294,8 @@ mod tests {
             (1, "000004DC:", &anonymous, ALICE, desc("x")),
             (32, "0000208D:", &admin, &nobody, desc("x")),
             (50, "00000005:", &alice, ALICE, desc("x")),
-            (50, "00000005:", &ops, ADMINISTRATOR, desc("x")),
+            (50, "00000005:", &alice, OPS, desc("x")),
+            (50, "00000005:", &alice, ALICE, replace("userAccountControl", "514")),
             (19, "000020F1:", &admin, ALICE, replace("objectSid", "x")),
             (19, "000020F1:", &admin, ALICE, replace("objectClass", "user")),
             (67, "00002016:", &admin, ALICE, replace("cn", "alicia")),
@@ -320,4 +331,26 @@ mod tests {
             dir.modify(&admin, ALICE, vec![m(ModOp::Increment, "logonCount", s("x"))])
         });
     }
+}
+
+/// nTSecurityDescriptor written by a modify (MS-ADTS 3.1.1.3.4.1.11 SD flags; 3.1.1.5.3.2):
+/// one binary value; the parts the SD flags name replace the current ones, the inherited
+/// ACEs are recomputed from the parent.
+fn write_descriptor(st: &DirState, e: &mut Entry, m: &Modification, sd_flags: Option<u32>) -> DsResult<()> {
+    use crate::security::SecurityDescriptor;
+    let bad = || DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, "nTSecurityDescriptor");
+    let ([raw], ModOp::Replace | ModOp::Add) = (m.values.as_slice(), m.op) else {
+        return Err(bad());
+    };
+    let written = SecurityDescriptor::from_bytes(raw).map_err(|_| bad())?;
+    let current = super::access::descriptor_of(e);
+    let merged = super::access::merge_descriptor(current.as_ref(), &written, sd_flags);
+    let parent_sd = e
+        .parent
+        .and_then(|p| st.store.get(p))
+        .and_then(|p| super::access::descriptor_of(p));
+    let sd =
+        crate::security::inherit::reinherit(parent_sd.as_ref(), &merged, &super::inherit::class_guids(e));
+    e.set("nTSecurityDescriptor", vec![sd.to_bytes().map_err(|_| bad())?]);
+    Ok(())
 }

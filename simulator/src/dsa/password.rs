@@ -29,6 +29,9 @@ impl Directory {
                 self.check_unicode_pwd(caller, &m.values)
             }
             [old, new] if old.op == ModOp::Delete && new.op == ModOp::Add => {
+                // MS-ADTS 3.1.1.3.1.5.1: a change needs User-Change-Password (the default SDs
+                // grant it to Everyone and SELF).
+                access::check(self, caller, e, Right::ChangePassword)?;
                 let old_pw = self.check_unicode_pwd(caller, &old.values)?;
                 let utf16: Vec<u8> = String::from_utf8_lossy(&old_pw)
                     .encode_utf16()
@@ -164,7 +167,7 @@ mod tests {
             dir.modify(&alice, ALICE, reset("New-Passw0rd!"))
         });
         refused(&dir, 50, "00000005:", || {
-            dir.modify(&caller(&dir, OPS), ADMINISTRATOR, reset("New-Passw0rd!"))
+            dir.modify(&alice, OPS, reset("New-Passw0rd!"))
         });
         refused(&dir, 53, "0000001F:", || {
             dir.modify(

@@ -310,14 +310,28 @@ impl Provisioner<'_> {
             .map_or(object_category_cn(class), |c| c.default_object_category);
         let cat = self.dir.forest.schema_dn.child("CN", cn);
         e.set_str("objectCategory", cat.to_string());
-        let domain = self.dir.forest.domain_of(&e.dn).map(|d| d.index);
-        if let Some(sd) = default_security_descriptor(self.dir, class, domain) {
-            e.set("nTSecurityDescriptor", vec![sd]);
-        }
         e
     }
 
-    fn insert(&mut self, st: &mut super::DirState, e: Entry) -> EntryId {
+    /// Stores a provisioned entry with its descriptor: the well-known object's SD (MS-ADTS
+    /// 6.1.x) or the class default, inheriting from its parent as an add does (MS-DTYP 2.5.3.4).
+    fn insert(&mut self, st: &mut super::DirState, mut e: Entry) -> EntryId {
+        if !e.has("nTSecurityDescriptor") {
+            let domain = self.dir.forest.domain_of(&e.dn).map(|d| d.index);
+            let parent = e.parent.and_then(|p| st.store.get(p)).cloned();
+            let supplied = well_known_descriptor(self.dir, &e.dn, domain);
+            let class = e.structural_class().unwrap_or("top").to_string();
+            if let Some(sd) = super::inherit::new_descriptor(
+                self.dir,
+                &super::caller::Caller::system(),
+                parent.as_deref(),
+                &class,
+                supplied,
+                domain,
+            ) {
+                e.set("nTSecurityDescriptor", vec![sd]);
+            }
+        }
         st.store.insert(e).expect("provisioning writes each DN once")
     }
 
@@ -729,6 +743,20 @@ impl Provisioner<'_> {
                 pairs.push((d.sid.with_rid(572), d.sid.with_rid(518)));
                 pairs.push((d.sid.with_rid(572), d.sid.with_rid(519)));
             }
+            // Authenticated Users is a member of Pre-Windows 2000 Compatible Access (the
+            // default since Windows Server 2003; Microsoft's "Active Directory security groups"),
+            // through its foreignSecurityPrincipal object.
+            let au = crate::security::well_known::authenticated_users();
+            let fsp_parent = d.dn.child("CN", "ForeignSecurityPrincipals");
+            let mut fsp = self.object(
+                st,
+                Some(&fsp_parent),
+                ("CN", &au.to_string()),
+                "foreignSecurityPrincipal",
+            );
+            fsp.set("objectSid", vec![au.to_bytes()]);
+            self.insert(st, fsp);
+            pairs.push((builtin.with_rid(554), au));
             for (group, member) in pairs {
                 let g = find_by_sid(st, &forest, &group, d.index);
                 let member_domain = member
@@ -765,8 +793,107 @@ fn find_by_sid(st: &super::DirState, forest: &ForestInfo, sid: &Sid, domain: usi
         })
 }
 
-/// The descriptor a new object gets: its class's defaultSecurityDescriptor (MS-ADTS 3.1.3.5.2,
-/// without inheritance from the parent), owned by Domain Admins when the default names no owner.
+/// The DACL of a domain NC head and of CN=Builtin (MS-ADTS 6.1.3 / 6.1.4.1: the domain
+/// object's security descriptor, as Samba's provision records Windows' values; RU is
+/// Pre-Windows 2000 Compatible Access, the object types are user, group and inetOrgPerson
+/// and the property sets of docs/fidelity.md "Domain root SD").
+const DOMAIN_DACL: &str =
+    "(OA;CIIO;RP;4c164200-20c0-11d0-a768-00aa006e0529;4828cc14-1437-45bc-9b07-ad6f015e5f28;RU)\
+(OA;CIIO;RP;4c164200-20c0-11d0-a768-00aa006e0529;bf967aba-0de6-11d0-a285-00aa003049e2;RU)\
+(OA;CIIO;RP;5f202010-79a5-11d0-9020-00c04fc2d4cf;4828cc14-1437-45bc-9b07-ad6f015e5f28;RU)\
+(OA;CIIO;RP;5f202010-79a5-11d0-9020-00c04fc2d4cf;bf967aba-0de6-11d0-a285-00aa003049e2;RU)\
+(OA;CIIO;RP;bc0ac240-79a9-11d0-9020-00c04fc2d4cf;4828cc14-1437-45bc-9b07-ad6f015e5f28;RU)\
+(OA;CIIO;RP;bc0ac240-79a9-11d0-9020-00c04fc2d4cf;bf967aba-0de6-11d0-a285-00aa003049e2;RU)\
+(OA;CIIO;RP;59ba2f42-79a2-11d0-9020-00c04fc2d3cf;4828cc14-1437-45bc-9b07-ad6f015e5f28;RU)\
+(OA;CIIO;RP;59ba2f42-79a2-11d0-9020-00c04fc2d3cf;bf967aba-0de6-11d0-a285-00aa003049e2;RU)\
+(OA;CIIO;RP;037088f8-0ae1-11d2-b422-00a0c968f939;4828cc14-1437-45bc-9b07-ad6f015e5f28;RU)\
+(OA;CIIO;RP;037088f8-0ae1-11d2-b422-00a0c968f939;bf967aba-0de6-11d0-a285-00aa003049e2;RU)\
+(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ER)(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;DD)\
+(OA;CIIO;RP;b7c69e6d-2cc7-11d2-854e-00a0c983f608;bf967a86-0de6-11d0-a285-00aa003049e2;ED)\
+(OA;CIIO;RP;b7c69e6d-2cc7-11d2-854e-00a0c983f608;bf967a9c-0de6-11d0-a285-00aa003049e2;ED)\
+(OA;CIIO;RP;b7c69e6d-2cc7-11d2-854e-00a0c983f608;bf967aba-0de6-11d0-a285-00aa003049e2;ED)\
+(OA;;CR;89e95b76-444d-4c62-991a-0facbeda640c;;BA)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;BA)(OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;BA)(OA;;CR;1131f6ae-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(OA;;RP;c7407360-20bf-11d0-a768-00aa006e0529;;RU)(OA;;RP;b8119fd0-04f6-4762-ab7a-4986c76b3f9a;;RU)\
+(OA;CIIO;RPLCLORC;;4828cc14-1437-45bc-9b07-ad6f015e5f28;RU)\
+(OA;CIIO;RPLCLORC;;bf967a9c-0de6-11d0-a285-00aa003049e2;RU)\
+(OA;CIIO;RPLCLORC;;bf967aba-0de6-11d0-a285-00aa003049e2;RU)\
+(OA;;CR;05c74c5e-4deb-43b4-bd9f-86664c2a7fd5;;AU)(OA;;CR;89e95b76-444d-4c62-991a-0facbeda640c;;ED)\
+(OA;;CR;ccc2dc7d-a6ad-4a7a-8846-c04e3cc53501;;AU)(OA;;CR;280f369c-67c7-438e-ae98-1d46f3c6f541;;AU)\
+(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
+(OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;1131f6ae-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
+(OA;;RP;b8119fd0-04f6-4762-ab7a-4986c76b3f9a;;AU)(OA;CIIO;RPWPCR;91e647de-d96f-4b70-9557-d63ff4f3ccd8;;PS)\
+(A;;RPWPCRCCLCLORCWOWDSW;;;DA)(A;CI;RPWPCRCCDCLCLORCWOWDSDDTSW;;;EA)(A;;RPRC;;;RU)(A;CI;LC;;;RU)\
+(A;CI;RPWPCRCCLCLORCWOWDSDSW;;;BA)(A;;RP;;;WD)(A;;RPLCLORC;;;ED)(A;;RPLCLORC;;;AU)\
+(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)";
+
+/// The security descriptors dcpromo gives the well-known objects (MS-ADTS 6.1.3-6.1.5 and
+/// Windows' values as recorded by Samba's provision, python/samba/provision/descriptor.py:
+/// domain, Users, Computers, Domain Controllers, System, LostAndFound, Builtin, and the
+/// configuration NC head). `None` for other objects: they get their class default.
+fn well_known_descriptor(
+    dir: &Directory,
+    dn: &Dn,
+    domain: Option<usize>,
+) -> Option<crate::security::SecurityDescriptor> {
+    use crate::security::sddl;
+    use crate::security::well_known::AliasDomains;
+    let d = &dir.forest.domains[domain.unwrap_or(0)];
+    let text = if *dn == dir.forest.config_dn {
+        "O:EAG:EAD:(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
+(OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;BA)(OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(A;;RPLCLORC;;;AU)(A;CI;RPWPCRCCDCLCLORCWOWDSDDTSW;;;EA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)\
+(A;CIIO;RPWPCRCCLCLORCWOWDSDSW;;;DA)(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
+(OA;;CR;89e95b76-444d-4c62-991a-0facbeda640c;;ED)(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(OA;;CR;89e95b76-444d-4c62-991a-0facbeda640c;;BA)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ER)"
+            .to_string()
+    } else if domain.is_some() && *dn == d.dn {
+        format!("O:BAG:BAD:AI{DOMAIN_DACL}")
+    } else if domain.is_some() && dn.parent().as_ref() == Some(&d.dn) {
+        let rdn = dn.rdn()?;
+        match (
+            rdn.attr.to_ascii_uppercase().as_str(),
+            rdn.value.to_ascii_lowercase().as_str(),
+        ) {
+            ("CN", "builtin") => format!("D:{DOMAIN_DACL}"),
+            ("CN", "users") => "D:(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPWPCRCCDCLCLORCWOWDSW;;;DA)\
+(OA;;CCDC;bf967aba-0de6-11d0-a285-00aa003049e2;;AO)(OA;;CCDC;bf967a9c-0de6-11d0-a285-00aa003049e2;;AO)\
+(OA;;CCDC;bf967aa8-0de6-11d0-a285-00aa003049e2;;PO)(A;;RPLCLORC;;;AU)\
+(OA;;CCDC;4828cc14-1437-45bc-9b07-ad6f015e5f28;;AO)"
+                .to_string(),
+            ("CN", "computers") => "D:(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPWPCRCCDCLCLORCWOWDSW;;;DA)\
+(OA;;CCDC;bf967a86-0de6-11d0-a285-00aa003049e2;;AO)(OA;;CCDC;bf967aba-0de6-11d0-a285-00aa003049e2;;AO)\
+(OA;;CCDC;bf967a9c-0de6-11d0-a285-00aa003049e2;;AO)(OA;;CCDC;bf967aa8-0de6-11d0-a285-00aa003049e2;;PO)\
+(A;;RPLCLORC;;;AU)(OA;;CCDC;4828cc14-1437-45bc-9b07-ad6f015e5f28;;AO)"
+                .to_string(),
+            ("OU", "domain controllers") => "D:(A;;RPLCLORC;;;AU)(A;;RPWPCRCCLCLORCWOWDSW;;;DA)\
+(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPLCLORC;;;ED)"
+                .to_string(),
+            ("CN", "system") => {
+                "D:AI(A;;RPLCLORC;;;AU)(A;;RPWPCRCCLCLORCWOWDSW;;;DA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)"
+                    .to_string()
+            }
+            ("CN", "lostandfound") => {
+                "D:AI(A;;RPLCLORC;;;AU)(A;;RPWPCRCCDCLCLORCWOWDSW;;;DA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)"
+                    .to_string()
+            }
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    let ctx = AliasDomains::child(d.sid.clone(), dir.forest.root().sid.clone());
+    let mut sd = sddl::parse(&text, &ctx).ok()?;
+    // "AI" in the text is the auto-inherited flag of a stored SD; the inheritance below sets it.
+    sd.control &= !crate::security::descriptor::control::DACL_AUTO_INHERITED;
+    Some(sd)
+}
+
+/// A class's defaultSecurityDescriptor (MS-ADTS 3.1.1.2.4.? defaultSecurityDescriptor), owned by
+/// Domain Admins when it names no owner; `dsa::inherit` merges it with the parent's
+/// inheritable ACEs.
 pub(super) fn default_security_descriptor(
     dir: &Directory,
     class: &str,

@@ -24,7 +24,6 @@ impl Directory {
         let mut st = self.write();
         let id = self.locate(&st, &dn)?;
         let e = (**st.store.get(id).expect("looked up")).clone();
-        access::check(self, caller, &e, Right::Rename)?;
         let parent_dn = match new_superior {
             Some(s) => parse_dn(s)?,
             None => dn.parent().unwrap_or_default(),
@@ -33,6 +32,24 @@ impl Directory {
             .store
             .lookup(&parent_dn)
             .ok_or_else(|| self.no_such_object(&st, &parent_dn))?;
+        let new_parent = (**st.store.get(parent).expect("looked up")).clone();
+        let old_parent = e.parent.and_then(|p| st.store.get(p)).map(|p| (**p).clone());
+        let rdn_attr = e.dn.rdn().map(|r| r.attr.clone()).unwrap_or_else(|| "cn".into());
+        access::check(
+            self,
+            caller,
+            &e,
+            Right::Rename {
+                old_parent: old_parent.as_ref(),
+                new_parent: &new_parent,
+                rdn_attr: &rdn_attr,
+            },
+        )?;
+        if old_parent.as_ref().map(|p| p.id) != Some(parent)
+            && !super::inherit::may_be_child_of(&e, &new_parent)
+        {
+            return Err(DsError::illegal_superior());
+        }
         if self.forest.domain_of(&parent_dn).map(|d| d.index) != self.forest.domain_of(&dn).map(|d| d.index) {
             // Cross-domain moves need the MoveTree machinery (MS-ADTS 3.1.1.5.4.2).
             return Err(DsError::unwilling(0x20D7));
@@ -49,10 +66,15 @@ impl Directory {
         }
         e.set(&ava.attr, vec![ava.value.clone().into_bytes()]);
         e.set_str("name", &ava.value);
+        if old_parent.as_ref().map(|p| p.id) != Some(parent) {
+            // A move re-inherits from the new parent (MS-DTYP 2.5.3.4; MS-ADTS 3.1.1.5.4).
+            super::inherit::reinherit_entry(&mut e, &new_parent);
+        }
         let usn = st.store.next_usn();
         e.set_str("whenChanged", self.clock.now().to_generalized_time());
         e.set_str("uSNChanged", usn.to_string());
         st.store.update(e).map_err(store_err)?;
+        super::inherit::propagate(&mut st, id);
         st.commit()
     }
 }
@@ -103,8 +125,39 @@ mod tests {
         refused(&dir, 50, "00000005:", || {
             dir.modify_dn(&caller(&dir, ALICE), OPS, "CN=x", true, None)
         });
+        // Issue 11's hole: a user renaming itself or moving itself under Domain Controllers.
+        let alice = caller(&dir, ALICE);
         refused(&dir, 50, "00000005:", || {
-            dir.modify_dn(&caller(&dir, OPS), ADMINISTRATOR, "CN=x", true, None)
+            dir.modify_dn(&alice, ALICE, "CN=x", true, None)
+        });
+        refused(&dir, 50, "00000005:", || {
+            dir.modify_dn(
+                &alice,
+                ALICE,
+                "CN=alice",
+                true,
+                Some(&format!("OU=Domain Controllers,{BASE}")),
+            )
+        });
+        // Account Operators may rename users in CN=Users but hold no create-child on DCs.
+        refused(&dir, 50, "00000005:", || {
+            dir.modify_dn(
+                &caller(&dir, OPS),
+                ALICE,
+                "CN=alice",
+                true,
+                Some(&format!("OU=Domain Controllers,{BASE}")),
+            )
+        });
+        // possSuperiors: a user cannot live under a group (MS-ADTS 3.1.1.5.4.1.2).
+        refused(&dir, 64, "00002099:", || {
+            dir.modify_dn(
+                &admin,
+                ALICE,
+                "CN=alice",
+                true,
+                Some(&format!("CN=Domain Users,CN=Users,{BASE}")),
+            )
         });
         let e = refused(&dir, 32, "0000208D:", || {
             dir.modify_dn(

@@ -458,7 +458,8 @@ mod tests {
         let key_dn = out.entries[0].dn.clone();
         assert!(has(&out.entries[0].attrs, "msKds-RootKeyData"));
         let as_alice = read(&dir, &alice, &key_dn, &["msKds-RootKeyData", "msKds-Version"]).unwrap();
-        assert!(!has(&as_alice, "msKds-RootKeyData") && has(&as_alice, "msKds-Version"));
+        // msKds-ProvRootKey's default SD grants nothing to plain users (only DA, EA, SYSTEM).
+        assert!(!has(&as_alice, "msKds-RootKeyData") && !has(&as_alice, "msKds-Version"));
     }
 
     #[test]

@@ -69,5 +69,40 @@ pub fn token_for(st: &DirState, forest: &super::ForestInfo, id: EntryId) -> Vec<
     }
     token.extend(group_sids(st, forest, id));
     token.extend(well_known::authenticated_network_logon());
+    let domain = st
+        .store
+        .get(id)
+        .and_then(|e| forest.domain_of(&e.dn))
+        .map(|d| d.index);
+    add_well_known_groups(st, forest, domain, &mut token);
     token
+}
+
+/// Adds the groups the token's well-known SIDs belong to through their
+/// foreignSecurityPrincipal objects in `domain` (Authenticated Users in Pre-Windows 2000
+/// Compatible Access): the DC adds such domain-local memberships at logon (MS-ADTS 3.1.1.4.2).
+pub fn add_well_known_groups(
+    st: &DirState,
+    forest: &super::ForestInfo,
+    domain: Option<usize>,
+    token: &mut Vec<Sid>,
+) {
+    for sid in well_known::authenticated_network_logon() {
+        if !token.contains(&sid) {
+            continue;
+        }
+        for fsp in st.store.find_eq("objectsid", &sid.to_bytes()).unwrap_or_default() {
+            let in_domain = st
+                .store
+                .get(fsp)
+                .is_some_and(|e| forest.domain_of(&e.dn).map(|d| d.index) == domain);
+            if in_domain {
+                for g in group_sids(st, forest, fsp) {
+                    if !token.contains(&g) {
+                        token.push(g);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -44,12 +44,7 @@ pub const SUPPORTED_CONTROLS: &[&str] = &[
 ];
 
 /// SD flags bits (MS-ADTS 3.1.1.3.4.1.11): which parts of nTSecurityDescriptor to read/write.
-pub mod sd_flags {
-    pub const OWNER: u32 = 0x1;
-    pub const GROUP: u32 = 0x2;
-    pub const DACL: u32 = 0x4;
-    pub const SACL: u32 = 0x8;
-}
+pub use crate::dsa::access::sd_flags;
 
 /// Search options bits (MS-ADTS 3.1.1.3.4.1.12).
 pub mod search_options {

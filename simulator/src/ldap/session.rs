@@ -234,6 +234,11 @@ impl Session {
                 None => Outcome::silent(After::Continue),
             };
         }
+        // The SD flags control applies to this request only (MS-ADTS 3.1.1.3.4.1.11).
+        self.caller.sd_flags = req.controls.iter().find_map(|c| match RequestControl::decode(c) {
+            Ok(Some(RequestControl::SdFlags { flags })) => Some(flags),
+            _ => None,
+        });
         match req.op {
             RequestOp::Bind(b) => one(self.bind(ctx, b.version, &b.name, b.auth)),
             RequestOp::Unbind => Outcome::silent(After::Close),

@@ -76,6 +76,11 @@ pub fn caller_from_ticket(dir: &Directory, ticket: &EncTicketPart) -> Result<Cal
         }
     }
     token.extend(well_known::authenticated_network_logon());
+    let domain = entry
+        .and_then(|id| st.store.get(id))
+        .and_then(|e| dir.forest.domain_of(&e.dn))
+        .map(|d| d.index);
+    crate::dsa::token::add_well_known_groups(&st, &dir.forest, domain, &mut token);
     Ok(Caller {
         entry,
         dn: entry
@@ -86,5 +91,6 @@ pub fn caller_from_ticket(dir: &Directory, ticket: &EncTicketPart) -> Result<Cal
         token,
         encrypted: false,
         system: false,
+        sd_flags: None,
     })
 }
