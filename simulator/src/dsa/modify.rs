@@ -244,6 +244,28 @@ fn apply_values(e: &mut Entry, m: &Modification) -> DsResult<()> {
     Ok(())
 }
 
+/// nTSecurityDescriptor written by a modify (MS-ADTS 3.1.1.3.4.1.11 SD flags; 3.1.1.5.3.2):
+/// one binary value; the parts the SD flags name replace the current ones, the inherited
+/// ACEs are recomputed from the parent.
+fn write_descriptor(st: &DirState, e: &mut Entry, m: &Modification, sd_flags: Option<u32>) -> DsResult<()> {
+    use crate::security::SecurityDescriptor;
+    let bad = || DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, "nTSecurityDescriptor");
+    let ([raw], ModOp::Replace | ModOp::Add) = (m.values.as_slice(), m.op) else {
+        return Err(bad());
+    };
+    let written = SecurityDescriptor::from_bytes(raw).map_err(|_| bad())?;
+    let current = super::access::descriptor_of(e);
+    let merged = super::access::merge_descriptor(current.as_ref(), &written, sd_flags);
+    let parent_sd = e
+        .parent
+        .and_then(|p| st.store.get(p))
+        .and_then(|p| super::access::descriptor_of(p));
+    let sd =
+        crate::security::inherit::reinherit(parent_sd.as_ref(), &merged, &super::inherit::class_guids(e));
+    e.set("nTSecurityDescriptor", vec![sd.to_bytes().map_err(|_| bad())?]);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,26 +353,4 @@ mod tests {
             dir.modify(&admin, ALICE, vec![m(ModOp::Increment, "logonCount", s("x"))])
         });
     }
-}
-
-/// nTSecurityDescriptor written by a modify (MS-ADTS 3.1.1.3.4.1.11 SD flags; 3.1.1.5.3.2):
-/// one binary value; the parts the SD flags name replace the current ones, the inherited
-/// ACEs are recomputed from the parent.
-fn write_descriptor(st: &DirState, e: &mut Entry, m: &Modification, sd_flags: Option<u32>) -> DsResult<()> {
-    use crate::security::SecurityDescriptor;
-    let bad = || DsError::constraint(win32::ERROR_DS_CONSTRAINT_VIOLATION, "nTSecurityDescriptor");
-    let ([raw], ModOp::Replace | ModOp::Add) = (m.values.as_slice(), m.op) else {
-        return Err(bad());
-    };
-    let written = SecurityDescriptor::from_bytes(raw).map_err(|_| bad())?;
-    let current = super::access::descriptor_of(e);
-    let merged = super::access::merge_descriptor(current.as_ref(), &written, sd_flags);
-    let parent_sd = e
-        .parent
-        .and_then(|p| st.store.get(p))
-        .and_then(|p| super::access::descriptor_of(p));
-    let sd =
-        crate::security::inherit::reinherit(parent_sd.as_ref(), &merged, &super::inherit::class_guids(e));
-    e.set("nTSecurityDescriptor", vec![sd.to_bytes().map_err(|_| bad())?]);
-    Ok(())
 }
