@@ -3,6 +3,7 @@
 //! access checks and Windows-shaped errors. Front ends translate; they never decide.
 
 pub mod access;
+pub mod account_state;
 pub mod add;
 pub mod attrs;
 pub mod bind;
