@@ -73,7 +73,10 @@ impl Lab {
 
     fn refused_with(&self, data: &str) {
         let out = self.whoami(PW).expect_err("bind refused");
-        assert!(out.contains(&format!("data {data},")), "expected data {data}: {out}");
+        assert!(
+            out.contains(&format!("data {data},")),
+            "expected data {data}: {out}"
+        );
     }
 
     fn kinit(&self, tag: &str) -> std::process::Output {
@@ -82,20 +85,31 @@ impl Lab {
             self.adsim
                 .cli_ok(&["export", "krb5-conf", "--out", conf.to_str().unwrap()]);
         }
-        kinit_with_password(&conf, &self.dir.join(format!("cc-{tag}")), &format!("bob@{REALM}"), PW)
+        kinit_with_password(
+            &conf,
+            &self.dir.join(format!("cc-{tag}")),
+            &format!("bob@{REALM}"),
+            PW,
+        )
     }
 
     fn kinit_fails_with(&self, tag: &str, message: &str) {
         let o = self.kinit(tag);
         assert!(!o.status.success(), "kinit {tag} unexpectedly succeeded");
-        assert!(text(&o).contains(message), "kinit {tag}: expected {message:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(message),
+            "kinit {tag}: expected {message:?}: {}",
+            text(&o)
+        );
     }
 
     fn search(&self, base: &str, attr: &str, extra: &[&str]) -> String {
         let mut args = vec!["-LLL", "-o", "ldif-wrap=no", "-b", base, "-s", "base"];
         args.extend_from_slice(extra);
         args.extend(["(objectClass=*)", attr]);
-        let o = self.adsim.as_admin("ldapsearch", &self.adsim.ldaps(), &args, None);
+        let o = self
+            .adsim
+            .as_admin("ldapsearch", &self.adsim.ldaps(), &args, None);
         assert!(o.status.success(), "ldapsearch: {}", text(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
@@ -113,7 +127,9 @@ fn must_change_disabled_and_expired_accounts_are_refused_by_ldap_and_the_kdc() {
         "ldapmodify",
         &lab.adsim.ldaps(),
         &[],
-        Some(&format!("dn: {bob}\nchangetype: modify\nreplace: pwdLastSet\npwdLastSet: 42\n-\n")),
+        Some(&format!(
+            "dn: {bob}\nchangetype: modify\nreplace: pwdLastSet\npwdLastSet: 42\n-\n"
+        )),
     );
     assert_eq!(o.status.code(), Some(80), "{}", text(&o));
     assert!(text(&o).contains("00000057"), "{}", text(&o));
@@ -164,7 +180,12 @@ fn three_bad_passwords_lock_the_account_until_the_duration_passes() {
     lab.adsim
         .cli_ok(&["export", "krb5-conf", "--out", conf.to_str().unwrap()]);
     for i in 0..3 {
-        let o = kinit_with_password(&conf, &lab.dir.join(format!("bad-{i}")), &format!("bob@{REALM}"), "nope");
+        let o = kinit_with_password(
+            &conf,
+            &lab.dir.join(format!("bad-{i}")),
+            &format!("bob@{REALM}"),
+            "nope",
+        );
         assert!(!o.status.success());
     }
     lab.refused_with("775");

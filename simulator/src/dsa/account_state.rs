@@ -272,7 +272,10 @@ mod tests {
         head.set_str("maxPwdAge", i64::MIN.to_string());
         head.set_str("lockoutDuration", i64::MIN.to_string());
         let p = DomainPolicy::of(&head);
-        assert_eq!((p.max_pwd_age, p.lockout_duration, p.lockout_threshold), (None, None, 0));
+        assert_eq!(
+            (p.max_pwd_age, p.lockout_duration, p.lockout_threshold),
+            (None, None, 0)
+        );
     }
 
     #[test]
@@ -291,12 +294,18 @@ mod tests {
 
         let mut expired = user(0x200, T - DAY);
         expired.set_str("accountExpires", (T - 1).to_string());
-        assert_eq!(account_state(&expired, now, &p), Err(AccountState::AccountExpired));
+        assert_eq!(
+            account_state(&expired, now, &p),
+            Err(AccountState::AccountExpired)
+        );
         expired.set_str("accountExpires", "0");
         assert_eq!(account_state(&expired, now, &p), Ok(()));
 
         let must = user(0x200, 0);
-        assert_eq!(account_state(&must, now, &p), Err(AccountState::MustChangePassword));
+        assert_eq!(
+            account_state(&must, now, &p),
+            Err(AccountState::MustChangePassword)
+        );
 
         let old = user(0x200, T - 43 * DAY);
         assert_eq!(account_state(&old, now, &p), Err(AccountState::PasswordExpired));
@@ -307,7 +316,11 @@ mod tests {
             (AccountState::Disabled, 0x533, KerberosVerdict::Revoked),
             (AccountState::LockedOut, 0x775, KerberosVerdict::Revoked),
             (AccountState::AccountExpired, 0x701, KerberosVerdict::Revoked),
-            (AccountState::MustChangePassword, 0x773, KerberosVerdict::KeyExpired),
+            (
+                AccountState::MustChangePassword,
+                0x773,
+                KerberosVerdict::KeyExpired,
+            ),
             (AccountState::PasswordExpired, 0x532, KerberosVerdict::KeyExpired),
         ];
         for (s, data, krb) in table {
@@ -359,7 +372,10 @@ mod tests {
         assert!(!is_locked_out(&e, NtTime(now.0 + 30 * MIN), &p));
         // A good logon resets the count and the stale lockoutTime.
         assert!(record_success(&mut e));
-        assert_eq!((e.first_i64("badPwdCount"), e.first_i64("lockoutTime")), (Some(0), Some(0)));
+        assert_eq!(
+            (e.first_i64("badPwdCount"), e.first_i64("lockoutTime")),
+            (Some(0), Some(0))
+        );
         assert!(!record_success(&mut e));
     }
 

@@ -142,7 +142,10 @@ impl Directory {
         } else {
             let locked = account_state::record_bad_password(&mut e, now, &policy);
             if locked {
-                tracing::info!(account = e.first_str("sAMAccountName").unwrap_or_default(), "account locked out");
+                tracing::info!(
+                    account = e.first_str("sAMAccountName").unwrap_or_default(),
+                    "account locked out"
+                );
             }
             true
         };
@@ -217,7 +220,8 @@ mod tests {
     }
 
     fn set(dir: &Directory, dn: &str, attr: &str, v: &str) {
-        dir.modify(&admin(dir), dn, vec![m(ModOp::Replace, attr, s(v))]).unwrap();
+        dir.modify(&admin(dir), dn, vec![m(ModOp::Replace, attr, s(v))])
+            .unwrap();
     }
 
     /// The fixture's alice, enabled (she is created disabled, as AD creates users).
@@ -305,7 +309,10 @@ mod tests {
         dir.advance_clock(60).unwrap();
         dir.simple_bind(ALICE, pw).unwrap();
         let e = entry(&dir, ALICE);
-        assert_eq!((e.first_i64("badPwdCount"), e.first_i64("lockoutTime")), (Some(0), Some(0)));
+        assert_eq!(
+            (e.first_i64("badPwdCount"), e.first_i64("lockoutTime")),
+            (Some(0), Some(0))
+        );
 
         // Duration "forever": only an administrator's lockoutTime = 0 unlocks (and clears
         // badPwdCount).

@@ -123,8 +123,10 @@ impl Directory {
         dir.provision_root_key(&mut st, config.kds_root_key)?;
         // The first SDProp pass protects the built-in administrators (MS-ADTS 3.1.1.6.1).
         dir.sdprop_in(&mut st);
-        dir.sdprop_next
-            .store(sdprop::next_due(dir.clock.now()), std::sync::atomic::Ordering::SeqCst);
+        dir.sdprop_next.store(
+            sdprop::next_due(dir.clock.now()),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         st.store.take_touched();
         *dir.state.write().expect("fresh lock") = st;
         Ok(Arc::new(dir))

@@ -158,7 +158,10 @@ fn pwd_last_set_write(m: &Modification) -> DsResult<i64> {
     if !matches!(m.op, ModOp::Replace | ModOp::Add) {
         return Err(refused());
     }
-    match std::str::from_utf8(v).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+    match std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+    {
         Some(n @ (0 | -1)) => Ok(n),
         _ => Err(refused()),
     }

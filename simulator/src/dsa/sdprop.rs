@@ -73,8 +73,11 @@ impl Directory {
             .chain(ROOT_GROUPS.iter().map(|r| root.with_rid(*r)))
             .chain(BUILTIN_GROUPS.iter().map(|r| builtin.with_rid(*r)))
             .collect();
-        let in_domain =
-            |id: &EntryId| st.store.get(*id).is_some_and(|e| self.forest.domain_of(&e.dn).is_some_and(|x| x.index == d));
+        let in_domain = |id: &EntryId| {
+            st.store
+                .get(*id)
+                .is_some_and(|e| self.forest.domain_of(&e.dn).is_some_and(|x| x.index == d))
+        };
         let mut queue: VecDeque<EntryId> = VecDeque::new();
         for sid in &sids {
             for id in st.store.find_eq("objectsid", &sid.to_bytes()).unwrap_or_default() {
@@ -101,7 +104,10 @@ impl Directory {
     pub(super) fn sdprop_in(&self, st: &mut DirState) -> SdPropReport {
         let mut report = SdPropReport::default();
         for d in 0..self.forest.domains.len() {
-            let holder_dn = self.forest.domains[d].dn.child("CN", "System").child("CN", "AdminSDHolder");
+            let holder_dn = self.forest.domains[d]
+                .dn
+                .child("CN", "System")
+                .child("CN", "AdminSDHolder");
             let Some(holder) = st
                 .store
                 .get_by_dn(&holder_dn)
@@ -140,9 +146,14 @@ impl Directory {
     pub fn sdprop(&self) -> super::DsResult<SdPropReport> {
         let mut st = self.write();
         let report = self.sdprop_in(&mut st);
-        self.sdprop_next.store(next_due(self.clock.now()), Ordering::SeqCst);
+        self.sdprop_next
+            .store(next_due(self.clock.now()), Ordering::SeqCst);
         st.commit()?;
-        tracing::info!(protected = report.protected, updated = report.updated, "SDProp ran");
+        tracing::info!(
+            protected = report.protected,
+            updated = report.updated,
+            "SDProp ran"
+        );
         Ok(report)
     }
 
@@ -168,9 +179,17 @@ pub(super) fn next_due(now: NtTime) -> u64 {
 /// A protected object's descriptor: AdminSDHolder's owner, group and DACL, SE_DACL_PROTECTED
 /// (no inherited ACEs), the object's own SACL kept (MS-ADTS 3.1.1.6.1.2; owner and group as
 /// AdminSDHolder's, Domain Admins, as observed on Windows — inferred).
-pub fn protected_descriptor(holder: &SecurityDescriptor, current: Option<&SecurityDescriptor>) -> SecurityDescriptor {
+pub fn protected_descriptor(
+    holder: &SecurityDescriptor,
+    current: Option<&SecurityDescriptor>,
+) -> SecurityDescriptor {
     let sacl = current.and_then(|c| c.sacl.clone());
-    let mut sd = SecurityDescriptor::new(holder.owner.clone(), holder.group.clone(), holder.dacl.clone(), sacl);
+    let mut sd = SecurityDescriptor::new(
+        holder.owner.clone(),
+        holder.group.clone(),
+        holder.dacl.clone(),
+        sacl,
+    );
     sd.control |= control::DACL_PROTECTED;
     if let Some(c) = current {
         sd.control |= c.control & (control::SACL_AUTO_INHERITED | control::SACL_PROTECTED);
@@ -201,7 +220,10 @@ mod tests {
         assert_eq!((h.owner.as_ref(), h.group.as_ref()), (Some(&da), Some(&da)));
         assert_eq!(h.dacl.as_ref().map(|a| a.aces.len()), Some(11));
         // Provisioning ran SDProp: Administrator and Domain Admins are protected already.
-        for dn in [ADMINISTRATOR.to_string(), format!("CN=Domain Admins,CN=Users,{BASE}")] {
+        for dn in [
+            ADMINISTRATOR.to_string(),
+            format!("CN=Domain Admins,CN=Users,{BASE}"),
+        ] {
             let e = entry(&dir, &dn);
             assert_eq!(e.first_i64("adminCount"), Some(1), "{dn}");
             let sd = sd_of(&dir, &dn);
@@ -215,10 +237,13 @@ mod tests {
         let dir = forest();
         let a = admin(&dir);
         let group = format!("CN=Helpdesk,CN=Users,{BASE}");
-        dir.add(&a, &group, vec![("objectClass".into(), s("group"))]).unwrap();
-        dir.modify(&a, &group, vec![m(ModOp::Add, "member", s(ALICE))]).unwrap();
+        dir.add(&a, &group, vec![("objectClass".into(), s("group"))])
+            .unwrap();
+        dir.modify(&a, &group, vec![m(ModOp::Add, "member", s(ALICE))])
+            .unwrap();
         let da = format!("CN=Domain Admins,CN=Users,{BASE}");
-        dir.modify(&a, &da, vec![m(ModOp::Add, "member", s(&group))]).unwrap();
+        dir.modify(&a, &da, vec![m(ModOp::Add, "member", s(&group))])
+            .unwrap();
         let before = sd_of(&dir, ALICE);
         assert_eq!(entry(&dir, ALICE).first_i64("adminCount"), None);
 
@@ -245,7 +270,8 @@ mod tests {
 
         // Removed from the group, alice keeps adminCount and the protected DACL (AD's
         // known behaviour).
-        dir.modify(&a, &group, vec![m(ModOp::Delete, "member", s(ALICE))]).unwrap();
+        dir.modify(&a, &group, vec![m(ModOp::Delete, "member", s(ALICE))])
+            .unwrap();
         dir.sdprop().unwrap();
         assert_eq!(entry(&dir, ALICE).first_i64("adminCount"), Some(1));
         assert!(sd_of(&dir, ALICE).has_control(control::DACL_PROTECTED));
@@ -259,17 +285,27 @@ mod tests {
             dir.forest.root().sid.clone(),
             dir.forest.root().sid.clone(),
         );
-        let sd = crate::security::sddl::parse(&format!("{ADMIN_SD_HOLDER_SDDL}(A;;GA;;;S-1-5-21-1-2-3-4242)"), &ctx)
-            .unwrap();
+        let sd = crate::security::sddl::parse(
+            &format!("{ADMIN_SD_HOLDER_SDDL}(A;;GA;;;S-1-5-21-1-2-3-4242)"),
+            &ctx,
+        )
+        .unwrap();
         dir.modify(
             &Caller::system(),
             &holder_dn,
-            vec![m(ModOp::Replace, "nTSecurityDescriptor", vec![sd.to_bytes().unwrap()])],
+            vec![m(
+                ModOp::Replace,
+                "nTSecurityDescriptor",
+                vec![sd.to_bytes().unwrap()],
+            )],
         )
         .unwrap();
         assert_ne!(sd_of(&dir, ADMINISTRATOR).dacl, sd.dacl);
         let report = dir.sdprop().unwrap();
-        assert!(report.updated >= 2 && report.protected >= report.updated, "{report:?}");
+        assert!(
+            report.updated >= 2 && report.protected >= report.updated,
+            "{report:?}"
+        );
         assert_eq!(sd_of(&dir, ADMINISTRATOR).dacl, sd.dacl);
     }
 

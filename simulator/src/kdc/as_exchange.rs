@@ -63,7 +63,9 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
             let verified = verify_encrypted_timestamp(kdc, &pa.value, &client, &candidates, now.unix);
             // A wrong key counts towards the lockout; a good one resets it (MS-KILE 3.3.5.6.1.1).
             match &verified {
-                Err(r) if r.code == code::KDC_ERR_PREAUTH_FAILED => kdc.db().record_preauth(&realm, &client, false),
+                Err(r) if r.code == code::KDC_ERR_PREAUTH_FAILED => {
+                    kdc.db().record_preauth(&realm, &client, false)
+                }
                 Ok(_) => kdc.db().record_preauth(&realm, &client, true),
                 Err(_) => {}
             }
@@ -88,7 +90,10 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
     // user set a new one (MS-KILE 3.3.5.6.1.2? RFC 3244 §2: kadmin/changepw, an SPN of krbtgt
     // in AD). MIT kinit then prompts for a new password.
     if client.logon_restriction == Some(LogonRestriction::KeyExpired) && !is_changepw(sname) {
-        return Err(Refusal::new(code::KDC_ERR_KEY_EXPIRED, "password expired or must change"));
+        return Err(Refusal::new(
+            code::KDC_ERR_KEY_EXPIRED,
+            "password expired or must change",
+        ));
     }
 
     let (ticket_etype, ticket_key) = policy::ticket_key(&service).ok_or(Refusal::new(

@@ -10,12 +10,12 @@ use thiserror::Error;
 
 use crate::auth::gss_krb5::ServiceKeys;
 use crate::clock::NtTime;
+use crate::dsa::account_state::{AccountState, KerberosVerdict};
 use crate::dsa::{spn, token, DirState, Directory, DomainInfo};
 use crate::kdc::crypto::{ETYPE_AES128, ETYPE_AES256, ETYPE_RC4_HMAC};
 use crate::kdc::keytab::{entries_for_principal, write_keytab, KeytabError};
 use crate::kdc::krb5conf::{render_with, RealmKdcs};
 use crate::kdc::messages::PrincipalName;
-use crate::dsa::account_state::{AccountState, KerberosVerdict};
 use crate::kdc::{KdcDatabase, KdcPrincipal, KerberosKey, LogonRestriction, PrincipalLookup};
 use crate::model::{AccountSecrets, Entry, EntryId};
 use crate::security::Sid;
