@@ -1,9 +1,9 @@
 //! Account state as every logon sees it — simple, NTLM and SASL binds and the KDC's AS
 //! exchange: disabled, locked out, expired account, password that must change or has expired
-//! (MS-ADTS 3.1.1.4.5.17 msDS-User-Account-Control-Computed, MS-SAMR 3.1.1.8.? pwdLastSet
+//! (MS-ADTS 3.1.1.4.5.17 msDS-User-Account-Control-Computed, MS-SAMR pwdLastSet
 //! semantics, MS-KILE 3.3.5.6.1), and the bad-password bookkeeping that locks an account out
 //! (badPwdCount / badPasswordTime / lockoutTime against the domain's lockoutThreshold,
-//! lockOutObservationWindow and lockoutDuration; MS-ADTS 3.1.1.5.? / Samba's
+//! lockOutObservationWindow and lockoutDuration; Samba's
 //! `dsdb_update_bad_pwd_count`). Pure: an entry, the domain's policy and the time in, a
 //! verdict or the changed entry out. `Directory::logon` and the KDC database use it.
 
@@ -17,7 +17,7 @@ pub const UF_LOCKOUT: u32 = 0x10;
 pub const UF_PASSWORD_EXPIRED: u32 = 0x80_0000;
 /// UF_SMARTCARD_REQUIRED: the password never expires for such an account (MS-ADTS 3.1.1.4.5.17).
 const UF_SMARTCARD_REQUIRED: u32 = 0x4_0000;
-/// "Never" for accountExpires (MS-ADTS 2.2.? : 0 and 0x7FFFFFFFFFFFFFFF both mean no expiry).
+/// "Never" for accountExpires (MS-ADTS accountExpires: 0 and 0x7FFFFFFFFFFFFFFF both mean no expiry).
 const NEVER: i64 = i64::MAX;
 
 /// Why an account that proved its credentials may not log on. One table for the LDAP
@@ -45,7 +45,7 @@ pub enum KerberosVerdict {
     /// KDC_ERR_CLIENT_REVOKED (18), before pre-authentication.
     Revoked,
     /// KDC_ERR_KEY_EXPIRED (23), after pre-authentication; a ticket for kadmin/changepw is
-    /// still issued (MS-KILE 3.3.5.6.1.2? / RFC 3244: the password-change service).
+    /// still issued (RFC 3244: the password-change service).
     KeyExpired,
 }
 
@@ -74,7 +74,7 @@ impl AccountState {
 }
 
 /// The domain's password and lockout policy (attributes of the domain NC head, MS-ADTS
-/// 6.1.1.1.? / MS-SAMR 2.2.? DOMAIN_PASSWORD_INFORMATION, DOMAIN_LOCKOUT_INFORMATION). Times
+/// domainDNS attributes; MS-SAMR DOMAIN_PASSWORD_INFORMATION, DOMAIN_LOCKOUT_INFORMATION). Times
 /// are stored by AD as negative 100 ns intervals; here as positive ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DomainPolicy {
@@ -146,7 +146,7 @@ pub fn is_locked_out(e: &Entry, now: NtTime, policy: &DomainPolicy) -> bool {
     }
 }
 
-/// When the password expires (msDS-UserPasswordExpiryTimeComputed, MS-ADTS 3.1.1.4.5.?):
+/// When the password expires (the value AD constructs as msDS-UserPasswordExpiryTimeComputed):
 /// 0 when it must change now, i64::MAX when it never expires.
 pub fn password_expiry(e: &Entry, policy: &DomainPolicy) -> i64 {
     if password_never_expires(uac_of(e)) {
@@ -200,7 +200,7 @@ pub fn computed_uac(e: &Entry, now: NtTime, policy: &DomainPolicy) -> u32 {
 
 /// A wrong password at `now`: badPwdCount counts within the observation window (an older
 /// badPasswordTime restarts it at 1), badPasswordTime moves, and reaching the threshold
-/// sets lockoutTime (MS-ADTS 3.1.1.5.? "bad password count"; Samba
+/// sets lockoutTime (Samba
 /// `dsdb_update_bad_pwd_count`). A threshold of 0 only counts. Returns whether the
 /// account is now locked out.
 pub fn record_bad_password(e: &mut Entry, now: NtTime, policy: &DomainPolicy) -> bool {

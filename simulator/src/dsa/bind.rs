@@ -121,7 +121,7 @@ impl Directory {
     /// credentials were checked: a failure counts (and may lock the account), a success
     /// resets. System writes (no access check), made only when something changes, so a good
     /// logon of a clean account takes no write lock. AD keeps these per DC, unreplicated
-    /// (MS-ADTS 3.1.1.5.? non-replicated attributes); one DC is simulated.
+    /// (badPwdCount, badPasswordTime and lockoutTime are not replicated); one DC is simulated.
     pub fn record_logon(&self, id: EntryId, success: bool) {
         let now = self.clock.now();
         if success {

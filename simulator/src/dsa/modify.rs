@@ -62,7 +62,7 @@ impl Directory {
             apply_values(&mut e, m)?;
             check_modified_attribute(&e, &m.attr)?;
             // Unlocking (lockoutTime = 0) also clears the bad-password count (Samba
-            // samldb_lockout_time; MS-ADTS 3.1.1.4.5.? lockoutTime).
+            // samldb_lockout_time).
             if key == "lockouttime" && e.first_i64("lockoutTime") == Some(0) {
                 e.set_str("badPwdCount", "0");
             }
@@ -147,7 +147,7 @@ impl Directory {
 }
 
 /// A write of pwdLastSet: only 0 ("must change at next logon") and -1 ("now") are accepted, as
-/// one value of a replace or add (MS-ADTS 3.1.1.5.3.? pwdLastSet; Samba's
+/// one value of a replace or add (Samba's
 /// `setup_last_set_field` answers other values with LDAP other (80) and
 /// WERR_INVALID_PARAMETER — its tests pass against Windows; the text is inferred).
 fn pwd_last_set_write(m: &Modification) -> DsResult<i64> {

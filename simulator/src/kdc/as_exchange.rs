@@ -87,7 +87,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
 
     // A password that must change (pwdLastSet = 0) or has expired: KDC_ERR_KEY_EXPIRED once the
     // client proved it knows it, except for the password-change service, whose ticket lets the
-    // user set a new one (MS-KILE 3.3.5.6.1.2? RFC 3244 §2: kadmin/changepw, an SPN of krbtgt
+    // user set a new one (RFC 3244 §2: kadmin/changepw, an SPN of krbtgt
     // in AD). MIT kinit then prompts for a new password.
     if client.logon_restriction == Some(LogonRestriction::KeyExpired) && !is_changepw(sname) {
         return Err(Refusal::new(
