@@ -55,6 +55,9 @@ enum CtlCommand {
     },
     /// List the snapshots the server holds.
     Snapshots,
+    /// Run SDProp now: members of the protected groups get adminCount=1 and AdminSDHolder's
+    /// DACL (it also runs every simulated hour).
+    Sdprop,
     /// Put the forest back exactly as it was when snapshot ID was taken.
     Restore {
         /// A snapshot id, e.g. `snap-1`.
@@ -122,6 +125,7 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
             (Some(_), Some(_)) => bail!("give --advance or --set, not both"),
         },
         CtlCommand::RootKey { effective } => api.add_root_key(&effective).await?,
+        CtlCommand::Sdprop => api.sdprop().await?,
         CtlCommand::Snapshot { out } => {
             if let Some(p) = out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
                 bail!(

@@ -339,6 +339,12 @@ impl Client {
     pub async fn reset(&self) -> Result<Response, Error> {
         self.post("/v1/reset", json!({})).await
     }
+
+    /// Runs SDProp now (`POST /v1/sdprop`): members of the protected groups get adminCount=1
+    /// and AdminSDHolder's DACL. Answers `{"protected": N, "updated": M}`.
+    pub async fn sdprop(&self) -> Result<Response, Error> {
+        self.post("/v1/sdprop", json!({})).await
+    }
 }
 
 /// The innermost cause of an error (`Connection refused (os error 111)`), not reqwest's

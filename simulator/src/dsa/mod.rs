@@ -3,6 +3,7 @@
 //! access checks and Windows-shaped errors. Front ends translate; they never decide.
 
 pub mod access;
+pub mod account_state;
 pub mod add;
 pub mod attrs;
 pub mod bind;
@@ -21,6 +22,7 @@ mod prologue;
 pub mod provision;
 pub mod rename;
 pub mod request;
+pub mod sdprop;
 pub mod search;
 pub mod spn;
 #[cfg(test)]
@@ -28,6 +30,7 @@ mod testing;
 pub mod token;
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rand::{RngCore, SeedableRng};
@@ -72,6 +75,8 @@ pub struct Directory {
     /// Where every write is made durable before it is answered (`adsim serve --data-dir`);
     /// unset, the forest lives in memory only.
     data_dir: OnceLock<Arc<DataDir>>,
+    /// When SDProp's next hourly pass is due (NTTIME ticks on the simulated clock).
+    sdprop_next: AtomicU64,
 }
 
 impl std::fmt::Debug for Directory {
@@ -103,6 +108,7 @@ impl Directory {
                 rng: ChaCha20Rng::seed_from_u64(0),
             }),
             data_dir: OnceLock::new(),
+            sdprop_next: AtomicU64::new(0),
         };
         let mut st = DirState {
             store: Store::new(),
@@ -116,6 +122,12 @@ impl Directory {
         .provision(&mut st, config)?;
         st.rng = rng;
         dir.provision_root_key(&mut st, config.kds_root_key)?;
+        // The first SDProp pass protects the built-in administrators (MS-ADTS 3.1.1.6.1).
+        dir.sdprop_in(&mut st);
+        dir.sdprop_next.store(
+            sdprop::next_due(dir.clock.now()),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         st.store.take_touched();
         *dir.state.write().expect("fresh lock") = st;
         Ok(Arc::new(dir))
@@ -158,14 +170,18 @@ impl Directory {
     pub fn advance_clock(&self, secs: i64) -> DsResult<()> {
         let st = self.write();
         self.clock.advance_seconds(secs);
-        st.commit()
+        st.commit()?;
+        self.sdprop_if_due();
+        Ok(())
     }
 
     /// Sets the simulated clock to `at`, durably when a data directory is attached.
     pub fn set_clock(&self, at: NtTime) -> DsResult<()> {
         let st = self.write();
         self.clock.set(at);
-        st.commit()
+        st.commit()?;
+        self.sdprop_if_due();
+        Ok(())
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -198,6 +214,7 @@ impl Directory {
     /// A directory from saved parts (a snapshot file): the forest's shape, seed, clock and state.
     pub fn from_state(forest: ForestInfo, seed: u64, clock: Clock, mut state: DirState) -> Arc<Directory> {
         state.store.take_touched();
+        let next = sdprop::next_due(clock.now());
         Arc::new(Directory {
             forest,
             clock,
@@ -205,6 +222,7 @@ impl Directory {
             seed_cache: crate::kds::SeedKeyCache::new(),
             state: RwLock::new(state),
             data_dir: OnceLock::new(),
+            sdprop_next: AtomicU64::new(next),
         })
     }
 

@@ -28,6 +28,7 @@ impl Directory {
         let domain = self.forest.domain_of(&e.dn).map(|d| d.index);
         let mut password: Option<Vec<u8>> = None;
         let mut descriptor_written = false;
+        let mut pwd_last_set: Option<i64> = None;
         for m in &mods {
             let key = m.attr.to_ascii_lowercase();
             if SYSTEM_ONLY.contains(&key.as_str()) || key == "objectclass" {
@@ -50,6 +51,11 @@ impl Directory {
                 }
                 continue;
             }
+            if key == "pwdlastset" {
+                check_modified_attribute(&e, &m.attr)?;
+                pwd_last_set = Some(pwd_last_set_write(m)?);
+                continue;
+            }
             if is_forward_link(&key) {
                 self.modify_links(&st, &mut e, &key, m)?;
                 continue;
@@ -61,12 +67,29 @@ impl Directory {
             }
             apply_values(&mut e, m)?;
             check_modified_attribute(&e, &m.attr)?;
+            // Unlocking (lockoutTime = 0) also clears the bad-password count (Samba
+            // samldb_lockout_time).
+            if key == "lockouttime" && e.first_i64("lockoutTime") == Some(0) {
+                e.set_str("badPwdCount", "0");
+            }
         }
         let now = self.clock.now();
+        let password_changed = password.is_some();
         if let Some(pw) = password {
             let d = domain.ok_or_else(|| DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM))?;
             let realm = self.forest.domains[d].realm.clone();
             self.apply_password(&mut e, &realm, &pw, now);
+        }
+        match pwd_last_set {
+            // "User must change password at next logon".
+            Some(0) => e.set_str("pwdLastSet", "0"),
+            // -1: now, but only where it changes something: from 0, or with a new password
+            // (a -1 on a set pwdLastSet is a no-op; Samba setup_last_set_field, which
+            // follows Windows).
+            Some(_) if !password_changed && e.first_i64("pwdLastSet").unwrap_or(0) == 0 => {
+                e.set_str("pwdLastSet", now.0.to_string())
+            }
+            _ => {}
         }
         if let Some(d) = domain {
             if e.has("objectSid") {
@@ -130,6 +153,27 @@ impl Directory {
             e.links.remove(key);
         }
         Ok(())
+    }
+}
+
+/// A write of pwdLastSet: only 0 ("must change at next logon") and -1 ("now") are accepted, as
+/// one value of a replace or add (Samba's
+/// `setup_last_set_field` answers other values with LDAP other (80) and
+/// WERR_INVALID_PARAMETER — its tests pass against Windows; the text is inferred).
+fn pwd_last_set_write(m: &Modification) -> DsResult<i64> {
+    let refused = || DsError::svc(code::OTHER, 0x57, 5003, "WILL_NOT_PERFORM", 0);
+    let [v] = m.values.as_slice() else {
+        return Err(refused());
+    };
+    if !matches!(m.op, ModOp::Replace | ModOp::Add) {
+        return Err(refused());
+    }
+    match std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+    {
+        Some(n @ (0 | -1)) => Ok(n),
+        _ => Err(refused()),
     }
 }
 

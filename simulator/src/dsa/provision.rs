@@ -313,6 +313,21 @@ impl Provisioner<'_> {
         e
     }
 
+    /// AdminSDHolder's default descriptor ([`super::sdprop::ADMIN_SD_HOLDER_SDDL`]).
+    fn admin_sd_holder_descriptor(&mut self, st: &mut super::DirState, dn: Dn, d: &DomainInfo) {
+        use crate::security::well_known::AliasDomains;
+        let ctx = AliasDomains::child(d.sid.clone(), self.dir.forest.root().sid.clone());
+        let sd = crate::security::sddl::parse(super::sdprop::ADMIN_SD_HOLDER_SDDL, &ctx)
+            .expect("AdminSDHolder SDDL parses")
+            .to_bytes()
+            .expect("AdminSDHolder SD encodes");
+        if let Some(cur) = st.store.get_by_dn(&dn) {
+            let mut e = (**cur).clone();
+            e.set("nTSecurityDescriptor", vec![sd]);
+            st.store.update(e).expect("AdminSDHolder exists");
+        }
+    }
+
     /// Stores a provisioned entry with its descriptor: the well-known object's SD (MS-ADTS
     /// 6.1.x) or the class default, inheriting from its parent as an add does (MS-DTYP 2.5.3.4).
     fn insert(&mut self, st: &mut super::DirState, mut e: Entry) -> EntryId {
@@ -474,7 +489,8 @@ impl Provisioner<'_> {
         let mut infra = self.object(st, Some(&d.dn), ("CN", "Infrastructure"), "infrastructureUpdate");
         infra.set_str("fSMORoleOwner", d.ntds_settings_dn.to_string());
         self.insert(st, infra);
-        self.container(st, &system, "AdminSDHolder", "container", true);
+        let holder = self.container(st, &system, "AdminSDHolder", "container", true);
+        self.admin_sd_holder_descriptor(st, holder, d);
 
         // BUILTIN domain (S-1-5-32) and its aliases.
         let builtin_sid = Sid::new(5, &[32]);

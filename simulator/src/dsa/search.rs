@@ -23,6 +23,8 @@ enum Truth {
 impl Directory {
     pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
         let base = bound_target(caller, &req.base)?;
+        // SDProp's hourly pass, when due, runs before the read sees the entries.
+        self.sdprop_if_due();
         // A read after the interval rolls gMSA passwords over first (docs/notes/gmsa-gkdi.md §3):
         // the gMSAs among this search's candidates that are due roll over, then the search runs
         // again on the updated entries (once: a rollover that fails keeps the stored keys).

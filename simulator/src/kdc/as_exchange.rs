@@ -1,7 +1,7 @@
 //! The AS exchange (RFC 4120 §3.1, MS-KILE 3.3.5.6).
 
 use super::crypto::Etype;
-use super::db::{uac, KdcPrincipal, KerberosKey};
+use super::db::{uac, KdcPrincipal, KerberosKey, LogonRestriction};
 use super::error::{code, Refusal};
 use super::key_usage;
 use super::messages::{
@@ -29,12 +29,17 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
         code::KDC_ERR_C_PRINCIPAL_UNKNOWN,
         "client not found",
     ))?;
-    // A disabled or locked-out account is revoked (RFC 4120 §7.5.9, MS-KILE 3.3.5.6.1.1).
+    // A disabled, locked-out or expired account is revoked before any pre-authentication is
+    // looked at (RFC 4120 §7.5.9, MS-KILE 3.3.5.6.1.1; a locked account with the right
+    // password is still refused, and a wrong one does not count).
     if client.user_account_control & (uac::ACCOUNTDISABLE | uac::LOCKOUT) != 0 {
         return Err(Refusal::new(
             code::KDC_ERR_CLIENT_REVOKED,
             "account disabled or locked",
         ));
+    }
+    if let Some(LogonRestriction::Revoked(why)) = client.logon_restriction {
+        return Err(Refusal::new(code::KDC_ERR_CLIENT_REVOKED, why));
     }
     let sname = body.sname.as_ref().ok_or(Refusal::new(
         code::KDC_ERR_S_PRINCIPAL_UNKNOWN,
@@ -55,7 +60,16 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
 
     let (reply_etype, reply_key, pre_authenticated) = match req.padata(pa_type::PA_ENC_TIMESTAMP) {
         Some(pa) => {
-            let (etype, key) = verify_encrypted_timestamp(kdc, &pa.value, &client, &candidates, now.unix)?;
+            let verified = verify_encrypted_timestamp(kdc, &pa.value, &client, &candidates, now.unix);
+            // A wrong key counts towards the lockout; a good one resets it (MS-KILE 3.3.5.6.1.1).
+            match &verified {
+                Err(r) if r.code == code::KDC_ERR_PREAUTH_FAILED => {
+                    kdc.db().record_preauth(&realm, &client, false)
+                }
+                Ok(_) => kdc.db().record_preauth(&realm, &client, true),
+                Err(_) => {}
+            }
+            let (etype, key) = verified?;
             (etype, key, true)
         }
         // UF_DONT_REQUIRE_PREAUTH: AD answers without pre-authentication (MS-KILE 3.3.5.6.1).
@@ -70,6 +84,17 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
             )
         }
     };
+
+    // A password that must change (pwdLastSet = 0) or has expired: KDC_ERR_KEY_EXPIRED once the
+    // client proved it knows it, except for the password-change service, whose ticket lets the
+    // user set a new one (RFC 3244 §2: kadmin/changepw, an SPN of krbtgt
+    // in AD). MIT kinit then prompts for a new password.
+    if client.logon_restriction == Some(LogonRestriction::KeyExpired) && !is_changepw(sname) {
+        return Err(Refusal::new(
+            code::KDC_ERR_KEY_EXPIRED,
+            "password expired or must change",
+        ));
+    }
 
     let (ticket_etype, ticket_key) = policy::ticket_key(&service).ok_or(Refusal::new(
         code::KDC_ERR_ETYPE_NOSUPP,
@@ -247,6 +272,12 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
             cipher,
         },
     })
+}
+
+/// The password-change service's name (RFC 3244 §2), compared case-insensitively as AD
+/// compares SPNs.
+fn is_changepw(sname: &PrincipalName) -> bool {
+    sname.joined().eq_ignore_ascii_case("kadmin/changepw")
 }
 
 /// RFC 4120 §5.2.7.5: RC4 keys take no salt; AES entries carry the account's AD salt.

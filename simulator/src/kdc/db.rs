@@ -32,6 +32,22 @@ pub trait KdcDatabase: Send + Sync + 'static {
     fn dc_netbios_name(&self, _realm: &str) -> Option<String> {
         None
     }
+
+    /// Told after the KDC checked a client's pre-authentication: a failure counts towards the
+    /// account's lockout, a success resets the count (MS-KILE 3.3.5.6.1.1: the KDC updates
+    /// badPwdCount as a password logon would). Optional: a database without lockout ignores it.
+    fn record_preauth(&self, _realm: &str, _client: &KdcPrincipal, _success: bool) {}
+}
+
+/// Why the directory's account-state rule keeps an account from getting tickets now
+/// (`dsa::account_state`; the database maps the state, the KDC answers with the code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogonRestriction {
+    /// Disabled, locked out or expired account: KDC_ERR_CLIENT_REVOKED, before pre-authentication.
+    Revoked(&'static str),
+    /// The password must change or has expired: KDC_ERR_KEY_EXPIRED after pre-authentication,
+    /// except for a ticket to kadmin/changepw.
+    KeyExpired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +85,8 @@ pub struct KdcPrincipal {
     pub logon_count: u32,
     pub pwd_last_set: NtTime,
     pub is_krbtgt: bool,
+    /// The account state's verdict at lookup time; `None`: may log on.
+    pub logon_restriction: Option<LogonRestriction>,
 }
 
 impl KdcPrincipal {

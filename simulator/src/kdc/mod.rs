@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, NtTime, TICKS_PER_SECOND, UNIX_EPOCH_AS_NTTIME};
-pub use db::{KdcDatabase, KdcPrincipal, KerberosKey, PrincipalLookup};
+pub use db::{KdcDatabase, KdcPrincipal, KerberosKey, LogonRestriction, PrincipalLookup};
 use der::tag;
 use error::{code, ErrorContext, Refusal};
 use messages::{msg_type, KdcReq, PrincipalName};

@@ -177,6 +177,7 @@ mod tests {
             logon_count: 0,
             pwd_last_set: NtTime(0),
             is_krbtgt: krbtgt,
+            logon_restriction: None,
         }
     }
 

@@ -12,7 +12,8 @@
 //! `GET snapshots`, `POST snapshots` (optional `{"path": "NAME"}` also writes it to the file NAME
 //! in the snapshot directory, never elsewhere, never over an existing file),
 //! `GET snapshots/{id}/file` (the snapshot file's bytes), `POST snapshots/{id}/restore`,
-//! `DELETE snapshots/{id}`, `POST reset`. Errors are `{"error": "…"}` with a 4xx status.
+//! `DELETE snapshots/{id}`, `POST reset`, `POST sdprop` (runs SDProp now: protected objects get
+//! AdminSDHolder's DACL; answers `{"protected": N, "updated": M}`). Errors are `{"error": "…"}` with a 4xx status.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -143,6 +144,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/snapshots/{id}/file", get(get_snapshot_file))
         .route("/v1/snapshots/{id}/restore", post(restore_snapshot))
         .route("/v1/reset", post(post_reset))
+        .route("/v1/sdprop", post(post_sdprop))
         .route("/v1/policies", get(get_policies).put(put_policies))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -541,6 +543,15 @@ async fn delete_snapshot(State(s): State<ControlState>, Path(id): Path<String>) 
     let id = snapshot_id(&id)?;
     s.snapshots.remove(id)?;
     Ok(Json(json!({ "deleted": id.to_string() })))
+}
+
+/// Runs SDProp now (MS-ADTS 3.1.1.6.1; on Windows, the RunProtectAdminGroupsTask rootDSE
+/// operation).
+async fn post_sdprop(State(s): State<ControlState>) -> ApiResult<Json<Value>> {
+    let report = s.dir.sdprop()?;
+    Ok(Json(
+        json!({ "protected": report.protected, "updated": report.updated }),
+    ))
 }
 
 async fn post_reset(State(s): State<ControlState>) -> ApiResult<Json<Value>> {

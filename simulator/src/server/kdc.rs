@@ -10,12 +10,13 @@ use thiserror::Error;
 
 use crate::auth::gss_krb5::ServiceKeys;
 use crate::clock::NtTime;
+use crate::dsa::account_state::{AccountState, KerberosVerdict};
 use crate::dsa::{spn, token, DirState, Directory, DomainInfo};
 use crate::kdc::crypto::{ETYPE_AES128, ETYPE_AES256, ETYPE_RC4_HMAC};
 use crate::kdc::keytab::{entries_for_principal, write_keytab, KeytabError};
 use crate::kdc::krb5conf::{render_with, RealmKdcs};
 use crate::kdc::messages::PrincipalName;
-use crate::kdc::{KdcDatabase, KdcPrincipal, KerberosKey, PrincipalLookup};
+use crate::kdc::{KdcDatabase, KdcPrincipal, KerberosKey, LogonRestriction, PrincipalLookup};
 use crate::model::{AccountSecrets, Entry, EntryId};
 use crate::security::Sid;
 
@@ -165,6 +166,7 @@ impl DirectoryKdcDb {
                     .unwrap_or(0),
             ),
             is_krbtgt: user_sid.rid() == Some(KRBTGT_RID),
+            logon_restriction: self.dir.account_state(st, entry).err().map(restriction),
             user_sid,
             sam_account_name: sam,
         })
@@ -230,6 +232,19 @@ impl KdcDatabase for DirectoryKdcDb {
         vec![self.domain().realm.clone()]
     }
 
+    fn record_preauth(&self, realm: &str, client: &KdcPrincipal, success: bool) {
+        if !realm.eq_ignore_ascii_case(&self.domain().realm) {
+            return;
+        }
+        let id = self.find(
+            &self.dir.read(),
+            &PrincipalLookup::SamAccountName(client.sam_account_name.clone()),
+        );
+        if let Some(id) = id {
+            self.dir.record_logon(id, success);
+        }
+    }
+
     fn dc_netbios_name(&self, realm: &str) -> Option<String> {
         realm
             .eq_ignore_ascii_case(&self.domain().realm)
@@ -258,6 +273,18 @@ impl ServiceKeys for DirectoryKdcDb {
             return None;
         }
         principal.key_for_ticket(etype, kvno).map(|k| k.key.clone())
+    }
+}
+
+/// The KDC's answer to an account state (`AccountState::kerberos`), with the reason it logs.
+fn restriction(state: AccountState) -> LogonRestriction {
+    match state.kerberos() {
+        KerberosVerdict::KeyExpired => LogonRestriction::KeyExpired,
+        KerberosVerdict::Revoked => LogonRestriction::Revoked(match state {
+            AccountState::Disabled => "account disabled",
+            AccountState::LockedOut => "account locked out",
+            _ => "account expired",
+        }),
     }
 }
 

@@ -183,6 +183,7 @@ pub fn user(realm: &str, sam: &str, password: &str, rid: u32) -> KdcPrincipal {
         logon_count: 7,
         pwd_last_set: NtTime::from_unix_seconds(T0 - 86_400),
         is_krbtgt: false,
+        logon_restriction: None,
     }
 }
 
@@ -205,6 +206,7 @@ pub fn machine(realm: &str, sam: &str, password: &str, rid: u32, uac: u32) -> Kd
 pub fn krbtgt(realm: &str) -> KdcPrincipal {
     KdcPrincipal {
         is_krbtgt: true,
+        logon_restriction: None,
         user_account_control: 0x202,
         keys: random_keys(2),
         salt: format!("{realm}krbtgt"),

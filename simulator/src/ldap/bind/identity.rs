@@ -45,7 +45,9 @@ impl NtlmAccounts for DirectoryAccounts<'_> {
 /// The caller of an NTLM logon, its token computed afresh from the directory, or the
 /// sub-status the account's state refuses it with ([`Directory::logon`]).
 pub fn ntlm_logon(dir: &Directory, id: EntryId) -> Result<Caller, u32> {
-    dir.logon(&dir.read(), id)
+    let caller = dir.logon(&dir.read(), id)?;
+    dir.record_logon(id, true);
+    Ok(caller)
 }
 
 /// Why a ticket names no caller.
