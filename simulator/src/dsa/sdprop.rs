@@ -300,13 +300,16 @@ mod tests {
             )],
         )
         .unwrap();
-        assert_ne!(sd_of(&dir, ADMINISTRATOR).dacl, sd.dacl);
+        // The write maps generic rights (GA) as Windows does when it stores an SD; compare
+        // with what AdminSDHolder holds.
+        let stored = sd_of(&dir, &holder_dn);
+        assert_ne!(sd_of(&dir, ADMINISTRATOR).dacl, stored.dacl);
         let report = dir.sdprop().unwrap();
         assert!(
             report.updated >= 2 && report.protected >= report.updated,
             "{report:?}"
         );
-        assert_eq!(sd_of(&dir, ADMINISTRATOR).dacl, sd.dacl);
+        assert_eq!(sd_of(&dir, ADMINISTRATOR).dacl, stored.dacl);
     }
 
     use crate::dsa::Caller;
