@@ -209,7 +209,8 @@ fn main() -> anyhow::Result<()> {
         .fmt_fields(logging::EscapedFields::default())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ADSIM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+                // hickory-server logs every DNS query at info: only its warnings by default.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},hickory_server=warn"))),
         )
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

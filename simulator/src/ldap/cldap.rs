@@ -9,7 +9,9 @@ use std::net::IpAddr;
 
 use ldap3_proto::proto::LdapSearchScope;
 
-use super::codec::{decode_request, encode_response, frame_len, LdapResult, RequestOp, ResponseOp};
+use super::codec::{
+    decode_request, encode_response, frame_len, LdapResult, RequestOp, ResponseOp, SearchRequest,
+};
 use super::netlogon::Ping;
 use super::rootdse;
 use crate::dsa::Directory;
@@ -33,30 +35,46 @@ pub fn answer(dir: &Directory, domain: usize, dc_ip: IpAddr, datagram: &[u8]) ->
         return None;
     }
     let msgid = request.msgid;
-    let done = encode_response(msgid, ResponseOp::SearchResultDone(LdapResult::success()), &[]);
-    let netlogon = search.attrs.iter().find(|a| a.eq_ignore_ascii_case("netlogon"));
-    let attrs = match netlogon {
-        // A ping that names another domain, or whose filter is not a ping's, gets the
-        // SearchResultDone alone (Samba's cldap_empty_reply; docs/fidelity.md).
-        Some(name) => match Ping::from_filter(&search.filter).and_then(|p| p.response(dir, domain, dc_ip)) {
-            Ok(value) => vec![(name.clone(), vec![value])],
-            Err(e) => {
-                tracing::debug!(reason = %e, "LDAP ping answered empty");
-                return Some(done);
-            }
-        },
-        None => rootdse::select(rootdse::root_dse(dir, domain, false), &search.attrs),
-    };
-    let mut out = encode_response(
-        msgid,
-        ResponseOp::SearchResultEntry {
-            dn: String::new(),
-            attrs,
-        },
-        &[],
-    );
-    out.extend(done);
+    let mut out = Vec::new();
+    if let Some(attrs) = root_dse_entry(dir, domain, false, dc_ip, &search) {
+        out = encode_response(
+            msgid,
+            ResponseOp::SearchResultEntry {
+                dn: String::new(),
+                attrs,
+            },
+            &[],
+        );
+    }
+    out.extend(encode_response(msgid, ResponseOp::SearchResultDone(LdapResult::success()), &[]));
     Some(out)
+}
+
+/// The entry a base search of the rootDSE returns, over UDP or TCP (`ldap::session`): with
+/// `Netlogon` among the attributes, the LDAP ping's answer (MS-ADTS 6.3.3 takes the ping over
+/// either; adcli sends it over TCP), else the rootDSE attributes asked for. `None`: no entry,
+/// only the SearchResultDone (a ping that names another domain, or whose filter is not a
+/// ping's: Samba's cldap_empty_reply; docs/fidelity.md).
+pub fn root_dse_entry(
+    dir: &Directory,
+    domain: usize,
+    global_catalog: bool,
+    dc_ip: IpAddr,
+    search: &SearchRequest,
+) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
+    let Some(name) = search.attrs.iter().find(|a| a.eq_ignore_ascii_case("netlogon")) else {
+        return Some(rootdse::select(
+            rootdse::root_dse(dir, domain, global_catalog),
+            &search.attrs,
+        ));
+    };
+    match Ping::from_filter(&search.filter).and_then(|p| p.response(dir, domain, dc_ip)) {
+        Ok(value) => Some(vec![(name.clone(), vec![value])]),
+        Err(e) => {
+            tracing::debug!(reason = %e, "LDAP ping answered empty");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
