@@ -210,7 +210,9 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ADSIM_LOG")
                 // hickory-server logs every DNS query at info: only its warnings by default.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},hickory_server=warn"))),
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(format!("{default_level},hickory_server=warn"))
+                }),
         )
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

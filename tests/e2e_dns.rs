@@ -34,7 +34,12 @@ fn port_of(url: &str) -> String {
 
 /// An objectGUID read with ldapsearch (base64 in LDIF), in its string form.
 fn guid_of(lab: &Adsim, dn: &str) -> String {
-    let out = lab.as_admin("ldapsearch", &lab.ldap(), &["-o", "ldif-wrap=no", "-b", dn, "-s", "base", "objectGUID"], None);
+    let out = lab.as_admin(
+        "ldapsearch",
+        &lab.ldap(),
+        &["-o", "ldif-wrap=no", "-b", dn, "-s", "base", "objectGUID"],
+        None,
+    );
     let ldif = text(&out);
     let b64 = ldif
         .lines()
@@ -69,7 +74,12 @@ fn dig_finds_every_record_a_dc_registers_with_the_ports_adsim_listens_on() {
     let dc = "dc1.corp.example.test.";
     let site = "Default-First-Site-Name";
     let domain_guid = guid_of(&lab, &lab.base());
-    let rootdse = text(&lab.as_admin("ldapsearch", &lab.ldap(), &["-o", "ldif-wrap=no", "-b", "", "-s", "base", "dsServiceName"], None));
+    let rootdse = text(&lab.as_admin(
+        "ldapsearch",
+        &lab.ldap(),
+        &["-o", "ldif-wrap=no", "-b", "", "-s", "base", "dsServiceName"],
+        None,
+    ));
     let dsa_dn = rootdse
         .lines()
         .find_map(|l| l.strip_prefix("dsServiceName: "))
@@ -94,7 +104,11 @@ fn dig_finds_every_record_a_dc_registers_with_the_ports_adsim_listens_on() {
         (format!("_gc._tcp.{site}._sites.{forest}"), &gc),
     ];
     for (name, port) in &srv {
-        assert_eq!(short(&dns, "SRV", name), vec![format!("0 100 {port} {dc}")], "{name}");
+        assert_eq!(
+            short(&dns, "SRV", name),
+            vec![format!("0 100 {port} {dc}")],
+            "{name}"
+        );
     }
     for name in [dc, forest, &format!("gc._msdcs.{forest}")] {
         assert_eq!(short(&dns, "A", name), vec!["127.0.0.1".to_string()], "{name}");
@@ -103,34 +117,64 @@ fn dig_finds_every_record_a_dc_registers_with_the_ports_adsim_listens_on() {
     let cname = format!("{dsa_guid}._msdcs.{forest}");
     assert_eq!(short(&dns, "CNAME", &cname), vec![dc.to_string()]);
     assert_eq!(
-        dig(&dns, &["+tcp", "+short", "SRV", &format!("_LDAP._TCP.DC._MSDCS.{}", forest.to_uppercase())]).trim(),
+        dig(
+            &dns,
+            &[
+                "+tcp",
+                "+short",
+                "SRV",
+                &format!("_LDAP._TCP.DC._MSDCS.{}", forest.to_uppercase())
+            ]
+        )
+        .trim(),
         format!("0 100 {ldap} {dc}")
     );
     // SOA and NS of both zones.
     for zone in [forest.to_string(), format!("_msdcs.{forest}")] {
         assert_eq!(short(&dns, "NS", &zone), vec![dc.to_string()], "{zone}");
         let soa = short(&dns, "SOA", &zone);
-        assert!(soa[0].starts_with(&format!("{dc} hostmaster.{zone}. ")), "{zone}: {soa:?}");
+        assert!(
+            soa[0].starts_with(&format!("{dc} hostmaster.{zone}. ")),
+            "{zone}: {soa:?}"
+        );
     }
     // kpasswd has no listener on this branch: no record sends clients to a closed port.
     assert!(dig(&dns, &["SRV", &format!("_kpasswd._tcp.{forest}")]).contains("status: NXDOMAIN"));
     // NXDOMAIN, NODATA (NOERROR with no answer, the zone's SOA for negative caching), REFUSED
     // outside the zones without recursion (RA clear), and no zone transfer.
     let nx = dig(&dns, &["A", &format!("nosuch.{forest}")]);
-    assert!(nx.contains("status: NXDOMAIN") && nx.contains("flags: qr aa rd;"), "{nx}");
+    assert!(
+        nx.contains("status: NXDOMAIN") && nx.contains("flags: qr aa rd;"),
+        "{nx}"
+    );
     let nodata = dig(&dns, &["A", &format!("_ldap._tcp.{forest}")]);
-    assert!(nodata.contains("status: NOERROR") && nodata.contains("ANSWER: 0"), "{nodata}");
+    assert!(
+        nodata.contains("status: NOERROR") && nodata.contains("ANSWER: 0"),
+        "{nodata}"
+    );
     assert!(nodata.contains("IN\tSOA"), "{nodata}");
     let ent = dig(&dns, &["SRV", &format!("_tcp.{forest}")]);
-    assert!(ent.contains("status: NOERROR") && ent.contains("ANSWER: 0"), "{ent}");
+    assert!(
+        ent.contains("status: NOERROR") && ent.contains("ANSWER: 0"),
+        "{ent}"
+    );
     let outside = dig(&dns, &["A", "example.com"]);
-    assert!(outside.contains("status: REFUSED") && !outside.contains(" ra"), "{outside}");
+    assert!(
+        outside.contains("status: REFUSED") && !outside.contains(" ra"),
+        "{outside}"
+    );
     let axfr = dig(&dns, &["AXFR", forest]);
-    assert!(axfr.contains("Transfer failed") || axfr.contains("REFUSED"), "{axfr}");
+    assert!(
+        axfr.contains("Transfer failed") || axfr.contains("REFUSED"),
+        "{axfr}"
+    );
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
 }
 
 /// `args` run in a private mount namespace whose /etc/resolv.conf names only `nameserver`
@@ -139,15 +183,24 @@ fn with_resolver(nameserver: &str, envs: &[(&str, &str)], args: &[&str], stdin: 
     let dir = std::env::temp_dir().join(format!("adsim-resolv-{}-{nameserver}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let resolv = dir.join("resolv.conf");
-    std::fs::write(&resolv, format!("nameserver {nameserver}\noptions timeout:2 attempts:1\n")).unwrap();
+    std::fs::write(
+        &resolv,
+        format!("nameserver {nameserver}\noptions timeout:2 attempts:1\n"),
+    )
+    .unwrap();
     let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "sh", "-c", "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\""])
-        .arg(&resolv)
-        .args(args)
-        .envs(envs.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"",
+    ])
+    .arg(&resolv)
+    .args(args)
+    .envs(envs.iter().copied())
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("unshare runs");
     {
         use std::io::Write;
@@ -192,7 +245,16 @@ fn adcli_and_kinit_find_the_dc_through_dns_srv_records_and_the_ldap_ping() {
         .lines()
         .find_map(|l| l.strip_prefix("domain-controller-flags = "))
         .unwrap_or_else(|| panic!("{info}"));
-    for f in ["pdc", "gc", "ldap", "ds", "kdc", "closest", "writable", "full-secret"] {
+    for f in [
+        "pdc",
+        "gc",
+        "ldap",
+        "ds",
+        "kdc",
+        "closest",
+        "writable",
+        "full-secret",
+    ] {
         assert!(flags.split_whitespace().any(|x| x == f), "{f}: {flags}");
     }
 
@@ -209,7 +271,11 @@ fn adcli_and_kinit_find_the_dc_through_dns_srv_records_and_the_ldap_ping() {
         .args(["info", "--domain-controller", ALIAS, "other.example.test"])
         .output()
         .unwrap();
-    assert!(text(&other).contains("domain-name = corp.example.test"), "{}", text(&other));
+    assert!(
+        text(&other).contains("domain-name = corp.example.test"),
+        "{}",
+        text(&other)
+    );
 
     // MIT kinit with no [realms] entry: the KDC comes from _kerberos._udp.CORP.EXAMPLE.TEST.
     let dir = std::env::temp_dir().join(format!("adsim-dns-kinit-{}", std::process::id()));

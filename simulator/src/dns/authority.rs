@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use hickory_server::authority::{
-    AuthLookup, Authority, LookupControlFlow, LookupError, LookupOptions, LookupRecords,
-    MessageRequest, UpdateResult, ZoneType,
+    AuthLookup, Authority, LookupControlFlow, LookupError, LookupOptions, LookupRecords, MessageRequest,
+    UpdateResult, ZoneType,
 };
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{LowerName, Record, RecordSet, RecordType};
@@ -81,7 +81,11 @@ impl Authority for ZoneAuthority {
         })
     }
 
-    async fn search(&self, request: RequestInfo<'_>, options: LookupOptions) -> LookupControlFlow<AuthLookup> {
+    async fn search(
+        &self,
+        request: RequestInfo<'_>,
+        options: LookupOptions,
+    ) -> LookupControlFlow<AuthLookup> {
         let rtype = request.query.query_type();
         if matches!(rtype, RecordType::AXFR | RecordType::IXFR) {
             return LookupControlFlow::Break(Err(LookupError::from(ResponseCode::Refused)));
@@ -89,7 +93,11 @@ impl Authority for ZoneAuthority {
         self.lookup(request.query.name(), rtype, options).await
     }
 
-    async fn get_nsec_records(&self, _name: &LowerName, _options: LookupOptions) -> LookupControlFlow<AuthLookup> {
+    async fn get_nsec_records(
+        &self,
+        _name: &LowerName,
+        _options: LookupOptions,
+    ) -> LookupControlFlow<AuthLookup> {
         // Unsigned zones: no NSEC records.
         LookupControlFlow::Continue(Ok(AuthLookup::default()))
     }

@@ -144,7 +144,10 @@ impl DcRecords {
             push(format!("_kerberos._udp.{x}"), srv(ports.kdc));
             push(format!("_kerberos._tcp.{site}._sites.{x}"), srv(ports.kdc));
             push(format!("_kerberos._tcp.dc._msdcs.{x}"), srv(ports.kdc));
-            push(format!("_kerberos._tcp.{site}._sites.dc._msdcs.{x}"), srv(ports.kdc));
+            push(
+                format!("_kerberos._tcp.{site}._sites.dc._msdcs.{x}"),
+                srv(ports.kdc),
+            );
             if let Some(kpasswd) = ports.kpasswd {
                 push(format!("_kpasswd._tcp.{x}"), srv(kpasswd));
                 push(format!("_kpasswd._udp.{x}"), srv(kpasswd));
@@ -159,7 +162,10 @@ impl DcRecords {
         // gc._msdcs.Z A).
         let gc = |port: u16| RData::SRV(SRV::new(0, 100, port, name(root_dc)));
         push(format!("_ldap._tcp.gc._msdcs.{forest}"), gc(self.gc_port));
-        push(format!("_ldap._tcp.{site}._sites.gc._msdcs.{forest}"), gc(self.gc_port));
+        push(
+            format!("_ldap._tcp.{site}._sites.gc._msdcs.{forest}"),
+            gc(self.gc_port),
+        );
         push(format!("_gc._tcp.{forest}"), gc(self.gc_port));
         push(format!("_gc._tcp.{site}._sites.{forest}"), gc(self.gc_port));
         push(format!("gc._msdcs.{forest}"), address);
@@ -258,18 +264,36 @@ mod tests {
         let guid = dir.object_guid(&dir.forest.root().dn).unwrap();
         for (owner, port) in [
             ("_ldap._tcp.corp.example.test", 1389),
-            ("_ldap._tcp.Default-First-Site-Name._sites.corp.example.test", 1389),
+            (
+                "_ldap._tcp.Default-First-Site-Name._sites.corp.example.test",
+                1389,
+            ),
             ("_ldap._tcp.dc._msdcs.corp.example.test", 1389),
-            ("_ldap._tcp.Default-First-Site-Name._sites.dc._msdcs.corp.example.test", 1389),
-            (&format!("_ldap._tcp.{guid}.domains._msdcs.corp.example.test"), 1389),
+            (
+                "_ldap._tcp.Default-First-Site-Name._sites.dc._msdcs.corp.example.test",
+                1389,
+            ),
+            (
+                &format!("_ldap._tcp.{guid}.domains._msdcs.corp.example.test"),
+                1389,
+            ),
             ("_ldap._tcp.pdc._msdcs.corp.example.test", 1389),
             ("_kerberos._tcp.corp.example.test", 1088),
             ("_kerberos._udp.corp.example.test", 1088),
-            ("_kerberos._tcp.Default-First-Site-Name._sites.corp.example.test", 1088),
+            (
+                "_kerberos._tcp.Default-First-Site-Name._sites.corp.example.test",
+                1088,
+            ),
             ("_kerberos._tcp.dc._msdcs.corp.example.test", 1088),
-            ("_kerberos._tcp.Default-First-Site-Name._sites.dc._msdcs.corp.example.test", 1088),
+            (
+                "_kerberos._tcp.Default-First-Site-Name._sites.dc._msdcs.corp.example.test",
+                1088,
+            ),
             ("_ldap._tcp.gc._msdcs.corp.example.test", 3268),
-            ("_ldap._tcp.Default-First-Site-Name._sites.gc._msdcs.corp.example.test", 3268),
+            (
+                "_ldap._tcp.Default-First-Site-Name._sites.gc._msdcs.corp.example.test",
+                3268,
+            ),
             ("_gc._tcp.corp.example.test", 3268),
             ("_gc._tcp.Default-First-Site-Name._sites.corp.example.test", 3268),
         ] {
@@ -288,7 +312,10 @@ mod tests {
     fn kpasswd_is_published_only_with_a_listener() {
         let dir = forest(&[]);
         let owner = name("_kpasswd._udp.corp.example.test");
-        assert_eq!(records(&dir, None).answer(&owner, RecordType::SRV), Answer::NxDomain);
+        assert_eq!(
+            records(&dir, None).answer(&owner, RecordType::SRV),
+            Answer::NxDomain
+        );
         assert_eq!(
             srv(&records(&dir, Some(464)), "_kpasswd._tcp.corp.example.test"),
             vec![(464, "dc1.corp.example.test.".to_string())]
@@ -328,8 +355,14 @@ mod tests {
         assert_eq!(c[0].data(), &RData::CNAME(CNAME(name("dc1.corp.example.test"))));
         // An IPv6 listen address gives AAAA records instead.
         let v6 = DcRecords::new(dir.clone(), "::1".parse().unwrap(), r.ports.clone(), 3268);
-        assert!(matches!(v6.answer(&name("dc1.corp.example.test"), RecordType::AAAA), Answer::Records(_)));
-        assert_eq!(v6.answer(&name("dc1.corp.example.test"), RecordType::A), Answer::NoData);
+        assert!(matches!(
+            v6.answer(&name("dc1.corp.example.test"), RecordType::AAAA),
+            Answer::Records(_)
+        ));
+        assert_eq!(
+            v6.answer(&name("dc1.corp.example.test"), RecordType::A),
+            Answer::NoData
+        );
     }
 
     #[test]
@@ -337,13 +370,22 @@ mod tests {
         let dir = forest(&[]);
         let r = records(&dir, None);
         // The name holds an SRV record, not an A record.
-        assert_eq!(r.answer(&name("_ldap._tcp.corp.example.test"), RecordType::A), Answer::NoData);
+        assert_eq!(
+            r.answer(&name("_ldap._tcp.corp.example.test"), RecordType::A),
+            Answer::NoData
+        );
         // Empty non-terminals exist.
-        assert_eq!(r.answer(&name("_tcp.corp.example.test"), RecordType::SRV), Answer::NoData);
+        assert_eq!(
+            r.answer(&name("_tcp.corp.example.test"), RecordType::SRV),
+            Answer::NoData
+        );
         assert_eq!(
             r.answer(&name("_sites.dc._msdcs.corp.example.test"), RecordType::A),
             Answer::NoData
         );
-        assert_eq!(r.answer(&name("nosuch.corp.example.test"), RecordType::A), Answer::NxDomain);
+        assert_eq!(
+            r.answer(&name("nosuch.corp.example.test"), RecordType::A),
+            Answer::NxDomain
+        );
     }
 }

@@ -46,7 +46,11 @@ pub fn answer(dir: &Directory, domain: usize, dc_ip: IpAddr, datagram: &[u8]) ->
             &[],
         );
     }
-    out.extend(encode_response(msgid, ResponseOp::SearchResultDone(LdapResult::success()), &[]));
+    out.extend(encode_response(
+        msgid,
+        ResponseOp::SearchResultDone(LdapResult::success()),
+        &[],
+    ));
     Some(out)
 }
 
@@ -87,7 +91,10 @@ mod tests {
     use crate::model::filter::Filter;
     use std::sync::Arc;
 
-    const SAMBA: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cldap-samba-4.22.json"));
+    const SAMBA: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/cldap-samba-4.22.json"
+    ));
     /// The domain GUID and DS flags of the Samba DC that answered.
     const SAMBA_GUID: &str = "c93179c234bd744f91d28ae414d93089";
     const SAMBA_FLAGS: &str = "fd130000";
@@ -193,7 +200,9 @@ mod tests {
     }
 
     fn ping(dir: &Directory, terms: Vec<Filter>) -> Result<Vec<u8>, PingError> {
-        Ping::from_filter(&Filter::And(terms)).unwrap().response(dir, 0, ip())
+        Ping::from_filter(&Filter::And(terms))
+            .unwrap()
+            .response(dir, 0, ip())
     }
 
     #[test]
@@ -202,13 +211,20 @@ mod tests {
         let v = 6u32.to_le_bytes();
         let guid = dir.object_guid(&dir.forest.root().dn).unwrap();
         let sid = dir.forest.root().sid.clone();
-        assert!(ping(&dir, vec![eq("NtVer", &v)]).is_ok(), "no domain: the DC's own");
+        assert!(
+            ping(&dir, vec![eq("NtVer", &v)]).is_ok(),
+            "no domain: the DC's own"
+        );
         assert!(ping(&dir, vec![eq("DomainGuid", &guid.to_bytes_le()), eq("NtVer", &v)]).is_ok());
         assert!(ping(&dir, vec![eq("DomainSid", &sid.to_bytes()), eq("NtVer", &v)]).is_ok());
         // A wrong name is forgiven when the GUID is right (Samba looks the GUID up next).
         assert!(ping(
             &dir,
-            vec![eq("DnsDomain", b"x.test"), eq("DomainGuid", &guid.to_bytes_le()), eq("NtVer", &v)]
+            vec![
+                eq("DnsDomain", b"x.test"),
+                eq("DomainGuid", &guid.to_bytes_le()),
+                eq("NtVer", &v)
+            ]
         )
         .is_ok());
         for wrong in [
@@ -229,7 +245,11 @@ mod tests {
         let dir = samba_like();
         let v = 6u32.to_le_bytes();
         let op = |user: &[u8], aac: u32| {
-            let r = ping(&dir, vec![eq("User", user), eq("AAC", &aac.to_le_bytes()), eq("NtVer", &v)]).unwrap();
+            let r = ping(
+                &dir,
+                vec![eq("User", user), eq("AAC", &aac.to_le_bytes()), eq("NtVer", &v)],
+            )
+            .unwrap();
             u16::from_le_bytes([r[0], r[1]])
         };
         assert_eq!(op(b"alice", 0x10), 23, "ACB_NORMAL, a normal account");
@@ -253,7 +273,10 @@ mod tests {
     }
 
     fn search(base: &str, scope: u8, attrs: &[&str]) -> Vec<u8> {
-        let attrs: Vec<Vec<u8>> = attrs.iter().map(|a| tlv(ident::OCTET_STRING, a.as_bytes())).collect();
+        let attrs: Vec<Vec<u8>> = attrs
+            .iter()
+            .map(|a| tlv(ident::OCTET_STRING, a.as_bytes()))
+            .collect();
         let req = tlv_parts(
             ident::application_constructed(3),
             &[
@@ -273,11 +296,20 @@ mod tests {
     #[test]
     fn the_root_dse_is_served_over_udp_and_other_datagrams_are_dropped() {
         let dir = samba_like();
-        let reply = answer(&dir, 0, ip(), &search("", 0, &["dnsHostName", "defaultNamingContext"])).unwrap();
+        let reply = answer(
+            &dir,
+            0,
+            ip(),
+            &search("", 0, &["dnsHostName", "defaultNamingContext"]),
+        )
+        .unwrap();
         let text = String::from_utf8_lossy(&reply);
         assert!(text.contains("dc1.samba.example.test"), "{text}");
         assert!(text.contains("DC=samba,DC=example,DC=test"), "{text}");
-        assert!(!text.contains("configurationNamingContext"), "only what was asked: {text}");
+        assert!(
+            !text.contains("configurationNamingContext"),
+            "only what was asked: {text}"
+        );
         // A ping whose filter is not one gets the SearchResultDone alone.
         let done = answer(&dir, 0, ip(), &search("", 0, &["Netlogon"])).unwrap();
         assert_eq!(hex::encode(done), "300c02010965070a010004000400");

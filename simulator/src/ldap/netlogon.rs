@@ -108,7 +108,9 @@ impl Ping {
                 "ntver" => p.ntver = le_u32(v),
                 "domainsid" => p.domain_sid = Some(Sid::from_bytes(v).map_err(|_| PingError::Filter)?),
                 "domainguid" => {
-                    p.domain_guid = <[u8; 16]>::try_from(v.as_slice()).ok().map(uuid::Uuid::from_bytes_le)
+                    p.domain_guid = <[u8; 16]>::try_from(v.as_slice())
+                        .ok()
+                        .map(uuid::Uuid::from_bytes_le)
                 }
                 _ => {}
             }
@@ -129,7 +131,8 @@ impl Ping {
         let ours = match by_name {
             Some(true) => true,
             _ if self.domain_guid.is_some() || self.domain_sid.is_some() => {
-                self.domain_guid.is_none_or(|g| g == guid) && self.domain_sid.as_ref().is_none_or(|s| *s == d.sid)
+                self.domain_guid.is_none_or(|g| g == guid)
+                    && self.domain_sid.as_ref().is_none_or(|s| *s == d.sid)
             }
             Some(false) => false,
             None => true,

@@ -411,7 +411,8 @@ impl Session {
         // The rootDSE is readable anonymously (RFC 4512 §5.1), the LDAP ping too (MS-ADTS
         // 6.3.3, the `Netlogon` attribute).
         if s.base.is_empty() && s.scope == LdapSearchScope::Base {
-            let entry = super::cldap::root_dse_entry(&ctx.dir, ctx.domain, ctx.global_catalog, ctx.dc_ip(), &s);
+            let entry =
+                super::cldap::root_dse_entry(&ctx.dir, ctx.domain, ctx.global_catalog, ctx.dc_ip(), &s);
             let mut out = Vec::new();
             if let Some(attrs) = entry {
                 let matches = match &s.filter {

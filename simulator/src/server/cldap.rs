@@ -11,7 +11,12 @@ use crate::dsa::Directory;
 use crate::ldap::cldap::{answer, MAX_DATAGRAM};
 
 /// Answers datagrams for the DC of `domain` (reached at `dc_ip`) until the socket fails.
-pub async fn serve(socket: UdpSocket, dir: Arc<Directory>, domain: usize, dc_ip: IpAddr) -> std::io::Result<()> {
+pub async fn serve(
+    socket: UdpSocket,
+    dir: Arc<Directory>,
+    domain: usize,
+    dc_ip: IpAddr,
+) -> std::io::Result<()> {
     // One byte more than the largest accepted request: a longer datagram is seen as such.
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     loop {
