@@ -27,8 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a forest and serve LDAP, LDAPS (and StartTLS), the Global Catalog, the KDC and the
-    /// control API.
+    /// Start a forest and serve LDAP, LDAPS (and StartTLS), CLDAP, the Global Catalog, the KDC,
+    /// DNS and the control API.
     Serve(Box<ServeArgs>),
     /// Drive a running server through its control API (clock, KDS root keys, health).
     Ctl(ctl::CtlArgs),
@@ -102,6 +102,11 @@ struct ServeArgs {
     /// Port of the HTTP control API (0 = ephemeral).
     #[arg(long, default_value_t = 8389)]
     control_port: u16,
+    /// Port of the DNS server of the forest's zones, UDP and TCP (0 = ephemeral; AD's 53
+    /// needs root). It answers the SRV, A and CNAME records a DC registers (`dns` in the
+    /// ready line).
+    #[arg(long, default_value_t = 1053)]
+    dns_port: u16,
     /// Address of the HTTP control API (default: the listen address when it is a loopback
     /// address, else 127.0.0.1). The API is unauthenticated and hands out keys.
     #[arg(long, value_name = "ADDR")]
@@ -204,7 +209,10 @@ fn main() -> anyhow::Result<()> {
         .fmt_fields(logging::EscapedFields::default())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ADSIM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+                // hickory-server logs every DNS query at info: only its warnings by default.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(format!("{default_level},hickory_server=warn"))
+                }),
         )
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -276,6 +284,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         gcs_port: args.gcs_port,
         kdc_port: args.kdc_port,
         control_port: args.control_port,
+        dns_port: args.dns_port,
         control_listen: args.control_listen,
         kdc: adsim_simulator::kdc::KdcConfig {
             max_skew_seconds: i64::from(args.max_skew_minutes) * 60,

@@ -106,6 +106,7 @@ class ServeOptions:
             "--gcs-port", str(ports["gcs"]),
             "--kdc-port", str(ports["kdc"]),
             "--control-port", "0",
+            "--dns-port", "0",
             "--state-dir", str(state_dir),
         ]  # fmt: skip
         if self.topology:

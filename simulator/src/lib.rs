@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod dns;
 pub mod dsa;
 pub mod gmsa;
 pub mod kdc;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 pub const ADMIN_PASSWORD: &str = "Adsim-Passw0rd!";
 
 /// `adsim serve` flags for ephemeral ports everywhere.
-pub const EPHEMERAL_PORTS: [&str; 12] = [
+pub const EPHEMERAL_PORTS: [&str; 14] = [
     "--ldap-port",
     "0",
     "--ldaps-port",
@@ -20,11 +20,13 @@ pub const EPHEMERAL_PORTS: [&str; 12] = [
     "0",
     "--control-port",
     "0",
+    "--dns-port",
+    "0",
 ];
 
-/// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88) on `addr`, with an
-/// ephemeral control port.
-pub fn standard_ports(addr: &str) -> [&str; 14] {
+/// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88, DNS on 53) on `addr`,
+/// with an ephemeral control port.
+pub fn standard_ports(addr: &str) -> [&str; 16] {
     [
         "--listen",
         addr,
@@ -40,6 +42,8 @@ pub fn standard_ports(addr: &str) -> [&str; 14] {
         "88",
         "--control-port",
         "0",
+        "--dns-port",
+        "53",
     ]
 }
 

@@ -259,6 +259,13 @@ impl Directory {
         }
     }
 
+    /// The objectGUID of the entry at `dn` (stored little-endian, MS-DTYP 2.3.4.2), if any.
+    pub fn object_guid(&self, dn: &crate::model::Dn) -> Option<uuid::Uuid> {
+        let st = self.read();
+        let bytes = st.store.get(st.store.lookup(dn)?)?.first("objectGUID")?;
+        Some(uuid::Uuid::from_bytes_le(bytes.try_into().ok()?))
+    }
+
     /// Draws 16 bytes from the forest's seeded random stream.
     pub fn random_guid(st: &mut DirState) -> uuid::Uuid {
         let mut b = [0u8; 16];

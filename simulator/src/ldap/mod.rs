@@ -3,12 +3,15 @@
 //! `controls` gives typed request/response control values; `session` answers decoded requests
 //! with typed responses, and `wire` is a connection's one path from bytes to requests and from
 //! responses to bytes, through its protection (TLS or a SASL security layer); `bind` is the
-//! state machine of the Sicily NTLM, SASL GSSAPI and GSS-SPNEGO binds.
+//! state machine of the Sicily NTLM, SASL GSSAPI and GSS-SPNEGO binds; `cldap` answers
+//! datagrams (the LDAP ping of `netlogon`, the rootDSE) on UDP.
 
 pub mod bind;
+pub mod cldap;
 pub mod codec;
 pub mod controls;
 pub mod filter;
+pub mod netlogon;
 pub mod rootdse;
 pub mod session;
 pub mod wire;

@@ -10,7 +10,7 @@ use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
 use super::bind::{Binder, Layer};
 use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, RequestOp, ResponseOp};
 use super::controls::{RequestControl, ResponseControl, SortKey};
-use super::rootdse::{self, OID_STARTTLS, OID_WHOAMI};
+use super::rootdse::{OID_STARTTLS, OID_WHOAMI};
 use crate::auth::gss_krb5::ServiceKeys;
 use crate::dsa::error::code;
 use crate::dsa::request::{ModOp, Modification, Scope, SearchEntry, SearchRequest, View};
@@ -44,6 +44,16 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
+    /// The address this DC listens on, from its own LDAP URL (`server` writes it from the
+    /// bound socket); 127.0.0.1 if it cannot be read. The LDAP ping's DcSockAddr carries it.
+    pub fn dc_ip(&self) -> std::net::IpAddr {
+        self.domain_urls
+            .get(self.domain)
+            .and_then(|u| u.strip_prefix("ldap://"))
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip())
+    }
+
     /// The context of `domain`'s DC with `adsim serve`'s defaults: not a GC, no other domains'
     /// URLs, no signing requirement, channel binding when supported (no TLS binding known yet),
     /// AD's 5-minute skew and a replay cache of its own. Callers change fields as needed.
@@ -403,28 +413,29 @@ impl Session {
             }
         }
 
-        // The rootDSE is readable anonymously (RFC 4512 §5.1).
+        // The rootDSE is readable anonymously (RFC 4512 §5.1), the LDAP ping too (MS-ADTS
+        // 6.3.3, the `Netlogon` attribute).
         if s.base.is_empty() && s.scope == LdapSearchScope::Base {
-            let attrs = rootdse::select(
-                rootdse::root_dse(&ctx.dir, ctx.domain, ctx.global_catalog),
-                &s.attrs,
-            );
-            let matches = match &s.filter {
-                crate::model::filter::Filter::Present(a) => {
-                    a.eq_ignore_ascii_case("objectClass")
-                        || attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(a))
-                }
-                _ => true,
-            };
+            let entry =
+                super::cldap::root_dse_entry(&ctx.dir, ctx.domain, ctx.global_catalog, ctx.dc_ip(), &s);
             let mut out = Vec::new();
-            if matches {
-                out.push(LdapResponse::new(
-                    msgid,
-                    ResponseOp::SearchResultEntry {
-                        dn: String::new(),
-                        attrs,
-                    },
-                ));
+            if let Some(attrs) = entry {
+                let matches = match &s.filter {
+                    crate::model::filter::Filter::Present(a) => {
+                        a.eq_ignore_ascii_case("objectClass")
+                            || attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(a))
+                    }
+                    _ => true,
+                };
+                if matches {
+                    out.push(LdapResponse::new(
+                        msgid,
+                        ResponseOp::SearchResultEntry {
+                            dn: String::new(),
+                            attrs,
+                        },
+                    ));
+                }
             }
             out.push(done(LdapResult::success(), vec![]));
             return out;

@@ -1,9 +1,12 @@
 //! The tokio edges of a running DC forest: listeners for every domain's DC (LDAP with
-//! StartTLS, LDAPS, the KDC on UDP and TCP), the Global Catalog, the control API, and the ready
-//! description clients read.
+//! StartTLS, LDAPS, CLDAP on the LDAP port's UDP, the KDC on UDP and TCP), the Global Catalog,
+//! the DNS server of the forest's zones, the control API, and the ready description clients
+//! read.
 
+pub mod cldap;
 pub mod control;
 pub mod control_ready;
+pub mod dns;
 pub mod kdc;
 pub mod ldap;
 pub mod profile;
@@ -47,6 +50,8 @@ pub struct ServerConfig {
     pub kdc_port: u16,
     /// The control API's port (0 = ephemeral).
     pub control_port: u16,
+    /// The DNS server's port, UDP and TCP (0 = ephemeral; 53 needs root or a capability).
+    pub dns_port: u16,
     /// The control API's address. `None`: the listen address when it is a loopback address,
     /// else 127.0.0.1 (the API is unauthenticated and hands out keys: `--listen 0.0.0.0` does
     /// not expose it).
@@ -85,6 +90,7 @@ impl Default for ServerConfig {
             gcs_port: 0,
             kdc_port: 0,
             control_port: 0,
+            dns_port: 0,
             control_listen: None,
             kdc: KdcConfig::default(),
             state_dir: None,
@@ -131,6 +137,8 @@ pub struct ReadyInfo {
     pub kdc: String,
     /// Base URL of the HTTP control API (`adsim ctl --url`).
     pub control_url: String,
+    /// The DNS server of the forest's zones, UDP and TCP (`host:port`).
+    pub dns: String,
     pub ca_cert: String,
     pub admin: String,
     pub admin_password_source: &'static str,
@@ -152,6 +160,8 @@ pub struct RunningForest {
     pub ca_pem: String,
     /// Each domain's KDC address (UDP and TCP), in the forest's domain order.
     pub kdc_addrs: Vec<SocketAddr>,
+    /// The DNS server's address (UDP and TCP).
+    pub dns_addr: SocketAddr,
     pub control_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     _temp: Option<TempDir>,
@@ -208,9 +218,10 @@ async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Bind { addr, source })
 }
 
-/// A KDC's TCP listener and UDP socket on the same port, as `kdc = host:port` names both.
-/// For an ephemeral port, TCP picks it and UDP follows, retrying when UDP's is taken.
-async fn bind_kdc(ip: IpAddr, port: u16) -> Result<(TcpListener, UdpSocket), StartError> {
+/// A TCP listener and a UDP socket on the same port: a KDC's (`kdc = host:port` names both),
+/// LDAP's with CLDAP, DNS's. For an ephemeral port, TCP picks it and UDP follows, retrying
+/// when UDP's is taken.
+async fn bind_pair(ip: IpAddr, port: u16) -> Result<(TcpListener, UdpSocket), StartError> {
     let udp_bind = |addr: SocketAddr| async move {
         UdpSocket::bind(addr)
             .await
@@ -499,23 +510,27 @@ impl RunningForest {
 
         // Bind everything first, so referral URLs are known before serving.
         let mut listeners = Vec::new();
+        let mut cldap_sockets = Vec::new();
         for d in &dir.forest.domains {
             let (lp, sp) = if d.index == 0 {
                 (config.ldap_port, config.ldaps_port)
             } else {
                 (0, 0)
             };
-            let plain = bind(config.listen, lp).await?;
+            // CLDAP shares the LDAP port's number on UDP (MS-ADTS 6.3.3: UDP 389).
+            let (plain, cldap) = bind_pair(config.listen, lp).await?;
             let secure = bind(config.listen, sp).await?;
             listeners.push((plain, secure));
+            cldap_sockets.push(cldap);
         }
         let gc = bind(config.listen, config.gc_port).await?;
         let gcs = bind(config.listen, config.gcs_port).await?;
         let mut kdc_sockets = Vec::new();
         for d in &dir.forest.domains {
             let port = if d.index == 0 { config.kdc_port } else { 0 };
-            kdc_sockets.push(bind_kdc(config.listen, port).await?);
+            kdc_sockets.push(bind_pair(config.listen, port).await?);
         }
+        let (dns_tcp, dns_udp) = bind_pair(config.listen, config.dns_port).await?;
         let control_ip = config.control_listen.unwrap_or(if config.listen.is_loopback() {
             config.listen
         } else {
@@ -524,6 +539,7 @@ impl RunningForest {
         let control = bind(control_ip, config.control_port).await?;
         let addr = |l: &TcpListener| l.local_addr().expect("bound socket has an address");
         let domain_urls: Vec<String> = listeners.iter().map(|(p, _)| url("ldap", addr(p))).collect();
+        let ldap_ports: Vec<u16> = listeners.iter().map(|(p, _)| addr(p).port()).collect();
 
         // Every listener is bound: what is left of the open-file limit is shared out now.
         let budget = ConnectionBudget::for_this_process(
@@ -561,6 +577,12 @@ impl RunningForest {
                     "KDC UDP listener",
                     crate::kdc::net::serve_udp_observed(udp, kdc, observer).await,
                 )
+            }));
+        }
+        for (d, socket) in dir.forest.domains.iter().zip(cldap_sockets) {
+            let (dir, domain, ip) = (dir.clone(), d.index, config.listen);
+            tasks.push(tokio::spawn(async move {
+                log_exit("CLDAP listener", cldap::serve(socket, dir, domain, ip).await)
             }));
         }
         let control_addr = addr(&control);
@@ -635,7 +657,8 @@ impl RunningForest {
                 recorder.clone(),
             )));
         }
-        let gc_url = url("ldap", addr(&gc));
+        let gc_addr = addr(&gc);
+        let gc_url = url("ldap", gc_addr);
         let gc_ctx = ServerContext {
             service_keys: Arc::new(kdc::DirectoryKdcDb::new(dir.clone(), 0)),
             dir: dir.clone(),
@@ -667,6 +690,28 @@ impl RunningForest {
             recorder,
         )));
 
+        // The SRV records' ports are the ones bound above. kpasswd: no listener yet, so no
+        // `_kpasswd` records (HOOK(kpasswd): put each domain's kpasswd port here once it listens).
+        let kpasswd_ports: Vec<Option<u16>> = dir.forest.domains.iter().map(|_| None).collect();
+        let dc_ports = ldap_ports
+            .iter()
+            .zip(&kdc_addrs)
+            .zip(kpasswd_ports)
+            .map(|((ldap, kdc), kpasswd)| crate::dns::DcPorts {
+                ldap: *ldap,
+                kdc: kdc.port(),
+                kpasswd,
+            })
+            .collect();
+        let dns_addr = addr(&dns_tcp);
+        let records = Arc::new(crate::dns::DcRecords::new(
+            dir.clone(),
+            config.listen,
+            dc_ports,
+            gc_addr.port(),
+        ));
+        tasks.push(tokio::spawn(dns::serve(dns_udp, dns_tcp, records)));
+
         let root = endpoints[0].clone();
         let ready = ReadyInfo {
             event: "ready",
@@ -679,6 +724,7 @@ impl RunningForest {
             gcs_url,
             kdc: root.kdc.clone(),
             control_url: url("http", control_addr),
+            dns: dns_addr.to_string(),
             ca_cert: ca_path.display().to_string(),
             admin: root.admin.clone(),
             admin_password_source: match source {
@@ -704,6 +750,7 @@ impl RunningForest {
             state_dir,
             ca_pem: tls.ca_pem,
             kdc_addrs,
+            dns_addr,
             control_addr,
             tasks,
             _temp: temp,
