@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 pub const ADMIN_PASSWORD: &str = "Adsim-Passw0rd!";
 
 /// `adsim serve` flags for ephemeral ports everywhere.
-pub const EPHEMERAL_PORTS: [&str; 12] = [
+pub const EPHEMERAL_PORTS: [&str; 14] = [
     "--ldap-port",
     "0",
     "--ldaps-port",
@@ -18,13 +18,15 @@ pub const EPHEMERAL_PORTS: [&str; 12] = [
     "0",
     "--kdc-port",
     "0",
+    "--kpasswd-port",
+    "0",
     "--control-port",
     "0",
 ];
 
-/// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88) on `addr`, with an
-/// ephemeral control port.
-pub fn standard_ports(addr: &str) -> [&str; 14] {
+/// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88, 464) on `addr`, with
+/// an ephemeral control port.
+pub fn standard_ports(addr: &str) -> [&str; 16] {
     [
         "--listen",
         addr,
@@ -38,6 +40,8 @@ pub fn standard_ports(addr: &str) -> [&str; 14] {
         "3269",
         "--kdc-port",
         "88",
+        "--kpasswd-port",
+        "464",
         "--control-port",
         "0",
     ]
@@ -144,6 +148,11 @@ impl Adsim {
     /// The root KDC as `host:port`.
     pub fn kdc(&self) -> String {
         self.s("kdc")
+    }
+
+    /// The root domain's kpasswd service as `host:port`.
+    pub fn kpasswd(&self) -> String {
+        self.s("kpasswd")
     }
     pub fn control_url(&self) -> String {
         self.s("control_url")

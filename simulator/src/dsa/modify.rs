@@ -26,7 +26,7 @@ impl Directory {
                 .map(|r| r.attr.to_ascii_lowercase())
                 .unwrap_or_default();
         let domain = self.forest.domain_of(&e.dn).map(|d| d.index);
-        let mut password: Option<Vec<u8>> = None;
+        let mut password = None;
         for m in &mods {
             let key = m.attr.to_ascii_lowercase();
             if SYSTEM_ONLY.contains(&key.as_str()) || key == "objectclass" {
@@ -57,7 +57,8 @@ impl Directory {
             check_modified_attribute(&e, &m.attr)?;
         }
         let now = self.clock.now();
-        if let Some(pw) = password {
+        if let Some((pw, write)) = password {
+            self.enforce_password_policy(&st, caller, &e, &pw, write)?;
             let d = domain.ok_or_else(|| DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM))?;
             let realm = self.forest.domains[d].realm.clone();
             self.apply_password(&mut e, &realm, &pw, now);

@@ -5,6 +5,7 @@
 pub mod control;
 pub mod control_ready;
 pub mod kdc;
+pub mod kpasswd;
 pub mod ldap;
 pub mod profile;
 pub mod record;
@@ -45,6 +46,9 @@ pub struct ServerConfig {
     pub gcs_port: u16,
     /// The root DC's KDC port, UDP and TCP (0 = ephemeral; 88 needs root or a capability).
     pub kdc_port: u16,
+    /// The root DC's kpasswd port (RFC 3244), UDP and TCP (0 = ephemeral; AD: 464, which
+    /// needs root or a capability). Child domains' use ephemeral ports.
+    pub kpasswd_port: u16,
     /// The control API's port (0 = ephemeral).
     pub control_port: u16,
     /// The control API's address. `None`: the listen address when it is a loopback address,
@@ -84,6 +88,7 @@ impl Default for ServerConfig {
             gc_port: 0,
             gcs_port: 0,
             kdc_port: 0,
+            kpasswd_port: 0,
             control_port: 0,
             control_listen: None,
             kdc: KdcConfig::default(),
@@ -111,6 +116,8 @@ pub struct DomainEndpoint {
     pub ldaps_url: String,
     /// The domain's KDC, UDP and TCP, as `host:port` (krb5.conf's `kdc =` form).
     pub kdc: String,
+    /// The domain's password service (kpasswd, RFC 3244), UDP and TCP, as `host:port`.
+    pub kpasswd: String,
     pub admin: String,
     pub domain_sid: String,
 }
@@ -129,6 +136,8 @@ pub struct ReadyInfo {
     pub gcs_url: String,
     /// The root domain's KDC (`host:port`).
     pub kdc: String,
+    /// The root domain's kpasswd service (`host:port`; krb5.conf's `kpasswd_server`).
+    pub kpasswd: String,
     /// Base URL of the HTTP control API (`adsim ctl --url`).
     pub control_url: String,
     pub ca_cert: String,
@@ -152,6 +161,8 @@ pub struct RunningForest {
     pub ca_pem: String,
     /// Each domain's KDC address (UDP and TCP), in the forest's domain order.
     pub kdc_addrs: Vec<SocketAddr>,
+    /// Each domain's kpasswd address (UDP and TCP), in the forest's domain order.
+    pub kpasswd_addrs: Vec<SocketAddr>,
     pub control_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     _temp: Option<TempDir>,
@@ -516,6 +527,11 @@ impl RunningForest {
             let port = if d.index == 0 { config.kdc_port } else { 0 };
             kdc_sockets.push(bind_kdc(config.listen, port).await?);
         }
+        let mut kpasswd_sockets = Vec::new();
+        for d in &dir.forest.domains {
+            let port = if d.index == 0 { config.kpasswd_port } else { 0 };
+            kpasswd_sockets.push(bind_kdc(config.listen, port).await?);
+        }
         let control_ip = config.control_listen.unwrap_or(if config.listen.is_loopback() {
             config.listen
         } else {
@@ -563,10 +579,34 @@ impl RunningForest {
                 )
             }));
         }
+        let mut kpasswd_addrs = Vec::new();
+        for (d, (tcp, udp)) in dir.forest.domains.iter().zip(kpasswd_sockets) {
+            kpasswd_addrs.push(addr(&tcp));
+            let service = Arc::new(kpasswd::KpasswdService::new(
+                dir.clone(),
+                d.index,
+                kdc_config.clone(),
+                recorder.clone(),
+            ));
+            let s = service.clone();
+            tasks.push(tokio::spawn(async move {
+                log_exit(
+                    "kpasswd TCP listener",
+                    crate::kdc::net::serve_tcp_service(tcp, s).await,
+                )
+            }));
+            tasks.push(tokio::spawn(async move {
+                log_exit(
+                    "kpasswd UDP listener",
+                    crate::kdc::net::serve_udp_service(udp, service).await,
+                )
+            }));
+        }
         let control_addr = addr(&control);
         let control_state = control::ControlState {
             dir: dir.clone(),
             kdcs: kdc_addrs.clone(),
+            kpasswd: kpasswd_addrs.clone(),
             snapshots: snapshots.clone(),
             snapshot_dir,
             policies: policies.clone(),
@@ -592,7 +632,14 @@ impl RunningForest {
                 ))
             })
             .collect();
-        for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
+        for (((d, (plain, secure)), kdc_addr), kpasswd_addr) in dir
+            .forest
+            .domains
+            .iter()
+            .zip(listeners)
+            .zip(&kdc_addrs)
+            .zip(&kpasswd_addrs)
+        {
             endpoints.push(DomainEndpoint {
                 domain: d.dns_name.clone(),
                 netbios: d.netbios.clone(),
@@ -602,6 +649,7 @@ impl RunningForest {
                 ldap_url: url("ldap", addr(&plain)),
                 ldaps_url: url("ldaps", addr(&secure)),
                 kdc: kdc_addr.to_string(),
+                kpasswd: kpasswd_addr.to_string(),
                 admin: format!("Administrator@{}", d.dns_name),
                 domain_sid: d.sid.to_string(),
             });
@@ -678,6 +726,7 @@ impl RunningForest {
             gc_url,
             gcs_url,
             kdc: root.kdc.clone(),
+            kpasswd: root.kpasswd.clone(),
             control_url: url("http", control_addr),
             ca_cert: ca_path.display().to_string(),
             admin: root.admin.clone(),
@@ -704,6 +753,7 @@ impl RunningForest {
             state_dir,
             ca_pem: tls.ca_pem,
             kdc_addrs,
+            kpasswd_addrs,
             control_addr,
             tasks,
             _temp: temp,
