@@ -6,7 +6,6 @@
 use super::access::{self, Right};
 use super::caller::Caller;
 use super::error::{code, win32, DsError, DsResult};
-use super::password_policy::PasswordWrite;
 use super::prologue::{bound_target, store_err, SYSTEM_ONLY};
 use super::provision::{default_security_descriptor, group_type, object_category_cn, sam_type, uac};
 use super::{DirState, Directory};
@@ -170,8 +169,6 @@ impl Directory {
                 self.check_gmsa_name_in_forest(st, &e)?;
             }
             if let Some(pw) = password {
-                // A new account's first password is set, not changed: length and complexity.
-                self.enforce_password_policy(st, caller, &e, &pw, PasswordWrite::Reset)?;
                 let realm = self.forest.domains[d].realm.clone();
                 self.apply_password(&mut e, &realm, &pw, now);
             }
@@ -343,8 +340,7 @@ mod tests {
         let dir = forest();
         let dn = format!("CN=bob,CN=Users,{BASE}");
         let mut attrs = user("bob");
-        // Not "Bob-…": the complexity rule refuses a password holding the sAMAccountName.
-        attrs.push(("unicodePwd".into(), quoted("Secret-Passw0rd!")));
+        attrs.push(("unicodePwd".into(), quoted("Bob-Passw0rd!")));
         dir.add(&caller(&dir, OPS), &dn, attrs).unwrap();
         let e = entry(&dir, &dn);
         assert_eq!(

@@ -1,13 +1,13 @@
 //! The domain's password policy (MS-ADTS 3.1.1.3.1.5.1 / MS-SAMR 3.1.1.7.1): minPwdLength,
 //! pwdProperties (DOMAIN_PASSWORD_COMPLEX), pwdHistoryLength and minPwdAge, read from the
-//! domain NC head and applied on every password write a client makes (LDAP unicodePwd change,
-//! reset and add; kpasswd change and set). The DC's own writes (provisioning, fixtures as
-//! SYSTEM, gMSA rollover) do not go through it.
+//! domain NC head and applied on the password writes a client makes (LDAP unicodePwd change and
+//! reset; kpasswd change and set). The DC's own writes (provisioning, fixtures as SYSTEM, gMSA
+//! rollover) do not go through it; nor, yet, the first password of an LDAP add (docs/fidelity.md).
 
 use crate::clock::NtTime;
 use crate::model::Entry;
 
-/// pwdProperties bits (MS-SAMR 2.2.3.9? DOMAIN_PASSWORD_INFORMATION.PasswordProperties; the
+/// pwdProperties bits (MS-SAMR DOMAIN_PASSWORD_INFORMATION.PasswordProperties; the
 /// same bits MIT's chpw.c decodes from AD's kpasswd policy blob).
 pub mod pwd_properties {
     pub const COMPLEX: u32 = 0x0000_0001;
@@ -68,7 +68,7 @@ pub enum PolicyViolation {
 impl PasswordPolicy {
     /// Checks `password` (UTF-8) for `account` at `now`. Length and complexity apply to every
     /// write; history and minimum age to changes only: an administrator's reset skips them
-    /// unless the client asks otherwise with LDAP_SERVER_POLICY_HINTS_OID (MS-ADTS 3.1.1.3.4.1.34,
+    /// unless the client asks otherwise with LDAP_SERVER_POLICY_HINTS_OID (MS-ADTS 3.1.1.3.4.1,
     /// which exists because a reset does not enforce history by default).
     pub fn check(
         &self,
@@ -86,7 +86,7 @@ impl PasswordPolicy {
         if write == PasswordWrite::Reset {
             return Ok(());
         }
-        // minPwdAge (MS-SAMR 3.1.1.8.9? "MinPasswordAge"): pwdLastSet 0 (must change at next
+        // minPwdAge (Microsoft Learn, "Minimum password age"): pwdLastSet 0 (must change at next
         // logon) lets the change through at once.
         let last_set = account.first_i64("pwdLastSet").unwrap_or(0);
         if self.min_age != 0 && last_set > 0 {

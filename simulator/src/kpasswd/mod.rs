@@ -1,5 +1,5 @@
-//! The Kerberos change/set password service (RFC 3244; MS-KILE 3.1.5.? names RFC 3244 as the
-//! password change protocol a Windows KDC serves on port 464). Sans-I/O: [`Kpasswd::exchange`]
+//! The Kerberos change/set password service (RFC 3244, which MS-KILE names for password change;
+//! a Windows DC serves it on port 464). Sans-I/O: [`Kpasswd::exchange`]
 //! takes one request and returns the reply; `server::kpasswd` puts it on UDP and TCP and
 //! gives it the directory as its [`KpasswdBackend`].
 //!
@@ -30,7 +30,7 @@ use crate::kdc::policy::ticket_flag;
 use crate::kdc::replay::{ReplayCache, Verdict};
 use codec::{result, version, AdPolicyInfo, ChangePasswdData, FrameError};
 
-/// The service principal of the password service (RFC 3244 §2, MS-KILE 3.1.5.?).
+/// The service principal of the password service (RFC 3244 §2).
 pub const SERVICE: [&str; 2] = ["kadmin", "changepw"];
 
 /// HostAddress types (RFC 4120 §7.5.3).

@@ -66,7 +66,7 @@ impl DirectoryKpasswd {
 }
 
 /// Tickets for `kadmin/changepw` of this realm, opened with the key of the account holding that
-/// SPN: krbtgt (MS-KILE 3.3.5.? ; provisioned in `dsa::provision`).
+/// SPN: krbtgt, as on a Windows DC (provisioned in `dsa::provision`; docs/fidelity.md).
 impl ServiceKeys for DirectoryKpasswd {
     fn key(&self, sname: &PrincipalName, realm: &str, etype: i32, kvno: Option<u32>) -> Option<Vec<u8>> {
         let principal = self
