@@ -268,8 +268,10 @@ pub fn verify_ap_req(
         .map_err(|_| ap_err(code::KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt"))?;
     let auth = Authenticator::from_der(&auth_plain)
         .map_err(|_| ap_err(code::KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decode"))?;
-    // RFC 4120 §3.2.3: the authenticator's client must be the ticket's.
-    if auth.cname.components != ticket.cname.components || auth.crealm != ticket.crealm {
+    // RFC 4120 §3.2.3: the authenticator's client must be the ticket's. AD compares realms
+    // case-insensitively (impacket's kpasswd puts the domain as typed, `corp.example.test`, in
+    // the authenticator of a ticket for `CORP.EXAMPLE.TEST`, and Windows accepts it).
+    if auth.cname.components != ticket.cname.components || !auth.crealm.eq_ignore_ascii_case(&ticket.crealm) {
         return Err(ap_err(
             code::KRB_AP_ERR_BADMATCH,
             "authenticator client differs from ticket",

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::client::{KpasswdAnswer, PasswordChange};
-use super::codec::{self, result, AdPolicyInfo};
+use super::codec::{result, AdPolicyInfo};
 use super::Kpasswd;
 use crate::dsa::testing::*;
 use crate::dsa::Directory;
@@ -284,5 +284,4 @@ fn bad_version_and_malformed_requests_get_framed_errors_and_change_nothing() {
     let again = lab.kpasswd.exchange(&good, LOCAL);
     assert_eq!(again.summary.krb_error, Some(code::KRB_AP_ERR_REPEAT));
     assert!(before == fingerprint(&lab.dir));
-    let _ = codec::HEADER_LEN;
 }
