@@ -99,6 +99,10 @@ struct ServeArgs {
     /// always use ephemeral ports, see `domains[].kdc` in the ready line).
     #[arg(long, default_value_t = 1088)]
     kdc_port: u16,
+    /// kpasswd port of the root domain's DC (RFC 3244 change/set password; AD: 464), UDP and
+    /// TCP (0 = ephemeral; child domains' always ephemeral, see `domains[].kpasswd`).
+    #[arg(long, default_value_t = 1464)]
+    kpasswd_port: u16,
     /// Port of the HTTP control API (0 = ephemeral).
     #[arg(long, default_value_t = 8389)]
     control_port: u16,
@@ -283,6 +287,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         gc_port: args.gc_port,
         gcs_port: args.gcs_port,
         kdc_port: args.kdc_port,
+        kpasswd_port: args.kpasswd_port,
         control_port: args.control_port,
         dns_port: args.dns_port,
         control_listen: args.control_listen,

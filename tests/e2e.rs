@@ -13,6 +13,7 @@ mod e2e_examples;
 mod e2e_fixtures;
 mod e2e_gmsa;
 mod e2e_kerberos;
+mod e2e_kpasswd;
 mod e2e_ldap;
 mod e2e_limits;
 mod e2e_record;

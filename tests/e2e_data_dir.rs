@@ -14,7 +14,8 @@ use common::*;
 
 const REALM: &str = "CORP.EXAMPLE.TEST";
 const FIRST_PASSWORD: &str = "Alice-Passw0rd!";
-const NEW_PASSWORD: &str = "Alice-N3w-Passw0rd!";
+// Not holding "alice": an administrator's reset is held to the complexity rule.
+const NEW_PASSWORD: &str = "Fresh-N3w-Passw0rd!";
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);

@@ -518,7 +518,10 @@ fn own_password_change_needs_the_old_password() {
             Some(ldif),
         )
     };
-    let o = as_carol("Carol-Old-Passw0rd!", &change("wrong-old", "Carol-New-Passw0rd!"));
+    // The new password may not hold the account name (complexity), and the change waits for
+    // minPwdAge (one day) after the password was set: AD's default domain policy.
+    a.cli_ok(&["ctl", "clock", "--advance", "1d"]);
+    let o = as_carol("Carol-Old-Passw0rd!", &change("wrong-old", "Brand-New-Passw0rd!"));
     let t = text(&o);
     assert!(
         t.contains("Constraint violation (19)")
@@ -528,13 +531,13 @@ fn own_password_change_needs_the_old_password() {
     );
     let reset = format!(
         "dn: CN=Carol,CN=Users,{base}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {}\n-\n",
-        unicode_pwd_b64("Carol-Reset-Passw0rd!")
+        unicode_pwd_b64("Reset-By-Admin-Passw0rd!")
     );
     let o = as_carol("Carol-Old-Passw0rd!", &reset);
     assert!(text(&o).contains("Insufficient access (50)"), "{}", text(&o));
     let o = as_carol(
         "Carol-Old-Passw0rd!",
-        &change("Carol-Old-Passw0rd!", "Carol-New-Passw0rd!"),
+        &change("Carol-Old-Passw0rd!", "Brand-New-Passw0rd!"),
     );
     assert!(o.status.success(), "{}", text(&o));
     let o = ldap_tool(
@@ -547,7 +550,7 @@ fn own_password_change_needs_the_old_password() {
             "-D",
             "CORP\\carol",
             "-w",
-            "Carol-New-Passw0rd!",
+            "Brand-New-Passw0rd!",
         ],
         None,
     );

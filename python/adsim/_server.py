@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 __all__ = ["ServeOptions", "Server", "ServerError", "binary_path", "STANDARD_PORTS"]
 
 #: AD's ports, used with ``ServeOptions(standard_ports=True)``: LDAP, LDAPS, GC, GC over TLS, KDC.
-STANDARD_PORTS = {"ldap": 389, "ldaps": 636, "gc": 3268, "gcs": 3269, "kdc": 88}
+STANDARD_PORTS = {"ldap": 389, "ldaps": 636, "gc": 3268, "gcs": 3269, "kdc": 88, "kpasswd": 464}
 
 #: How long ``adsim serve`` may take to print its ready line.
 START_TIMEOUT = 60.0
@@ -105,6 +105,7 @@ class ServeOptions:
             "--gc-port", str(ports["gc"]),
             "--gcs-port", str(ports["gcs"]),
             "--kdc-port", str(ports["kdc"]),
+            "--kpasswd-port", str(ports["kpasswd"]),
             "--control-port", "0",
             "--dns-port", "0",
             "--state-dir", str(state_dir),

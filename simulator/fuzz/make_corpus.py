@@ -73,7 +73,7 @@ def snapshot_seed(adsim):
         server = subprocess.Popen(
             [adsim, "serve", "--seed", "3", "--start-time", "2026-01-05T10:00:00Z", "--state-dir", tmp,
              "--ldap-port", "0", "--ldaps-port", "0", "--gc-port", "0", "--gcs-port", "0",
-             "--kdc-port", "0", "--control-port", "0", "--dns-port", "0"],
+             "--kdc-port", "0", "--kpasswd-port", "0", "--control-port", "0", "--dns-port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         try:
             ready = json.loads(server.stdout.readline())

@@ -11,6 +11,7 @@ pub mod gmsa;
 pub mod kdc;
 pub mod kds;
 pub mod keys;
+pub mod kpasswd;
 pub mod ldap;
 pub mod ldif;
 pub mod model;

@@ -18,14 +18,16 @@ pub const EPHEMERAL_PORTS: [&str; 14] = [
     "0",
     "--kdc-port",
     "0",
+    "--kpasswd-port",
+    "0",
     "--control-port",
     "0",
     "--dns-port",
     "0",
 ];
 
-/// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88, DNS on 53) on `addr`,
-/// with an ephemeral control port.
+/// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88, 464, DNS on 53) on
+/// `addr`, with an ephemeral control port.
 pub fn standard_ports(addr: &str) -> [&str; 16] {
     [
         "--listen",
@@ -40,6 +42,8 @@ pub fn standard_ports(addr: &str) -> [&str; 16] {
         "3269",
         "--kdc-port",
         "88",
+        "--kpasswd-port",
+        "464",
         "--control-port",
         "0",
         "--dns-port",
@@ -148,6 +152,11 @@ impl Adsim {
     /// The root KDC as `host:port`.
     pub fn kdc(&self) -> String {
         self.s("kdc")
+    }
+
+    /// The root domain's kpasswd service as `host:port`.
+    pub fn kpasswd(&self) -> String {
+        self.s("kpasswd")
     }
     pub fn control_url(&self) -> String {
         self.s("control_url")

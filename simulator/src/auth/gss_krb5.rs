@@ -218,13 +218,26 @@ impl KrbAccepted {
     }
 }
 
-/// Verifies an AP-REQ (RFC 4120 §3.2.3, RFC 4121 §4.1.1, MS-KILE 3.4.5.1).
-pub fn accept_sec_context(
-    token: &[u8],
+/// An AP-REQ whose ticket and authenticator verified (RFC 4120 §3.2.3), before any use the
+/// application makes of it (a GSS context, a kpasswd request).
+#[derive(Debug, Clone)]
+pub struct ApAccepted {
+    pub ticket: EncTicketPart,
+    pub ticket_etype: i32,
+    pub authenticator: Authenticator,
+    pub ap_options: u32,
+    pub replay_key: ReplayKey,
+}
+
+/// Verifies an AP-REQ (RFC 4120 §3.2.3, MS-KILE 3.4.5.1): the ticket decrypts with the
+/// service's key, the authenticator with the ticket's session key and names the ticket's
+/// client, its time is within the skew, and the ticket is valid now. The one AP-REQ check:
+/// the GSS acceptor below and kpasswd both call it.
+pub fn verify_ap_req(
+    ap_req: &ApReq,
     keys: &dyn ServiceKeys,
     policy: &AcceptPolicy,
-) -> Result<KrbAccepted, ApError> {
-    let (framing, ap_req) = parse_ap_req_token(token)?;
+) -> Result<ApAccepted, ApError> {
     // RFC 4120 §3.2.3: user-to-user tickets need the TGT session key, which we do not hold.
     if ap_req.ap_options & ap_options::USE_SESSION_KEY != 0 {
         return Err(ap_err(code::KRB_AP_ERR_NOKEY, "user-to-user not supported"));
@@ -255,8 +268,10 @@ pub fn accept_sec_context(
         .map_err(|_| ap_err(code::KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt"))?;
     let auth = Authenticator::from_der(&auth_plain)
         .map_err(|_| ap_err(code::KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decode"))?;
-    // RFC 4120 §3.2.3: the authenticator's client must be the ticket's.
-    if auth.cname.components != ticket.cname.components || auth.crealm != ticket.crealm {
+    // RFC 4120 §3.2.3: the authenticator's client must be the ticket's. AD compares realms
+    // case-insensitively (impacket's kpasswd puts the domain as typed, `corp.example.test`, in
+    // the authenticator of a ticket for `CORP.EXAMPLE.TEST`, and Windows accepts it).
+    if auth.cname.components != ticket.cname.components || !auth.crealm.eq_ignore_ascii_case(&ticket.crealm) {
         return Err(ap_err(
             code::KRB_AP_ERR_BADMATCH,
             "authenticator client differs from ticket",
@@ -277,6 +292,36 @@ pub fn accept_sec_context(
     if policy.now - ticket.endtime > policy.max_skew {
         return Err(ap_err(code::KRB_AP_ERR_TKT_EXPIRED, "ticket expired"));
     }
+    let replay_key = ReplayKey {
+        client: format!("{}@{}", auth.cname.joined(), auth.crealm),
+        server: format!("{}@{}", ap_req.ticket.sname.joined(), ap_req.ticket.realm),
+        ctime: auth.ctime,
+        cusec: auth.cusec,
+    };
+    Ok(ApAccepted {
+        ticket,
+        ticket_etype: enc.etype,
+        authenticator: auth,
+        ap_options: ap_req.ap_options,
+        replay_key,
+    })
+}
+
+/// Verifies a GSS context token's AP-REQ (RFC 4121 §4.1.1, MS-KILE 3.4.5.1): [`verify_ap_req`]
+/// and the 0x8003 checksum with its channel binding.
+pub fn accept_sec_context(
+    token: &[u8],
+    keys: &dyn ServiceKeys,
+    policy: &AcceptPolicy,
+) -> Result<KrbAccepted, ApError> {
+    let (framing, ap_req) = parse_ap_req_token(token)?;
+    let ApAccepted {
+        ticket,
+        ticket_etype,
+        authenticator: auth,
+        ap_options,
+        replay_key,
+    } = verify_ap_req(&ap_req, keys, policy)?;
     // The GSS checksum (RFC 4121 §4.1.1): type 0x8003 is required for a GSS context.
     let cksum = auth
         .cksum
@@ -292,23 +337,15 @@ pub fn accept_sec_context(
         .ok()
         .ok_or(ap_err(code::KRB_AP_ERR_INAPP_CKSUM, "malformed 0x8003 checksum"))?;
     check_binding(&gss.channel_binding, policy)?;
-    let service = format!("{}@{}", ap_req.ticket.sname.joined(), ap_req.ticket.realm);
-    let replay_key = ReplayKey {
-        client: format!("{}@{}", auth.cname.joined(), auth.crealm),
-        server: service,
-        ctime: auth.ctime,
-        cusec: auth.cusec,
-    };
     Ok(KrbAccepted {
         framing,
         crealm: ticket.crealm.clone(),
         cname: ticket.cname.clone(),
-        ticket_etype: enc.etype,
+        ticket_etype,
         session_key: ticket.key.clone(),
         initiator_subkey: auth.subkey,
         initiator_seq: auth.seq_number,
-        mutual_required: ap_req.ap_options & ap_options::MUTUAL_REQUIRED != 0
-            || gss.flags & gss_flags::MUTUAL != 0,
+        mutual_required: ap_options & ap_options::MUTUAL_REQUIRED != 0 || gss.flags & gss_flags::MUTUAL != 0,
         gss,
         ctime: auth.ctime,
         cusec: auth.cusec,
@@ -348,28 +385,29 @@ pub fn build_ap_rep(
         subkey: acceptor_subkey.cloned(),
         seq_number: Some(acceptor_seq),
     };
-    let etype = Etype::from_i32(accepted.session_key.keytype)
-        .ok_or(ap_err(code::KDC_ERR_ETYPE_NOSUPP, "session key etype"))?;
-    let cipher = etype
-        .encrypt(
-            &accepted.session_key.keyvalue,
-            usage::AP_REP_ENC_PART,
-            &part.to_der(),
-        )
-        .map_err(|_| ap_err(code::KRB_ERR_GENERIC, "AP-REP encryption failed"))?;
-    let rep = ApRep {
-        enc_part: EncryptedData {
-            etype: accepted.session_key.keytype,
-            kvno: None,
-            cipher,
-        },
-    }
-    .to_der();
+    let rep = seal_ap_rep(&accepted.session_key, &part)?;
     Ok(match accepted.framing {
         Framing::Krb5 => wrap_initial_token(oid::KRB5, tok_id::AP_REP, &rep),
         Framing::MsKrb5 => wrap_initial_token(oid::MS_KRB5, tok_id::AP_REP, &rep),
         Framing::Raw => rep,
     })
+}
+
+/// A bare AP-REP (RFC 4120 §5.5.2): `part` encrypted with the ticket's session key, usage 12.
+pub fn seal_ap_rep(session_key: &EncryptionKey, part: &EncApRepPart) -> Result<Vec<u8>, ApError> {
+    let etype = Etype::from_i32(session_key.keytype)
+        .ok_or(ap_err(code::KDC_ERR_ETYPE_NOSUPP, "session key etype"))?;
+    let cipher = etype
+        .encrypt(&session_key.keyvalue, usage::AP_REP_ENC_PART, &part.to_der())
+        .map_err(|_| ap_err(code::KRB_ERR_GENERIC, "AP-REP encryption failed"))?;
+    Ok(ApRep {
+        enc_part: EncryptedData {
+            etype: session_key.keytype,
+            kvno: None,
+            cipher,
+        },
+    }
+    .to_der())
 }
 
 /// RFC 4121 per-message token state for one established context.

@@ -213,6 +213,7 @@ impl Directory {
             aes256: Some(k.aes256),
             kvno,
             previous,
+            history: Vec::new(),
         })
     }
 

@@ -18,6 +18,7 @@ pub mod inherit;
 pub mod matching;
 pub mod modify;
 pub mod password;
+pub mod password_policy;
 mod prologue;
 pub mod provision;
 pub mod rename;
@@ -26,7 +27,7 @@ pub mod sdprop;
 pub mod search;
 pub mod spn;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod token;
 
 use std::ops::{Deref, DerefMut};
@@ -235,7 +236,12 @@ impl Directory {
             .collect();
         let salt = self.salt_for(entry, realm);
         let kvno = entry.secrets.as_ref().map_or(1, |s| s.kvno + 1);
-        let secrets = password_secrets(&utf16, &salt, kvno, None);
+        let mut secrets = password_secrets(&utf16, &salt, kvno, None);
+        // ntPwdHistory: the new hash first, then the ones before it (MS-SAMR 3.1.1.8.9).
+        secrets.history = std::iter::once(secrets.nt_hash)
+            .chain(entry.secrets.iter().flat_map(|s| s.history.iter().copied()))
+            .take(crate::model::secrets::PASSWORD_HISTORY_MAX)
+            .collect();
         entry.secrets = Some(Arc::new(secrets));
         entry.set_str("pwdLastSet", now.0.to_string());
     }
@@ -376,6 +382,7 @@ pub fn password_secrets(
         aes256: Some(k.aes256),
         kvno,
         previous,
+        history: Vec::new(),
     }
 }
 

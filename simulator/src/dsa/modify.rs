@@ -26,7 +26,7 @@ impl Directory {
                 .map(|r| r.attr.to_ascii_lowercase())
                 .unwrap_or_default();
         let domain = self.forest.domain_of(&e.dn).map(|d| d.index);
-        let mut password: Option<Vec<u8>> = None;
+        let mut password = None;
         let mut descriptor_written = false;
         let mut pwd_last_set: Option<i64> = None;
         for m in &mods {
@@ -75,7 +75,8 @@ impl Directory {
         }
         let now = self.clock.now();
         let password_changed = password.is_some();
-        if let Some(pw) = password {
+        if let Some((pw, write)) = password {
+            self.enforce_password_policy(&st, caller, &e, &pw, write)?;
             let d = domain.ok_or_else(|| DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM))?;
             let realm = self.forest.domains[d].realm.clone();
             self.apply_password(&mut e, &realm, &pw, now);

@@ -5,9 +5,11 @@
 use super::access::{self, Right};
 use super::caller::Caller;
 use super::error::{code, win32, DsError, DsResult};
+use super::password_policy::{PasswordPolicy, PasswordWrite};
+use super::prologue::store_err;
 use super::request::{ModOp, Modification};
-use super::Directory;
-use crate::model::Entry;
+use super::{DirState, Directory};
+use crate::model::{Entry, EntryId};
 
 impl Directory {
     /// The new password of a modify that touches unicodePwd (MS-ADTS 3.1.1.3.1.5.1): a replace
@@ -18,7 +20,7 @@ impl Directory {
         caller: &Caller,
         e: &Entry,
         mods: &[Modification],
-    ) -> DsResult<Vec<u8>> {
+    ) -> DsResult<(Vec<u8>, PasswordWrite)> {
         let pw: Vec<&Modification> = mods
             .iter()
             .filter(|m| m.attr.eq_ignore_ascii_case("unicodePwd"))
@@ -26,7 +28,7 @@ impl Directory {
         match pw.as_slice() {
             [m] if m.op == ModOp::Replace => {
                 access::check(self, caller, e, Right::ResetPassword)?;
-                self.check_unicode_pwd(caller, &m.values)
+                Ok((self.check_unicode_pwd(caller, &m.values)?, PasswordWrite::Reset))
             }
             [old, new] if old.op == ModOp::Delete && new.op == ModOp::Add => {
                 // MS-ADTS 3.1.1.3.1.5.1: a change needs User-Change-Password (the default SDs
@@ -40,10 +42,83 @@ impl Directory {
                 if e.secrets.as_ref().map(|s| s.nt_hash) != Some(crate::keys::nt_hash(&utf16)) {
                     return Err(wrong_old_password());
                 }
-                self.check_unicode_pwd(caller, &new.values)
+                Ok((
+                    self.check_unicode_pwd(caller, &new.values)?,
+                    PasswordWrite::Change,
+                ))
             }
             _ => Err(wrong_old_password()),
         }
+    }
+
+    /// The password policy of the domain holding `e` (its NC head's attributes), if any.
+    pub fn password_policy_for(&self, st: &DirState, e: &Entry) -> Option<PasswordPolicy> {
+        let d = self.forest.domain_of(&e.dn)?;
+        let head = st.store.get(st.store.lookup(&d.dn)?)?;
+        Some(PasswordPolicy::of_domain(head))
+    }
+
+    /// The domain's password policy for a password a client writes (`dsa::password_policy`):
+    /// a violation is 19 `0000052D … Att 9005a (unicodePwd)`, what AD answers
+    /// (ERROR_PASSWORD_RESTRICTION, docs/notes/windows-behaviour.md). The DC's own writes
+    /// (SYSTEM: provisioning, fixtures) are not held to it.
+    pub(super) fn enforce_password_policy(
+        &self,
+        st: &DirState,
+        caller: &Caller,
+        e: &Entry,
+        password: &[u8],
+        write: PasswordWrite,
+    ) -> DsResult<()> {
+        if caller.system {
+            return Ok(());
+        }
+        let Some(policy) = self.password_policy_for(st, e) else {
+            return Ok(());
+        };
+        let password = String::from_utf8_lossy(password);
+        policy
+            .check(e, &password, write, self.clock.now())
+            .map_err(|violation| {
+                tracing::debug!(?violation, dn = %e.dn, "password refused by the domain policy");
+                password_restriction()
+            })
+    }
+
+    /// Sets the password of `target` for a caller authenticated some other way than by the old
+    /// password (kpasswd: an initial ticket proves it for a change; a set is a reset):
+    /// a change is the account's own, a reset needs the Reset Password right; then the policy
+    /// and the same effects as an LDAP write (`apply_password`: keys of every etype, kvno + 1,
+    /// pwdLastSet, history). Refusals change nothing.
+    pub fn write_password(
+        &self,
+        caller: &Caller,
+        target: EntryId,
+        password: &str,
+        write: PasswordWrite,
+    ) -> DsResult<()> {
+        let mut st = self.write();
+        let mut e = (**st.store.get(target).ok_or_else(DsError::insufficient_access)?).clone();
+        match write {
+            PasswordWrite::Change if caller.entry != Some(target) && !caller.system => {
+                return Err(DsError::insufficient_access());
+            }
+            PasswordWrite::Change => {}
+            PasswordWrite::Reset => access::check(self, caller, &e, Right::ResetPassword)?,
+        }
+        self.enforce_password_policy(&st, caller, &e, password.as_bytes(), write)?;
+        let realm = self
+            .forest
+            .domain_of(&e.dn)
+            .map(|d| d.realm.clone())
+            .ok_or_else(|| DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM))?;
+        let now = self.clock.now();
+        self.apply_password(&mut e, &realm, password.as_bytes(), now);
+        let usn = st.store.next_usn();
+        e.set_str("whenChanged", now.to_generalized_time());
+        e.set_str("uSNChanged", usn.to_string());
+        st.store.update(e).map_err(store_err)?;
+        st.commit()
     }
 
     /// unicodePwd: one value, the password in double quotes as UTF-16LE, and only over an
@@ -82,6 +157,17 @@ pub fn decode_quoted_utf16(v: &[u8]) -> Option<String> {
         .collect();
     let s = String::from_utf16(&units).ok()?;
     s.strip_prefix('"')?.strip_suffix('"').map(str::to_string)
+}
+
+/// A password the domain's policy refuses (ERROR_PASSWORD_RESTRICTION on unicodePwd).
+pub fn password_restriction() -> DsError {
+    DsError::atr(
+        code::CONSTRAINT_VIOLATION,
+        win32::ERROR_PASSWORD_RESTRICTION,
+        1005,
+        "CONSTRAINT_ATT_TYPE",
+        "unicodePwd",
+    )
 }
 
 /// A password change whose old password is wrong or missing (ERROR_INVALID_PASSWORD, the text
@@ -133,6 +219,8 @@ mod tests {
     fn own_change_proves_the_old_password() {
         let dir = forest();
         let (_, kvno) = keys(&dir, ALICE);
+        // minPwdAge (one day in a new domain) must have passed since the password was set.
+        dir.advance_clock(86_400).unwrap();
         dir.modify(&caller(&dir, ALICE), ALICE, change(ALICE_PW, "New-Passw0rd!"))
             .unwrap();
         assert_eq!(keys(&dir, ALICE), (nt("New-Passw0rd!"), kvno + 1));

@@ -4,11 +4,14 @@
 
 use std::fmt::Write as _;
 
-/// One realm and the `host:port` addresses of its KDCs.
+/// One realm, the `host:port` addresses of its KDCs and of its password service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealmKdcs {
     pub realm: String,
     pub kdcs: Vec<String>,
+    /// `kpasswd_server` (krb5.conf(5)): where MIT's kpasswd and krb5_change_password go; without
+    /// it they try the KDC's host on port 464.
+    pub kpasswd: Option<String>,
 }
 
 /// Renders krb5.conf. The first realm is the default realm. `domain_realm` maps DNS domains
@@ -52,6 +55,9 @@ pub fn render_with(
         for kdc in &r.kdcs {
             let _ = writeln!(out, "        kdc = {kdc}");
         }
+        if let Some(k) = &r.kpasswd {
+            let _ = writeln!(out, "        kpasswd_server = {k}");
+        }
         out.push_str("    }\n");
     }
     out.push_str("\n[domain_realm]\n");
@@ -74,10 +80,12 @@ mod tests {
                 RealmKdcs {
                     realm: "CORP.EXAMPLE.TEST".into(),
                     kdcs: vec!["127.0.0.1:50088".into()],
+                    kpasswd: Some("127.0.0.1:50464".into()),
                 },
                 RealmKdcs {
                     realm: "EU.CORP.EXAMPLE.TEST".into(),
                     kdcs: vec!["127.0.0.2:88".into()],
+                    kpasswd: None,
                 },
             ],
             &[("Corp.Example.Test".into(), "CORP.EXAMPLE.TEST".into())],
@@ -88,7 +96,10 @@ mod tests {
         assert!(text.contains("dns_lookup_realm = false\n"));
         assert!(text.contains("rdns = true\n") && !text.contains("rdns = false"));
         assert!(text.contains("kdc_timesync = 0\n"));
-        assert!(text.contains("CORP.EXAMPLE.TEST = {\n        kdc = 127.0.0.1:50088\n    }"));
+        assert!(text.contains(
+            "CORP.EXAMPLE.TEST = {\n        kdc = 127.0.0.1:50088\n        kpasswd_server = 127.0.0.1:50464\n    }"
+        ));
+        assert!(text.contains("EU.CORP.EXAMPLE.TEST = {\n        kdc = 127.0.0.2:88\n    }"));
         assert!(text.contains("kdc = 127.0.0.2:88"));
         assert!(text.contains(
             "    corp.example.test = CORP.EXAMPLE.TEST\n    .corp.example.test = CORP.EXAMPLE.TEST\n"

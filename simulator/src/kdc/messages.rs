@@ -14,9 +14,11 @@ pub mod msg_type {
     pub const TGS_REP: u8 = 13;
     pub const AP_REQ: u8 = 14;
     pub const AP_REP: u8 = 15;
+    pub const KRB_PRIV: u8 = 21;
     pub const ENC_AS_REP_PART: u8 = 25;
     pub const ENC_TGS_REP_PART: u8 = 26;
     pub const ENC_AP_REP_PART: u8 = 27;
+    pub const ENC_KRB_PRIV_PART: u8 = 28;
     pub const KRB_ERROR: u8 = 30;
 }
 
@@ -62,7 +64,7 @@ impl PrincipalName {
         self.components.join("/")
     }
 
-    fn decode(r: &mut DerReader) -> DerResult<Self> {
+    pub(crate) fn decode(r: &mut DerReader) -> DerResult<Self> {
         let mut s = r.sequence()?;
         let name_type = s.context(0)?.int32()?;
         let components = s.context(1)?.sequence_of(|r| r.kerberos_string())?;
@@ -72,7 +74,7 @@ impl PrincipalName {
         })
     }
 
-    fn encode(&self, w: &mut DerWriter) {
+    pub(crate) fn encode(&self, w: &mut DerWriter) {
         w.sequence(|w| {
             w.context(0, |w| w.integer(i64::from(self.name_type)));
             w.context(1, |w| {
@@ -903,6 +905,106 @@ impl EncApRepPart {
                 }
                 if let Some(n) = self.seq_number {
                     w.context(3, |w| w.integer(i64::from(n)));
+                }
+            })
+        });
+        w.finish()
+    }
+}
+
+/// KRB-PRIV (RFC 4120 §5.7.1): an application message encrypted with a key the application
+/// chooses (kpasswd: the authenticator's subkey), key usage 13.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KrbPriv {
+    pub enc_part: EncryptedData,
+}
+
+impl KrbPriv {
+    pub fn from_der(bytes: &[u8]) -> DerResult<Self> {
+        let mut r = DerReader::new(bytes);
+        let mut app = r.enter(tag::application(msg_type::KRB_PRIV))?;
+        let mut s = app.sequence()?;
+        if s.context(0)?.integer()? != 5 || s.context(1)?.integer()? != i64::from(msg_type::KRB_PRIV) {
+            return Err(DerError::BadValue("KRB-PRIV pvno/msg-type"));
+        }
+        Ok(KrbPriv {
+            enc_part: EncryptedData::decode(&mut s.context(3)?)?,
+        })
+    }
+
+    pub fn to_der(&self) -> Vec<u8> {
+        let mut w = DerWriter::new();
+        w.constructed(tag::application(msg_type::KRB_PRIV), |w| {
+            w.sequence(|w| {
+                w.context(0, |w| w.integer(5));
+                w.context(1, |w| w.integer(i64::from(msg_type::KRB_PRIV)));
+                w.context(3, |w| self.enc_part.encode(w));
+            })
+        });
+        w.finish()
+    }
+}
+
+/// EncKrbPrivPart (RFC 4120 §5.7.1). `s-address` is required by the ASN.1; MIT checks it only
+/// when the application set a remote address.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncKrbPrivPart {
+    pub user_data: Vec<u8>,
+    pub timestamp: Option<i64>,
+    pub usec: Option<u32>,
+    pub seq_number: Option<u32>,
+    pub s_address: HostAddress,
+    pub r_address: Option<HostAddress>,
+}
+
+impl std::fmt::Debug for EncKrbPrivPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // user-data is a password in kpasswd requests: never printed.
+        f.debug_struct("EncKrbPrivPart")
+            .field("user_data", &format_args!("<{} bytes>", self.user_data.len()))
+            .field("seq_number", &self.seq_number)
+            .finish()
+    }
+}
+
+impl EncKrbPrivPart {
+    pub fn from_der(bytes: &[u8]) -> DerResult<Self> {
+        let mut r = DerReader::new(bytes);
+        let mut app = r.enter(tag::application(msg_type::ENC_KRB_PRIV_PART))?;
+        let mut s = app.sequence()?;
+        Ok(EncKrbPrivPart {
+            user_data: s.context(0)?.octet_string()?,
+            timestamp: s
+                .optional_context(1)?
+                .map(|mut r| r.kerberos_time())
+                .transpose()?,
+            usec: s.optional_context(2)?.map(|mut r| r.uint32()).transpose()?,
+            seq_number: s.optional_context(3)?.map(|mut r| r.uint32()).transpose()?,
+            s_address: HostAddress::decode(&mut s.context(4)?)?,
+            r_address: s
+                .optional_context(5)?
+                .map(|mut r| HostAddress::decode(&mut r))
+                .transpose()?,
+        })
+    }
+
+    pub fn to_der(&self) -> Vec<u8> {
+        let mut w = DerWriter::new();
+        w.constructed(tag::application(msg_type::ENC_KRB_PRIV_PART), |w| {
+            w.sequence(|w| {
+                w.context(0, |w| w.octet_string(&self.user_data));
+                if let Some(t) = self.timestamp {
+                    w.context(1, |w| w.kerberos_time(t));
+                }
+                if let Some(u) = self.usec {
+                    w.context(2, |w| w.integer(i64::from(u)));
+                }
+                if let Some(n) = self.seq_number {
+                    w.context(3, |w| w.integer(i64::from(n)));
+                }
+                w.context(4, |w| self.s_address.encode(w));
+                if let Some(a) = &self.r_address {
+                    w.context(5, |w| a.encode(w));
                 }
             })
         });

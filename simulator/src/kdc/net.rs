@@ -30,6 +30,76 @@ pub trait ExchangeObserver: Send + Sync {
 /// An optional observer of a listener's exchanges.
 pub type Observer = Option<Arc<dyn ExchangeObserver>>;
 
+/// A request/reply service on RFC 4120 §7.2's transports: the KDC, and kpasswd (RFC 3244 §2
+/// uses the same UDP datagrams and 4-byte-prefixed TCP records).
+pub trait Service: Send + Sync + 'static {
+    /// For logs: "KDC", "kpasswd".
+    fn name(&self) -> &'static str;
+    /// TCP limits: largest request, read timeout, concurrent connections.
+    fn tcp_limits(&self) -> (usize, std::time::Duration, usize);
+    /// A new TCP connection or UDP datagram; returns its id (for recordings).
+    fn open_connection(&self) -> u64 {
+        0
+    }
+    /// Answers one request that arrived at `local` from `peer`; `None` drops it (and, on TCP,
+    /// closes the connection).
+    fn answer(
+        &self,
+        connection: u64,
+        transport: Transport,
+        peer: SocketAddr,
+        local: SocketAddr,
+        request: &[u8],
+    ) -> Option<Vec<u8>>;
+    /// The reply to a TCP request over the size limit, sent before closing.
+    fn too_long(&self) -> Option<Vec<u8>>;
+}
+
+/// The KDC as a [`Service`], telling its observer about every exchange.
+struct KdcService {
+    kdc: Arc<Kdc>,
+    observer: Observer,
+}
+
+impl Service for KdcService {
+    fn name(&self) -> &'static str {
+        "KDC"
+    }
+
+    fn tcp_limits(&self) -> (usize, std::time::Duration, usize) {
+        let c = self.kdc.config();
+        (c.max_tcp_request_size, c.tcp_read_timeout, c.max_tcp_connections)
+    }
+
+    fn open_connection(&self) -> u64 {
+        self.observer.as_ref().map_or(0, |o| o.open_connection())
+    }
+
+    fn answer(
+        &self,
+        connection: u64,
+        transport: Transport,
+        peer: SocketAddr,
+        _local: SocketAddr,
+        request: &[u8],
+    ) -> Option<Vec<u8>> {
+        let exchange = self.kdc.exchange(request, transport);
+        if let Some(o) = &self.observer {
+            let id = if transport == Transport::Udp {
+                o.open_connection()
+            } else {
+                connection
+            };
+            o.exchange(id, transport, peer, request, &exchange);
+        }
+        exchange.reply.map(|r| r.bytes)
+    }
+
+    fn too_long(&self) -> Option<Vec<u8>> {
+        Some(too_long(&self.kdc))
+    }
+}
+
 /// Serves UDP requests until the socket fails. Each datagram is answered on its own task.
 pub async fn serve_udp(socket: UdpSocket, kdc: Arc<Kdc>) -> std::io::Result<()> {
     serve_udp_observed(socket, kdc, None).await
@@ -37,7 +107,13 @@ pub async fn serve_udp(socket: UdpSocket, kdc: Arc<Kdc>) -> std::io::Result<()> 
 
 /// [`serve_udp`], telling `observer` about every exchange.
 pub async fn serve_udp_observed(socket: UdpSocket, kdc: Arc<Kdc>, observer: Observer) -> std::io::Result<()> {
+    serve_udp_service(socket, Arc::new(KdcService { kdc, observer })).await
+}
+
+/// Serves `service` on a UDP socket until it fails. Each datagram is answered on its own task.
+pub async fn serve_udp_service<S: Service>(socket: UdpSocket, service: Arc<S>) -> std::io::Result<()> {
     let socket = Arc::new(socket);
+    let local = socket.local_addr()?;
     let mut buf = vec![0u8; 65_536];
     loop {
         let (len, peer) = match socket.recv_from(&mut buf).await {
@@ -47,19 +123,12 @@ pub async fn serve_udp_observed(socket: UdpSocket, kdc: Arc<Kdc>, observer: Obse
             Err(e) => return Err(e),
         };
         let request = buf[..len].to_vec();
-        let kdc = kdc.clone();
+        let service = service.clone();
         let socket = socket.clone();
-        let observer = observer.clone();
         tokio::spawn(async move {
-            let reply = tokio::task::spawn_blocking(move || {
-                let exchange = kdc.exchange(&request, Transport::Udp);
-                if let Some(o) = &observer {
-                    let id = o.open_connection();
-                    o.exchange(id, Transport::Udp, peer, &request, &exchange);
-                }
-                exchange.reply.map(|r| r.bytes)
-            })
-            .await;
+            let reply =
+                tokio::task::spawn_blocking(move || service.answer(0, Transport::Udp, peer, local, &request))
+                    .await;
             if let Ok(Some(reply)) = reply {
                 if let Err(e) = socket.send_to(&reply, peer).await {
                     tracing::debug!(%peer, error = %e, "UDP reply not sent");
@@ -74,54 +143,58 @@ pub async fn serve_tcp(listener: TcpListener, kdc: Arc<Kdc>) -> std::io::Result<
     serve_tcp_observed(listener, kdc, None).await
 }
 
-/// [`serve_tcp`], telling `observer` about every exchange. At most `max_tcp_connections` at
-/// once: at the limit a new connection takes the slot of the longest idle one
-/// ([`crate::slots`]), so idle clients cannot delay a new request. A failed accept (EMFILE)
-/// pauses the loop briefly instead of ending it.
+/// [`serve_tcp`], telling `observer` about every exchange.
 pub async fn serve_tcp_observed(
     listener: TcpListener,
     kdc: Arc<Kdc>,
     observer: Observer,
 ) -> std::io::Result<()> {
-    let slots = Slots::new(kdc.config().max_tcp_connections);
+    serve_tcp_service(listener, Arc::new(KdcService { kdc, observer })).await
+}
+
+/// Serves `service` on TCP. At most its connection limit at once: at the limit a new
+/// connection takes the slot of the longest idle one ([`crate::slots`]), so idle clients cannot
+/// delay a new request. A failed accept (EMFILE) pauses the loop briefly instead of ending it.
+pub async fn serve_tcp_service<S: Service>(listener: TcpListener, service: Arc<S>) -> std::io::Result<()> {
+    let (_, _, max_connections) = service.tcp_limits();
+    let slots = Slots::new(max_connections);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!(error = %e, "KDC TCP accept failed, retrying shortly");
+                tracing::warn!(error = %e, service = service.name(), "TCP accept failed, retrying shortly");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
         let Some(slot) = slots.admit() else {
-            tracing::debug!(%peer, "KDC TCP connections all busy, refusing");
+            tracing::debug!(%peer, service = service.name(), "TCP connections all busy, refusing");
             continue;
         };
-        let kdc = kdc.clone();
-        let observer = observer.clone();
+        let service = service.clone();
         tokio::spawn(async move {
             let served = tokio::select! {
-                r = serve_connection(stream, peer, &kdc, observer, &slot) => r,
+                r = serve_connection(stream, peer, &service, &slot) => r,
                 () = slot.evicted() => Ok(()),
             };
             if let Err(e) = served {
-                tracing::debug!(%peer, error = %e, "KDC TCP connection closed");
+                tracing::debug!(%peer, error = %e, service = service.name(), "TCP connection closed");
             }
         });
     }
 }
 
-/// One TCP connection. Between requests it may stay idle for `tcp_read_timeout`; a request,
-/// once its first byte is in, must be whole (length and body) within `tcp_read_timeout` too.
-async fn serve_connection(
+/// One TCP connection. Between requests it may stay idle for the read timeout; a request,
+/// once its first byte is in, must be whole (length and body) within the timeout too.
+async fn serve_connection<S: Service>(
     mut stream: TcpStream,
     peer: SocketAddr,
-    kdc: &Arc<Kdc>,
-    observer: Observer,
+    service: &Arc<S>,
     slot: &Slot,
 ) -> std::io::Result<()> {
-    let timeout = kdc.config().tcp_read_timeout;
-    let connection = observer.as_ref().map_or(0, |o| o.open_connection());
+    let (max_request, timeout, _) = service.tcp_limits();
+    let local = stream.local_addr()?;
+    let connection = service.open_connection();
     loop {
         slot.idle();
         let mut len_buf = [0u8; 4];
@@ -141,10 +214,11 @@ async fn serve_connection(
         }
         let len = u32::from_be_bytes(len_buf);
         // RFC 4120 §7.2.2: the high bit is reserved for extensions we do not know, and the
-        // KDC may refuse oversized requests; both get KRB_ERR_FIELD_TOOLONG, then close.
-        if len & 0x8000_0000 != 0 || len as usize > kdc.config().max_tcp_request_size {
-            let reply = too_long(kdc);
-            write_framed(&mut stream, &reply).await?;
+        // server may refuse oversized requests; both get an error (KRB_ERR_FIELD_TOOLONG), then close.
+        if len & 0x8000_0000 != 0 || len as usize > max_request {
+            if let Some(reply) = service.too_long() {
+                write_framed(&mut stream, &reply).await?;
+            }
             return Ok(());
         }
         let mut request = vec![0u8; len as usize];
@@ -153,14 +227,9 @@ async fn serve_connection(
             Ok(r) => r?,
         };
         slot.busy();
-        let kdc_for_task = kdc.clone();
-        let observer = observer.clone();
+        let for_task = service.clone();
         let reply = tokio::task::spawn_blocking(move || {
-            let exchange = kdc_for_task.exchange(&request, Transport::Tcp);
-            if let Some(o) = &observer {
-                o.exchange(connection, Transport::Tcp, peer, &request, &exchange);
-            }
-            exchange.reply.map(|r| r.bytes)
+            for_task.answer(connection, Transport::Tcp, peer, local, &request)
         })
         .await
         .map_err(std::io::Error::other)?;

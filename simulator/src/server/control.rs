@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use super::kdc::{krb5_conf, DirectoryKdcDb, ExportError};
+use super::kdc::{krb5_conf_with_kpasswd, DirectoryKdcDb, ExportError};
 use crate::clock::{NtTime, TICKS_PER_SECOND};
 use crate::dsa::error::code as ldap_code;
 use crate::dsa::{Caller, Directory, DsError};
@@ -49,6 +49,8 @@ pub struct ControlState {
     pub dir: Arc<Directory>,
     /// Each domain's KDC address, in the forest's domain order.
     pub kdcs: Vec<SocketAddr>,
+    /// Each domain's kpasswd address (RFC 3244), same order; empty when not served.
+    pub kpasswd: Vec<SocketAddr>,
     pub snapshots: Arc<Snapshots>,
     /// The only directory `POST /v1/snapshots {"path": NAME}` writes into.
     pub snapshot_dir: PathBuf,
@@ -64,6 +66,7 @@ impl ControlState {
             snapshots: Arc::new(Snapshots::new(dir.clone())),
             dir,
             kdcs,
+            kpasswd: Vec::new(),
             snapshot_dir,
             policies: Default::default(),
         }
@@ -364,7 +367,7 @@ async fn get_krb5_conf(
         check_relation(k, v)?;
     }
     let relations: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let text = krb5_conf(&s.dir, &s.kdcs, &relations);
+    let text = krb5_conf_with_kpasswd(&s.dir, &s.kdcs, &s.kpasswd, &relations);
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

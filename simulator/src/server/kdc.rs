@@ -330,14 +330,26 @@ fn pac_group_sids(st: &DirState, dir: &Directory, id: EntryId) -> Vec<Sid> {
 /// from `kdcs` (same order as the forest's domains), the root realm as default, DNS
 /// look-ups off, and the caller's extra `[libdefaults]` relations.
 pub fn krb5_conf(dir: &Directory, kdcs: &[SocketAddr], libdefaults: &[(&str, &str)]) -> String {
+    krb5_conf_with_kpasswd(dir, kdcs, &[], libdefaults)
+}
+
+/// [`krb5_conf`] with each realm's `kpasswd_server` from `kpasswd` (same order; may be shorter).
+pub fn krb5_conf_with_kpasswd(
+    dir: &Directory,
+    kdcs: &[SocketAddr],
+    kpasswd: &[SocketAddr],
+    libdefaults: &[(&str, &str)],
+) -> String {
     let realms: Vec<RealmKdcs> = dir
         .forest
         .domains
         .iter()
         .zip(kdcs)
-        .map(|(d, addr)| RealmKdcs {
+        .enumerate()
+        .map(|(i, (d, addr))| RealmKdcs {
             realm: d.realm.clone(),
             kdcs: vec![addr.to_string()],
+            kpasswd: kpasswd.get(i).map(ToString::to_string),
         })
         .collect();
     let domain_realm: Vec<(String, String)> = dir

@@ -8,6 +8,7 @@ pub mod control;
 pub mod control_ready;
 pub mod dns;
 pub mod kdc;
+pub mod kpasswd;
 pub mod ldap;
 pub mod profile;
 pub mod record;
@@ -48,6 +49,9 @@ pub struct ServerConfig {
     pub gcs_port: u16,
     /// The root DC's KDC port, UDP and TCP (0 = ephemeral; 88 needs root or a capability).
     pub kdc_port: u16,
+    /// The root DC's kpasswd port (RFC 3244), UDP and TCP (0 = ephemeral; AD: 464, which
+    /// needs root or a capability). Child domains' use ephemeral ports.
+    pub kpasswd_port: u16,
     /// The control API's port (0 = ephemeral).
     pub control_port: u16,
     /// The DNS server's port, UDP and TCP (0 = ephemeral; 53 needs root or a capability).
@@ -89,6 +93,7 @@ impl Default for ServerConfig {
             gc_port: 0,
             gcs_port: 0,
             kdc_port: 0,
+            kpasswd_port: 0,
             control_port: 0,
             dns_port: 0,
             control_listen: None,
@@ -117,6 +122,8 @@ pub struct DomainEndpoint {
     pub ldaps_url: String,
     /// The domain's KDC, UDP and TCP, as `host:port` (krb5.conf's `kdc =` form).
     pub kdc: String,
+    /// The domain's password service (kpasswd, RFC 3244), UDP and TCP, as `host:port`.
+    pub kpasswd: String,
     pub admin: String,
     pub domain_sid: String,
 }
@@ -135,6 +142,8 @@ pub struct ReadyInfo {
     pub gcs_url: String,
     /// The root domain's KDC (`host:port`).
     pub kdc: String,
+    /// The root domain's kpasswd service (`host:port`; krb5.conf's `kpasswd_server`).
+    pub kpasswd: String,
     /// Base URL of the HTTP control API (`adsim ctl --url`).
     pub control_url: String,
     /// The DNS server of the forest's zones, UDP and TCP (`host:port`).
@@ -162,6 +171,8 @@ pub struct RunningForest {
     pub kdc_addrs: Vec<SocketAddr>,
     /// The DNS server's address (UDP and TCP).
     pub dns_addr: SocketAddr,
+    /// Each domain's kpasswd address (UDP and TCP), in the forest's domain order.
+    pub kpasswd_addrs: Vec<SocketAddr>,
     pub control_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     _temp: Option<TempDir>,
@@ -531,6 +542,11 @@ impl RunningForest {
             kdc_sockets.push(bind_pair(config.listen, port).await?);
         }
         let (dns_tcp, dns_udp) = bind_pair(config.listen, config.dns_port).await?;
+        let mut kpasswd_sockets = Vec::new();
+        for d in &dir.forest.domains {
+            let port = if d.index == 0 { config.kpasswd_port } else { 0 };
+            kpasswd_sockets.push(bind_kdc(config.listen, port).await?);
+        }
         let control_ip = config.control_listen.unwrap_or(if config.listen.is_loopback() {
             config.listen
         } else {
@@ -585,10 +601,34 @@ impl RunningForest {
                 log_exit("CLDAP listener", cldap::serve(socket, dir, domain, ip).await)
             }));
         }
+        let mut kpasswd_addrs = Vec::new();
+        for (d, (tcp, udp)) in dir.forest.domains.iter().zip(kpasswd_sockets) {
+            kpasswd_addrs.push(addr(&tcp));
+            let service = Arc::new(kpasswd::KpasswdService::new(
+                dir.clone(),
+                d.index,
+                kdc_config.clone(),
+                recorder.clone(),
+            ));
+            let s = service.clone();
+            tasks.push(tokio::spawn(async move {
+                log_exit(
+                    "kpasswd TCP listener",
+                    crate::kdc::net::serve_tcp_service(tcp, s).await,
+                )
+            }));
+            tasks.push(tokio::spawn(async move {
+                log_exit(
+                    "kpasswd UDP listener",
+                    crate::kdc::net::serve_udp_service(udp, service).await,
+                )
+            }));
+        }
         let control_addr = addr(&control);
         let control_state = control::ControlState {
             dir: dir.clone(),
             kdcs: kdc_addrs.clone(),
+            kpasswd: kpasswd_addrs.clone(),
             snapshots: snapshots.clone(),
             snapshot_dir,
             policies: policies.clone(),
@@ -614,7 +654,14 @@ impl RunningForest {
                 ))
             })
             .collect();
-        for ((d, (plain, secure)), kdc_addr) in dir.forest.domains.iter().zip(listeners).zip(&kdc_addrs) {
+        for (((d, (plain, secure)), kdc_addr), kpasswd_addr) in dir
+            .forest
+            .domains
+            .iter()
+            .zip(listeners)
+            .zip(&kdc_addrs)
+            .zip(&kpasswd_addrs)
+        {
             endpoints.push(DomainEndpoint {
                 domain: d.dns_name.clone(),
                 netbios: d.netbios.clone(),
@@ -624,6 +671,7 @@ impl RunningForest {
                 ldap_url: url("ldap", addr(&plain)),
                 ldaps_url: url("ldaps", addr(&secure)),
                 kdc: kdc_addr.to_string(),
+                kpasswd: kpasswd_addr.to_string(),
                 admin: format!("Administrator@{}", d.dns_name),
                 domain_sid: d.sid.to_string(),
             });
@@ -690,9 +738,8 @@ impl RunningForest {
             recorder,
         )));
 
-        // The SRV records' ports are the ones bound above. kpasswd: no listener yet, so no
-        // `_kpasswd` records (HOOK(kpasswd): put each domain's kpasswd port here once it listens).
-        let kpasswd_ports: Vec<Option<u16>> = dir.forest.domains.iter().map(|_| None).collect();
+        // The SRV records' ports are the ones bound above, kpasswd's included.
+        let kpasswd_ports: Vec<Option<u16>> = kpasswd_addrs.iter().map(|a| Some(a.port())).collect();
         let dc_ports = ldap_ports
             .iter()
             .zip(&kdc_addrs)
@@ -723,6 +770,7 @@ impl RunningForest {
             gc_url,
             gcs_url,
             kdc: root.kdc.clone(),
+            kpasswd: root.kpasswd.clone(),
             control_url: url("http", control_addr),
             dns: dns_addr.to_string(),
             ca_cert: ca_path.display().to_string(),
@@ -751,6 +799,7 @@ impl RunningForest {
             ca_pem: tls.ca_pem,
             kdc_addrs,
             dns_addr,
+            kpasswd_addrs,
             control_addr,
             tasks,
             _temp: temp,

@@ -255,6 +255,51 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Records one kpasswd exchange from the service's summary: who, whose password and the
+    /// RFC 3244 result, never the password (`request` only for its length).
+    pub fn kpasswd(
+        &self,
+        connection: u64,
+        transport: &str,
+        realm: &str,
+        peer: SocketAddr,
+        request: &[u8],
+        summary: &crate::kpasswd::Summary,
+    ) {
+        let mut m = self.base(&Endpoint {
+            connection,
+            transport,
+            server: realm,
+            peer,
+        });
+        let operation = match (summary.version, &summary.target) {
+            (None, _) => "undecodable",
+            (_, Some(_)) => "set-password",
+            _ => "change-password",
+        };
+        m.insert(
+            "principal".into(),
+            summary.client.clone().map_or(Value::Null, Value::String),
+        );
+        m.insert("operation".into(), json!(operation));
+        m.insert(
+            "request".into(),
+            json!({
+                "length": request.len(),
+                "version": summary.version.map(|v| format!("0x{v:04x}")),
+                "target": summary.target,
+            }),
+        );
+        let diagnostic = summary.krb_error.map(krb_error_name).unwrap_or_default();
+        m.insert(
+            "result".into(),
+            json!({ "code": summary.result, "diagnostic": diagnostic }),
+        );
+        self.write(Value::Object(m));
+    }
+}
+
 impl crate::kdc::net::ExchangeObserver for Recorder {
     fn open_connection(&self) -> u64 {
         Recorder::open_connection(self)

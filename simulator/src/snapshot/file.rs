@@ -523,6 +523,9 @@ struct SecretsOut {
     aes256: Option<String>,
     kvno: u32,
     previous: Option<Box<SecretsOut>>,
+    /// ntPwdHistory, hex NT hashes newest first (absent in files written before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    history: Vec<String>,
 }
 
 fn forest_out(f: &ForestInfo) -> ForestOut {
@@ -681,6 +684,7 @@ fn secrets_out(s: &AccountSecrets) -> SecretsOut {
         aes256: s.aes256.map(hex::encode),
         kvno: s.kvno,
         previous: s.previous.as_deref().map(|p| Box::new(secrets_out(p))),
+        history: s.history.iter().map(hex::encode).collect(),
     }
 }
 
@@ -698,5 +702,10 @@ fn secrets_in(s: &SecretsOut) -> Result<AccountSecrets, SnapshotFileError> {
         aes256: s.aes256.as_deref().map(key::<32>).transpose()?,
         kvno: s.kvno,
         previous: s.previous.as_deref().map(secrets_in).transpose()?.map(Box::new),
+        history: s
+            .history
+            .iter()
+            .map(|h| key::<16>(h))
+            .collect::<Result<Vec<_>, _>>()?,
     })
 }

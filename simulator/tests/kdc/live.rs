@@ -62,6 +62,7 @@ impl LiveKdc {
             &[RealmKdcs {
                 realm: REALM.into(),
                 kdcs: vec![self.addr.to_string()],
+                kpasswd: None,
             }],
             &[(DOMAIN.into(), REALM.into())],
             libdefaults,
