@@ -21,7 +21,7 @@ fail() { echo "ci.sh: $*" >&2; [ -f "$WORK/adsim.log" ] && tail -n 20 "$WORK/ads
 
 # 1. Start on ephemeral ports (no clashes with other jobs) with the clock frozen at a known
 #    instant, and wait for the one-line JSON ready message.
-"$ADSIM" serve --ldap-port 0 --ldaps-port 0 --gc-port 0 --kdc-port 0 --kpasswd-port 0 --control-port 0 \
+"$ADSIM" serve --ldap-port 0 --ldaps-port 0 --gc-port 0 --kdc-port 0 --kpasswd-port 0 --dns-port 0 --control-port 0 \
   --seed 42 --start-time 2026-01-05T10:00:00Z >"$WORK/ready.json" 2>"$WORK/adsim.log" &
 SERVER_PID=$!
 for _ in $(seq 1 300); do

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 pub const ADMIN_PASSWORD: &str = "Adsim-Passw0rd!";
 
 /// `adsim serve` flags for ephemeral ports everywhere.
-pub const EPHEMERAL_PORTS: [&str; 14] = [
+pub const EPHEMERAL_PORTS: [&str; 16] = [
     "--ldap-port",
     "0",
     "--ldaps-port",
@@ -28,7 +28,7 @@ pub const EPHEMERAL_PORTS: [&str; 14] = [
 
 /// `adsim serve` flags for AD's standard ports (389, 636, 3268, 3269, 88, 464, DNS on 53) on
 /// `addr`, with an ephemeral control port.
-pub fn standard_ports(addr: &str) -> [&str; 16] {
+pub fn standard_ports(addr: &str) -> [&str; 18] {
     [
         "--listen",
         addr,

@@ -545,7 +545,7 @@ impl RunningForest {
         let mut kpasswd_sockets = Vec::new();
         for d in &dir.forest.domains {
             let port = if d.index == 0 { config.kpasswd_port } else { 0 };
-            kpasswd_sockets.push(bind_kdc(config.listen, port).await?);
+            kpasswd_sockets.push(bind_pair(config.listen, port).await?);
         }
         let control_ip = config.control_listen.unwrap_or(if config.listen.is_loopback() {
             config.listen
