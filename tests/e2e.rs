@@ -16,4 +16,5 @@ mod e2e_limits;
 mod e2e_record;
 mod e2e_sasl;
 mod e2e_scenarios;
+mod e2e_ps;
 mod e2e_snapshots;

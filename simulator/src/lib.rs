@@ -4,6 +4,8 @@
 //! slots of the TCP listeners).
 
 pub mod auth;
+pub mod cmdlets;
+pub mod events;
 pub mod clock;
 pub mod dsa;
 pub mod gmsa;
