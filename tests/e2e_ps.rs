@@ -199,9 +199,13 @@ fn defender_action_account_and_errors_as_powershell_prints_them() {
     assert!(dup.contains("FullyQualifiedErrorId : ActiveDirectoryServer:8571,Microsoft.ActiveDirectory.Management.Commands.NewADServiceAccount"), "{dup}");
     // The interval cannot be changed: Set-ADServiceAccount has no such parameter.
     let interval = run(&a, None, &["-c", "Set-ADServiceAccount -Identity mdiSvc01 -ManagedPasswordIntervalInDays 60"], 1);
+    let line = "Set-ADServiceAccount -Identity mdiSvc01 -ManagedPasswordIntervalInDays 60";
     assert_eq!(
         interval,
-        "Set-ADServiceAccount : A parameter cannot be found that matches parameter name 'ManagedPasswordIntervalInDays'.\nAt line:1 char:1\n+ Set-ADServiceAccount -Identity mdiSvc01 -ManagedPasswordIntervalInDays 60\n+ ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n    + CategoryInfo          : InvalidArgument: (:) [Set-ADServiceAccount], ParameterBindingException\n    + FullyQualifiedErrorId : NamedParameterNotFound,Microsoft.ActiveDirectory.Management.Commands.SetADServiceAccount\n \n"
+        format!(
+            "Set-ADServiceAccount : A parameter cannot be found that matches parameter name 'ManagedPasswordIntervalInDays'.\nAt line:1 char:1\n+ {line}\n+ {}\n    + CategoryInfo          : InvalidArgument: (:) [Set-ADServiceAccount], ParameterBindingException\n    + FullyQualifiedErrorId : NamedParameterNotFound,Microsoft.ActiveDirectory.Management.Commands.SetADServiceAccount\n \n",
+            "~".repeat(line.len())
+        )
     );
     // Unknown syntax: named, with its position, nothing run.
     let o = ps(&a, None, &["-c", "New-ADGroup -Name g -GroupScope Global\nif ($true) { }"]);
@@ -234,5 +238,10 @@ fn no_root_key_and_the_kds_event_log() {
     );
     let keys = run(&a, None, &["-c", "Get-KdsRootKey | Select-Object KeyId, EffectiveTime, VersionNumber"], 0);
     assert_eq!(keys, format!("\nKeyId                                EffectiveTime         VersionNumber\n-----                                -------------         -------------\n{id} 12/31/2025 2:00:00 PM 1\n\n"));
+    // adsim's KDS selects a key for a new gMSA only once its effective time is 10 hours and
+    // the 5-minute skew old (kds::select::select_for_new_gmsa), so the guides' lab line
+    // `-EffectiveTime ((Get-Date).AddHours(-10))` needs the clock 5 minutes on.
+    run(&a, None, &["-c", "New-ADServiceAccount -Name svc -DNSHostName svc.corp.example.test"], 1);
+    a.cli_ok(&["ctl", "clock", "--advance", "5m"]);
     run(&a, None, &["-c", "New-ADServiceAccount -Name svc -DNSHostName svc.corp.example.test"], 0);
 }
