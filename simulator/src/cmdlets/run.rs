@@ -1223,6 +1223,77 @@ fn get_local_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
 mod tests {
     use super::*;
 
+    use crate::dsa::testing;
+
+    fn session() -> (Session, Caller) {
+        let dir = testing::forest();
+        let admin = testing::admin(&dir);
+        (Session::new(dir.clone(), Hosts::in_process(dir)), admin)
+    }
+
+    fn call(s: &Session, c: &Caller, host: Option<&str>, name: &str, v: Value) -> Result<Output, ErrorRecord> {
+        s.run(c.clone(), host, name, v.as_object().unwrap(), &[])
+    }
+
+    #[test]
+    fn new_service_account_parameter_sets_and_directory_errors() {
+        let (s, admin) = session();
+        let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a"})).unwrap_err();
+        assert_eq!(e.message, "Cannot process command because of one or more missing mandatory parameters: DNSHostName.");
+        let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "RestrictToSingleComputer": true, "ManagedPasswordIntervalInDays": 5})).unwrap_err();
+        assert!(e.fully_qualified_error_id.starts_with("AmbiguousParameterSet,"));
+        let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "DNSHostName": "a.x", "KerberosEncryptionType": "AES512"})).unwrap_err();
+        assert!(e.message.contains("None, DES, RC4, AES128, AES256"), "{}", e.message);
+        call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "DNSHostName": "a.x", "KerberosEncryptionType": ["AES128", "AES256"], "ServicePrincipalNames": ["HTTP/a.x"]})).unwrap();
+        let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "DNSHostName": "a.x"})).unwrap_err();
+        assert_eq!(e.message, "An attempt was made to add an object to the directory with a name that is already in use");
+        let out = call(&s, &admin, None, "Get-ADServiceAccount", json!({"Identity": "a", "Properties": ["KerberosEncryptionType", "ServicePrincipalNames"]})).unwrap();
+        let o = PsObject::from_json(&out.objects[0]).unwrap();
+        assert_eq!(o.get("KerberosEncryptionType"), Some(&json!(["AES128", "AES256"])));
+        assert_eq!(o.get("ServicePrincipalNames"), Some(&json!(["HTTP/a.x"])));
+        assert_eq!(o.get("SamAccountName"), Some(&json!("a$")));
+    }
+
+    #[test]
+    fn set_remove_and_identity_errors() {
+        let (s, admin) = session();
+        call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "b", "DNSHostName": "b.x"})).unwrap();
+        call(&s, &admin, None, "Set-ADServiceAccount", json!({"Identity": "b", "Enabled": false, "Description": "d", "ServicePrincipalNames": {"Add": ["HTTP/b.x"]}})).unwrap();
+        let out = call(&s, &admin, None, "Get-ADServiceAccount", json!({"Identity": "b$", "Properties": ["Description", "ServicePrincipalNames"]})).unwrap();
+        let o = PsObject::from_json(&out.objects[0]).unwrap();
+        assert_eq!(o.get("Enabled"), Some(&json!(false)));
+        assert_eq!(o.get("Description"), Some(&json!("d")));
+        assert_eq!(o.get("ServicePrincipalNames"), Some(&json!(["HTTP/b.x"])));
+        let e = call(&s, &admin, None, "Set-ADServiceAccount", json!({"Identity": "b", "ManagedPasswordIntervalInDays": 1})).unwrap_err();
+        assert!(e.fully_qualified_error_id.starts_with("NamedParameterNotFound,"));
+        call(&s, &admin, None, "Remove-ADServiceAccount", json!({"Identity": "b"})).unwrap();
+        let e = call(&s, &admin, None, "Get-ADServiceAccount", json!({"Identity": "b"})).unwrap_err();
+        assert_eq!(e.category, "ObjectNotFound");
+        assert!(e.message.starts_with("Cannot find an object with identity: 'b' under: 'DC="), "{}", e.message);
+        let e = call(&s, &admin, None, "Test-ADServiceAccount", json!({"Identity": "b"})).unwrap_err();
+        assert!(e.message.contains("local computer"), "{}", e.message);
+        assert_eq!(call(&s, &admin, None, "Nope-Thing", json!({})).unwrap_err().fully_qualified_error_id, "CommandNotFoundException");
+        let e = s.run(admin.clone(), None, "Remove-ADServiceAccount", &Map::new(), &[json!("x"), json!("y")]).unwrap_err();
+        assert!(e.fully_qualified_error_id.starts_with("PositionalParameterNotFound,"));
+    }
+
+    #[test]
+    fn kds_root_keys_and_groups() {
+        let (s, admin) = session();
+        let e = call(&s, &admin, None, "Add-KdsRootKey", json!({"EffectiveImmediately": true, "EffectiveTime": "1/1/2026"})).unwrap_err();
+        assert!(e.fully_qualified_error_id.starts_with("AmbiguousParameterSet,Microsoft.KeyDistributionService.Cmdlets.AddKdsRootKey"));
+        let out = call(&s, &admin, None, "Add-KdsRootKey", json!({"EffectiveImmediately": true})).unwrap();
+        let id = PsObject::from_json(&out.objects[0]).unwrap().get("Guid").cloned().unwrap();
+        let keys = call(&s, &admin, None, "Get-KdsRootKey", json!({})).unwrap();
+        assert!(keys.objects.iter().any(|k| PsObject::from_json(k).unwrap().get("KeyId") == Some(&id)));
+        let e = call(&s, &admin, None, "New-ADGroup", json!({"Name": "g", "GroupScope": "Planet"})).unwrap_err();
+        assert!(e.message.contains("DomainLocal, Global, Universal"));
+        let g = call(&s, &admin, None, "New-ADGroup", json!({"Name": "g", "GroupScope": "DomainLocal", "PassThru": true})).unwrap();
+        let g = PsObject::from_json(&g.objects[0]).unwrap();
+        assert_eq!(g.get("GroupScope"), Some(&json!("DomainLocal")));
+        assert_eq!(g.get("GroupCategory"), Some(&json!("Security")));
+    }
+
     #[test]
     fn dates_parse_in_both_forms() {
         let t = NtTime::parse_rfc3339("2026-12-03T13:05:09Z").unwrap();

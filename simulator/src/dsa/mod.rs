@@ -23,7 +23,7 @@ pub mod request;
 pub mod search;
 pub mod spn;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod token;
 
 use std::ops::{Deref, DerefMut};
