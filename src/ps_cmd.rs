@@ -20,7 +20,12 @@ pub struct PsArgs {
     #[arg(long = "host", value_name = "NAME")]
     host: Option<String>,
     /// Run these commands instead of a script.
-    #[arg(short = 'c', long = "command", value_name = "COMMANDS", conflicts_with = "script")]
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "COMMANDS",
+        conflicts_with = "script"
+    )]
     command: Option<String>,
     /// A script file (.ps1).
     script: Option<PathBuf>,
@@ -51,10 +56,7 @@ pub async fn ps(args: PsArgs) -> anyhow::Result<i32> {
     match outcome {
         Ok(()) => Ok(if interp.errors > 0 { 1 } else { 0 }),
         Err(RunError::Parse(e)) => {
-            eprintln!(
-                "adsim ps: {}: {e}",
-                origin.as_deref().unwrap_or("command")
-            );
+            eprintln!("adsim ps: {}: {e}", origin.as_deref().unwrap_or("command"));
             Ok(2)
         }
         Err(RunError::Backend(m)) => Err(anyhow!(m)),
@@ -69,7 +71,9 @@ pub async fn run_line(client: Client, host: Option<String>, words: &[String]) ->
         .enumerate()
         .map(|(i, w)| {
             let keep = i == 0
-                || (w.starts_with('-') && w.len() > 1 && w[1..].chars().next().is_some_and(char::is_alphabetic))
+                || (w.starts_with('-')
+                    && w.len() > 1
+                    && w[1..].chars().next().is_some_and(char::is_alphabetic))
                 || w.starts_with('$')
                 || w.parse::<i64>().is_ok()
                 || w.contains(',');

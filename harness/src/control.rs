@@ -405,14 +405,20 @@ impl Client {
 
     /// `klist -lh 0 -li 0x3e7 purge` on `host`.
     pub async fn klist_purge(&self, host: &str) -> Result<Response, Error> {
-        self.post(&format!("/v1/hosts/{}/klist-purge", encode_component(host)), json!({}))
-            .await
+        self.post(
+            &format!("/v1/hosts/{}/klist-purge", encode_component(host)),
+            json!({}),
+        )
+        .await
     }
 
     /// Reboots `host` (its ticket cache is empty afterwards).
     pub async fn restart_host(&self, host: &str) -> Result<Response, Error> {
-        self.post(&format!("/v1/hosts/{}/restart", encode_component(host)), json!({}))
-            .await
+        self.post(
+            &format!("/v1/hosts/{}/restart", encode_component(host)),
+            json!({}),
+        )
+        .await
     }
 
     /// `GET /v1/events?after=N`: the DC's event log records after record id `after`.

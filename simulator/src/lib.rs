@@ -4,10 +4,10 @@
 //! slots of the TCP listeners).
 
 pub mod auth;
-pub mod cmdlets;
-pub mod events;
 pub mod clock;
+pub mod cmdlets;
 pub mod dsa;
+pub mod events;
 pub mod gmsa;
 pub mod kdc;
 pub mod kds;

@@ -28,7 +28,12 @@ pub struct Answer {
 /// Where the cmdlets run. `Err` is a failure to reach it (the script stops).
 #[allow(async_fn_in_trait)]
 pub trait Backend {
-    async fn cmdlet(&mut self, name: &str, named: Map<String, Value>, positional: Vec<Value>) -> Result<Answer, String>;
+    async fn cmdlet(
+        &mut self,
+        name: &str,
+        named: Map<String, Value>,
+        positional: Vec<Value>,
+    ) -> Result<Answer, String>;
     /// `klist -li 0x3e7 purge` on the session's host.
     async fn klist_purge(&mut self) -> Result<(), String>;
     /// Restart-Computer: `host`, or the session's host.
@@ -167,14 +172,23 @@ impl<B: Backend> Interpreter<B> {
         self.block(&statements, src, &mut steps).await
     }
 
-    async fn block(&mut self, statements: &[Statement], src: &str, steps: &mut usize) -> Result<(), RunError> {
+    async fn block(
+        &mut self,
+        statements: &[Statement],
+        src: &str,
+        steps: &mut usize,
+    ) -> Result<(), RunError> {
         for st in statements {
             *steps += 1;
             if *steps > MAX_STEPS {
                 return Err(RunError::Backend(format!("more than {MAX_STEPS} statements run")));
             }
             match st {
-                Statement::Foreach { var, collection, body } => {
+                Statement::Foreach {
+                    var,
+                    collection,
+                    body,
+                } => {
                     let items = match Box::pin(self.expr(collection)).await {
                         Ok(v) => v.items(),
                         Err(stop) => {
@@ -200,7 +214,9 @@ impl<B: Backend> Interpreter<B> {
                                 self.output.push_str(&text);
                                 continue;
                             }
-                            Val::Array(a) if a.iter().all(|x| matches!(x, Val::Formatted(_))) && !a.is_empty() => {
+                            Val::Array(a)
+                                if a.iter().all(|x| matches!(x, Val::Formatted(_))) && !a.is_empty() =>
+                            {
                                 for x in a {
                                     if let Val::Formatted(t) = x {
                                         self.output.push_str(&t);
@@ -363,7 +379,11 @@ impl<B: Backend> Interpreter<B> {
                     let line = all.iter().map(Val::text).collect::<Vec<_>>().join(" ");
                     return Ok(Val::Formatted(format!("{line}\n")));
                 }
-                Ok(if all.len() == 1 { all.remove(0) } else { Val::Array(all) })
+                Ok(if all.len() == 1 {
+                    all.remove(0)
+                } else {
+                    Val::Array(all)
+                })
             }
             "get-date" => {
                 if let Some((n, _)) = named.first() {
@@ -387,7 +407,12 @@ impl<B: Backend> Interpreter<B> {
             "import-module" => {
                 let module = positional
                     .first()
-                    .or_else(|| named.iter().find(|(n, _)| n.eq_ignore_ascii_case("Name")).and_then(|(_, v)| v.as_ref()))
+                    .or_else(|| {
+                        named
+                            .iter()
+                            .find(|(n, _)| n.eq_ignore_ascii_case("Name"))
+                            .and_then(|(_, v)| v.as_ref())
+                    })
                     .map(Val::text)
                     .unwrap_or_default();
                 if module.eq_ignore_ascii_case("ActiveDirectory") || module.eq_ignore_ascii_case("Kds") {
@@ -397,7 +422,8 @@ impl<B: Backend> Interpreter<B> {
                 }
             }
             "klist" | "klist.exe" => {
-                klist_args(&named, &positional).map_err(|m| record("klist", ErrorRecord::new("InvalidArgument", "adsim:klist", m)))?;
+                klist_args(&named, &positional)
+                    .map_err(|m| record("klist", ErrorRecord::new("InvalidArgument", "adsim:klist", m)))?;
                 self.backend.klist_purge().await.map_err(Stop::Fatal)?;
                 let lines = "\nTargeted LogonId is 0:0x3e7\n\tDeleting all tickets:\n\tTicket(s) purged!\n";
                 Ok(Val::Formatted(lines.to_string()))
@@ -424,7 +450,11 @@ impl<B: Backend> Interpreter<B> {
                         pos.insert(0, items[0].to_param());
                     }
                 }
-                let answer = self.backend.cmdlet(name, params, pos).await.map_err(Stop::Fatal)?;
+                let answer = self
+                    .backend
+                    .cmdlet(name, params, pos)
+                    .await
+                    .map_err(Stop::Fatal)?;
                 for w in &answer.warnings {
                     self.output.push_str(&format!("WARNING: {w}\n"));
                 }
@@ -453,7 +483,8 @@ pub enum RunError {
 
 /// `klist purge`, `klist -li 0x3e7 purge`, `klist -lh 0 -li 0x3e7 purge`.
 fn klist_args(named: &[(String, Option<Val>)], positional: &[Val]) -> Result<(), String> {
-    let usage = "adsim ps runs klist only as 'klist [-lh 0] -li 0x3e7 purge' (the SYSTEM logon session's tickets)";
+    let usage =
+        "adsim ps runs klist only as 'klist [-lh 0] -li 0x3e7 purge' (the SYSTEM logon session's tickets)";
     if positional.len() != 1 || !positional[0].text().eq_ignore_ascii_case("purge") {
         return Err(usage.into());
     }
@@ -476,7 +507,11 @@ fn member(t: Val, name: &str, args: Option<Vec<Val>>) -> Result<Val, Stop> {
     let unsupported = |what: &str| {
         record(
             "",
-            ErrorRecord::new("InvalidOperation", "MethodNotFound", format!("adsim ps does not support {what}")),
+            ErrorRecord::new(
+                "InvalidOperation",
+                "MethodNotFound",
+                format!("adsim ps does not support {what}"),
+            ),
         )
     };
     match (t, args) {
@@ -500,7 +535,9 @@ fn member(t: Val, name: &str, args: Option<Vec<Val>>) -> Result<Val, Stop> {
             .into_iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map_or(Val::Null, |(_, v)| v)),
-        (Val::Array(a), None) if name.eq_ignore_ascii_case("Count") || name.eq_ignore_ascii_case("Length") => {
+        (Val::Array(a), None)
+            if name.eq_ignore_ascii_case("Count") || name.eq_ignore_ascii_case("Length") =>
+        {
             Ok(Val::Int(a.len() as i64))
         }
         (Val::Array(a), None) => Ok(Val::Array(
@@ -555,7 +592,13 @@ fn select(
     let mut wanted: Vec<String> = Vec::new();
     for (n, v) in named {
         if "property".starts_with(&n.to_ascii_lowercase()) && !n.is_empty() {
-            wanted.extend(v.clone().map(Val::items).unwrap_or_default().iter().map(Val::text));
+            wanted.extend(
+                v.clone()
+                    .map(Val::items)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(Val::text),
+            );
         } else {
             return Err(record(command, ErrorRecord::parameter_not_found(command, n)));
         }
@@ -610,12 +653,21 @@ mod tests {
     }
 
     impl Backend for Fake {
-        async fn cmdlet(&mut self, name: &str, named: Map<String, Value>, positional: Vec<Value>) -> Result<Answer, String> {
-            self.calls.push((name.to_string(), Value::Object(named.clone()), positional));
+        async fn cmdlet(
+            &mut self,
+            name: &str,
+            named: Map<String, Value>,
+            positional: Vec<Value>,
+        ) -> Result<Answer, String> {
+            self.calls
+                .push((name.to_string(), Value::Object(named.clone()), positional));
             Ok(match name {
                 "Get-ADServiceAccount" => Answer {
                     output: vec![PsObject::new("ADServiceAccount")
-                        .with("DistinguishedName", json!("CN=svc,CN=Managed Service Accounts,DC=x"))
+                        .with(
+                            "DistinguishedName",
+                            json!("CN=svc,CN=Managed Service Accounts,DC=x"),
+                        )
                         .with("Enabled", json!(true))
                         .with("Name", json!("svc"))
                         .with("ObjectClass", json!("msDS-GroupManagedServiceAccount"))
@@ -632,7 +684,11 @@ mod tests {
                 "New-ADServiceAccount" if named.get("Name") == Some(&json!("dup")) => Answer {
                     output: vec![],
                     warnings: vec![],
-                    error: Some(ErrorRecord::new("NotSpecified", "ActiveDirectoryServer:1316,X", "The specified account already exists")),
+                    error: Some(ErrorRecord::new(
+                        "NotSpecified",
+                        "ActiveDirectoryServer:1316,X",
+                        "The specified account already exists",
+                    )),
                 },
                 _ => Answer {
                     output: vec![],
@@ -664,7 +720,10 @@ mod tests {
 
     /// A tiny executor: the fake never awaits anything pending.
     fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
@@ -678,10 +737,16 @@ New-ADServiceAccount -Name x -Enabled:$false -RestrictToSingleComputer
 Add-KdsRootKey -EffectiveTime ((Get-Date).AddHours(-10))
 "#);
         let c = &i.backend.calls;
-        assert_eq!(c[0].1, json!({"Identity": "hosts", "Members": ["WEB01$", "WEB02$"]}));
+        assert_eq!(
+            c[0].1,
+            json!({"Identity": "hosts", "Members": ["WEB01$", "WEB02$"]})
+        );
         assert_eq!(c[1].1, json!({"Identity": "WEB01$", "MemberOf": ["g1", "g2"]}));
         assert_eq!(c[2].1, json!({"Identity": "WEB02$", "MemberOf": ["g1", "g2"]}));
-        assert_eq!(c[3].1, json!({"Name": "x", "Enabled": false, "RestrictToSingleComputer": null}));
+        assert_eq!(
+            c[3].1,
+            json!({"Name": "x", "Enabled": false, "RestrictToSingleComputer": null})
+        );
         assert_eq!(c[4].1, json!({"EffectiveTime": "2026-01-01T17:04:05Z"}));
         assert_eq!(i.errors, 0);
     }
@@ -696,7 +761,10 @@ Add-KdsRootKey -EffectiveTime ((Get-Date).AddHours(-10))
         assert_eq!(i.errors, 1);
         assert_eq!(i.backend.calls[0].2, vec![json!("svc")]);
         let i = run("$g = Get-ADServiceAccount svc\n$g.SamAccountName\n\"dn: $g\"\n$g | Format-List Name");
-        assert_eq!(i.output, "svc$\ndn: CN=svc,CN=Managed Service Accounts,DC=x\n\nName : svc\n\n");
+        assert_eq!(
+            i.output,
+            "svc$\ndn: CN=svc,CN=Managed Service Accounts,DC=x\n\nName : svc\n\n"
+        );
     }
 
     #[test]
@@ -712,13 +780,20 @@ Add-KdsRootKey -EffectiveTime ((Get-Date).AddHours(-10))
     fn a_parse_error_runs_nothing() {
         let mut i = Interpreter::new(Fake::default(), None);
         let e = futures_lite(i.run("Get-ADServiceAccount svc\nwhile ($true) { }")).unwrap_err();
-        assert!(e.to_string().contains("line 2, column 1: unsupported syntax: the 'while' statement"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("line 2, column 1: unsupported syntax: the 'while' statement"),
+            "{e}"
+        );
         assert!(i.backend.calls.is_empty());
     }
 
     #[test]
     fn wildcards() {
-        assert!(wildcard("Principals*", "PrincipalsAllowedToRetrieveManagedPassword"));
+        assert!(wildcard(
+            "Principals*",
+            "PrincipalsAllowedToRetrieveManagedPassword"
+        ));
         assert!(wildcard("*Name", "SamAccountName"));
         assert!(!wildcard("Name", "SamAccountName"));
         assert!(wildcard("*", ""));

@@ -51,7 +51,12 @@ pub fn list(objects: &[PsObject]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        let width = o.properties.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+        let width = o
+            .properties
+            .iter()
+            .map(|(n, _)| n.chars().count())
+            .max()
+            .unwrap_or(0);
         for (n, v) in &o.properties {
             let line = format!("{n:<width$} : {}", value_text(v));
             out.push_str(line.trim_end());
@@ -101,7 +106,10 @@ pub fn table(objects: &[PsObject]) -> String {
     };
     let mut out = String::from("\n");
     out.push_str(&row(names.iter().map(|n| n.to_string()).collect()));
-    out.push_str(&row(names.iter().map(|n| "-".repeat(n.chars().count())).collect()));
+    out.push_str(&row(names
+        .iter()
+        .map(|n| "-".repeat(n.chars().count()))
+        .collect()));
     for r in cells {
         out.push_str(&row(r));
     }
@@ -172,7 +180,11 @@ pub fn error(command: &str, r: &ErrorRecord, at: &Extent) -> String {
     } else {
         command.to_string()
     };
-    let prefix = if command.is_empty() { String::new() } else { format!("{command} : ") };
+    let prefix = if command.is_empty() {
+        String::new()
+    } else {
+        format!("{command} : ")
+    };
     let place = if at.origin == "line" {
         format!("At line:{} char:{}", at.line, at.col)
     } else {
@@ -214,8 +226,12 @@ mod tests {
 
     #[test]
     fn errors_print_as_the_console_does() {
-        let r = ErrorRecord::new("NotSpecified", "ActiveDirectoryServer:1316,X", "The specified account already exists")
-            .with_target("CN=a");
+        let r = ErrorRecord::new(
+            "NotSpecified",
+            "ActiveDirectoryServer:1316,X",
+            "The specified account already exists",
+        )
+        .with_target("CN=a");
         let text = error(
             "New-ADServiceAccount",
             &r,

@@ -30,7 +30,10 @@ pub enum Tok {
     /// A bare word: a command name, a bare argument, a keyword (`foreach`, `in`).
     Word(String),
     /// `-Name`; `colon` when written `-Name:` (the value follows).
-    Param { name: String, colon: bool },
+    Param {
+        name: String,
+        colon: bool,
+    },
     Var(String),
     Splat(String),
     Number(i64),
@@ -70,7 +73,11 @@ pub struct LexError {
 pub const MAX_SCRIPT: usize = 1 << 20;
 
 fn word_char(c: char) -> bool {
-    !c.is_whitespace() && !matches!(c, '(' | ')' | '{' | '}' | ',' | ';' | '|' | '"' | '\'' | '=' | '#' | '$' | '@' | '`')
+    !c.is_whitespace()
+        && !matches!(
+            c,
+            '(' | ')' | '{' | '}' | ',' | ';' | '|' | '"' | '\'' | '=' | '#' | '$' | '@' | '`'
+        )
 }
 
 pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
@@ -368,13 +375,22 @@ mod tests {
             toks("New-ADServiceAccount -Name $n -Confirm:$false # c"),
             vec![
                 Tok::Word("New-ADServiceAccount".into()),
-                Tok::Param { name: "Name".into(), colon: false },
+                Tok::Param {
+                    name: "Name".into(),
+                    colon: false
+                },
                 Tok::Var("n".into()),
-                Tok::Param { name: "Confirm".into(), colon: true },
+                Tok::Param {
+                    name: "Confirm".into(),
+                    colon: true
+                },
                 Tok::Var("false".into()),
             ]
         );
-        assert_eq!(toks("'it''s'"), vec![Tok::Str(vec![StrPart::Text("it's".into())])]);
+        assert_eq!(
+            toks("'it''s'"),
+            vec![Tok::Str(vec![StrPart::Text("it's".into())])]
+        );
         assert_eq!(
             toks(r#""a $x-b `"q`"""#),
             vec![Tok::Str(vec![
@@ -383,11 +399,21 @@ mod tests {
                 StrPart::Text("-b \"q\"".into()),
             ])]
         );
-        assert_eq!(toks("0x3e7 10 -1"), vec![Tok::Number(0x3e7), Tok::Number(10), Tok::Number(-1)]);
-        assert_eq!(toks("@params @( @{"), vec![Tok::Splat("params".into()), Tok::ArrayOpen, Tok::HashOpen]);
+        assert_eq!(
+            toks("0x3e7 10 -1"),
+            vec![Tok::Number(0x3e7), Tok::Number(10), Tok::Number(-1)]
+        );
+        assert_eq!(
+            toks("@params @( @{"),
+            vec![Tok::Splat("params".into()), Tok::ArrayOpen, Tok::HashOpen]
+        );
         assert_eq!(
             toks("a `\n b <# x\n y #> c"),
-            vec![Tok::Word("a".into()), Tok::Word("b".into()), Tok::Word("c".into())]
+            vec![
+                Tok::Word("a".into()),
+                Tok::Word("b".into()),
+                Tok::Word("c".into())
+            ]
         );
         assert_eq!(toks("${my var}"), vec![Tok::Var("my var".into())]);
         assert_eq!(
@@ -401,7 +427,10 @@ mod tests {
         let e = lex("Get-X\n  $(1)").unwrap_err();
         assert_eq!(e.pos, Pos { line: 2, col: 3 });
         assert!(e.message.contains("subexpressions"), "{}", e.message);
-        assert!(lex("'abc").unwrap_err().message.contains("unterminated single-quoted"));
+        assert!(lex("'abc")
+            .unwrap_err()
+            .message
+            .contains("unterminated single-quoted"));
         assert!(lex("@\"\nx\n\"@").unwrap_err().message.contains("here-strings"));
         assert!(lex("a ` b").unwrap_err().message.contains("backtick"));
     }

@@ -11,7 +11,7 @@ pub mod parser;
 use adsim_simulator::clock::NtTime;
 use serde_json::{Map, Value};
 
-use crate::control::{CmdletAnswer, Client};
+use crate::control::{Client, CmdletAnswer};
 use eval::{Answer, Backend};
 
 /// The control API as the backend, the cmdlets running on `host` when given.
@@ -21,7 +21,12 @@ pub struct ControlBackend {
 }
 
 impl Backend for ControlBackend {
-    async fn cmdlet(&mut self, name: &str, named: Map<String, Value>, positional: Vec<Value>) -> Result<Answer, String> {
+    async fn cmdlet(
+        &mut self,
+        name: &str,
+        named: Map<String, Value>,
+        positional: Vec<Value>,
+    ) -> Result<Answer, String> {
         let r = self
             .client
             .cmdlet(name, &named, &positional, self.host.as_deref())
@@ -40,7 +45,11 @@ impl Backend for ControlBackend {
             .host
             .clone()
             .ok_or("klist purge acts on a member host: run adsim ps --host NAME")?;
-        self.client.klist_purge(&host).await.map(|_| ()).map_err(|e| e.to_string())
+        self.client
+            .klist_purge(&host)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     async fn restart(&mut self, host: Option<&str>) -> Result<(), String> {
@@ -48,7 +57,11 @@ impl Backend for ControlBackend {
             .map(str::to_string)
             .or_else(|| self.host.clone())
             .ok_or("Restart-Computer needs -ComputerName or adsim ps --host NAME")?;
-        self.client.restart_host(&host).await.map(|_| ()).map_err(|e| e.to_string())
+        self.client
+            .restart_host(&host)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     async fn now(&mut self) -> Result<NtTime, String> {

@@ -30,7 +30,11 @@ pub enum Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     /// `-Name`, `-Name value` or `-Name:value`.
-    Named { name: String, value: Option<Expr>, pos: Pos },
+    Named {
+        name: String,
+        value: Option<Expr>,
+        pos: Pos,
+    },
     Positional(Expr),
     Splat(String),
 }
@@ -52,8 +56,15 @@ pub struct Pipeline {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
-    Assign { var: String, value: Pipeline },
-    Foreach { var: String, collection: Expr, body: Vec<Statement> },
+    Assign {
+        var: String,
+        value: Pipeline,
+    },
+    Foreach {
+        var: String,
+        collection: Expr,
+        body: Vec<Statement>,
+    },
     Pipeline(Pipeline),
 }
 
@@ -211,7 +222,11 @@ impl Parser {
         let body = self.statements(Some(Tok::RBrace))?;
         self.depth -= 1;
         self.i += 1;
-        Ok(Statement::Foreach { var, collection, body })
+        Ok(Statement::Foreach {
+            var,
+            collection,
+            body,
+        })
     }
 
     fn pipeline(&mut self) -> Result<Pipeline, ParseError> {
@@ -223,8 +238,16 @@ impl Parser {
             self.skip_only_newlines();
             elements.push(self.element(false)?);
         }
-        let end = self.t.get(self.i.saturating_sub(1)).map_or(self.src_len, |t| t.end);
-        Ok(Pipeline { elements, pos, start, end })
+        let end = self
+            .t
+            .get(self.i.saturating_sub(1))
+            .map_or(self.src_len, |t| t.end);
+        Ok(Pipeline {
+            elements,
+            pos,
+            start,
+            end,
+        })
     }
 
     fn skip_only_newlines(&mut self) {
@@ -252,7 +275,9 @@ impl Parser {
         let mut args = Vec::new();
         loop {
             match self.peek() {
-                None | Some(Tok::Newline | Tok::Semi | Tok::Pipe | Tok::RParen | Tok::RBrace) => return Ok(args),
+                None | Some(Tok::Newline | Tok::Semi | Tok::Pipe | Tok::RParen | Tok::RBrace) => {
+                    return Ok(args)
+                }
                 Some(Tok::Param { name, colon }) => {
                     let (name, colon) = (name.clone(), *colon);
                     let pos = self.pos();
@@ -269,7 +294,9 @@ impl Parser {
                     self.i += 1;
                 }
                 Some(Tok::Assign) => return self.err("unsupported syntax: '=' in a command's arguments"),
-                Some(Tok::LBrace) => return self.err("unsupported syntax: a script block { } as an argument"),
+                Some(Tok::LBrace) => {
+                    return self.err("unsupported syntax: a script block { } as an argument")
+                }
                 Some(_) => args.push(Arg::Positional(self.argument_value()?)),
             }
         }
@@ -454,13 +481,21 @@ mod tests {
 
     #[test]
     fn commands_arguments_and_pipelines() {
-        let s = parse("Get-ADServiceAccount -Identity svc -Properties * | Select-Object -Property Name,Enabled").unwrap();
+        let s =
+            parse("Get-ADServiceAccount -Identity svc -Properties * | Select-Object -Property Name,Enabled")
+                .unwrap();
         let Statement::Pipeline(p) = &s[0] else { panic!() };
         assert_eq!(p.elements.len(), 2);
-        let Element::Command { name, args } = &p.elements[0] else { panic!() };
+        let Element::Command { name, args } = &p.elements[0] else {
+            panic!()
+        };
         assert_eq!(name, "Get-ADServiceAccount");
-        assert!(matches!(&args[1], Arg::Named { name, value: Some(Expr::Bare(v)), .. } if name == "Properties" && v == "*"));
-        let Element::Command { args, .. } = &p.elements[1] else { panic!() };
+        assert!(
+            matches!(&args[1], Arg::Named { name, value: Some(Expr::Bare(v)), .. } if name == "Properties" && v == "*")
+        );
+        let Element::Command { args, .. } = &p.elements[1] else {
+            panic!()
+        };
         assert!(matches!(&args[0], Arg::Named { value: Some(Expr::Array(a)), .. } if a.len() == 2));
     }
 
@@ -478,16 +513,32 @@ New-ADServiceAccount -Name x -Enabled:$true -RestrictToSingleComputer
 "#;
         let s = parse(src).unwrap();
         assert_eq!(s.len(), 5);
-        assert!(matches!(&s[0], Statement::Assign { var, value } if var == "computerNames" && value.elements.len() == 1));
-        let Statement::Assign { value, .. } = &s[1] else { panic!() };
+        assert!(
+            matches!(&s[0], Statement::Assign { var, value } if var == "computerNames" && value.elements.len() == 1)
+        );
+        let Statement::Assign { value, .. } = &s[1] else {
+            panic!()
+        };
         assert!(matches!(&value.elements[0], Element::Expr(Expr::Hash(p)) if p.len() == 2));
-        let Statement::Foreach { body, .. } = &s[2] else { panic!() };
+        let Statement::Foreach { body, .. } = &s[2] else {
+            panic!()
+        };
         assert_eq!(body.len(), 2);
         let Statement::Pipeline(p) = &s[3] else { panic!() };
-        let Element::Command { args, .. } = &p.elements[0] else { panic!() };
-        assert!(matches!(&args[0], Arg::Named { value: Some(Expr::Sub(_)), .. }));
+        let Element::Command { args, .. } = &p.elements[0] else {
+            panic!()
+        };
+        assert!(matches!(
+            &args[0],
+            Arg::Named {
+                value: Some(Expr::Sub(_)),
+                ..
+            }
+        ));
         let Statement::Pipeline(p) = &s[4] else { panic!() };
-        let Element::Command { args, .. } = &p.elements[0] else { panic!() };
+        let Element::Command { args, .. } = &p.elements[0] else {
+            panic!()
+        };
         assert!(matches!(&args[2], Arg::Named { value: None, .. }));
     }
 

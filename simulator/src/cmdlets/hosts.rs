@@ -94,7 +94,10 @@ impl Hosts {
         let st = self.dir.read();
         for d in &self.dir.forest.domains {
             if let Some(id) = self.dir.find_sam(&st, d.index, &format!("{key}$")) {
-                let e = st.store.get(id).ok_or_else(|| HostError::UnknownHost(host.into()))?;
+                let e = st
+                    .store
+                    .get(id)
+                    .ok_or_else(|| HostError::UnknownHost(host.into()))?;
                 if e.is_class("computer") {
                     return Ok((d.index, format!("{key}$")));
                 }
@@ -194,7 +197,10 @@ impl Hosts {
             &spn,
         )?;
         let dc = db
-            .lookup(&domain.realm, &PrincipalLookup::SamAccountName(format!("{}$", domain.dc_name)))
+            .lookup(
+                &domain.realm,
+                &PrincipalLookup::SamAccountName(format!("{}$", domain.dc_name)),
+            )
             .ok_or_else(|| HostError::Client("the DC account has no keys".into()))?;
         let (part, _) = crate::kdc::ticket::open(&service.ticket, &dc.keys)
             .map_err(|e| HostError::Client(format!("{e:?}")))?;
@@ -237,7 +243,9 @@ fn ticket(a: Answer, what: &str) -> Result<Credential, HostError> {
         Answer::Ticket(c) => Ok(*c),
         Answer::Error(e) => Err(HostError::Kerberos {
             code: e.error_code,
-            name: crate::kdc::error::error_name(e.error_code).unwrap_or("").to_string(),
+            name: crate::kdc::error::error_name(e.error_code)
+                .unwrap_or("")
+                .to_string(),
             what: what.to_string(),
         }),
     }

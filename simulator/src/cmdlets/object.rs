@@ -36,7 +36,11 @@ impl PsObject {
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
-        match self.properties.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match self
+            .properties
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some(slot) => slot.1 = value,
             None => self.properties.push((name.to_string(), value)),
         }
@@ -208,7 +212,10 @@ pub const EXTENDED_PROPERTIES: &[(&str, &str)] = &[
     ("Modified", "whenChanged"),
     ("ObjectCategory", "objectCategory"),
     ("PasswordLastSet", "pwdLastSet"),
-    ("PrincipalsAllowedToRetrieveManagedPassword", "msDS-GroupMSAMembership"),
+    (
+        "PrincipalsAllowedToRetrieveManagedPassword",
+        "msDS-GroupMSAMembership",
+    ),
     ("ServicePrincipalNames", "servicePrincipalName"),
     ("TrustedForDelegation", "userAccountControl"),
 ];
@@ -340,8 +347,13 @@ mod tests {
     fn encryption_type_names_round_trip() {
         assert_eq!(encryption_bits(&["AES128,AES256".into()]).unwrap(), 0x18);
         assert_eq!(encryption_bits(&["RC4".into(), "AES256".into()]).unwrap(), 0x14);
-        assert!(encryption_bits(&["AES512".into()]).unwrap_err().contains("AES512"));
-        assert_eq!(encryption_names(0x1C), vec![json!("RC4"), json!("AES128"), json!("AES256")]);
+        assert!(encryption_bits(&["AES512".into()])
+            .unwrap_err()
+            .contains("AES512"));
+        assert_eq!(
+            encryption_names(0x1C),
+            vec![json!("RC4"), json!("AES128"), json!("AES256")]
+        );
     }
 
     #[test]

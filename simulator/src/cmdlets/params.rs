@@ -232,7 +232,10 @@ mod tests {
     #[test]
     fn refuses_unknown_missing_and_mistyped_parameters() {
         let e = b(json!({"Name": "x", "Nope": 1})).unwrap_err();
-        assert_eq!(e.message, "A parameter cannot be found that matches parameter name 'Nope'.");
+        assert_eq!(
+            e.message,
+            "A parameter cannot be found that matches parameter name 'Nope'."
+        );
         assert!(e.fully_qualified_error_id.starts_with("NamedParameterNotFound,"));
         let e = b(json!({})).unwrap_err();
         assert_eq!(
@@ -240,11 +243,21 @@ mod tests {
             "Cannot process command because of one or more missing mandatory parameters: Name."
         );
         let e = b(json!({"Name": "x", "ManagedPasswordIntervalInDays": "ten"})).unwrap_err();
-        assert!(e.fully_qualified_error_id.starts_with("ParameterArgumentTransformationError"));
+        assert!(e
+            .fully_qualified_error_id
+            .starts_with("ParameterArgumentTransformationError"));
         let e = b(json!({"Name": "x", "Enabled": "yes"})).unwrap_err();
-        assert!(e.message.contains("Boolean parameters accept only Boolean values"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("Boolean parameters accept only Boolean values"),
+            "{}",
+            e.message
+        );
         // "Se" is both -ServicePrincipalNames and -Server.
         let e = b(json!({"Name": "x", "Se": "a"})).unwrap_err();
-        assert!(e.fully_qualified_error_id.starts_with("AmbiguousParameter,"), "{e:?}");
+        assert!(
+            e.fully_qualified_error_id.starts_with("AmbiguousParameter,"),
+            "{e:?}"
+        );
     }
 }

@@ -48,11 +48,23 @@ pub fn command_class(cmdlet: &str) -> String {
 const WIN32_MESSAGES: &[(u32, &str)] = &[
     (5, "Access is denied"),
     (1316, "The specified account already exists"),
-    (8305, "An attempt was made to add an object to the directory with a name that is already in use"),
-    (8647, "The operation failed because SPN value provided for addition/modification is not unique forest-wide"),
-    (8648, "The operation failed because UPN value provided for addition/modification is not unique forest-wide"),
+    (
+        8305,
+        "An attempt was made to add an object to the directory with a name that is already in use",
+    ),
+    (
+        8647,
+        "The operation failed because SPN value provided for addition/modification is not unique forest-wide",
+    ),
+    (
+        8648,
+        "The operation failed because UPN value provided for addition/modification is not unique forest-wide",
+    ),
     (0x8009_000D, "Key does not exist"),
-    (8202, "The directory service cannot perform the requested operation on the RDN attribute of an object"),
+    (
+        8202,
+        "The directory service cannot perform the requested operation on the RDN attribute of an object",
+    ),
     (8197, "The object class is not supported"),
 ];
 
@@ -224,11 +236,19 @@ const REASONS: &[&str] = &[
 ];
 
 fn category_name(s: &str) -> &'static str {
-    CATEGORIES.iter().find(|c| **c == s).copied().unwrap_or("NotSpecified")
+    CATEGORIES
+        .iter()
+        .find(|c| **c == s)
+        .copied()
+        .unwrap_or("NotSpecified")
 }
 
 fn reason_name(s: &str) -> &'static str {
-    REASONS.iter().find(|c| **c == s).copied().unwrap_or("ADException")
+    REASONS
+        .iter()
+        .find(|c| **c == s)
+        .copied()
+        .unwrap_or("ADException")
 }
 
 #[cfg(test)]

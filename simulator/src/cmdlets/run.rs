@@ -164,25 +164,41 @@ const CMDLETS: &[Cmdlet] = &[
     },
     Cmdlet {
         name: "Add-ADGroupMember",
-        params: &[required("Identity", STR), required("Members", Strings), p("PassThru", Switch)],
+        params: &[
+            required("Identity", STR),
+            required("Members", Strings),
+            p("PassThru", Switch),
+        ],
         positional: &["Identity", "Members"],
         run: add_group_member,
     },
     Cmdlet {
         name: "Remove-ADGroupMember",
-        params: &[required("Identity", STR), required("Members", Strings), p("PassThru", Switch)],
+        params: &[
+            required("Identity", STR),
+            required("Members", Strings),
+            p("PassThru", Switch),
+        ],
         positional: &["Identity", "Members"],
         run: remove_group_member,
     },
     Cmdlet {
         name: "Add-ADPrincipalGroupMembership",
-        params: &[required("Identity", STR), required("MemberOf", Strings), p("PassThru", Switch)],
+        params: &[
+            required("Identity", STR),
+            required("MemberOf", Strings),
+            p("PassThru", Switch),
+        ],
         positional: &["Identity", "MemberOf"],
         run: add_principal_group_membership,
     },
     Cmdlet {
         name: "Remove-ADPrincipalGroupMembership",
-        params: &[required("Identity", STR), required("MemberOf", Strings), p("PassThru", Switch)],
+        params: &[
+            required("Identity", STR),
+            required("MemberOf", Strings),
+            p("PassThru", Switch),
+        ],
         positional: &["Identity", "MemberOf"],
         run: remove_principal_group_membership,
     },
@@ -290,7 +306,10 @@ impl Session {
             let Some(slot) = cmdlet.positional.get(i) else {
                 return Err(ErrorRecord::new(
                     "InvalidArgument",
-                    format!("PositionalParameterNotFound,{}", super::record::command_class(cmdlet.name)),
+                    format!(
+                        "PositionalParameterNotFound,{}",
+                        super::record::command_class(cmdlet.name)
+                    ),
                     format!(
                         "A positional parameter cannot be found that accepts argument '{}'.",
                         value_strings(v).join(" ")
@@ -364,7 +383,9 @@ impl Ctx<'_> {
         let st = dir.read();
         let id = identity.trim();
         let found = if id.contains('=') {
-            crate::model::dn::Dn::parse(id).ok().and_then(|dn| st.store.lookup(&dn))
+            crate::model::dn::Dn::parse(id)
+                .ok()
+                .and_then(|dn| st.store.lookup(&dn))
         } else if id.contains('\\') || id.contains('@') {
             dir.resolve_account(&st, id)
         } else if let Ok(sid) = id.parse::<Sid>() {
@@ -396,7 +417,11 @@ impl Ctx<'_> {
     fn service_account(&self, identity: &str) -> Result<(EntryId, String), ErrorRecord> {
         let (id, dn) = self.resolve(identity)?;
         if !self.is_service_account(id) {
-            return Err(ErrorRecord::identity_not_found(self.name, identity, &self.domain_dn()));
+            return Err(ErrorRecord::identity_not_found(
+                self.name,
+                identity,
+                &self.domain_dn(),
+            ));
         }
         Ok((id, dn))
     }
@@ -411,7 +436,12 @@ impl Ctx<'_> {
             .ok_or_else(|| ErrorRecord::identity_not_found(self.name, identity, &self.domain_dn()))
     }
 
-    fn read(&self, caller: &Caller, dn: &str, attrs: &[&str]) -> Result<crate::dsa::request::AttributeList, ErrorRecord> {
+    fn read(
+        &self,
+        caller: &Caller,
+        dn: &str,
+        attrs: &[&str],
+    ) -> Result<crate::dsa::request::AttributeList, ErrorRecord> {
         let out = self
             .dir()
             .search(
@@ -427,7 +457,12 @@ impl Ctx<'_> {
                 },
             )
             .map_err(|e| self.ds(e))?;
-        Ok(out.entries.into_iter().next().map(|e| e.attrs).unwrap_or_default())
+        Ok(out
+            .entries
+            .into_iter()
+            .next()
+            .map(|e| e.attrs)
+            .unwrap_or_default())
     }
 
     fn modify(&self, dn: &str, mods: Vec<Modification>) -> Result<(), ErrorRecord> {
@@ -452,15 +487,28 @@ impl Ctx<'_> {
         let attrs = self.read(
             &self.caller,
             dn,
-            &["*", "memberOf", "msDS-HostServiceAccountBL", "msDS-GroupMSAMembership", "whenCreated", "whenChanged", "objectCategory"],
+            &[
+                "*",
+                "memberOf",
+                "msDS-HostServiceAccountBL",
+                "msDS-GroupMSAMembership",
+                "whenCreated",
+                "whenChanged",
+                "objectCategory",
+            ],
         )?;
         let a = Attrs { list: &attrs };
         let dir: &Directory = self.dir();
-        let mut o = PsObject::new(if a.values("objectClass").iter().any(|v| v.eq_ignore_ascii_case(b"msDS-GroupManagedServiceAccount")) {
-            "Microsoft.ActiveDirectory.Management.ADServiceAccount"
-        } else {
-            "Microsoft.ActiveDirectory.Management.ADServiceAccount"
-        });
+        let mut o = PsObject::new(
+            if a.values("objectClass")
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(b"msDS-GroupManagedServiceAccount"))
+            {
+                "Microsoft.ActiveDirectory.Management.ADServiceAccount"
+            } else {
+                "Microsoft.ActiveDirectory.Management.ADServiceAccount"
+            },
+        );
         for name in object::DEFAULT_PROPERTIES {
             o.set(name, object::property(name, &a, dn, dir));
         }
@@ -474,8 +522,7 @@ impl Ctx<'_> {
                     o.set(name, object::raw_attribute(name, values));
                 }
             }
-            o.properties
-                .sort_by_key(|(n, _)| n.to_ascii_lowercase());
+            o.properties.sort_by_key(|(n, _)| n.to_ascii_lowercase());
         } else {
             for want in properties {
                 if let Some((name, _)) = object::EXTENDED_PROPERTIES
@@ -483,7 +530,8 @@ impl Ctx<'_> {
                     .find(|(n, _)| n.eq_ignore_ascii_case(want))
                 {
                     o.set(name, object::property(name, &a, dn, dir));
-                } else if let Some((name, values)) = attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)) {
+                } else if let Some((name, values)) = attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(want))
+                {
                     o.set(name, object::raw_attribute(name, values));
                 }
             }
@@ -575,8 +623,13 @@ fn new_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     }
     let allowed = b.strings("PrincipalsAllowedToRetrieveManagedPassword");
     if !allowed.is_empty() {
-        let sd = membership_sd(&ctx.sids(&allowed)?)
-            .map_err(|e| ErrorRecord::bad_argument(ctx.name, "PrincipalsAllowedToRetrieveManagedPassword", &e.to_string()))?;
+        let sd = membership_sd(&ctx.sids(&allowed)?).map_err(|e| {
+            ErrorRecord::bad_argument(
+                ctx.name,
+                "PrincipalsAllowedToRetrieveManagedPassword",
+                &e.to_string(),
+            )
+        })?;
         attrs.push(("msDS-GroupMSAMembership".into(), vec![sd]));
     }
     if let Some(pw) = b.string("AccountPassword") {
@@ -584,7 +637,10 @@ fn new_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     }
     if let Some(other) = b.hashtable("OtherAttributes") {
         for (k, v) in other {
-            attrs.push((k.clone(), value_strings(v).iter().map(|x| x.as_bytes().to_vec()).collect()));
+            attrs.push((
+                k.clone(),
+                value_strings(v).iter().map(|x| x.as_bytes().to_vec()).collect(),
+            ));
         }
     }
     ctx.dir()
@@ -638,7 +694,14 @@ fn get_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
         )
         .map_err(|e| ctx.ds(e))?;
     let wanted = filter.as_deref().map(simple_equality).transpose().map_err(|m| {
-        ErrorRecord::new("InvalidArgument", format!("adsim:FilterNotSupported,{}", super::record::command_class(ctx.name)), m)
+        ErrorRecord::new(
+            "InvalidArgument",
+            format!(
+                "adsim:FilterNotSupported,{}",
+                super::record::command_class(ctx.name)
+            ),
+            m,
+        )
     })?;
     let mut objects = Vec::new();
     for e in out.entries {
@@ -658,14 +721,22 @@ fn get_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
 
 /// `(sAMAccountName=x)` or `(name=x)` / `(cn=x)`.
 fn simple_equality(f: &str) -> Result<(&'static str, String), String> {
-    let inner = f.trim().strip_prefix('(').and_then(|x| x.strip_suffix(')')).unwrap_or(f.trim());
+    let inner = f
+        .trim()
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .unwrap_or(f.trim());
     let (attr, value) = inner
         .split_once('=')
         .ok_or_else(|| format!("adsim supports -LDAPFilter (attribute=value) only; got {f:?}"))?;
     let attr = match attr.trim().to_ascii_lowercase().as_str() {
         "samaccountname" => "sAMAccountName",
         "name" | "cn" => "cn",
-        other => return Err(format!("adsim supports -LDAPFilter on sAMAccountName, name or cn only; got {other:?}")),
+        other => {
+            return Err(format!(
+                "adsim supports -LDAPFilter on sAMAccountName, name or cn only; got {other:?}"
+            ))
+        }
     };
     Ok((attr, value.trim().to_string()))
 }
@@ -697,13 +768,22 @@ fn set_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     }
     if b.has("PrincipalsAllowedToRetrieveManagedPassword") {
         let names = b.strings("PrincipalsAllowedToRetrieveManagedPassword");
-        let sd = membership_sd(&ctx.sids(&names)?)
-            .map_err(|e| ErrorRecord::bad_argument(ctx.name, "PrincipalsAllowedToRetrieveManagedPassword", &e.to_string()))?;
+        let sd = membership_sd(&ctx.sids(&names)?).map_err(|e| {
+            ErrorRecord::bad_argument(
+                ctx.name,
+                "PrincipalsAllowedToRetrieveManagedPassword",
+                &e.to_string(),
+            )
+        })?;
         mods.push(replace("msDS-GroupMSAMembership", vec![sd]));
     }
     // userAccountControl bits: Enabled (not 0x2), AccountNotDelegated 0x100000,
     // TrustedForDelegation 0x80000 (TechNet wiki 29827).
-    let flags = [("Enabled", 0x2u32, true), ("AccountNotDelegated", 0x10_0000, false), ("TrustedForDelegation", 0x8_0000, false)];
+    let flags = [
+        ("Enabled", 0x2u32, true),
+        ("AccountNotDelegated", 0x10_0000, false),
+        ("TrustedForDelegation", 0x8_0000, false),
+    ];
     if flags.iter().any(|(n, _, _)| b.has(n)) {
         let attrs = ctx.read(&ctx.caller, &dn, &["userAccountControl"])?;
         let mut uac = Attrs { list: &attrs }.int("userAccountControl").unwrap_or(0x1000) as u32;
@@ -719,9 +799,18 @@ fn set_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
         mods.push(replace("userAccountControl", s(&uac.to_string())));
     }
     if let Some(spn) = b.hashtable("ServicePrincipalNames") {
-        mods.extend(hashtable_mods(ctx, "ServicePrincipalNames", spn, Some("servicePrincipalName"))?);
+        mods.extend(hashtable_mods(
+            ctx,
+            "ServicePrincipalNames",
+            spn,
+            Some("servicePrincipalName"),
+        )?);
     }
-    for (param, op) in [("Add", ModOp::Add), ("Remove", ModOp::Delete), ("Replace", ModOp::Replace)] {
+    for (param, op) in [
+        ("Add", ModOp::Add),
+        ("Remove", ModOp::Delete),
+        ("Replace", ModOp::Replace),
+    ] {
         if let Some(h) = b.hashtable(param) {
             for (attr, v) in h {
                 mods.push(Modification {
@@ -785,7 +874,9 @@ fn remove_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
 fn host_can_use(ctx: &Ctx, host: &str, id: EntryId, dn: &str) -> Result<bool, ErrorRecord> {
     let gmsa = {
         let st = ctx.dir().read();
-        st.store.get(id).is_some_and(|e| e.is_class("msDS-GroupManagedServiceAccount"))
+        st.store
+            .get(id)
+            .is_some_and(|e| e.is_class("msDS-GroupManagedServiceAccount"))
     };
     if !gmsa {
         let attrs = ctx.read(&Caller::system(), dn, &["msDS-HostServiceAccountBL"])?;
@@ -818,7 +909,11 @@ fn test_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     let ok = host_can_use(ctx, host, id, &dn)?;
     Ok(Output {
         objects: vec![json!(ok)],
-        warnings: if ok { vec![] } else { vec![test_failed_warning(&identity)] },
+        warnings: if ok {
+            vec![]
+        } else {
+            vec![test_failed_warning(&identity)]
+        },
     })
 }
 
@@ -836,7 +931,9 @@ fn install_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> 
     };
     let gmsa = {
         let st = ctx.dir().read();
-        st.store.get(id).is_some_and(|e| e.is_class("msDS-GroupManagedServiceAccount"))
+        st.store
+            .get(id)
+            .is_some_and(|e| e.is_class("msDS-GroupManagedServiceAccount"))
     };
     if !gmsa {
         // A standalone MSA: linked to this computer (msDS-HostServiceAccount, whose back
@@ -845,8 +942,15 @@ fn install_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> 
         let attrs = ctx.read(&Caller::system(), &dn, &["msDS-HostServiceAccountBL"])?;
         let host_dn = ctx.resolve(&format!("{}$", super::hosts::host_key(host)))?.1;
         let linked = Attrs { list: &attrs }.strs("msDS-HostServiceAccountBL");
-        if linked.iter().any(|v| !v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(&host_dn))) {
-            return Err(install_error(ctx, &identity, "The account is linked to another computer object in the Active Directory."));
+        if linked
+            .iter()
+            .any(|v| !v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(&host_dn)))
+        {
+            return Err(install_error(
+                ctx,
+                &identity,
+                "The account is linked to another computer object in the Active Directory.",
+            ));
         }
         if linked.is_empty() {
             ctx.modify(
@@ -883,7 +987,10 @@ fn host_password(ctx: &Ctx) -> String {
 fn install_error(ctx: &Ctx, identity: &str, why: &str) -> ErrorRecord {
     ErrorRecord::new(
         "WriteError",
-        format!("InstallADServiceAccount:PerformOperation,{}", super::record::command_class(ctx.name)),
+        format!(
+            "InstallADServiceAccount:PerformOperation,{}",
+            super::record::command_class(ctx.name)
+        ),
         format!("Cannot install service account. Error Message: '{why}'."),
     )
     .with_target(identity.to_string())
@@ -897,7 +1004,9 @@ fn uninstall_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord
         let st = ctx.dir().read();
         let e = st.store.get(id);
         (
-            e.and_then(|e| e.first_str("sAMAccountName")).unwrap_or_default().to_string(),
+            e.and_then(|e| e.first_str("sAMAccountName"))
+                .unwrap_or_default()
+                .to_string(),
             e.is_some_and(|e| e.is_class("msDS-GroupManagedServiceAccount")),
         )
     };
@@ -929,16 +1038,33 @@ fn change_members(ctx: &Ctx, group: &str, members: &[String], op: ModOp) -> Resu
         .iter()
         .map(|m| ctx.resolve(m).map(|(_, dn)| dn.into_bytes()))
         .collect::<Result<Vec<_>, _>>()?;
-    ctx.modify(&g, vec![Modification { op, attr: "member".into(), values }])
+    ctx.modify(
+        &g,
+        vec![Modification {
+            op,
+            attr: "member".into(),
+            values,
+        }],
+    )
 }
 
 fn add_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    change_members(ctx, &b.string("Identity").unwrap_or_default(), &b.strings("Members"), ModOp::Add)?;
+    change_members(
+        ctx,
+        &b.string("Identity").unwrap_or_default(),
+        &b.strings("Members"),
+        ModOp::Add,
+    )?;
     Output::none()
 }
 
 fn remove_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    change_members(ctx, &b.string("Identity").unwrap_or_default(), &b.strings("Members"), ModOp::Delete)?;
+    change_members(
+        ctx,
+        &b.string("Identity").unwrap_or_default(),
+        &b.strings("Members"),
+        ModOp::Delete,
+    )?;
     Output::none()
 }
 
@@ -997,12 +1123,18 @@ fn get_kds_root_key(ctx: &Ctx, _b: &Bound) -> Result<Output, ErrorRecord> {
         objects.push(
             PsObject::new("Microsoft.KeyDistributionService.Cmdlets.KdsRootKey")
                 .with("AttributeOfWrongFormat", Value::Null)
-                .with("KeyValue", json!(k.root_key_data.iter().map(|b| json!(b)).collect::<Vec<_>>()))
+                .with(
+                    "KeyValue",
+                    json!(k.root_key_data.iter().map(|b| json!(b)).collect::<Vec<_>>()),
+                )
                 .with("EffectiveTime", json!(object::date_text(k.use_start_time)))
                 .with("CreationTime", json!(object::date_text(k.create_time)))
                 .with("IsFormatValid", json!(true))
                 .with("DomainController", json!(k.domain_id))
-                .with("ServerConfiguration", json!("Microsoft.KeyDistributionService.Cmdlets.KdsServerConfiguration"))
+                .with(
+                    "ServerConfiguration",
+                    json!("Microsoft.KeyDistributionService.Cmdlets.KdsServerConfiguration"),
+                )
                 .with("KeyId", json!(id))
                 .with("VersionNumber", json!(k.version))
                 .to_json(),
@@ -1030,7 +1162,10 @@ fn add_kds_root_key(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
         })?),
         (false, None) => Effective::At(NtTime(ctx.dir().clock.now().0 + 10 * 86_400 * crate::clock::TICKS_PER_SECOND)),
     };
-    let id = ctx.dir().add_kds_root_key(&ctx.caller, eff).map_err(|e| ctx.ds(e))?;
+    let id = ctx
+        .dir()
+        .add_kds_root_key(&ctx.caller, eff)
+        .map_err(|e| ctx.ds(e))?;
     Output::one(
         PsObject::new("System.Guid")
             .with("Guid", json!(id.hyphenated().to_string()))
@@ -1073,10 +1208,14 @@ fn new_computer(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     }
     let mut attrs = vec![
         ("objectClass".to_string(), s("computer")),
-        ("sAMAccountName".into(), s(&b.string("SamAccountName").unwrap_or_else(|| format!("{name}$")))),
+        (
+            "sAMAccountName".into(),
+            s(&b.string("SamAccountName").unwrap_or_else(|| format!("{name}$"))),
+        ),
         (
             "dNSHostName".into(),
-            s(&b.string("DNSHostName").unwrap_or_else(|| format!("{}.{}", name.to_lowercase(), d.dns_name))),
+            s(&b.string("DNSHostName")
+                .unwrap_or_else(|| format!("{}.{}", name.to_lowercase(), d.dns_name))),
         ),
     ];
     match b.string("AccountPassword") {
@@ -1087,7 +1226,9 @@ fn new_computer(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     if let Some(v) = b.string("Description") {
         attrs.push(("description".into(), s(&v)));
     }
-    ctx.dir().add(&ctx.caller, &dn, attrs).map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
+    ctx.dir()
+        .add(&ctx.caller, &dn, attrs)
+        .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
     Output::none()
 }
 
@@ -1100,7 +1241,10 @@ fn new_user(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     }
     let mut attrs = vec![
         ("objectClass".to_string(), s("user")),
-        ("sAMAccountName".into(), s(&b.string("SamAccountName").unwrap_or_else(|| name.clone()))),
+        (
+            "sAMAccountName".into(),
+            s(&b.string("SamAccountName").unwrap_or_else(|| name.clone())),
+        ),
     ];
     match b.string("AccountPassword") {
         Some(pw) => attrs.push(("unicodePwd".into(), vec![quoted_utf16(&pw)])),
@@ -1116,7 +1260,9 @@ fn new_user(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
             attrs.push((attr.into(), s(&v)));
         }
     }
-    ctx.dir().add(&ctx.caller, &dn, attrs).map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
+    ctx.dir()
+        .add(&ctx.caller, &dn, attrs)
+        .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
     Output::none()
 }
 
@@ -1151,22 +1297,42 @@ fn group_type(ctx: &Ctx, scope: &str, category: Option<&str>) -> Result<i32, Err
 fn new_group(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     let name = b.string("Name").unwrap_or_default();
     let dn = format!("CN={name},{}", ctx.container(b.string("Path"), "CN=Users"));
-    let gt = group_type(ctx, &b.string("GroupScope").unwrap_or_default(), b.string("GroupCategory").as_deref())?;
+    let gt = group_type(
+        ctx,
+        &b.string("GroupScope").unwrap_or_default(),
+        b.string("GroupCategory").as_deref(),
+    )?;
     let mut attrs = vec![
         ("objectClass".to_string(), s("group")),
-        ("sAMAccountName".into(), s(&b.string("SamAccountName").unwrap_or_else(|| name.clone()))),
+        (
+            "sAMAccountName".into(),
+            s(&b.string("SamAccountName").unwrap_or_else(|| name.clone())),
+        ),
         ("groupType".into(), s(&gt.to_string())),
     ];
     if let Some(v) = b.string("Description") {
         attrs.push(("description".into(), s(&v)));
     }
-    ctx.dir().add(&ctx.caller, &dn, attrs).map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
+    ctx.dir()
+        .add(&ctx.caller, &dn, attrs)
+        .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
     if !b.switch("PassThru") {
         return Output::none();
     }
     // The ADGroup default property set (TechNet wiki "Get-ADGroup Default and Extended
     // Properties"), read back as the caller.
-    let attrs = ctx.read(&ctx.caller, &dn, &["cn", "sAMAccountName", "objectClass", "objectGUID", "objectSid", "groupType"])?;
+    let attrs = ctx.read(
+        &ctx.caller,
+        &dn,
+        &[
+            "cn",
+            "sAMAccountName",
+            "objectClass",
+            "objectGUID",
+            "objectSid",
+            "groupType",
+        ],
+    )?;
     let a = Attrs { list: &attrs };
     let gt = a.int("groupType").unwrap_or(0) as u32;
     let scope = if gt & 0x4 != 0 {
@@ -1179,7 +1345,14 @@ fn new_group(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     let dir: &Directory = ctx.dir();
     let mut o = PsObject::new("Microsoft.ActiveDirectory.Management.ADGroup")
         .with("DistinguishedName", json!(dn))
-        .with("GroupCategory", json!(if gt & 0x8000_0000 != 0 { "Security" } else { "Distribution" }))
+        .with(
+            "GroupCategory",
+            json!(if gt & 0x8000_0000 != 0 {
+                "Security"
+            } else {
+                "Distribution"
+            }),
+        )
         .with("GroupScope", json!(scope));
     for name in ["Name", "ObjectClass", "ObjectGUID", "SamAccountName", "SID"] {
         o.set(name, object::property(name, &a, &dn, dir));
@@ -1191,9 +1364,10 @@ fn add_local_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     let host = ctx.host()?;
     let group = b.string("Group").unwrap_or_default();
     for m in b.strings("Member") {
-        ctx.s.hosts.add_local_group_member(host, &group, &m).map_err(|e| {
-            ErrorRecord::new("ObjectNotFound", "adsim:UnknownHost", e.to_string())
-        })?;
+        ctx.s
+            .hosts
+            .add_local_group_member(host, &group, &m)
+            .map_err(|e| ErrorRecord::new("ObjectNotFound", "adsim:UnknownHost", e.to_string()))?;
     }
     Output::none()
 }
@@ -1231,7 +1405,13 @@ mod tests {
         (Session::new(dir.clone(), Hosts::in_process(dir)), admin)
     }
 
-    fn call(s: &Session, c: &Caller, host: Option<&str>, name: &str, v: Value) -> Result<Output, ErrorRecord> {
+    fn call(
+        s: &Session,
+        c: &Caller,
+        host: Option<&str>,
+        name: &str,
+        v: Value,
+    ) -> Result<Output, ErrorRecord> {
         s.run(c.clone(), host, name, v.as_object().unwrap(), &[])
     }
 
@@ -1239,17 +1419,58 @@ mod tests {
     fn new_service_account_parameter_sets_and_directory_errors() {
         let (s, admin) = session();
         let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a"})).unwrap_err();
-        assert_eq!(e.message, "Cannot process command because of one or more missing mandatory parameters: DNSHostName.");
-        let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "RestrictToSingleComputer": true, "ManagedPasswordIntervalInDays": 5})).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Cannot process command because of one or more missing mandatory parameters: DNSHostName."
+        );
+        let e = call(
+            &s,
+            &admin,
+            None,
+            "New-ADServiceAccount",
+            json!({"Name": "a", "RestrictToSingleComputer": true, "ManagedPasswordIntervalInDays": 5}),
+        )
+        .unwrap_err();
         assert!(e.fully_qualified_error_id.starts_with("AmbiguousParameterSet,"));
-        let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "DNSHostName": "a.x", "KerberosEncryptionType": "AES512"})).unwrap_err();
-        assert!(e.message.contains("None, DES, RC4, AES128, AES256"), "{}", e.message);
+        let e = call(
+            &s,
+            &admin,
+            None,
+            "New-ADServiceAccount",
+            json!({"Name": "a", "DNSHostName": "a.x", "KerberosEncryptionType": "AES512"}),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("None, DES, RC4, AES128, AES256"),
+            "{}",
+            e.message
+        );
         call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "DNSHostName": "a.x", "KerberosEncryptionType": ["AES128", "AES256"], "ServicePrincipalNames": ["HTTP/a.x"]})).unwrap();
-        let e = call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "a", "DNSHostName": "a.x"})).unwrap_err();
-        assert_eq!(e.message, "An attempt was made to add an object to the directory with a name that is already in use");
-        let out = call(&s, &admin, None, "Get-ADServiceAccount", json!({"Identity": "a", "Properties": ["KerberosEncryptionType", "ServicePrincipalNames"]})).unwrap();
+        let e = call(
+            &s,
+            &admin,
+            None,
+            "New-ADServiceAccount",
+            json!({"Name": "a", "DNSHostName": "a.x"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "An attempt was made to add an object to the directory with a name that is already in use"
+        );
+        let out = call(
+            &s,
+            &admin,
+            None,
+            "Get-ADServiceAccount",
+            json!({"Identity": "a", "Properties": ["KerberosEncryptionType", "ServicePrincipalNames"]}),
+        )
+        .unwrap();
         let o = PsObject::from_json(&out.objects[0]).unwrap();
-        assert_eq!(o.get("KerberosEncryptionType"), Some(&json!(["AES128", "AES256"])));
+        assert_eq!(
+            o.get("KerberosEncryptionType"),
+            Some(&json!(["AES128", "AES256"]))
+        );
         assert_eq!(o.get("ServicePrincipalNames"), Some(&json!(["HTTP/a.x"])));
         assert_eq!(o.get("SamAccountName"), Some(&json!("a$")));
     }
@@ -1257,38 +1478,130 @@ mod tests {
     #[test]
     fn set_remove_and_identity_errors() {
         let (s, admin) = session();
-        call(&s, &admin, None, "New-ADServiceAccount", json!({"Name": "b", "DNSHostName": "b.x"})).unwrap();
+        call(
+            &s,
+            &admin,
+            None,
+            "New-ADServiceAccount",
+            json!({"Name": "b", "DNSHostName": "b.x"}),
+        )
+        .unwrap();
         call(&s, &admin, None, "Set-ADServiceAccount", json!({"Identity": "b", "Enabled": false, "Description": "d", "ServicePrincipalNames": {"Add": ["HTTP/b.x"]}})).unwrap();
-        let out = call(&s, &admin, None, "Get-ADServiceAccount", json!({"Identity": "b$", "Properties": ["Description", "ServicePrincipalNames"]})).unwrap();
+        let out = call(
+            &s,
+            &admin,
+            None,
+            "Get-ADServiceAccount",
+            json!({"Identity": "b$", "Properties": ["Description", "ServicePrincipalNames"]}),
+        )
+        .unwrap();
         let o = PsObject::from_json(&out.objects[0]).unwrap();
         assert_eq!(o.get("Enabled"), Some(&json!(false)));
         assert_eq!(o.get("Description"), Some(&json!("d")));
         assert_eq!(o.get("ServicePrincipalNames"), Some(&json!(["HTTP/b.x"])));
-        let e = call(&s, &admin, None, "Set-ADServiceAccount", json!({"Identity": "b", "ManagedPasswordIntervalInDays": 1})).unwrap_err();
+        let e = call(
+            &s,
+            &admin,
+            None,
+            "Set-ADServiceAccount",
+            json!({"Identity": "b", "ManagedPasswordIntervalInDays": 1}),
+        )
+        .unwrap_err();
         assert!(e.fully_qualified_error_id.starts_with("NamedParameterNotFound,"));
-        call(&s, &admin, None, "Remove-ADServiceAccount", json!({"Identity": "b"})).unwrap();
+        call(
+            &s,
+            &admin,
+            None,
+            "Remove-ADServiceAccount",
+            json!({"Identity": "b"}),
+        )
+        .unwrap();
         let e = call(&s, &admin, None, "Get-ADServiceAccount", json!({"Identity": "b"})).unwrap_err();
         assert_eq!(e.category, "ObjectNotFound");
-        assert!(e.message.starts_with("Cannot find an object with identity: 'b' under: 'DC="), "{}", e.message);
-        let e = call(&s, &admin, None, "Test-ADServiceAccount", json!({"Identity": "b"})).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("Cannot find an object with identity: 'b' under: 'DC="),
+            "{}",
+            e.message
+        );
+        let e = call(
+            &s,
+            &admin,
+            None,
+            "Test-ADServiceAccount",
+            json!({"Identity": "b"}),
+        )
+        .unwrap_err();
         assert!(e.message.contains("local computer"), "{}", e.message);
-        assert_eq!(call(&s, &admin, None, "Nope-Thing", json!({})).unwrap_err().fully_qualified_error_id, "CommandNotFoundException");
-        let e = s.run(admin.clone(), None, "Remove-ADServiceAccount", &Map::new(), &[json!("x"), json!("y")]).unwrap_err();
-        assert!(e.fully_qualified_error_id.starts_with("PositionalParameterNotFound,"));
+        assert_eq!(
+            call(&s, &admin, None, "Nope-Thing", json!({}))
+                .unwrap_err()
+                .fully_qualified_error_id,
+            "CommandNotFoundException"
+        );
+        let e = s
+            .run(
+                admin.clone(),
+                None,
+                "Remove-ADServiceAccount",
+                &Map::new(),
+                &[json!("x"), json!("y")],
+            )
+            .unwrap_err();
+        assert!(e
+            .fully_qualified_error_id
+            .starts_with("PositionalParameterNotFound,"));
     }
 
     #[test]
     fn kds_root_keys_and_groups() {
         let (s, admin) = session();
-        let e = call(&s, &admin, None, "Add-KdsRootKey", json!({"EffectiveImmediately": true, "EffectiveTime": "1/1/2026"})).unwrap_err();
-        assert!(e.fully_qualified_error_id.starts_with("AmbiguousParameterSet,Microsoft.KeyDistributionService.Cmdlets.AddKdsRootKey"));
-        let out = call(&s, &admin, None, "Add-KdsRootKey", json!({"EffectiveImmediately": true})).unwrap();
-        let id = PsObject::from_json(&out.objects[0]).unwrap().get("Guid").cloned().unwrap();
+        let e = call(
+            &s,
+            &admin,
+            None,
+            "Add-KdsRootKey",
+            json!({"EffectiveImmediately": true, "EffectiveTime": "1/1/2026"}),
+        )
+        .unwrap_err();
+        assert!(e
+            .fully_qualified_error_id
+            .starts_with("AmbiguousParameterSet,Microsoft.KeyDistributionService.Cmdlets.AddKdsRootKey"));
+        let out = call(
+            &s,
+            &admin,
+            None,
+            "Add-KdsRootKey",
+            json!({"EffectiveImmediately": true}),
+        )
+        .unwrap();
+        let id = PsObject::from_json(&out.objects[0])
+            .unwrap()
+            .get("Guid")
+            .cloned()
+            .unwrap();
         let keys = call(&s, &admin, None, "Get-KdsRootKey", json!({})).unwrap();
-        assert!(keys.objects.iter().any(|k| PsObject::from_json(k).unwrap().get("KeyId") == Some(&id)));
-        let e = call(&s, &admin, None, "New-ADGroup", json!({"Name": "g", "GroupScope": "Planet"})).unwrap_err();
+        assert!(keys
+            .objects
+            .iter()
+            .any(|k| PsObject::from_json(k).unwrap().get("KeyId") == Some(&id)));
+        let e = call(
+            &s,
+            &admin,
+            None,
+            "New-ADGroup",
+            json!({"Name": "g", "GroupScope": "Planet"}),
+        )
+        .unwrap_err();
         assert!(e.message.contains("DomainLocal, Global, Universal"));
-        let g = call(&s, &admin, None, "New-ADGroup", json!({"Name": "g", "GroupScope": "DomainLocal", "PassThru": true})).unwrap();
+        let g = call(
+            &s,
+            &admin,
+            None,
+            "New-ADGroup",
+            json!({"Name": "g", "GroupScope": "DomainLocal", "PassThru": true}),
+        )
+        .unwrap();
         let g = PsObject::from_json(&g.objects[0]).unwrap();
         assert_eq!(g.get("GroupScope"), Some(&json!("DomainLocal")));
         assert_eq!(g.get("GroupCategory"), Some(&json!("Security")));

@@ -251,7 +251,9 @@ impl Directory {
                 e.set_str("accountExpires", "9223372036854775807");
             }
         }
-        if !e.has("sAMAccountName") && (s == "msds-groupmanagedserviceaccount" || s == "msds-managedserviceaccount") {
+        if !e.has("sAMAccountName")
+            && (s == "msds-groupmanagedserviceaccount" || s == "msds-managedserviceaccount")
+        {
             // New-ADServiceAccount names the account `<name>$`; the DC does the same here.
             let cn = e.dn.rdn().map(|r| r.value.clone()).unwrap_or_default();
             e.set_str("sAMAccountName", format!("{cn}$"));

@@ -687,7 +687,10 @@ async fn post_klist_purge(State(s): State<ControlState>, Path(name): Path<String
 }
 
 /// A reboot of a host: an empty ticket cache afterwards.
-async fn post_restart_host(State(s): State<ControlState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+async fn post_restart_host(
+    State(s): State<ControlState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.cmdlets.hosts.restart(&name).map_err(host_error)?;
     Ok(Json(json!({ "host": name, "restarted": true })))
 }
