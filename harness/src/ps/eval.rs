@@ -127,14 +127,17 @@ impl Val {
 /// Why evaluating a statement stopped: a PowerShell error (printed, the script goes on) or
 /// a failure to reach the backend (the script stops).
 enum Stop {
-    Record { command: String, record: ErrorRecord },
+    Record {
+        command: String,
+        record: Box<ErrorRecord>,
+    },
     Fatal(String),
 }
 
 fn record(command: &str, r: ErrorRecord) -> Stop {
     Stop::Record {
         command: command.to_string(),
-        record: r,
+        record: Box::new(r),
     }
 }
 
@@ -357,9 +360,9 @@ impl<B: Backend> Interpreter<B> {
         let (named, positional) = self.bind_args(args).await?;
         let lower = name.to_ascii_lowercase();
         match lower.as_str() {
-            "select-object" | "select" => select(name, input, &named, &positional).map(|(v, _)| v),
+            "select-object" | "select" => select(name, input, &named, &positional),
             "format-list" | "fl" => {
-                let (v, _) = select(name, input, &named, &positional)?;
+                let v = select(name, input, &named, &positional)?;
                 let objects: Vec<PsObject> = v
                     .items()
                     .into_iter()
@@ -489,11 +492,10 @@ fn klist_args(named: &[(String, Option<Val>)], positional: &[Val]) -> Result<(),
         return Err(usage.into());
     }
     for (n, v) in named {
-        let ok = match (n.to_ascii_lowercase().as_str(), v) {
-            ("li", Some(Val::Int(0x3e7))) => true,
-            ("lh", Some(Val::Int(0))) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (n.to_ascii_lowercase().as_str(), v),
+            ("li", Some(Val::Int(0x3e7))) | ("lh", Some(Val::Int(0)))
+        );
         if !ok {
             return Err(usage.into());
         }
@@ -588,7 +590,7 @@ fn select(
     input: Option<Val>,
     named: &[(String, Option<Val>)],
     positional: &[Val],
-) -> Result<(Val, ()), Stop> {
+) -> Result<Val, Stop> {
     let mut wanted: Vec<String> = Vec::new();
     for (n, v) in named {
         if "property".starts_with(&n.to_ascii_lowercase()) && !n.is_empty() {
@@ -632,13 +634,10 @@ fn select(
             other => other,
         })
         .collect();
-    Ok((
-        match out.len() {
-            1 => out.into_iter().next().unwrap_or(Val::Null),
-            _ => Val::Array(out),
-        },
-        (),
-    ))
+    Ok(match out.len() {
+        1 => out.into_iter().next().unwrap_or(Val::Null),
+        _ => Val::Array(out),
+    })
 }
 
 #[cfg(test)]

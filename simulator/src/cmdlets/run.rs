@@ -499,16 +499,8 @@ impl Ctx<'_> {
         )?;
         let a = Attrs { list: &attrs };
         let dir: &Directory = self.dir();
-        let mut o = PsObject::new(
-            if a.values("objectClass")
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(b"msDS-GroupManagedServiceAccount"))
-            {
-                "Microsoft.ActiveDirectory.Management.ADServiceAccount"
-            } else {
-                "Microsoft.ActiveDirectory.Management.ADServiceAccount"
-            },
-        );
+        // Both kinds are ADServiceAccount objects in the module.
+        let mut o = PsObject::new("Microsoft.ActiveDirectory.Management.ADServiceAccount");
         for name in object::DEFAULT_PROPERTIES {
             o.set(name, object::property(name, &a, dn, dir));
         }
