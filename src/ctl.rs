@@ -65,6 +65,32 @@ enum CtlCommand {
     },
     /// Put the forest back as it was right after start (fixtures included).
     Reset,
+    /// Run one ActiveDirectory-module cmdlet with PowerShell parameters, e.g.
+    /// `adsim ctl cmdlet Get-ADServiceAccount -Identity svc -Properties '*'` (what `adsim ps
+    /// -c` runs; values as PowerShell reads them).
+    Cmdlet {
+        /// The member host it runs on (Test-/Install-ADServiceAccount).
+        #[arg(long = "host", value_name = "NAME")]
+        host: Option<String>,
+        /// The cmdlet and its parameters.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        line: Vec<String>,
+    },
+    /// `klist -lh 0 -li 0x3e7 purge` on a member host: its SYSTEM session's tickets go.
+    KlistPurge {
+        /// The host's computer name (`WEB01`).
+        host: String,
+    },
+    /// Reboot a member host (its ticket cache is empty afterwards).
+    RestartHost { host: String },
+    /// The member hosts seen: ticket cache, installed service accounts.
+    Hosts,
+    /// The DC's event log (KdsSvc operational events, e.g. 4004 for a new root key).
+    Events {
+        /// Only records after this record id.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
     /// Show the DC's LDAP signing and channel binding policies, or change them for the binds
     /// that follow (as an administrator changes the Domain Controllers' policy).
     Policies {
@@ -142,6 +168,17 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Snapshots => api.snapshots().await?,
         CtlCommand::Restore { id } => api.restore_snapshot(&id).await?,
         CtlCommand::Reset => api.reset().await?,
+        CtlCommand::Cmdlet { host, line } => {
+            let code = crate::ps_cmd::run_line(api, host, &line).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            return Ok(());
+        }
+        CtlCommand::KlistPurge { host } => api.klist_purge(&host).await?,
+        CtlCommand::RestartHost { host } => api.restart_host(&host).await?,
+        CtlCommand::Hosts => api.hosts().await?,
+        CtlCommand::Events { after } => api.events(after).await?,
         CtlCommand::Policies {
             ldap_signing,
             channel_binding,

@@ -2,6 +2,7 @@
 
 mod ctl;
 mod logging;
+mod ps_cmd;
 mod scenario_cmd;
 
 use std::net::IpAddr;
@@ -36,6 +37,10 @@ enum Command {
     Export(ctl::ExportArgs),
     /// Replay scenario files (TOML, see scenarios/README.md) and report per step.
     Scenario(scenario_cmd::ScenarioArgs),
+    /// Run PowerShell (the subset the gMSA guides use: ActiveDirectory cmdlets, variables,
+    /// splatting, foreach, Select-Object) against a running server, printed as PowerShell
+    /// prints it.
+    Ps(ps_cmd::PsArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -200,7 +205,7 @@ struct ServeArgs {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // A scenario report is the output; the in-process forest's info logs would drown it.
-    let default_level = if matches!(cli.command, Command::Scenario(_)) {
+    let default_level = if matches!(cli.command, Command::Scenario(_) | Command::Ps(_)) {
         "warn"
     } else {
         "info"
@@ -225,6 +230,11 @@ fn main() -> anyhow::Result<()> {
         // Client commands report a failure in one line, not with a backtrace.
         Command::Ctl(args) => rt.block_on(ctl::ctl(args)).or_else(|e| fail(&e)),
         Command::Export(args) => rt.block_on(ctl::export(args)).or_else(|e| fail(&e)),
+        Command::Ps(args) => match rt.block_on(ps_cmd::ps(args)) {
+            Ok(0) => Ok(()),
+            Ok(code) => std::process::exit(code),
+            Err(e) => fail(&e),
+        },
         Command::Scenario(args) => match rt.block_on(scenario_cmd::scenario(args)) {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(1),

@@ -16,6 +16,7 @@ mod e2e_kerberos;
 mod e2e_kpasswd;
 mod e2e_ldap;
 mod e2e_limits;
+mod e2e_ps;
 mod e2e_record;
 mod e2e_sasl;
 mod e2e_scenarios;

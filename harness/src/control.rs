@@ -120,6 +120,42 @@ pub struct Created {
     pub id: String,
 }
 
+/// What `POST /v1/cmdlets/{name}` answered: the output and warnings, or the error record.
+#[derive(Debug, Clone)]
+pub struct CmdletAnswer {
+    pub output: Vec<serde_json::Value>,
+    pub warnings: Vec<String>,
+    pub error: Option<adsim_simulator::cmdlets::record::ErrorRecord>,
+}
+
+impl CmdletAnswer {
+    pub fn from_response(r: &Response) -> Result<CmdletAnswer, Error> {
+        let v = r.json()?;
+        let warnings = v["warnings"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        if r.is_success() {
+            return Ok(CmdletAnswer {
+                output: v["output"].as_array().cloned().unwrap_or_default(),
+                warnings,
+                error: None,
+            });
+        }
+        match adsim_simulator::cmdlets::record::ErrorRecord::from_json(&v["error_record"]) {
+            Some(rec) => Ok(CmdletAnswer {
+                output: Vec::new(),
+                warnings,
+                error: Some(rec),
+            }),
+            None => Err(Error::Status {
+                status: r.status,
+                message: r.error_text(),
+            }),
+        }
+    }
+}
+
 /// The control API at a base URL `http://host[:port][/prefix]`.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -344,6 +380,56 @@ impl Client {
     /// and AdminSDHolder's DACL. Answers `{"protected": N, "updated": M}`.
     pub async fn sdprop(&self) -> Result<Response, Error> {
         self.post("/v1/sdprop", json!({})).await
+    }
+
+    /// `POST /v1/cmdlets/{name}`: one cmdlet with named and positional parameters, on `host`
+    /// (the member host it runs on) or none. Any status: a PowerShell error is a 422 whose
+    /// `error_record` is the record ([`CmdletAnswer::from_response`]).
+    pub async fn cmdlet(
+        &self,
+        name: &str,
+        parameters: &serde_json::Map<String, serde_json::Value>,
+        positional: &[serde_json::Value],
+        host: Option<&str>,
+    ) -> Result<Response, Error> {
+        let mut body = json!({ "parameters": parameters, "positional": positional });
+        if let Some(h) = host {
+            body["host"] = json!(h);
+        }
+        self.request(
+            "POST",
+            &format!("/v1/cmdlets/{}", encode_component(name)),
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    /// `GET /v1/hosts`: the member hosts seen, their ticket caches and installed accounts.
+    pub async fn hosts(&self) -> Result<Response, Error> {
+        self.get("/v1/hosts").await
+    }
+
+    /// `klist -lh 0 -li 0x3e7 purge` on `host`.
+    pub async fn klist_purge(&self, host: &str) -> Result<Response, Error> {
+        self.post(
+            &format!("/v1/hosts/{}/klist-purge", encode_component(host)),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Reboots `host` (its ticket cache is empty afterwards).
+    pub async fn restart_host(&self, host: &str) -> Result<Response, Error> {
+        self.post(
+            &format!("/v1/hosts/{}/restart", encode_component(host)),
+            json!({}),
+        )
+        .await
+    }
+
+    /// `GET /v1/events?after=N`: the DC's event log records after record id `after`.
+    pub async fn events(&self, after: u64) -> Result<Response, Error> {
+        self.get(&format!("/v1/events?after={after}")).await
     }
 }
 

@@ -2,9 +2,10 @@
 //! snapshots), fixtures (LDIF, topology TOML), cmdlet-style operations and the scenario runner
 //! ([`scenario`]), and the client of a running server's control API ([`control::Client`]).
 
-pub mod cmdlets;
+pub use adsim_simulator::cmdlets;
 pub mod control;
 pub mod forest;
+pub mod ps;
 pub mod scenario;
 pub mod topology;
 

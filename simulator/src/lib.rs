@@ -5,8 +5,10 @@
 
 pub mod auth;
 pub mod clock;
+pub mod cmdlets;
 pub mod dns;
 pub mod dsa;
+pub mod events;
 pub mod gmsa;
 pub mod kdc;
 pub mod kds;

@@ -30,7 +30,12 @@ fn structural_chain(values: &[Vec<u8>]) -> Option<Vec<&'static str>> {
 pub fn is_security_principal_class(structural: &str) -> bool {
     matches!(
         structural.to_ascii_lowercase().as_str(),
-        "user" | "computer" | "group" | "inetorgperson" | "msds-groupmanagedserviceaccount"
+        "user"
+            | "computer"
+            | "group"
+            | "inetorgperson"
+            | "msds-groupmanagedserviceaccount"
+            | "msds-managedserviceaccount"
     )
 }
 
@@ -211,10 +216,14 @@ impl Directory {
             e.set_str("groupType", (gt as i32).to_string());
             e.set_str("sAMAccountType", sam_type::of_group(gt as u32).to_string());
         } else {
-            let machine = s == "computer" || s == "msds-groupmanagedserviceaccount";
+            // A standalone MSA (msDS-ManagedServiceAccount, a subclass of computer) is a
+            // machine account like a gMSA: MS-ADTS 3.1.1.5.2.4 (Service Accounts step-by-step).
+            let machine = s == "computer"
+                || s == "msds-groupmanagedserviceaccount"
+                || s == "msds-managedserviceaccount";
             // Defaults: users are created disabled without a password requirement; computers as
             // workstation trust accounts (MS-SAMR 3.1.1.8.10, inferred for LDAP adds).
-            let default_uac = if s == "msds-groupmanagedserviceaccount" {
+            let default_uac = if s == "msds-groupmanagedserviceaccount" || s == "msds-managedserviceaccount" {
                 uac::WORKSTATION_TRUST_ACCOUNT
             } else if machine {
                 uac::WORKSTATION_TRUST_ACCOUNT | uac::PASSWD_NOTREQD
@@ -254,7 +263,9 @@ impl Directory {
                 e.set_str("accountExpires", "9223372036854775807");
             }
         }
-        if !e.has("sAMAccountName") && s == "msds-groupmanagedserviceaccount" {
+        if !e.has("sAMAccountName")
+            && (s == "msds-groupmanagedserviceaccount" || s == "msds-managedserviceaccount")
+        {
             // New-ADServiceAccount names the account `<name>$`; the DC does the same here.
             let cn = e.dn.rdn().map(|r| r.value.clone()).unwrap_or_default();
             e.set_str("sAMAccountName", format!("{cn}$"));

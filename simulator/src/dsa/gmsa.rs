@@ -68,6 +68,12 @@ impl Directory {
         let entry = self.root_key_entry(&mut st, caller, &key)?;
         st.store.insert(entry).map_err(|_| DsError::dn_exists())?;
         st.commit()?;
+        // KdsSvc logs 4004 for every master root key it creates (crate::events).
+        self.events.kds(
+            self.clock.now(),
+            crate::events::KDS_ROOT_KEY_CREATED,
+            &[id.hyphenated().to_string()],
+        );
         Ok(id)
     }
 

@@ -72,6 +72,9 @@ pub struct Directory {
     pub seed: u64,
     /// GKDI seed keys already derived (MS-GKDI): a rollover costs a few KDF calls, not 64.
     pub seed_cache: crate::kds::SeedKeyCache,
+    /// The DC's event log (KdsSvc operational events), outside the directory's state: a
+    /// snapshot restore does not rewind it.
+    pub events: crate::events::EventLog,
     state: RwLock<DirState>,
     /// Where every write is made durable before it is answered (`adsim serve --data-dir`);
     /// unset, the forest lives in memory only.
@@ -103,6 +106,7 @@ impl Directory {
             clock,
             seed,
             seed_cache: crate::kds::SeedKeyCache::new(),
+            events: Default::default(),
             state: RwLock::new(DirState {
                 store: Store::new(),
                 next_rid: Vec::new(),
@@ -221,6 +225,7 @@ impl Directory {
             clock,
             seed,
             seed_cache: crate::kds::SeedKeyCache::new(),
+            events: Default::default(),
             state: RwLock::new(state),
             data_dir: OnceLock::new(),
             sdprop_next: AtomicU64::new(next),

@@ -13,7 +13,12 @@
 //! in the snapshot directory, never elsewhere, never over an existing file),
 //! `GET snapshots/{id}/file` (the snapshot file's bytes), `POST snapshots/{id}/restore`,
 //! `DELETE snapshots/{id}`, `POST reset`, `POST sdprop` (runs SDProp now: protected objects get
-//! AdminSDHolder's DACL; answers `{"protected": N, "updated": M}`). Errors are `{"error": "…"}` with a 4xx status.
+//! AdminSDHolder's DACL; answers `{"protected": N, "updated": M}`), `GET cmdlets`, `POST cmdlets/{name}` (`{"parameters":
+//! {…}, "positional": […], "host": "WEB01", "as": "CORP\\alice"}`: one ActiveDirectory-module
+//! cmdlet, answered `{"output": […], "warnings": […]}` or 422 with the PowerShell error record
+//! in `error_record`), `GET hosts`, `POST hosts/{name}/klist-purge`, `POST hosts/{name}/restart`,
+//! `GET events[?after=N]` (the DC's KdsSvc operational events). Errors are `{"error": "…"}` with
+//! a 4xx status.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -56,6 +61,8 @@ pub struct ControlState {
     pub snapshot_dir: PathBuf,
     /// The LDAP bind policies every listener reads (`/v1/policies`).
     pub policies: Arc<crate::ldap::bind::policy::LivePolicies>,
+    /// The cmdlets and the member hosts they run on (`/v1/cmdlets`, `/v1/hosts`).
+    pub cmdlets: Arc<crate::cmdlets::run::Session>,
 }
 
 impl ControlState {
@@ -64,6 +71,10 @@ impl ControlState {
     pub fn new(dir: Arc<Directory>, kdcs: Vec<SocketAddr>, snapshot_dir: PathBuf) -> ControlState {
         ControlState {
             snapshots: Arc::new(Snapshots::new(dir.clone())),
+            cmdlets: Arc::new(crate::cmdlets::run::Session::new(
+                dir.clone(),
+                crate::cmdlets::hosts::Hosts::in_process(dir.clone()),
+            )),
             dir,
             kdcs,
             kpasswd: Vec::new(),
@@ -149,6 +160,12 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/reset", post(post_reset))
         .route("/v1/sdprop", post(post_sdprop))
         .route("/v1/policies", get(get_policies).put(put_policies))
+        .route("/v1/cmdlets", get(list_cmdlets))
+        .route("/v1/cmdlets/{name}", post(post_cmdlet))
+        .route("/v1/hosts", get(list_hosts))
+        .route("/v1/hosts/{name}/klist-purge", post(post_klist_purge))
+        .route("/v1/hosts/{name}/restart", post(post_restart_host))
+        .route("/v1/events", get(get_events))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError {
@@ -588,4 +605,139 @@ async fn put_policies(State(s): State<ControlState>, body: Bytes) -> ApiResult<J
         "bind policies changed"
     );
     Ok(Json(policies.to_json()))
+}
+
+async fn list_cmdlets() -> Json<Value> {
+    Json(json!({ "cmdlets": crate::cmdlets::run::names() }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CmdletRequest {
+    #[serde(default)]
+    parameters: serde_json::Map<String, Value>,
+    #[serde(default)]
+    positional: Vec<Value>,
+    /// The member host the cmdlet runs on (the local computer of Test-ADServiceAccount…).
+    host: Option<String>,
+    /// The account that runs it (`DOMAIN\\name`, a UPN or a DN); the root domain's
+    /// Administrator when absent, as the guides are run by a domain administrator.
+    #[serde(rename = "as")]
+    run_as: Option<String>,
+}
+
+/// Runs one cmdlet. A PowerShell error is an answer (422 with the record), not a failure of
+/// the API.
+async fn post_cmdlet(
+    State(s): State<ControlState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: CmdletRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CmdletRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let dir = s.dir.clone();
+    let caller = {
+        let st = dir.read();
+        let who = req
+            .run_as
+            .clone()
+            .unwrap_or_else(|| format!("{}\\Administrator", dir.forest.root().netbios));
+        let id = dir
+            .resolve_account(&st, &who)
+            .ok_or_else(|| ApiError::bad_request(format!("as: no account {who:?}")))?;
+        dir.caller_for(&st, id).with_encryption(true)
+    };
+    let session = s.cmdlets.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        session.run(
+            caller,
+            req.host.as_deref(),
+            &name,
+            &req.parameters,
+            &req.positional,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::bad_request(format!("cmdlet task failed: {e}")))?;
+    Ok(match outcome {
+        Ok(out) => Json(json!({ "output": out.objects, "warnings": out.warnings })).into_response(),
+        Err(record) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": record.message, "error_record": record.to_json() })),
+        )
+            .into_response(),
+    })
+}
+
+async fn list_hosts(State(s): State<ControlState>) -> Json<Value> {
+    let hosts: Vec<Value> = s
+        .cmdlets
+        .hosts
+        .list()
+        .into_iter()
+        .map(|(name, h)| {
+            json!({
+                "name": name,
+                "has_tgt": h.tgt.is_some(),
+                "installed": h.installed,
+                "local_groups": h.local_groups,
+            })
+        })
+        .collect();
+    Json(json!({ "hosts": hosts }))
+}
+
+fn host_error(e: crate::cmdlets::hosts::HostError) -> ApiError {
+    ApiError::not_found(e.to_string())
+}
+
+/// `klist -lh 0 -li 0x3e7 purge` on a host: its SYSTEM session's tickets are dropped.
+async fn post_klist_purge(State(s): State<ControlState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let purged = s.cmdlets.hosts.purge(&name).map_err(host_error)?;
+    Ok(Json(json!({ "host": name, "purged": purged })))
+}
+
+/// A reboot of a host: an empty ticket cache afterwards.
+async fn post_restart_host(
+    State(s): State<ControlState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    s.cmdlets.hosts.restart(&name).map_err(host_error)?;
+    Ok(Json(json!({ "host": name, "restarted": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    after: Option<u64>,
+}
+
+/// The event log, oldest first; `after` skips the records already seen.
+async fn get_events(
+    State(s): State<ControlState>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let events: Vec<Value> = s
+        .dir
+        .events
+        .since(q.after.unwrap_or(0))
+        .into_iter()
+        .map(|e| {
+            json!({
+                "record_id": e.record_id,
+                "time": e.time.to_rfc3339(),
+                "provider": e.provider,
+                "channel": e.channel,
+                "event_id": e.event_id,
+                "level": e.level,
+                "message": e.message,
+                "data": e.data.into_iter().map(|(k, v)| (k.to_string(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "events": events })))
 }

@@ -572,11 +572,13 @@ impl RunningForest {
         let mut endpoints = Vec::new();
         let mut tasks = Vec::new();
         let mut kdc_addrs = Vec::new();
+        let mut kdc_handles = Vec::new();
         for (d, (tcp, udp)) in dir.forest.domains.iter().zip(kdc_sockets) {
             kdc_addrs.push(addr(&tcp));
             let db = Arc::new(kdc::DirectoryKdcDb::new(dir.clone(), d.index));
             // The KDC reads the directory's clock: moving it skews every client at once.
             let kdc = Arc::new(Kdc::new(db, dir.clock.clone(), kdc_config.clone()));
+            kdc_handles.push(kdc.clone());
             let k = kdc.clone();
             let observer = recorder
                 .clone()
@@ -632,6 +634,11 @@ impl RunningForest {
             snapshots: snapshots.clone(),
             snapshot_dir,
             policies: policies.clone(),
+            // Member hosts ask the forest's own KDCs for their tickets.
+            cmdlets: Arc::new(crate::cmdlets::run::Session::new(
+                dir.clone(),
+                crate::cmdlets::hosts::Hosts::new(dir.clone(), kdc_handles),
+            )),
         };
         let ready_slot = control_ready::ReadySlot::default();
         let control_ready = ready_slot.clone();

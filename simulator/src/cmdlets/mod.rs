@@ -1,18 +1,26 @@
 //! The operations administrators know from the ActiveDirectory PowerShell module, over a
-//! forest's directory: New-ADServiceAccount, New-ADComputer, New-ADUser, Add-KdsRootKey,
-//! Add-/Remove-ADGroupMember, Test-ADServiceAccount and Get-ADServiceAccount. Each runs as a
-//! given caller, through the same rules as LDAP, so a refused operation returns the same error a
-//! client would see.
+//! forest's directory. Two faces: [`Cmdlets`], typed methods for Rust tests
+//! (New-ADServiceAccount, New-ADComputer, New-ADUser, Add-KdsRootKey, Add-/Remove-ADGroupMember,
+//! Test-ADServiceAccount, Get-ADServiceAccount), and [`run::Session`], every cmdlet the gMSA
+//! guides use by name with PowerShell's named parameters, output objects and error records (the
+//! control API's `POST /v1/cmdlets/{name}`, `adsim ps`). Each runs as a given caller, through
+//! the same rules as LDAP, so a refused operation returns the same error a client would see.
 
-use adsim_simulator::clock::NtTime;
-use adsim_simulator::dsa::request::{ModOp, Modification, Scope, SearchRequest, View};
-use adsim_simulator::dsa::{Caller, Directory, DsError, DsResult};
-use adsim_simulator::kds::Effective;
-use adsim_simulator::model::filter::Filter;
-use adsim_simulator::security::{sddl, AliasDomains, Sid};
+pub mod hosts;
+pub mod object;
+pub mod params;
+pub mod record;
+pub mod run;
+
+use crate::clock::NtTime;
+use crate::dsa::request::{ModOp, Modification, Scope, SearchRequest, View};
+use crate::dsa::{Caller, Directory, DsError, DsResult};
+use crate::kds::Effective;
+use crate::model::filter::Filter;
+use crate::security::{sddl, AliasDomains, Sid};
 
 /// Attributes as returned by a search: name and values.
-pub type Properties = adsim_simulator::dsa::search::AttributeList;
+pub type Properties = crate::dsa::search::AttributeList;
 
 /// The attributes of an object to add: names with their values.
 pub type NewAttributes = Vec<(String, Vec<Vec<u8>>)>;
@@ -331,7 +339,7 @@ impl<'a> Cmdlets<'a> {
         }
     }
 
-    fn domain(&self, name: Option<&str>) -> DsResult<adsim_simulator::dsa::DomainInfo> {
+    fn domain(&self, name: Option<&str>) -> DsResult<crate::dsa::DomainInfo> {
         match name {
             None => Ok(self.dir.forest.root().clone()),
             Some(n) => self
@@ -345,7 +353,7 @@ impl<'a> Cmdlets<'a> {
 }
 
 /// A unicodePwd value: the password in double quotes, UTF-16LE (MS-ADTS 3.1.1.3.1.5.1).
-fn quoted_utf16(password: &str) -> Vec<u8> {
+pub(crate) fn quoted_utf16(password: &str) -> Vec<u8> {
     format!("\"{password}\"")
         .encode_utf16()
         .flat_map(u16::to_le_bytes)

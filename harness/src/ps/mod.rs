@@ -1,0 +1,80 @@
+//! `adsim ps`: the PowerShell the gMSA guides use, run against a forest. Three parts, each
+//! sans-I/O: [`lexer`] (tokens), [`parser`] (statements), [`eval`] (the interpreter, over a
+//! [`eval::Backend`]); [`format`] prints objects as PowerShell does; [`ControlBackend`] is the
+//! backend over a running server's control API.
+
+pub mod eval;
+pub mod format;
+pub mod lexer;
+pub mod parser;
+
+use adsim_simulator::clock::NtTime;
+use serde_json::{Map, Value};
+
+use crate::control::{Client, CmdletAnswer};
+use eval::{Answer, Backend};
+
+/// The control API as the backend, the cmdlets running on `host` when given.
+pub struct ControlBackend {
+    pub client: Client,
+    pub host: Option<String>,
+}
+
+impl Backend for ControlBackend {
+    async fn cmdlet(
+        &mut self,
+        name: &str,
+        named: Map<String, Value>,
+        positional: Vec<Value>,
+    ) -> Result<Answer, String> {
+        let r = self
+            .client
+            .cmdlet(name, &named, &positional, self.host.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let a = CmdletAnswer::from_response(&r).map_err(|e| e.to_string())?;
+        Ok(Answer {
+            output: a.output,
+            warnings: a.warnings,
+            error: a.error,
+        })
+    }
+
+    async fn klist_purge(&mut self) -> Result<(), String> {
+        let host = self
+            .host
+            .clone()
+            .ok_or("klist purge acts on a member host: run adsim ps --host NAME")?;
+        self.client
+            .klist_purge(&host)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn restart(&mut self, host: Option<&str>) -> Result<(), String> {
+        let host = host
+            .map(str::to_string)
+            .or_else(|| self.host.clone())
+            .ok_or("Restart-Computer needs -ComputerName or adsim ps --host NAME")?;
+        self.client
+            .restart_host(&host)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn now(&mut self) -> Result<NtTime, String> {
+        let c: crate::control::Clock = self
+            .client
+            .clock()
+            .await
+            .and_then(|r| r.parse())
+            .map_err(|e| e.to_string())?;
+        Ok(NtTime(c.nttime))
+    }
+
+    fn host(&self) -> Option<String> {
+        self.host.clone()
+    }
+}
