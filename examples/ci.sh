@@ -82,6 +82,7 @@ dn: $GMSA_DN
 objectClass: msDS-GroupManagedServiceAccount
 sAMAccountName: svc-web\$
 dNSHostName: svc-web.corp.example.test
+msDS-ManagedPasswordInterval: 30
 msDS-GroupMSAMembership:: $SD_B64
 LDIF
 echo "created gMSA svc-web\$ (retrievable by WEB01\$)"

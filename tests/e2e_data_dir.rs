@@ -160,7 +160,7 @@ fn every_acknowledged_write_survives_kill_9() {
         "dn: {alice}\nobjectClass: user\nsAMAccountName: alice\n\
          userPrincipalName: alice@corp.example.test\nuserAccountControl: 512\nunicodePwd:: {}\n\n\
          dn: {gmsa}\nobjectClass: msDS-GroupManagedServiceAccount\nsAMAccountName: svc-web$\n\
-         dNSHostName: svc-web.corp.example.test\nmsDS-GroupMSAMembership:: {}\n",
+         dNSHostName: svc-web.corp.example.test\nmsDS-ManagedPasswordInterval: 30\nmsDS-GroupMSAMembership:: {}\n",
         unicode_pwd_b64(FIRST_PASSWORD),
         gmsa_membership_b64(&domain_sid.with_rid(512)),
     );

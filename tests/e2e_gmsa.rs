@@ -292,8 +292,10 @@ fn refused_host_plain_ldap_and_non_admin_root_key_reads() {
         .collect::<Vec<_>>(),
         None,
     );
+    // msKds-ProvRootKey's default SD grants Domain Admins, Enterprise Admins and SYSTEM only
+    // (MS-ADSC msKds-ProvRootKey): a plain user reads none of a root key's attributes.
     assert!(
-        out.contains("msKds-UseStartTime") && !out.contains("msKds-RootKeyData"),
+        !out.contains("msKds-RootKeyData") && !out.contains("msKds-UseStartTime"),
         "{out}"
     );
 }

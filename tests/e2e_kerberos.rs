@@ -548,7 +548,7 @@ fn gmsa_keytab_follows_the_managed_password_across_a_rollover() {
     let dn = format!("CN=svc-web,CN=Managed Service Accounts,{base}");
     let ldif = format!(
         "dn: {dn}\nobjectClass: msDS-GroupManagedServiceAccount\nsAMAccountName: svc-web$\n\
-         dNSHostName: svc-web.corp.example.test\nservicePrincipalName: HTTP/svc-web.corp.example.test\n\
+         dNSHostName: svc-web.corp.example.test\nservicePrincipalName: HTTP/svc-web.corp.example.test\nmsDS-ManagedPasswordInterval: 30\n\
          msDS-GroupMSAMembership:: {}\n",
         base64::engine::general_purpose::STANDARD.encode(sd)
     );

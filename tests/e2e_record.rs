@@ -32,7 +32,7 @@ fn every_exchange_is_recorded_and_no_secret_is() {
          dn: CN=WEB01,CN=Computers,{base}\nobjectClass: computer\nsAMAccountName: WEB01$\n\
          userAccountControl: 4096\nunicodePwd:: {web01_pwd_b64}\n\n\
          dn: CN=svc-web,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\n\
-         sAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\n\
+         sAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\nmsDS-ManagedPasswordInterval: 30\n\
          msDS-GroupMSAMembership:: {SD_AUTHENTICATED_USERS}\n"
     );
     let ldaps_url = a.ldaps();

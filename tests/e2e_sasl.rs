@@ -101,7 +101,7 @@ impl Lab {
             &format!(
                 "dn: CN=svc-web,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\n\
                  sAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\n\
-                 msDS-SupportedEncryptionTypes: 28\nmsDS-GroupMSAMembership:: {}\n",
+                 msDS-SupportedEncryptionTypes: 28\nmsDS-ManagedPasswordInterval: 30\nmsDS-GroupMSAMembership:: {}\n",
                 gmsa_membership_b64(&group_sid)
             ),
         );

@@ -240,7 +240,7 @@ fn a_persisted_snapshot_starts_an_identical_server() {
              dn: CN=WEB01,CN=Computers,{base}\nobjectClass: computer\nsAMAccountName: WEB01$\n\
              userAccountControl: 4096\nunicodePwd:: {}\n\n\
              dn: CN=svc-web,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\n\
-             sAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\n\
+             sAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\nmsDS-ManagedPasswordInterval: 30\n\
              msDS-GroupMSAMembership:: {SD_AUTHENTICATED_USERS}\n",
             unicode_pwd_b64(ALICE_PASSWORD),
             unicode_pwd_b64(WEB01_PASSWORD),

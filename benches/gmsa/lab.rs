@@ -70,6 +70,7 @@ pub async fn create_gmsa(ldaps: &Ldaps, admin: &str, admin_password: &str) -> Re
             ("sAMAccountName", text(GMSA_SAM)),
             ("dNSHostName", text(&format!("svc-bench.{DNS_DOMAIN}"))),
             ("msDS-GroupMSAMembership", vec![sd]),
+            ("msDS-ManagedPasswordInterval", text("30")),
         ],
     )
     .await

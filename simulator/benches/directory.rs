@@ -45,6 +45,7 @@ fn forest(gmsas: usize) -> Arc<Directory> {
                 ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
                 ("sAMAccountName".into(), s(&format!("gmsa{i}$"))),
                 ("dNSHostName".into(), s(&format!("gmsa{i}.corp.example.test"))),
+                ("msDS-ManagedPasswordInterval".into(), s("30")),
             ],
         )
         .unwrap();

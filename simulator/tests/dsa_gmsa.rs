@@ -98,6 +98,7 @@ fn setup(dir: &Directory) {
             ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
             ("sAMAccountName".into(), s("svc-web$")),
             ("dNSHostName".into(), s("svc-web.corp.example.test")),
+            ("msDS-ManagedPasswordInterval".into(), s("30")),
             ("msDS-GroupMSAMembership".into(), vec![membership_sd(dir, &group)]),
         ],
     )
@@ -294,6 +295,7 @@ fn creation_rules() {
             vec![
                 ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
                 ("sAMAccountName".into(), s("svc-web$")),
+                ("msDS-ManagedPasswordInterval".into(), s("30")),
             ],
         )
         .unwrap_err();
@@ -340,7 +342,10 @@ fn creation_rules() {
         .add(
             &op,
             &format!("CN=svc-op,CN=Managed Service Accounts,{BASE}"),
-            vec![("objectClass".into(), s("msDS-GroupManagedServiceAccount"))],
+            vec![
+                ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
+                ("msDS-ManagedPasswordInterval".into(), s("30")),
+            ],
         )
         .unwrap_err();
     assert_eq!(err.code, 50);
@@ -360,7 +365,10 @@ fn effective_immediately_key_is_usable_only_ten_hours_later() {
         dir.add(
             &a,
             &format!("CN=svc-x,CN=Managed Service Accounts,{BASE}"),
-            vec![("objectClass".into(), s("msDS-GroupManagedServiceAccount"))],
+            vec![
+                ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
+                ("msDS-ManagedPasswordInterval".into(), s("30")),
+            ],
         )
     };
     let err = add(&dir).unwrap_err();

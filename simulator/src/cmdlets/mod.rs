@@ -97,9 +97,13 @@ impl NewServiceAccount {
         if let Some(h) = &self.dns_host_name {
             attrs.push(("dNSHostName".into(), s(h)));
         }
-        if let Some(d) = self.interval_days {
-            attrs.push(("msDS-ManagedPasswordInterval".into(), s(&d.to_string())));
-        }
+        // The cmdlet always writes the interval (the class requires it): 30 when not given or 0.
+        let days = self
+            .interval_days
+            .filter(|d| *d != 0)
+            .map(i64::from)
+            .unwrap_or(crate::dsa::gmsa::DEFAULT_INTERVAL_DAYS);
+        attrs.push(("msDS-ManagedPasswordInterval".into(), s(&days.to_string())));
         if !self.service_principal_names.is_empty() {
             attrs.push((
                 "servicePrincipalName".into(),

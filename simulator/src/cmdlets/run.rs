@@ -603,8 +603,13 @@ fn new_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
             attrs.push((attr.into(), s(&v)));
         }
     }
-    if let Some(d) = b.int("ManagedPasswordIntervalInDays") {
-        attrs.push(("msDS-ManagedPasswordInterval".into(), s(&d.to_string())));
+    if !single {
+        // The class requires the interval: 30 when not given or 0 (Microsoft Learn).
+        let days = b
+            .int("ManagedPasswordIntervalInDays")
+            .filter(|d| *d != 0)
+            .unwrap_or(crate::dsa::gmsa::DEFAULT_INTERVAL_DAYS);
+        attrs.push(("msDS-ManagedPasswordInterval".into(), s(&days.to_string())));
     }
     let spns = b.strings("ServicePrincipalNames");
     if !spns.is_empty() {

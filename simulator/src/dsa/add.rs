@@ -408,6 +408,7 @@ mod tests {
             format!("CN=svc-db,CN=Managed Service Accounts,{BASE}"),
         );
         let child_msa = format!("CN=svc-web,CN=Managed Service Accounts,{CHILD_BASE}");
+        let new_msa = format!("CN=svc-new,CN=Managed Service Accounts,{BASE}");
         let gmsa = "msDS-GroupManagedServiceAccount";
         let pw = ("unicodePwd", quoted("Bob-Passw0rd!"));
         let sam = |v: &str| ("sAMAccountName", s(v));
@@ -427,7 +428,9 @@ mod tests {
             (53, "0000001F:", &plain, &bob, attrs_of("user", &[sam("bob"), pw.clone()])),
             (53, "000020EF:", &admin, &ou, attrs_of("organizationalUnit", std::slice::from_ref(&pw))),
             (53, "000020EF:", &admin, &msa, attrs_of(gmsa, &[pw])),
-            (68, "0000217B:", &system, &child_msa, attrs_of(gmsa, &[])),
+            (68, "0000217B:", &system, &child_msa, attrs_of(gmsa, &[("msDS-ManagedPasswordInterval", s("30"))])),
+            // The class's systemMustContain (MS-ADSC 2.140).
+            (65, "0000207C:", &admin, &new_msa, attrs_of(gmsa, &[sam("svc-new$")])),
         ];
         for (code, prefix, who, dn, attrs) in cases {
             let e = refused(&dir, code, prefix, || dir.add(who, dn, attrs));

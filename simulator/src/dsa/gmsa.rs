@@ -19,7 +19,8 @@ use crate::security::{SecurityDescriptor, Sid};
 
 pub const GMSA_CLASS: &str = "msDS-GroupManagedServiceAccount";
 
-/// `msDS-ManagedPasswordInterval` when the add does not give one (docs/notes/gmsa-gkdi.md §5).
+/// New-ADServiceAccount's `-ManagedPasswordIntervalInDays` when not given or 0 ("If set to 0
+/// then the default is used", Microsoft Learn New-ADServiceAccount).
 pub const DEFAULT_INTERVAL_DAYS: i64 = 30;
 
 /// NTE_NO_KEY: no root key can serve (docs/notes/windows-behaviour.md row 12; the add fails with 53).
@@ -143,12 +144,14 @@ impl Directory {
         {
             return Err(DsError::constraint(0x523, "sAMAccountName"));
         }
-        let days = match e.first_i64("msDS-ManagedPasswordInterval") {
-            Some(d) => d,
-            None => {
-                e.set_str("msDS-ManagedPasswordInterval", DEFAULT_INTERVAL_DAYS.to_string());
-                DEFAULT_INTERVAL_DAYS
-            }
+        // msDS-ManagedPasswordInterval is the class's systemMustContain (MS-ADSC 2.140): an add
+        // without it is refused like any missing mandatory attribute (65 `0000207C`; Samba 4.22
+        // refuses it too, with 65 `00002014`). New-ADServiceAccount supplies the default 30.
+        let Some(days) = e.first_i64("msDS-ManagedPasswordInterval") else {
+            let attr = crate::schema::Schema::ad()
+                .attribute("msDS-ManagedPasswordInterval")
+                .expect("msDS-ManagedPasswordInterval is in the schema");
+            return Err(crate::schema::SchemaViolation::missing_required(attr).into());
         };
         rollover::rollover_interval(days).map_err(|_| {
             DsError::constraint(

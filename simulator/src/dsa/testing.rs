@@ -110,6 +110,7 @@ fn provision() -> Arc<Directory> {
             ("objectClass".into(), s("msDS-GroupManagedServiceAccount")),
             ("sAMAccountName".into(), s("svc-web$")),
             ("msDS-GroupMSAMembership".into(), vec![sd]),
+            ("msDS-ManagedPasswordInterval".into(), s("30")),
         ],
     )
     .expect("add gMSA");
