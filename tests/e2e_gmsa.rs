@@ -114,7 +114,7 @@ fn lab(extra: &[&str]) -> Lab {
     )
     .unwrap();
     lab.ldif_add(&format!(
-        "dn: CN=svc-web,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\nsAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\nmsDS-SupportedEncryptionTypes: 28\nmsDS-GroupMSAMembership:: {}\n",
+        "dn: CN=svc-web,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\nsAMAccountName: svc-web$\ndNSHostName: svc-web.corp.example.test\nmsDS-SupportedEncryptionTypes: 28\nmsDS-ManagedPasswordInterval: 30\nmsDS-GroupMSAMembership:: {}\n",
         gmsa_membership_b64(&group_sid)
     ));
     lab
@@ -308,7 +308,7 @@ fn duplicate_gmsa_name_in_a_child_domain_is_refused() {
     let out = l.run(
         "ldapadd",
         &["-x", "-H", &url, "-D", "CHILD\\Administrator", "-w", ADMIN_PASSWORD].iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        Some("dn: CN=svc-web,CN=Managed Service Accounts,DC=child,DC=corp,DC=example,DC=test\nobjectClass: msDS-GroupManagedServiceAccount\nsAMAccountName: svc-web$\n"),
+        Some("dn: CN=svc-web,CN=Managed Service Accounts,DC=child,DC=corp,DC=example,DC=test\nobjectClass: msDS-GroupManagedServiceAccount\nsAMAccountName: svc-web$\nmsDS-ManagedPasswordInterval: 30\n"),
     );
     assert!(
         out.contains("Already exists (68)") && out.contains("0000217B"),
@@ -324,7 +324,7 @@ fn no_root_key_means_no_gmsa() {
         &a.ldaps(),
         &[],
         Some(&format!(
-            "dn: CN=svc-x,CN=Managed Service Accounts,{}\nobjectClass: msDS-GroupManagedServiceAccount\n",
+            "dn: CN=svc-x,CN=Managed Service Accounts,{}\nobjectClass: msDS-GroupManagedServiceAccount\nmsDS-ManagedPasswordInterval: 30\n",
             a.base()
         )),
     );
