@@ -6,7 +6,7 @@
 
 use std::process::{Command, Output};
 
-use crate::common::{text, Adsim, ADMIN_PASSWORD};
+use crate::common::{gmsa_membership_b64, text, Adsim, ADMIN_PASSWORD};
 
 /// `dig` against `server` (`host:port`) with `args`; standard output.
 fn dig(server: &str, args: &[&str]) -> String {
@@ -312,5 +312,185 @@ fn adcli_and_kinit_find_the_dc_through_dns_srv_records_and_the_ldap_ping() {
         Some(&format!("{ADMIN_PASSWORD}\n")),
     );
     assert!(!blind.status.success(), "{}", text(&blind));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const JOIN_ALIAS: &str = "127.0.0.25";
+
+/// `adcli join` as realmd runs it, finding the DC through DNS and the LDAP ping: once with
+/// the Administrator's password (GSS-SPNEGO bind, computer created, SPNs and dNSHostName
+/// written, password set over kpasswd), once with a one-time password after `adcli
+/// preset-computer` (the host changes its own password over kpasswd). Each host then logs on
+/// with the keytab adcli wrote (`kinit -k`) and, bound with GSSAPI (sealed), reads the
+/// password of a gMSA whose PrincipalsAllowedToRetrieveManagedPassword is Domain Computers.
+#[test]
+fn adcli_joins_with_a_password_and_a_one_time_password_and_the_host_reads_a_gmsa() {
+    if !is_root() {
+        eprintln!("skipped: ports 53/88/389/464 on an alias and a private resolv.conf need root");
+        return;
+    }
+    let lab = Adsim::start_on_standard_ports(JOIN_ALIAS, &[]);
+    let base = lab.base();
+    let domain_sid: adsim_simulator::security::Sid = lab.ready["domains"][0]["domain_sid"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let gmsa_ldif = format!(
+        "dn: CN=svc-hosts,CN=Managed Service Accounts,{base}\nobjectClass: msDS-GroupManagedServiceAccount\n\
+         sAMAccountName: svc-hosts$\ndNSHostName: svc-hosts.corp.example.test\n\
+         msDS-ManagedPasswordInterval: 30\nmsDS-GroupMSAMembership:: {}\n",
+        gmsa_membership_b64(&domain_sid.with_rid(515))
+    );
+    let o = lab.as_admin("ldapadd", &lab.ldaps(), &[], Some(&gmsa_ldif));
+    assert!(o.status.success(), "{}", text(&o));
+
+    let dir = std::env::temp_dir().join(format!("adsim-join-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("krb5.conf");
+    std::fs::write(
+        &conf,
+        "[libdefaults]\n default_realm = CORP.EXAMPLE.TEST\n dns_lookup_kdc = true\n \
+         dns_lookup_realm = false\n rdns = false\n dns_canonicalize_hostname = false\n",
+    )
+    .unwrap();
+    let conf_s = conf.display().to_string();
+    let domain = "corp.example.test";
+
+    // Administrator joins HOST1.
+    let keytab1 = dir.join("host1.keytab").display().to_string();
+    let cc = format!("FILE:{}", dir.join("admin.cc").display());
+    let envs = [("KRB5_CONFIG", conf_s.as_str()), ("KRB5CCNAME", cc.as_str())];
+    let join = with_resolver(
+        JOIN_ALIAS,
+        &envs,
+        &[
+            "adcli",
+            "join",
+            "--domain",
+            domain,
+            "-U",
+            "Administrator",
+            "--stdin-password",
+            "--host-fqdn",
+            "host1.corp.example.test",
+            "--computer-name",
+            "HOST1",
+            "--host-keytab",
+            &keytab1,
+            "-v",
+        ],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    );
+    let log = text(&join);
+    assert!(join.status.success(), "{log}");
+    for line in [
+        "Using GSS-SPNEGO for SASL bind",
+        "Created computer account: CN=HOST1,CN=Computers,",
+        "Set computer password",
+        "Added host/host1.corp.example.test",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+    let host1 = lab.as_admin(
+        "ldapsearch",
+        &lab.ldaps(),
+        &[
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            &format!("CN=HOST1,CN=Computers,{base}"),
+            "-s",
+            "base",
+            "dNSHostName",
+            "servicePrincipalName",
+            "userAccountControl",
+        ],
+        None,
+    );
+    let host1 = text(&host1);
+    for line in [
+        "dNSHostName: host1.corp.example.test",
+        "servicePrincipalName: host/host1.corp.example.test",
+        "servicePrincipalName: RestrictedKrbHost/HOST1",
+        // WORKSTATION_TRUST_ACCOUNT | DONT_EXPIRE_PASSWORD, as adcli writes it.
+        "userAccountControl: 69632",
+    ] {
+        assert!(host1.contains(line), "{line}: {host1}");
+    }
+
+    // A one-time password: the Administrator presets HOST2, the host joins with the OTP alone.
+    let preset = with_resolver(
+        JOIN_ALIAS,
+        &envs,
+        &[
+            "adcli",
+            "preset-computer",
+            "--domain",
+            domain,
+            "-U",
+            "Administrator",
+            "--stdin-password",
+            "--one-time-password=Host2-OTP-Passw0rd",
+            "HOST2",
+        ],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    );
+    assert!(preset.status.success(), "{}", text(&preset));
+    let keytab2 = dir.join("host2.keytab").display().to_string();
+    let cc2 = format!("FILE:{}", dir.join("host2-join.cc").display());
+    let join2 = with_resolver(
+        JOIN_ALIAS,
+        &[("KRB5_CONFIG", conf_s.as_str()), ("KRB5CCNAME", cc2.as_str())],
+        &[
+            "adcli",
+            "join",
+            "--domain",
+            domain,
+            "--one-time-password=Host2-OTP-Passw0rd",
+            "--host-fqdn",
+            "host2.corp.example.test",
+            "--computer-name",
+            "HOST2",
+            "--host-keytab",
+            &keytab2,
+            "-v",
+        ],
+        None,
+    );
+    assert!(join2.status.success(), "{}", text(&join2));
+
+    // Each host: kinit with its keytab, then a sealed GSSAPI bind that reads the gMSA.
+    for (host, keytab) in [("HOST1", &keytab1), ("HOST2", &keytab2)] {
+        let cc = format!("FILE:{}", dir.join(format!("{host}.cc")).display());
+        let envs = [("KRB5_CONFIG", conf_s.as_str()), ("KRB5CCNAME", cc.as_str())];
+        let principal = format!("{host}$@CORP.EXAMPLE.TEST");
+        let kinit = with_resolver(JOIN_ALIAS, &envs, &["kinit", "-k", "-t", keytab, &principal], None);
+        assert!(kinit.status.success(), "{host}: {}", text(&kinit));
+        let read = with_resolver(
+            JOIN_ALIAS,
+            &envs,
+            &[
+                "ldapsearch",
+                "-Y",
+                "GSSAPI",
+                "-N",
+                "-H",
+                "ldap://dc1.corp.example.test",
+                "-LLL",
+                "-b",
+                &format!("CN=svc-hosts,CN=Managed Service Accounts,{base}"),
+                "-s",
+                "base",
+                "msDS-ManagedPassword",
+            ],
+            None,
+        );
+        let out = text(&read);
+        assert!(read.status.success(), "{host}: {out}");
+        assert!(out.contains("SASL data security layer installed"), "{host}: {out}");
+        assert!(out.contains("msDS-ManagedPassword::"), "{host}: {out}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

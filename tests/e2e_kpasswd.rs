@@ -133,7 +133,7 @@ fn changepasswd(args: &[&str]) -> Output {
 /// set bob's (access denied). impacket reaches only ports 88 and 464.
 #[test]
 fn impacket_changepasswd_changes_and_sets_over_kpasswd() {
-    let addr = "127.0.0.21";
+    let addr = "127.0.0.24";
     let a = Adsim::start_on_standard_ports(addr, &[]);
     assert_eq!(a.kpasswd(), format!("{addr}:464"));
     add_users(&a, true);

@@ -77,6 +77,14 @@ impl PasswordPolicy {
         write: PasswordWrite,
         now: NtTime,
     ) -> Result<(), PolicyViolation> {
+        // MS-SAMR 3.1.1.7.1/3.1.1.7.2: every constraint is conditioned on userAccountControl
+        // containing UF_NORMAL_ACCOUNT (0x200) — machine, DC, trust and gMSA accounts are not
+        // held to the domain's password policy (an `adcli join --one-time-password` changes a
+        // just-preset machine password at once).
+        const UF_NORMAL_ACCOUNT: i64 = 0x200;
+        if account.first_i64("userAccountControl").unwrap_or(0) & UF_NORMAL_ACCOUNT == 0 {
+            return Ok(());
+        }
         if (password.chars().count() as u64) < u64::from(self.min_length) {
             return Err(PolicyViolation::TooShort);
         }
@@ -173,6 +181,7 @@ mod tests {
         let mut e = Entry::new(EntryId(1), Dn::parse("CN=Alice Doe,DC=x").unwrap(), None);
         e.set_str("sAMAccountName", "alice");
         e.set_str("displayName", "Alice Doe-Smith");
+        e.set_str("userAccountControl", "512");
         e.set_str("pwdLastSet", last_set.to_string());
         let hashes: Vec<[u8; 16]> = history
             .iter()
@@ -214,6 +223,14 @@ mod tests {
         assert!(!is_complex(&a, "plainlower12"));
         let off = PasswordPolicy { properties: 0, ..p };
         assert_eq!(off.check(&a, "plainlower", PasswordWrite::Change, now), Ok(()));
+        // Not a UF_NORMAL_ACCOUNT (a workstation trust account, 0x1000): no constraint applies
+        // (MS-SAMR 3.1.1.7.1).
+        let mut machine = account(now.0 as i64 - DAY / 2, &["Current-Passw0rd"]);
+        machine.set_str("userAccountControl", "4096");
+        for w in [PasswordWrite::Change, PasswordWrite::Reset] {
+            assert_eq!(p.check(&machine, "x", w, now), Ok(()));
+            assert_eq!(p.check(&machine, "Current-Passw0rd", w, now), Ok(()));
+        }
     }
 
     #[test]
