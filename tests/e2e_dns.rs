@@ -466,7 +466,12 @@ fn adcli_joins_with_a_password_and_a_one_time_password_and_the_host_reads_a_gmsa
         let cc = format!("FILE:{}", dir.join(format!("{host}.cc")).display());
         let envs = [("KRB5_CONFIG", conf_s.as_str()), ("KRB5CCNAME", cc.as_str())];
         let principal = format!("{host}$@CORP.EXAMPLE.TEST");
-        let kinit = with_resolver(JOIN_ALIAS, &envs, &["kinit", "-k", "-t", keytab, &principal], None);
+        let kinit = with_resolver(
+            JOIN_ALIAS,
+            &envs,
+            &["kinit", "-k", "-t", keytab, &principal],
+            None,
+        );
         assert!(kinit.status.success(), "{host}: {}", text(&kinit));
         let read = with_resolver(
             JOIN_ALIAS,
@@ -489,7 +494,10 @@ fn adcli_joins_with_a_password_and_a_one_time_password_and_the_host_reads_a_gmsa
         );
         let out = text(&read);
         assert!(read.status.success(), "{host}: {out}");
-        assert!(out.contains("SASL data security layer installed"), "{host}: {out}");
+        assert!(
+            out.contains("SASL data security layer installed"),
+            "{host}: {out}"
+        );
         assert!(out.contains("msDS-ManagedPassword::"), "{host}: {out}");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -77,7 +77,16 @@ impl Adsim {
                 "--gcs-port",
                 "0",
             ])
-            .args(["--kdc-port", "0", "--kpasswd-port", "0", "--control-port", "0", "--dns-port", "0"])
+            .args([
+                "--kdc-port",
+                "0",
+                "--kpasswd-port",
+                "0",
+                "--control-port",
+                "0",
+                "--dns-port",
+                "0",
+            ])
             .args(["--admin-password", ADMIN_PASSWORD])
             .arg("--fixture")
             .arg(fixture)
