@@ -299,7 +299,7 @@ impl<'a> Cmdlets<'a> {
         names.iter().map(|n| self.sid_of(n)).collect()
     }
 
-    fn sid_of(&self, name: &str) -> Result<Sid, CmdletError> {
+    pub(crate) fn sid_of(&self, name: &str) -> Result<Sid, CmdletError> {
         let st = self.dir.read();
         let id = self
             .dir

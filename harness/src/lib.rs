@@ -1,7 +1,9 @@
 //! adsim-harness: adsim's embedding API ([`forest::Forest`]: a whole forest in a test, with
-//! snapshots), fixtures (LDIF, topology TOML), cmdlet-style operations and the scenario runner
+//! snapshots), fixtures (LDIF, topology TOML), cmdlet-style operations, ACL grant/revoke helpers
+//! ([`acl`]) and the scenario runner
 //! ([`scenario`]), and the client of a running server's control API ([`control::Client`]).
 
+pub mod acl;
 pub mod cmdlets;
 pub mod control;
 pub mod forest;

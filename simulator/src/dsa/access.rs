@@ -118,16 +118,24 @@ pub struct Guard {
     self_sid: Option<Sid>,
     class: Option<&'static ObjectClass>,
     system: bool,
+    /// Attribute decisions already made, by (right, attribute): a search asks the same
+    /// questions of every entry that shares this guard ([`Guards`]).
+    memo: std::cell::RefCell<std::collections::HashMap<(u32, String), bool>>,
 }
 
 impl Guard {
     pub fn of(caller: &Caller, e: &Entry) -> Guard {
+        Guard::with_token(caller, token_of(caller), e)
+    }
+
+    fn with_token(caller: &Caller, token: Token, e: &Entry) -> Guard {
         Guard {
             sd: descriptor_of(e),
-            token: token_of(caller),
+            token,
             self_sid: e.first("objectSid").and_then(|b| Sid::from_bytes(b).ok()),
             class: e.structural_class().and_then(|c| Schema::ad().class(c)),
             system: caller.system,
+            memo: Default::default(),
         }
     }
 
@@ -155,12 +163,21 @@ impl Guard {
     /// (MS-ADTS 5.1.3.3.3 / 5.1.3.3.4). An attribute the schema does not know is checked on
     /// the object alone.
     pub fn attribute(&self, desired: u32, attr: &str) -> bool {
+        if self.system {
+            return true;
+        }
+        let key = (desired, attr.to_ascii_lowercase());
+        if let Some(known) = self.memo.borrow().get(&key) {
+            return *known;
+        }
         let mut types = self.class_guid();
         if let Some(a) = Schema::ad().attribute(attr) {
             types.extend(a.attribute_security_guid);
             types.push(a.schema_id_guid);
         }
-        self.granted(desired, &types)
+        let granted = self.granted(desired, &types);
+        self.memo.borrow_mut().insert(key, granted);
+        granted
     }
 
     /// A control access right (MS-ADTS 5.1.3.2.1) or, for validated writes, RIGHT_DS_SELF.
@@ -179,6 +196,56 @@ impl Guard {
         let mut types = self.class_guid();
         types.extend(Schema::ad().class(class).map(|c| c.schema_id_guid));
         self.granted(desired, &types)
+    }
+}
+
+/// The guards of one search: entries whose access decisions are the same share one guard,
+/// so a descriptor is parsed and each attribute checked once per distinct descriptor rather
+/// than once per entry and attribute. Two entries decide alike when their stored descriptors
+/// are the same bytes, their structural class is the same, and PRINCIPAL_SELF means the same
+/// to the caller (the caller is neither, or the caller is that entry: an ACE for SELF applies
+/// only when the token holds the entry's objectSid, MS-DTYP 2.5.3.2).
+pub struct Guards<'a> {
+    caller: &'a Caller,
+    token: Token,
+    shared: std::collections::HashMap<u64, Vec<(Vec<u8>, std::rc::Rc<Guard>)>>,
+}
+
+impl<'a> Guards<'a> {
+    pub fn new(caller: &'a Caller) -> Self {
+        Guards {
+            caller,
+            token: token_of(caller),
+            shared: Default::default(),
+        }
+    }
+
+    pub fn of(&mut self, e: &Entry) -> std::rc::Rc<Guard> {
+        use std::hash::{Hash, Hasher};
+        let is_self = e
+            .first("objectSid")
+            .and_then(|b| Sid::from_bytes(b).ok())
+            .is_some_and(|sid| self.token.contains(&sid));
+        let Some(raw) = e.first("nTSecurityDescriptor").filter(|_| !is_self) else {
+            return std::rc::Rc::new(Guard::with_token(self.caller, self.token.clone(), e));
+        };
+        let class = e.structural_class().unwrap_or_default();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        raw.hash(&mut h);
+        class.to_ascii_lowercase().hash(&mut h);
+        let key = h.finish();
+        let bucket = self.shared.entry(key).or_default();
+        if let Some((_, g)) = bucket.iter().find(|(bytes, g)| {
+            bytes.as_slice() == raw && g.class.map_or(class.is_empty(), |c| c.name.eq_ignore_ascii_case(class))
+        }) {
+            return g.clone();
+        }
+        let mut g = Guard::with_token(self.caller, self.token.clone(), e);
+        // Not the caller's own entry: SELF ACEs cannot apply, whichever SID the entry has.
+        g.self_sid = None;
+        let g = std::rc::Rc::new(g);
+        bucket.push((raw.to_vec(), g.clone()));
+        g
     }
 }
 
