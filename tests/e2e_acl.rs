@@ -15,9 +15,11 @@ use base64::Engine;
 use common::*;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-/// LDAP_SERVER_SD_FLAGS_OID with DACL_SECURITY_INFORMATION (BER `30 03 02 01 04`), as the
-/// OpenLDAP tools' `-e` takes a control: `[!]oid=::base64`.
+/// LDAP_SERVER_SD_FLAGS_OID with DACL_SECURITY_INFORMATION (BER `30 03 02 01 04`), as
+/// ldapsearch's `-E` takes a generic control (`[!]oid=::base64`); ldapmodify takes it as an
+/// RFC 2849 `control:` line of the change record ([`SD_FLAGS_DACL_LDIF`]).
 const SD_FLAGS_DACL: &str = "!1.2.840.113556.1.4.801=::MAMCAQQ=";
+const SD_FLAGS_DACL_LDIF: &str = "control: 1.2.840.113556.1.4.801 true:: MAMCAQQ=";
 const GRANTEE_PASSWORD: &str = "Mdi-Action-Passw0rd!";
 const OUTSIDER_PASSWORD: &str = "Outsider-Passw0rd!";
 
@@ -146,7 +148,7 @@ fn delegated_rights_written_as_a_binary_sd_with_ldapmodify_and_used_over_ldaps()
     let out = admin_ok(
         &a,
         "ldapsearch",
-        &["-LLL", "-o", "ldif-wrap=no", "-e", SD_FLAGS_DACL, "-b", &ou, "-s", "base", "nTSecurityDescriptor"],
+        &["-LLL", "-o", "ldif-wrap=no", "-E", SD_FLAGS_DACL, "-b", &ou, "-s", "base", "nTSecurityDescriptor"],
         "",
     );
     let dacl = out
@@ -161,10 +163,12 @@ fn delegated_rights_written_as_a_binary_sd_with_ldapmodify_and_used_over_ldaps()
     assert!(o.status.success(), "impacket ldaptypes: {}", text(&o));
     let new_sd = String::from_utf8(o.stdout).unwrap().trim().to_string();
     // A plain user may not write the DACL (WRITE_DAC).
-    let change = format!("dn: {ou}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor:: {new_sd}\n");
-    let o = as_user(&a, "mdi-action", GRANTEE_PASSWORD, "ldapmodify", &["-e", SD_FLAGS_DACL], Some(&change));
+    let change = format!(
+        "dn: {ou}\n{SD_FLAGS_DACL_LDIF}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor:: {new_sd}\n"
+    );
+    let o = as_user(&a, "mdi-action", GRANTEE_PASSWORD, "ldapmodify", &[], Some(&change));
     assert_eq!(o.status.code(), Some(50), "{}", text(&o));
-    admin_ok(&a, "ldapmodify", &["-e", SD_FLAGS_DACL], &change);
+    admin_ok(&a, "ldapmodify", &[], &change);
     // The owner survived the DACL-only write.
     let full = admin_ok(&a, "ldapsearch", &["-LLL", "-o", "ldif-wrap=no", "-b", &ou, "-s", "base", "nTSecurityDescriptor"], "");
     let full = B64

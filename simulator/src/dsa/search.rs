@@ -474,6 +474,14 @@ mod tests {
     }
 
     #[test]
+    fn any_user_reads_the_subschema() {
+        let dir = forest();
+        let dn = format!("CN=Aggregate,CN=Schema,CN=Configuration,{BASE}");
+        let attrs = read(&dir, &caller(&dir, ALICE), &dn, &["attributeTypes", "objectClasses"]).unwrap();
+        assert!(has(&attrs, "attributeTypes") && has(&attrs, "objectClasses"), "{attrs:?}");
+    }
+
+    #[test]
     fn a_container_without_list_children_hides_its_subtree() {
         let dir = forest();
         let sys = Caller::system();
@@ -604,9 +612,10 @@ mod tests {
             .unwrap();
         let key_dn = out.entries[0].dn.clone();
         assert!(has(&out.entries[0].attrs, "msKds-RootKeyData"));
-        let as_alice = read(&dir, &alice, &key_dn, &["msKds-RootKeyData", "msKds-Version"]).unwrap();
-        // msKds-ProvRootKey's default SD grants nothing to plain users (only DA, EA, SYSTEM).
-        assert!(!has(&as_alice, "msKds-RootKeyData") && !has(&as_alice, "msKds-Version"));
+        // msKds-ProvRootKey's default SD grants nothing to plain users (only DA, EA, SYSTEM):
+        // not even objectClass, so `(objectClass=*)` is Undefined and the entry is not returned.
+        let req = request(&key_dn, Scope::Base, Filter::Present("objectClass".into()), &["msKds-Version"]);
+        assert!(dir.search(&alice, &req).unwrap().entries.is_empty());
     }
 
     #[test]
