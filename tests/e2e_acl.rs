@@ -60,7 +60,14 @@ fn admin_ok(a: &Adsim, tool: &str, args: &[&str], input: &str) -> String {
 }
 
 /// An OpenLDAP tool bound as `who` (simple bind, `CORP\who`) over LDAPS.
-fn as_user(a: &Adsim, who: &str, password: &str, tool: &str, args: &[&str], input: Option<&str>) -> std::process::Output {
+fn as_user(
+    a: &Adsim,
+    who: &str,
+    password: &str,
+    tool: &str,
+    args: &[&str],
+    input: Option<&str>,
+) -> std::process::Output {
     let bind = format!("CORP\\{who}");
     let ldaps = a.ldaps();
     let mut all = vec!["-x", "-H", ldaps.as_str(), "-D", bind.as_str(), "-w", password];
@@ -71,7 +78,12 @@ fn as_user(a: &Adsim, who: &str, password: &str, tool: &str, args: &[&str], inpu
 /// The first value of `attr` of `dn` as the Administrator reads it (base64 values decoded as
 /// text are not expected here).
 fn read_attr(a: &Adsim, dn: &str, attr: &str) -> Option<String> {
-    let out = admin_ok(a, "ldapsearch", &["-LLL", "-o", "ldif-wrap=no", "-b", dn, "-s", "base", attr], "");
+    let out = admin_ok(
+        a,
+        "ldapsearch",
+        &["-LLL", "-o", "ldif-wrap=no", "-b", dn, "-s", "base", attr],
+        "",
+    );
     out.lines()
         .find_map(|l| l.strip_prefix(&format!("{attr}: ")))
         .map(str::to_string)
@@ -137,7 +149,11 @@ fn delegated_rights_written_as_a_binary_sd_with_ldapmodify_and_used_over_ldaps()
             "dn: {ou}\nobjectClass: organizationalUnit\n\n\
              dn: {group}\nobjectClass: group\nsAMAccountName: Tier2-Helpdesk\n\n{}{}{}",
             user_ldif(&before, "t2-before", "Before-Passw0rd!"),
-            user_ldif(&format!("CN=mdi-action,CN=Users,{base}"), "mdi-action", GRANTEE_PASSWORD),
+            user_ldif(
+                &format!("CN=mdi-action,CN=Users,{base}"),
+                "mdi-action",
+                GRANTEE_PASSWORD
+            ),
             user_ldif(&outsider, "outsider", OUTSIDER_PASSWORD),
         ),
     );
@@ -148,7 +164,18 @@ fn delegated_rights_written_as_a_binary_sd_with_ldapmodify_and_used_over_ldaps()
     let out = admin_ok(
         &a,
         "ldapsearch",
-        &["-LLL", "-o", "ldif-wrap=no", "-E", SD_FLAGS_DACL, "-b", &ou, "-s", "base", "nTSecurityDescriptor"],
+        &[
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-E",
+            SD_FLAGS_DACL,
+            "-b",
+            &ou,
+            "-s",
+            "base",
+            "nTSecurityDescriptor",
+        ],
         "",
     );
     let dacl = out
@@ -157,7 +184,11 @@ fn delegated_rights_written_as_a_binary_sd_with_ldapmodify_and_used_over_ldaps()
         .unwrap_or_else(|| panic!("{out}"));
     // DACL only: no owner, no group (offsets 0 at bytes 4..12).
     let raw = B64.decode(dacl).unwrap();
-    assert_eq!(&raw[4..12], &[0; 8], "the SD flags control leaves the owner and group out");
+    assert_eq!(
+        &raw[4..12],
+        &[0; 8],
+        "the SD flags control leaves the owner and group out"
+    );
     let grantee_sid = sid_of(&a, &format!("CN=mdi-action,CN=Users,{base}"));
     let o = python(ADD_ACES, &[dacl, &grantee_sid]);
     assert!(o.status.success(), "impacket ldaptypes: {}", text(&o));
@@ -166,30 +197,68 @@ fn delegated_rights_written_as_a_binary_sd_with_ldapmodify_and_used_over_ldaps()
     let change = format!(
         "dn: {ou}\n{SD_FLAGS_DACL_LDIF}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor:: {new_sd}\n"
     );
-    let o = as_user(&a, "mdi-action", GRANTEE_PASSWORD, "ldapmodify", &[], Some(&change));
+    let o = as_user(
+        &a,
+        "mdi-action",
+        GRANTEE_PASSWORD,
+        "ldapmodify",
+        &[],
+        Some(&change),
+    );
     assert_eq!(o.status.code(), Some(50), "{}", text(&o));
     admin_ok(&a, "ldapmodify", &[], &change);
     // The owner survived the DACL-only write.
-    let full = admin_ok(&a, "ldapsearch", &["-LLL", "-o", "ldif-wrap=no", "-b", &ou, "-s", "base", "nTSecurityDescriptor"], "");
+    let full = admin_ok(
+        &a,
+        "ldapsearch",
+        &[
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            &ou,
+            "-s",
+            "base",
+            "nTSecurityDescriptor",
+        ],
+        "",
+    );
     let full = B64
-        .decode(full.lines().find_map(|l| l.strip_prefix("nTSecurityDescriptor:: ")).unwrap())
+        .decode(
+            full.lines()
+                .find_map(|l| l.strip_prefix("nTSecurityDescriptor:: "))
+                .unwrap(),
+        )
         .unwrap();
     assert_ne!(&full[4..8], &[0; 4], "owner kept");
 
     let after = format!("CN=after,{ou}");
-    admin_ok(&a, "ldapadd", &[], &user_ldif(&after, "t2-after", "After-Passw0rd!"));
+    admin_ok(
+        &a,
+        "ldapadd",
+        &[],
+        &user_ldif(&after, "t2-after", "After-Passw0rd!"),
+    );
     for user in [&before, &after] {
         assert_eq!(four_actions(&a, user, &group, user), vec![0; 4], "{user}");
         assert_eq!(read_attr(&a, user, "pwdLastSet").as_deref(), Some("0"));
         assert_eq!(read_attr(&a, user, "userAccountControl").as_deref(), Some("514"));
     }
-    let members = admin_ok(&a, "ldapsearch", &["-LLL", "-o", "ldif-wrap=no", "-b", &group, "-s", "base", "member"], "");
+    let members = admin_ok(
+        &a,
+        "ldapsearch",
+        &["-LLL", "-o", "ldif-wrap=no", "-b", &group, "-s", "base", "member"],
+        "",
+    );
     assert!(members.contains(&before) && members.contains(&after), "{members}");
 
     // Outside the OU: 50 for all four, and nothing changed (the outsider still binds).
     let domain_users = format!("CN=Domain Users,CN=Users,{base}");
     assert_eq!(four_actions(&a, &outsider, &domain_users, &before), vec![50; 4]);
-    assert_eq!(read_attr(&a, &outsider, "userAccountControl").as_deref(), Some("512"));
+    assert_eq!(
+        read_attr(&a, &outsider, "userAccountControl").as_deref(),
+        Some("512")
+    );
     let o = as_user(&a, "outsider", OUTSIDER_PASSWORD, "ldapwhoami", &[], None);
     assert!(o.status.success(), "{}", text(&o));
 }
@@ -204,11 +273,21 @@ fn a_plain_user_cannot_rename_move_or_delete_itself() {
         ("ldapmodrdn", vec![me.clone(), "CN=renamed".into()]),
         (
             "ldapmodrdn",
-            vec!["-s".into(), format!("OU=Domain Controllers,{base}"), me.clone(), "CN=outsider".into()],
+            vec![
+                "-s".into(),
+                format!("OU=Domain Controllers,{base}"),
+                me.clone(),
+                "CN=outsider".into(),
+            ],
         ),
         (
             "ldapmodrdn",
-            vec!["-s".into(), format!("CN=Builtin,{base}"), me.clone(), "CN=outsider".into()],
+            vec![
+                "-s".into(),
+                format!("CN=Builtin,{base}"),
+                me.clone(),
+                "CN=outsider".into(),
+            ],
         ),
         ("ldapdelete", vec![me.clone()]),
     ];
@@ -237,12 +316,25 @@ fn dacledit(lab: &Lab, args: &[&str]) -> String {
     all.push(&identity);
     let o = lab.run("admin", "dacledit.py", &all);
     let out = text(&o);
-    assert!(o.status.success() && out.contains("DACL modified successfully"), "dacledit {args:?}: {out}");
+    assert!(
+        o.status.success() && out.contains("DACL modified successfully"),
+        "dacledit {args:?}: {out}"
+    );
     out
 }
 
 fn bloodyad(lab: &Lab, user: &str, password: &str, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["--host", DC, "-d", "corp.example.test", "-u", user, "-p", password, "-s"];
+    let mut all = vec![
+        "--host",
+        DC,
+        "-d",
+        "corp.example.test",
+        "-u",
+        user,
+        "-p",
+        password,
+        "-s",
+    ];
     all.extend_from_slice(args);
     lab.run(user, "bloodyAD", &all)
 }
@@ -263,7 +355,11 @@ fn dacledit_and_bloodyad_write_aces_that_the_grantee_then_uses() {
         &[],
         &format!(
             "{}{}{}{}",
-            user_ldif(&format!("CN=mdi-action,CN=Users,{base}"), "mdi-action", GRANTEE_PASSWORD),
+            user_ldif(
+                &format!("CN=mdi-action,CN=Users,{base}"),
+                "mdi-action",
+                GRANTEE_PASSWORD
+            ),
             user_ldif(&t1, "target1", "Target1-Passw0rd!"),
             user_ldif(&t2, "target2", "Target2-Passw0rd!"),
             user_ldif(&t3, "target3", "Target3-Passw0rd!"),
@@ -274,9 +370,16 @@ fn dacledit_and_bloodyad_write_aces_that_the_grantee_then_uses() {
             "dn: {dn}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {}\n",
             unicode_pwd_b64(pw)
         );
-        as_user(a, "mdi-action", GRANTEE_PASSWORD, "ldapmodify", &[], Some(&change))
-            .status
-            .code()
+        as_user(
+            a,
+            "mdi-action",
+            GRANTEE_PASSWORD,
+            "ldapmodify",
+            &[],
+            Some(&change),
+        )
+        .status
+        .code()
     };
     let binds = |sam: &str, pw: &str| as_user(a, sam, pw, "ldapwhoami", &[], None).status.success();
     // Before any ACE: refused.
@@ -298,13 +401,33 @@ fn dacledit_and_bloodyad_write_aces_that_the_grantee_then_uses() {
 
     // bloodyAD: the grantee cannot give itself GenericAll on target3; the Administrator can,
     // then the grantee sets target3's password with bloodyAD.
-    let o = bloodyad(&lab, "mdi-action", GRANTEE_PASSWORD, &["set", "password", "target3", "Bloody-Passw0rd-3!"]);
+    let o = bloodyad(
+        &lab,
+        "mdi-action",
+        GRANTEE_PASSWORD,
+        &["set", "password", "target3", "Bloody-Passw0rd-3!"],
+    );
     assert!(!o.status.success(), "{}", text(&o));
-    let o = bloodyad(&lab, "mdi-action", GRANTEE_PASSWORD, &["add", "genericAll", "target3", "mdi-action"]);
+    let o = bloodyad(
+        &lab,
+        "mdi-action",
+        GRANTEE_PASSWORD,
+        &["add", "genericAll", "target3", "mdi-action"],
+    );
     assert!(!o.status.success(), "{}", text(&o));
-    let o = bloodyad(&lab, "Administrator", ADMIN_PASSWORD, &["add", "genericAll", "target3", "mdi-action"]);
+    let o = bloodyad(
+        &lab,
+        "Administrator",
+        ADMIN_PASSWORD,
+        &["add", "genericAll", "target3", "mdi-action"],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = bloodyad(&lab, "mdi-action", GRANTEE_PASSWORD, &["set", "password", "target3", "Bloody-Passw0rd-3!"]);
+    let o = bloodyad(
+        &lab,
+        "mdi-action",
+        GRANTEE_PASSWORD,
+        &["set", "password", "target3", "Bloody-Passw0rd-3!"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert!(binds("target3", "Bloody-Passw0rd-3!"));
     assert!(!binds("target3", "Target3-Passw0rd!"));

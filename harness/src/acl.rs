@@ -15,7 +15,9 @@ use adsim_simulator::model::filter::Filter;
 use adsim_simulator::schema::Schema;
 use adsim_simulator::security::extended::{self, Kind};
 use adsim_simulator::security::rights::*;
-use adsim_simulator::security::{sddl, Ace, AceFlags, AceType, Acl, AliasDomains, SecurityDescriptor, Sid, StandardAce};
+use adsim_simulator::security::{
+    sddl, Ace, AceFlags, AceType, Acl, AliasDomains, SecurityDescriptor, Sid, StandardAce,
+};
 use uuid::Uuid;
 
 use crate::cmdlets::{CmdletError, Cmdlets};
@@ -83,7 +85,11 @@ fn validated_write(name: &str) -> Result<Uuid, AclError> {
         _ => None,
     };
     by_attr
-        .or_else(|| extended::by_name(name).filter(|r| r.kind == Kind::ValidatedWrite).copied())
+        .or_else(|| {
+            extended::by_name(name)
+                .filter(|r| r.kind == Kind::ValidatedWrite)
+                .copied()
+        })
         .map(|r| r.guid)
         .ok_or_else(|| AclError::UnknownName(name.into()))
 }
@@ -126,7 +132,10 @@ impl Right {
                 RIGHT_DS_CONTROL_ACCESS,
                 extended::USER_FORCE_CHANGE_PASSWORD.guid,
             )),
-            "changepassword" => no_arg(object(RIGHT_DS_CONTROL_ACCESS, extended::USER_CHANGE_PASSWORD.guid)),
+            "changepassword" => no_arg(object(
+                RIGHT_DS_CONTROL_ACCESS,
+                extended::USER_CHANGE_PASSWORD.guid,
+            )),
             "writeproperty" => with_arg(RIGHT_DS_WRITE_PROPERTY, property_or_set),
             "readproperty" => with_arg(RIGHT_DS_READ_PROPERTY, property_or_set),
             "createchild" => with_arg(RIGHT_DS_CREATE_CHILD, class_guid),
@@ -182,7 +191,9 @@ impl AppliesTo {
         match self {
             AppliesTo::This => AceFlags(0),
             AppliesTo::ThisAndDescendants => AceFlags(CONTAINER_INHERIT),
-            AppliesTo::Descendants | AppliesTo::DescendantsOf(_) => AceFlags(CONTAINER_INHERIT | INHERIT_ONLY),
+            AppliesTo::Descendants | AppliesTo::DescendantsOf(_) => {
+                AceFlags(CONTAINER_INHERIT | INHERIT_ONLY)
+            }
         }
     }
 
@@ -246,9 +257,9 @@ pub fn revoke(sd: &mut SecurityDescriptor, sid: &Sid, rights: &[Right], applies_
             && s.sid == *sid
             && s.flags.0 & (CONTAINER_INHERIT | INHERIT_ONLY) == applies_to.flags().0
             && s.inherited_object_type == applies_to.inherited_object_type()
-            && rights.iter().any(|r| {
-                map_generic_ds(s.mask) == map_generic_ds(r.mask) && s.object_type == r.object_type
-            })
+            && rights
+                .iter()
+                .any(|r| map_generic_ds(s.mask) == map_generic_ds(r.mask) && s.object_type == r.object_type)
     };
     let kept: Vec<Ace> = dacl.aces.into_iter().filter(|a| !matches(a)).collect();
     let removed = before - kept.len();
@@ -258,10 +269,9 @@ pub fn revoke(sd: &mut SecurityDescriptor, sid: &Sid, rights: &[Right], applies_
 
 /// Whether an ACE of this descriptor is an allow of `sid` (tests and reports).
 pub fn allow_aces_of<'a>(sd: &'a SecurityDescriptor, sid: &'a Sid) -> impl Iterator<Item = &'a StandardAce> {
-    sd.dacl
-        .iter()
-        .flat_map(|d| d.standard_aces())
-        .filter(move |a| a.sid == *sid && matches!(a.ace_type, AceType::AccessAllowed | AceType::AccessAllowedObject))
+    sd.dacl.iter().flat_map(|d| d.standard_aces()).filter(move |a| {
+        a.sid == *sid && matches!(a.ace_type, AceType::AccessAllowed | AceType::AccessAllowedObject)
+    })
 }
 
 impl Cmdlets<'_> {
@@ -287,7 +297,11 @@ impl Cmdlets<'_> {
             .entries
             .into_iter()
             .next()
-            .and_then(|e| e.attrs.into_iter().find(|(n, _)| n.eq_ignore_ascii_case("nTSecurityDescriptor")))
+            .and_then(|e| {
+                e.attrs
+                    .into_iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("nTSecurityDescriptor"))
+            })
             .and_then(|(_, v)| v.into_iter().next())
             .ok_or_else(|| CmdletError::Parameter(format!("{dn}: nTSecurityDescriptor not readable")))?;
         SecurityDescriptor::from_bytes(&raw).map_err(|e| CmdletError::Parameter(format!("{dn}: {e}")))
@@ -313,7 +327,13 @@ impl Cmdlets<'_> {
 
     /// `dsacls DN /G principal:rights` / `Add-DomainObjectAcl`: adds allow ACEs for
     /// `principal` (an account name, `DOMAIN\name`, a DN or a SID string) to the DACL of `dn`.
-    pub fn grant(&self, dn: &str, principal: &str, rights: &str, applies_to: &str) -> Result<(), CmdletError> {
+    pub fn grant(
+        &self,
+        dn: &str,
+        principal: &str,
+        rights: &str,
+        applies_to: &str,
+    ) -> Result<(), CmdletError> {
         let (sid, rights, applies) = self.acl_args(principal, rights, applies_to)?;
         let mut sd = self.get_acl(dn)?;
         grant(&mut sd, allow_aces(&sid, &rights, applies));
@@ -322,7 +342,13 @@ impl Cmdlets<'_> {
 
     /// `dsacls DN /R`-like for the named rights: removes the explicit allow ACEs of
     /// `principal` that `grant` with the same arguments adds. Returns how many were removed.
-    pub fn revoke(&self, dn: &str, principal: &str, rights: &str, applies_to: &str) -> Result<usize, CmdletError> {
+    pub fn revoke(
+        &self,
+        dn: &str,
+        principal: &str,
+        rights: &str,
+        applies_to: &str,
+    ) -> Result<usize, CmdletError> {
         let (sid, rights, applies) = self.acl_args(principal, rights, applies_to)?;
         let mut sd = self.get_acl(dn)?;
         let n = revoke(&mut sd, &sid, &rights, applies);
@@ -402,11 +428,17 @@ mod tests {
         );
         // A property set (User-Account-Restrictions) and an attribute (pwdLastSet).
         assert_eq!(
-            Right::parse("WriteProperty:User-Account-Restrictions").unwrap().object_type,
+            Right::parse("WriteProperty:User-Account-Restrictions")
+                .unwrap()
+                .object_type,
             Some(extended::USER_ACCOUNT_RESTRICTIONS.guid)
         );
         assert_eq!(
-            Right::parse("writeproperty:pwdLastSet").unwrap().object_type.unwrap().to_string(),
+            Right::parse("writeproperty:pwdLastSet")
+                .unwrap()
+                .object_type
+                .unwrap()
+                .to_string(),
             "bf967a0a-0de6-11d0-a285-00aa003049e2"
         );
         assert_eq!(Right::parse("WriteProperty").unwrap().object_type, None);
@@ -419,17 +451,37 @@ mod tests {
             }
         );
         assert_eq!(
-            Right::parse("CreateChild:computer").unwrap().object_type.unwrap().to_string(),
+            Right::parse("CreateChild:computer")
+                .unwrap()
+                .object_type
+                .unwrap()
+                .to_string(),
             "bf967a86-0de6-11d0-a285-00aa003049e2"
         );
         assert_eq!(
-            Right::parse("ExtendedRight:DS-Replication-Get-Changes-All").unwrap().mask,
+            Right::parse("ExtendedRight:DS-Replication-Get-Changes-All")
+                .unwrap()
+                .mask,
             RIGHT_DS_CONTROL_ACCESS
         );
-        assert!(matches!(Right::parse("Frobnicate"), Err(AclError::UnknownRight(_))));
-        assert!(matches!(Right::parse("WriteProperty:noSuchAttr"), Err(AclError::UnknownName(_))));
-        assert!(matches!(Right::parse("GenericAll:user"), Err(AclError::UnknownRight(_))));
-        assert_eq!(Right::parse_list("ResetPassword, WriteProperty:pwdLastSet").unwrap().len(), 2);
+        assert!(matches!(
+            Right::parse("Frobnicate"),
+            Err(AclError::UnknownRight(_))
+        ));
+        assert!(matches!(
+            Right::parse("WriteProperty:noSuchAttr"),
+            Err(AclError::UnknownName(_))
+        ));
+        assert!(matches!(
+            Right::parse("GenericAll:user"),
+            Err(AclError::UnknownRight(_))
+        ));
+        assert_eq!(
+            Right::parse_list("ResetPassword, WriteProperty:pwdLastSet")
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -48,7 +48,10 @@ fn add_user(dir: &Directory, dn: &str, sam: &str) {
 }
 
 fn pwd(p: &str) -> Vec<u8> {
-    format!("\"{p}\"").encode_utf16().flat_map(u16::to_le_bytes).collect()
+    format!("\"{p}\"")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect()
 }
 
 fn m(op: ModOp, attr: &str, values: Vec<Vec<u8>>) -> Vec<Modification> {
@@ -68,7 +71,11 @@ fn value(dir: &Directory, dn: &str, attr: &str) -> Option<String> {
 /// The four actions of the action account on a user and a group, as `who`.
 fn act(dir: &Directory, who: &Caller, user: &str, group: &str, member: &str) -> Vec<Result<(), DsError>> {
     vec![
-        dir.modify(who, user, m(ModOp::Replace, "unicodePwd", vec![pwd("Reset-By-Mdi-1")])),
+        dir.modify(
+            who,
+            user,
+            m(ModOp::Replace, "unicodePwd", vec![pwd("Reset-By-Mdi-1")]),
+        ),
         dir.modify(who, user, m(ModOp::Replace, "pwdLastSet", s("0"))),
         dir.modify(who, user, m(ModOp::Replace, "userAccountControl", s("514"))),
         dir.modify(who, group, m(ModOp::Add, "member", s(member))),
@@ -118,7 +125,12 @@ fn delegated_action_account_rights_on_an_ou() {
         )
         .unwrap();
     admin
-        .grant(&ou, "CORP\\mdi-action", "WriteProperty:member", "descendants:group")
+        .grant(
+            &ou,
+            "CORP\\mdi-action",
+            "WriteProperty:member",
+            "descendants:group",
+        )
         .unwrap();
     add_user(&dir, &format!("CN=after,{ou}"), "after");
     let after = format!("CN=after,{ou}");
@@ -134,7 +146,13 @@ fn delegated_action_account_rights_on_an_ou() {
     // nothing is granted — and nothing changes.
     let outside = format!("CN=outside,CN=Users,{BASE}");
     let uac = value(&dir, &outside, "userAccountControl");
-    for r in act(&dir, &grantee, &outside, &format!("CN=Domain Users,CN=Users,{BASE}"), &outside) {
+    for r in act(
+        &dir,
+        &grantee,
+        &outside,
+        &format!("CN=Domain Users,CN=Users,{BASE}"),
+        &outside,
+    ) {
         assert_eq!(r.unwrap_err(), DsError::insufficient_access());
     }
     assert_eq!(value(&dir, &outside, "userAccountControl"), uac);
@@ -171,7 +189,8 @@ fn sddl_in_fixtures_and_set_sddl() {
         add_user(&dir, &format!("CN=alice,CN=Users,{BASE}"), "alice");
         let st = dir.read();
         let id = dir.resolve_account(&st, "CORP\\alice").unwrap();
-        adsim_simulator::security::Sid::from_bytes(st.store.get(id).unwrap().first("objectSid").unwrap()).unwrap()
+        adsim_simulator::security::Sid::from_bytes(st.store.get(id).unwrap().first("objectSid").unwrap())
+            .unwrap()
     };
     let text = format!(
         "dn: OU=Delegated,{BASE}\nobjectClass: organizationalUnit\n\
@@ -194,7 +213,9 @@ dn: CN=bob,OU=Delegated,{BASE}\nobjectClass: user\nsAMAccountName: bob\n"
 nTSecurityDescriptor: D:(A;;RPWPCCDCLCLORCWDWOSDDTSWCR;;;DA)\n-\n"
     );
     fixtures::apply(&dir, &ldif::parse(&change).unwrap()).unwrap();
-    let sd = Cmdlets::system(&dir).get_acl(&format!("OU=Delegated,{BASE}")).unwrap();
+    let sd = Cmdlets::system(&dir)
+        .get_acl(&format!("OU=Delegated,{BASE}"))
+        .unwrap();
     assert_eq!(acl::allow_aces_of(&sd, &alice_sid).count(), 0);
     assert_eq!(
         dir.modify(
@@ -206,9 +227,13 @@ nTSecurityDescriptor: D:(A;;RPWPCCDCLCLORCWDWOSDDTSWCR;;;DA)\n-\n"
         DsError::insufficient_access()
     );
     // Bad SDDL: a clear error naming the entry.
-    let bad = format!("dn: OU=Bad,{BASE}\nobjectClass: organizationalUnit\nnTSecurityDescriptor: D:(A;;XX;;;DA)\n");
+    let bad =
+        format!("dn: OU=Bad,{BASE}\nobjectClass: organizationalUnit\nnTSecurityDescriptor: D:(A;;XX;;;DA)\n");
     let err = fixtures::apply(&dir, &ldif::parse(&bad).unwrap()).unwrap_err();
-    assert!(err.to_string().contains("OU=Bad") && err.to_string().contains("nTSecurityDescriptor"), "{err}");
+    assert!(
+        err.to_string().contains("OU=Bad") && err.to_string().contains("nTSecurityDescriptor"),
+        "{err}"
+    );
 
     // set_sddl as an administrator, DACL only.
     Cmdlets::new(&dir, caller(&dir, "Administrator"))

@@ -98,7 +98,10 @@ fn access_forest() -> Arc<Directory> {
                 ("sAMAccountName".into(), s(&format!("user{i}"))),
                 ("description".into(), s("bench user")),
                 ("telephoneNumber".into(), s("+1 555 0100")),
-                ("userPrincipalName".into(), s(&format!("user{i}@corp.example.test"))),
+                (
+                    "userPrincipalName".into(),
+                    s(&format!("user{i}@corp.example.test")),
+                ),
             ],
         )
         .unwrap();
@@ -151,7 +154,9 @@ fn access_benches(c: &mut Criterion) {
     for who in ["Administrator", "reader"] {
         let caller = caller(&dir, who);
         assert_eq!(dir.search(&caller, &search).unwrap().entries.len(), 101);
-        group.bench_function(who, |b| b.iter(|| black_box(dir.search(&caller, &search).unwrap())));
+        group.bench_function(who, |b| {
+            b.iter(|| black_box(dir.search(&caller, &search).unwrap()))
+        });
     }
     group.finish();
     let mut group = c.benchmark_group("modify_description");

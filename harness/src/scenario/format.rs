@@ -764,16 +764,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.action.keyword(), "grant");
-        let revoke = step("action = \"revoke\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"GenericAll\"").unwrap();
-        assert!(matches!(revoke.action, Action::Grant { revoke: true, ref applies_to, .. } if applies_to == "this"));
+        let revoke =
+            step("action = \"revoke\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"GenericAll\"").unwrap();
+        assert!(
+            matches!(revoke.action, Action::Grant { revoke: true, ref applies_to, .. } if applies_to == "this")
+        );
         // A misspelt right or scope fails when the file is read.
-        let err = step("action = \"grant\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"Frobnicate\"").unwrap_err();
+        let err = step("action = \"grant\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"Frobnicate\"")
+            .unwrap_err();
         assert!(err.contains("Frobnicate"), "{err}");
         let err = step("action = \"grant\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"GenericAll\"\napplies_to = \"sideways\"")
             .unwrap_err();
         assert!(err.contains("sideways"), "{err}");
         let sd = step("action = \"set_sd\"\ndn = \"OU=x\"\nsddl = \"D:(A;;GA;;;DA)\"\nsd_flags = 4").unwrap();
-        assert!(matches!(sd.action, Action::SetSd { sd_flags: Some(4), .. }));
+        assert!(matches!(
+            sd.action,
+            Action::SetSd {
+                sd_flags: Some(4),
+                ..
+            }
+        ));
         assert!(step("action = \"set_sd\"\ndn = \"OU=x\"").is_err());
     }
 

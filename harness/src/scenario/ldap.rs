@@ -203,7 +203,12 @@ impl Connection {
             .ldap
             .with_controls(sd_flags_control(flags))
             .with_timeout(TIMEOUT)
-            .search(dn, LdapScope::Base, "(objectClass=*)", vec!["nTSecurityDescriptor"])
+            .search(
+                dn,
+                LdapScope::Base,
+                "(objectClass=*)",
+                vec!["nTSecurityDescriptor"],
+            )
             .await
             .map_err(|e| format!("search: {e}"))?;
         let out = Outcome::from_result(&res.1);

@@ -199,6 +199,9 @@ impl Guard {
     }
 }
 
+/// A descriptor's bytes and the guard every entry with those bytes (and class) shares.
+type SharedGuard = (Vec<u8>, std::rc::Rc<Guard>);
+
 /// The guards of one search: entries whose access decisions are the same share one guard,
 /// so a descriptor is parsed and each attribute checked once per distinct descriptor rather
 /// than once per entry and attribute. Two entries decide alike when their stored descriptors
@@ -208,7 +211,7 @@ impl Guard {
 pub struct Guards<'a> {
     caller: &'a Caller,
     token: Token,
-    shared: std::collections::HashMap<u64, Vec<(Vec<u8>, std::rc::Rc<Guard>)>>,
+    shared: std::collections::HashMap<u64, Vec<SharedGuard>>,
 }
 
 impl<'a> Guards<'a> {
@@ -236,7 +239,9 @@ impl<'a> Guards<'a> {
         let key = h.finish();
         let bucket = self.shared.entry(key).or_default();
         if let Some((_, g)) = bucket.iter().find(|(bytes, g)| {
-            bytes.as_slice() == raw && g.class.map_or(class.is_empty(), |c| c.name.eq_ignore_ascii_case(class))
+            bytes.as_slice() == raw
+                && g.class
+                    .map_or(class.is_empty(), |c| c.name.eq_ignore_ascii_case(class))
         }) {
             return g.clone();
         }

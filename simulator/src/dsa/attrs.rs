@@ -121,7 +121,7 @@ impl<'a> ReadContext<'a> {
         if !only_dn {
             if self.all_user {
                 for (key, a) in &e.attrs {
-                    if self.readable(&guard, key) && self.in_partial_set(key) && !hidden_from_star(key) {
+                    if self.readable(guard, key) && self.in_partial_set(key) && !hidden_from_star(key) {
                         out.push((a.name.clone(), self.values_read(key, &a.values)));
                     }
                 }
@@ -158,7 +158,7 @@ impl<'a> ReadContext<'a> {
                     continue;
                 }
                 if let Some(a) = e.attrs.get(&key) {
-                    if self.readable(&guard, &key) && self.in_partial_set(&key) {
+                    if self.readable(guard, &key) && self.in_partial_set(&key) {
                         out.push((a.name.clone(), self.values_read(&key, &a.values)));
                     }
                     continue;

@@ -234,7 +234,8 @@ impl<'a> Listing<'a> {
         let Some(parent) = self.st.store.get(id) else {
             return true;
         };
-        let own = super::access::Guard::of(self.caller, parent).object(crate::security::access::RIGHT_DS_LIST);
+        let own =
+            super::access::Guard::of(self.caller, parent).object(crate::security::access::RIGHT_DS_LIST);
         let ok = own && (id == self.base || parent.parent.is_none_or(|pp| self.children_listed(pp)));
         self.listed.insert(id, ok);
         ok
@@ -310,8 +311,12 @@ fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter, readable: Readabl
             Truth::False => Truth::True,
             Truth::Undefined => Truth::Undefined,
         },
-        Filter::Present(attr) | Filter::EqualityMatch(attr, _) | Filter::ApproxMatch(attr, _)
-        | Filter::GreaterOrEqual(attr, _) | Filter::LessOrEqual(attr, _) | Filter::Substrings { attr, .. }
+        Filter::Present(attr)
+        | Filter::EqualityMatch(attr, _)
+        | Filter::ApproxMatch(attr, _)
+        | Filter::GreaterOrEqual(attr, _)
+        | Filter::LessOrEqual(attr, _)
+        | Filter::Substrings { attr, .. }
             if hidden(attr) =>
         {
             Truth::Undefined
@@ -477,8 +482,17 @@ mod tests {
     fn any_user_reads_the_subschema() {
         let dir = forest();
         let dn = format!("CN=Aggregate,CN=Schema,CN=Configuration,{BASE}");
-        let attrs = read(&dir, &caller(&dir, ALICE), &dn, &["attributeTypes", "objectClasses"]).unwrap();
-        assert!(has(&attrs, "attributeTypes") && has(&attrs, "objectClasses"), "{attrs:?}");
+        let attrs = read(
+            &dir,
+            &caller(&dir, ALICE),
+            &dn,
+            &["attributeTypes", "objectClasses"],
+        )
+        .unwrap();
+        assert!(
+            has(&attrs, "attributeTypes") && has(&attrs, "objectClasses"),
+            "{attrs:?}"
+        );
     }
 
     #[test]
@@ -502,12 +516,18 @@ mod tests {
         dir.add(
             &sys,
             &child,
-            vec![("objectClass".into(), s("user")), ("sAMAccountName".into(), s("carol"))],
+            vec![
+                ("objectClass".into(), s("user")),
+                ("sAMAccountName".into(), s("carol")),
+            ],
         )
         .unwrap();
         let find = |who: &Caller, base: &str, scope| {
             let f = Filter::EqualityMatch("sAMAccountName".into(), b"carol".to_vec());
-            dir.search(who, &request(base, scope, f, &["cn"])).unwrap().entries.len()
+            dir.search(who, &request(base, scope, f, &["cn"]))
+                .unwrap()
+                .entries
+                .len()
         };
         let alice = caller(&dir, ALICE);
         assert_eq!(find(&admin(&dir), BASE, Scope::Subtree), 1);
@@ -518,7 +538,15 @@ mod tests {
         // The OU itself is listed by the domain (LC for Authenticated Users there), and a base
         // search names the child directly.
         let ou_found = dir
-            .search(&alice, &request(BASE, Scope::OneLevel, Filter::Present("objectClass".into()), &["cn"]))
+            .search(
+                &alice,
+                &request(
+                    BASE,
+                    Scope::OneLevel,
+                    Filter::Present("objectClass".into()),
+                    &["cn"],
+                ),
+            )
             .unwrap()
             .entries
             .iter()
@@ -614,7 +642,12 @@ mod tests {
         assert!(has(&out.entries[0].attrs, "msKds-RootKeyData"));
         // msKds-ProvRootKey's default SD grants nothing to plain users (only DA, EA, SYSTEM):
         // not even objectClass, so `(objectClass=*)` is Undefined and the entry is not returned.
-        let req = request(&key_dn, Scope::Base, Filter::Present("objectClass".into()), &["msKds-Version"]);
+        let req = request(
+            &key_dn,
+            Scope::Base,
+            Filter::Present("objectClass".into()),
+            &["msKds-Version"],
+        );
         assert!(dir.search(&alice, &req).unwrap().entries.is_empty());
     }
 

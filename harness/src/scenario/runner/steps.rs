@@ -501,7 +501,13 @@ impl Run<'_> {
 
     /// nTSecurityDescriptor from SDDL (aliases such as DA resolve in `dn`'s domain) written
     /// with the SD flags control: `sd_flags`, else the parts the text has.
-    async fn set_sd(&self, conn: &Conn, dn: &str, text: &str, sd_flags: Option<u32>) -> Result<Observed, String> {
+    async fn set_sd(
+        &self,
+        conn: &Conn,
+        dn: &str,
+        text: &str,
+        sd_flags: Option<u32>,
+    ) -> Result<Observed, String> {
         let domain = self.eps.domain_of_dn(dn);
         let sid_of = |d: usize| {
             let base = self.eps.domains[d].base_dn.clone();
@@ -517,7 +523,10 @@ impl Run<'_> {
         let flags = sd_flags.unwrap_or_else(|| acl::sddl_parts(&sd));
         let bytes = sd.to_bytes().map_err(|e| e.to_string())?;
         let (session, where_) = self.session(conn, Some(dn)).await?;
-        let mut obs = Observed::new(Kind::Ldap, format!("set nTSecurityDescriptor (SD flags {flags:#x}) of {dn} {where_}"));
+        let mut obs = Observed::new(
+            Kind::Ldap,
+            format!("set nTSecurityDescriptor (SD flags {flags:#x}) of {dn} {where_}"),
+        );
         obs.value = Some(dn.to_string());
         let o = match session {
             Session::Ready(mut c) => {
