@@ -5,6 +5,7 @@
 mod common;
 
 mod e2e_account_state;
+mod e2e_acl;
 mod e2e_clients;
 mod e2e_control;
 mod e2e_data_dir;

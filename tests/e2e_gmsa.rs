@@ -266,7 +266,7 @@ fn refused_host_plain_ldap_and_non_admin_root_key_reads() {
         Some(&format!("dn: CN=svc-web,CN=Managed Service Accounts,{}\nchangetype: modify\nreplace: msDS-ManagedPasswordInterval\nmsDS-ManagedPasswordInterval: 7\n", l.base)),
     );
     assert!(out.contains("Constraint violation (19)"), "{out}");
-    // Root key data is for admins only.
+    // Root key objects are for admins only.
     let out = l.run(
         "ldapsearch",
         &[
@@ -292,10 +292,12 @@ fn refused_host_plain_ldap_and_non_admin_root_key_reads() {
         .collect::<Vec<_>>(),
         None,
     );
-    // msKds-ProvRootKey's default SD grants Domain Admins, Enterprise Admins and SYSTEM only
-    // (MS-ADSC msKds-ProvRootKey): a plain user reads none of a root key's attributes.
+    // The msKds-ProvRootKey class default SD (MS-ADTS schema, defaultSecurityDescriptor
+    // `D:(A;;…;;;EA)(A;;…;;;SY)(A;;…;;;DA)`) grants a computer nothing, and the Master Root
+    // Keys container passes it nothing inheritable: the filter on objectClass is Undefined and
+    // the entry is not returned at all (before the SD model: the entry without the key data).
     assert!(
-        !out.contains("msKds-RootKeyData") && !out.contains("msKds-UseStartTime"),
+        !out.contains("dn:") && !out.contains("msKds-UseStartTime") && !out.contains("msKds-RootKeyData"),
         "{out}"
     );
 }

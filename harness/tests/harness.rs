@@ -2,6 +2,7 @@
 //! per file, and one process whose threads run every test. Each file below is a module; shared
 //! helpers are modules too (a new test file must be listed here).
 
+mod acl_grants;
 mod fixtures_and_cmdlets;
 mod forest_api;
 mod ldif_errors;

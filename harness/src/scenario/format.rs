@@ -347,6 +347,26 @@ pub enum Action {
         members: Vec<String>,
     },
     AddKdsRootKey(KeyEffective),
+    /// Add (or, `revoke`, remove) allow ACEs for `principal` on `dn`'s DACL, read and written
+    /// back over LDAP with the SD flags control naming the DACL (`adsim_harness::acl`).
+    Grant {
+        conn: Conn,
+        dn: String,
+        principal: String,
+        /// Right names as `adsim_harness::acl::Right::parse` reads them.
+        rights: Vec<String>,
+        /// `this`, `this_and_descendants`, `descendants`, `descendants:<class>`.
+        applies_to: String,
+        revoke: bool,
+    },
+    /// Write nTSecurityDescriptor from SDDL with the SD flags control (`sd_flags`, default:
+    /// the parts the text has).
+    SetSd {
+        conn: Conn,
+        dn: String,
+        sddl: String,
+        sd_flags: Option<u32>,
+    },
     Snapshot(String),
     Restore(String),
 }
@@ -369,6 +389,9 @@ impl Action {
             Action::AddGroupMember { .. } => "add_group_member",
             Action::RemoveGroupMember { .. } => "remove_group_member",
             Action::AddKdsRootKey(_) => "add_kds_root_key",
+            Action::Grant { revoke: false, .. } => "grant",
+            Action::Grant { revoke: true, .. } => "revoke",
+            Action::SetSd { .. } => "set_sd",
             Action::Snapshot(_) => "snapshot",
             Action::Restore(_) => "restore",
         }
@@ -489,6 +512,8 @@ fn allowed_keys(action: &str) -> Option<Vec<&'static str>> {
         ]),
         "add_group_member" | "remove_group_member" => with_conn(&["group", "members"]),
         "add_kds_root_key" => vec!["effective"],
+        "grant" | "revoke" => with_conn(&["dn", "principal", "rights", "applies_to"]),
+        "set_sd" => with_conn(&["dn", "sddl", "sd_flags"]),
         "snapshot" | "restore" => vec!["snapshot"],
         _ => return None,
     })
@@ -537,6 +562,12 @@ struct RawStep {
     members: Option<Vec<String>>,
     effective: Option<String>,
     snapshot: Option<String>,
+    #[serde(rename = "principal")]
+    grantee: Option<String>,
+    rights: Option<OneOrMany>,
+    applies_to: Option<String>,
+    sddl: Option<String>,
+    sd_flags: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -660,6 +691,35 @@ impl Step {
                 Some(t) if t.starts_with(['-', '+']) => KeyEffective::Offset(parse_seconds(t)?),
                 Some(t) => KeyEffective::At(t.to_string()),
             }),
+            "grant" | "revoke" => {
+                let rights = match raw.rights.ok_or("needs rights = [ … ]")? {
+                    OneOrMany::One(s) => vec![s],
+                    OneOrMany::Many(v) => v,
+                };
+                let applies_to = raw.applies_to.unwrap_or_else(|| "this".into());
+                // Checked now, so a typo fails when the file is read (variables may not
+                // appear in right names).
+                for r in &rights {
+                    crate::acl::Right::parse_list(r).map_err(|e| e.to_string())?;
+                }
+                if !applies_to.contains("${") {
+                    crate::acl::AppliesTo::parse(&applies_to).map_err(|e| e.to_string())?;
+                }
+                Action::Grant {
+                    conn,
+                    dn: need(raw.dn, "dn")?,
+                    principal: need(raw.grantee, "principal")?,
+                    rights,
+                    applies_to,
+                    revoke: action == "revoke",
+                }
+            }
+            "set_sd" => Action::SetSd {
+                conn,
+                dn: need(raw.dn, "dn")?,
+                sddl: need(raw.sddl, "sddl")?,
+                sd_flags: raw.sd_flags,
+            },
             "snapshot" => Action::Snapshot(need(raw.snapshot, "snapshot")?),
             "restore" => Action::Restore(need(raw.snapshot, "snapshot")?),
             other => return Err(format!("unknown action {other:?}")),
@@ -695,6 +755,36 @@ mod tests {
     fn step(text: &str) -> Result<Step, String> {
         let table: toml::Table = toml::from_str(text).unwrap();
         Step::from_table(&table)
+    }
+
+    #[test]
+    fn grant_and_set_sd_steps() {
+        let ok = step(
+            "action = \"grant\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = [\"ResetPassword\", \"WriteProperty:pwdLastSet\"]\napplies_to = \"descendants:user\"",
+        )
+        .unwrap();
+        assert_eq!(ok.action.keyword(), "grant");
+        let revoke =
+            step("action = \"revoke\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"GenericAll\"").unwrap();
+        assert!(
+            matches!(revoke.action, Action::Grant { revoke: true, ref applies_to, .. } if applies_to == "this")
+        );
+        // A misspelt right or scope fails when the file is read.
+        let err = step("action = \"grant\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"Frobnicate\"")
+            .unwrap_err();
+        assert!(err.contains("Frobnicate"), "{err}");
+        let err = step("action = \"grant\"\ndn = \"OU=x\"\nprincipal = \"bob\"\nrights = \"GenericAll\"\napplies_to = \"sideways\"")
+            .unwrap_err();
+        assert!(err.contains("sideways"), "{err}");
+        let sd = step("action = \"set_sd\"\ndn = \"OU=x\"\nsddl = \"D:(A;;GA;;;DA)\"\nsd_flags = 4").unwrap();
+        assert!(matches!(
+            sd.action,
+            Action::SetSd {
+                sd_flags: Some(4),
+                ..
+            }
+        ));
+        assert!(step("action = \"set_sd\"\ndn = \"OU=x\"").is_err());
     }
 
     #[test]

@@ -196,10 +196,59 @@ impl Connection {
         Ok(Outcome::from_result(&r.0))
     }
 
+    /// nTSecurityDescriptor of `dn` with the SD flags control (MS-ADTS 3.1.1.3.4.1.11) naming
+    /// the parts `flags` asks for; the value is absent when the caller may not read it.
+    pub async fn read_sd(&mut self, dn: &str, flags: u32) -> Result<(Outcome, Option<Vec<u8>>), String> {
+        let res = self
+            .ldap
+            .with_controls(sd_flags_control(flags))
+            .with_timeout(TIMEOUT)
+            .search(
+                dn,
+                LdapScope::Base,
+                "(objectClass=*)",
+                vec!["nTSecurityDescriptor"],
+            )
+            .await
+            .map_err(|e| format!("search: {e}"))?;
+        let out = Outcome::from_result(&res.1);
+        let mut sd = None;
+        for re in res.0 {
+            if re.is_ref() || re.is_intermediate() {
+                continue;
+            }
+            let e = decode_entry(&re.0).ok_or("search: malformed SearchResultEntry")?;
+            sd = e.get("nTSecurityDescriptor").and_then(|v| v.first().cloned());
+        }
+        Ok((out, sd))
+    }
+
+    /// Replaces nTSecurityDescriptor of `dn` with the SD flags control naming `flags`.
+    pub async fn write_sd(&mut self, dn: &str, sd: Vec<u8>, flags: u32) -> Result<Outcome, String> {
+        let value: HashSet<Vec<u8>> = [sd].into_iter().collect();
+        let r = self
+            .ldap
+            .with_controls(sd_flags_control(flags))
+            .modify(dn, vec![Mod::Replace(b"nTSecurityDescriptor".to_vec(), value)])
+            .await
+            .map_err(|e| format!("modify: {e}"))?;
+        Ok(Outcome::from_result(&r))
+    }
+
     /// Ends the connection by dropping it (the server sees the client go, as after an
     /// unbind); errors are of no interest once the step has its answer.
     pub async fn close(self) {
         drop(self.ldap);
+    }
+}
+
+/// LDAP_SERVER_SD_FLAGS_OID (MS-ADTS 3.1.1.3.4.1.11): `SDFlagsRequestValue ::= SEQUENCE {
+/// Flags INTEGER }`, critical as Windows tools send it. `flags` holds the four low bits.
+fn sd_flags_control(flags: u32) -> ldap3::controls::RawControl {
+    ldap3::controls::RawControl {
+        ctype: "1.2.840.113556.1.4.801".into(),
+        crit: true,
+        val: Some(vec![0x30, 0x03, 0x02, 0x01, (flags & 0x0f) as u8]),
     }
 }
 

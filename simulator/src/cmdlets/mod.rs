@@ -6,6 +6,7 @@
 //! control API's `POST /v1/cmdlets/{name}`, `adsim ps`). Each runs as a given caller, through
 //! the same rules as LDAP, so a refused operation returns the same error a client would see.
 
+pub mod acl;
 pub mod hosts;
 pub mod object;
 pub mod params;
@@ -311,7 +312,7 @@ impl<'a> Cmdlets<'a> {
         names.iter().map(|n| self.sid_of(n)).collect()
     }
 
-    fn sid_of(&self, name: &str) -> Result<Sid, CmdletError> {
+    pub(crate) fn sid_of(&self, name: &str) -> Result<Sid, CmdletError> {
         let st = self.dir.read();
         let id = self
             .dir

@@ -18,7 +18,7 @@ use super::request::ModOp;
 use super::request::Modification;
 use super::Directory;
 use crate::model::{Entry, EntryId};
-use crate::schema::{ObjectClass, Schema};
+use crate::schema::{AttributeType, ObjectClass, Schema};
 use crate::security::{self, access, extended, SecurityDescriptor, Sid, Token};
 use uuid::Uuid;
 
@@ -118,16 +118,53 @@ pub struct Guard {
     self_sid: Option<Sid>,
     class: Option<&'static ObjectClass>,
     system: bool,
+    /// Attribute decisions already made, by (right, attribute): a search asks the same
+    /// questions of every entry that shares this guard ([`Guards`]).
+    memo: std::cell::RefCell<std::collections::HashMap<(u32, &'static str), bool, Fnv>>,
+    /// [`may_read_attribute`]'s answers, by lower-case attribute name.
+    reads: std::cell::RefCell<std::collections::HashMap<String, bool, Fnv>>,
 }
+
+/// FNV-1a (64-bit) for the guards' small maps: keys are short attribute names looked up once
+/// per attribute of every entry a search returns, where SipHash's setup cost dominates. Not
+/// exposed to untrusted sizes: a map holds at most one key per schema attribute.
+#[derive(Default, Clone, Copy)]
+struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Fnv = std::hash::BuildHasherDefault<FnvHasher>;
 
 impl Guard {
     pub fn of(caller: &Caller, e: &Entry) -> Guard {
+        Guard::with_token(caller, token_of(caller), e)
+    }
+
+    fn with_token(caller: &Caller, token: Token, e: &Entry) -> Guard {
         Guard {
             sd: descriptor_of(e),
-            token: token_of(caller),
+            token,
             self_sid: e.first("objectSid").and_then(|b| Sid::from_bytes(b).ok()),
             class: e.structural_class().and_then(|c| Schema::ad().class(c)),
             system: caller.system,
+            memo: Default::default(),
+            reads: Default::default(),
         }
     }
 
@@ -155,12 +192,28 @@ impl Guard {
     /// (MS-ADTS 5.1.3.3.3 / 5.1.3.3.4). An attribute the schema does not know is checked on
     /// the object alone.
     pub fn attribute(&self, desired: u32, attr: &str) -> bool {
-        let mut types = self.class_guid();
-        if let Some(a) = Schema::ad().attribute(attr) {
-            types.extend(a.attribute_security_guid);
-            types.push(a.schema_id_guid);
+        self.attribute_type(desired, Schema::ad().attribute(attr))
+    }
+
+    /// [`Guard::attribute`] with the attribute already looked up; decisions on schema
+    /// attributes are remembered by (right, attribute).
+    pub fn attribute_type(&self, desired: u32, attr: Option<&'static AttributeType>) -> bool {
+        if self.system {
+            return true;
         }
-        self.granted(desired, &types)
+        let Some(a) = attr else {
+            return self.granted(desired, &self.class_guid());
+        };
+        let key = (desired, a.name);
+        if let Some(known) = self.memo.borrow().get(&key) {
+            return *known;
+        }
+        let mut types = self.class_guid();
+        types.extend(a.attribute_security_guid);
+        types.push(a.schema_id_guid);
+        let granted = self.granted(desired, &types);
+        self.memo.borrow_mut().insert(key, granted);
+        granted
     }
 
     /// A control access right (MS-ADTS 5.1.3.2.1) or, for validated writes, RIGHT_DS_SELF.
@@ -179,6 +232,64 @@ impl Guard {
         let mut types = self.class_guid();
         types.extend(Schema::ad().class(class).map(|c| c.schema_id_guid));
         self.granted(desired, &types)
+    }
+}
+
+/// A descriptor's bytes and the guard every entry with those bytes (and class) shares.
+type SharedGuard = (Vec<u8>, std::rc::Rc<Guard>);
+
+/// The guards of one search: entries whose access decisions are the same share one guard,
+/// so a descriptor is parsed and each attribute checked once per distinct descriptor rather
+/// than once per entry and attribute. Two entries decide alike when their stored descriptors
+/// are the same bytes, their structural class is the same, and PRINCIPAL_SELF means the same
+/// to the caller (the caller is neither, or the caller is that entry: an ACE for SELF applies
+/// only when the token holds the entry's objectSid, MS-DTYP 2.5.3.2).
+pub struct Guards<'a> {
+    caller: &'a Caller,
+    token: Token,
+    shared: std::collections::HashMap<u64, Vec<SharedGuard>>,
+}
+
+impl<'a> Guards<'a> {
+    pub fn new(caller: &'a Caller) -> Self {
+        Guards {
+            caller,
+            token: token_of(caller),
+            shared: Default::default(),
+        }
+    }
+
+    pub fn of(&mut self, e: &Entry) -> std::rc::Rc<Guard> {
+        use std::hash::{Hash, Hasher};
+        let is_self = e
+            .first("objectSid")
+            .and_then(|b| Sid::from_bytes(b).ok())
+            .is_some_and(|sid| self.token.contains(&sid));
+        let Some(raw) = e.first("nTSecurityDescriptor").filter(|_| !is_self) else {
+            return std::rc::Rc::new(Guard::with_token(self.caller, self.token.clone(), e));
+        };
+        let class = e.structural_class().unwrap_or_default();
+        // A cheap bucket key (the value's length and last bytes, the class name's length);
+        // a hit is confirmed by comparing the whole value and the class.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        raw.len().hash(&mut h);
+        raw[raw.len().saturating_sub(64)..].hash(&mut h);
+        class.len().hash(&mut h);
+        let key = h.finish();
+        let bucket = self.shared.entry(key).or_default();
+        if let Some((_, g)) = bucket.iter().find(|(bytes, g)| {
+            bytes.as_slice() == raw
+                && g.class
+                    .map_or(class.is_empty(), |c| c.name.eq_ignore_ascii_case(class))
+        }) {
+            return g.clone();
+        }
+        let mut g = Guard::with_token(self.caller, self.token.clone(), e);
+        // Not the caller's own entry: SELF ACEs cannot apply, whichever SID the entry has.
+        g.self_sid = None;
+        let g = std::rc::Rc::new(g);
+        bucket.push((raw.to_vec(), g.clone()));
+        g
     }
 }
 
@@ -208,6 +319,17 @@ pub fn require_encrypted_for_password(caller: &Caller) -> DsResult<()> {
 /// attribute (searchFlags fCONFIDENTIAL) needs CONTROL_ACCESS on it, any other READ_PROPERTY;
 /// nTSecurityDescriptor READ_CONTROL (MS-ADTS 3.1.1.4.3, 5.1.3.1). `guard` is the target's.
 pub fn may_read_attribute(dir: &Directory, caller: &Caller, guard: &Guard, attr_lower: &str) -> bool {
+    // The answer depends on the caller, the guard's descriptor, class and SELF, and the
+    // attribute: the same for every entry sharing the guard.
+    if let Some(known) = guard.reads.borrow().get(attr_lower) {
+        return *known;
+    }
+    let answer = decide_read(dir, caller, guard, attr_lower);
+    guard.reads.borrow_mut().insert(attr_lower.to_string(), answer);
+    answer
+}
+
+fn decide_read(dir: &Directory, caller: &Caller, guard: &Guard, attr_lower: &str) -> bool {
     if !visible_to_filters(attr_lower) {
         return false;
     }
@@ -220,10 +342,11 @@ pub fn may_read_attribute(dir: &Directory, caller: &Caller, guard: &Guard, attr_
     if attr_lower == "ntsecuritydescriptor" {
         return guard.object(access::READ_CONTROL);
     }
-    match Schema::ad().attribute(attr_lower) {
-        Some(a) if a.confidential() => guard.attribute(access::RIGHT_DS_CONTROL_ACCESS, attr_lower),
-        Some(a) if a.constructed() => true,
-        _ => guard.attribute(access::RIGHT_DS_READ_PROPERTY, attr_lower),
+    let a = Schema::ad().attribute(attr_lower);
+    match a {
+        Some(t) if t.confidential() => guard.attribute_type(access::RIGHT_DS_CONTROL_ACCESS, a),
+        Some(t) if t.constructed() => true,
+        _ => guard.attribute_type(access::RIGHT_DS_READ_PROPERTY, a),
     }
 }
 
@@ -750,6 +873,53 @@ mod tests {
         let other = Guard::of(&alice, &entry(&dir, OPS));
         assert!(!may_read_attribute(&dir, &alice, &other, "mspkiroamingtimestamp"));
         assert!(may_read_attribute(&dir, &alice, &other, "samaccountname"));
+    }
+
+    #[test]
+    fn entries_with_the_same_descriptor_share_one_guard() {
+        let dir = forest();
+        let sys = Caller::system();
+        let ou = format!("OU=Shared,{BASE}");
+        dir.add(&sys, &ou, vec![("objectClass".into(), s("organizationalUnit"))])
+            .unwrap();
+        for n in ["u1", "u2"] {
+            dir.add(
+                &sys,
+                &format!("CN={n},{ou}"),
+                vec![("objectClass".into(), s("user")), ("sAMAccountName".into(), s(n))],
+            )
+            .unwrap();
+        }
+        let (u1, u2) = (
+            entry(&dir, &format!("CN=u1,{ou}")),
+            entry(&dir, &format!("CN=u2,{ou}")),
+        );
+        assert_eq!(u1.first("nTSecurityDescriptor"), u2.first("nTSecurityDescriptor"));
+        let alice = caller(&dir, ALICE);
+        let mut guards = Guards::new(&alice);
+        let (g1, g2) = (guards.of(&u1), guards.of(&u2));
+        assert!(std::rc::Rc::ptr_eq(&g1, &g2));
+        // Not shared with a different class, nor with the caller's own entry (SELF applies).
+        assert!(!std::rc::Rc::ptr_eq(&g1, &guards.of(&entry(&dir, &ou))));
+        let me = entry(&dir, ALICE);
+        let (m1, m2) = (guards.of(&me), guards.of(&me));
+        assert!(!std::rc::Rc::ptr_eq(&m1, &m2));
+        // The shared guard answers as a fresh one does.
+        for attr in [
+            "description",
+            "telephonenumber",
+            "samaccountname",
+            "mspkiroamingtimestamp",
+        ] {
+            assert_eq!(
+                may_read_attribute(&dir, &alice, &g1, attr),
+                may_read_attribute(&dir, &alice, &Guard::of(&alice, &u2), attr),
+                "{attr}"
+            );
+        }
+        // Alice writes her own telephoneNumber through SELF, not u1's.
+        assert!(m1.attribute(access::RIGHT_DS_WRITE_PROPERTY, "telephoneNumber"));
+        assert!(!g1.attribute(access::RIGHT_DS_WRITE_PROPERTY, "telephoneNumber"));
     }
 
     #[test]

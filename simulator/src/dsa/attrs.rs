@@ -109,14 +109,19 @@ impl<'a> ReadContext<'a> {
     }
 
     pub fn render(&mut self, e: &Entry) -> DsResult<SearchEntry> {
-        let mut out: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
-        let only_dn = self.req.attrs.len() == 1 && self.req.attrs[0] == "1.1";
         // The entry's descriptor is parsed once for all its attributes.
         let guard = access::Guard::of(self.caller, e);
+        self.render_with(e, &guard)
+    }
+
+    /// [`ReadContext::render`] with the entry's guard already built (by the filter's check).
+    pub fn render_with(&mut self, e: &Entry, guard: &access::Guard) -> DsResult<SearchEntry> {
+        let mut out: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
+        let only_dn = self.req.attrs.len() == 1 && self.req.attrs[0] == "1.1";
         if !only_dn {
             if self.all_user {
                 for (key, a) in &e.attrs {
-                    if self.readable(&guard, key) && self.in_partial_set(key) && !hidden_from_star(key) {
+                    if self.readable(guard, key) && self.in_partial_set(key) && !hidden_from_star(key) {
                         out.push((a.name.clone(), self.values_read(key, &a.values)));
                     }
                 }
@@ -153,7 +158,7 @@ impl<'a> ReadContext<'a> {
                     continue;
                 }
                 if let Some(a) = e.attrs.get(&key) {
-                    if self.readable(&guard, &key) && self.in_partial_set(&key) {
+                    if self.readable(guard, &key) && self.in_partial_set(&key) {
                         out.push((a.name.clone(), self.values_read(&key, &a.values)));
                     }
                     continue;
@@ -186,7 +191,7 @@ impl<'a> ReadContext<'a> {
         })
     }
 
-    fn readable(&self, guard: &access::Guard, key: &str) -> bool {
+    pub fn readable(&self, guard: &access::Guard, key: &str) -> bool {
         access::may_read_attribute(self.dir, self.caller, guard, key)
     }
 

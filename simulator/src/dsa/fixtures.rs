@@ -3,6 +3,12 @@
 //! Fixtures are applied as the DC itself (SYSTEM over an encrypted channel), through the same
 //! directory operations LDAP clients use: every default and rule applies, and `unicodePwd`
 //! values set passwords.
+//!
+//! `nTSecurityDescriptor` may be given as SDDL text (`nTSecurityDescriptor: O:DAG:DAD:(A;;RP;;;AU)`,
+//! MS-DTYP 2.5.1; domain aliases such as DA resolve in the entry's domain) or, as `ldifde`
+//! exports it, as the binary self-relative descriptor in base64 (`nTSecurityDescriptor:: AQAEjB…`).
+//! A binary descriptor starts with its revision byte 1, never with a letter, so the two cannot
+//! be confused. A modify writes the parts the SDDL text has (as the SD flags control would).
 
 use std::path::Path;
 
@@ -19,6 +25,51 @@ pub enum FixtureError {
     Ldif(#[from] ldif::LdifError),
     #[error("{dn}: {error}")]
     Directory { dn: String, error: DsError },
+    #[error("{dn}: nTSecurityDescriptor: {error}")]
+    Sddl {
+        dn: String,
+        error: crate::security::SddlError,
+    },
+}
+
+/// An nTSecurityDescriptor value of a fixture: SDDL text converted to the binary form (and
+/// the SD flags naming its parts), binary kept as it is (all parts).
+fn descriptor_value(dir: &Directory, dn: &str, value: &[u8]) -> Result<(Vec<u8>, Option<u32>), FixtureError> {
+    let text = match std::str::from_utf8(value) {
+        Ok(t) if t.trim_start().starts_with(['O', 'G', 'D', 'S']) => t.trim(),
+        _ => return Ok((value.to_vec(), None)),
+    };
+    let sddl_error = |error| FixtureError::Sddl {
+        dn: dn.to_string(),
+        error,
+    };
+    let domain = Dn::parse(dn)
+        .ok()
+        .and_then(|d| dir.forest.domain_of(&d).map(|x| x.index))
+        .unwrap_or(0);
+    let ctx = crate::security::AliasDomains::child(
+        dir.forest.domains[domain].sid.clone(),
+        dir.forest.root().sid.clone(),
+    );
+    let sd = crate::security::sddl::parse(text, &ctx).map_err(sddl_error)?;
+    let parts = [
+        (sd.owner.is_some(), super::access::sd_flags::OWNER),
+        (sd.group.is_some(), super::access::sd_flags::GROUP),
+        (sd.dacl.is_some(), super::access::sd_flags::DACL),
+        (sd.sacl.is_some(), super::access::sd_flags::SACL),
+    ]
+    .iter()
+    .filter(|(has, _)| *has)
+    .fold(0, |acc, (_, bit)| acc | bit);
+    let bytes = sd.to_bytes().map_err(|e| FixtureError::Sddl {
+        dn: dn.to_string(),
+        error: crate::security::SddlError::NotRepresentable(e.to_string()),
+    })?;
+    Ok((bytes, Some(parts)))
+}
+
+fn is_descriptor(attr: &str) -> bool {
+    attr.eq_ignore_ascii_case("nTSecurityDescriptor")
 }
 
 /// Applies LDIF records in order; stops at the first failure (records before it stay applied).
@@ -35,7 +86,15 @@ pub fn apply(dir: &Directory, records: &[LdifRecord]) -> Result<usize, FixtureEr
             | LdifRecord::Change {
                 change: LdifChange::Add(attrs),
                 ..
-            } => dir.add(&system, &dn, group(attrs)).map_err(fail)?,
+            } => {
+                let mut attrs = group(attrs);
+                for (_, values) in attrs.iter_mut().filter(|(n, _)| is_descriptor(n)) {
+                    for v in values.iter_mut() {
+                        *v = descriptor_value(dir, &dn, v)?.0;
+                    }
+                }
+                dir.add(&system, &dn, attrs).map_err(fail)?
+            }
             LdifRecord::Change {
                 change: LdifChange::Delete,
                 ..
@@ -44,9 +103,18 @@ pub fn apply(dir: &Directory, records: &[LdifRecord]) -> Result<usize, FixtureEr
                 change: LdifChange::Modify(mods),
                 ..
             } => {
-                let mods = mods
-                    .iter()
-                    .map(|m| Modification {
+                let mut sd_flags = None;
+                let mut out = Vec::with_capacity(mods.len());
+                for m in mods {
+                    let mut values = m.values.clone();
+                    if is_descriptor(&m.attr) {
+                        for v in values.iter_mut() {
+                            let (bytes, parts) = descriptor_value(dir, &dn, v)?;
+                            *v = bytes;
+                            sd_flags = parts.or(sd_flags);
+                        }
+                    }
+                    out.push(Modification {
                         op: match m.op {
                             ModOp::Add => DsModOp::Add,
                             ModOp::Delete => DsModOp::Delete,
@@ -54,10 +122,11 @@ pub fn apply(dir: &Directory, records: &[LdifRecord]) -> Result<usize, FixtureEr
                             ModOp::Increment => DsModOp::Increment,
                         },
                         attr: m.attr.clone(),
-                        values: m.values.clone(),
-                    })
-                    .collect();
-                dir.modify(&system, &dn, mods).map_err(fail)?
+                        values,
+                    });
+                }
+                dir.modify(&system.clone().with_sd_flags(sd_flags), &dn, out)
+                    .map_err(fail)?
             }
             LdifRecord::Change {
                 change:

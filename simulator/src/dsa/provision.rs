@@ -847,7 +847,7 @@ const DOMAIN_DACL: &str =
 /// The security descriptors dcpromo gives the well-known objects (MS-ADTS 6.1.3-6.1.5 and
 /// Windows' values as recorded by Samba's provision, python/samba/provision/descriptor.py:
 /// domain, Users, Computers, Domain Controllers, System, LostAndFound, Builtin, and the
-/// configuration NC head). `None` for other objects: they get their class default.
+/// configuration and schema NC heads). `None` for other objects: they get their class default.
 fn well_known_descriptor(
     dir: &Directory,
     dn: &Dn,
@@ -856,7 +856,19 @@ fn well_known_descriptor(
     use crate::security::sddl;
     use crate::security::well_known::AliasDomains;
     let d = &dir.forest.domains[domain.unwrap_or(0)];
-    let text = if *dn == dir.forest.config_dn {
+    let text = if *dn == dir.forest.schema_dn {
+        // The schema NC head (Samba provision get_schema_descriptor, Windows' value): every
+        // authenticated user reads and lists the schema, the subschema entry included.
+        "O:SAG:SAD:(A;CI;RPLCLORC;;;AU)(A;CI;RPWPCRCCLCLORCWOWDSW;;;SA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)\
+(OA;;CR;e12b56b6-0a95-11d1-adbb-00c04fd8d5cd;;SA)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
+(OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
+(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;BA)(OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;BA)(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
+(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;89e95b76-444d-4c62-991a-0facbeda640c;;BA)\
+(OA;;CR;89e95b76-444d-4c62-991a-0facbeda640c;;ED)(OA;;CR;1131f6ae-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
+(OA;;CR;1131f6ae-9c07-11d1-f79f-00c04fc2dcd2;;BA)"
+            .to_string()
+    } else if *dn == dir.forest.config_dn {
         "O:EAG:EAD:(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;ED)\
 (OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;ED)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;BA)\
 (OA;;CR;1131f6ab-9c07-11d1-f79f-00c04fc2dcd2;;BA)(OA;;CR;1131f6ac-9c07-11d1-f79f-00c04fc2dcd2;;BA)\

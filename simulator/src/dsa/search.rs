@@ -59,19 +59,25 @@ impl Directory {
                 }
             }
             let mut ctx = attrs::ReadContext::new(self, &st, caller, req);
+            let mut listing = Listing::new(&st, caller, base_id);
+            let mut guards = super::access::Guards::new(caller);
             for id in candidates {
                 let Some(entry) = st.store.get(id) else { continue };
-                if !self.in_view(entry, req.view) {
+                if !self.in_view(entry, req.view) || !listing.visible(entry) {
                     continue;
                 }
-                if eval(self, &st, entry, &req.filter) != Truth::True {
+                // The entry's guard, shared with the entries that decide alike, serves the
+                // filter and the attributes read.
+                let guard = guards.of(entry);
+                let readable = |a: &str| ctx.readable(&guard, a);
+                if eval(self, &st, entry, &req.filter, &readable) != Truth::True {
                     continue;
                 }
                 if out.entries.len() >= req.size_limit && req.size_limit > 0 {
                     out.size_limit_exceeded = true;
                     break;
                 }
-                out.entries.push(ctx.render(entry)?);
+                out.entries.push(ctx.render_with(entry, &guard)?);
             }
             return Ok(out);
         }
@@ -193,6 +199,51 @@ impl Directory {
     }
 }
 
+/// LIST_CHILDREN (MS-ADTS 5.1.3.3.1 / 3.1.1.4.2? "Search", object visibility): below the
+/// base, an entry is returned only when the caller holds RIGHT_DS_LIST on its parent and that
+/// parent is itself visible; a container that refuses listing hides its whole subtree from
+/// one-level and subtree searches (the base itself is always considered; with dSHeuristics
+/// fDoListObject unset, LIST_OBJECT grants nothing more). One access check per parent.
+struct Listing<'a> {
+    st: &'a DirState,
+    caller: &'a Caller,
+    base: EntryId,
+    /// Whether the children of an entry are listed to the caller.
+    listed: std::collections::HashMap<EntryId, bool>,
+}
+
+impl<'a> Listing<'a> {
+    fn new(st: &'a DirState, caller: &'a Caller, base: EntryId) -> Self {
+        Listing {
+            st,
+            caller,
+            base,
+            listed: std::collections::HashMap::new(),
+        }
+    }
+
+    fn visible(&mut self, e: &Entry) -> bool {
+        if self.caller.system || e.id == self.base {
+            return true;
+        }
+        e.parent.is_none_or(|p| self.children_listed(p))
+    }
+
+    fn children_listed(&mut self, id: EntryId) -> bool {
+        if let Some(v) = self.listed.get(&id) {
+            return *v;
+        }
+        let Some(parent) = self.st.store.get(id) else {
+            return true;
+        };
+        let own =
+            super::access::Guard::of(self.caller, parent).object(crate::security::access::RIGHT_DS_LIST);
+        let ok = own && (id == self.base || parent.parent.is_none_or(|pp| self.children_listed(pp)));
+        self.listed.insert(id, ok);
+        ok
+    }
+}
+
 fn heads_contain(st: &DirState, heads: &[EntryId], dn: &Dn) -> bool {
     heads
         .iter()
@@ -223,12 +274,22 @@ fn indexed_candidates(st: &DirState, filter: &Filter) -> Option<Vec<EntryId>> {
     }
 }
 
-fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter) -> Truth {
+/// `readable` answers whether the caller may read an attribute (lower case) of `e`: a filter
+/// item on an attribute it may not read is Undefined, as if the entry had no value
+/// (MS-ADTS 3.1.1.3.1.9 / 5.1.3.3.3: RIGHT_DS_READ_PROPERTY is checked on every attribute a
+/// search filter names; the entry is not returned when the filter is not True).
+type Readable<'a> = &'a dyn Fn(&str) -> bool;
+
+fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter, readable: Readable<'_>) -> Truth {
+    let hidden = |attr: &str| {
+        let a = attr.to_ascii_lowercase();
+        a != "distinguishedname" && !readable(&a)
+    };
     match f {
         Filter::And(parts) => {
             let mut acc = Truth::True;
             for p in parts {
-                match eval(dir, st, e, p) {
+                match eval(dir, st, e, p, readable) {
                     Truth::False => return Truth::False,
                     Truth::Undefined => acc = Truth::Undefined,
                     Truth::True => {}
@@ -239,7 +300,7 @@ fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter) -> Truth {
         Filter::Or(parts) => {
             let mut acc = Truth::False;
             for p in parts {
-                match eval(dir, st, e, p) {
+                match eval(dir, st, e, p, readable) {
                     Truth::True => return Truth::True,
                     Truth::Undefined => acc = Truth::Undefined,
                     Truth::False => {}
@@ -247,11 +308,22 @@ fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter) -> Truth {
             }
             acc
         }
-        Filter::Not(inner) => match eval(dir, st, e, inner) {
+        Filter::Not(inner) => match eval(dir, st, e, inner, readable) {
             Truth::True => Truth::False,
             Truth::False => Truth::True,
             Truth::Undefined => Truth::Undefined,
         },
+        Filter::Present(attr)
+        | Filter::EqualityMatch(attr, _)
+        | Filter::ApproxMatch(attr, _)
+        | Filter::GreaterOrEqual(attr, _)
+        | Filter::LessOrEqual(attr, _)
+        | Filter::Substrings { attr, .. }
+            if hidden(attr) =>
+        {
+            Truth::Undefined
+        }
+        Filter::ExtensibleMatch { attr: Some(attr), .. } if hidden(attr) => Truth::Undefined,
         Filter::Present(attr) => {
             let a = attr.to_ascii_lowercase();
             if a == "objectclass"
@@ -409,6 +481,117 @@ mod tests {
     }
 
     #[test]
+    fn any_user_reads_the_subschema() {
+        let dir = forest();
+        let dn = format!("CN=Aggregate,CN=Schema,CN=Configuration,{BASE}");
+        let attrs = read(
+            &dir,
+            &caller(&dir, ALICE),
+            &dn,
+            &["attributeTypes", "objectClasses"],
+        )
+        .unwrap();
+        assert!(
+            has(&attrs, "attributeTypes") && has(&attrs, "objectClasses"),
+            "{attrs:?}"
+        );
+    }
+
+    #[test]
+    fn a_container_without_list_children_hides_its_subtree() {
+        let dir = forest();
+        let sys = Caller::system();
+        let ctx = crate::security::AliasDomains::single(dir.forest.domains[0].sid.clone());
+        // An OU whose DACL lets Authenticated Users read but not list (no LC).
+        let sd = crate::security::sddl::parse("O:DAG:DAD:P(A;;GA;;;DA)(A;;RPLORC;;;AU)", &ctx).unwrap();
+        let ou = format!("OU=Hidden,{BASE}");
+        dir.add(
+            &sys,
+            &ou,
+            vec![
+                ("objectClass".into(), s("organizationalUnit")),
+                ("nTSecurityDescriptor".into(), vec![sd.to_bytes().unwrap()]),
+            ],
+        )
+        .unwrap();
+        let child = format!("CN=carol,{ou}");
+        dir.add(
+            &sys,
+            &child,
+            vec![
+                ("objectClass".into(), s("user")),
+                ("sAMAccountName".into(), s("carol")),
+            ],
+        )
+        .unwrap();
+        let find = |who: &Caller, base: &str, scope| {
+            let f = Filter::EqualityMatch("sAMAccountName".into(), b"carol".to_vec());
+            dir.search(who, &request(base, scope, f, &["cn"]))
+                .unwrap()
+                .entries
+                .len()
+        };
+        let alice = caller(&dir, ALICE);
+        assert_eq!(find(&admin(&dir), BASE, Scope::Subtree), 1);
+        assert_eq!(find(&admin(&dir), &ou, Scope::OneLevel), 1);
+        assert_eq!(find(&alice, BASE, Scope::Subtree), 0);
+        assert_eq!(find(&alice, &ou, Scope::OneLevel), 0);
+        assert_eq!(find(&alice, &ou, Scope::Subtree), 0);
+        // The OU itself is listed by the domain (LC for Authenticated Users there), and a base
+        // search names the child directly.
+        let ou_found = dir
+            .search(
+                &alice,
+                &request(
+                    BASE,
+                    Scope::OneLevel,
+                    Filter::Present("objectClass".into()),
+                    &["cn"],
+                ),
+            )
+            .unwrap()
+            .entries
+            .iter()
+            .any(|e| e.dn == ou);
+        assert!(ou_found);
+        assert_eq!(find(&alice, &child, Scope::Base), 1);
+    }
+
+    #[test]
+    fn a_filter_on_an_attribute_the_caller_cannot_read_is_undefined() {
+        use crate::dsa::request::ModOp;
+        let dir = forest();
+        // msPKIRoamingTimeStamp is confidential (searchFlags 0x80): reading it needs
+        // CONTROL_ACCESS, which Alice does not have on ops.
+        dir.modify(
+            &Caller::system(),
+            OPS,
+            vec![m(ModOp::Replace, "msPKIRoamingTimeStamp", vec![vec![1; 8]])],
+        )
+        .unwrap();
+        let count = |who: &Caller, f: Filter| {
+            dir.search(who, &request(OPS, Scope::Base, f, &["cn"]))
+                .unwrap()
+                .entries
+                .len()
+        };
+        let present = Filter::Present("msPKIRoamingTimeStamp".into());
+        let not_present = Filter::Not(Box::new(present.clone()));
+        assert_eq!(count(&admin(&dir), present.clone()), 1);
+        assert_eq!(count(&admin(&dir), not_present.clone()), 0);
+        let alice = caller(&dir, ALICE);
+        // Undefined, and NOT Undefined is Undefined: neither form finds the entry, so the
+        // value cannot be probed through filters.
+        assert_eq!(count(&alice, present), 0);
+        assert_eq!(count(&alice, not_present), 0);
+        let or = Filter::Or(vec![
+            Filter::Present("msPKIRoamingTimeStamp".into()),
+            Filter::Present("cn".into()),
+        ]);
+        assert_eq!(count(&alice, or), 1);
+    }
+
+    #[test]
     fn finds_entries_by_filter_and_scope() {
         let dir = forest();
         let alice = caller(&dir, ALICE);
@@ -459,9 +642,15 @@ mod tests {
             .unwrap();
         let key_dn = out.entries[0].dn.clone();
         assert!(has(&out.entries[0].attrs, "msKds-RootKeyData"));
-        let as_alice = read(&dir, &alice, &key_dn, &["msKds-RootKeyData", "msKds-Version"]).unwrap();
-        // msKds-ProvRootKey's default SD grants nothing to plain users (only DA, EA, SYSTEM).
-        assert!(!has(&as_alice, "msKds-RootKeyData") && !has(&as_alice, "msKds-Version"));
+        // msKds-ProvRootKey's default SD grants nothing to plain users (only DA, EA, SYSTEM):
+        // not even objectClass, so `(objectClass=*)` is Undefined and the entry is not returned.
+        let req = request(
+            &key_dn,
+            Scope::Base,
+            Filter::Present("objectClass".into()),
+            &["msKds-Version"],
+        );
+        assert!(dir.search(&alice, &req).unwrap().entries.is_empty());
     }
 
     #[test]

@@ -12,7 +12,8 @@ use super::super::kerberos::{self, error_name, KdcAnswer};
 use super::super::ldap::{unicode_pwd, Outcome};
 use super::observed::{fingerprint, format_offset, utf16_hex, Kind, Observed};
 use super::{Run, Session};
-use crate::cmdlets;
+use crate::{acl, cmdlets};
+use adsim_simulator::security::{sddl, AliasDomains, SecurityDescriptor};
 
 /// An LDAP operation on one DN.
 enum WriteOp {
@@ -184,6 +185,20 @@ impl Run<'_> {
                 obs.value = id;
                 Ok(obs.with_ldap(o))
             }
+            Action::Grant {
+                conn,
+                dn,
+                principal,
+                rights,
+                applies_to,
+                revoke,
+            } => self.grant(conn, dn, principal, rights, applies_to, *revoke).await,
+            Action::SetSd {
+                conn,
+                dn,
+                sddl,
+                sd_flags,
+            } => self.set_sd(conn, dn, sddl, *sd_flags).await,
             Action::Snapshot(name) => {
                 let id = self.backend.snapshot(name).await?;
                 let mut obs = Observed::new(Kind::Control, format!("snapshot {name}"));
@@ -417,6 +432,111 @@ impl Run<'_> {
                 .map_or(String::new(), |x| format!("as {}", x.1))
         );
         Ok(obs)
+    }
+
+    /// `dsacls`-like grant or revoke over LDAP as the step's principal: the DACL read with the
+    /// SD flags control (READ_CONTROL decides), edited by `crate::acl`, written back with
+    /// the same control (WRITE_DAC decides).
+    async fn grant(
+        &self,
+        conn: &Conn,
+        dn: &str,
+        principal: &str,
+        rights: &[String],
+        applies_to: &str,
+        revoke: bool,
+    ) -> Result<Observed, String> {
+        let parsed: Vec<acl::Right> = rights
+            .iter()
+            .map(|r| acl::Right::parse_list(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?
+            .concat();
+        let applies = acl::AppliesTo::parse(applies_to).map_err(|e| e.to_string())?;
+        let (_, sid, _) = self.resolve(principal, self.eps.domain_of_dn(dn)).await?;
+        let sid = sid.ok_or_else(|| format!("{principal} has no objectSid"))?;
+        let verb = if revoke { "revoke" } else { "grant" };
+        let (session, where_) = self.session(conn, Some(dn)).await?;
+        let mut obs = Observed::new(
+            Kind::Ldap,
+            format!(
+                "{verb} {principal} {} on {dn} ({applies_to}) {where_}",
+                rights.join(",")
+            ),
+        );
+        obs.value = Some(dn.to_string());
+        let o = match session {
+            Session::Ready(mut c) => {
+                let (o, raw) = c.read_sd(dn, acl::DACL_ONLY).await?;
+                let o = match (o.code, raw) {
+                    (0, Some(raw)) => {
+                        let mut sd = SecurityDescriptor::from_bytes(&raw)
+                            .map_err(|e| format!("nTSecurityDescriptor of {dn}: {e}"))?;
+                        if revoke {
+                            let n = acl::revoke(&mut sd, &sid, &parsed, applies);
+                            obs.lines.push(format!("{n} ACE(s) removed"));
+                        } else {
+                            acl::grant(&mut sd, acl::allow_aces(&sid, &parsed, applies));
+                        }
+                        let bytes = sd.to_bytes().map_err(|e| e.to_string())?;
+                        c.write_sd(dn, bytes, acl::DACL_ONLY).await?
+                    }
+                    // READ_CONTROL refused: AD leaves the value out; there is nothing to edit.
+                    (0, None) => {
+                        c.close().await;
+                        return Err(format!(
+                            "{verb}: nTSecurityDescriptor of {dn} not returned to {} (no READ_CONTROL)",
+                            conn.principal
+                        ));
+                    }
+                    _ => o,
+                };
+                c.close().await;
+                o
+            }
+            Session::BindFailed(o) => o,
+        };
+        Ok(obs.with_ldap(o))
+    }
+
+    /// nTSecurityDescriptor from SDDL (aliases such as DA resolve in `dn`'s domain) written
+    /// with the SD flags control: `sd_flags`, else the parts the text has.
+    async fn set_sd(
+        &self,
+        conn: &Conn,
+        dn: &str,
+        text: &str,
+        sd_flags: Option<u32>,
+    ) -> Result<Observed, String> {
+        let domain = self.eps.domain_of_dn(dn);
+        let sid_of = |d: usize| {
+            let base = self.eps.domains[d].base_dn.clone();
+            async move {
+                self.resolve(&base, d)
+                    .await?
+                    .1
+                    .ok_or_else(|| format!("{base} has no objectSid"))
+            }
+        };
+        let ctx = AliasDomains::child(sid_of(domain).await?, sid_of(0).await?);
+        let sd = sddl::parse(text, &ctx).map_err(|e| format!("sddl: {e}"))?;
+        let flags = sd_flags.unwrap_or_else(|| acl::sddl_parts(&sd));
+        let bytes = sd.to_bytes().map_err(|e| e.to_string())?;
+        let (session, where_) = self.session(conn, Some(dn)).await?;
+        let mut obs = Observed::new(
+            Kind::Ldap,
+            format!("set nTSecurityDescriptor (SD flags {flags:#x}) of {dn} {where_}"),
+        );
+        obs.value = Some(dn.to_string());
+        let o = match session {
+            Session::Ready(mut c) => {
+                let o = c.write_sd(dn, bytes, flags).await?;
+                c.close().await;
+                o
+            }
+            Session::BindFailed(o) => o,
+        };
+        Ok(obs.with_ldap(o))
     }
 
     async fn group_change(
