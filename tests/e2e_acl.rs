@@ -383,21 +383,21 @@ fn dacledit_and_bloodyad_write_aces_that_the_grantee_then_uses() {
     };
     let binds = |sam: &str, pw: &str| as_user(a, sam, pw, "ldapwhoami", &[], None).status.success();
     // Before any ACE: refused.
-    assert_eq!(reset(&t1, "New-Target1-Passw0rd!"), Some(50));
+    assert_eq!(reset(&t1, "Reset-One-Passw0rd!"), Some(50));
 
     // dacledit -rights ResetPassword on target1: the reset works, target1 binds with it.
     dacledit(&lab, &["-target", "target1", "-rights", "ResetPassword"]);
-    assert_eq!(reset(&t1, "New-Target1-Passw0rd!"), Some(0));
-    assert!(binds("target1", "New-Target1-Passw0rd!"));
+    assert_eq!(reset(&t1, "Reset-One-Passw0rd!"), Some(0));
+    assert!(binds("target1", "Reset-One-Passw0rd!"));
     // It names target1 only.
-    assert_eq!(reset(&t2, "New-Target2-Passw0rd!"), Some(50));
+    assert_eq!(reset(&t2, "Reset-Two-Passw0rd!"), Some(50));
 
     // dacledit -rights FullControl on target2: description and the password.
     dacledit(&lab, &["-target-dn", &t2, "-rights", "FullControl"]);
     let desc = format!("dn: {t2}\nchangetype: modify\nreplace: description\ndescription: managed\n");
     let o = as_user(a, "mdi-action", GRANTEE_PASSWORD, "ldapmodify", &[], Some(&desc));
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(reset(&t2, "New-Target2-Passw0rd!"), Some(0));
+    assert_eq!(reset(&t2, "Reset-Two-Passw0rd!"), Some(0));
 
     // bloodyAD: the grantee cannot give itself GenericAll on target3; the Administrator can,
     // then the grantee sets target3's password with bloodyAD.
