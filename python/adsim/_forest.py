@@ -456,8 +456,9 @@ class Forest:
         }
         if dns_host_name:
             attrs["dNSHostName"] = dns_host_name
-        if interval_days is not None:
-            attrs["msDS-ManagedPasswordInterval"] = str(interval_days)
+        # The class requires the interval (MS-ADSC 2.140); the cmdlet writes 30 when
+        # -ManagedPasswordIntervalInDays is absent or 0.
+        attrs["msDS-ManagedPasswordInterval"] = str(interval_days or 30)
         spns = list(service_principal_names)
         if spns:
             attrs["servicePrincipalName"] = spns
