@@ -154,6 +154,9 @@ impl Lab {
     pub(crate) fn run(&self, who: &str, program: &str, args: &[&str]) -> Output {
         Command::new(program)
             .args(args)
+            // In the lab's directory: tools that leave files behind (dacledit.py's backups)
+            // leave them there, not in the checkout.
+            .current_dir(self.path("."))
             .env("KRB5_CONFIG", self.path("krb5.conf"))
             .env("KRB5CCNAME", format!("FILE:{}", self.path(&format!("ccache-{who}")).display()))
             .env("LD_PRELOAD", "libnss_wrapper.so")
