@@ -37,7 +37,7 @@ pub struct NewServiceAccount {
     /// `DOMAIN\name`, UPN or DN).
     pub allowed_principals: Vec<String>,
     /// `-ManagedPasswordIntervalInDays` (30 when absent).
-    pub interval_days: Option<u32>,
+    pub interval_days: Option<i64>,
     /// `-RestrictToOutboundAuthenticationOnly`.
     pub restrict_to_outbound_only: bool,
     /// `-ServicePrincipalNames`.
@@ -48,6 +48,18 @@ pub struct NewServiceAccount {
     pub path: Option<String>,
     /// Domain (DNS or NetBIOS name) to create it in; the forest root by default.
     pub domain: Option<String>,
+    /// `-RestrictToSingleComputer`: a standalone MSA (`msDS-ManagedServiceAccount`).
+    pub restrict_to_single_computer: bool,
+    /// `-SamAccountName` (default `<name>$`).
+    pub sam_account_name: Option<String>,
+    /// `-Enabled` (default true).
+    pub enabled: Option<bool>,
+    /// `-Description`.
+    pub description: Option<String>,
+    /// `-DisplayName`.
+    pub display_name: Option<String>,
+    /// `-AccountPassword` (standalone MSAs only).
+    pub account_password: Option<String>,
 }
 
 /// Errors of the cmdlet layer itself (before the directory is asked).
@@ -66,7 +78,10 @@ impl NewServiceAccount {
     /// -RestrictToOutboundAuthenticationOnly; the DC itself does not (dNSHostName is optional in
     /// the schema).
     pub fn check_parameters(&self) -> Result<(), CmdletError> {
-        if self.dns_host_name.is_none() && !self.restrict_to_outbound_only {
+        if self.dns_host_name.is_none()
+            && !self.restrict_to_outbound_only
+            && !self.restrict_to_single_computer
+        {
             return Err(CmdletError::Parameter(
                 "New-ADServiceAccount: -DNSHostName is required unless -RestrictToOutboundAuthenticationOnly is given".into(),
             ));
@@ -87,24 +102,47 @@ impl NewServiceAccount {
     /// order): the same whether the add goes to the directory in process or over LDAP.
     pub fn attributes(&self, allowed: &[Sid]) -> Result<NewAttributes, CmdletError> {
         let s = |v: &str| vec![v.as_bytes().to_vec()];
+        let class = if self.restrict_to_single_computer {
+            "msDS-ManagedServiceAccount"
+        } else {
+            "msDS-GroupManagedServiceAccount"
+        };
+        let sam = self
+            .sam_account_name
+            .clone()
+            .unwrap_or_else(|| format!("{}$", self.name));
+        // WORKSTATION_TRUST_ACCOUNT, ACCOUNTDISABLE when -Enabled $false.
+        let uac: u32 = if self.enabled == Some(false) {
+            0x1002
+        } else {
+            0x1000
+        };
         let mut attrs = vec![
-            ("objectClass".to_string(), s("msDS-GroupManagedServiceAccount")),
-            ("sAMAccountName".to_string(), s(&format!("{}$", self.name))),
+            ("objectClass".to_string(), s(class)),
+            ("sAMAccountName".to_string(), s(&sam)),
+            ("userAccountControl".to_string(), s(&uac.to_string())),
             (
                 "msDS-SupportedEncryptionTypes".to_string(),
                 s(&self.supported_encryption_types.unwrap_or(0x1C).to_string()),
             ),
         ];
-        if let Some(h) = &self.dns_host_name {
-            attrs.push(("dNSHostName".into(), s(h)));
+        for (attr, value) in [
+            ("dNSHostName", &self.dns_host_name),
+            ("description", &self.description),
+            ("displayName", &self.display_name),
+        ] {
+            if let Some(v) = value {
+                attrs.push((attr.into(), s(v)));
+            }
         }
-        // The cmdlet always writes the interval (the class requires it): 30 when not given or 0.
-        let days = self
-            .interval_days
-            .filter(|d| *d != 0)
-            .map(i64::from)
-            .unwrap_or(crate::dsa::gmsa::DEFAULT_INTERVAL_DAYS);
-        attrs.push(("msDS-ManagedPasswordInterval".into(), s(&days.to_string())));
+        if !self.restrict_to_single_computer {
+            // The class requires the interval (MS-ADSC 2.140): 30 when not given or 0.
+            let days = self
+                .interval_days
+                .filter(|d| *d != 0)
+                .unwrap_or(crate::dsa::gmsa::DEFAULT_INTERVAL_DAYS);
+            attrs.push(("msDS-ManagedPasswordInterval".into(), s(&days.to_string())));
+        }
         if !self.service_principal_names.is_empty() {
             attrs.push((
                 "servicePrincipalName".into(),
@@ -116,6 +154,9 @@ impl NewServiceAccount {
         }
         if !allowed.is_empty() {
             attrs.push(("msDS-GroupMSAMembership".into(), vec![membership_sd(allowed)?]));
+        }
+        if let Some(pw) = &self.account_password {
+            attrs.push(("unicodePwd".into(), vec![quoted_utf16(pw)]));
         }
         Ok(attrs)
     }

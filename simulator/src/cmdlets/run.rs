@@ -576,62 +576,32 @@ fn new_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
         "CN={name},{}",
         ctx.container(b.string("Path"), "CN=Managed Service Accounts")
     );
-    let sam = b.string("SamAccountName").unwrap_or_else(|| format!("{name}$"));
-    let class = if single {
-        "msDS-ManagedServiceAccount"
-    } else {
-        "msDS-GroupManagedServiceAccount"
+    let params = super::NewServiceAccount {
+        name,
+        dns_host_name: b.string("DNSHostName"),
+        allowed_principals: b.strings("PrincipalsAllowedToRetrieveManagedPassword"),
+        interval_days: b.int("ManagedPasswordIntervalInDays"),
+        restrict_to_outbound_only: outbound,
+        service_principal_names: b.strings("ServicePrincipalNames"),
+        // The module writes 0x1C (RC4, AES128, AES256) unless told otherwise.
+        supported_encryption_types: kerberos_bits(ctx, b)?,
+        path: None,
+        domain: None,
+        restrict_to_single_computer: single,
+        sam_account_name: b.string("SamAccountName"),
+        enabled: b.bool("Enabled"),
+        description: b.string("Description"),
+        display_name: b.string("DisplayName"),
+        account_password: b.string("AccountPassword"),
     };
-    // The module writes 0x1C (RC4, AES128, AES256) unless told otherwise.
-    let etypes = kerberos_bits(ctx, b)?.unwrap_or(0x1C);
-    let mut uac: u32 = 0x1000;
-    if b.bool("Enabled") == Some(false) {
-        uac |= 0x2;
-    }
-    let mut attrs: Vec<(String, Vec<Vec<u8>>)> = vec![
-        ("objectClass".into(), s(class)),
-        ("sAMAccountName".into(), s(&sam)),
-        ("userAccountControl".into(), s(&uac.to_string())),
-        ("msDS-SupportedEncryptionTypes".into(), s(&etypes.to_string())),
-    ];
-    for (param, attr) in [
-        ("DNSHostName", "dNSHostName"),
-        ("Description", "description"),
-        ("DisplayName", "displayName"),
-    ] {
-        if let Some(v) = b.string(param) {
-            attrs.push((attr.into(), s(&v)));
-        }
-    }
-    if !single {
-        // The class requires the interval: 30 when not given or 0 (Microsoft Learn).
-        let days = b
-            .int("ManagedPasswordIntervalInDays")
-            .filter(|d| *d != 0)
-            .unwrap_or(crate::dsa::gmsa::DEFAULT_INTERVAL_DAYS);
-        attrs.push(("msDS-ManagedPasswordInterval".into(), s(&days.to_string())));
-    }
-    let spns = b.strings("ServicePrincipalNames");
-    if !spns.is_empty() {
-        attrs.push((
-            "servicePrincipalName".into(),
-            spns.iter().map(|x| x.as_bytes().to_vec()).collect(),
-        ));
-    }
-    let allowed = b.strings("PrincipalsAllowedToRetrieveManagedPassword");
-    if !allowed.is_empty() {
-        let sd = membership_sd(&ctx.sids(&allowed)?).map_err(|e| {
-            ErrorRecord::bad_argument(
-                ctx.name,
-                "PrincipalsAllowedToRetrieveManagedPassword",
-                &e.to_string(),
-            )
-        })?;
-        attrs.push(("msDS-GroupMSAMembership".into(), vec![sd]));
-    }
-    if let Some(pw) = b.string("AccountPassword") {
-        attrs.push(("unicodePwd".into(), vec![quoted_utf16(&pw)]));
-    }
+    let sids = ctx.sids(&params.allowed_principals)?;
+    let mut attrs = params.attributes(&sids).map_err(|e| {
+        ErrorRecord::bad_argument(
+            ctx.name,
+            "PrincipalsAllowedToRetrieveManagedPassword",
+            &e.to_string(),
+        )
+    })?;
     if let Some(other) = b.hashtable("OtherAttributes") {
         for (k, v) in other {
             attrs.push((

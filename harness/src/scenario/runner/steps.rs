@@ -406,7 +406,7 @@ impl Run<'_> {
             name: p.name.clone(),
             dns_host_name: p.dns_host_name.clone(),
             allowed_principals: p.allowed.clone(),
-            interval_days: p.interval_days,
+            interval_days: p.interval_days.map(i64::from),
             restrict_to_outbound_only: p.restrict_to_outbound_only,
             service_principal_names: p.spns.clone(),
             ..Default::default()
