@@ -252,6 +252,46 @@ fn delegated_rights_written_as_a_binary_sd_with_ldapmodify_and_used_over_ldaps()
     );
     assert!(members.contains(&before) && members.contains(&after), "{members}");
 
+    // What the actions did to the accounts: disabled (533); once re-enabled, the password the
+    // grantee set works but must be changed first (pwdLastSet 0: 773).
+    let bind_error = |sam: &str, pw: &str| text(&as_user(&a, sam, pw, "ldapwhoami", &[], None));
+    assert!(bind_error("t2-before", "Reset-By-Mdi-1!").contains("data 533"));
+    admin_ok(
+        &a,
+        "ldapmodify",
+        &[],
+        &format!("dn: {before}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 512\n"),
+    );
+    assert!(bind_error("t2-before", "Reset-By-Mdi-1!").contains("data 773"));
+
+    // A protected account inside the OU: once it is a Domain Admin and SDProp has run, it has
+    // AdminSDHolder's protected DACL, the OU's inherited grant is gone, and the writes on it are
+    // refused (the reason an action account cannot reset a domain admin's password).
+    let admin2 = format!("CN=t2-admin,{ou}");
+    admin_ok(
+        &a,
+        "ldapadd",
+        &[],
+        &user_ldif(&admin2, "t2-admin", "Tier2-Adm1n-Passw0rd!"),
+    );
+    admin_ok(
+        &a,
+        "ldapmodify",
+        &[],
+        &format!("dn: CN=Domain Admins,CN=Users,{base}\nchangetype: modify\nadd: member\nmember: {admin2}\n"),
+    );
+    a.cli_ok(&["ctl", "sdprop"]);
+    assert_eq!(read_attr(&a, &admin2, "adminCount").as_deref(), Some("1"));
+    // Reset, pwdLastSet and disable refused; adding it to the (unprotected) Tier2 group is a
+    // write on the group, which the grant still allows.
+    assert_eq!(four_actions(&a, &admin2, &group, &admin2), vec![50, 50, 50, 0]);
+    assert_eq!(
+        read_attr(&a, &admin2, "userAccountControl").as_deref(),
+        Some("512")
+    );
+    let o = as_user(&a, "t2-admin", "Tier2-Adm1n-Passw0rd!", "ldapwhoami", &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+
     // Outside the OU: 50 for all four, and nothing changed (the outsider still binds).
     let domain_users = format!("CN=Domain Users,CN=Users,{base}");
     assert_eq!(four_actions(&a, &outsider, &domain_users, &before), vec![50; 4]);
