@@ -81,8 +81,8 @@ impl PasswordPolicy {
         // containing UF_NORMAL_ACCOUNT (0x200) — machine, DC, trust and gMSA accounts are not
         // held to the domain's password policy (an `adcli join --one-time-password` changes a
         // just-preset machine password at once).
-        const UF_NORMAL_ACCOUNT: i64 = 0x200;
-        if account.first_i64("userAccountControl").unwrap_or(0) & UF_NORMAL_ACCOUNT == 0 {
+        let uac = account.first_i64("userAccountControl").unwrap_or(0) as u32;
+        if uac & super::provision::uac::NORMAL_ACCOUNT == 0 {
             return Ok(());
         }
         if (password.chars().count() as u64) < u64::from(self.min_length) {
