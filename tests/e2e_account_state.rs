@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{kinit_with_password, ldap_tool, text, unicode_pwd_b64, Adsim};
+use crate::common::{kinit_with_password, ldap_tool, python, text, unicode_pwd_b64, Adsim};
 
 const REALM: &str = "CORP.EXAMPLE.TEST";
 const PW: &str = "Bob-Passw0rd!";
@@ -189,6 +189,48 @@ fn three_bad_passwords_lock_the_account_until_the_duration_passes() {
         assert!(!o.status.success());
     }
     lab.refused_with("775");
+}
+
+/// ldap3's Sicily NTLM bind as bob: prints `true`, or the result code and message.
+const LDAP3_NTLM_BIND: &str = r#"
+import sys
+from ldap3 import Server, Connection, NTLM
+host, port, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+c = Connection(Server(host, port=port), user="CORP\\bob", password=pw, authentication=NTLM)
+print("true" if c.bind() else "%s %s" % (c.result["result"], c.result["message"]))
+"#;
+
+#[test]
+fn wrong_ntlm_responses_count_towards_the_lockout_and_a_locked_account_refuses_ntlm() {
+    let lab = Lab::start();
+    lab.set(&lab.adsim.base(), "lockoutThreshold", "3");
+    let url = lab.adsim.ldap();
+    let (host, port) = url.trim_start_matches("ldap://").rsplit_once(':').unwrap();
+    let ntlm = |pw: &str| {
+        let o = python(LDAP3_NTLM_BIND, &[host, port, pw]);
+        assert!(o.status.success(), "ldap3: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(ntlm(PW), "true");
+    for _ in 0..2 {
+        let out = ntlm("wrong");
+        assert!(out.starts_with("49 ") && out.contains("data 52e,"), "{out}");
+    }
+    let entry = lab.search(&lab.bob(), "badPwdCount", &[]);
+    assert!(entry.contains("badPwdCount: 2"), "{entry}");
+    // The third wrong NTLM response locks bob out, for simple binds and the KDC too; the right
+    // password over NTLM is refused with 775 and does not reset the count.
+    assert!(ntlm("wrong").contains("data 52e,"));
+    lab.refused_with("775");
+    lab.kinit_fails_with("locked", "Client's credentials have been revoked");
+    let out = ntlm(PW);
+    assert!(out.starts_with("49 ") && out.contains("data 775,"), "{out}");
+    let entry = lab.search(&lab.bob(), "badPwdCount", &[]);
+    assert!(entry.contains("badPwdCount: 3"), "{entry}");
+    lab.adsim.cli_ok(&["ctl", "clock", "--advance", "31m"]);
+    assert_eq!(ntlm(PW), "true");
+    let entry = lab.search(&lab.bob(), "badPwdCount", &[]);
+    assert!(entry.contains("badPwdCount: 0"), "{entry}");
 }
 
 #[test]

@@ -134,6 +134,31 @@ fn acceptor_verifies_the_ms_nlmp_vector_exchange() {
         NtlmOutcome::Failed(NtlmFailure::WrongPassword)
     );
     assert_eq!(NtlmFailure::WrongPassword.code().data, 0x52e);
+    // The wrong response was reported against user2's lockout count, once.
+    assert_eq!(WRONG.with(|w| w.borrow().clone()), vec![8]);
+
+    // A locked-out account is refused before its response is looked at: the right response
+    // gets 775 and nothing is counted.
+    LOCKED.with(|l| l.set(true));
+    let mut acc = NtlmAcceptor::new(names(), NtlmPolicy::default());
+    acc.challenge(&neg, h(SERVER_CHALLENGE).try_into().unwrap(), 0)
+        .unwrap();
+    let mut nt_resp = h(NT_PROOF_STR);
+    nt_resp.extend(h(TEMP));
+    let auth = authenticate(
+        VECTOR_FLAGS,
+        "Domain",
+        "User",
+        &nt_resp,
+        &h(ENCRYPTED_SESSION_KEY),
+    );
+    assert_eq!(
+        acc.authenticate(&auth, &Accounts),
+        NtlmOutcome::Failed(NtlmFailure::LockedOut)
+    );
+    LOCKED.with(|l| l.set(false));
+    assert_eq!(NtlmFailure::LockedOut.code().data, 0x775);
+    assert_eq!(WRONG.with(|w| w.borrow().len()), 1);
 }
 
 #[test]
@@ -177,8 +202,19 @@ fn ntlm_v1_anonymous_and_sequence() {
 
 struct Accounts;
 
+thread_local! {
+    /// Accounts whose wrong responses the acceptor reported (this test thread's).
+    static WRONG: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Whether the directory says the accounts are locked out (this test thread's).
+    static LOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl NtlmAccounts for Accounts {
     type Ref = u32;
+    fn wrong_password(&self, account: &u32) {
+        WRONG.with(|w| w.borrow_mut().push(*account));
+    }
+
     fn lookup(&self, domain: &str, user: &str) -> Option<NtlmAccount<u32>> {
         if !domain.eq_ignore_ascii_case("domain") && !domain.eq_ignore_ascii_case("corp") {
             return None;
@@ -192,6 +228,7 @@ impl NtlmAccounts for Accounts {
         Some(NtlmAccount {
             nt_hash: nt_hash(&utf16(password)),
             account: id,
+            locked_out: LOCKED.with(|l| l.get()),
         })
     }
 }

@@ -36,8 +36,11 @@ impl NtlmAccounts for Accounts {
                     .collect::<Vec<_>>(),
             ),
             account: "CN=alice",
+            locked_out: false,
         })
     }
+
+    fn wrong_password(&self, _account: &&'static str) {}
 }
 
 #[test]

@@ -452,12 +452,20 @@ pub struct NtlmPolicy {
 pub struct NtlmAccount<R> {
     pub nt_hash: [u8; 16],
     pub account: R,
+    /// The account is locked out: refused before its response is checked, so neither the
+    /// right nor a wrong password changes anything (Samba's `authsam_authenticate` checks
+    /// ACB_AUTOLOCK first; AD answers STATUS_ACCOUNT_LOCKED_OUT, `data 775`).
+    pub locked_out: bool,
 }
 
-/// The directory side: find an account by the (domain, user) the client sent.
+/// The directory side: find an account by the (domain, user) the client sent, and count a
+/// wrong response towards its lockout (MS-SAMR 3.1.1.8.11 badPwdCount; AD counts NTLM
+/// failures as it counts simple binds and Kerberos pre-authentication).
 pub trait NtlmAccounts {
     type Ref;
     fn lookup(&self, domain: &str, user: &str) -> Option<NtlmAccount<Self::Ref>>;
+    /// A response computed from another password than the account's.
+    fn wrong_password(&self, account: &Self::Ref);
 }
 
 /// Why an authentication failed. `code()` gives the Windows reason in one table.
@@ -466,6 +474,7 @@ pub enum NtlmFailure {
     Malformed,
     UnknownUser,
     WrongPassword,
+    LockedOut,
     NtlmV1Refused,
     AnonymousRefused,
     BadMic,
@@ -508,6 +517,13 @@ pub const FAILURE_CODES: &[(NtlmFailure, WindowsReason)] = &[
         WindowsReason {
             hresult: 0x8009_0308,
             data: 0x52e,
+        },
+    ),
+    (
+        NtlmFailure::LockedOut,
+        WindowsReason {
+            hresult: 0x8009_0308,
+            data: 0x775,
         },
     ),
     (
@@ -685,8 +701,12 @@ impl NtlmAcceptor {
         let Some(account) = accounts.lookup(&auth.domain, &auth.user) else {
             return NtlmOutcome::Failed(NtlmFailure::UnknownUser);
         };
+        if account.locked_out {
+            return NtlmOutcome::Failed(NtlmFailure::LockedOut);
+        }
         let key = ntowf_v2(&account.nt_hash, &auth.user, &auth.domain);
         if !constant_time_eq(&nt_proof_str(&key, &server_challenge, blob), &proof) {
+            accounts.wrong_password(&account.account);
             return NtlmOutcome::Failed(NtlmFailure::WrongPassword);
         }
         if let Some(max) = self.policy.max_timestamp_skew {

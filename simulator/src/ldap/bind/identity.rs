@@ -34,11 +34,17 @@ impl NtlmAccounts for DirectoryAccounts<'_> {
             tracing::warn!(error = %e, "gMSA rollover failed; using the stored hash");
         }
         let st = self.dir.read();
-        let secrets = st.store.get(id)?.secrets.as_ref()?;
+        let entry = st.store.get(id)?;
+        let secrets = entry.secrets.as_ref()?;
         Some(NtlmAccount {
             nt_hash: secrets.nt_hash,
             account: id,
+            locked_out: self.dir.check_not_locked(&st, entry).is_err(),
         })
+    }
+
+    fn wrong_password(&self, account: &EntryId) {
+        self.dir.record_logon(*account, false);
     }
 }
 
