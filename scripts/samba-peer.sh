@@ -94,7 +94,13 @@ samba-tool domain provision --realm="$REALM" --domain="$DOMAIN" --host-name="$HO
   --targetdir="$PREFIX" --option="interfaces=$IP" --option='bind interfaces only=yes' \
   >"$PREFIX/provision.log" 2>&1 || die 1 "provision failed; see $PREFIX/provision.log"
 # Provision keeps only some --option values in the smb.conf it writes, so extra options go into
-# its [global] section here.
+# its [global] section here. The run-time directories (pid file, ncalrpc and winbindd sockets)
+# default to the machine-wide /run/samba, where a second instance finds the first's pid file and
+# refuses to start: they go under the prefix, so peers on different addresses run side by side
+# (the binds bench on 127.0.0.10 and the tests of tests/peer_samba.rs on .41 and .42).
+mkdir -p "$PREFIX/run"
+OPTIONS+=("pid directory = $PREFIX/run" "ncalrpc dir = $PREFIX/run/ncalrpc"
+  "winbindd socket directory = $PREFIX/run/winbindd")
 for opt in ${OPTIONS[@]+"${OPTIONS[@]}"}; do
   case "$opt" in *=*) ;; *) die 2 "--option wants 'name = value', not $opt" ;; esac
   sed -i "/^\[global\]/a\\\t$opt" "$PREFIX/etc/smb.conf"
