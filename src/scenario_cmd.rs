@@ -43,7 +43,12 @@ struct RunArgs {
     against_dc: Option<String>,
     /// The peer's administrator, `USER:PASSWORD` (USER as `Administrator`, `NETBIOS\user` or
     /// `user@domain`). Also read from ADSIM_PEER_CREDENTIALS.
-    #[arg(long, value_name = "USER:PASSWORD", env = "ADSIM_PEER_CREDENTIALS", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "ADSIM_PEER_CREDENTIALS",
+        hide_env_values = true
+    )]
     peer_credentials: Option<String>,
     /// Map a scenario name to the peer's (`corp.example.test=samba.example.test`); repeatable.
     /// The root domain's base DN, DNS name, realm and NetBIOS name are mapped without it.
@@ -136,9 +141,10 @@ pub async fn scenario(args: ScenarioArgs) -> anyhow::Result<bool> {
         started.elapsed().as_secs_f64()
     );
     if options.peer.is_some() {
-        let (same, different, only) = reports.iter().map(|r| r.peer_counts()).fold((0, 0, 0), |a, b| {
-            (a.0 + b.0, a.1 + b.1, a.2 + b.2)
-        });
+        let (same, different, only) = reports
+            .iter()
+            .map(|r| r.peer_counts())
+            .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
         println!("peer: {same} steps same, {different} different, {only} adsim only");
     }
     Ok(reports.iter().all(|r| r.passed()))

@@ -55,7 +55,9 @@ fn samba(ip: &str) -> Option<Peer> {
         .and_then(|l| l.split_whitespace().nth(2))
         .unwrap_or("");
     if euid != "0" {
-        println!("SKIPPED: the Samba peer needs root (scripts/samba-peer.sh adds a loopback alias and runs samba)");
+        println!(
+            "SKIPPED: the Samba peer needs root (scripts/samba-peer.sh adds a loopback alias and runs samba)"
+        );
         return None;
     }
     let prefix = std::env::temp_dir().join(format!("adsim-peer-{}-{ip}", std::process::id()));
@@ -156,6 +158,40 @@ fn the_scenario_library_runs_against_samba() {
         started.elapsed().as_secs_f64()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The same through the command line, with JUnit: adsim-only steps are <skipped> with the
+    // reason, and the run exits 0 (every must_match_peer step is the same).
+    let junit = std::env::temp_dir().join(format!("adsim-peer-{}.xml", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args(["scenario", "run"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gmsa-custom-interval.toml"))
+        .args(["--against-dc", &samba.fact("ldap_url").unwrap()])
+        .arg("--junit")
+        .arg(&junit)
+        .env(
+            "ADSIM_PEER_CREDENTIALS",
+            format!("Administrator:{}", samba.fact("admin_password").unwrap()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("peer: 3 steps same, 4 different, 2 adsim only"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let _ = std::fs::remove_file(&junit);
+    assert_eq!(
+        xml.matches("<skipped message=\"adsim only: moves adsim&apos;s simulated clock\"/>")
+            .count(),
+        2,
+        "{xml}"
+    );
     assert!(
         same >= 50 && must >= 50,
         "a differential run that compares little: {same} same, {must} marked must_match_peer"

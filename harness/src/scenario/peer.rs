@@ -78,7 +78,10 @@ impl PeerOptions {
             .ok_or_else(|| format!("--against-dc wants ldap://HOST[:port], not {:?}", self.url))?
             .trim_end_matches('/');
         if rest.is_empty() || rest.contains('/') {
-            return Err(format!("--against-dc wants ldap://HOST[:port], not {:?}", self.url));
+            return Err(format!(
+                "--against-dc wants ldap://HOST[:port], not {:?}",
+                self.url
+            ));
         }
         match rest.rsplit_once(':') {
             Some((h, p)) if !h.contains(']') || h.ends_with(']') => {
@@ -164,7 +167,12 @@ pub async fn peer_endpoints(opts: &PeerOptions, tls: &Arc<ClientConfig>) -> Resu
             .cloned()
     };
     let root = c
-        .search("", Scope::Base, "(objectClass=*)", &["defaultNamingContext".into()])
+        .search(
+            "",
+            Scope::Base,
+            "(objectClass=*)",
+            &["defaultNamingContext".into()],
+        )
         .await?;
     let base_dn = first(&root, "defaultNamingContext")
         .and_then(|v| String::from_utf8(v).ok())
@@ -190,7 +198,10 @@ pub async fn peer_endpoints(opts: &PeerOptions, tls: &Arc<ClientConfig>) -> Resu
         .search(
             &format!("CN=Partitions,CN=Configuration,{base_dn}"),
             Scope::One,
-            &format!("(&(objectClass=crossRef)(nCName={}))", ldap3::ldap_escape(&base_dn)),
+            &format!(
+                "(&(objectClass=crossRef)(nCName={}))",
+                ldap3::ldap_escape(&base_dn)
+            ),
             &["nETBIOSName".into()],
         )
         .await?;
@@ -260,7 +271,11 @@ impl NameMap {
                     let found = &s[i..i + from.len()];
                     let upper = found.chars().any(|c| c.is_ascii_alphabetic())
                         && !found.chars().any(|c| c.is_ascii_lowercase());
-                    out.push_str(&if upper { to.to_ascii_uppercase() } else { to.clone() });
+                    out.push_str(&if upper {
+                        to.to_ascii_uppercase()
+                    } else {
+                        to.clone()
+                    });
                     i += from.len();
                     continue 'outer;
                 }
@@ -459,7 +474,11 @@ mod tests {
             domain: domain.into(),
             netbios: netbios.into(),
             realm: domain.to_uppercase(),
-            base_dn: domain.split('.').map(|l| format!("DC={l}")).collect::<Vec<_>>().join(","),
+            base_dn: domain
+                .split('.')
+                .map(|l| format!("DC={l}"))
+                .collect::<Vec<_>>()
+                .join(","),
             ldap_url: String::new(),
             ldaps_url: String::new(),
             kdc: String::new(),
@@ -478,7 +497,10 @@ mod tests {
             m.apply("CN=svc,CN=Users,DC=corp,DC=example,DC=test"),
             "CN=svc,CN=Users,DC=samba,DC=example,DC=test"
         );
-        assert_eq!(m.apply("HTTP/web01.corp.example.test"), "HTTP/web01.samba.example.test");
+        assert_eq!(
+            m.apply("HTTP/web01.corp.example.test"),
+            "HTTP/web01.samba.example.test"
+        );
         assert_eq!(m.apply("krbtgt/CORP.EXAMPLE.TEST"), "krbtgt/SAMBA.EXAMPLE.TEST");
         assert_eq!(m.apply("CORP\\alice"), "SAMBA\\alice");
         assert_eq!(m.apply("corp"), "SAMBA");

@@ -191,10 +191,18 @@ impl ScenarioReport {
                         let _ = writeln!(out, "           peer: adsim only: {why}");
                     }
                     PeerVerdict::Different(ds) => {
-                        let mark = if s.must_match_peer { "DIFFERENT" } else { "different" };
+                        let mark = if s.must_match_peer {
+                            "DIFFERENT"
+                        } else {
+                            "different"
+                        };
                         let _ = writeln!(out, "           peer: {mark}{must}");
                         for d in ds {
-                            let _ = writeln!(out, "             {}: adsim {} | peer {}", d.what, d.expected, d.actual);
+                            let _ = writeln!(
+                                out,
+                                "             {}: adsim {} | peer {}",
+                                d.what, d.expected, d.actual
+                            );
                         }
                         if !matches!(s.status, StepStatus::Failed(_)) {
                             for o in &s.observed {
@@ -260,7 +268,10 @@ pub fn junit_xml(reports: &[ScenarioReport]) -> String {
             .filter(|s| {
                 s.status == StepStatus::Skipped
                     || (s.status == StepStatus::Passed
-                        && matches!(s.peer.as_ref().map(|p| &p.verdict), Some(PeerVerdict::AdsimOnly(_))))
+                        && matches!(
+                            s.peer.as_ref().map(|p| &p.verdict),
+                            Some(PeerVerdict::AdsimOnly(_))
+                        ))
             })
             .count();
         let _ = writeln!(
@@ -308,7 +319,10 @@ pub fn junit_xml(reports: &[ScenarioReport]) -> String {
                 let message = ds.iter().map(|m| m.what.as_str()).collect::<Vec<_>>().join("; ");
                 let mut body = format!("{}\ndifferent from the peer (must_match_peer):\n", s.summary);
                 for m in ds {
-                    body.push_str(&format!("{}\n  adsim: {}\n  peer:  {}\n", m.what, m.expected, m.actual));
+                    body.push_str(&format!(
+                        "{}\n  adsim: {}\n  peer:  {}\n",
+                        m.what, m.expected, m.actual
+                    ));
                 }
                 let _ = write!(
                     out,
@@ -447,10 +461,16 @@ mod tests {
         assert_eq!(r.failures(), 1, "only the must_match_peer difference fails");
         let x = junit_xml(&[r.clone()]);
         assert!(x.contains("failures=\"1\" errors=\"0\" skipped=\"1\""), "{x}");
-        assert!(x.contains("<skipped message=\"adsim only: moves adsim&apos;s simulated clock\"/>"), "{x}");
+        assert!(
+            x.contains("<skipped message=\"adsim only: moves adsim&apos;s simulated clock\"/>"),
+            "{x}"
+        );
         assert_eq!(x.matches("type=\"peer\"").count(), 1, "{x}");
         let t = r.to_text();
         assert!(t.contains("1 same, 2 different, 1 adsim only"), "{t}");
-        assert!(t.contains("Windows error code: adsim 00000523 | peer none"), "{t}");
+        assert!(
+            t.contains("Windows error code: adsim 00000523 | peer none"),
+            "{t}"
+        );
     }
 }

@@ -107,7 +107,9 @@ pub async fn run(s: &Scenario, options: &RunOptions) -> ScenarioReport {
             step_report.peer = match &mut peer_run {
                 None => None,
                 Some(Err(e)) => Some(PeerStep {
-                    verdict: PeerVerdict::AdsimOnly(format!("the peer could not be set up for this scenario: {e}")),
+                    verdict: PeerVerdict::AdsimOnly(format!(
+                        "the peer could not be set up for this scenario: {e}"
+                    )),
                     observed: Vec::new(),
                 }),
                 Some(Ok(pr)) => Some(pr.peer_step(i + 1, table, &step_report, obs.as_ref()).await),
@@ -148,7 +150,9 @@ fn skipped_steps(s: &Scenario) -> Vec<StepReport> {
 }
 
 fn must_match_peer(t: &toml::Table) -> bool {
-    t.get("must_match_peer").and_then(|v| v.as_bool()).unwrap_or(false)
+    t.get("must_match_peer")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 fn step_title(t: &toml::Table) -> String {
@@ -457,10 +461,12 @@ impl<'a> Run<'a> {
         let mut observed = vec![theirs.summary.clone()];
         observed.extend(theirs.observed.iter().cloned());
         match &theirs.status {
-            StepStatus::Failed(ms) => observed.extend(
-                ms.iter()
-                    .map(|m| format!("expectation {}: expected {}, peer {}", m.what, m.expected, m.actual)),
-            ),
+            StepStatus::Failed(ms) => observed.extend(ms.iter().map(|m| {
+                format!(
+                    "expectation {}: expected {}, peer {}",
+                    m.what, m.expected, m.actual
+                )
+            })),
             StepStatus::Error(e) => observed.push(format!("error: {e}")),
             StepStatus::Passed | StepStatus::Skipped => {}
         }
@@ -510,7 +516,10 @@ impl<'a> Run<'a> {
         let o = c.delete(dn).await?;
         match o.code {
             0 | 32 => Ok(()),
-            _ => Err(format!("removing the existing {dn} from the peer: {}", describe_outcome(&o))),
+            _ => Err(format!(
+                "removing the existing {dn} from the peer: {}",
+                describe_outcome(&o)
+            )),
         }
     }
 }

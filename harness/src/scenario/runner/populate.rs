@@ -254,10 +254,20 @@ impl Run<'_> {
             if o.code != 0 {
                 return Err(format!("setup {}: {}", r.dn(), describe_outcome(&o)));
             }
-            if let (Some(_), LdifRecord::Content { dn, .. } | LdifRecord::Change { dn, change: LdifChange::Add(_), .. }) =
-                (&self.peer, r)
+            if let (
+                Some(_),
+                LdifRecord::Content { dn, .. }
+                | LdifRecord::Change {
+                    dn,
+                    change: LdifChange::Add(_),
+                    ..
+                },
+            ) = (&self.peer, r)
             {
-                self.created.lock().unwrap_or_else(|e| e.into_inner()).push(dn.clone());
+                self.created
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(dn.clone());
             }
         }
         Ok(())

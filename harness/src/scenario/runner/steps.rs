@@ -6,12 +6,12 @@ use adsim_simulator::gmsa::ManagedPasswordBlob;
 use adsim_simulator::kdc::ticket::logon_info_from_ticket;
 use adsim_simulator::kds::Effective;
 
+use super::super::backend::Backend;
 use super::super::duration::{format_seconds, format_ticks};
 use super::super::format::{Action, Conn, KeyEffective, ModKind, NewServiceAccount, Scope, Step};
 use super::super::kerberos::{self, error_name, KdcAnswer};
 use super::super::ldap::{unicode_pwd, Outcome};
 use super::observed::{fingerprint, format_offset, utf16_hex, Kind, Observed};
-use super::super::backend::Backend;
 use super::{Run, Session};
 use crate::{acl, cmdlets};
 use adsim_simulator::security::{sddl, AliasDomains, SecurityDescriptor};
