@@ -20,6 +20,7 @@
 #     --ip       a 127.0.0.0/8 address; added to lo if missing; Samba binds only there
 #     --option   an extra smb.conf option for the provisioned DC (repeatable), e.g.
 #                --option 'ldap server require strong auth = no'
+#     --install-only  install Samba 4.22 if missing (exit 0), or exit 3 as below; no DC (scripts/test.sh)
 # Stop it with: kill -TERM "$(cat DIR/samba.pid)"   (the master process; its children follow)
 # Provisioning takes 6-12 s, the first start another 6-10 s (it generates its TLS key).
 set -euo pipefail
@@ -28,12 +29,14 @@ PREFIX=/tmp/adsim-samba-peer
 IP=127.0.0.10
 HOST=dc1
 OPTIONS=()
+INSTALL_ONLY=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX=$2; shift 2 ;;
     --ip) IP=$2; shift 2 ;;
     --host-name) HOST=$2; shift 2 ;;
     --option) OPTIONS+=("$2"); shift 2 ;;
+    --install-only) INSTALL_ONLY=yes; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "samba-peer.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -76,6 +79,7 @@ fi
 samba-tool service-account --help >/dev/null 2>&1 \
   || die 3 "this Samba ($(samba -V)) has no 'samba-tool service-account': gMSA needs 4.22 from bookworm-backports"
 command -v ldapsearch >/dev/null || die 3 "ldapsearch is missing (apt-get install ldap-utils)"
+if [ $INSTALL_ONLY = yes ]; then say "$(samba -V) is installed"; exit 0; fi
 
 # --- provision -----------------------------------------------------------------------------------
 if ip -4 addr show dev lo | grep -q "inet $IP/"; then :; else ip addr add "$IP/8" dev lo; fi
@@ -94,7 +98,13 @@ samba-tool domain provision --realm="$REALM" --domain="$DOMAIN" --host-name="$HO
   --targetdir="$PREFIX" --option="interfaces=$IP" --option='bind interfaces only=yes' \
   >"$PREFIX/provision.log" 2>&1 || die 1 "provision failed; see $PREFIX/provision.log"
 # Provision keeps only some --option values in the smb.conf it writes, so extra options go into
-# its [global] section here.
+# its [global] section here. The run-time directories (pid file, ncalrpc and winbindd sockets)
+# default to the machine-wide /run/samba, where a second instance finds the first's pid file and
+# refuses to start: they go under the prefix, so peers on different addresses run side by side
+# (the binds bench on 127.0.0.10 and the tests of tests/peer_samba.rs on .41 and .42).
+mkdir -p "$PREFIX/run"
+OPTIONS+=("pid directory = $PREFIX/run" "ncalrpc dir = $PREFIX/run/ncalrpc"
+  "winbindd socket directory = $PREFIX/run/winbindd")
 for opt in ${OPTIONS[@]+"${OPTIONS[@]}"}; do
   case "$opt" in *=*) ;; *) die 2 "--option wants 'name = value', not $opt" ;; esac
   sed -i "/^\[global\]/a\\\t$opt" "$PREFIX/etc/smb.conf"

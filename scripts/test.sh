@@ -27,6 +27,17 @@ if [ -n "$need_apt" ]; then
     ldap-utils krb5-user libfaketime faketime dnsutils adcli libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev $venv_pkg >/dev/null
 fi
 
+# The live peer of tests/peer_samba.rs: Samba 4.22 from bookworm-backports, installed by the
+# project's own script (nothing to do once installed). The tests run as root only; when the
+# suite cannot be reached (exit 3) they say so and skip.
+peer_status=0
+$SUDO ./scripts/samba-peer.sh --install-only || peer_status=$?
+case $peer_status in
+  0) ;;
+  3) echo "test.sh: no Samba 4.22 peer (bookworm-backports unreachable); tests/peer_samba.rs will skip" >&2 ;;
+  *) echo "test.sh: scripts/samba-peer.sh --install-only failed (exit $peer_status)" >&2; exit "$peer_status" ;;
+esac
+
 # Python clients: ldap3 (schema loading, LDAP; pycryptodome gives it MD4 for NTLM), impacket
 # and minikerberos (Kerberos), and the gMSA consumers msldap, bloodyAD and gmsad.
 python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt

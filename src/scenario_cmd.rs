@@ -1,10 +1,11 @@
 //! `adsim scenario run PATH... [--against URL] [--junit FILE]`: replays scenario files (a
 //! directory stands for the `*.toml` files in it) and reports per step; exits non-zero when an
-//! expectation fails.
+//! expectation fails. With `--against-dc ldap://HOST --peer-credentials USER:PASS` the wire
+//! steps also go to a real DC and each step is reported same / different / adsim only.
 
 use std::path::{Path, PathBuf};
 
-use adsim_harness::scenario::{junit_xml, run_file, summary_line, RunOptions};
+use adsim_harness::scenario::{junit_xml, run_file, summary_line, PeerOptions, RunOptions};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
@@ -35,6 +36,62 @@ struct RunArgs {
     /// Write JUnit XML here (one testsuite per scenario, one testcase per step).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// A differential run: also send every wire step to this domain controller (a disposable
+    /// test DC: objects with the scenario's names are replaced there, and removed afterwards)
+    /// and compare each step's answers.
+    #[arg(long, value_name = "ldap://HOST[:PORT]", requires = "peer_credentials")]
+    against_dc: Option<String>,
+    /// The peer's administrator, `USER:PASSWORD` (USER as `Administrator`, `NETBIOS\user` or
+    /// `user@domain`). Also read from ADSIM_PEER_CREDENTIALS.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "ADSIM_PEER_CREDENTIALS",
+        hide_env_values = true
+    )]
+    peer_credentials: Option<String>,
+    /// Map a scenario name to the peer's (`corp.example.test=samba.example.test`); repeatable.
+    /// The root domain's base DN, DNS name, realm and NetBIOS name are mapped without it.
+    #[arg(long, value_name = "FROM=TO", requires = "against_dc")]
+    peer_map: Vec<String>,
+    /// The CA certificate (PEM) the peer's LDAPS certificate chains to; without it the peer's
+    /// certificate is not checked.
+    #[arg(long, value_name = "FILE", requires = "against_dc")]
+    peer_ca: Option<PathBuf>,
+    /// Allow resetting passwords of existing peer accounts a scenario's principal asks for
+    /// (`reset_password = true`, e.g. the DC's machine account): disposable peers only.
+    #[arg(long, requires = "against_dc")]
+    peer_reset_passwords: bool,
+}
+
+/// The peer options of the command line.
+fn peer_options(args: &RunArgs) -> anyhow::Result<Option<PeerOptions>> {
+    let Some(url) = &args.against_dc else {
+        return Ok(None);
+    };
+    let creds = args
+        .peer_credentials
+        .as_deref()
+        .context("--against-dc needs --peer-credentials USER:PASSWORD")?;
+    let (user, password) = PeerOptions::parse_credentials(creds).map_err(anyhow::Error::msg)?;
+    let map = args
+        .peer_map
+        .iter()
+        .map(|m| PeerOptions::parse_map(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let ca_pem = match &args.peer_ca {
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("--peer-ca {}", p.display()))?),
+        None => None,
+    };
+    Ok(Some(PeerOptions {
+        url: url.clone(),
+        user,
+        password,
+        map,
+        ca_pem,
+        reset_passwords: args.peer_reset_passwords,
+    }))
 }
 
 /// The scenario files named by `paths`, directories expanded.
@@ -66,6 +123,7 @@ pub async fn scenario(args: ScenarioArgs) -> anyhow::Result<bool> {
     let options = RunOptions {
         against: args.against.clone(),
         keep_changes: args.keep_changes,
+        peer: peer_options(&args)?,
     };
     let started = std::time::Instant::now();
     let mut reports = Vec::new();
@@ -82,5 +140,12 @@ pub async fn scenario(args: ScenarioArgs) -> anyhow::Result<bool> {
         summary_line(&reports),
         started.elapsed().as_secs_f64()
     );
+    if options.peer.is_some() {
+        let (same, different, only) = reports
+            .iter()
+            .map(|r| r.peer_counts())
+            .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        println!("peer: {same} steps same, {different} different, {only} adsim only");
+    }
     Ok(reports.iter().all(|r| r.passed()))
 }

@@ -22,3 +22,4 @@ mod e2e_record;
 mod e2e_sasl;
 mod e2e_scenarios;
 mod e2e_snapshots;
+mod peer_samba;

@@ -11,6 +11,13 @@ MODE is one of
             (ticket, PAC, authenticator); new connection, bind (sealed), unbind
   read      one impacket NTLM-sealed connection on ldap://, bound before the run; each operation
             is a base-object search for the gMSA's msDS-ManagedPassword, which must come back
+  rootdse   one ldap3 connection on ldap://, simply bound before the run; each operation is a
+            base search of the rootDSE for defaultNamingContext, which must come back
+  equality  the same connection; each operation is a subtree search of the domain for
+            (sAMAccountName=<user>), which must find exactly one entry
+  kinit     impacket getKerberosTGT per operation with the AES256 key derived once: an AS
+            exchange as kinit makes it (an AS-REQ without pre-authentication,
+            KDC_ERR_PREAUTH_REQUIRED, then the pre-authenticated AS-REQ and the TGT)
 
 The config (JSON) names the server: {"dc_host", "ip", "ldap_port", "ldaps_port", "kdc_port",
 "realm", "domain", "base_dn", "user", "password", "gmsa_dn", "simple_over_tls", "seconds"}.
@@ -162,7 +169,76 @@ def read_once(cfg):
     return once
 
 
-MODES = {"simple": simple_once, "ntlm": ntlm_once, "kerberos": kerberos_once, "read": read_once}
+def bound_ldap3(cfg):
+    import ldap3
+
+    server = ldap3.Server(cfg["ip"], port=cfg["ldap_port"], get_info=ldap3.NONE)
+    conn = ldap3.Connection(
+        server, user=f"{cfg['domain']}\\{cfg['user']}", password=cfg["password"], authentication=ldap3.SIMPLE
+    )
+    if not conn.bind():
+        raise SystemExit(f"simple bind: {conn.result}")
+    return conn
+
+
+def rootdse_once(cfg):
+    import ldap3
+
+    conn = bound_ldap3(cfg)
+
+    def once():
+        conn.search("", "(objectClass=*)", ldap3.BASE, attributes=["defaultNamingContext"])
+        if len(conn.entries) != 1 or not conn.entries[0]["defaultNamingContext"].value:
+            raise RuntimeError(f"rootDSE: {conn.result}")
+
+    return once
+
+
+def equality_once(cfg):
+    import ldap3
+
+    conn = bound_ldap3(cfg)
+    flt = f"(sAMAccountName={cfg['user']})"
+
+    def once():
+        conn.search(cfg["base_dn"], flt, ldap3.SUBTREE, attributes=["objectSid"])
+        if len(conn.entries) != 1:
+            raise RuntimeError(f"{flt}: {len(conn.entries)} entries, {conn.result}")
+
+    return once
+
+
+def kinit_once(cfg):
+    from impacket.krb5 import constants
+    from impacket.krb5.kerberosv5 import getKerberosTGT
+    from impacket.krb5.types import Principal
+
+    from impacket.krb5.crypto import _AES256CTS
+
+    name = Principal(cfg["user"], type=constants.PrincipalNameType.NT_PRINCIPAL.value)
+    # The AES256 key, derived once (PBKDF2 in pure Python takes most of a second, which would
+    # measure the client): a computer account's salt is REALM + "host" + name + "." + domain.
+    if not cfg["user"].endswith("$"):
+        raise SystemExit("kinit mode expects a computer account (its salt is computed here)")
+    realm = cfg["realm"]
+    salt = f"{realm.upper()}host{cfg['user'][:-1].lower()}.{realm.lower()}"
+    aes_key = _AES256CTS.string_to_key(cfg["password"], salt, None).contents.hex()
+
+    def once():
+        getKerberosTGT(name, "", realm, "", "", aes_key, kdcHost=cfg["dc_host"])
+
+    return once
+
+
+MODES = {
+    "simple": simple_once,
+    "ntlm": ntlm_once,
+    "kerberos": kerberos_once,
+    "read": read_once,
+    "rootdse": rootdse_once,
+    "equality": equality_once,
+    "kinit": kinit_once,
+}
 
 
 def main():

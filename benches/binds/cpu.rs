@@ -87,3 +87,30 @@ impl Clock {
         Ok(Duration::from_secs_f64(ticks as f64 / self.hz))
     }
 }
+
+/// The proportional set size (kB) of `root` and all its descendants, from
+/// /proc/<pid>/smaps_rollup: shared pages (Samba's forked workers share most of theirs) count
+/// once in total, not once per process as RSS would.
+pub fn tree_pss_kib(root: u32) -> Result<u64> {
+    let procs = all_processes();
+    if !procs.contains_key(&root) {
+        return Err(anyhow!("process {root} is gone"));
+    }
+    let mut kib = 0;
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        kib += text
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        stack.extend(
+            procs
+                .iter()
+                .filter(|(_, s)| s.ppid == pid)
+                .map(|(child, _)| *child),
+        );
+    }
+    Ok(kib)
+}

@@ -10,6 +10,10 @@
 //!   `kerberosLogin` with a service ticket obtained once, so a bind costs the server one AP-REQ);
 //! - sealed reads of a gMSA's `msDS-ManagedPassword` per second, each client on one NTLM-sealed
 //!   ldap:// connection bound as the allowed computer WEB01$;
+//! - rootDSE and equality (`sAMAccountName=WEB01$`) searches per second on one simply bound
+//!   ldap3 connection per client; AS exchanges per second as kinit makes them (impacket);
+//! - start-up (adsim: spawn to ready line; Samba: provision + start + accounts) and the memory
+//!   (PSS) of each server's process tree after all rows;
 //! - for every row, the server's CPU time per operation: user + system time of its process tree
 //!   (Samba's master and all its children) from /proc before and after the run. The clients are
 //!   the same Python code on both sides, so this is the fairest ratio; wall-clock rates on 2 cores
@@ -70,7 +74,7 @@ struct Case {
     simple_over_tls: bool,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 8] = [
     Case {
         what: "simple bind over LDAP (ldap3)",
         op: "bind",
@@ -99,6 +103,24 @@ const CASES: [Case; 5] = [
         what: "sealed msDS-ManagedPassword read, one NTLM-sealed ldap:// connection per client (impacket `search`)",
         op: "read",
         mode: "read",
+        simple_over_tls: false,
+    },
+    Case {
+        what: "rootDSE search, one simply bound ldap:// connection per client (ldap3)",
+        op: "search",
+        mode: "rootdse",
+        simple_over_tls: false,
+    },
+    Case {
+        what: "equality search (sAMAccountName=WEB01$) of the domain, one simply bound ldap:// connection per client (ldap3)",
+        op: "search",
+        mode: "equality",
+        simple_over_tls: false,
+    },
+    Case {
+        what: "Kerberos AS exchange as kinit makes it (PREAUTH_REQUIRED, then pre-authenticated; impacket `getKerberosTGT`, AES256 key derived once)",
+        op: "AS exchange",
+        mode: "kinit",
         simple_over_tls: false,
     },
 ];
@@ -204,7 +226,12 @@ fn rows(measured: &[Measured]) -> Vec<Row> {
     let mut rows = Vec::new();
     for m in measured {
         let processes = if m.clients == 1 { "process" } else { "processes" };
-        let unit = if m.case.op == "bind" { "binds/s" } else { "reads/s" };
+        let unit = match m.case.op {
+            "bind" => "binds/s",
+            "read" => "reads/s",
+            "search" => "searches/s",
+            _ => "exchanges/s",
+        };
         rows.push(
             Row::new(
                 format!("{}, {} client {processes}", m.case.what, m.clients),
@@ -249,7 +276,9 @@ async fn main() -> Result<()> {
     let state = scratch.subdir("adsim")?;
     let fixture = state.join("reader.ldif");
     lab::write_fixture(&fixture)?;
+    let adsim_started = Instant::now();
     let adsim = serve::Adsim::start(&state, &fixture)?;
+    let adsim_startup = adsim_started.elapsed();
     let adsim_server = Server {
         name: "adsim",
         config: adsim_config(&adsim).await?,
@@ -330,6 +359,30 @@ async fn main() -> Result<()> {
         }
     }
 
+    // Start-up and memory, once each: adsim from spawn to its ready line (it provisions its
+    // forest in memory on start); Samba from the script's start (provision, start, accounts) to
+    // its facts. Memory after every row ran: the PSS of each server's process tree.
+    let mut extra = vec![Row::new(
+        "start-up: adsim spawn → ready line; Samba provision + start + accounts (samba-peer.sh)",
+        "s",
+        2,
+        Better::Lower,
+    )
+    .values(
+        Some(adsim_startup.as_secs_f64()),
+        samba.as_ref().ok().map(|s| s.startup.as_secs_f64()),
+    )];
+    let pss = |pid: u32| cpu::tree_pss_kib(pid).ok().map(report::mib);
+    extra.push(
+        Row::new(
+            "memory after all rows: PSS of the server's process tree",
+            "MiB",
+            1,
+            Better::Lower,
+        )
+        .values(pss(adsim.pid()), samba.as_ref().ok().and_then(|s| pss(s.pid))),
+    );
+
     let mut context = vec![
         format!(
             "command: `cargo bench --bench binds` (or `scripts/bench.sh binds`), as root, {}",
@@ -389,9 +442,11 @@ async fn main() -> Result<()> {
         measured: "adsim",
         baseline: "Samba 4.22",
     };
-    let title =
-        "adsim next to Samba 4.22: binds and sealed msDS-ManagedPassword reads (one run, same machine)";
-    let table = report::render(title, &columns, &context, &rows(&measured), &notes);
+    let title = "adsim next to Samba 4.22: start-up, memory, binds, searches, sealed \
+                 msDS-ManagedPassword reads and AS exchanges (one run, same machine)";
+    let mut all_rows = extra;
+    all_rows.extend(rows(&measured));
+    let table = report::render(title, &columns, &context, &all_rows, &notes);
     println!("{table}");
     let path = report::report_path("bench-binds.md");
     std::fs::write(&path, &table).with_context(|| format!("write {}", path.display()))?;

@@ -135,6 +135,14 @@ pub enum Backend {
         /// Taken before the scenario, restored after it (unless changes are kept).
         initial: Option<String>,
     },
+    /// A real DC in a differential run: the wire steps only; its clock is the real one, and it
+    /// has no snapshots, control API or keytab export.
+    Peer,
+}
+
+/// What a peer DC cannot do.
+fn not_on_peer(what: &str) -> String {
+    format!("the peer DC cannot {what} (adsim only)")
 }
 
 impl Backend {
@@ -154,6 +162,7 @@ impl Backend {
         match self {
             Backend::InProcess { forest, .. } => Ok(forest.dir.clock.now()),
             Backend::Remote { client, .. } => Self::remote_clock("GET /v1/clock", client.clock().await),
+            Backend::Peer => Ok(NtTime::from_system_time(std::time::SystemTime::now())),
         }
     }
 
@@ -166,6 +175,7 @@ impl Backend {
             Backend::Remote { client, .. } => {
                 Self::remote_clock("POST /v1/clock", client.advance_clock(seconds).await)
             }
+            Backend::Peer => Err(not_on_peer("move its clock")),
         }
     }
 
@@ -178,6 +188,7 @@ impl Backend {
             Backend::Remote { client, .. } => {
                 Self::remote_clock("POST /v1/clock", client.set_clock(&at.to_rfc3339()).await)
             }
+            Backend::Peer => Err(not_on_peer("set its clock")),
         }
     }
 
@@ -204,6 +215,7 @@ impl Backend {
                     )),
                 }
             }
+            Backend::Peer => Err(not_on_peer("add KDS root keys through a control API")),
             Backend::Remote { client, .. } => {
                 let eff = match effective {
                     Effective::Immediately => "immediately".to_string(),
@@ -256,6 +268,7 @@ impl Backend {
                 snapshots.insert(name.to_string(), id.clone());
                 Ok(id)
             }
+            Backend::Peer => Err(not_on_peer("take snapshots")),
         }
     }
 
@@ -274,6 +287,7 @@ impl Backend {
                 let id = snapshots.get(name).ok_or_else(unknown)?.clone();
                 remote_restore(client, &id).await
             }
+            Backend::Peer => Err(not_on_peer("restore snapshots")),
         }
     }
 
@@ -291,6 +305,7 @@ impl Backend {
                     .map_err(|e| failed(&format!("keytab for {principal}"), e))?
                     .body
             }
+            Backend::Peer => return Err(not_on_peer("export keytabs")),
         };
         let entries = read_keytab(&bytes).map_err(|e| format!("keytab for {principal}: {e}"))?;
         Ok(entries
@@ -310,14 +325,14 @@ impl Backend {
             Backend::InProcess { forest, .. } => adsim_simulator::dsa::fixtures::apply(&forest.dir, records)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Backend::Remote { .. } => Err("records go over LDAP to a remote forest".into()),
+            Backend::Remote { .. } | Backend::Peer => Err("records go over LDAP to a remote forest".into()),
         }
     }
 
     /// Leaves a remote server as the scenario found it (restores the initial snapshot).
     pub async fn finish(self) -> Result<(), String> {
         match self {
-            Backend::InProcess { .. } => Ok(()),
+            Backend::InProcess { .. } | Backend::Peer => Ok(()),
             Backend::Remote { client, initial, .. } => match initial {
                 Some(id) => remote_restore(&client, &id).await,
                 None => Ok(()),

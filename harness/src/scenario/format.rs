@@ -471,6 +471,8 @@ pub struct Step {
     pub capture_previous: Option<String>,
     /// Variables that receive attribute values of the first entry: `{ var = "attr" }`.
     pub captures: BTreeMap<String, String>,
+    /// In a differential run (`--against-dc`), a difference from the peer DC fails the step.
+    pub must_match_peer: bool,
 }
 
 /// Keys every step may have.
@@ -481,6 +483,7 @@ const COMMON_KEYS: &[&str] = &[
     "capture",
     "capture_previous",
     "captures",
+    "must_match_peer",
 ];
 /// Keys of steps that talk LDAP.
 const CONN_KEYS: &[&str] = &["as", "transport", "domain"];
@@ -533,6 +536,8 @@ struct RawStep {
     capture_previous: Option<String>,
     #[serde(default)]
     captures: BTreeMap<String, String>,
+    #[serde(default)]
+    must_match_peer: bool,
     #[serde(rename = "as")]
     principal: Option<String>,
     transport: Option<Transport>,
@@ -744,6 +749,7 @@ impl Step {
             capture: raw.capture,
             capture_previous: raw.capture_previous,
             captures: raw.captures,
+            must_match_peer: raw.must_match_peer,
         })
     }
 }

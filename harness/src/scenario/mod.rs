@@ -17,11 +17,13 @@ pub mod duration;
 pub mod format;
 pub mod kerberos;
 pub mod ldap;
+pub mod peer;
 pub mod report;
 pub mod runner;
 pub mod setup;
 pub mod vars;
 
 pub use format::{Scenario, Step};
-pub use report::{junit_xml, summary_line, ScenarioReport, StepReport, StepStatus};
+pub use peer::PeerOptions;
+pub use report::{junit_xml, summary_line, PeerStep, PeerVerdict, ScenarioReport, StepReport, StepStatus};
 pub use runner::{run, run_file, RunOptions};

@@ -23,6 +23,26 @@ pub enum StepStatus {
     Skipped,
 }
 
+/// A step of a differential run, next to the peer DC's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerVerdict {
+    /// Both answered alike (result code, Windows error code, entries, attributes compared,
+    /// password shape, Kerberos answer, expectations met).
+    Same,
+    /// The differences, adsim's answer as `expected`, the peer's as `actual`.
+    Different(Vec<Mismatch>),
+    /// Not sent to the peer, and why.
+    AdsimOnly(String),
+}
+
+/// The peer's side of a step.
+#[derive(Debug, Clone)]
+pub struct PeerStep {
+    pub verdict: PeerVerdict,
+    /// What the peer answered (no secrets), to read next to `StepReport::observed`.
+    pub observed: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct StepReport {
     /// 1-based.
@@ -35,6 +55,23 @@ pub struct StepReport {
     pub observed: Vec<String>,
     pub status: StepStatus,
     pub duration: Duration,
+    /// In a differential run: the peer's answer and the verdict.
+    pub peer: Option<PeerStep>,
+    /// The step is marked `must_match_peer`: a difference from the peer is a failure.
+    pub must_match_peer: bool,
+}
+
+impl StepReport {
+    /// A difference from the peer that fails the step (`must_match_peer`).
+    pub fn peer_failure(&self) -> Option<&[Mismatch]> {
+        match &self.peer {
+            Some(PeerStep {
+                verdict: PeerVerdict::Different(d),
+                ..
+            }) if self.must_match_peer => Some(d),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -45,14 +82,32 @@ pub struct ScenarioReport {
     pub setup_error: Option<String>,
     pub steps: Vec<StepReport>,
     pub duration: Duration,
+    /// In a differential run: the peer (`Samba 4.22 at ldap://…`) and what happened around
+    /// the steps (set-up refused, clean-up problems).
+    pub peer: Option<String>,
+    pub peer_notes: Vec<String>,
 }
 
 impl ScenarioReport {
     pub fn failures(&self) -> usize {
         self.steps
             .iter()
-            .filter(|s| matches!(s.status, StepStatus::Failed(_)))
+            .filter(|s| matches!(s.status, StepStatus::Failed(_)) || s.peer_failure().is_some())
             .count()
+    }
+
+    /// Steps the same on both sides, different, adsim only (a differential run).
+    pub fn peer_counts(&self) -> (usize, usize, usize) {
+        let mut n = (0, 0, 0);
+        for s in &self.steps {
+            match s.peer.as_ref().map(|p| &p.verdict) {
+                Some(PeerVerdict::Same) => n.0 += 1,
+                Some(PeerVerdict::Different(_)) => n.1 += 1,
+                Some(PeerVerdict::AdsimOnly(_)) => n.2 += 1,
+                None => {}
+            }
+        }
+        n
     }
 
     pub fn errors(&self) -> usize {
@@ -82,6 +137,16 @@ impl ScenarioReport {
         );
         if let Some(e) = &self.setup_error {
             let _ = writeln!(out, "  setup ERROR: {e}");
+        }
+        if let Some(peer) = &self.peer {
+            let (same, different, only) = self.peer_counts();
+            let _ = writeln!(
+                out,
+                "  peer {peer}: {same} same, {different} different, {only} adsim only"
+            );
+        }
+        for n in &self.peer_notes {
+            let _ = writeln!(out, "  peer: {n}");
         }
         for s in &self.steps {
             let mark = match &s.status {
@@ -115,6 +180,40 @@ impl ScenarioReport {
                     let _ = writeln!(out, "           error: {e}");
                 }
                 StepStatus::Passed | StepStatus::Skipped => {}
+            }
+            if let Some(p) = &s.peer {
+                let must = if s.must_match_peer { " (must match)" } else { "" };
+                match &p.verdict {
+                    PeerVerdict::Same => {
+                        let _ = writeln!(out, "           peer: same{must}");
+                    }
+                    PeerVerdict::AdsimOnly(why) => {
+                        let _ = writeln!(out, "           peer: adsim only: {why}");
+                    }
+                    PeerVerdict::Different(ds) => {
+                        let mark = if s.must_match_peer {
+                            "DIFFERENT"
+                        } else {
+                            "different"
+                        };
+                        let _ = writeln!(out, "           peer: {mark}{must}");
+                        for d in ds {
+                            let _ = writeln!(
+                                out,
+                                "             {}: adsim {} | peer {}",
+                                d.what, d.expected, d.actual
+                            );
+                        }
+                        if !matches!(s.status, StepStatus::Failed(_)) {
+                            for o in &s.observed {
+                                let _ = writeln!(out, "             adsim observed: {o}");
+                            }
+                        }
+                        for o in &p.observed {
+                            let _ = writeln!(out, "             peer observed:  {o}");
+                        }
+                    }
+                }
             }
         }
         out
@@ -163,7 +262,18 @@ pub fn junit_xml(reports: &[ScenarioReport]) -> String {
         "<testsuites name=\"adsim scenarios\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">"
     );
     for r in reports {
-        let skipped = r.steps.iter().filter(|s| s.status == StepStatus::Skipped).count();
+        let skipped = r
+            .steps
+            .iter()
+            .filter(|s| {
+                s.status == StepStatus::Skipped
+                    || (s.status == StepStatus::Passed
+                        && matches!(
+                            s.peer.as_ref().map(|p| &p.verdict),
+                            Some(PeerVerdict::AdsimOnly(_))
+                        ))
+            })
+            .count();
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{skipped}\" time=\"{:.3}\" file=\"{}\">",
@@ -190,6 +300,38 @@ pub fn junit_xml(reports: &[ScenarioReport]) -> String {
                 xml_escape(&format!("{:02} {}", s.index, s.title)),
                 s.duration.as_secs_f64()
             );
+            let peer_only = match &s.peer {
+                Some(PeerStep {
+                    verdict: PeerVerdict::AdsimOnly(why),
+                    ..
+                }) if s.status == StepStatus::Passed => Some(why),
+                _ => None,
+            };
+            if let Some(why) = peer_only {
+                let _ = write!(
+                    out,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    xml_escape(&format!("adsim only: {why}"))
+                );
+                continue;
+            }
+            if let (StepStatus::Passed, Some(ds)) = (&s.status, s.peer_failure()) {
+                let message = ds.iter().map(|m| m.what.as_str()).collect::<Vec<_>>().join("; ");
+                let mut body = format!("{}\ndifferent from the peer (must_match_peer):\n", s.summary);
+                for m in ds {
+                    body.push_str(&format!(
+                        "{}\n  adsim: {}\n  peer:  {}\n",
+                        m.what, m.expected, m.actual
+                    ));
+                }
+                let _ = write!(
+                    out,
+                    ">\n      <failure message=\"{}\" type=\"peer\">{}</failure>\n    </testcase>\n",
+                    xml_escape(&format!("different from the peer: {message}")),
+                    xml_escape(&body)
+                );
+                continue;
+            }
             match &s.status {
                 StepStatus::Passed => out.push_str("/>\n"),
                 StepStatus::Skipped => out.push_str(">\n      <skipped/>\n    </testcase>\n"),
@@ -240,6 +382,8 @@ mod tests {
             observed: vec!["result 1".into()],
             status,
             duration: Duration::from_millis(3),
+            peer: None,
+            must_match_peer: false,
         };
         ScenarioReport {
             name: "s".into(),
@@ -258,6 +402,8 @@ mod tests {
                 step(3, StepStatus::Error("no such variable\u{1}".into())),
             ],
             duration: Duration::from_millis(10),
+            peer: None,
+            peer_notes: Vec::new(),
         }
     }
 
@@ -279,5 +425,52 @@ mod tests {
         assert!(x.contains("read &lt;pw&gt; &amp; &quot;check&quot;"), "{x}");
         assert!(!x.contains('\u{1}'), "{x}");
         assert_eq!(summary_line(&[report()]), "0 passed, 1 failed");
+    }
+
+    #[test]
+    fn junit_peer_differences_fail_only_when_they_must_match() {
+        let mut r = report();
+        r.steps.truncate(1);
+        r.peer = Some("Samba at ldap://127.0.0.41".into());
+        let diff = PeerVerdict::Different(vec![Mismatch {
+            what: "Windows error code".into(),
+            expected: "00000523".into(),
+            actual: "none".into(),
+        }]);
+        let mut second = r.steps[0].clone();
+        second.index = 2;
+        second.peer = Some(PeerStep {
+            verdict: diff.clone(),
+            observed: vec!["19 (constraintViolation)".into()],
+        });
+        let mut third = second.clone();
+        third.index = 3;
+        third.must_match_peer = true;
+        let mut fourth = r.steps[0].clone();
+        fourth.index = 4;
+        fourth.peer = Some(PeerStep {
+            verdict: PeerVerdict::AdsimOnly("moves adsim's simulated clock".into()),
+            observed: vec![],
+        });
+        r.steps[0].peer = Some(PeerStep {
+            verdict: PeerVerdict::Same,
+            observed: vec![],
+        });
+        r.steps.extend([second, third, fourth]);
+        assert_eq!(r.peer_counts(), (1, 2, 1));
+        assert_eq!(r.failures(), 1, "only the must_match_peer difference fails");
+        let x = junit_xml(&[r.clone()]);
+        assert!(x.contains("failures=\"1\" errors=\"0\" skipped=\"1\""), "{x}");
+        assert!(
+            x.contains("<skipped message=\"adsim only: moves adsim&apos;s simulated clock\"/>"),
+            "{x}"
+        );
+        assert_eq!(x.matches("type=\"peer\"").count(), 1, "{x}");
+        let t = r.to_text();
+        assert!(t.contains("1 same, 2 different, 1 adsim only"), "{t}");
+        assert!(
+            t.contains("Windows error code: adsim 00000523 | peer none"),
+            "{t}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use adsim_simulator::kds::Effective;
 use adsim_simulator::ldif::{LdifChange, LdifRecord};
 
 use super::super::backend::Backend;
-use super::super::format::{ModKind, RootKeyState, Scope, Transport};
+use super::super::format::{Action, ModKind, RootKeyState, Scope, Step, Transport, ADMINISTRATOR};
 use super::super::ldap::unicode_pwd;
 use super::super::setup;
 use super::observed::describe_outcome;
@@ -22,17 +22,39 @@ impl Run<'_> {
                 let at = NtTime::parse_rfc3339(t).ok_or_else(|| format!("start_time {t:?}"))?;
                 self.backend.set_clock(at).await?;
             }
+        }
+        if !matches!(self.backend, Backend::InProcess { .. }) {
             self.match_root_key_state().await?;
         }
         let mut records = setup::fixture_records(s)?;
+        if let Some(map) = &self.map {
+            records = records.iter().map(|r| map.apply_record(r)).collect();
+        }
         records.extend(setup::account_records(&s.forest, &self.eps)?);
         match self.backend {
             Backend::InProcess { .. } => self.backend.apply_as_system(&records)?,
             Backend::Remote { .. } => self.apply_over_ldap(&records).await?,
+            Backend::Peer => {
+                self.clear_peer_names(&records).await?;
+                self.apply_over_ldap(&records).await?
+            }
         }
         for (name, p) in &s.principals {
             if !p.reset_password {
                 continue;
+            }
+            if let Some(opts) = &self.peer {
+                // The peer's Administrator is the one of --peer-credentials; other existing
+                // accounts (a DC's machine account) only on a disposable peer.
+                if p.account.eq_ignore_ascii_case(ADMINISTRATOR) {
+                    continue;
+                }
+                if !opts.reset_passwords {
+                    return Err(format!(
+                        "principal {name} needs the password of {} reset on the peer (--peer-reset-passwords allows it on a disposable DC)",
+                        p.account
+                    ));
+                }
             }
             let domain = self.eps.domain(p.domain.as_deref())?.0;
             let (dn, _, _) = self.resolve(&p.account, domain).await?;
@@ -108,6 +130,69 @@ impl Run<'_> {
         }
     }
 
+    /// Before a peer run: objects the scenario is about to add (set-up records and the adds
+    /// and New-ADServiceAccount steps), and accounts with the same sAMAccountName, are removed
+    /// from the peer, so a rerun (or a provisioning script's account of the same name) does
+    /// not collide.
+    async fn clear_peer_names(&self, records: &[LdifRecord]) -> Result<(), String> {
+        let mut dns: Vec<String> = Vec::new();
+        let mut sams: Vec<String> = Vec::new();
+        for r in records {
+            if let LdifRecord::Content { dn, attrs }
+            | LdifRecord::Change {
+                dn,
+                change: LdifChange::Add(attrs),
+                ..
+            } = r
+            {
+                dns.push(dn.clone());
+                sams.extend(
+                    attrs
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case("sAMAccountName"))
+                        .filter_map(|(_, v)| String::from_utf8(v.clone()).ok()),
+                );
+            }
+        }
+        for table in &self.scenario.steps {
+            let Some(map) = &self.map else { break };
+            let Ok(step) = self
+                .vars
+                .substitute_table(&map.apply_table(table))
+                .and_then(|t| Step::from_table(&t))
+            else {
+                continue;
+            };
+            match step.action {
+                Action::Add { dn, .. } => dns.push(dn),
+                Action::NewServiceAccount(p) => {
+                    let base = &self.eps.root().base_dn;
+                    let cmdlet = crate::cmdlets::NewServiceAccount {
+                        name: p.name.clone(),
+                        ..Default::default()
+                    };
+                    dns.push(cmdlet.dn(base));
+                    sams.push(format!("{}$", p.name));
+                }
+                _ => {}
+            }
+        }
+        let mut c = self.admin_connection(0, Transport::Ldaps).await?;
+        let base = self.eps.root().base_dn.clone();
+        for sam in &sams {
+            let filter = format!("(sAMAccountName={})", ldap3::ldap_escape(sam));
+            let o = c.search(&base, Scope::Sub, &filter, &[]).await?;
+            for e in o.entries.iter().take(10) {
+                dns.push(e.dn.clone());
+            }
+        }
+        for dn in &dns {
+            self.remove_existing(&mut c, dn).await?;
+        }
+        c.close().await;
+        Ok(())
+    }
+
     async fn add_key(&self, e: Effective) -> Result<(), String> {
         let (o, _) = self.backend.add_kds_root_key(e).await?;
         if o.code != 0 {
@@ -168,6 +253,21 @@ impl Run<'_> {
             c.close().await;
             if o.code != 0 {
                 return Err(format!("setup {}: {}", r.dn(), describe_outcome(&o)));
+            }
+            if let (
+                Some(_),
+                LdifRecord::Content { dn, .. }
+                | LdifRecord::Change {
+                    dn,
+                    change: LdifChange::Add(_),
+                    ..
+                },
+            ) = (&self.peer, r)
+            {
+                self.created
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(dn.clone());
             }
         }
         Ok(())

@@ -6,6 +6,7 @@ use adsim_simulator::gmsa::ManagedPasswordBlob;
 use adsim_simulator::kdc::ticket::logon_info_from_ticket;
 use adsim_simulator::kds::Effective;
 
+use super::super::backend::Backend;
 use super::super::duration::{format_seconds, format_ticks};
 use super::super::format::{Action, Conn, KeyEffective, ModKind, NewServiceAccount, Scope, Step};
 use super::super::kerberos::{self, error_name, KdcAnswer};
@@ -217,6 +218,7 @@ impl Run<'_> {
 
     /// One LDAP write (or compare) on `dn` as the step's principal.
     async fn write_op(&self, conn: &Conn, dn: &str, what: &str, op: WriteOp) -> Result<Observed, String> {
+        let added = matches!(op, WriteOp::Add(_));
         let (session, where_) = self.session(conn, Some(dn)).await?;
         let o = match session {
             Session::Ready(mut c) => {
@@ -231,6 +233,12 @@ impl Run<'_> {
             }
             Session::BindFailed(o) => o,
         };
+        if added && o.code == 0 && self.peer.is_some() {
+            self.created
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dn.to_string());
+        }
         let mut obs = Observed::new(Kind::Ldap, format!("{what} {dn} {where_}"));
         obs.value = Some(dn.to_string());
         Ok(obs.with_ldap(o))
@@ -376,7 +384,10 @@ impl Run<'_> {
         };
         let store_as = ticket.map_or_else(|| format!("{tgt_name}→{spn}"), str::to_string);
         self.record_answer(&mut obs, answer, &store_as);
-        if let (Some(t), true) = (service_ticket, wants_groups) {
+        if let (Some(_), true, Backend::Peer) = (&service_ticket, wants_groups, &self.backend) {
+            obs.lines
+                .push("PAC groups not decoded: the peer exports no keytab to open the ticket with".into());
+        } else if let (Some(t), true) = (service_ticket, wants_groups) {
             // Open the ticket as the service would, with its keys (the keytab export).
             let keys = self.backend.keytab_keys(spn, &realm).await?;
             let info = logon_info_from_ticket(&t, &keys).map_err(|e| format!("service ticket PAC: {e}"))?;
