@@ -91,6 +91,28 @@ enum CtlCommand {
         #[arg(long, default_value_t = 0)]
         after: u64,
     },
+    /// Show a domain's Kerberos policy (its Default Domain Policy), or change the settings
+    /// given; the KDC applies them at its next request.
+    KerberosPolicy {
+        /// The domain (DNS or NetBIOS name); the forest root when absent.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Maximum lifetime for user ticket, hours (0: never expires).
+        #[arg(long)]
+        max_ticket_age: Option<u32>,
+        /// Maximum lifetime for user ticket renewal, days.
+        #[arg(long)]
+        max_renew_age: Option<u32>,
+        /// Maximum lifetime for service ticket, minutes (10 to MaxTicketAge).
+        #[arg(long)]
+        max_service_age: Option<u32>,
+        /// Maximum tolerance for computer clock synchronization, minutes.
+        #[arg(long)]
+        max_clock_skew: Option<u32>,
+        /// Enforce user logon restrictions.
+        #[arg(long)]
+        ticket_validate_client: Option<bool>,
+    },
     /// Show the DC's LDAP signing and channel binding policies, or change them for the binds
     /// that follow (as an administrator changes the Domain Controllers' policy).
     Policies {
@@ -179,6 +201,42 @@ pub async fn ctl(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::RestartHost { host } => api.restart_host(&host).await?,
         CtlCommand::Hosts => api.hosts().await?,
         CtlCommand::Events { after } => api.events(after).await?,
+        CtlCommand::KerberosPolicy {
+            domain,
+            max_ticket_age,
+            max_renew_age,
+            max_service_age,
+            max_clock_skew,
+            ticket_validate_client,
+        } => {
+            let domain = match domain {
+                Some(d) => d,
+                None => api.health().await?.json()?["domain"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            let mut changes = serde_json::Map::new();
+            for (key, v) in [
+                ("MaxTicketAge", max_ticket_age),
+                ("MaxRenewAge", max_renew_age),
+                ("MaxServiceAge", max_service_age),
+                ("MaxClockSkew", max_clock_skew),
+            ] {
+                if let Some(v) = v {
+                    changes.insert(key.into(), v.into());
+                }
+            }
+            if let Some(b) = ticket_validate_client {
+                changes.insert("TicketValidateClient".into(), b.into());
+            }
+            if changes.is_empty() {
+                api.kerberos_policy(&domain).await?
+            } else {
+                api.set_kerberos_policy(&domain, &serde_json::Value::Object(changes))
+                    .await?
+            }
+        }
         CtlCommand::Policies {
             ldap_signing,
             channel_binding,

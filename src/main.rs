@@ -121,9 +121,11 @@ struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     control_listen: Option<IpAddr>,
     /// Kerberos clock-skew tolerance in minutes (Windows' "Maximum tolerance for computer
-    /// clock synchronization", 5 by default).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1440))]
-    max_skew_minutes: u32,
+    /// clock synchronization", 5 in a new forest): written into every domain's Default Domain
+    /// Policy at start, as `PUT /v1/domains/{d}/kerberos-policy` would. Unset, the forest keeps
+    /// its own.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1440))]
+    max_skew_minutes: Option<u32>,
     /// Password of every domain's Administrator.
     #[arg(long, env = "ADSIM_ADMIN_PASSWORD", default_value = adsim_simulator::dsa::forest::DEFAULT_ADMIN_PASSWORD, hide_default_value = true)]
     admin_password: String,
@@ -301,10 +303,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         control_port: args.control_port,
         dns_port: args.dns_port,
         control_listen: args.control_listen,
-        kdc: adsim_simulator::kdc::KdcConfig {
-            max_skew_seconds: i64::from(args.max_skew_minutes) * 60,
-            ..Default::default()
-        },
+        kdc: Default::default(),
+        max_clock_skew_minutes: args.max_skew_minutes,
         state_dir: args.state_dir.clone(),
         snapshot_dir: args.snapshot_dir.clone(),
         limits: adsim_simulator::server::ConnectionLimits {

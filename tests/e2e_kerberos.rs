@@ -607,3 +607,144 @@ fn gmsa_keytab_follows_the_managed_password_across_a_rollover() {
     );
     c.ok("kvno after the rollover", &c.run("kvno", &[LDAP_SPN], None));
 }
+
+/// Seconds since 1970 of klist's `MM/DD/YY HH:MM:SS` (C locale; the year in two or four digits).
+fn klist_time(date: &str, time: &str) -> i64 {
+    let d: Vec<i64> = date.split('/').map(|x| x.parse().unwrap()).collect();
+    let t: Vec<i64> = time.split(':').map(|x| x.parse().unwrap()).collect();
+    let (m, day, y) = (d[0], d[1], if d[2] < 100 { 2000 + d[2] } else { d[2] });
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2]
+}
+
+/// The lifetime and the renewable lifetime (from the start) klist shows for `service`.
+fn klist_lifetimes(klist: &str, service: &str) -> (i64, Option<i64>) {
+    let lines: Vec<&str> = klist.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.split_whitespace().nth(4) == Some(service))
+        .unwrap_or_else(|| panic!("no {service} in klist:\n{klist}"));
+    let w: Vec<&str> = lines[i].split_whitespace().collect();
+    let start = klist_time(w[0], w[1]);
+    let end = klist_time(w[2], w[3]);
+    let renew = lines
+        .get(i + 1)
+        .and_then(|l| l.trim().strip_prefix("renew until "))
+        .map(|r| {
+            let r: Vec<&str> = r.split_whitespace().collect();
+            klist_time(r[0], r[1]) - start
+        });
+    (end - start, renew)
+}
+
+#[test]
+fn the_domain_kerberos_policy_sets_lifetimes_and_the_skew() {
+    let f = Forest::start(&[]);
+    let tgt = format!("krbtgt/{REALM}@{REALM}");
+    let ldap = format!("{LDAP_SPN}@{REALM}");
+    // MIT's own limits (ticket_lifetime 1 day, clockskew 300 s) must not be what decides.
+    let conf = f.krb5_conf(
+        "krb5.conf",
+        &[
+            "kdc_timesync=0",
+            "udp_preference_limit=1",
+            "clockskew=1800",
+            "ticket_lifetime=30d",
+            "renew_lifetime=30d",
+        ],
+    );
+    let shown = f.adsim.cli_ok(&["ctl", "kerberos-policy"]);
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(
+        (
+            &v["MaxTicketAge"],
+            &v["MaxRenewAge"],
+            &v["MaxServiceAge"],
+            &v["MaxClockSkew"]
+        ),
+        (&10.into(), &7.into(), &600.into(), &5.into()),
+        "a new domain's Default Domain Policy: {shown}"
+    );
+
+    // Defaults: a 20-hour, 10-day request gets 10 hours, renewable for 7 days.
+    let c = f.client(&conf, "defaults");
+    let kinit = |c: &Client| {
+        c.run(
+            "kinit",
+            &["-l", "20h", "-r", "10d", &format!("alice@{REALM}")],
+            Some(ALICE_PASSWORD),
+        )
+    };
+    c.ok("kinit -l 20h -r 10d", &kinit(&c));
+    c.ok("kvno", &c.run("kvno", &[LDAP_SPN], None));
+    let klist = c.ok("klist", &c.run("klist", &[], None));
+    assert_eq!(
+        klist_lifetimes(&klist, &tgt),
+        (36_000, Some(7 * 86_400)),
+        "{klist}"
+    );
+    assert_eq!(klist_lifetimes(&klist, &ldap).0, 36_000, "{klist}");
+
+    // Tightened through the control API: TGTs for 2 hours, renewable for a day, service
+    // tickets for 30 minutes.
+    f.adsim.cli_ok(&[
+        "ctl",
+        "kerberos-policy",
+        "--max-ticket-age",
+        "2",
+        "--max-renew-age",
+        "1",
+        "--max-service-age",
+        "30",
+    ]);
+    let c = f.client(&conf, "tight");
+    c.ok("kinit under the new policy", &kinit(&c));
+    c.ok("kvno under the new policy", &c.run("kvno", &[LDAP_SPN], None));
+    let klist = c.ok("klist", &c.run("klist", &[], None));
+    assert_eq!(klist_lifetimes(&klist, &tgt), (7200, Some(86_400)), "{klist}");
+    assert_eq!(klist_lifetimes(&klist, &ldap).0, 1800, "{klist}");
+    // A service age above the ticket age is refused, and nothing changes.
+    let refused = f
+        .adsim
+        .cli(&["ctl", "kerberos-policy", "--max-service-age", "121"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("must not exceed MaxTicketAge"),
+        "{}",
+        text(&refused)
+    );
+
+    // The skew moves with MaxClockSkew, set here through `adsim ps`: 10 minutes lets a
+    // client 6 minutes ahead in, 2 minutes keeps one 3 minutes ahead out.
+    let ps = |line: &str| f.adsim.cli_ok(&["ps", "-c", line]);
+    ps("Set-AdsimKerberosPolicy -MaxClockSkew 10");
+    let c = f.client(&conf, "p6").skewed("+6m");
+    c.ok("kinit at +6m, MaxClockSkew 10", &c.kinit_alice());
+    c.ok("kvno at +6m, MaxClockSkew 10", &c.run("kvno", &[LDAP_SPN], None));
+    let shown = ps("Set-AdsimKerberosPolicy -MaxClockSkew 2 -PassThru");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.split_once(':').map(|(k, v)| (k.trim(), v.trim())) == Some(("MaxClockSkew", "2"))),
+        "{shown}"
+    );
+    c.fails_with(
+        "kvno at +6m, MaxClockSkew 2",
+        &c.run("kvno", &[HTTP_SPN], None),
+        "Clock skew too great",
+    );
+    let c = f.client(&conf, "p3").skewed("+3m");
+    c.fails_with(
+        "kinit at +3m, MaxClockSkew 2",
+        &c.kinit_alice(),
+        "Clock skew too great",
+    );
+    let c = f.client(&conf, "p1").skewed("+1m");
+    c.ok("kinit at +1m, MaxClockSkew 2", &c.kinit_alice());
+}

@@ -310,6 +310,29 @@ impl Client {
         .success()
     }
 
+    /// `GET /v1/domains/{domain}/kerberos-policy`: the domain's Default Domain Policy's
+    /// [Kerberos Policy] (MaxTicketAge hours, MaxRenewAge days, MaxServiceAge and MaxClockSkew
+    /// minutes, TicketValidateClient).
+    pub async fn kerberos_policy(&self, domain: &str) -> Result<Response, Error> {
+        self.get(&format!("/v1/domains/{domain}/kerberos-policy")).await
+    }
+
+    /// `PUT /v1/domains/{domain}/kerberos-policy`: changes the settings `changes` names
+    /// (`{"MaxTicketAge": 1}`); the KDC applies them at its next request.
+    pub async fn set_kerberos_policy(
+        &self,
+        domain: &str,
+        changes: &serde_json::Value,
+    ) -> Result<Response, Error> {
+        self.request(
+            "PUT",
+            &format!("/v1/domains/{domain}/kerberos-policy"),
+            Some(&changes.to_string()),
+        )
+        .await?
+        .success()
+    }
+
     /// Add-KdsRootKey: `effective` is `immediately` or an RFC 3339 instant ([`Created`]).
     pub async fn add_root_key(&self, effective: &str) -> Result<Response, Error> {
         self.post("/v1/kds/root-keys", json!({ "effective": effective }))

@@ -393,3 +393,37 @@ fn stale_temporary_files_are_removed_and_nothing_else() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_kerberos_policy_travels_in_the_file_and_old_files_get_the_defaults() {
+    use adsim_simulator::dsa::gpo::KerberosPolicy;
+    let dir = forest();
+    let tight = KerberosPolicy {
+        max_ticket_age_hours: 2,
+        max_service_age_minutes: 30,
+        max_clock_skew_minutes: 1,
+        ..Default::default()
+    };
+    dir.set_kerberos_policy(&Caller::system(), 1, tight).unwrap();
+    let back = file::decode(&file::encode(&dir, &dir.snapshot()))
+        .unwrap()
+        .into_directory();
+    assert_eq!(back.kerberos_policy(1), tight, "the child domain's policy");
+    assert_eq!(back.kerberos_policy(0), KerberosPolicy::default());
+    // The container's version moved with the template (MS-GPOL: GPT.INI and versionNumber).
+    let st = back.read();
+    let gpc = adsim_simulator::dsa::gpo::container_dn(&back.forest.domains[1].dn);
+    let version = st.store.get_by_dn(&gpc).unwrap().first_i64("versionNumber");
+    assert_eq!(version, Some(4));
+    let ini = adsim_simulator::dsa::gpo::gpt_ini_path(&back.forest.domains[1].dns_name);
+    assert_eq!(st.sysvol.get(&ini), Some("[General]\r\nVersion=4\r\n"));
+    drop(st);
+
+    // A file written before SYSVOL was modelled: no `sysvol`, the defaults apply.
+    let mut v = content();
+    v.as_object_mut().unwrap().remove("sysvol");
+    let old = file::decode(&file::seal(&serde_json::to_vec(&v).unwrap()))
+        .unwrap()
+        .into_directory();
+    assert_eq!(old.kerberos_policy(0), KerberosPolicy::default());
+}

@@ -50,6 +50,7 @@ pub struct ForestBuilder {
     config: ForestConfig,
     fixtures: Vec<PathBuf>,
     kdc: KdcConfig,
+    max_clock_skew_minutes: Option<u32>,
     listen: IpAddr,
     record: Option<PathBuf>,
     from_snapshot: Option<PathBuf>,
@@ -64,6 +65,7 @@ impl Default for ForestBuilder {
             config: ForestConfig::default(),
             fixtures: Vec::new(),
             kdc: KdcConfig::default(),
+            max_clock_skew_minutes: None,
             listen: IpAddr::from([127, 0, 0, 1]),
             record: None,
             from_snapshot: None,
@@ -149,9 +151,10 @@ impl ForestBuilder {
         self
     }
 
-    /// Kerberos clock-skew tolerance (default 300 s, Windows' five minutes).
-    pub fn max_skew_seconds(mut self, seconds: i64) -> Self {
-        self.kdc.max_skew_seconds = seconds;
+    /// Kerberos clock-skew tolerance, written into every domain's Default Domain Policy
+    /// (MaxClockSkew, whole minutes: the policy's unit; default 5).
+    pub fn max_skew_minutes(mut self, minutes: u32) -> Self {
+        self.max_clock_skew_minutes = Some(minutes);
         self
     }
 
@@ -206,6 +209,7 @@ impl ForestBuilder {
             forest: self.config,
             listen: self.listen,
             kdc: self.kdc,
+            max_clock_skew_minutes: self.max_clock_skew_minutes,
             state_dir: self.state_dir,
             fixtures: self.fixtures,
             record: self.record,

@@ -198,6 +198,53 @@ impl Backend {
         Ok(NtTime(clock.nttime))
     }
 
+    /// Changes the Kerberos policy of `domain` (DNS or NetBIOS name; the forest root when
+    /// `None`) as the control API does: `changes` in MS-GPSB 2.2.2 names (`{"MaxTicketAge": 1}`).
+    /// Answers the policy as it now stands, as JSON text.
+    pub async fn set_kerberos_policy(
+        &self,
+        domain: Option<&str>,
+        changes: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, String> {
+        match self {
+            Backend::InProcess { forest, .. } => {
+                let dir = &forest.dir;
+                let d = match domain {
+                    None => 0,
+                    Some(name) => {
+                        dir.forest
+                            .domain_by_name(name)
+                            .ok_or_else(|| format!("no domain {name:?} in this forest"))?
+                            .index
+                    }
+                };
+                let policy = dir.kerberos_policy(d).changed_by(changes)?;
+                dir.set_kerberos_policy(&Caller::system(), d, policy)
+                    .map_err(|e| e.text.trim_end_matches(['\n', '\0']).to_string())?;
+                Ok(dir.kerberos_policy(d).to_json().to_string())
+            }
+            Backend::Remote { client, .. } => {
+                let call = "PUT /v1/domains/{d}/kerberos-policy";
+                let domain = match domain {
+                    Some(d) => d.to_string(),
+                    None => {
+                        let health = client
+                            .health()
+                            .await
+                            .and_then(|r| r.json())
+                            .map_err(|e| failed("GET /v1/health", e))?;
+                        health["domain"].as_str().unwrap_or_default().to_string()
+                    }
+                };
+                client
+                    .set_kerberos_policy(&domain, &serde_json::Value::Object(changes.clone()))
+                    .await
+                    .map(|r| r.text())
+                    .map_err(|e| failed(call, e))
+            }
+        }
+    }
+
     /// Add-KdsRootKey as the DC itself. A refusal is an LDAP-shaped outcome; remotely the code
     /// is derived from the HTTP status (403 → 50, 404 → 32, else 53) and the text is exact.
     pub async fn add_kds_root_key(&self, effective: Effective) -> Result<(Outcome, Option<String>), String> {

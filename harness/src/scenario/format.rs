@@ -369,6 +369,12 @@ pub enum Action {
     },
     Snapshot(String),
     Restore(String),
+    /// Change the domain's Kerberos policy (its Default Domain Policy), as an administrator
+    /// edits the GPO: MS-GPSB 2.2.2 names with their values.
+    KerberosPolicy {
+        domain: Option<String>,
+        changes: Vec<(&'static str, u32)>,
+    },
 }
 
 impl Action {
@@ -394,6 +400,7 @@ impl Action {
             Action::SetSd { .. } => "set_sd",
             Action::Snapshot(_) => "snapshot",
             Action::Restore(_) => "restore",
+            Action::KerberosPolicy { .. } => "kerberos_policy",
         }
     }
 }
@@ -518,6 +525,14 @@ fn allowed_keys(action: &str) -> Option<Vec<&'static str>> {
         "grant" | "revoke" => with_conn(&["dn", "principal", "rights", "applies_to"]),
         "set_sd" => with_conn(&["dn", "sddl", "sd_flags"]),
         "snapshot" | "restore" => vec!["snapshot"],
+        "kerberos_policy" => vec![
+            "domain",
+            "max_ticket_age",
+            "max_renew_age",
+            "max_service_age",
+            "max_clock_skew",
+            "ticket_validate_client",
+        ],
         _ => return None,
     })
 }
@@ -573,6 +588,11 @@ struct RawStep {
     applies_to: Option<String>,
     sddl: Option<String>,
     sd_flags: Option<u32>,
+    max_ticket_age: Option<u32>,
+    max_renew_age: Option<u32>,
+    max_service_age: Option<u32>,
+    max_clock_skew: Option<u32>,
+    ticket_validate_client: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -727,6 +747,25 @@ impl Step {
             },
             "snapshot" => Action::Snapshot(need(raw.snapshot, "snapshot")?),
             "restore" => Action::Restore(need(raw.snapshot, "snapshot")?),
+            "kerberos_policy" => {
+                let changes: Vec<(&'static str, u32)> = [
+                    ("MaxTicketAge", raw.max_ticket_age),
+                    ("MaxRenewAge", raw.max_renew_age),
+                    ("MaxServiceAge", raw.max_service_age),
+                    ("MaxClockSkew", raw.max_clock_skew),
+                    ("TicketValidateClient", raw.ticket_validate_client.map(u32::from)),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
+                if changes.is_empty() {
+                    return Err("kerberos_policy needs at least one of max_ticket_age, max_renew_age, max_service_age, max_clock_skew, ticket_validate_client".into());
+                }
+                Action::KerberosPolicy {
+                    domain: raw.domain.clone(),
+                    changes,
+                }
+            }
             other => return Err(format!("unknown action {other:?}")),
         };
         if let Some(p) = &raw.expect.previous {

@@ -275,6 +275,27 @@ const CMDLETS: &[Cmdlet] = &[
         positional: &["Group"],
         run: get_local_group_member,
     },
+    // adsim's own (no module has them: administrators edit the Default Domain Policy with the
+    // Group Policy editor or secedit): the domain Kerberos policy, MS-GPSB 2.2.2's names.
+    Cmdlet {
+        name: "Get-AdsimKerberosPolicy",
+        params: &[],
+        positional: &[],
+        run: get_kerberos_policy,
+    },
+    Cmdlet {
+        name: "Set-AdsimKerberosPolicy",
+        params: &[
+            p("MaxTicketAge", Int),
+            p("MaxRenewAge", Int),
+            p("MaxServiceAge", Int),
+            p("MaxClockSkew", Int),
+            p("TicketValidateClient", Bool),
+            p("PassThru", Switch),
+        ],
+        positional: &[],
+        run: set_kerberos_policy,
+    },
 ];
 
 /// The cmdlet names adsim knows, as PowerShell spells them.
@@ -1138,6 +1159,64 @@ fn add_kds_root_key(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
             .with("Guid", json!(id.hyphenated().to_string()))
             .to_json(),
     )
+}
+
+/// The Kerberos policy's settings as cmdlet parameters (hours, days, minutes, minutes).
+const KERBEROS_POLICY_PARAMETERS: [&str; 5] = [
+    "MaxTicketAge",
+    "MaxRenewAge",
+    "MaxServiceAge",
+    "MaxClockSkew",
+    "TicketValidateClient",
+];
+
+/// The policy as an object: the domain, the GPO that holds it and its settings.
+fn kerberos_policy_object(ctx: &Ctx) -> Value {
+    let d = &ctx.dir().forest.domains[ctx.domain];
+    let mut o = PsObject::new("Adsim.KerberosPolicy")
+        .with("Domain", json!(d.dns_name))
+        .with("GpoName", json!("Default Domain Policy"))
+        .with("GpoId", json!(crate::dsa::gpo::DEFAULT_DOMAIN_POLICY));
+    let settings = ctx.dir().kerberos_policy(ctx.domain).to_json();
+    for key in KERBEROS_POLICY_PARAMETERS {
+        o.set(key, settings[key].clone());
+    }
+    o.to_json()
+}
+
+/// Get-AdsimKerberosPolicy [-Server domain]: the domain's Default Domain Policy's
+/// [Kerberos Policy] (`dsa::gpo`).
+fn get_kerberos_policy(ctx: &Ctx, _b: &Bound) -> Result<Output, ErrorRecord> {
+    Output::one(kerberos_policy_object(ctx))
+}
+
+/// Set-AdsimKerberosPolicy -MaxTicketAge 1 -MaxServiceAge 30 …: edits the Default Domain
+/// Policy as the caller (the GPO's DACL decides); the KDC applies it at its next request.
+fn set_kerberos_policy(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
+    let mut changes = Map::new();
+    for key in KERBEROS_POLICY_PARAMETERS {
+        let v = match (b.int(key), b.bool(key)) {
+            (Some(n), _) => json!(n),
+            (None, Some(flag)) => json!(flag),
+            _ => continue,
+        };
+        changes.insert(key.to_string(), v);
+    }
+    let policy = ctx
+        .dir()
+        .kerberos_policy(ctx.domain)
+        .changed_by(&changes)
+        .map_err(|why| {
+            let name = changes.keys().next().map_or("MaxTicketAge", |k| k.as_str());
+            ErrorRecord::bad_value(ctx.name, name, &why)
+        })?;
+    ctx.dir()
+        .set_kerberos_policy(&ctx.caller, ctx.domain, policy)
+        .map_err(|e| ctx.ds(e))?;
+    if b.switch("PassThru") {
+        return Output::one(kerberos_policy_object(ctx));
+    }
+    Output::none()
 }
 
 /// RFC 3339, or the en-US DateTime text PowerShell prints (`12/3/2026 1:05:09 PM`, UTC here).

@@ -14,6 +14,7 @@ pub mod error;
 pub mod fixtures;
 pub mod forest;
 pub mod gmsa;
+pub mod gpo;
 pub mod inherit;
 pub mod matching;
 pub mod modify;
@@ -54,6 +55,8 @@ pub struct DirState {
     /// Next RID to hand out, per domain index.
     pub next_rid: Vec<u32>,
     pub rng: ChaCha20Rng,
+    /// The DCs' SYSVOL share: the Default Domain Policy's templates ([`gpo`]).
+    pub sysvol: gpo::Sysvol,
 }
 
 /// A snapshot of a forest: its state and the clock reading it was taken at.
@@ -111,6 +114,7 @@ impl Directory {
                 store: Store::new(),
                 next_rid: Vec::new(),
                 rng: ChaCha20Rng::seed_from_u64(0),
+                sysvol: Default::default(),
             }),
             data_dir: OnceLock::new(),
             sdprop_next: AtomicU64::new(0),
@@ -119,6 +123,7 @@ impl Directory {
             store: Store::new(),
             next_rid: Vec::new(),
             rng: ChaCha20Rng::seed_from_u64(0),
+            sysvol: Default::default(),
         };
         provision::Provisioner {
             dir: &dir,

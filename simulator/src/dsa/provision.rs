@@ -184,6 +184,7 @@ fn chain(class: &str) -> &'static [&'static str] {
         "infrastructureUpdate" => &["top", "infrastructureUpdate"],
         "foreignSecurityPrincipal" => &["top", "foreignSecurityPrincipal"],
         "msKds-ProvServerConfiguration" => &["top", "msKds-ProvServerConfiguration"],
+        "groupPolicyContainer" => &["top", "container", "groupPolicyContainer"],
         _ => &["top", "container"],
     }
 }
@@ -467,6 +468,11 @@ impl Provisioner<'_> {
         .map(|(g, rdn)| format!("B:32:{g}:{rdn},{}", d.dn).into_bytes())
         .collect();
         head.set("wellKnownObjects", wko);
+        // The Default Domain Policy is linked to the domain (MS-GPOL 2.2.2: `[LDAP://dn;0]`).
+        head.set_str(
+            "gPLink",
+            format!("[LDAP://{};0]", super::gpo::container_dn(&d.dn)),
+        );
         self.insert(st, head);
 
         let users = self.container(st, &d.dn, "Users", "container", true);
@@ -625,8 +631,39 @@ impl Provisioner<'_> {
         self.dir
             .apply_password(&mut dc, &d.realm, secret.as_bytes(), self.dir.clock.now());
         self.insert(st, dc);
+        self.default_domain_policy(st, d, &system);
         st.next_rid.push(super::provision::FIRST_FREE_RID);
         Ok(())
+    }
+
+    /// CN=Policies and the Default Domain Policy: its container (MS-ADTS 6.1.1.2.x; MS-GPOL
+    /// 2.3) and its template in SYSVOL with the default Kerberos policy ([`super::gpo`]). The
+    /// version a new domain's policy carries (3, container and GPT.INI alike) is inferred.
+    fn default_domain_policy(&mut self, st: &mut super::DirState, d: &DomainInfo, system: &Dn) {
+        use super::gpo;
+        const VERSION: u32 = 3;
+        let policies = self.container(st, system, "Policies", "container", true);
+        let mut gpc = self.object(
+            st,
+            Some(&policies),
+            ("CN", gpo::DEFAULT_DOMAIN_POLICY),
+            "groupPolicyContainer",
+        );
+        gpc.set_str("displayName", "Default Domain Policy");
+        gpc.set_str("gPCFileSysPath", gpo::file_sys_path(&d.dns_name));
+        gpc.set_str("gPCFunctionalityVersion", "2");
+        gpc.set_str("gPCMachineExtensionNames", gpo::SECURITY_EXTENSIONS);
+        gpc.set_str("versionNumber", VERSION.to_string());
+        gpc.set_str("flags", "0");
+        gpc.set_str("isCriticalSystemObject", "TRUE");
+        gpc.set_str("showInAdvancedViewOnly", "TRUE");
+        self.insert(st, gpc);
+        st.sysvol.put(
+            gpo::gpt_tmpl_path(&d.dns_name),
+            gpo::KerberosPolicy::default().to_inf(),
+        );
+        st.sysvol
+            .put(gpo::gpt_ini_path(&d.dns_name), gpo::gpt_ini(VERSION));
     }
 
     fn configuration(&mut self, st: &mut super::DirState) -> DsResult<()> {

@@ -50,6 +50,7 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
         "service not found",
     ))?;
 
+    let rules = kdc.ticket_policy(&realm);
     let candidates = policy::client_reply_keys(&body.etypes, &client);
     if candidates.is_empty() {
         return Err(Refusal::new(
@@ -60,7 +61,8 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
 
     let (reply_etype, reply_key, pre_authenticated) = match req.padata(pa_type::PA_ENC_TIMESTAMP) {
         Some(pa) => {
-            let verified = verify_encrypted_timestamp(kdc, &pa.value, &client, &candidates, now.unix);
+            let verified =
+                verify_encrypted_timestamp(&pa.value, &client, &candidates, now.unix, rules.max_clock_skew);
             // A wrong key counts towards the lockout; a good one resets it (MS-KILE 3.3.5.6.1.1).
             match &verified {
                 Err(r) if r.code == code::KDC_ERR_PREAUTH_FAILED => {
@@ -117,13 +119,21 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq) -> Result<KdcRep, Refusal> {
     let (kdc_etype, kdc_key) =
         policy::ticket_key(&krbtgt).ok_or(Refusal::new(code::KRB_ERR_GENERIC, "krbtgt has no key"))?;
 
+    // MS-KILE 3.3.1: a TGT lives at most MaxTicketAge and renews until at most MaxRenewAge from
+    // now; a ticket straight from the AS exchange for another service (kinit -S, kadmin/changepw)
+    // is a service ticket, MaxServiceTicketAge.
+    let max_life = if service.is_krbtgt {
+        rules.max_ticket_age
+    } else {
+        rules.max_service_age
+    };
     let times = policy::lifetime(
         now.unix,
         body.till,
         body.rtime,
         body.kdc_options,
-        kdc.config().ticket_lifetime_seconds,
-        kdc.config().renew_lifetime_seconds,
+        max_life,
+        rules.max_renew_age,
         (None, None),
     );
     if times.endtime <= now.unix {
@@ -311,12 +321,13 @@ fn preauth_required_e_data(client: &KdcPrincipal, candidates: &[(Etype, &Kerbero
 /// PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2). The timestamp must decrypt first: a wrong password is
 /// PREAUTH_FAILED even from a skewed client; only a decrypted timestamp can be KRB_AP_ERR_SKEW
 /// (docs/notes/windows-behaviour.md row 17).
+/// `max_skew` is the domain policy's MaxClockSkew (MS-KILE 3.3.1).
 fn verify_encrypted_timestamp(
-    kdc: &Kdc,
     value: &[u8],
     client: &KdcPrincipal,
     candidates: &[(Etype, &KerberosKey)],
     now: i64,
+    max_skew: i64,
 ) -> Result<(Etype, KerberosKey), Refusal> {
     let enc = EncryptedData::decode(&mut super::der::DerReader::new(value))
         .map_err(|_| Refusal::new(code::KDC_ERR_PREAUTH_FAILED, "PA-ENC-TIMESTAMP malformed"))?;
@@ -340,7 +351,7 @@ fn verify_encrypted_timestamp(
         .map_err(|_| Refusal::new(code::KDC_ERR_PREAUTH_FAILED, "wrong key"))?;
     let ts = PaEncTsEnc::from_der(&plain)
         .map_err(|_| Refusal::new(code::KDC_ERR_PREAUTH_FAILED, "PA-ENC-TS-ENC malformed"))?;
-    if (ts.patimestamp - now).abs() > kdc.config().max_skew_seconds {
+    if (ts.patimestamp - now).abs() > max_skew {
         return Err(Refusal::new(
             code::KRB_AP_ERR_SKEW,
             "pre-auth timestamp outside the skew",

@@ -37,6 +37,13 @@ pub trait KdcDatabase: Send + Sync + 'static {
     /// account's lockout, a success resets the count (MS-KILE 3.3.5.6.1.1: the KDC updates
     /// badPwdCount as a password logon would). Optional: a database without lockout ignores it.
     fn record_preauth(&self, _realm: &str, _client: &KdcPrincipal, _success: bool) {}
+
+    /// The domain Kerberos policy of `realm` as it stands now (MS-KILE 3.3.3 and 3.3.4.1: the
+    /// KDC reads its configuration again on a change). Optional: `None` leaves the KDC's own
+    /// [`super::KdcConfig`] values.
+    fn ticket_policy(&self, _realm: &str) -> Option<super::policy::TicketPolicy> {
+        None
+    }
 }
 
 /// Why the directory's account-state rule keeps an account from getting tickets now

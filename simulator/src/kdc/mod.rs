@@ -32,7 +32,9 @@ use der::tag;
 use error::{code, ErrorContext, Refusal};
 use messages::{msg_type, KdcReq, PrincipalName};
 
-/// KDC policy. Defaults are Windows' Default Domain Policy (Kerberos Policy) values.
+/// KDC policy. Defaults are Windows' Default Domain Policy (Kerberos Policy) values; a
+/// database that holds the domain's policy ([`KdcDatabase::ticket_policy`], the directory's
+/// Default Domain Policy) overrides the four Kerberos Policy values.
 #[derive(Debug, Clone)]
 pub struct KdcConfig {
     /// "Maximum tolerance for computer clock synchronization": 5 minutes (docs/notes/windows-behaviour.md 16).
@@ -181,6 +183,18 @@ impl Kdc {
 
     pub(crate) fn db(&self) -> &dyn KdcDatabase {
         self.db.as_ref()
+    }
+
+    /// The Kerberos policy for a request to `realm`: the database's (the domain's Default
+    /// Domain Policy, read at every request so a change applies at once, MS-KILE 3.3.4.1), else
+    /// this KDC's configuration.
+    pub fn ticket_policy(&self, realm: &str) -> policy::TicketPolicy {
+        self.db.ticket_policy(realm).unwrap_or(policy::TicketPolicy {
+            max_ticket_age: Some(self.config.ticket_lifetime_seconds),
+            max_renew_age: Some(self.config.renew_lifetime_seconds),
+            max_service_age: Some(self.config.ticket_lifetime_seconds),
+            max_clock_skew: self.config.max_skew_seconds,
+        })
     }
 
     pub(crate) fn now(&self) -> Now {

@@ -107,6 +107,21 @@ pub fn client_reply_keys<'a>(requested: &[i32], client: &'a KdcPrincipal) -> Vec
     out
 }
 
+/// The domain Kerberos policy as the KDC applies it (MS-KILE 3.3.1: MaxTicketAge,
+/// MaxRenewAge, MaxServiceTicketAge, MaxClockSkew), in seconds; `None` is "never expires" (a
+/// setting of 0, Microsoft Learn "Maximum lifetime for service ticket").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketPolicy {
+    pub max_ticket_age: Option<i64>,
+    pub max_renew_age: Option<i64>,
+    pub max_service_age: Option<i64>,
+    pub max_clock_skew: i64,
+}
+
+/// The latest KerberosTime: GeneralizedTime has four-digit years (RFC 4120 §5.2.3). A ticket
+/// whose policy says "never expires" ends here.
+pub const KERBEROS_TIME_MAX: i64 = 253_402_300_799;
+
 /// Ticket end and renew times (RFC 4120 §3.1.3): the requested `till` (0 = 1970 means "as long
 /// as allowed", as Windows clients send it) capped by the lifetime policy.
 pub struct Lifetime {
@@ -114,18 +129,27 @@ pub struct Lifetime {
     pub renew_till: Option<i64>,
 }
 
+/// `now` plus a policy age, or the end of KerberosTime when the age is unlimited.
+fn limit(now: i64, age: Option<i64>) -> i64 {
+    age.map_or(KERBEROS_TIME_MAX, |a| now.saturating_add(a))
+        .min(KERBEROS_TIME_MAX)
+}
+
+/// `max_life` is MaxTicketAge for a TGT and MaxServiceTicketAge for a service ticket (MS-KILE
+/// 3.3.1); `max_renew` is MaxRenewAge; `caps` are the TGT's endtime and renew-till for a TGS
+/// request (RFC 4120 §3.3.3: a ticket never outlives the TGT that bought it).
 pub fn lifetime(
     now: i64,
     till: i64,
     rtime: Option<i64>,
     options: u32,
-    max_life: i64,
-    max_renew: i64,
+    max_life: Option<i64>,
+    max_renew: Option<i64>,
     caps: (Option<i64>, Option<i64>),
 ) -> Lifetime {
     let (end_cap, renew_cap) = caps;
     let requested_end = if till <= 0 { i64::MAX } else { till };
-    let mut endtime = requested_end.min(now.saturating_add(max_life));
+    let mut endtime = requested_end.min(limit(now, max_life));
     if let Some(cap) = end_cap {
         endtime = endtime.min(cap);
     }
@@ -137,7 +161,7 @@ pub fn lifetime(
             (true, _) => i64::MAX,
             (false, _) => requested_end,
         };
-        let mut r = asked.min(now.saturating_add(max_renew));
+        let mut r = asked.min(limit(now, max_renew));
         if let Some(cap) = renew_cap {
             r = r.min(cap);
         }
@@ -214,7 +238,7 @@ mod tests {
 
     #[test]
     fn lifetimes_are_capped() {
-        let l = lifetime(1000, 0, None, 0, 36_000, 604_800, (None, None));
+        let l = lifetime(1000, 0, None, 0, Some(36_000), Some(604_800), (None, None));
         assert_eq!(l.endtime, 37_000);
         assert!(l.renew_till.is_none());
         let l = lifetime(
@@ -222,8 +246,8 @@ mod tests {
             999_999,
             None,
             kdc_option::RENEWABLE_OK,
-            36_000,
-            604_800,
+            Some(36_000),
+            Some(604_800),
             (None, None),
         );
         assert_eq!((l.endtime, l.renew_till), (37_000, Some(605_800)));
@@ -232,10 +256,15 @@ mod tests {
             2000,
             Some(5000),
             kdc_option::RENEWABLE,
-            36_000,
-            604_800,
+            Some(36_000),
+            Some(604_800),
             (Some(1500), Some(4000)),
         );
         assert_eq!((l.endtime, l.renew_till), (1500, Some(4000)));
+        // MaxTicketAge 0: the ticket lasts what was asked, or to the end of KerberosTime.
+        let l = lifetime(1000, 0, None, 0, None, None, (None, None));
+        assert_eq!(l.endtime, KERBEROS_TIME_MAX);
+        let l = lifetime(1000, 9000, None, 0, None, None, (None, None));
+        assert_eq!(l.endtime, 9000);
     }
 }

@@ -86,10 +86,17 @@ impl ReplayCache {
     /// request when retransmissions of the identical request are legitimate (the KDC over UDP
     /// and TCP); `None` where every repeat is a replay (an LDAP bind).
     pub fn check(&self, key: &ReplayKey, request: Option<&[u8]>, now: i64) -> Verdict {
+        self.check_within(key, request, now, self.window)
+    }
+
+    /// [`ReplayCache::check`] with the skew read now rather than at construction: the KDC's
+    /// MaxClockSkew comes from the domain's Kerberos policy, which can change while it runs
+    /// (MS-KILE 3.3.4.1).
+    pub fn check_within(&self, key: &ReplayKey, request: Option<&[u8]>, now: i64, window: i64) -> Verdict {
         let id = key.digest();
         let request = request.map(|r| -> [u8; 32] { Sha256::digest(r).into() });
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.expire(now, self.window);
+        inner.expire(now, window.max(0));
         if let Some(seen) = inner.seen.get(&id) {
             return match (seen.request, request) {
                 (Some(a), Some(b)) if a == b => Verdict::Retransmission,

@@ -21,10 +21,12 @@ use super::Kdc;
 pub(super) fn handle(kdc: &Kdc, req: &KdcReq, request: &[u8]) -> Result<KdcRep, Refusal> {
     let body = &req.req_body;
     let now = kdc.now();
-    let skew = kdc.config().max_skew_seconds;
     let realm = kdc
         .served_realm(&body.realm)
         .ok_or(Refusal::new(code::KDC_ERR_WRONG_REALM, "realm not served"))?;
+    // The domain's Kerberos policy as it stands now (MS-KILE 3.3.1, 3.3.4.1).
+    let rules = kdc.ticket_policy(&realm);
+    let skew = rules.max_clock_skew;
     let unsupported = kdc_option::ENC_TKT_IN_SKEY | kdc_option::CNAME_IN_ADDL_TKT | kdc_option::VALIDATE;
     if body.kdc_options & unsupported != 0 {
         // User-to-user, S4U2proxy and postdated-ticket validation are not simulated.
@@ -95,7 +97,11 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq, request: &[u8]) -> Result<KdcRep, 
         ctime: authenticator.ctime,
         cusec: authenticator.cusec,
     };
-    if kdc.replay_cache().check(&replay_key, Some(request), now.unix) == Verdict::Replay {
+    if kdc
+        .replay_cache()
+        .check_within(&replay_key, Some(request), now.unix, skew)
+        == Verdict::Replay
+    {
         return Err(Refusal::new(code::KRB_AP_ERR_REPEAT, "authenticator replayed"));
     }
 
@@ -149,13 +155,20 @@ pub(super) fn handle(kdc: &Kdc, req: &KdcReq, request: &[u8]) -> Result<KdcRep, 
             tgt.renew_till,
         )
     } else {
+        // MS-KILE 3.3.1: a service ticket lives at most MaxServiceTicketAge, a TGT asked of
+        // the TGS MaxTicketAge; neither outlives the TGT (RFC 4120 §3.3.3).
+        let max_life = if service.is_krbtgt {
+            rules.max_ticket_age
+        } else {
+            rules.max_service_age
+        };
         let times = policy::lifetime(
             now.unix,
             body.till,
             body.rtime,
             body.kdc_options,
-            kdc.config().ticket_lifetime_seconds,
-            kdc.config().renew_lifetime_seconds,
+            max_life,
+            rules.max_renew_age,
             (Some(tgt.endtime), tgt.renew_till),
         );
         (

@@ -36,9 +36,6 @@ pub struct ServerContext {
     pub policies: Arc<crate::ldap::bind::policy::LivePolicies>,
     /// The DC certificate's channel binding.
     pub channel_binding: crate::ldap::bind::channel_binding::ChannelBinding,
-    /// The Kerberos policy's maximum clock skew, which AP-REQs in binds are held to as the KDC
-    /// holds its requests (`--max-skew-minutes`).
-    pub max_skew_seconds: i64,
     /// Authenticators of AP-REQs already accepted by this DC's LDAP service (RFC 4120 §3.2.3).
     pub replay: Arc<ReplayCache>,
 }
@@ -70,7 +67,6 @@ impl ServerContext {
             service_keys,
             policies: Default::default(),
             channel_binding: Default::default(),
-            max_skew_seconds: 300,
             replay: Arc::new(ReplayCache::new(300, crate::kdc::replay::DEFAULT_CAPACITY)),
         }
     }

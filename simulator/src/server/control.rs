@@ -17,7 +17,9 @@
 //! {…}, "positional": […], "host": "WEB01", "as": "CORP\\alice"}`: one ActiveDirectory-module
 //! cmdlet, answered `{"output": […], "warnings": […]}` or 422 with the PowerShell error record
 //! in `error_record`), `GET hosts`, `POST hosts/{name}/klist-purge`, `POST hosts/{name}/restart`,
-//! `GET events[?after=N]` (the DC's KdsSvc operational events). Errors are `{"error": "…"}` with
+//! `GET events[?after=N]` (the DC's KdsSvc operational events), `GET domains/{d}/kerberos-policy`
+//! and `PUT domains/{d}/kerberos-policy` (`{"MaxTicketAge": 1, …}`: the Default Domain Policy's
+//! [Kerberos Policy] in MS-GPSB 2.2.2's names and units, honoured by the KDC at once). Errors are `{"error": "…"}` with
 //! a 4xx status.
 
 use std::net::{IpAddr, SocketAddr};
@@ -160,6 +162,10 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/reset", post(post_reset))
         .route("/v1/sdprop", post(post_sdprop))
         .route("/v1/policies", get(get_policies).put(put_policies))
+        .route(
+            "/v1/domains/{domain}/kerberos-policy",
+            get(get_kerberos_policy).put(put_kerberos_policy),
+        )
         .route("/v1/cmdlets", get(list_cmdlets))
         .route("/v1/cmdlets/{name}", post(post_cmdlet))
         .route("/v1/hosts", get(list_hosts))
@@ -605,6 +611,52 @@ async fn put_policies(State(s): State<ControlState>, body: Bytes) -> ApiResult<J
         "bind policies changed"
     );
     Ok(Json(policies.to_json()))
+}
+
+/// The domain a path names: its DNS name (or realm) or NetBIOS name, case-insensitive.
+fn domain_index(s: &ControlState, name: &str) -> ApiResult<usize> {
+    s.dir
+        .forest
+        .domain_by_name(name)
+        .map(|d| d.index)
+        .ok_or_else(|| ApiError::not_found(format!("no domain {name:?} in this forest")))
+}
+
+fn kerberos_policy_json(s: &ControlState, domain: usize) -> Value {
+    let mut v = s.dir.kerberos_policy(domain).to_json();
+    v["domain"] = json!(s.dir.forest.domains[domain].dns_name);
+    v["gpo"] = json!(crate::dsa::gpo::DEFAULT_DOMAIN_POLICY);
+    v
+}
+
+/// The domain's Kerberos policy: its Default Domain Policy's [Kerberos Policy] section
+/// (MS-GPSB 2.2.2 names and units: hours, days, minutes, minutes).
+async fn get_kerberos_policy(
+    State(s): State<ControlState>,
+    Path(domain): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let d = domain_index(&s, &domain)?;
+    Ok(Json(kerberos_policy_json(&s, d)))
+}
+
+/// Changes the settings the body names (`{"MaxTicketAge": 1, "MaxServiceAge": 30}`), as the
+/// domain's Administrator edits the GPO; the KDC applies them at its next request. A value
+/// out of MS-GPSB's ranges is 400 and changes nothing.
+async fn put_kerberos_policy(
+    State(s): State<ControlState>,
+    Path(domain): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let d = domain_index(&s, &domain)?;
+    let changes: serde_json::Map<String, Value> = parse_json(&body)?;
+    let policy = s
+        .dir
+        .kerberos_policy(d)
+        .changed_by(&changes)
+        .map_err(ApiError::bad_request)?;
+    s.dir.set_kerberos_policy(&Caller::system(), d, policy)?;
+    tracing::info!(domain = %s.dir.forest.domains[d].dns_name, ?policy, "Kerberos policy changed");
+    Ok(Json(kerberos_policy_json(&s, d)))
 }
 
 async fn list_cmdlets() -> Json<Value> {

@@ -11,11 +11,13 @@ use thiserror::Error;
 use crate::auth::gss_krb5::ServiceKeys;
 use crate::clock::NtTime;
 use crate::dsa::account_state::{AccountState, KerberosVerdict};
+use crate::dsa::gpo::KerberosPolicy;
 use crate::dsa::{spn, token, DirState, Directory, DomainInfo};
 use crate::kdc::crypto::{ETYPE_AES128, ETYPE_AES256, ETYPE_RC4_HMAC};
 use crate::kdc::keytab::{entries_for_principal, write_keytab, KeytabError};
 use crate::kdc::krb5conf::{render_with, RealmKdcs};
 use crate::kdc::messages::PrincipalName;
+use crate::kdc::policy::TicketPolicy;
 use crate::kdc::{KdcDatabase, KdcPrincipal, KerberosKey, LogonRestriction, PrincipalLookup};
 use crate::model::{AccountSecrets, Entry, EntryId};
 use crate::security::Sid;
@@ -249,6 +251,23 @@ impl KdcDatabase for DirectoryKdcDb {
         realm
             .eq_ignore_ascii_case(&self.domain().realm)
             .then(|| self.domain().dc_name.to_uppercase())
+    }
+
+    fn ticket_policy(&self, realm: &str) -> Option<TicketPolicy> {
+        realm
+            .eq_ignore_ascii_case(&self.domain().realm)
+            .then(|| ticket_policy_of(&self.dir.kerberos_policy(self.domain)))
+    }
+}
+
+/// The Default Domain Policy's [Kerberos Policy] section (MS-GPSB 2.2.2, in hours, days and
+/// minutes) as the KDC's abstract data model holds it (MS-KILE 3.3.1, in seconds).
+pub fn ticket_policy_of(p: &KerberosPolicy) -> TicketPolicy {
+    TicketPolicy {
+        max_ticket_age: p.max_ticket_seconds(),
+        max_renew_age: p.max_renew_seconds(),
+        max_service_age: p.max_service_seconds(),
+        max_clock_skew: p.max_clock_skew_seconds(),
     }
 }
 

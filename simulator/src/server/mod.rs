@@ -60,8 +60,13 @@ pub struct ServerConfig {
     /// else 127.0.0.1 (the API is unauthenticated and hands out keys: `--listen 0.0.0.0` does
     /// not expose it).
     pub control_listen: Option<IpAddr>,
-    /// KDC policy (clock skew tolerance, ticket lifetimes, transport limits).
+    /// KDC transport limits, and the Kerberos policy for a database without one (the
+    /// directory's domains have theirs: their Default Domain Policy, `dsa::gpo`).
     pub kdc: KdcConfig,
+    /// MaxClockSkew (minutes) written into every domain's Default Domain Policy at start,
+    /// before the fixtures, so a reset keeps it (`--max-skew-minutes`); `None` keeps the
+    /// forest's own.
+    pub max_clock_skew_minutes: Option<u32>,
     /// Where the CA certificate (and exports) are written; `None` makes a temporary directory.
     pub state_dir: Option<PathBuf>,
     /// The only directory the control API writes snapshot files into (`None`: the state
@@ -98,6 +103,7 @@ impl Default for ServerConfig {
             dns_port: 0,
             control_listen: None,
             kdc: KdcConfig::default(),
+            max_clock_skew_minutes: None,
             state_dir: None,
             snapshot_dir: None,
             limits: ConnectionLimits::default(),
@@ -220,6 +226,8 @@ pub enum StartError {
     DataDir(#[from] crate::store::durable::DataDirError),
     #[error("data directory {0} already holds a forest: --from-snapshot only seeds a new data directory")]
     DataDirNotEmpty(PathBuf),
+    #[error("cannot set the Kerberos policy: {0}")]
+    Policy(crate::dsa::DsError),
 }
 
 async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, StartError> {
@@ -415,6 +423,16 @@ impl RunningForest {
             }
             _ => &config.fixtures,
         };
+        if let Some(minutes) = config.max_clock_skew_minutes {
+            for d in 0..dir.forest.domains.len() {
+                let policy = crate::dsa::gpo::KerberosPolicy {
+                    max_clock_skew_minutes: minutes,
+                    ..dir.kerberos_policy(d)
+                };
+                dir.set_kerberos_policy(&crate::dsa::Caller::system(), d, policy)
+                    .map_err(StartError::Policy)?;
+            }
+        }
         for path in fixtures {
             let n = crate::dsa::fixtures::apply_file(&dir, path).map_err(|error| StartError::Fixture {
                 path: path.clone(),
@@ -690,7 +708,6 @@ impl RunningForest {
                 domain_urls: domain_urls.clone(),
                 policies: policies.clone(),
                 channel_binding,
-                max_skew_seconds: config.kdc.max_skew_seconds,
                 replay: replay[d.index].clone(),
             };
             tasks.push(tokio::spawn(ldap::serve(
@@ -722,7 +739,6 @@ impl RunningForest {
             domain_urls,
             policies: policies.clone(),
             channel_binding,
-            max_skew_seconds: config.kdc.max_skew_seconds,
             replay: replay[0].clone(),
         };
         let gcs_url = url("ldaps", addr(&gcs));

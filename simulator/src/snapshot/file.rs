@@ -17,6 +17,7 @@
 //!   "clock": {"frozen": true, "ticks": 134120808000000000, "now": "2026-01-05T10:00:00Z"},
 //!   "rid_pools": [1105],
 //!   "rng": {"seed": "<64 hex>", "stream": 0, "word_pos": "1234"},
+//!   "sysvol": {"corp.example.test/Policies/{31B2F340-…}/GPT.INI": "[General]\r\nVersion=3\r\n", …},
 //!   "store": {"next_id": 200, "usn": 5000, "entries": [
 //!     {"id": 7, "parent": 3, "dn": "CN=alice,CN=Users,…",
 //!      "attrs": [{"name": "cn", "values": ["alice"]}, {"name": "objectSid", "values": [{"base64": "AQUAAA…"}]}],
@@ -36,6 +37,9 @@
 //!   clients expect); `now` is informational.
 //! * Attribute values are JSON strings when they are UTF-8, else `{"base64": …}`; `links` hold
 //!   entry ids (AD's DNTs), which is why `id` and `next_id` are kept.
+//! * `sysvol` holds the DCs' SYSVOL files by path below the share, as text (the Default
+//!   Domain Policy's GptTmpl.inf with the Kerberos policy, `dsa::gpo`); a file without it
+//!   (written before SYSVOL was modelled) restores with the policies' defaults.
 //! * `rng` is the ChaCha20 state (key, stream, word position), so SIDs, GUIDs and generated
 //!   secrets drawn after a restore are the ones the original forest would have drawn.
 //!
@@ -142,6 +146,7 @@ pub(crate) fn content_json(dir: &Directory, snap: &Snapshot, with_entries: bool)
             stream: st.rng.get_stream(),
             word_pos: st.rng.get_word_pos().to_string(),
         },
+        sysvol: st.sysvol.files(),
         store: StoreOut {
             next_id: st.store.next_id(),
             usn: st.store.highest_usn(),
@@ -379,6 +384,7 @@ fn decode_content(file: ContentIn) -> Result<SavedForest, SnapshotFileError> {
             store,
             next_rid: file.rid_pools,
             rng,
+            sysvol: crate::dsa::gpo::Sysvol::from_files(file.sysvol),
         },
     })
 }
@@ -399,6 +405,7 @@ struct ContentRef<'a> {
     clock: ClockOut,
     rid_pools: Vec<u32>,
     rng: RngOut,
+    sysvol: &'a BTreeMap<String, String>,
     store: StoreOut<'a>,
 }
 
@@ -411,6 +418,9 @@ struct ContentIn {
     clock: ClockOut,
     rid_pools: Vec<u32>,
     rng: RngOut,
+    /// Absent from files written before SYSVOL was modelled: the policies' defaults apply.
+    #[serde(default)]
+    sysvol: BTreeMap<String, String>,
     store: StoreIn,
 }
 

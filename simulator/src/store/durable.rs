@@ -75,6 +75,7 @@ struct Counters {
     clock: crate::clock::ClockSetting,
     next_rid: Vec<u32>,
     rng: ([u8; 32], u64, u128),
+    sysvol: crate::dsa::gpo::Sysvol,
     next_id: u64,
     usn: u64,
 }
@@ -85,6 +86,7 @@ impl Counters {
             clock: dir.clock.setting(),
             next_rid: st.next_rid.clone(),
             rng: (st.rng.get_seed(), st.rng.get_stream(), st.rng.get_word_pos()),
+            sysvol: st.sysvol.clone(),
             next_id: st.store.next_id(),
             usn: st.store.highest_usn(),
         }

@@ -206,6 +206,24 @@ impl Run<'_> {
                 obs.value = Some(id);
                 Ok(obs)
             }
+            Action::KerberosPolicy { domain, changes } => {
+                let map: serde_json::Map<String, serde_json::Value> = changes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), (*v).into()))
+                    .collect();
+                let now = self.backend.set_kerberos_policy(domain.as_deref(), &map).await?;
+                let text: Vec<String> = changes.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                let mut obs = Observed::new(
+                    Kind::Control,
+                    format!(
+                        "Kerberos policy of {}: {}",
+                        domain.as_deref().unwrap_or("the root domain"),
+                        text.join(", ")
+                    ),
+                );
+                obs.value = Some(now);
+                Ok(obs)
+            }
             Action::Restore(name) => {
                 self.backend.restore(name).await?;
                 let now = self.backend.now().await?;

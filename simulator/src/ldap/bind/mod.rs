@@ -276,14 +276,18 @@ fn ntlm_challenge(ctx: &ServerContext, tls: bool, negotiate: &[u8]) -> Option<(N
 fn accept_ap_req(ctx: &ServerContext, tls: bool, token: &[u8]) -> Result<KrbAccepted, ApError> {
     let policy = AcceptPolicy {
         now: ctx.dir.clock.now().unix_seconds(),
-        max_skew: ctx.max_skew_seconds,
+        // The domain's MaxClockSkew, as the KDC holds its requests to it (MS-KILE 3.3.1).
+        max_skew: ctx.dir.kerberos_policy(ctx.domain).max_clock_skew_seconds(),
         channel_binding: ctx.policies.get().channel_binding,
         expected_channel_binding: ctx.channel_binding.expected(tls),
     };
     let accepted = crate::auth::gss_krb5::accept_sec_context(token, ctx.service_keys.as_ref(), &policy)?;
     // RFC 4120 §3.2.3: an authenticator accepted once is refused again (KRB_AP_ERR_REPEAT),
     // on this connection or another; a bind has no retransmissions.
-    match ctx.replay.check(&accepted.replay_key, None, policy.now) {
+    match ctx
+        .replay
+        .check_within(&accepted.replay_key, None, policy.now, policy.max_skew)
+    {
         Verdict::Fresh => Ok(accepted),
         _ => Err(ApError {
             code: crate::kdc::error::code::KRB_AP_ERR_REPEAT,
