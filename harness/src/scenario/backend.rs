@@ -242,6 +242,7 @@ impl Backend {
                     .map(|r| r.text())
                     .map_err(|e| failed(call, e))
             }
+            Backend::Peer => Err(not_on_peer("change its Kerberos policy through a control API")),
         }
     }
 

@@ -351,6 +351,9 @@ pub fn adsim_only(action: &Action) -> Option<&'static str> {
         Action::AddKdsRootKey(_) => Some("adds a KDS root key through adsim's control API"),
         Action::Snapshot(_) => Some("takes an adsim snapshot"),
         Action::Restore(_) => Some("restores an adsim snapshot"),
+        Action::KerberosPolicy { .. } => Some(
+            "changes the domain's Kerberos policy through adsim's control API (a real DC reads it from the Default Domain Policy in SYSVOL)",
+        ),
         _ => None,
     }
 }
