@@ -15,8 +15,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::ldap_limits::{
-    addr, bound_session, context, cookie_of, forest, last_result, message, op_and_code, read_pdu,
-    request, root_dse, simple_bind, tlv, USERS,
+    addr, bound_session, context, cookie_of, forest, last_result, message, op_and_code, read_pdu, request,
+    root_dse, simple_bind, tlv, USERS,
 };
 
 /// `n` containers below a new OU (cheap entries, so that the test's forest is quick to fill);
@@ -70,7 +70,8 @@ fn a_paged_search_keeps_a_position_not_its_results() {
     let ctx = context();
     let ou = fill(&ctx.dir, 1500);
     let mut session = bound_session(&ctx, PagedLimits::default());
-    let paged = |size: i32, cookie: Vec<u8>| vec![ResponseControl::PagedResults { size, cookie }.to_control()];
+    let paged =
+        |size: i32, cookie: Vec<u8>| vec![ResponseControl::PagedResults { size, cookie }.to_control()];
     let first = session.handle(&ctx, request(2, one_level(&ou, "(cn=*)"), paged(10, vec![])));
     assert_eq!(entries(&first.responses).len(), 10);
     let (sets, bytes) = session.paged_results_held();
@@ -80,7 +81,10 @@ fn a_paged_search_keeps_a_position_not_its_results() {
     let mut cookie = cookie_of(&first.responses);
     let mut msgid = 3;
     while !cookie.is_empty() {
-        let page = session.handle(&ctx, request(msgid, one_level(&ou, "(cn=*)"), paged(5000, cookie)));
+        let page = session.handle(
+            &ctx,
+            request(msgid, one_level(&ou, "(cn=*)"), paged(5000, cookie)),
+        );
         assert_eq!(last_result(&page.responses).0, 0);
         let got = entries(&page.responses);
         assert!(got.len() <= MAX_PAGE_SIZE, "{} entries in a page", got.len());
@@ -156,9 +160,13 @@ async fn another_connection_is_answered_while_a_large_search_runs() {
     let mut a = TcpStream::connect(&ldap).await.unwrap();
     let mut b = TcpStream::connect(&ldap).await.unwrap();
     for s in [&mut a, &mut b] {
-        s.write_all(&simple_bind(1, &admin, adsim_simulator::dsa::forest::DEFAULT_ADMIN_PASSWORD))
-            .await
-            .unwrap();
+        s.write_all(&simple_bind(
+            1,
+            &admin,
+            adsim_simulator::dsa::forest::DEFAULT_ADMIN_PASSWORD,
+        ))
+        .await
+        .unwrap();
         assert_eq!(op_and_code(&read_pdu(s, wait).await.unwrap()), (0x61, Some(0)));
     }
     let either = tlv(0xa1, &[cn_is("c00000"), cn_is("c01499")].concat());
@@ -168,7 +176,10 @@ async fn another_connection_is_answered_while_a_large_search_runs() {
 
     b.write_all(&root_dse(2, 0)).await.unwrap();
     assert_eq!(op_and_code(&read_pdu(&mut b, wait).await.unwrap()).0, 0x64);
-    assert_eq!(op_and_code(&read_pdu(&mut b, wait).await.unwrap()), (0x65, Some(0)));
+    assert_eq!(
+        op_and_code(&read_pdu(&mut b, wait).await.unwrap()),
+        (0x65, Some(0))
+    );
     // A's search is still running: nothing of its rest is waiting in A's socket.
     let mut probe = [0u8; 1];
     assert!(
@@ -177,5 +188,8 @@ async fn another_connection_is_answered_while_a_large_search_runs() {
     );
     let last = read_pdu(&mut a, wait).await.unwrap();
     assert_eq!(op_and_code(&last).0, 0x64);
-    assert_eq!(op_and_code(&read_pdu(&mut a, wait).await.unwrap()), (0x65, Some(0)));
+    assert_eq!(
+        op_and_code(&read_pdu(&mut a, wait).await.unwrap()),
+        (0x65, Some(0))
+    );
 }

@@ -410,7 +410,10 @@ fn streamed_files_are_the_encoded_bytes_and_are_checked_alike() {
     assert_eq!(fixtures::export(&back), fixtures::export(&dir));
 
     let damaged = tmp.join("damaged.json");
-    let expect = format!("snapshot file {} is corrupt: checksum mismatch", damaged.display());
+    let expect = format!(
+        "snapshot file {} is corrupt: checksum mismatch",
+        damaged.display()
+    );
     let text = String::from_utf8(bytes.clone()).unwrap();
     let flip_at = text.find(SD_VALUE).unwrap() + SD_VALUE.len() + 8;
     let mut flipped = bytes.clone();

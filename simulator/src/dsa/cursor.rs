@@ -50,7 +50,10 @@ enum Walk {
     /// A walk of the tree below some roots, parents before children (pre-order), children in
     /// the store's order (ascending ids). Each level keeps its parent and the last child
     /// visited: O(depth) state.
-    Tree { roots: VecDeque<Root>, stack: Vec<Level> },
+    Tree {
+        roots: VecDeque<Root>,
+        stack: Vec<Level>,
+    },
     /// The postings of an indexed equality, in ascending id order, after `after`.
     Indexed {
         attr: String,

@@ -12,9 +12,9 @@ use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, Req
 use super::controls::{RequestControl, ResponseControl, SortKey};
 use super::rootdse::{OID_STARTTLS, OID_WHOAMI};
 use crate::auth::gss_krb5::ServiceKeys;
+use crate::dsa::cursor::SearchCursor;
 use crate::dsa::error::code;
 use crate::dsa::request::{ModOp, Modification, Scope, SearchEntry, SearchRequest, View};
-use crate::dsa::cursor::SearchCursor;
 use crate::dsa::{Caller, Directory, DsError};
 use crate::kdc::replay::ReplayCache;
 
@@ -603,7 +603,12 @@ impl Session {
             vec![search_done(msgid, err_result(e), vec![])]
         };
         if let Some(keys) = &job.gathering {
-            match job.results.cursor.as_mut().map(|c| ctx.dir.search_step(c, usize::MAX)) {
+            match job
+                .results
+                .cursor
+                .as_mut()
+                .map(|c| ctx.dir.search_step(c, usize::MAX))
+            {
                 Some(Ok(got)) => job.results.ready.extend(got),
                 Some(Err(e)) => return failed(job, e),
                 None => {}
@@ -673,7 +678,8 @@ impl Session {
                     msgid,
                     bytes: 0,
                 };
-                state.bytes = state.results.weight() + state.references.iter().map(String::len).sum::<usize>();
+                state.bytes =
+                    state.results.weight() + state.references.iter().map(String::len).sum::<usize>();
                 self.keep(n, state);
                 n.to_be_bytes().to_vec()
             };

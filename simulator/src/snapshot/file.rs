@@ -353,7 +353,10 @@ pub fn read(path: &Path) -> Result<SavedForest, SnapshotFileError> {
     let len = f.metadata().map_err(io)?.len();
     let head_len = V2_HEAD.len() + 64 + CONTENT_KEY.len();
     let mut head = Vec::with_capacity(head_len);
-    (&mut f).take(head_len as u64).read_to_end(&mut head).map_err(io)?;
+    (&mut f)
+        .take(head_len as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
     if !head.starts_with(V2_PREFIX) {
         let mut bytes = head;
         f.read_to_end(&mut bytes).map_err(io)?;
@@ -404,7 +407,8 @@ pub fn read(path: &Path) -> Result<SavedForest, SnapshotFileError> {
         return Err(corrupt("checksum mismatch"));
     }
     let parsed: ContentIn =
-        serde_json::from_reader(content(&mut f, head_len as u64, content_len).map_err(io)?).map_err(|e| malformed(e.to_string()))?;
+        serde_json::from_reader(content(&mut f, head_len as u64, content_len).map_err(io)?)
+            .map_err(|e| malformed(e.to_string()))?;
     decode_content(parsed)
 }
 
