@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Paged search of N users while another client loops rootDSE reads, then a snapshot file (issue 12).
-Usage: measure.py ADSIM_BINARY N PORT_BASE. Prints one JSON line."""
+Usage: scripts/bench-paged.py ADSIM_BINARY N PORT_BASE. Prints one JSON line."""
 import json, os, subprocess, sys, tempfile, threading, time
 import ldap3
 
