@@ -188,7 +188,10 @@ fn table_rows(adsim: &Target, mit: Option<&Target>, mit_no_last_success: Option<
         if matches!(exchange, Exchange::As) {
             rows.push(
                 Row::new(
-                    format!("{} (MIT with `disable_last_success = true`)", what(*exchange, *n)),
+                    format!(
+                        "{} (MIT with `disable_last_success` and `disable_lockout`)",
+                        what(*exchange, *n)
+                    ),
                     "exch/s",
                     0,
                     Better::Higher,
@@ -289,7 +292,7 @@ fn main() -> Result<()> {
     for (variant, kdc) in &mit_kdcs {
         let (name, as_only) = match variant {
             mit::Variant::Stock => ("MIT", false),
-            mit::Variant::NoLastSuccess => ("MIT (disable_last_success)", true),
+            mit::Variant::NoLastSuccess => ("MIT (no last success, no lockout)", true),
         };
         let mut target = Target::new(name, Kdc { addr: kdc.addr }, &users, Box::new(|| kdc.log_tail()))?;
         target.as_only = as_only;
@@ -298,7 +301,11 @@ fn main() -> Result<()> {
     measure_all(&mut targets, &settings)?;
 
     let by_name = |name: &str| targets.iter().find(|t| t.name == name);
-    let rows = table_rows(&targets[0], by_name("MIT"), by_name("MIT (disable_last_success)"));
+    let rows = table_rows(
+        &targets[0],
+        by_name("MIT"),
+        by_name("MIT (no last success, no lockout)"),
+    );
     let context = run_context(&settings, tools.as_ref(), &targets);
     notes.push(format!(
         "the whole benchmark took {:.0} s",

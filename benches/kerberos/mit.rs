@@ -61,7 +61,8 @@ pub enum Variant {
     /// MIT's defaults: after each successful pre-authenticated AS exchange the KDC writes the
     /// principal's "last successful authentication" time to its database.
     Stock,
-    /// `disable_last_success = true` in [dbmodules] (kdc.conf(5)): no write per AS exchange.
+    /// `disable_last_success = true` and `disable_lockout = true` in [dbmodules] (kdc.conf(5)):
+    /// no write per AS exchange, neither on success nor for lockout bookkeeping.
     NoLastSuccess,
 }
 
@@ -110,6 +111,7 @@ fn kdc_conf(dir: &Path, realm: &str, addr: SocketAddr, variant: Variant) -> Stri
  {realm} = {{
   db_library = db2
   disable_last_success = {last_success}
+  disable_lockout = {last_success}
  }}
 
 [logging]

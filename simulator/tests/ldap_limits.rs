@@ -24,9 +24,9 @@ use ldap3_proto::proto::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const USERS: &str = "CN=Users,DC=corp,DC=example,DC=test";
+pub(crate) const USERS: &str = "CN=Users,DC=corp,DC=example,DC=test";
 
-fn config() -> ForestConfig {
+pub(crate) fn config() -> ForestConfig {
     ForestConfig {
         seed: Some(13),
         start_time: NtTime::parse_rfc3339("2026-01-05T10:00:00Z"),
@@ -34,7 +34,7 @@ fn config() -> ForestConfig {
     }
 }
 
-fn context() -> ServerContext {
+pub(crate) fn context() -> ServerContext {
     let dir = Directory::provision(&config()).unwrap();
     let keys = Arc::new(adsim_simulator::server::kdc::DirectoryKdcDb::new(dir.clone(), 0));
     ServerContext {
@@ -43,7 +43,7 @@ fn context() -> ServerContext {
     }
 }
 
-fn request(msgid: i32, op: RequestOp, controls: Vec<Control>) -> LdapRequest {
+pub(crate) fn request(msgid: i32, op: RequestOp, controls: Vec<Control>) -> LdapRequest {
     LdapRequest { msgid, op, controls }
 }
 
@@ -60,7 +60,7 @@ fn search(base: &str, scope: LdapSearchScope, filter: &str) -> RequestOp {
     })
 }
 
-fn bound_session(ctx: &ServerContext, limits: PagedLimits) -> Session {
+pub(crate) fn bound_session(ctx: &ServerContext, limits: PagedLimits) -> Session {
     let mut session = Session::with_paged_limits(true, limits);
     let bind = RequestOp::Bind(BindRequest {
         version: 3,
@@ -73,7 +73,7 @@ fn bound_session(ctx: &ServerContext, limits: PagedLimits) -> Session {
 }
 
 /// The result of the last response (the one that ends the operation).
-fn last_result(responses: &[LdapResponse]) -> (u32, String, String) {
+pub(crate) fn last_result(responses: &[LdapResponse]) -> (u32, String, String) {
     let r = responses.last().and_then(|r| r.result()).expect("a result");
     (
         r.code,
@@ -196,7 +196,7 @@ fn start_paged(session: &mut Session, ctx: &ServerContext, msgid: i32) -> Vec<u8
     cookie_of(&out.responses)
 }
 
-fn cookie_of(responses: &[LdapResponse]) -> Vec<u8> {
+pub(crate) fn cookie_of(responses: &[LdapResponse]) -> Vec<u8> {
     let done = responses.last().unwrap();
     assert_eq!(done.result().unwrap().code, 0);
     match RequestControl::decode(&done.controls[0]) {
@@ -287,7 +287,7 @@ fn paged_results_kept_are_capped_in_bytes_but_the_newest_search_always_works() {
 
 // ---- sockets ---------------------------------------------------------------------------------
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
@@ -300,11 +300,11 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-fn message(msgid: u8, op: Vec<u8>) -> Vec<u8> {
+pub(crate) fn message(msgid: u8, op: Vec<u8>) -> Vec<u8> {
     tlv(0x30, &[tlv(0x02, &[msgid]), op].concat())
 }
 
-fn simple_bind(msgid: u8, name: &str, password: &str) -> Vec<u8> {
+pub(crate) fn simple_bind(msgid: u8, name: &str, password: &str) -> Vec<u8> {
     let op = [
         tlv(0x02, &[3]),
         tlv(0x04, name.as_bytes()),
@@ -316,7 +316,7 @@ fn simple_bind(msgid: u8, name: &str, password: &str) -> Vec<u8> {
 
 /// A base search of the rootDSE; `padding` bytes go in an attribute selector, to make the PDU
 /// as large as wanted.
-fn root_dse(msgid: u8, padding: usize) -> Vec<u8> {
+pub(crate) fn root_dse(msgid: u8, padding: usize) -> Vec<u8> {
     let mut selectors = tlv(0x04, b"defaultNamingContext");
     if padding > 0 {
         selectors.extend(tlv(0x04, &vec![b'x'; padding]));
@@ -336,7 +336,7 @@ fn root_dse(msgid: u8, padding: usize) -> Vec<u8> {
 }
 
 /// One whole LDAPMessage from the server, `None` at EOF or after `wait`.
-async fn read_pdu(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
+pub(crate) async fn read_pdu(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
     tokio::time::timeout(wait, async {
         let mut head = [0u8; 2];
         stream.read_exact(&mut head).await.ok()?;
@@ -360,7 +360,7 @@ async fn read_pdu(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
 }
 
 /// The protocolOp tag of a response and its resultCode (the first ENUMERATED in it).
-fn op_and_code(pdu: &[u8]) -> (u8, Option<u8>) {
+pub(crate) fn op_and_code(pdu: &[u8]) -> (u8, Option<u8>) {
     let mut i = 2 + if pdu[1] & 0x80 != 0 {
         usize::from(pdu[1] & 0x7f)
     } else {
@@ -391,7 +391,7 @@ async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     .is_ok()
 }
 
-async fn forest(limits: ConnectionLimits) -> RunningForest {
+pub(crate) async fn forest(limits: ConnectionLimits) -> RunningForest {
     RunningForest::start(ServerConfig {
         forest: config(),
         limits,
@@ -401,7 +401,7 @@ async fn forest(limits: ConnectionLimits) -> RunningForest {
     .unwrap()
 }
 
-fn addr(url: &str) -> String {
+pub(crate) fn addr(url: &str) -> String {
     url.split("//").nth(1).unwrap().to_string()
 }
 

@@ -30,6 +30,7 @@ mod kds_vectors;
 mod ldap_codec;
 mod ldap_codec_props;
 mod ldap_limits;
+mod ldap_streaming;
 mod mutation;
 mod schema_check;
 mod schema_ldap3;

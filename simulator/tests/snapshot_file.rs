@@ -427,3 +427,57 @@ fn the_kerberos_policy_travels_in_the_file_and_old_files_get_the_defaults() {
         .into_directory();
     assert_eq!(old.kerberos_policy(0), KerberosPolicy::default());
 }
+
+/// The streamed writer gives the bytes `encode` gives, and the streamed reader refuses what
+/// `decode` refuses, with the same messages: a truncated file, a flipped content byte, a
+/// damaged header; a version 1 file is still read from disk.
+#[test]
+fn streamed_files_are_the_encoded_bytes_and_are_checked_alike() {
+    let dir = forest();
+    let snap = dir.snapshot();
+    let tmp = temp_dir("stream");
+    let path = tmp.join("forest.json");
+    file::write(&dir, &snap, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes, file::encode(&dir, &snap));
+    let back = file::read(&path).unwrap().into_directory();
+    assert_eq!(fixtures::export(&back), fixtures::export(&dir));
+
+    let damaged = tmp.join("damaged.json");
+    let expect = format!(
+        "snapshot file {} is corrupt: checksum mismatch",
+        damaged.display()
+    );
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let flip_at = text.find(SD_VALUE).unwrap() + SD_VALUE.len() + 8;
+    let mut flipped = bytes.clone();
+    flipped[flip_at] = if flipped[flip_at] == b'A' { b'B' } else { b'A' };
+    let mut with_space = bytes.clone();
+    with_space.extend_from_slice(b"\n");
+    for (what, content) in [
+        ("last byte cut", bytes[..bytes.len() - 1].to_vec()),
+        ("half", bytes[..bytes.len() / 2].to_vec()),
+        ("header only", bytes[..150].to_vec()),
+        ("flipped", flipped),
+    ] {
+        std::fs::write(&damaged, &content).unwrap();
+        assert_eq!(corrupt_message(file::read(&damaged)), expect, "{what}");
+        std::fs::remove_file(&damaged).unwrap();
+    }
+    std::fs::write(&damaged, &with_space).unwrap();
+    assert!(file::read(&damaged).is_ok(), "trailing whitespace is allowed");
+    std::fs::remove_file(&damaged).unwrap();
+    let mut header = bytes.clone();
+    header[45] ^= 0x20;
+    std::fs::write(&damaged, &header).unwrap();
+    assert!(file::read(&damaged).is_err());
+    std::fs::remove_file(&damaged).unwrap();
+
+    let mut v1 = serde_json::json!({"format": "adsim-snapshot", "version": 1, "contains_secrets": true});
+    for (k, val) in content().as_object().unwrap() {
+        v1[k] = val.clone();
+    }
+    std::fs::write(&damaged, serde_json::to_vec(&v1).unwrap()).unwrap();
+    assert!(file::read(&damaged).is_ok());
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -9,6 +9,7 @@ pub mod attrs;
 pub mod bind;
 pub mod caller;
 pub mod compare;
+pub mod cursor;
 pub mod delete;
 pub mod error;
 pub mod fixtures;

@@ -5,7 +5,6 @@
 use super::caller::Caller;
 use super::error::{DsError, DsResult};
 use super::matching::{self, RULE_BIT_AND, RULE_BIT_OR, RULE_IN_CHAIN};
-use super::prologue::bound_target;
 use super::{attrs, DirState, Directory};
 use crate::model::filter::Filter;
 use crate::model::{Dn, Entry, EntryId};
@@ -14,76 +13,27 @@ pub use super::request::{AttributeList, Scope, SearchEntry, SearchOutput, Search
 
 /// Three-valued logic of RFC 4511 §4.5.1.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Truth {
+pub(super) enum Truth {
     True,
     False,
     Undefined,
 }
 
 impl Directory {
+    /// The whole result of a search at once (the control API, tests, the harness); LDAP
+    /// connections step the cursor instead ([`Directory::open_search`]).
     pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
-        let base = bound_target(caller, &req.base)?;
-        // SDProp's hourly pass, when due, runs before the read sees the entries.
-        self.sdprop_if_due();
-        // A read after the interval rolls gMSA passwords over first (docs/notes/gmsa-gkdi.md §3):
-        // the gMSAs among this search's candidates that are due roll over, then the search runs
-        // again on the updated entries (once: a rollover that fails keeps the stored keys).
-        let mut rolled = false;
-        loop {
-            let st = self.read();
-            if let View::Dc { domain } = req.view {
-                if let Some(owner) = self.forest.domain_of(&base) {
-                    if owner.index != domain {
-                        return Err(self.referral_to(owner.index, &base));
-                    }
-                }
-            }
-            let base_id = match st.store.lookup(&base) {
-                Some(id) => id,
-                None => return Err(self.no_such_object(&st, &base)),
-            };
-            let mut out = SearchOutput::default();
-            let candidates = self.candidates(&st, base_id, &base, req, &mut out);
-            if !rolled {
-                let now = self.clock.now();
-                let due: Vec<EntryId> = candidates
-                    .iter()
-                    .copied()
-                    .filter(|id| st.store.get(*id).is_some_and(|e| self.is_due(e, now)))
-                    .collect();
-                if !due.is_empty() {
-                    drop(st);
-                    self.roll_over_due_among(&due);
-                    rolled = true;
-                    continue;
-                }
-            }
-            let mut ctx = attrs::ReadContext::new(self, &st, caller, req);
-            let mut listing = Listing::new(&st, caller, base_id);
-            let mut guards = super::access::Guards::new(caller);
-            for id in candidates {
-                let Some(entry) = st.store.get(id) else { continue };
-                if !self.in_view(entry, req.view) || !listing.visible(entry) {
-                    continue;
-                }
-                // The entry's guard, shared with the entries that decide alike, serves the
-                // filter and the attributes read.
-                let guard = guards.of(entry);
-                let readable = |a: &str| ctx.readable(&guard, a);
-                if eval(self, &st, entry, &req.filter, &readable) != Truth::True {
-                    continue;
-                }
-                if out.entries.len() >= req.size_limit && req.size_limit > 0 {
-                    out.size_limit_exceeded = true;
-                    break;
-                }
-                out.entries.push(ctx.render_with(entry, &guard)?);
-            }
-            return Ok(out);
+        let mut cur = self.open_search(caller, req)?;
+        let mut out = SearchOutput::default();
+        while !cur.is_done() {
+            out.entries.extend(self.search_step(&mut cur, usize::MAX)?);
         }
+        out.references = std::mem::take(&mut cur.references);
+        out.size_limit_exceeded = cur.size_limit_exceeded;
+        Ok(out)
     }
 
-    fn referral_to(&self, domain: usize, base: &Dn) -> DsError {
+    pub(super) fn referral_to(&self, domain: usize, base: &Dn) -> DsError {
         let d = &self.forest.domains[domain];
         let mut e = DsError::new(
             super::error::code::REFERRAL,
@@ -97,52 +47,14 @@ impl Directory {
         e
     }
 
-    fn in_view(&self, entry: &Entry, view: View) -> bool {
+    pub(super) fn in_view(&self, entry: &Entry, view: View) -> bool {
         match view {
             View::GlobalCatalog => true,
             View::Dc { domain } => self.forest.domain_of(&entry.dn).is_none_or(|d| d.index == domain),
         }
     }
 
-    /// Entries to test, parents before children, honouring scope and view.
-    fn candidates(
-        &self,
-        st: &DirState,
-        base_id: EntryId,
-        base: &Dn,
-        req: &SearchRequest,
-        out: &mut SearchOutput,
-    ) -> Vec<EntryId> {
-        match req.scope {
-            Scope::Base => vec![base_id],
-            Scope::OneLevel => {
-                let mut v: Vec<EntryId> = st.store.children(base_id).collect();
-                v.extend(self.nc_heads_below(st, base, true, req, out));
-                v
-            }
-            Scope::Subtree => {
-                let heads = self.nc_heads_below(st, base, false, req, out);
-                if let Some(ids) = indexed_candidates(st, &req.filter) {
-                    return ids
-                        .into_iter()
-                        .filter(|id| {
-                            st.store.get(*id).is_some_and(|e| {
-                                e.dn.is_within(base)
-                                    && (self.same_nc(&e.dn, base) || heads_contain(st, &heads, &e.dn))
-                            })
-                        })
-                        .collect();
-                }
-                let mut v = st.store.subtree(base_id);
-                for h in heads {
-                    v.extend(st.store.subtree(h));
-                }
-                v
-            }
-        }
-    }
-
-    fn same_nc(&self, a: &Dn, b: &Dn) -> bool {
+    pub(super) fn same_nc(&self, a: &Dn, b: &Dn) -> bool {
         self.nc_of(a) == self.nc_of(b)
     }
 
@@ -156,13 +68,13 @@ impl Directory {
 
     /// NC heads stored as separate trees below `base`. On a GC they are searched; on a DC they
     /// become continuation references (RFC 4511 §4.5.3).
-    fn nc_heads_below(
+    pub(super) fn nc_heads_below(
         &self,
         st: &DirState,
         base: &Dn,
         direct_only: bool,
         req: &SearchRequest,
-        out: &mut SearchOutput,
+        references: &mut Vec<Dn>,
     ) -> Vec<EntryId> {
         let mut heads = Vec::new();
         let all = self.forest.naming_contexts();
@@ -192,7 +104,7 @@ impl Directory {
             if held && req.view == View::GlobalCatalog {
                 heads.push(id);
             } else {
-                out.references.push(nc);
+                references.push(nc);
             }
         }
         heads
@@ -204,7 +116,7 @@ impl Directory {
 /// parent is itself visible; a container that refuses listing hides its whole subtree from
 /// one-level and subtree searches (the base itself is always considered; with dSHeuristics
 /// fDoListObject unset, LIST_OBJECT grants nothing more). One access check per parent.
-struct Listing<'a> {
+pub(super) struct Listing<'a> {
     st: &'a DirState,
     caller: &'a Caller,
     base: EntryId,
@@ -213,7 +125,7 @@ struct Listing<'a> {
 }
 
 impl<'a> Listing<'a> {
-    fn new(st: &'a DirState, caller: &'a Caller, base: EntryId) -> Self {
+    pub(super) fn new(st: &'a DirState, caller: &'a Caller, base: EntryId) -> Self {
         Listing {
             st,
             caller,
@@ -222,7 +134,7 @@ impl<'a> Listing<'a> {
         }
     }
 
-    fn visible(&mut self, e: &Entry) -> bool {
+    pub(super) fn visible(&mut self, e: &Entry) -> bool {
         if self.caller.system || e.id == self.base {
             return true;
         }
@@ -244,32 +156,33 @@ impl<'a> Listing<'a> {
     }
 }
 
-fn heads_contain(st: &DirState, heads: &[EntryId], dn: &Dn) -> bool {
+pub(super) fn heads_contain(st: &DirState, heads: &[EntryId], dn: &Dn) -> bool {
     heads
         .iter()
         .any(|h| st.store.get(*h).is_some_and(|e| dn.is_within(&e.dn)))
 }
 
-/// Uses an equality index when the filter is, or is an AND containing, an indexed equality.
-fn indexed_candidates(st: &DirState, filter: &Filter) -> Option<Vec<EntryId>> {
+/// The index key to walk when the filter is, or is an AND containing, an indexed equality:
+/// the attribute (lower case) and the asserted value.
+pub(super) fn indexed_key(filter: &Filter) -> Option<(String, Vec<u8>)> {
     match filter {
         Filter::EqualityMatch(attr, value) => {
             let a = attr.to_ascii_lowercase();
+            if a == "objectclass" || !crate::store::is_indexed(&a) {
+                return None;
+            }
             if a == "objectsid" {
                 // The string form of a SID is matched too (docs/notes/client-interop.md §5).
                 if let Some(sid) = std::str::from_utf8(value)
                     .ok()
                     .and_then(|s| s.parse::<crate::security::Sid>().ok())
                 {
-                    return st.store.find_eq(&a, &sid.to_bytes());
+                    return Some((a, sid.to_bytes()));
                 }
             }
-            if a == "objectclass" {
-                return None;
-            }
-            st.store.find_eq(&a, value)
+            Some((a, value.clone()))
         }
-        Filter::And(parts) => parts.iter().find_map(|p| indexed_candidates(st, p)),
+        Filter::And(parts) => parts.iter().find_map(indexed_key),
         _ => None,
     }
 }
@@ -280,7 +193,7 @@ fn indexed_candidates(st: &DirState, filter: &Filter) -> Option<Vec<EntryId>> {
 /// search filter names; the entry is not returned when the filter is not True).
 type Readable<'a> = &'a dyn Fn(&str) -> bool;
 
-fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter, readable: Readable<'_>) -> Truth {
+pub(super) fn eval(dir: &Directory, st: &DirState, e: &Entry, f: &Filter, readable: Readable<'_>) -> Truth {
     let hidden = |attr: &str| {
         let a = attr.to_ascii_lowercase();
         a != "distinguishedname" && !readable(&a)

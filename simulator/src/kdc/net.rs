@@ -41,6 +41,12 @@ pub trait Service: Send + Sync + 'static {
     fn open_connection(&self) -> u64 {
         0
     }
+    /// Whether an answer may take long (a password change derives keys with PBKDF2): it then
+    /// runs on the blocking pool. A KDC exchange is tens of microseconds, less than the hop to
+    /// that pool, and is answered on the connection's task.
+    fn slow(&self) -> bool {
+        true
+    }
     /// Answers one request that arrived at `local` from `peer`; `None` drops it (and, on TCP,
     /// closes the connection).
     fn answer(
@@ -64,6 +70,10 @@ struct KdcService {
 impl Service for KdcService {
     fn name(&self) -> &'static str {
         "KDC"
+    }
+
+    fn slow(&self) -> bool {
+        false
     }
 
     fn tcp_limits(&self) -> (usize, std::time::Duration, usize) {
@@ -126,10 +136,7 @@ pub async fn serve_udp_service<S: Service>(socket: UdpSocket, service: Arc<S>) -
         let service = service.clone();
         let socket = socket.clone();
         tokio::spawn(async move {
-            let reply =
-                tokio::task::spawn_blocking(move || service.answer(0, Transport::Udp, peer, local, &request))
-                    .await;
-            if let Ok(Some(reply)) = reply {
+            if let Some(reply) = answer(service, 0, Transport::Udp, peer, local, request).await {
                 if let Err(e) = socket.send_to(&reply, peer).await {
                     tracing::debug!(%peer, error = %e, "UDP reply not sent");
                 }
@@ -227,17 +234,29 @@ async fn serve_connection<S: Service>(
             Ok(r) => r?,
         };
         slot.busy();
-        let for_task = service.clone();
-        let reply = tokio::task::spawn_blocking(move || {
-            for_task.answer(connection, Transport::Tcp, peer, local, &request)
-        })
-        .await
-        .map_err(std::io::Error::other)?;
-        match reply {
+        match answer(service.clone(), connection, Transport::Tcp, peer, local, request).await {
             Some(reply) => write_framed(&mut stream, &reply).await?,
             None => return Ok(()),
         }
     }
+}
+
+/// One request's answer: on the blocking pool for a [`Service::slow`] service, else here.
+async fn answer<S: Service>(
+    service: Arc<S>,
+    connection: u64,
+    transport: Transport,
+    peer: SocketAddr,
+    local: SocketAddr,
+    request: Vec<u8>,
+) -> Option<Vec<u8>> {
+    if !service.slow() {
+        return service.answer(connection, transport, peer, local, &request);
+    }
+    tokio::task::spawn_blocking(move || service.answer(connection, transport, peer, local, &request))
+        .await
+        .ok()
+        .flatten()
 }
 
 fn too_long(kdc: &Kdc) -> Vec<u8> {

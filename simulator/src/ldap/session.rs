@@ -2,7 +2,7 @@
 //! requests and returns typed responses plus what the transport must do next; the transport
 //! encodes them (`server::ldap`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapModifyType, LdapSearchScope};
@@ -12,6 +12,7 @@ use super::codec::{BindAuth, Control, LdapRequest, LdapResponse, LdapResult, Req
 use super::controls::{RequestControl, ResponseControl, SortKey};
 use super::rootdse::{OID_STARTTLS, OID_WHOAMI};
 use crate::auth::gss_krb5::ServiceKeys;
+use crate::dsa::cursor::SearchCursor;
 use crate::dsa::error::code;
 use crate::dsa::request::{ModOp, Modification, Scope, SearchEntry, SearchRequest, View};
 use crate::dsa::{Caller, Directory, DsError};
@@ -127,30 +128,40 @@ impl Default for PagedLimits {
     }
 }
 
-/// Remaining results of a paged search, kept under the cookie handed to the client.
-struct PagedState {
-    entries: Vec<SearchEntry>,
-    references: Vec<String>,
-    /// The message that was answered with this state's cookie (an Abandon of it frees it).
-    msgid: i32,
-    /// What the entries and references weigh, for MaxResultSetSize.
-    bytes: usize,
+/// Where a search's results come from: an open cursor (AD keeps a position, not the results,
+/// between pages), after the entries already produced and not yet sent — at most one for a
+/// streamed search (the entry that told a page it was not the last), the whole sorted set when
+/// the sort control is used (sorting needs every entry first, as AD's sort does in its temp
+/// table).
+struct Results {
+    cursor: Option<SearchCursor>,
+    ready: VecDeque<SearchEntry>,
 }
 
-impl PagedState {
-    fn new(entries: Vec<SearchEntry>, references: Vec<String>) -> PagedState {
-        let mut state = PagedState {
-            entries,
-            references,
-            msgid: 0,
-            bytes: 0,
-        };
-        state.weigh();
-        state
+impl Results {
+    /// Up to `max` more entries: the ready ones first, then one step of the cursor (which
+    /// visits a bounded number of candidates, so it may bring none yet).
+    fn next(&mut self, dir: &Directory, max: usize) -> Result<Vec<SearchEntry>, DsError> {
+        if !self.ready.is_empty() {
+            let n = max.min(self.ready.len());
+            return Ok(self.ready.drain(..n).collect());
+        }
+        match self.cursor.as_mut() {
+            Some(cur) => dir.search_step(cur, max),
+            None => Ok(Vec::new()),
+        }
     }
 
-    /// Counts the bytes of DNs, attribute names and values still held.
-    fn weigh(&mut self) {
+    fn exhausted(&self) -> bool {
+        self.ready.is_empty() && self.cursor.as_ref().is_none_or(SearchCursor::is_done)
+    }
+
+    fn size_limit_exceeded(&self) -> bool {
+        self.cursor.as_ref().is_some_and(|c| c.size_limit_exceeded)
+    }
+
+    /// What is kept, in bytes: the entries not yet sent and the cursor's position.
+    fn weight(&self) -> usize {
         let entry = |e: &SearchEntry| {
             e.dn.len()
                 + e.attrs
@@ -158,9 +169,33 @@ impl PagedState {
                     .map(|(n, vs)| n.len() + vs.iter().map(Vec::len).sum::<usize>())
                     .sum::<usize>()
         };
-        self.bytes = self.entries.iter().map(entry).sum::<usize>()
-            + self.references.iter().map(String::len).sum::<usize>();
+        self.ready.iter().map(entry).sum::<usize>() + self.cursor.as_ref().map_or(0, SearchCursor::weight)
     }
+}
+
+/// A paged search between two pages, kept under the cookie handed to the client.
+struct PagedState {
+    results: Results,
+    references: Vec<String>,
+    /// The message that was answered with this state's cookie (an Abandon of it frees it).
+    msgid: i32,
+    /// What the state weighs, for MaxResultSetSize.
+    bytes: usize,
+}
+
+/// The search a connection is answering, produced a chunk at a time
+/// ([`Session::continue_search`]) so that a large result never holds a worker, nor its
+/// whole encoding a buffer.
+struct Running {
+    msgid: i32,
+    results: Results,
+    /// Sort keys while the entries are still being gathered (sorting needs them all).
+    gathering: Option<Vec<SortKey>>,
+    /// A paged search: the entries this page still owes.
+    page: Option<usize>,
+    references: Vec<String>,
+    /// Response controls of the SearchResultDone besides the paged one (the sort result).
+    extra: Vec<Control>,
 }
 
 pub struct Session {
@@ -174,6 +209,8 @@ pub struct Session {
     sasl_layer: bool,
     /// Pending paged results by cookie number; the lowest is the oldest.
     paged: BTreeMap<u64, PagedState>,
+    /// The search being answered, if its results are not all out yet.
+    running: Option<Running>,
     paged_limits: PagedLimits,
     next_cookie: u64,
 }
@@ -192,6 +229,7 @@ impl Session {
             pending_layer: None,
             sasl_layer: false,
             paged: BTreeMap::new(),
+            running: None,
             paged_limits: limits,
             next_cookie: 1,
         }
@@ -218,7 +256,35 @@ impl Session {
         self.caller.encrypted = true;
     }
 
+    /// Answers a request whole: a search's results are produced to the end.
     pub fn handle(&mut self, ctx: &ServerContext, req: LdapRequest) -> Outcome {
+        let mut outcome = self.begin(ctx, req);
+        while let Some(more) = self.continue_search(ctx) {
+            outcome.responses.extend(more);
+        }
+        outcome
+    }
+
+    /// Whether a search begun by [`Session::begin`] still has responses to give.
+    pub fn searching(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// The next responses of the search being answered — a chunk of bounded work (see
+    /// [`crate::dsa::cursor::CHUNK`]), possibly none yet — or `None` when it has ended. The
+    /// transport sends each chunk before asking for the next, and yields in between.
+    pub fn continue_search(&mut self, ctx: &ServerContext) -> Option<Vec<LdapResponse>> {
+        let mut job = self.running.take()?;
+        let responses = self.pump(ctx, &mut job);
+        if job.msgid != 0 {
+            self.running = Some(job);
+        }
+        Some(responses)
+    }
+
+    /// Answers a request; a search gives its first responses only (maybe none) and goes on with
+    /// [`Session::continue_search`] while [`Session::searching`].
+    pub fn begin(&mut self, ctx: &ServerContext, req: LdapRequest) -> Outcome {
         let msgid = req.msgid;
         let one = |op: ResponseOp| Outcome::respond(vec![LdapResponse::new(msgid, op)]);
         // RFC 4511 §4.1.11: an unrecognised critical control fails the operation.
@@ -457,7 +523,15 @@ impl Session {
                         .to_control()],
                     )];
                 }
-                return self.emit_page(msgid, state, *size as usize, vec![]);
+                self.running = Some(Running {
+                    msgid,
+                    results: state.results,
+                    gathering: None,
+                    page: Some((*size as usize).min(MAX_PAGE_SIZE)),
+                    references: state.references,
+                    extra: Vec::new(),
+                });
+                return Vec::new();
             }
         }
 
@@ -490,15 +564,59 @@ impl Session {
             size_limit: limit,
             view,
         };
-        let out = match ctx.dir.search(&self.caller, &req) {
-            Ok(o) => o,
+        let cursor = match ctx.dir.open_search(&self.caller, &req) {
+            Ok(c) => c,
             Err(e) => return vec![done(self.with_referral_urls(ctx, err_result(e)), vec![])],
         };
-        let mut entries = out.entries;
-        let mut sort_ctrl = Vec::new();
-        if let Some(keys) = sort {
-            sort_entries(&mut entries, &keys);
-            sort_ctrl.push(
+        let references: Vec<String> = cursor
+            .references
+            .iter()
+            .map(|nc| self.reference_url(ctx, nc))
+            .collect();
+        self.running = Some(Running {
+            msgid,
+            results: Results {
+                cursor: Some(cursor),
+                ready: VecDeque::new(),
+            },
+            gathering: sort,
+            // MaxPageSize holds per page too (KB 315071: "if paging is used, this limit is
+            // enforced per page").
+            page: paged.map(|(size, _)| (size.max(1) as usize).min(MAX_PAGE_SIZE)),
+            references,
+            extra: Vec::new(),
+        });
+        Vec::new()
+    }
+
+    /// One chunk of the running search: gathers (sort), or sends entries, or, a page being
+    /// full, looks for one more entry to know whether a cookie is due; then ends the search
+    /// (its `msgid` set to 0) with the SearchResultDone.
+    fn pump(&mut self, ctx: &ServerContext, job: &mut Running) -> Vec<LdapResponse> {
+        let msgid = job.msgid;
+        let failed = |job: &mut Running, e: DsError| {
+            job.msgid = 0;
+            vec![search_done(msgid, err_result(e), vec![])]
+        };
+        if let Some(keys) = &job.gathering {
+            match job
+                .results
+                .cursor
+                .as_mut()
+                .map(|c| ctx.dir.search_step(c, usize::MAX))
+            {
+                Some(Ok(got)) => job.results.ready.extend(got),
+                Some(Err(e)) => return failed(job, e),
+                None => {}
+            }
+            if !job.results.cursor.as_ref().is_none_or(SearchCursor::is_done) {
+                return Vec::new();
+            }
+            let mut all: Vec<SearchEntry> = job.results.ready.drain(..).collect();
+            sort_entries(&mut all, keys);
+            job.results.ready = all.into();
+            job.gathering = None;
+            job.extra.push(
                 ResponseControl::SortResult {
                     result: 0,
                     attr: None,
@@ -506,58 +624,67 @@ impl Session {
                 .to_control(),
             );
         }
-        let references: Vec<String> = out
-            .references
-            .iter()
-            .map(|nc| self.reference_url(ctx, nc))
-            .collect();
-        if let Some((size, _)) = paged {
-            return self.emit_page(
-                msgid,
-                PagedState::new(entries, references),
-                size.max(1) as usize,
-                sort_ctrl,
-            );
+        let owed = job.page.unwrap_or(usize::MAX);
+        if owed > 0 && !job.results.exhausted() {
+            let got = match job.results.next(&ctx.dir, owed) {
+                Ok(got) => got,
+                Err(e) => return failed(job, e),
+            };
+            if let Some(left) = job.page.as_mut() {
+                *left -= got.len();
+            }
+            return result_responses(msgid, got, Vec::new());
         }
-        let mut v = result_responses(msgid, entries, references);
-        let result = if out.size_limit_exceeded {
+        if job.page == Some(0) && job.results.ready.is_empty() && !job.results.exhausted() {
+            // The page is full: one more entry, kept for the next page, says whether a cookie
+            // is due (RFC 2696 §3: the last page has an empty cookie).
+            match job.results.next(&ctx.dir, 1) {
+                Ok(got) => job.results.ready.extend(got),
+                Err(e) => return failed(job, e),
+            }
+            if job.results.ready.is_empty() && !job.results.exhausted() {
+                return Vec::new();
+            }
+        }
+        job.msgid = 0;
+        let results = std::mem::replace(
+            &mut job.results,
+            Results {
+                cursor: None,
+                ready: VecDeque::new(),
+            },
+        );
+        let mut ctrls = Vec::new();
+        let mut v = Vec::new();
+        let result = if job.page.is_none() && results.size_limit_exceeded() {
             LdapResult::new(code::SIZE_LIMIT_EXCEEDED, "")
         } else {
             LdapResult::success()
         };
-        v.push(done(result, sort_ctrl));
-        v
-    }
-
-    /// One page of a paged search (RFC 2696), with `extra` response controls (the sort result).
-    fn emit_page(
-        &mut self,
-        msgid: i32,
-        mut state: PagedState,
-        size: usize,
-        extra: Vec<Control>,
-    ) -> Vec<LdapResponse> {
-        let take = size.min(state.entries.len());
-        let page: Vec<SearchEntry> = state.entries.drain(..take).collect();
-        let (mut v, cookie) = if state.entries.is_empty() {
-            (
-                result_responses(msgid, page, std::mem::take(&mut state.references)),
-                Vec::new(),
-            )
+        if job.page.is_some() {
+            let cookie = if results.exhausted() {
+                v = result_responses(msgid, Vec::new(), std::mem::take(&mut job.references));
+                Vec::new()
+            } else {
+                let n = self.next_cookie;
+                self.next_cookie += 1;
+                let mut state = PagedState {
+                    results,
+                    references: std::mem::take(&mut job.references),
+                    msgid,
+                    bytes: 0,
+                };
+                state.bytes =
+                    state.results.weight() + state.references.iter().map(String::len).sum::<usize>();
+                self.keep(n, state);
+                n.to_be_bytes().to_vec()
+            };
+            ctrls.push(ResponseControl::PagedResults { size: 0, cookie }.to_control());
         } else {
-            let n = self.next_cookie;
-            self.next_cookie += 1;
-            state.msgid = msgid;
-            state.weigh();
-            self.keep(n, state);
-            (
-                result_responses(msgid, page, Vec::new()),
-                n.to_be_bytes().to_vec(),
-            )
-        };
-        let mut ctrls = vec![ResponseControl::PagedResults { size: 0, cookie }.to_control()];
-        ctrls.extend(extra);
-        v.push(search_done(msgid, LdapResult::success(), ctrls));
+            v = result_responses(msgid, Vec::new(), std::mem::take(&mut job.references));
+        }
+        ctrls.append(&mut job.extra);
+        v.push(search_done(msgid, result, ctrls));
         v
     }
 

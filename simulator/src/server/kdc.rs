@@ -114,13 +114,18 @@ impl DirectoryKdcDb {
 
     /// Resolves `name`, first letting a gMSA whose password interval has passed roll over, so
     /// the keys read below are the current ones (docs/notes/gmsa-gkdi.md §3: any use triggers it).
+    /// One read lock for any account but a gMSA (only a gMSA can be due for a rollover).
     fn principal_for(&self, name: &PrincipalLookup) -> Option<(KdcPrincipal, Vec<String>)> {
-        let id = self.find(&self.dir.read(), name)?;
-        if let Err(e) = self.dir.roll_over_if_due(id) {
-            // The account still authenticates with the keys it has; the next use retries.
-            tracing::warn!(error = %e, "gMSA rollover failed; serving the stored keys");
+        let mut st = self.dir.read();
+        let id = self.find(&st, name)?;
+        if st.store.get(id)?.is_class(crate::dsa::gmsa::GMSA_CLASS) {
+            drop(st);
+            if let Err(e) = self.dir.roll_over_if_due(id) {
+                // The account still authenticates with the keys it has; the next use retries.
+                tracing::warn!(error = %e, "gMSA rollover failed; serving the stored keys");
+            }
+            st = self.dir.read();
         }
-        let st = self.dir.read();
         let entry = st.store.get(id)?;
         let principal = self.principal_from_entry(&st, entry)?;
         let spns = entry

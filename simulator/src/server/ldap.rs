@@ -273,7 +273,27 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         pdu_deadline = None;
         slot.busy();
         let pending = record.map(|_| LdapPending::new(&req, session.caller()));
-        let outcome = session.handle(ctx, req);
+        let mut outcome = session.begin(ctx, req);
+        // A search's results go out a chunk at a time as they are produced, each written before
+        // the next is made, with a yield in between: a large search neither holds this worker
+        // nor buffers its whole encoding (other connections are served between chunks).
+        let mut chunk_out = std::mem::take(&mut outcome.responses);
+        let mut recorded = Vec::new();
+        loop {
+            if !chunk_out.is_empty() {
+                if stream.write_all(&wire.encode_all(&chunk_out)).await.is_err() {
+                    return None;
+                }
+                if record.is_some() {
+                    recorded.append(&mut chunk_out);
+                }
+            }
+            if !session.searching() {
+                break;
+            }
+            tokio::task::yield_now().await;
+            chunk_out = session.continue_search(ctx).unwrap_or_default();
+        }
         if let (Some(r), Some(p)) = (record, pending) {
             let at = super::record::Endpoint {
                 connection: r.connection,
@@ -281,14 +301,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 server: &r.server,
                 peer: r.peer,
             };
-            r.recorder.ldap(&at, p, &outcome.responses);
-        }
-        if stream
-            .write_all(&wire.encode_all(&outcome.responses))
-            .await
-            .is_err()
-        {
-            return None;
+            r.recorder.ldap(&at, p, &recorded);
         }
         if stream.flush().await.is_err() {
             return None;

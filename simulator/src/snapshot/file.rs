@@ -193,9 +193,67 @@ pub fn seal(content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Writes the snapshot to `path`, a new file readable by the owner only (see [`write_new`]).
+/// Writes the snapshot to `path`, a new file readable by the owner only (see [`write_new`]),
+/// entry by entry through a buffer from the snapshot's O(1) copy of the store: the document is
+/// never whole in memory. The checksum, which the header carries before the content, takes its
+/// place last. The bytes are those [`encode`] gives.
 pub fn write(dir: &Directory, snap: &Snapshot, path: &Path) -> Result<(), SnapshotFileError> {
-    write_new(path, &encode(dir, snap))
+    write_new_with(path, |f| write_streamed(f, dir, snap))
+}
+
+fn write_streamed(f: &mut std::fs::File, dir: &Directory, snap: &Snapshot) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, &mut *f);
+    out.write_all(V2_HEAD)?;
+    out.write_all(&[b'0'; 64])?;
+    out.write_all(CONTENT_KEY)?;
+    let mut content = Hashing {
+        inner: &mut out,
+        sum: Sha256::new(),
+    };
+    // The content without entries ends `…"entries":[]}}`: they go between the brackets.
+    let head = content_json(dir, snap, false);
+    let open = head
+        .strip_suffix(b"]}}")
+        .ok_or_else(|| std::io::Error::other("unexpected snapshot content layout"))?;
+    content.write_all(open)?;
+    let store = &snap.state.store;
+    let mut ids: Vec<EntryId> = store.iter().map(|e| e.id).collect();
+    ids.sort();
+    let mut first = true;
+    for id in ids {
+        let Some(e) = store.get(id) else { continue };
+        if !first {
+            content.write_all(b",")?;
+        }
+        first = false;
+        serde_json::to_writer(&mut content, &entry_out(e)).map_err(std::io::Error::other)?;
+    }
+    content.write_all(b"]}}")?;
+    let sum = hex::encode(content.sum.finalize());
+    out.write_all(b"}")?;
+    out.flush()?;
+    drop(out);
+    f.seek(SeekFrom::Start(V2_HEAD.len() as u64))?;
+    f.write_all(sum.as_bytes())
+}
+
+/// A writer that hashes what goes through it.
+struct Hashing<W> {
+    inner: W,
+    sum: Sha256,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sum.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Writes `bytes` to `path`, which must not exist yet (an existing file or symlink is refused,
@@ -203,6 +261,14 @@ pub fn write(dir: &Directory, snap: &Snapshot, path: &Path) -> Result<(), Snapsh
 /// new with mode 0600 (whatever the umask) and synced, then linked to `path`, so `path` only
 /// ever appears whole.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), SnapshotFileError> {
+    write_new_with(path, |f| f.write_all(bytes))
+}
+
+/// [`write_new`] with the bytes written by `fill` into the new temporary file.
+fn write_new_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), SnapshotFileError> {
     let io = |source| SnapshotFileError::Io {
         path: path.to_path_buf(),
         source,
@@ -222,7 +288,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), SnapshotFileError> {
     }
     let result = options
         .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|mut f| fill(&mut f).and_then(|_| f.sync_all()))
         .and_then(|_| publish(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
     result.map_err(|e| match e.kind() {
@@ -274,13 +340,81 @@ pub fn remove_stale_temp_files(dir: &Path) -> std::io::Result<usize> {
     Ok(removed)
 }
 
-/// Reads a snapshot file.
+/// Reads a snapshot file. A version 2 file is read in two streaming passes — the checksum,
+/// then the content parsed from a buffered reader — so its bytes are never whole in memory;
+/// a version 1 file (older, no checksum) is read whole.
 pub fn read(path: &Path) -> Result<SavedForest, SnapshotFileError> {
-    let bytes = std::fs::read(path).map_err(|source| SnapshotFileError::Io {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| SnapshotFileError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    decode_named(&bytes, &path.display().to_string())
+    };
+    let name = path.display().to_string();
+    let corrupt = |reason: &str| SnapshotFileError::Corrupt {
+        file: name.clone(),
+        reason: reason.to_string(),
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let head_len = V2_HEAD.len() + 64 + CONTENT_KEY.len();
+    let mut head = Vec::with_capacity(head_len);
+    (&mut f)
+        .take(head_len as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if !head.starts_with(V2_PREFIX) {
+        let mut bytes = head;
+        f.read_to_end(&mut bytes).map_err(io)?;
+        return decode_named(&bytes, &name);
+    }
+    // The same checks, in the same order, as `decode_named`.
+    let rest = head
+        .strip_prefix(V2_HEAD)
+        .ok_or_else(|| corrupt("damaged header"))?;
+    let (sum, key) = rest
+        .split_at_checked(64)
+        .ok_or_else(|| corrupt("checksum mismatch"))?;
+    if key != CONTENT_KEY {
+        return Err(corrupt("checksum mismatch"));
+    }
+    // The content ends before the closing `}` (and any trailing whitespace).
+    let tail_len = (len - head_len as u64).min(4096);
+    let mut tail = Vec::new();
+    f.seek(SeekFrom::Start(len - tail_len)).map_err(io)?;
+    f.read_to_end(&mut tail).map_err(io)?;
+    let kept = tail
+        .trim_ascii_end()
+        .strip_suffix(b"}")
+        .ok_or_else(|| corrupt("checksum mismatch"))?
+        .len() as u64;
+    let content_len = len - tail_len + kept - head_len as u64;
+    fn content(
+        f: &mut std::fs::File,
+        start: u64,
+        len: u64,
+    ) -> std::io::Result<std::io::BufReader<std::io::Take<&mut std::fs::File>>> {
+        f.seek(SeekFrom::Start(start))?;
+        Ok(std::io::BufReader::with_capacity(256 * 1024, f.take(len)))
+    }
+    let mut hasher = Sha256::new();
+    {
+        let mut reader = content(&mut f, head_len as u64, content_len).map_err(io)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    if hex::encode(hasher.finalize()).as_bytes() != sum {
+        return Err(corrupt("checksum mismatch"));
+    }
+    let parsed: ContentIn =
+        serde_json::from_reader(content(&mut f, head_len as u64, content_len).map_err(io)?)
+            .map_err(|e| malformed(e.to_string()))?;
+    decode_content(parsed)
 }
 
 /// Decodes a snapshot file's bytes.
