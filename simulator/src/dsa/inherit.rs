@@ -139,13 +139,16 @@ impl MemoKey {
     }
 }
 
+/// A lower-cased class name and the domain whose SIDs its default descriptor resolves in.
+type ClassInDomain = (String, Option<usize>);
+
 /// Work `new_descriptor` need not repeat (issue 12, bulk loads): each class's default
 /// descriptor parsed from its SDDL once per domain, and the last descriptor built — a load of
 /// many users into one container by one caller builds the same descriptor each time. Derived
 /// from the immutable forest and the stored parent, so never stale.
 #[derive(Default)]
 pub struct DescriptorCache {
-    defaults: Mutex<HashMap<(String, Option<usize>), Option<SecurityDescriptor>>>,
+    defaults: Mutex<HashMap<ClassInDomain, Option<SecurityDescriptor>>>,
     last: Mutex<Option<(MemoKey, Vec<u8>)>>,
 }
 
