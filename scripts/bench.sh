@@ -4,6 +4,8 @@
 #   gmsa      msDS-ManagedPassword reads over LDAPS next to a plain attribute read,
 #             and the latency of the read that rolls the password over           ~20 s
 #   kerberos  adsim's KDC next to MIT krb5kdc (AS and TGS exchanges per second)    ~40 s
+#   scale     the scale curve: fixture load, memory, equality search and modify of adsim at
+#             1,000 / 10,000 / 100,000 users (in process), slapadd + start and memory of slapd ~4 min
 #   binds     simple, NTLM and Kerberos binds and sealed msDS-ManagedPassword reads next to
 #             Samba 4.22 as an AD DC (scripts/samba-peer.sh; needs root, the Python clients of
 #             tests/requirements.txt, MIT kinit/kvno)                               ~2 min
@@ -11,7 +13,7 @@
 # start their own throwaway instances on loopback ports; the packages' default services are not
 # used), builds the release binary, then runs `cargo bench --bench NAME` for each benchmark.
 # Tables are printed and written to target/bench-NAME.md.
-# Usage: ./scripts/bench.sh [ldap] [gmsa] [kerberos] [binds]   (default: all four; as root, or with
+# Usage: ./scripts/bench.sh [ldap] [gmsa] [kerberos] [binds] [scale]   (default: the first four; as root, or with
 #        sudo available for the install; binds runs Samba and so needs root itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 for bench in "${BENCHES[@]}"; do
   case "$bench" in
-    ldap)
+    ldap|scale)
       if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then missing+=(slapd); fi ;;
     gmsa) ;;
     kerberos)
@@ -38,7 +40,7 @@ for bench in "${BENCHES[@]}"; do
       # benchmark starts it; the clients need kinit/kvno and ldapsearch.
       if ! command -v kvno >/dev/null 2>&1; then missing+=(krb5-user); fi
       if ! command -v ldapsearch >/dev/null 2>&1; then missing+=(ldap-utils); fi ;;
-    *) echo "unknown benchmark: $bench (ldap, gmsa, kerberos, binds)" >&2; exit 2 ;;
+    *) echo "unknown benchmark: $bench (ldap, gmsa, kerberos, binds, scale)" >&2; exit 2 ;;
   esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -54,5 +56,10 @@ done
 
 cargo build --release
 for bench in "${BENCHES[@]}"; do
-  cargo bench --bench "$bench"
+  if [ "$bench" = scale ]; then
+    cargo bench -p adsim-simulator --bench scale -- 1000 10000 100000
+    scripts/scale-slapd.sh 1000 10000 100000
+  else
+    cargo bench --bench "$bench"
+  fi
 done

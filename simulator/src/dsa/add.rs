@@ -358,6 +358,48 @@ mod tests {
         ]
     }
 
+    /// Users created alike under one container share one stored descriptor (the single-instance
+    /// SD table), and the memo of the last built descriptor follows the parent: after the
+    /// container's DACL gains an inheritable ACE, the next user inherits it.
+    #[test]
+    fn new_descriptors_are_shared_and_follow_the_parent() {
+        let dir = forest();
+        let system = Caller::system();
+        let ou = format!("OU=Bulk,{BASE}");
+        dir.add(
+            &system,
+            &ou,
+            vec![("objectClass".into(), s("organizationalUnit"))],
+        )
+        .unwrap();
+        let add = |name: &str| {
+            let dn = format!("CN={name},{ou}");
+            dir.add(&system, &dn, user(name)).unwrap();
+            entry(&dir, &dn)
+        };
+        let (u1, u2) = (add("u1"), add("u2"));
+        let sd = |e: &Entry| e.get_shared("nTSecurityDescriptor").unwrap().clone();
+        assert!(std::sync::Arc::ptr_eq(&sd(&u1), &sd(&u2)));
+
+        let marker = Sid::new(5, &[21, 1, 2, 3, 4444]);
+        let sddl = "D:(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;DA)(A;CI;RP;;;S-1-5-21-1-2-3-4444)";
+        let records = crate::ldif::parse(&format!(
+            "dn: {ou}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor: {sddl}\n-\n"
+        ))
+        .unwrap();
+        crate::dsa::fixtures::apply(&dir, &records).unwrap();
+        let u3 = add("u3");
+        let has_marker = |e: &Entry| {
+            e.first("nTSecurityDescriptor")
+                .unwrap()
+                .windows(marker.to_bytes().len())
+                .any(|w| w == marker.to_bytes().as_slice())
+        };
+        assert!(has_marker(&u3), "the new user inherits the container's new ACE");
+        assert!(!has_marker(&u2));
+        assert!(!std::sync::Arc::ptr_eq(&sd(&u2), &sd(&u3)));
+    }
+
     #[test]
     fn adds_a_user_with_sam_defaults() {
         let dir = forest();

@@ -122,7 +122,7 @@ impl<'a> ReadContext<'a> {
             if self.all_user {
                 for (key, a) in &e.attrs {
                     if self.readable(guard, key) && self.in_partial_set(key) && !hidden_from_star(key) {
-                        out.push((a.name.clone(), self.values_read(key, &a.values)));
+                        out.push((a.name.to_string(), self.values_read(key, &a.values)));
                     }
                 }
                 out.push(("distinguishedName".into(), vec![e.dn.to_string().into_bytes()]));
@@ -157,9 +157,9 @@ impl<'a> ReadContext<'a> {
                 if out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                     continue;
                 }
-                if let Some(a) = e.attrs.get(&key) {
+                if let Some(a) = e.attrs.get(key.as_str()) {
                     if self.readable(guard, &key) && self.in_partial_set(&key) {
-                        out.push((a.name.clone(), self.values_read(&key, &a.values)));
+                        out.push((a.name.to_string(), self.values_read(&key, &a.values)));
                     }
                     continue;
                 }

@@ -201,7 +201,7 @@ fn entry_attrs(st: &DirState, e: &Entry) -> Vec<(String, Vec<u8>)> {
             continue;
         }
         for v in &a.values {
-            out.push((a.name.clone(), v.clone()));
+            out.push((a.name.to_string(), v.clone()));
         }
     }
     for (fwd, _) in LINKED_ATTRIBUTES {

@@ -2,12 +2,15 @@
 //! the bridge between entries and the pure algorithm of `security::inherit` (MS-DTYP
 //! 2.5.3.4), plus the possSuperiors rule a move must meet (MS-ADTS 3.1.1.5.4.1.2).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use uuid::Uuid;
 
 use super::access::descriptor_of;
 use super::caller::Caller;
 use super::{DirState, Directory};
-use crate::model::{Entry, EntryId};
+use crate::model::{Attr, Entry, EntryId};
 use crate::schema::Schema;
 use crate::security::inherit::{self, Child};
 use crate::security::{SecurityDescriptor, Sid};
@@ -72,11 +75,25 @@ pub fn new_descriptor(
     supplied: Option<SecurityDescriptor>,
     domain: Option<usize>,
 ) -> Option<Vec<u8>> {
+    let (owner, group) = default_owner(dir, caller, domain.unwrap_or(0));
+    let parent_attr = parent.and_then(|p| p.get_shared("nTSecurityDescriptor")).cloned();
+    let from_default = supplied.is_none();
+    let memo_key = MemoKey {
+        parent_sd: parent_attr,
+        class: class.to_ascii_lowercase(),
+        domain,
+        owner: owner.clone(),
+        group: group.clone(),
+    };
+    if from_default {
+        if let Some(bytes) = dir.sd_cache.remembered(&memo_key) {
+            return Some(bytes);
+        }
+    }
     let creator = match supplied {
         Some(sd) => sd,
-        None => SecurityDescriptor::from_bytes(&class_default(dir, class, domain)?).ok()?,
+        None => dir.sd_cache.class_default(dir, class, domain)?,
     };
-    let (owner, group) = default_owner(dir, caller, domain.unwrap_or(0));
     let parent_sd = parent.and_then(descriptor_of);
     let guids = guids_of_class(class);
     let sd = inherit::create_sd(
@@ -89,17 +106,82 @@ pub fn new_descriptor(
             group: &group,
         },
     );
-    sd.to_bytes().ok()
+    let bytes = sd.to_bytes().ok()?;
+    if from_default {
+        dir.sd_cache.remember(memo_key, bytes.clone());
+    }
+    Some(bytes)
 }
 
-/// The class's defaultSecurityDescriptor in binary, without owner and group (they come from
-/// the creator).
-fn class_default(dir: &Directory, class: &str, domain: Option<usize>) -> Option<Vec<u8>> {
-    let raw = super::provision::default_security_descriptor(dir, class, domain)?;
-    let mut sd = SecurityDescriptor::from_bytes(&raw).ok()?;
-    sd.owner = None;
-    sd.group = None;
-    sd.to_bytes().ok()
+/// What a new descriptor built from a class default depends on: the parent's descriptor (the
+/// shared stored value, compared by identity: a changed parent descriptor is a new value),
+/// the class, the domain, and the owner and group the creator gives.
+struct MemoKey {
+    parent_sd: Option<Arc<Attr>>,
+    class: String,
+    domain: Option<usize>,
+    owner: Sid,
+    group: Sid,
+}
+
+impl MemoKey {
+    fn same(&self, other: &MemoKey) -> bool {
+        let parent = match (&self.parent_sd, &other.parent_sd) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        parent
+            && self.class == other.class
+            && self.domain == other.domain
+            && self.owner == other.owner
+            && self.group == other.group
+    }
+}
+
+/// A lower-cased class name and the domain whose SIDs its default descriptor resolves in.
+type ClassInDomain = (String, Option<usize>);
+
+/// Work `new_descriptor` need not repeat (issue 12, bulk loads): each class's default
+/// descriptor parsed from its SDDL once per domain, and the last descriptor built — a load of
+/// many users into one container by one caller builds the same descriptor each time. Derived
+/// from the immutable forest and the stored parent, so never stale.
+#[derive(Default)]
+pub struct DescriptorCache {
+    defaults: Mutex<HashMap<ClassInDomain, Option<SecurityDescriptor>>>,
+    last: Mutex<Option<(MemoKey, Vec<u8>)>>,
+}
+
+impl DescriptorCache {
+    /// The class's defaultSecurityDescriptor, without owner and group (they come from the
+    /// creator). Classes come from the schema, so the map is bounded by it.
+    fn class_default(
+        &self,
+        dir: &Directory,
+        class: &str,
+        domain: Option<usize>,
+    ) -> Option<SecurityDescriptor> {
+        let key = (class.to_ascii_lowercase(), domain);
+        let mut map = self.defaults.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key)
+            .or_insert_with(|| {
+                let raw = super::provision::default_security_descriptor(dir, class, domain)?;
+                let mut sd = SecurityDescriptor::from_bytes(&raw).ok()?;
+                sd.owner = None;
+                sd.group = None;
+                Some(sd)
+            })
+            .clone()
+    }
+
+    fn remembered(&self, key: &MemoKey) -> Option<Vec<u8>> {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.as_ref().filter(|(k, _)| k.same(key)).map(|(_, b)| b.clone())
+    }
+
+    fn remember(&self, key: MemoKey, bytes: Vec<u8>) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((key, bytes));
+    }
 }
 
 /// Recomputes `e`'s inherited ACEs from `parent` (a move; MS-DTYP 2.5.3.4).

@@ -85,6 +85,9 @@ pub struct Directory {
     data_dir: OnceLock<Arc<DataDir>>,
     /// When SDProp's next hourly pass is due (NTTIME ticks on the simulated clock).
     sdprop_next: AtomicU64,
+    /// Class default descriptors and the last new descriptor built (`inherit::new_descriptor`):
+    /// derived from the immutable forest, so never part of the state.
+    sd_cache: inherit::DescriptorCache,
 }
 
 impl std::fmt::Debug for Directory {
@@ -119,6 +122,7 @@ impl Directory {
             }),
             data_dir: OnceLock::new(),
             sdprop_next: AtomicU64::new(0),
+            sd_cache: Default::default(),
         };
         let mut st = DirState {
             store: Store::new(),
@@ -235,6 +239,7 @@ impl Directory {
             state: RwLock::new(state),
             data_dir: OnceLock::new(),
             sdprop_next: AtomicU64::new(next),
+            sd_cache: Default::default(),
         })
     }
 

@@ -59,7 +59,7 @@ impl Directory {
         let mut e = (**st.store.get(id).expect("renamed")).clone();
         if delete_old {
             if let Some(old) = dn.rdn() {
-                if let Some(a) = e.attrs.get_mut(&old.attr.to_ascii_lowercase()) {
+                if let Some(a) = e.get_mut(&old.attr) {
                     a.values.retain(|v| !v.eq_ignore_ascii_case(old.value.as_bytes()));
                 }
             }

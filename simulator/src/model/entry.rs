@@ -1,8 +1,20 @@
 //! A directory entry as stored: plain attributes by name, and linked attributes (member, …) as
 //! entry ids, so that a rename never leaves a stale DN behind (AD stores links by DNT, MS-ADTS 3.1.1.1.6).
+//!
+//! Storage is compact and shared (issue 12): attribute names are interned `Arc<str>` (one copy
+//! per distinct name in the process, however many entries carry it), each attribute sits
+//! behind an `Arc` so that copying an entry to modify it copies pointers, not values
+//! (copy-on-write per attribute), and identical `nTSecurityDescriptor` values are stored once
+//! and shared by every entry that has them — AD's single-instance SD table (MS-ADTS 3.1.1.2.x
+//! does not mandate the storage; Windows' ESE keeps each distinct descriptor once in
+//! `sd_table`, referenced by id and refcounted). Sharing is by content, so snapshots
+//! (`Store::clone`) and later writes keep the refcounts right without any bookkeeping.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::dn::Dn;
 
@@ -10,10 +22,96 @@ use super::dn::Dn;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntryId(pub u64);
 
+/// An attribute name, interned: equal names share one allocation.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+/// Most distinct names the interner keeps. Names come from the schema plus the spellings
+/// clients used; past this bound (a client inventing case variants) names are still stored,
+/// just not shared, so memory stays bounded by the data itself.
+const MAX_INTERNED_NAMES: usize = 16_384;
+
+impl Name {
+    pub fn new(text: &str) -> Name {
+        static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+        let mut names = NAMES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = names.get(text) {
+            return Name(n.clone());
+        }
+        let n: Arc<str> = Arc::from(text);
+        if names.len() < MAX_INTERNED_NAMES {
+            names.insert(n.clone());
+        }
+        Name(n)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Name {
+        Name::new(s)
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name::new(&s)
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> String {
+        n.0.to_string()
+    }
+}
+
 /// One attribute: its name as first written, and its values in insertion order.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Attr {
-    pub name: String,
+    pub name: Name,
     pub values: Vec<Vec<u8>>,
 }
 
@@ -24,17 +122,83 @@ impl fmt::Debug for Attr {
     }
 }
 
+/// The single-instance table of security descriptors: the live shared copy of each distinct
+/// `nTSecurityDescriptor` attribute, by a hash of its content. Entries hold strong references;
+/// the table only weak ones, so a descriptor no entry (and no snapshot) uses any more is freed,
+/// and its slot pruned when the table has doubled since the last prune.
+struct SdTable {
+    by_hash: HashMap<u64, Vec<Weak<Attr>>>,
+    slots: usize,
+    prune_at: usize,
+}
+
+fn share_descriptor(attr: Attr) -> Arc<Attr> {
+    static TABLE: OnceLock<Mutex<SdTable>> = OnceLock::new();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    attr.name.hash(&mut h);
+    attr.values.hash(&mut h);
+    let hash = h.finish();
+    let table = TABLE.get_or_init(|| {
+        Mutex::new(SdTable {
+            by_hash: HashMap::new(),
+            slots: 0,
+            prune_at: 1024,
+        })
+    });
+    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(found) = t
+        .by_hash
+        .get(&hash)
+        .into_iter()
+        .flatten()
+        .filter_map(Weak::upgrade)
+        .find(|a| **a == attr)
+    {
+        return found;
+    }
+    let shared = Arc::new(attr);
+    t.by_hash.entry(hash).or_default().push(Arc::downgrade(&shared));
+    t.slots += 1;
+    if t.slots >= t.prune_at {
+        t.by_hash.retain(|_, v| {
+            v.retain(|w| w.strong_count() > 0);
+            !v.is_empty()
+        });
+        t.slots = t.by_hash.values().map(Vec::len).sum();
+        t.prune_at = (t.slots * 2).max(1024);
+    }
+    shared
+}
+
+/// The attribute as stored: descriptors through the single-instance table, others as they are.
+fn stored(key: &str, attr: Attr) -> Arc<Attr> {
+    if key == "ntsecuritydescriptor" {
+        share_descriptor(attr)
+    } else {
+        Arc::new(attr)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub id: EntryId,
     pub dn: Dn,
     pub parent: Option<EntryId>,
-    /// Keyed by the lower-cased attribute name.
-    pub attrs: BTreeMap<String, Attr>,
+    /// Keyed by the lower-cased attribute name; each attribute shared until written.
+    pub attrs: BTreeMap<Name, Arc<Attr>>,
     /// Forward links keyed by the lower-cased attribute name (e.g. `member`).
     pub links: BTreeMap<String, Vec<EntryId>>,
     /// Secrets kept beside the entry, never served as attributes (NT hash, Kerberos keys).
     pub secrets: Option<std::sync::Arc<crate::model::secrets::AccountSecrets>>,
+}
+
+/// `name` lower-cased, borrowed when it already is (the common case: stored keys, schema names).
+fn lower(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
 }
 
 impl Entry {
@@ -50,7 +214,17 @@ impl Entry {
     }
 
     pub fn get(&self, name: &str) -> Option<&Attr> {
-        self.attrs.get(&name.to_ascii_lowercase())
+        self.attrs.get(&*lower(name)).map(|a| &**a)
+    }
+
+    /// The attribute for writing in place (copied first if another entry or snapshot shares it).
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Attr> {
+        self.attrs.get_mut(&*lower(name)).map(Arc::make_mut)
+    }
+
+    /// The shared attribute itself (to compare by pointer before comparing values).
+    pub fn get_shared(&self, name: &str) -> Option<&Arc<Attr>> {
+        self.attrs.get(&*lower(name))
     }
 
     pub fn values(&self, name: &str) -> &[Vec<u8>] {
@@ -70,28 +244,40 @@ impl Entry {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.attrs.contains_key(&name.to_ascii_lowercase())
+        self.attrs.contains_key(&*lower(name))
     }
 
     /// Replaces every value of `name` (removes the attribute when `values` is empty).
     pub fn set(&mut self, name: &str, values: Vec<Vec<u8>>) {
-        let key = name.to_ascii_lowercase();
+        let key = lower(name);
         if values.is_empty() {
-            self.attrs.remove(&key);
-        } else {
-            let display = self
-                .attrs
-                .get(&key)
-                .map(|a| a.name.clone())
-                .unwrap_or_else(|| name.to_string());
-            self.attrs.insert(
-                key,
-                Attr {
-                    name: display,
-                    values,
-                },
-            );
+            self.attrs.remove(&*key);
+            return;
         }
+        // A stored attribute keeps its interned key and display name: no interner lookup.
+        let (key, display) = match self.attrs.get_key_value(&*key) {
+            Some((k, a)) => (k.clone(), a.name.clone()),
+            None => {
+                let k = Name::new(&key);
+                let display = if *name == *k { k.clone() } else { Name::new(name) };
+                (k, display)
+            }
+        };
+        let attr = stored(
+            key.as_str(),
+            Attr {
+                name: display,
+                values,
+            },
+        );
+        self.attrs.insert(key, attr);
+    }
+
+    /// Inserts an attribute as read back from storage (a snapshot): its display name as saved.
+    pub fn insert_attr(&mut self, attr: Attr) {
+        let key = Name::new(&attr.name.to_ascii_lowercase());
+        let attr = stored(key.as_str(), attr);
+        self.attrs.insert(key, attr);
     }
 
     pub fn set_str(&mut self, name: &str, value: impl AsRef<str>) {
@@ -99,7 +285,9 @@ impl Entry {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Attr> {
-        self.attrs.remove(&name.to_ascii_lowercase())
+        self.attrs
+            .remove(&*lower(name))
+            .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
     }
 
     /// True when one of the entry's objectClass values is `class` (case-insensitive).
@@ -121,5 +309,56 @@ impl Entry {
             .get(&name.to_ascii_lowercase())
             .map(|v| v.as_slice())
             .unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u64) -> Entry {
+        Entry::new(EntryId(n), Dn::parse(&format!("CN=e{n},DC=x")).unwrap(), None)
+    }
+
+    /// Identical descriptors are stored once (AD's SD table); a copy written in place is
+    /// unshared first, and names are interned.
+    #[test]
+    fn descriptors_and_names_are_shared() {
+        let sd = vec![1u8, 0, 4, 0x80, 9, 9, 9];
+        let (mut a, mut b) = (entry(1), entry(2));
+        a.set("nTSecurityDescriptor", vec![sd.clone()]);
+        b.set("ntsecuritydescriptor", vec![sd.clone()]);
+        let (sa, sb) = (
+            a.get_shared("nTSecurityDescriptor").unwrap(),
+            b.get_shared("nTSecurityDescriptor").unwrap(),
+        );
+        assert!(
+            !Arc::ptr_eq(sa, sb),
+            "a different display name is a different attribute"
+        );
+        let mut c = entry(3);
+        c.set("nTSecurityDescriptor", vec![sd.clone()]);
+        assert!(Arc::ptr_eq(
+            a.get_shared("ntsecuritydescriptor").unwrap(),
+            c.get_shared("nTSecurityDescriptor").unwrap()
+        ));
+
+        c.get_mut("nTSecurityDescriptor").unwrap().values[0][4] = 7;
+        assert_eq!(a.first("nTSecurityDescriptor"), Some(sd.as_slice()));
+        assert_eq!(c.first("nTSecurityDescriptor").unwrap()[4], 7);
+
+        a.set_str("Description", "x");
+        c.set_str("description", "y");
+        let key = |e: &Entry| {
+            e.attrs
+                .keys()
+                .find(|k| k.as_str() == "description")
+                .unwrap()
+                .clone()
+        };
+        assert!(Arc::ptr_eq(&key(&a).0, &key(&c).0));
+        assert_eq!(a.get("DESCRIPTION").unwrap().name.as_str(), "Description");
+        assert_eq!(a.remove("description").unwrap().values, vec![b"x".to_vec()]);
+        assert!(!a.has("description"));
     }
 }

@@ -791,7 +791,7 @@ fn entry_in(e: EntryIn) -> Result<Entry, SnapshotFileError> {
     let mut entry = Entry::new(EntryId(e.id), dn, e.parent.map(EntryId));
     for a in e.attrs {
         let key = a.name.to_ascii_lowercase();
-        if a.name.is_empty() || a.values.is_empty() || entry.attrs.contains_key(&key) {
+        if a.name.is_empty() || a.values.is_empty() || entry.attrs.contains_key(key.as_str()) {
             return Err(malformed(format!(
                 "{}: attribute {:?} is empty or repeated",
                 e.dn, a.name
@@ -807,7 +807,10 @@ fn entry_in(e: EntryIn) -> Result<Entry, SnapshotFileError> {
                     .map_err(|_| malformed(format!("{}: {}: bad base64", e.dn, a.name))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        entry.attrs.insert(key, Attr { name: a.name, values });
+        entry.insert_attr(Attr {
+            name: a.name.into(),
+            values,
+        });
     }
     for (name, targets) in e.links {
         if name != name.to_ascii_lowercase() || targets.is_empty() {

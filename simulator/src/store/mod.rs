@@ -36,7 +36,61 @@ pub const LINKED_ATTRIBUTES: &[(&str, &str)] = &[
 ];
 
 pub fn is_indexed(attr_lower: &str) -> bool {
-    INDEXED_ATTRIBUTES.contains(&attr_lower)
+    index_slot(attr_lower).is_some()
+}
+
+fn index_slot(attr_lower: &str) -> Option<usize> {
+    INDEXED_ATTRIBUTES.iter().position(|a| *a == attr_lower)
+}
+
+/// The entries holding one index key. Most keys name a single entry (a sAMAccountName, a SID,
+/// a GUID), so one id is kept inline and a set made only when several entries share the value
+/// (objectClass, a common cn): a one-element persistent set costs a whole tree node per value.
+#[derive(Clone, Debug)]
+enum Posting {
+    One(EntryId),
+    Many(OrdSet<EntryId>),
+}
+
+impl Posting {
+    fn insert(&mut self, id: EntryId) {
+        match self {
+            Posting::One(cur) if *cur == id => {}
+            Posting::One(cur) => {
+                let set: OrdSet<EntryId> = [*cur, id].into_iter().collect();
+                *self = Posting::Many(set);
+            }
+            Posting::Many(set) => {
+                set.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; true when nothing is left.
+    fn remove(&mut self, id: EntryId) -> bool {
+        match self {
+            Posting::One(cur) => *cur == id,
+            Posting::Many(set) => {
+                set.remove(&id);
+                if set.len() == 1 {
+                    let last = *set.iter().next().expect("one left");
+                    *self = Posting::One(last);
+                }
+                set_is_empty(self)
+            }
+        }
+    }
+
+    fn ids(&self) -> Vec<EntryId> {
+        match self {
+            Posting::One(id) => vec![*id],
+            Posting::Many(set) => set.iter().copied().collect(),
+        }
+    }
+}
+
+fn set_is_empty(p: &Posting) -> bool {
+    matches!(p, Posting::Many(set) if set.is_empty())
 }
 
 /// The forward link attribute whose back link is `name`, if `name` is a back link.
@@ -81,7 +135,8 @@ pub struct Store {
     entries: HashMap<EntryId, Arc<Entry>>,
     by_dn: HashMap<String, EntryId>,
     children: HashMap<EntryId, OrdSet<EntryId>>,
-    index: HashMap<(String, Vec<u8>), OrdSet<EntryId>>,
+    /// One equality index per [`INDEXED_ATTRIBUTES`] entry (same position): index key → ids.
+    index: [HashMap<Box<[u8]>, Posting>; INDEXED_ATTRIBUTES.len()],
     /// (target, lower-cased forward attribute) → sources that link to the target.
     backlinks: HashMap<(EntryId, String), OrdSet<EntryId>>,
     next_id: u64,
@@ -207,14 +262,12 @@ impl Store {
     /// Entries whose indexed attribute `attr_lower` has a value with this index key.
     /// `None` when the attribute has no index.
     pub fn find_eq(&self, attr_lower: &str, value: &[u8]) -> Option<Vec<EntryId>> {
-        if !is_indexed(attr_lower) {
-            return None;
-        }
-        let key = (attr_lower.to_string(), index_key(attr_lower, value));
+        let slot = index_slot(attr_lower)?;
+        let key = index_key(attr_lower, value);
         Some(
-            self.index
-                .get(&key)
-                .map(|s| s.iter().copied().collect())
+            self.index[slot]
+                .get(key.as_slice())
+                .map(Posting::ids)
                 .unwrap_or_default(),
         )
     }
@@ -258,8 +311,7 @@ impl Store {
             .get(&entry.id)
             .cloned()
             .ok_or(StoreError::NoSuchEntry)?;
-        self.index_entry(&old, false);
-        self.index_entry(&entry, true);
+        self.reindex(&old, &entry);
         self.touched.push(entry.id);
         self.entries.insert(entry.id, Arc::new(entry));
         Ok(())
@@ -334,32 +386,79 @@ impl Store {
     }
 
     fn index_entry(&mut self, entry: &Entry, add: bool) {
-        for (name, attr) in &entry.attrs {
-            if !is_indexed(name) {
-                continue;
-            }
-            for v in &attr.values {
-                let key = (name.clone(), index_key(name, v));
-                if add {
-                    self.index.entry(key).or_default().insert(entry.id);
-                } else if let Some(set) = self.index.get_mut(&key) {
-                    set.remove(&entry.id);
-                    if set.is_empty() {
-                        self.index.remove(&key);
-                    }
-                }
+        for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
+            if let Some(attr) = entry.attrs.get(*name) {
+                self.index_values(slot, entry.id, &attr.values, add);
             }
         }
         for (attr, targets) in &entry.links {
-            for t in targets {
-                let key = (*t, attr.clone());
-                if add {
-                    self.backlinks.entry(key).or_default().insert(entry.id);
-                } else if let Some(set) = self.backlinks.get_mut(&key) {
-                    set.remove(&entry.id);
-                    if set.is_empty() {
-                        self.backlinks.remove(&key);
+            self.index_links(entry.id, attr, targets, add);
+        }
+    }
+
+    /// Moves the index and back-link entries from `old` to `new` (the same entry): only the
+    /// indexed attributes and links that changed are touched, so a write of an unindexed
+    /// attribute (description, whenChanged) costs no index work.
+    fn reindex(&mut self, old: &Entry, new: &Entry) {
+        for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
+            let (o, n) = (old.attrs.get(*name), new.attrs.get(*name));
+            let same = match (o, n) {
+                (Some(o), Some(n)) => Arc::ptr_eq(o, n) || o.values == n.values,
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                if let Some(o) = o {
+                    self.index_values(slot, old.id, &o.values, false);
+                }
+                if let Some(n) = n {
+                    self.index_values(slot, new.id, &n.values, true);
+                }
+            }
+        }
+        if old.links != new.links {
+            for (attr, targets) in &old.links {
+                if new.links.get(attr) != Some(targets) {
+                    self.index_links(old.id, attr, targets, false);
+                }
+            }
+            for (attr, targets) in &new.links {
+                if old.links.get(attr) != Some(targets) {
+                    self.index_links(new.id, attr, targets, true);
+                }
+            }
+        }
+    }
+
+    fn index_values(&mut self, slot: usize, id: EntryId, values: &[Vec<u8>], add: bool) {
+        let name = INDEXED_ATTRIBUTES[slot];
+        let index = &mut self.index[slot];
+        for v in values {
+            let key: Box<[u8]> = index_key(name, v).into_boxed_slice();
+            if add {
+                match index.get_mut(&key) {
+                    Some(p) => p.insert(id),
+                    None => {
+                        index.insert(key, Posting::One(id));
                     }
+                }
+            } else if let Some(p) = index.get_mut(&key) {
+                if p.remove(id) {
+                    index.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn index_links(&mut self, id: EntryId, attr: &str, targets: &[EntryId], add: bool) {
+        for t in targets {
+            let key = (*t, attr.to_string());
+            if add {
+                self.backlinks.entry(key).or_default().insert(id);
+            } else if let Some(set) = self.backlinks.get_mut(&key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.backlinks.remove(&key);
                 }
             }
         }
@@ -399,5 +498,44 @@ mod tests {
         assert!(!s.get(group).unwrap().links.contains_key("member"));
         assert_eq!(s.remove(ou).map(|_| ()), Ok(()));
         assert_eq!(s.remove(root).map(|_| ()), Err(StoreError::HasChildren));
+    }
+
+    /// Postings go from one inline id to a set and back, a snapshot keeps its own, and an
+    /// update moves only the keys of the indexed attributes that changed.
+    #[test]
+    fn index_postings_and_updates() {
+        let mut s = Store::new();
+        let root = add(&mut s, "DC=x", None);
+        let a = add(&mut s, "CN=same,DC=x", Some(root));
+        let b = add(&mut s, "OU=o,DC=x", Some(root));
+        let c = add(&mut s, "CN=same,OU=o,DC=x", Some(b));
+        assert_eq!(s.find_eq("cn", b"SAME").unwrap(), vec![a, c]);
+        let snap = s.clone();
+        s.remove(c).unwrap();
+        assert_eq!(s.find_eq("cn", b"same").unwrap(), vec![a]);
+        assert_eq!(snap.find_eq("cn", b"same").unwrap(), vec![a, c]);
+
+        let mut e = (**s.get(a).unwrap()).clone();
+        e.set_str("description", "unindexed");
+        e.set_str("sAMAccountName", "first");
+        s.update(e).unwrap();
+        assert_eq!(s.find_eq("samaccountname", b"first").unwrap(), vec![a]);
+        let mut e = (**s.get(a).unwrap()).clone();
+        e.set_str("sAMAccountName", "second");
+        e.set_str("description", "changed");
+        s.update(e).unwrap();
+        assert_eq!(
+            s.find_eq("samaccountname", b"first").unwrap(),
+            Vec::<EntryId>::new()
+        );
+        assert_eq!(s.find_eq("samaccountname", b"second").unwrap(), vec![a]);
+        assert_eq!(s.find_eq("cn", b"same").unwrap(), vec![a]);
+        assert_eq!(s.find_eq("description", b"changed"), None);
+        s.remove(a).unwrap();
+        assert_eq!(s.find_eq("cn", b"same").unwrap(), Vec::<EntryId>::new());
+        assert_eq!(
+            s.find_eq("samaccountname", b"second").unwrap(),
+            Vec::<EntryId>::new()
+        );
     }
 }
