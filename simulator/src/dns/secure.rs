@@ -362,3 +362,142 @@ fn sign(
     t.mac = mic(&tsig::response_digest(request_mac, &unsigned, &t));
     tsig::append(unsigned, &t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsa::ForestConfig;
+    use crate::server::kdc::DirectoryKdcDb;
+    use hickory_server::proto::op::Query;
+    use hickory_server::proto::rr::rdata::A;
+
+    fn service() -> SecureUpdates {
+        let dir = crate::dsa::Directory::provision(&ForestConfig {
+            seed: Some(3),
+            ..ForestConfig::default()
+        })
+        .unwrap();
+        let ports = vec![super::super::DcPorts {
+            ldap: 389,
+            kdc: 88,
+            kpasswd: None,
+        }];
+        let records = Arc::new(DcRecords::new(dir.clone(), "127.0.0.7".parse().unwrap(), ports, 3268));
+        SecureUpdates::new(
+            records,
+            vec![DomainKeys {
+                keys: Arc::new(DirectoryKdcDb::new(dir, 0)),
+                replay: Arc::new(ReplayCache::new(300, 16)),
+            }],
+            300,
+        )
+    }
+
+    fn update_message() -> Message {
+        let mut m = Message::new();
+        m.set_id(0x4242).set_op_code(OpCode::Update);
+        m.add_query(Query::query(
+            Name::from_ascii("corp.example.test.").unwrap(),
+            RecordType::SOA,
+        ));
+        m.add_name_server(Record::from_rdata(
+            Name::from_ascii("host1.corp.example.test.").unwrap(),
+            600,
+            RData::A(A([127, 0, 0, 26].into())),
+        ));
+        m
+    }
+
+    fn answer(r: Routed) -> Vec<u8> {
+        match r {
+            Routed::Answer(b) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unsigned_update_is_refused_and_queries_go_to_the_catalog() {
+        let s = service();
+        let raw = update_message().to_vec().unwrap();
+        let reply = Message::from_vec(&answer(s.handle(&raw, 1_000))).unwrap();
+        assert_eq!(reply.response_code(), ResponseCode::Refused);
+        assert_eq!(reply.id(), 0x4242);
+        assert_eq!(reply.op_code(), OpCode::Update);
+        let mut q = Message::new();
+        q.add_query(Query::query(Name::from_ascii("dc1.corp.example.test.").unwrap(), RecordType::A));
+        assert_eq!(s.handle(&q.to_vec().unwrap(), 1_000), Routed::Query);
+        // A response is never answered; a stub header is dropped.
+        let mut r = update_message();
+        r.set_message_type(MessageType::Response);
+        assert_eq!(s.handle(&r.to_vec().unwrap(), 1_000), Routed::Drop);
+        assert_eq!(s.handle(&[1, 2], 1_000), Routed::Drop);
+    }
+
+    #[test]
+    fn a_tsig_with_an_unknown_key_is_notauth_badkey_with_an_empty_mac() {
+        let s = service();
+        let raw = tsig::append(
+            update_message().to_vec().unwrap(),
+            &Tsig {
+                key_name: Name::from_ascii("1.sig-dc1.corp.example.test.").unwrap(),
+                algorithm: Name::from_ascii(tsig::GSS_TSIG).unwrap(),
+                time_signed: 1_000,
+                fudge: 300,
+                mac: vec![0x04, 0x04, 0, 0],
+                original_id: 0x4242,
+                error: 0,
+                other: vec![],
+            },
+        );
+        let bytes = answer(s.handle(&raw, 1_000));
+        let reply = Message::from_vec(&bytes).unwrap();
+        assert_eq!(reply.response_code(), ResponseCode::NotAuth);
+        let t = tsig::split(&bytes).unwrap().expect("a TSIG RR").tsig;
+        assert_eq!(t.error, tsig::error::BADKEY);
+        assert!(t.mac.is_empty());
+    }
+
+    fn tkey_query(algorithm: &str, token: Vec<u8>) -> Vec<u8> {
+        let key_name = Name::from_ascii("7.sig-dc1.corp.example.test.").unwrap();
+        let mut m = Message::new();
+        m.set_id(9);
+        m.add_query(Query::query(key_name.clone(), RecordType::Unknown(tkey::TYPE_TKEY)));
+        let t = Tkey {
+            algorithm: Name::from_ascii(algorithm).unwrap(),
+            inception: 1_000,
+            expiration: 4_600,
+            mode: tkey::mode::GSSAPI,
+            error: 0,
+            key: token,
+            other: vec![],
+        };
+        let mut rr = Record::from_rdata(
+            key_name,
+            0,
+            RData::Unknown {
+                code: RecordType::Unknown(tkey::TYPE_TKEY),
+                rdata: NULL::with(t.encode()),
+            },
+        );
+        rr.set_dns_class(DNSClass::ANY);
+        m.add_additional(rr);
+        m.to_vec().unwrap()
+    }
+
+    fn tkey_error(bytes: &[u8]) -> u16 {
+        let reply = Message::from_vec(bytes).unwrap();
+        let rr = reply.answers().first().expect("TKEY answer");
+        let RData::Unknown { rdata, .. } = rr.data() else { panic!() };
+        Tkey::decode(rdata.anything()).unwrap().error
+    }
+
+    #[test]
+    fn tkey_refuses_other_algorithms_and_tokens_that_are_not_kerberos() {
+        let s = service();
+        let bad_alg = answer(s.handle(&tkey_query("hmac-sha256.", vec![0x60, 0]), 1_000));
+        assert_eq!(tkey_error(&bad_alg), tkey::error::BADALG);
+        let garbage = answer(s.handle(&tkey_query(tsig::GSS_TSIG, vec![0x60, 3, 6, 1, 0]), 1_000));
+        assert_eq!(tkey_error(&garbage), tkey::error::BADKEY);
+        assert_eq!(s.contexts(), 0);
+    }
+}
