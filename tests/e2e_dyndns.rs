@@ -222,3 +222,85 @@ fn nsupdate_gss_tsig_registers_a_computers_name_and_only_its_owner_may_change_it
     );
     assert!(text(&steal_after).contains("REFUSED"), "{}", text(&steal_after));
 }
+
+const MSKTUTIL_ALIAS: &str = "127.0.0.26";
+
+/// msktutil creates a computer as an administrator (GSS-SPNEGO bind, the Computers container
+/// found through `<WKGUID=…>`, SPNs, a keytab), the host logs on with that keytab and registers
+/// its name with `nsupdate -g`, which finds the zone, the primary (the SOA's MNAME) and the
+/// DNS/<dc> service through adsim's DNS alone (resolv.conf in a private mount namespace).
+#[test]
+fn msktutil_creates_a_computer_whose_keytab_logs_on_and_registers_its_name() {
+    use crate::e2e_dns::{is_root, with_resolver};
+    if !is_root() {
+        eprintln!("skipped: ports 53/88/389/464 on an alias and a private resolv.conf need root");
+        return;
+    }
+    let _lab = Adsim::start_on_standard_ports(MSKTUTIL_ALIAS, &[]);
+    let dir = std::env::temp_dir().join(format!("adsim-e2e-msktutil-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _scratch = Scratch(dir.clone());
+    let conf = dir.join("krb5.conf");
+    std::fs::write(
+        &conf,
+        "[libdefaults]\n default_realm = CORP.EXAMPLE.TEST\n dns_lookup_kdc = true\n \
+         dns_lookup_realm = false\n rdns = false\n dns_canonicalize_hostname = false\n",
+    )
+    .unwrap();
+    let conf_s = conf.display().to_string();
+    let admin_cc = format!("FILE:{}", dir.join("admin.cc").display());
+    let envs = [("KRB5_CONFIG", conf_s.as_str()), ("KRB5CCNAME", admin_cc.as_str())];
+    let kinit = with_resolver(
+        MSKTUTIL_ALIAS,
+        &envs,
+        &["kinit", "Administrator@CORP.EXAMPLE.TEST"],
+        Some(&format!("{}\n", crate::common::ADMIN_PASSWORD)),
+    );
+    assert!(kinit.status.success(), "{}", text(&kinit));
+    let keytab = dir.join("host3.keytab").display().to_string();
+    let create = with_resolver(
+        MSKTUTIL_ALIAS,
+        &envs,
+        &[
+            "msktutil",
+            "--create",
+            "--computer-name",
+            "HOST3",
+            "--hostname",
+            "host3.corp.example.test",
+            "--server",
+            "dc1.corp.example.test",
+            "--realm",
+            REALM,
+            "--keytab",
+            &keytab,
+            "--no-reverse-lookups",
+            "--verbose",
+        ],
+        None,
+    );
+    let log = text(&create);
+    assert!(create.status.success(), "{log}");
+    assert!(log.contains("creating a new one"), "{log}");
+
+    let host_cc = format!("FILE:{}", dir.join("host3.cc").display());
+    let envs = [("KRB5_CONFIG", conf_s.as_str()), ("KRB5CCNAME", host_cc.as_str())];
+    let kinit = with_resolver(
+        MSKTUTIL_ALIAS,
+        &envs,
+        &["kinit", "-k", "-t", &keytab, "HOST3$@CORP.EXAMPLE.TEST"],
+        None,
+    );
+    assert!(kinit.status.success(), "{}", text(&kinit));
+    let update = with_resolver(
+        MSKTUTIL_ALIAS,
+        &envs,
+        &["nsupdate", "-g"],
+        Some("update add host3.corp.example.test 600 A 127.0.0.26\nsend\n"),
+    );
+    assert!(update.status.success(), "{}", text(&update));
+    assert_eq!(
+        dig_a(&format!("{MSKTUTIL_ALIAS}:53"), "host3.corp.example.test"),
+        vec![MSKTUTIL_ALIAS]
+    );
+}

@@ -2,6 +2,7 @@
 //! filter allows), three-valued filter evaluation (§4.5.1.7), and the view of a domain DC or
 //! of the Global Catalog (MS-ADTS 3.1.1.1.8: a GC holds every domain's partial replica).
 
+use super::access;
 use super::caller::Caller;
 use super::error::{DsError, DsResult};
 use super::matching::{self, RULE_BIT_AND, RULE_BIT_OR, RULE_IN_CHAIN};
@@ -22,7 +23,11 @@ enum Truth {
 
 impl Directory {
     pub fn search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchOutput> {
-        let base = bound_target(caller, &req.base)?;
+        access::require_bound(caller)?;
+        let base = match self.well_known_object(&req.base) {
+            Some(dn) => dn,
+            None => bound_target(caller, &req.base)?,
+        };
         // SDProp's hourly pass, when due, runs before the read sees the entries.
         self.sdprop_if_due();
         // A read after the interval rolls gMSA passwords over first (docs/notes/gmsa-gkdi.md §3):
