@@ -44,10 +44,22 @@ fn nsupdate(conf: &Path, ccache: &Path, gss: bool, script: &str) -> Output {
 fn dig_a(server: &str, name: &str) -> Vec<String> {
     let (host, port) = server.rsplit_once(':').unwrap();
     let out = Command::new("dig")
-        .args([&format!("@{host}"), "-p", port, "+time=3", "+tries=1", "+short", "A", name])
+        .args([
+            &format!("@{host}"),
+            "-p",
+            port,
+            "+time=3",
+            "+tries=1",
+            "+short",
+            "A",
+            name,
+        ])
         .output()
         .expect("dig runs");
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
     v.sort();
     v
 }
@@ -120,7 +132,9 @@ fn nsupdate_gss_tsig_registers_a_computers_name_and_only_its_owner_may_change_it
         &conf,
         &cc[0],
         false,
-        &format!("{server}zone corp.example.test\nupdate add host1.corp.example.test 600 A 127.0.0.26\nsend\n"),
+        &format!(
+            "{server}zone corp.example.test\nupdate add host1.corp.example.test 600 A 127.0.0.26\nsend\n"
+        ),
     );
     assert!(text(&plain).contains("REFUSED"), "{}", text(&plain));
     assert!(dig_a(&dns, "host1.corp.example.test").is_empty());
@@ -249,7 +263,10 @@ fn msktutil_creates_a_computer_whose_keytab_logs_on_and_registers_its_name() {
     .unwrap();
     let conf_s = conf.display().to_string();
     let admin_cc = format!("FILE:{}", dir.join("admin.cc").display());
-    let envs = [("KRB5_CONFIG", conf_s.as_str()), ("KRB5CCNAME", admin_cc.as_str())];
+    let envs = [
+        ("KRB5_CONFIG", conf_s.as_str()),
+        ("KRB5CCNAME", admin_cc.as_str()),
+    ];
     let kinit = with_resolver(
         MSKTUTIL_ALIAS,
         &envs,

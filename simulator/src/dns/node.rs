@@ -77,7 +77,9 @@ impl DnsRecord {
     /// The record for a DNS answer, when its type is one stored here.
     pub fn rdata(&self) -> Option<RData> {
         match self.rtype {
-            rtype::A => Some(RData::A(A(Ipv4Addr::from(<[u8; 4]>::try_from(self.data.as_slice()).ok()?)))),
+            rtype::A => Some(RData::A(A(Ipv4Addr::from(
+                <[u8; 4]>::try_from(self.data.as_slice()).ok()?,
+            )))),
             rtype::AAAA => Some(RData::AAAA(AAAA(Ipv6Addr::from(
                 <[u8; 16]>::try_from(self.data.as_slice()).ok()?,
             )))),
@@ -165,7 +167,10 @@ pub fn ensure_zone(dir: &Directory, domain: usize) -> DsResult<()> {
             &zone.to_string(),
             vec![
                 ("objectClass".into(), vec![b"dnsZone".to_vec()]),
-                ("dc".into(), vec![dir.forest.domains[domain].dns_name.as_bytes().to_vec()]),
+                (
+                    "dc".into(),
+                    vec![dir.forest.domains[domain].dns_name.as_bytes().to_vec()],
+                ),
             ],
         )?;
     }
@@ -174,10 +179,17 @@ pub fn ensure_zone(dir: &Directory, domain: usize) -> DsResult<()> {
 
 /// The records of a node that is not tombstoned.
 fn live_records(e: &crate::model::Entry) -> Option<Vec<DnsRecord>> {
-    if e.first("dNSTombstoned").is_some_and(|v| v.eq_ignore_ascii_case(b"TRUE")) {
+    if e.first("dNSTombstoned")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"TRUE"))
+    {
         return None;
     }
-    Some(e.values("dnsRecord").iter().filter_map(|v| DnsRecord::decode(v)).collect())
+    Some(
+        e.values("dnsRecord")
+            .iter()
+            .filter_map(|v| DnsRecord::decode(v))
+            .collect(),
+    )
 }
 
 /// Every live record of `domain`'s zone, owner names absolute.
@@ -293,7 +305,8 @@ mod tests {
         assert_eq!(
             b,
             vec![
-                4, 0, 1, 0, 5, 0xf0, 0, 0, 7, 0, 0, 0, 0, 0, 0x04, 0xb0, 0, 0, 0, 0, 0, 0, 0x36, 0, 127, 0, 0, 26
+                4, 0, 1, 0, 5, 0xf0, 0, 0, 7, 0, 0, 0, 0, 0, 0x04, 0xb0, 0, 0, 0, 0, 0, 0, 0x36, 0, 127, 0,
+                0, 26
             ]
         );
         assert_eq!(DnsRecord::decode(&b), Some(r.clone()));
@@ -305,9 +318,18 @@ mod tests {
     fn relative_names() {
         let zone = Name::from_ascii("corp.example.test.").unwrap();
         let n = |s: &str| Name::from_ascii(s).unwrap();
-        assert_eq!(relative_name(&n("Host1.corp.example.test."), &zone).as_deref(), Some("host1"));
-        assert_eq!(relative_name(&n("a.b.corp.example.test."), &zone).as_deref(), Some("a.b"));
-        assert_eq!(relative_name(&n("corp.example.test."), &zone).as_deref(), Some("@"));
+        assert_eq!(
+            relative_name(&n("Host1.corp.example.test."), &zone).as_deref(),
+            Some("host1")
+        );
+        assert_eq!(
+            relative_name(&n("a.b.corp.example.test."), &zone).as_deref(),
+            Some("a.b")
+        );
+        assert_eq!(
+            relative_name(&n("corp.example.test."), &zone).as_deref(),
+            Some("@")
+        );
         assert_eq!(relative_name(&n("host.other.test."), &zone), None);
         let comma = Name::from_labels([&b"a,b"[..], b"corp", b"example", b"test"]).unwrap();
         assert_eq!(relative_name(&comma, &zone), None);

@@ -122,7 +122,9 @@ impl SecureUpdates {
             .chain(msg.answers())
             .find(|r| u16::from(r.record_type()) == tkey::TYPE_TKEY);
         let Some((key_name, req)) = found.and_then(|r| match r.data() {
-            RData::Unknown { rdata, .. } => Tkey::decode(rdata.anything()).ok().map(|t| (r.name().clone(), t)),
+            RData::Unknown { rdata, .. } => {
+                Tkey::decode(rdata.anything()).ok().map(|t| (r.name().clone(), t))
+            }
             _ => None,
         }) else {
             return Routed::Answer(encode(reply(msg, ResponseCode::FormErr)));
@@ -175,9 +177,15 @@ impl SecureUpdates {
                 answer.expiration = u32::try_from(accepted.ticket.endtime).unwrap_or(u32::MAX);
                 let unsigned = encode(tkey_reply(msg, &key_name, &answer));
                 // RFC 3645 §4.1.3: the final TKEY answer is signed with the new context.
-                let signed = sign(unsigned, None, &key_name, msg.id(), now, tsig::error::NOERROR, &mut |d| {
-                    ctx.get_mic(d).unwrap_or_default()
-                });
+                let signed = sign(
+                    unsigned,
+                    None,
+                    &key_name,
+                    msg.id(),
+                    now,
+                    tsig::error::NOERROR,
+                    &mut |d| ctx.get_mic(d).unwrap_or_default(),
+                );
                 self.contexts.insert(
                     &key_name,
                     Established {
@@ -238,7 +246,9 @@ impl SecureUpdates {
         });
         let caller = match verdict {
             None => return unsigned_error(ResponseCode::NotAuth, tsig::error::BADKEY),
-            Some(Err(tsig::error::BADSIG)) => return unsigned_error(ResponseCode::NotAuth, tsig::error::BADSIG),
+            Some(Err(tsig::error::BADSIG)) => {
+                return unsigned_error(ResponseCode::NotAuth, tsig::error::BADSIG)
+            }
             Some(Err(error)) => {
                 // §5.2.3: BADTIME is signed, Other Data holds the server's time.
                 let reply = encode(reply(msg, ResponseCode::NotAuth));
@@ -253,7 +263,15 @@ impl SecureUpdates {
     }
 
     /// `reply` signed with the context of `key_name` (unsigned if it expired meanwhile).
-    fn sign_with(&self, key_name: &Name, reply: Vec<u8>, request_mac: &[u8], id: u16, now: i64, error: u16) -> Vec<u8> {
+    fn sign_with(
+        &self,
+        key_name: &Name,
+        reply: Vec<u8>,
+        request_mac: &[u8],
+        id: u16,
+        now: i64,
+        error: u16,
+    ) -> Vec<u8> {
         let unsigned = reply.clone();
         self.contexts
             .with(key_name, now, |est| {
@@ -382,7 +400,12 @@ mod tests {
             kdc: 88,
             kpasswd: None,
         }];
-        let records = Arc::new(DcRecords::new(dir.clone(), "127.0.0.7".parse().unwrap(), ports, 3268));
+        let records = Arc::new(DcRecords::new(
+            dir.clone(),
+            "127.0.0.7".parse().unwrap(),
+            ports,
+            3268,
+        ));
         SecureUpdates::new(
             records,
             vec![DomainKeys {
@@ -424,7 +447,10 @@ mod tests {
         assert_eq!(reply.id(), 0x4242);
         assert_eq!(reply.op_code(), OpCode::Update);
         let mut q = Message::new();
-        q.add_query(Query::query(Name::from_ascii("dc1.corp.example.test.").unwrap(), RecordType::A));
+        q.add_query(Query::query(
+            Name::from_ascii("dc1.corp.example.test.").unwrap(),
+            RecordType::A,
+        ));
         assert_eq!(s.handle(&q.to_vec().unwrap(), 1_000), Routed::Query);
         // A response is never answered; a stub header is dropped.
         let mut r = update_message();
@@ -461,7 +487,10 @@ mod tests {
         let key_name = Name::from_ascii("7.sig-dc1.corp.example.test.").unwrap();
         let mut m = Message::new();
         m.set_id(9);
-        m.add_query(Query::query(key_name.clone(), RecordType::Unknown(tkey::TYPE_TKEY)));
+        m.add_query(Query::query(
+            key_name.clone(),
+            RecordType::Unknown(tkey::TYPE_TKEY),
+        ));
         let t = Tkey {
             algorithm: Name::from_ascii(algorithm).unwrap(),
             inception: 1_000,
@@ -487,7 +516,9 @@ mod tests {
     fn tkey_error(bytes: &[u8]) -> u16 {
         let reply = Message::from_vec(bytes).unwrap();
         let rr = reply.answers().first().expect("TKEY answer");
-        let RData::Unknown { rdata, .. } = rr.data() else { panic!() };
+        let RData::Unknown { rdata, .. } = rr.data() else {
+            panic!()
+        };
         Tkey::decode(rdata.anything()).unwrap().error
     }
 

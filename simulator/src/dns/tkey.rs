@@ -56,12 +56,18 @@ impl Tkey {
         let r = &rdata[d.index()..];
         let u16_at = |at: usize| -> Result<u16, Malformed> {
             Ok(u16::from_be_bytes(
-                r.get(at..at + 2).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?,
+                r.get(at..at + 2)
+                    .ok_or(Malformed)?
+                    .try_into()
+                    .map_err(|_| Malformed)?,
             ))
         };
         let u32_at = |at: usize| -> Result<u32, Malformed> {
             Ok(u32::from_be_bytes(
-                r.get(at..at + 4).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?,
+                r.get(at..at + 4)
+                    .ok_or(Malformed)?
+                    .try_into()
+                    .map_err(|_| Malformed)?,
             ))
         };
         let key_len = usize::from(u16_at(12)?);
@@ -152,7 +158,8 @@ pub fn accept(
     } else {
         (token.to_vec(), None)
     };
-    let accepted = gss_krb5::accept_sec_context(&krb_token, keys, policy).map_err(|e| GssFailure::ApReq(e.code, e.reason))?;
+    let accepted = gss_krb5::accept_sec_context(&krb_token, keys, policy)
+        .map_err(|e| GssFailure::ApReq(e.code, e.reason))?;
     // RFC 4120 §3.2.3: an authenticator is accepted once.
     if !fresh(&accepted.replay_key) {
         return Err(GssFailure::Replay);
@@ -160,7 +167,8 @@ pub fn accept(
     // RFC 3645 §3.1.1: the client asks for mutual authentication; the AP-REP carries an
     // acceptor subkey, which then keys the MICs (RFC 4121 §2).
     let (subkey, seq) = acceptor_subkey(&accepted);
-    let ap_rep = build_ap_rep(&accepted, Some(&subkey), seq).map_err(|e| GssFailure::ApReq(e.code, e.reason))?;
+    let ap_rep =
+        build_ap_rep(&accepted, Some(&subkey), seq).map_err(|e| GssFailure::ApReq(e.code, e.reason))?;
     let mut ctx = KrbSecurityContext::acceptor(&accepted, Some(&subkey), seq)
         .map_err(|_| GssFailure::ApReq(crate::kdc::error::code::KDC_ERR_ETYPE_NOSUPP, "session key etype"))?;
     let output = match spnego_init {
@@ -190,11 +198,7 @@ impl Contexts {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, e| e.expires > now);
         while map.len() >= MAX_CONTEXTS {
-            let Some(first) = map
-                .iter()
-                .min_by_key(|(_, e)| e.expires)
-                .map(|(k, _)| k.clone())
-            else {
+            let Some(first) = map.iter().min_by_key(|(_, e)| e.expires).map(|(k, _)| k.clone()) else {
                 break;
             };
             map.remove(&first);

@@ -69,7 +69,13 @@ fn skip_name(raw: &[u8], mut pos: usize) -> Result<usize, Malformed> {
         let len = *raw.get(pos).ok_or(Malformed)?;
         match len {
             0 => return Ok(pos + 1),
-            l if l & 0xc0 == 0xc0 => return if pos + 2 <= raw.len() { Ok(pos + 2) } else { Err(Malformed) },
+            l if l & 0xc0 == 0xc0 => {
+                return if pos + 2 <= raw.len() {
+                    Ok(pos + 2)
+                } else {
+                    Err(Malformed)
+                }
+            }
             l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
             _ => return Err(Malformed),
         }
@@ -100,7 +106,12 @@ fn last_additional(raw: &[u8]) -> Result<Option<usize>, Malformed> {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Result<u16, Malformed> {
-    Ok(u16::from_be_bytes(b.get(at..at + 2).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
+    Ok(u16::from_be_bytes(
+        b.get(at..at + 2)
+            .ok_or(Malformed)?
+            .try_into()
+            .map_err(|_| Malformed)?,
+    ))
 }
 
 /// Splits off the message's TSIG RR, when its last record is one (RFC 8945 §5.1: TSIG is the

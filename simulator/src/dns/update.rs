@@ -75,7 +75,10 @@ fn prerequisites(msg: &Message, zone: &Name, records: &DcRecords) -> Result<(), 
                 }
             }
             DNSClass::IN if rr.ttl() == 0 => {
-                value_sets.entry((name, rtype)).or_default().push(rr.data().clone());
+                value_sets
+                    .entry((name, rtype))
+                    .or_default()
+                    .push(rr.data().clone());
             }
             _ => return Err(ResponseCode::FormErr),
         }
@@ -110,7 +113,9 @@ fn prescan(msg: &Message, zone: &Name) -> Result<(), ResponseCode> {
         let empty = matches!(rr.data(), RData::Update0(_));
         let ok = match rr.dns_class() {
             DNSClass::IN => !meta && !empty,
-            DNSClass::ANY => rr.ttl() == 0 && empty && !matches!(rr.record_type(), RecordType::AXFR | RecordType::IXFR),
+            DNSClass::ANY => {
+                rr.ttl() == 0 && empty && !matches!(rr.record_type(), RecordType::AXFR | RecordType::IXFR)
+            }
             DNSClass::NONE => rr.ttl() == 0 && !meta && !empty,
             _ => false,
         };
@@ -155,7 +160,8 @@ pub fn apply(dir: &Directory, records: &DcRecords, caller: &Caller, msg: &Messag
             match rr.dns_class() {
                 DNSClass::IN => {
                     // Types other than A and AAAA are not stored (docs/fidelity.md).
-                    let Some(new) = DnsRecord::from_rdata(rr.data(), rr.ttl(), serial, node::hours_since_1601(now))
+                    let Some(new) =
+                        DnsRecord::from_rdata(rr.data(), rr.ttl(), serial, node::hours_since_1601(now))
                     else {
                         return ResponseCode::NotImp;
                     };

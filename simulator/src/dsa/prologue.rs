@@ -64,7 +64,9 @@ impl Directory {
             let v = std::str::from_utf8(v).ok()?;
             let rest = v.strip_prefix("B:32:")?;
             let (g, target) = rest.split_once(':')?;
-            g.eq_ignore_ascii_case(guid).then(|| Dn::parse(target).ok()).flatten()
+            g.eq_ignore_ascii_case(guid)
+                .then(|| Dn::parse(target).ok())
+                .flatten()
         })
     }
 
