@@ -8,9 +8,10 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # Real clients the end-to-end tests drive: OpenLDAP's tools, MIT Kerberos, libfaketime, BIND's
-# dig (dnsutils) and adcli (DNS and the CLDAP ping).
+# dig (dnsutils), adcli (DNS and the CLDAP ping) and msktutil (a computer created by an
+# administrator).
 need_apt=""
-for tool in ldapsearch kinit faketime dig adcli; do
+for tool in ldapsearch kinit faketime dig adcli msktutil; do
   command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
 # Cyrus SASL's GSSAPI plugin (ldapsearch -Y GSSAPI), nss_wrapper (the DC's name for GSSAPI) and
@@ -24,7 +25,7 @@ python3 -c 'import ensurepip' 2>/dev/null || { need_apt=1; venv_pkg=python3-venv
 if [ -n "$need_apt" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    ldap-utils krb5-user libfaketime faketime dnsutils adcli libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev $venv_pkg >/dev/null
+    ldap-utils krb5-user libfaketime faketime dnsutils adcli msktutil libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev $venv_pkg >/dev/null
 fi
 
 # The live peer of tests/peer_samba.rs: Samba 4.22 from bookworm-backports, installed by the

@@ -10,6 +10,7 @@ mod e2e_clients;
 mod e2e_control;
 mod e2e_data_dir;
 mod e2e_dns;
+mod e2e_dyndns;
 mod e2e_examples;
 mod e2e_fixtures;
 mod e2e_gmsa;

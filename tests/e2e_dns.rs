@@ -171,7 +171,7 @@ fn dig_finds_every_record_a_dc_registers_with_the_ports_adsim_listens_on() {
     );
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -180,7 +180,12 @@ fn is_root() -> bool {
 
 /// `args` run in a private mount namespace whose /etc/resolv.conf names only `nameserver`
 /// (`unshare -m` and a bind mount; root only).
-fn with_resolver(nameserver: &str, envs: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn with_resolver(
+    nameserver: &str,
+    envs: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     let dir = std::env::temp_dir().join(format!("adsim-resolv-{}-{nameserver}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let resolv = dir.join("resolv.conf");

@@ -410,6 +410,20 @@ pub fn seal_ap_rep(session_key: &EncryptionKey, part: &EncApRepPart) -> Result<V
     .to_der())
 }
 
+/// A random acceptor subkey of the session key's etype and a random initial sequence number.
+pub fn acceptor_subkey(accepted: &KrbAccepted) -> (EncryptionKey, u32) {
+    let mut key = vec![0u8; accepted.session_key.keyvalue.len()];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    let seq = rand::RngCore::next_u32(&mut rand::rngs::OsRng) & 0x3fff_ffff;
+    (
+        EncryptionKey {
+            keytype: accepted.session_key.keytype,
+            keyvalue: key,
+        },
+        seq,
+    )
+}
+
 /// RFC 4121 per-message token state for one established context.
 #[derive(Debug, Clone)]
 pub struct KrbSecurityContext {

@@ -55,8 +55,8 @@ impl Authority for ZoneAuthority {
         false
     }
 
-    /// Dynamic updates (RFC 2136) are refused: without them a joined computer's address is
-    /// unknown, so its name has no A record (docs/fidelity.md).
+    /// Updates never reach the catalog: `dns::secure` takes every UPDATE message first (it
+    /// needs the bytes for TSIG). Should one arrive here, it is refused.
     async fn update(&self, _update: &MessageRequest) -> UpdateResult<bool> {
         Err(ResponseCode::Refused)
     }

@@ -1,10 +1,17 @@
 //! DNS for the forest's zones, as the DNS server of an AD domain controller serves them:
 //! `records` computes what a DC registers (MS-ADTS 6.3.2) from the live directory, sans I/O;
-//! `authority` puts each zone behind hickory-server's `Authority`, whose `Catalog` is the one
-//! handler for UDP and TCP (`server::dns` binds them).
+//! `authority` puts each zone behind hickory-server's `Authority`, whose `Catalog` answers
+//! queries; `secure` takes UPDATE, TKEY and TSIG (secure dynamic update, RFC 2136/2930/3645/
+//! 8945: `tsig`, `tkey`, `update`), storing names as AD-integrated zones do (`node`). The
+//! server (`server::dns`) hands every message's bytes to `secure` first, for UDP and TCP alike.
 
 pub mod authority;
+pub mod node;
 pub mod records;
+pub mod secure;
+pub mod tkey;
+pub mod tsig;
+pub mod update;
 
 use std::sync::Arc;
 

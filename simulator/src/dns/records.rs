@@ -80,6 +80,11 @@ impl DcRecords {
         }
     }
 
+    /// The directory the records are read from.
+    pub fn dir(&self) -> &Arc<Directory> {
+        &self.dir
+    }
+
     /// The zones served: each domain's DNS name, then `_msdcs.<forest root>`.
     pub fn zones(&self) -> Vec<Name> {
         let f = &self.dir.forest;
@@ -88,8 +93,18 @@ impl DcRecords {
         z
     }
 
-    /// Every record of every zone, as they stand now.
+    /// Every record of every zone, as they stand now: the DC's own and the names clients
+    /// registered by secure dynamic update (`node`).
     pub fn all(&self) -> Vec<Record> {
+        let mut out = self.dc_records();
+        for d in &self.dir.forest.domains {
+            out.extend(super::node::records(&self.dir, d.index));
+        }
+        out
+    }
+
+    /// The records the DC registers for itself (its netlogon.dns).
+    pub fn dc_records(&self) -> Vec<Record> {
         let f = &self.dir.forest;
         let forest = &f.root_dns;
         let serial = u32::try_from(self.dir.read().store.highest_usn() & 0xffff_ffff).unwrap_or(1);
@@ -176,35 +191,44 @@ impl DcRecords {
     /// every record of the name; a name with a CNAME answers it for any other type
     /// (RFC 1034 §3.6.2).
     pub fn answer(&self, owner: &Name, rtype: RecordType) -> Answer {
-        let mut owner = owner.clone();
-        owner.set_fqdn(true);
-        let all = self.all();
-        let at: Vec<Record> = all.iter().filter(|r| r.name() == &owner).cloned().collect();
-        if at.is_empty() {
-            // An empty non-terminal (`_tcp.corp.example.test`) exists: NOERROR (RFC 8020).
-            return if all.iter().any(|r| owner.zone_of(r.name())) {
-                Answer::NoData
-            } else {
-                Answer::NxDomain
-            };
-        }
-        let hit: Vec<Record> = at
-            .iter()
-            .filter(|r| rtype == RecordType::ANY || r.record_type() == rtype)
-            .cloned()
-            .collect();
-        if !hit.is_empty() {
-            return Answer::Records(hit);
-        }
-        let cname: Vec<Record> = at
-            .into_iter()
-            .filter(|r| r.record_type() == RecordType::CNAME)
-            .collect();
-        if cname.is_empty() {
+        answer_from(self.all(), owner, rtype)
+    }
+
+    /// What `owner` holds among the DC's own records only.
+    pub fn static_answer(&self, owner: &Name) -> Answer {
+        answer_from(self.dc_records(), owner, RecordType::ANY)
+    }
+}
+
+/// What `owner` holds for `rtype` among `all`.
+fn answer_from(all: Vec<Record>, owner: &Name, rtype: RecordType) -> Answer {
+    let mut owner = owner.clone();
+    owner.set_fqdn(true);
+    let at: Vec<Record> = all.iter().filter(|r| r.name() == &owner).cloned().collect();
+    if at.is_empty() {
+        // An empty non-terminal (`_tcp.corp.example.test`) exists: NOERROR (RFC 8020).
+        return if all.iter().any(|r| owner.zone_of(r.name())) {
             Answer::NoData
         } else {
-            Answer::Records(cname)
-        }
+            Answer::NxDomain
+        };
+    }
+    let hit: Vec<Record> = at
+        .iter()
+        .filter(|r| rtype == RecordType::ANY || r.record_type() == rtype)
+        .cloned()
+        .collect();
+    if !hit.is_empty() {
+        return Answer::Records(hit);
+    }
+    let cname: Vec<Record> = at
+        .into_iter()
+        .filter(|r| r.record_type() == RecordType::CNAME)
+        .collect();
+    if cname.is_empty() {
+        Answer::NoData
+    } else {
+        Answer::Records(cname)
     }
 }
 

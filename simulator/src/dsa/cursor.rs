@@ -192,7 +192,10 @@ impl Directory {
     /// Starts a search: checks the base (bind, referral, existence) and takes the O(1) copy of
     /// the state the search reads. No entry is visited yet.
     pub fn open_search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchCursor> {
-        let base = super::prologue::bound_target(caller, &req.base)?;
+        let base = match self.well_known_object(&req.base) {
+            Some(dn) => dn,
+            None => super::prologue::bound_target(caller, &req.base)?,
+        };
         // SDProp's hourly pass, when due, runs before the read sees the entries.
         self.sdprop_if_due();
         let st = self.read();

@@ -45,6 +45,31 @@ pub(super) fn bound_target(caller: &Caller, dn: &str) -> DsResult<Dn> {
 }
 
 impl Directory {
+    /// The object a `<WKGUID=guid,dn>` DN names (MS-ADTS 3.1.1.3.1.2.4): the value of the
+    /// `dn` object's wellKnownObjects whose binary part is `guid` (msktutil looks up the
+    /// Computers container so). None for any other DN, or when nothing matches (the caller then
+    /// parses the text and fails as for any malformed DN).
+    pub fn well_known_object(&self, text: &str) -> Option<Dn> {
+        let inner = text.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let (key, value) = inner.split_once('=')?;
+        if !key.eq_ignore_ascii_case("WKGUID") {
+            return None;
+        }
+        let (guid, dn) = value.split_once(',')?;
+        let head = Dn::parse(dn).ok()?;
+        let st = self.read();
+        let entry = st.store.get_by_dn(&head)?;
+        // Object(DN-Binary): `B:32:<hex guid>:<dn>` (MS-ADTS 3.1.1.2.2.2.1 / 6.1.1.4).
+        entry.values("wellKnownObjects").iter().find_map(|v| {
+            let v = std::str::from_utf8(v).ok()?;
+            let rest = v.strip_prefix("B:32:")?;
+            let (g, target) = rest.split_once(':')?;
+            g.eq_ignore_ascii_case(guid)
+                .then(|| Dn::parse(target).ok())
+                .flatten()
+        })
+    }
+
     /// The deepest existing ancestor of `dn`, for matchedDN. The ancestors are looked up from
     /// the shortest, as slices of one normalised text (no DN is copied per step); once one
     /// exists, the first missing one ends the walk, since an entry's parent always exists.
@@ -91,5 +116,28 @@ pub(super) fn store_err(e: StoreError) -> DsError {
         StoreError::DnExists => DsError::dn_exists(),
         StoreError::NoSuchEntry | StoreError::NoParent => DsError::no_such_object(""),
         StoreError::HasChildren => DsError::not_on_non_leaf(),
+    }
+}
+
+#[cfg(test)]
+mod well_known_tests {
+    use super::*;
+    use crate::dsa::ForestConfig;
+
+    /// `<WKGUID=…,<NC>>` names the container the NC head's wellKnownObjects points at.
+    #[test]
+    fn wkguid_names_the_computers_container() {
+        let dir = Directory::provision(&ForestConfig {
+            seed: Some(3),
+            ..ForestConfig::default()
+        })
+        .unwrap();
+        let base = dir.forest.root().dn.to_string();
+        let found = dir.well_known_object(&format!("<WKGUID=aa312825768811d1aded00c04fd8d5cd,{base}>"));
+        assert_eq!(found.map(|d| d.to_string()), Some(format!("CN=Computers,{base}")));
+        assert!(dir
+            .well_known_object(&format!("<WKGUID=00000000000000000000000000000000,{base}>"))
+            .is_none());
+        assert!(dir.well_known_object(&base).is_none());
     }
 }

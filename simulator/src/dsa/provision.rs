@@ -622,6 +622,9 @@ impl Provisioner<'_> {
             format!("GC/{}/{}", d.dc_fqdn, forest.root_dns),
             format!("RestrictedKrbHost/{}", d.dc_fqdn),
             format!("RestrictedKrbHost/{}", d.dc_name),
+            // The DNS Server service registers it on a DC that runs DNS; secure dynamic
+            // update clients (nsupdate -g, Windows' DnsUpdate) ask tickets for it.
+            format!("DNS/{}", d.dc_fqdn),
         ];
         dc.set(
             "servicePrincipalName",

@@ -780,7 +780,21 @@ impl RunningForest {
             dc_ports,
             gc_addr.port(),
         ));
-        tasks.push(tokio::spawn(dns::serve(dns_udp, dns_tcp, records)));
+        // Secure dynamic update: tickets for `DNS/<dc>` open with each DC account's keys, whose
+        // authenticators the DC's LDAP listeners also remember (one replay cache per account).
+        let secure = Arc::new(crate::dns::secure::SecureUpdates::new(
+            records.clone(),
+            dir.forest
+                .domains
+                .iter()
+                .map(|d| crate::dns::secure::DomainKeys {
+                    keys: Arc::new(kdc::DirectoryKdcDb::new(dir.clone(), d.index)),
+                    replay: replay[d.index].clone(),
+                })
+                .collect(),
+            config.kdc.max_skew_seconds,
+        ));
+        tasks.push(tokio::spawn(dns::serve(dns_udp, dns_tcp, records, secure)));
 
         let root = endpoints[0].clone();
         let ready = ReadyInfo {

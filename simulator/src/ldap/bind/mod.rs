@@ -16,6 +16,7 @@ use rand::RngCore;
 
 use super::codec::{BindAuth, LdapResult};
 use super::session::{err_result, ServerContext};
+pub(super) use crate::auth::gss_krb5::acceptor_subkey;
 use crate::auth::gss_krb5::{AcceptPolicy, ApError, GssError, KrbAccepted, KrbSecurityContext};
 use crate::auth::ntlm::{NtlmAcceptor, NtlmFailure, NtlmPolicy, ServerNames, WindowsReason};
 use crate::auth::sasl::SecurityLayer;
@@ -294,20 +295,6 @@ fn accept_ap_req(ctx: &ServerContext, tls: bool, token: &[u8]) -> Result<KrbAcce
             reason: "authenticator replayed",
         }),
     }
-}
-
-/// A random acceptor subkey of the session key's etype and a random initial sequence number.
-fn acceptor_subkey(accepted: &KrbAccepted) -> (EncryptionKey, u32) {
-    let mut key = vec![0u8; accepted.session_key.keyvalue.len()];
-    rand::rngs::OsRng.fill_bytes(&mut key);
-    let seq = rand::rngs::OsRng.next_u32() & 0x3fff_ffff;
-    (
-        EncryptionKey {
-            keytype: accepted.session_key.keytype,
-            keyvalue: key,
-        },
-        seq,
-    )
 }
 
 /// The right rotation Windows puts in its sealed AES Wrap tokens (16-byte header + 12-byte
