@@ -192,6 +192,7 @@ impl Directory {
     /// Starts a search: checks the base (bind, referral, existence) and takes the O(1) copy of
     /// the state the search reads. No entry is visited yet.
     pub fn open_search(&self, caller: &Caller, req: &SearchRequest) -> DsResult<SearchCursor> {
+        super::access::require_bound(caller)?;
         let base = match self.well_known_object(&req.base) {
             Some(dn) => dn,
             None => super::prologue::bound_target(caller, &req.base)?,

@@ -2,7 +2,6 @@
 //! filter allows), three-valued filter evaluation (§4.5.1.7), and the view of a domain DC or
 //! of the Global Catalog (MS-ADTS 3.1.1.1.8: a GC holds every domain's partial replica).
 
-use super::access;
 use super::caller::Caller;
 use super::error::{DsError, DsResult};
 use super::matching::{self, RULE_BIT_AND, RULE_BIT_OR, RULE_IN_CHAIN};
