@@ -82,30 +82,40 @@ pub fn require_bound(caller: &Caller) -> DsResult<()> {
 }
 
 /// The write rights, decided by the entries' security descriptors (MS-ADTS 3.1.5 "Access
-/// checks" of each operation, 5.1.3 rights): `Ok` or insufficientAccessRights (50 `00000005`).
+/// checks" of each operation, 5.1.3 rights): `Ok`, or insufficientAccessRights — 50
+/// `00002098` from the directory's access check ([`DsError::insufficient_access`]), 50
+/// `00000005` when the refused part is the security descriptor or a password reset or change
+/// ([`DsError::access_denied`]).
 pub fn check(dir: &Directory, caller: &Caller, target: &Entry, right: Right<'_>) -> DsResult<()> {
-    let _ = dir;
-    let granted = caller.system
-        || match right {
-            Right::CreateChild { class } => may_create(caller, target, class),
-            Right::Write { mods } => may_modify(dir, caller, target, mods),
-            Right::Delete { parent } => may_delete(caller, target, parent),
-            Right::Rename {
-                old_parent,
-                new_parent,
-                rdn_attr,
-            } => may_rename(caller, target, old_parent, new_parent, rdn_attr),
-            Right::ResetPassword => {
-                Guard::of(caller, target).control_access(&extended::USER_FORCE_CHANGE_PASSWORD)
+    if caller.system {
+        return Ok(());
+    }
+    let denied = |granted: bool| if granted { Ok(()) } else { Err(DsError::insufficient_access()) };
+    match right {
+        Right::CreateChild { class } => denied(may_create(caller, target, class)),
+        Right::Write { mods } => match first_denied(dir, caller, target, mods) {
+            None => Ok(()),
+            Some(m) if m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") => Err(DsError::access_denied()),
+            Some(_) => Err(DsError::insufficient_access()),
+        },
+        Right::Delete { parent } => denied(may_delete(caller, target, parent)),
+        Right::Rename {
+            old_parent,
+            new_parent,
+            rdn_attr,
+        } => denied(may_rename(caller, target, old_parent, new_parent, rdn_attr)),
+        Right::ResetPassword | Right::ChangePassword => {
+            let right = if matches!(right, Right::ResetPassword) {
+                &extended::USER_FORCE_CHANGE_PASSWORD
+            } else {
+                &extended::USER_CHANGE_PASSWORD
+            };
+            if Guard::of(caller, target).control_access(right) {
+                Ok(())
+            } else {
+                Err(DsError::access_denied())
             }
-            Right::ChangePassword => {
-                Guard::of(caller, target).control_access(&extended::USER_CHANGE_PASSWORD)
-            }
-        };
-    if granted {
-        Ok(())
-    } else {
-        Err(DsError::insufficient_access())
+        }
     }
 }
 
@@ -474,9 +484,16 @@ fn may_rename(
 /// (Validated-SPN) and `dNSHostName` (Validated-DNS-Host-Name) values that meet their
 /// constraints. unicodePwd is the password path's; nTSecurityDescriptor needs WRITE_DAC /
 /// WRITE_OWNER for the parts it replaces (MS-ADTS 3.1.1.3.4.1.11, 5.1.3.1).
-fn may_modify(dir: &Directory, caller: &Caller, target: &Entry, mods: &[Modification]) -> bool {
+/// The first modification the caller may not make, if any.
+fn first_denied<'m>(
+    dir: &Directory,
+    caller: &Caller,
+    target: &Entry,
+    mods: &'m [Modification],
+) -> Option<&'m Modification> {
     let guard = Guard::of(caller, target);
-    mods.iter().all(|m| {
+    mods.iter().find(|m| {
+        !{
         let key = m.attr.to_ascii_lowercase();
         match key.as_str() {
             "unicodepwd" => true,
@@ -496,6 +513,7 @@ fn may_modify(dir: &Directory, caller: &Caller, target: &Entry, mods: &[Modifica
                     && guard.control_access(&extended::VALIDATED_DNS_HOST_NAME)
             }
             _ => false,
+        }
         }
     })
 }
@@ -684,7 +702,7 @@ mod tests {
         ] {
             let e = create(who, parent, class).unwrap_err();
             assert_eq!(e.code, code::INSUFFICIENT_ACCESS_RIGHTS);
-            assert!(e.text.starts_with("00000005: SecErr"), "{e:?}");
+            assert!(e.text.starts_with("00002098: SecErr"), "{e:?}");
         }
     }
 
@@ -739,8 +757,11 @@ mod tests {
         // User-Change-Password is granted to Everyone by the user default SD.
         check(&dir, &alice, &alice_e, Right::ChangePassword).unwrap();
         check(&dir, &alice, &ops_e, Right::ChangePassword).unwrap();
-        denied(check(&dir, &alice, &alice_e, Right::ResetPassword));
-        denied(check(&dir, &alice, &ops_e, Right::ResetPassword));
+        // The password paths answer ERROR_ACCESS_DENIED (00000005), not 00002098.
+        for target in [&alice_e, &ops_e] {
+            let e = check(&dir, &alice, target, Right::ResetPassword).unwrap_err();
+            assert_eq!(e, DsError::access_denied());
+        }
     }
 
     #[test]

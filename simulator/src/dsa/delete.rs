@@ -56,9 +56,9 @@ mod tests {
             dir.delete(&admin, &format!("CN=nobody,CN=Users,{BASE}"))
         });
         assert_eq!(e.matched_dn, format!("CN=Users,{BASE}"));
-        refused(&dir, 50, "00000005:", || dir.delete(&caller(&dir, ALICE), OPS));
+        refused(&dir, 50, "00002098:", || dir.delete(&caller(&dir, ALICE), OPS));
         // Issue 11's hole: a user deleting itself.
-        refused(&dir, 50, "00000005:", || dir.delete(&caller(&dir, ALICE), ALICE));
+        refused(&dir, 50, "00002098:", || dir.delete(&caller(&dir, ALICE), ALICE));
         refused(&dir, 53, "000020CE:", || dir.delete(&admin, ADMINISTRATOR));
         let ou = format!("OU=Web,{BASE}");
         dir.add(&admin, &ou, vec![("objectClass".into(), s("organizationalUnit"))])

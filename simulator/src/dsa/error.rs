@@ -52,6 +52,7 @@ pub mod code {
 /// Win32 error codes (winerror.h) that AD puts first in its diagnostics.
 pub mod win32 {
     pub const ERROR_ACCESS_DENIED: u32 = 5;
+    pub const ERROR_DS_INSUFF_ACCESS_RIGHTS: u32 = 0x2098;
     pub const ERROR_USER_EXISTS: u32 = 0x524;
     pub const ERROR_DS_CANT_ON_NON_LEAF: u32 = 0x2015;
     pub const ERROR_DS_CONFIDENTIALITY_REQUIRED: u32 = 0x202D;
@@ -243,11 +244,30 @@ impl DsError {
         )
     }
 
+    /// A write, add, delete or rename the directory's access check refuses
+    /// (ERROR_DS_INSUFF_ACCESS_RIGHTS). Windows' text as clients quote it for a denied
+    /// attribute write or group-member write: `00002098: SecErr: DSID-03150F94, problem 4003
+    /// (INSUFF_ACCESS_RIGHTS), data 0` (ltb-project/self-service-password#537,
+    /// LDAPAccountManager/lam#352, rapid7/insightconnect-plugins#840); Samba 4.22 answers the
+    /// same code.
     pub fn insufficient_access() -> DsError {
         DsError::new(
             code::INSUFFICIENT_ACCESS_RIGHTS,
+            win32::ERROR_DS_INSUFF_ACCESS_RIGHTS,
+            "00002098: SecErr: DSID-03150F94, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0\n",
+        )
+    }
+
+    /// A refusal from the paths that answer ERROR_ACCESS_DENIED instead: the security
+    /// descriptor write (`00000005: SecErr: DSID-03152E13 …` for an nTSecurityDescriptor write
+    /// without the rights its parts need, skelsec/msldap#34) and the SAM password paths
+    /// (`00000005: SecErr: DSID-031A11B9 …` for a denied unicodePwd reset, authelia#1715; other
+    /// clients quote 00002098 for a reset, so this one is *inferred*).
+    pub fn access_denied() -> DsError {
+        DsError::new(
+            code::INSUFFICIENT_ACCESS_RIGHTS,
             win32::ERROR_ACCESS_DENIED,
-            "00000005: SecErr: DSID-03152E29, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0\n",
+            "00000005: SecErr: DSID-03152E13, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0\n",
         )
     }
 

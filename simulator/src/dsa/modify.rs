@@ -356,13 +356,16 @@ mod tests {
         let replace = |attr: &str, v: &str| vec![m(ModOp::Replace, attr, s(v))];
         let op = |op, attr: &str, values: Vec<Vec<u8>>| vec![m(op, attr, values)];
         let two = vec![b"a".to_vec(), b"b".to_vec()];
+        let ops_sd = entry(&dir, OPS).first("nTSecurityDescriptor").unwrap().to_vec();
         #[rustfmt::skip]
         let cases: Vec<(u32, &str, &Caller, &str, Vec<Modification>)> = vec![
             (1, "000004DC:", &anonymous, ALICE, desc("x")),
             (32, "0000208D:", &admin, &nobody, desc("x")),
-            (50, "00000005:", &alice, ALICE, desc("x")),
-            (50, "00000005:", &alice, OPS, desc("x")),
-            (50, "00000005:", &alice, ALICE, replace("userAccountControl", "514")),
+            (50, "00002098:", &alice, ALICE, desc("x")),
+            (50, "00002098:", &alice, OPS, desc("x")),
+            (50, "00002098:", &alice, ALICE, replace("userAccountControl", "514")),
+            // The security descriptor's own path answers ERROR_ACCESS_DENIED (skelsec/msldap#34).
+            (50, "00000005:", &alice, OPS, op(ModOp::Replace, "nTSecurityDescriptor", vec![ops_sd])),
             (19, "000020F1:", &admin, ALICE, replace("objectSid", "x")),
             (19, "000020F1:", &admin, ALICE, replace("objectClass", "user")),
             (67, "00002016:", &admin, ALICE, replace("cn", "alicia")),

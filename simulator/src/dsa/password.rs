@@ -101,7 +101,7 @@ impl Directory {
         let mut e = (**st.store.get(target).ok_or_else(DsError::insufficient_access)?).clone();
         match write {
             PasswordWrite::Change if caller.entry != Some(target) && !caller.system => {
-                return Err(DsError::insufficient_access());
+                return Err(DsError::access_denied());
             }
             PasswordWrite::Change => {}
             PasswordWrite::Reset => access::check(self, caller, &e, Right::ResetPassword)?,

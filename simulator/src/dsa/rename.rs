@@ -122,15 +122,15 @@ mod tests {
         refused(&dir, 32, "0000208D:", || {
             dir.modify_dn(&admin, &format!("CN=nobody,CN=Users,{BASE}"), "CN=x", true, None)
         });
-        refused(&dir, 50, "00000005:", || {
+        refused(&dir, 50, "00002098:", || {
             dir.modify_dn(&caller(&dir, ALICE), OPS, "CN=x", true, None)
         });
         // Issue 11's hole: a user renaming itself or moving itself under Domain Controllers.
         let alice = caller(&dir, ALICE);
-        refused(&dir, 50, "00000005:", || {
+        refused(&dir, 50, "00002098:", || {
             dir.modify_dn(&alice, ALICE, "CN=x", true, None)
         });
-        refused(&dir, 50, "00000005:", || {
+        refused(&dir, 50, "00002098:", || {
             dir.modify_dn(
                 &alice,
                 ALICE,
@@ -140,7 +140,7 @@ mod tests {
             )
         });
         // Account Operators may rename users in CN=Users but hold no create-child on DCs.
-        refused(&dir, 50, "00000005:", || {
+        refused(&dir, 50, "00002098:", || {
             dir.modify_dn(
                 &caller(&dir, OPS),
                 ALICE,

@@ -16,6 +16,11 @@ use crate::ldap::wire::{Protection, Wire};
 use crate::server::record::{LdapPending, Recorder};
 use crate::slots::{Slot, Slots, ACCEPT_BACKOFF};
 
+/// The most search messages one wrapped frame carries on a SASL-sealed connection: an answer
+/// up to this size is one frame, as clients that read a frame per burst need; a larger one is
+/// cut so a connection's buffered output stays bounded.
+const SEALED_FRAME_RESPONSES: usize = 4096;
+
 /// The limits of every LDAP connection: AD's LDAP policies (MS-ADTS 3.1.1.3.4.6, defaults from
 /// KB 315071) and the deadlines that keep a slow client from holding a connection forever.
 /// docs/fidelity.md, "LDAP connection limits", has the table with sources.
@@ -276,23 +281,30 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let mut outcome = session.begin(ctx, req);
         // A search's results go out a chunk at a time as they are produced, each written before
         // the next is made, with a yield in between: a large search neither holds this worker
-        // nor buffers its whole encoding (other connections are served between chunks).
-        let mut chunk_out = std::mem::take(&mut outcome.responses);
+        // nor buffers its whole encoding (other connections are served between chunks). Under a
+        // SASL layer the chunks of one answer are gathered into one wrapped frame (up to
+        // SEALED_FRAME_RESPONSES messages a frame): impacket reads one frame per burst and drops
+        // a second frame that arrives in the same read (`Wire::encode_all`).
+        let sealed = matches!(wire.protection(), Protection::Sasl(_));
+        let mut out = std::mem::take(&mut outcome.responses);
         let mut recorded = Vec::new();
         loop {
-            if !chunk_out.is_empty() {
-                if stream.write_all(&wire.encode_all(&chunk_out)).await.is_err() {
+            let done = !session.searching();
+            if !out.is_empty() && (done || !sealed || out.len() >= SEALED_FRAME_RESPONSES) {
+                if stream.write_all(&wire.encode_all(&out)).await.is_err() {
                     return None;
                 }
                 if record.is_some() {
-                    recorded.append(&mut chunk_out);
+                    recorded.append(&mut out);
+                } else {
+                    out.clear();
                 }
             }
-            if !session.searching() {
+            if done {
                 break;
             }
             tokio::task::yield_now().await;
-            chunk_out = session.continue_search(ctx).unwrap_or_default();
+            out.extend(session.continue_search(ctx).unwrap_or_default());
         }
         if let (Some(r), Some(p)) = (record, pending) {
             let at = super::record::Endpoint {
