@@ -88,24 +88,26 @@ fn ms_nlmp_4_2_4_4_seal_vector() {
     assert!(server.unseal(&bad, &sig).is_err());
 }
 
+/// The §4.2.4.3 exchange for `user` on a new acceptor: its outcome.
+fn vector_exchange(user: &str) -> NtlmOutcome<u32> {
+    let mut acc = NtlmAcceptor::new(names(), NtlmPolicy::default());
+    acc.challenge(
+        &negotiate(VECTOR_FLAGS),
+        h(SERVER_CHALLENGE).try_into().unwrap(),
+        0,
+    )
+    .unwrap();
+    let mut nt_resp = h(NT_PROOF_STR);
+    nt_resp.extend(h(TEMP));
+    let auth = authenticate(VECTOR_FLAGS, "Domain", user, &nt_resp, &h(ENCRYPTED_SESSION_KEY));
+    acc.authenticate(&auth, &Accounts)
+}
+
 /// The acceptor fed the §4.2.4.3 AUTHENTICATE contents (NTLMv2 response, encrypted session key)
 /// recovers the RandomSessionKey 55×16.
 #[test]
 fn acceptor_verifies_the_ms_nlmp_vector_exchange() {
-    let mut acc = NtlmAcceptor::new(names(), NtlmPolicy::default());
-    let neg = negotiate(VECTOR_FLAGS);
-    acc.challenge(&neg, h(SERVER_CHALLENGE).try_into().unwrap(), 0)
-        .unwrap();
-    let mut nt_resp = h(NT_PROOF_STR);
-    nt_resp.extend(h(TEMP));
-    let auth = authenticate(
-        VECTOR_FLAGS,
-        "Domain",
-        "User",
-        &nt_resp,
-        &h(ENCRYPTED_SESSION_KEY),
-    );
-    match acc.authenticate(&auth, &Accounts) {
+    match vector_exchange("User") {
         NtlmOutcome::Authenticated {
             account,
             user,
@@ -119,18 +121,8 @@ fn acceptor_verifies_the_ms_nlmp_vector_exchange() {
         other => panic!("{other:?}"),
     }
     // Same bytes, wrong stored password → 52e.
-    let mut acc = NtlmAcceptor::new(names(), NtlmPolicy::default());
-    acc.challenge(&neg, h(SERVER_CHALLENGE).try_into().unwrap(), 0)
-        .unwrap();
-    let auth = authenticate(
-        VECTOR_FLAGS,
-        "Domain",
-        "user2",
-        &nt_resp,
-        &h(ENCRYPTED_SESSION_KEY),
-    );
     assert_eq!(
-        acc.authenticate(&auth, &Accounts),
+        vector_exchange("user2"),
         NtlmOutcome::Failed(NtlmFailure::WrongPassword)
     );
     assert_eq!(NtlmFailure::WrongPassword.code().data, 0x52e);
@@ -140,20 +132,8 @@ fn acceptor_verifies_the_ms_nlmp_vector_exchange() {
     // A locked-out account is refused before its response is looked at: the right response
     // gets 775 and nothing is counted.
     LOCKED.with(|l| l.set(true));
-    let mut acc = NtlmAcceptor::new(names(), NtlmPolicy::default());
-    acc.challenge(&neg, h(SERVER_CHALLENGE).try_into().unwrap(), 0)
-        .unwrap();
-    let mut nt_resp = h(NT_PROOF_STR);
-    nt_resp.extend(h(TEMP));
-    let auth = authenticate(
-        VECTOR_FLAGS,
-        "Domain",
-        "User",
-        &nt_resp,
-        &h(ENCRYPTED_SESSION_KEY),
-    );
     assert_eq!(
-        acc.authenticate(&auth, &Accounts),
+        vector_exchange("User"),
         NtlmOutcome::Failed(NtlmFailure::LockedOut)
     );
     LOCKED.with(|l| l.set(false));

@@ -90,7 +90,13 @@ pub fn check(dir: &Directory, caller: &Caller, target: &Entry, right: Right<'_>)
     if caller.system {
         return Ok(());
     }
-    let denied = |granted: bool| if granted { Ok(()) } else { Err(DsError::insufficient_access()) };
+    let denied = |granted: bool| {
+        if granted {
+            Ok(())
+        } else {
+            Err(DsError::insufficient_access())
+        }
+    };
     match right {
         Right::CreateChild { class } => denied(may_create(caller, target, class)),
         Right::Write { mods } => match first_denied(dir, caller, target, mods) {
@@ -492,8 +498,7 @@ fn first_denied<'m>(
     mods: &'m [Modification],
 ) -> Option<&'m Modification> {
     let guard = Guard::of(caller, target);
-    mods.iter().find(|m| {
-        !{
+    mods.iter().find(|m| !{
         let key = m.attr.to_ascii_lowercase();
         match key.as_str() {
             "unicodepwd" => true,
@@ -513,7 +518,6 @@ fn first_denied<'m>(
                     && guard.control_access(&extended::VALIDATED_DNS_HOST_NAME)
             }
             _ => false,
-        }
         }
     })
 }
