@@ -69,6 +69,17 @@ fn value(dir: &Directory, dn: &str, attr: &str) -> Option<String> {
 }
 
 /// The four actions of the action account on a user and a group, as `who`.
+/// What each refused [`act`] answers: the password reset takes the SAM path (00000005), the
+/// attribute and member writes the directory's access check (00002098).
+fn act_refusals() -> [DsError; 4] {
+    [
+        DsError::access_denied(),
+        DsError::insufficient_access(),
+        DsError::insufficient_access(),
+        DsError::insufficient_access(),
+    ]
+}
+
 fn act(dir: &Directory, who: &Caller, user: &str, group: &str, member: &str) -> Vec<Result<(), DsError>> {
     vec![
         dir.modify(
@@ -105,15 +116,18 @@ fn delegated_action_account_rights_on_an_ou() {
     let grantee = caller(&dir, "mdi-action");
     let before = format!("CN=before,{ou}");
     // Without the grant: all four refused.
-    for r in act(&dir, &grantee, &before, &group, &before) {
-        assert_eq!(r.unwrap_err(), DsError::insufficient_access());
+    for (r, want) in act(&dir, &grantee, &before, &group, &before)
+        .into_iter()
+        .zip(act_refusals())
+    {
+        assert_eq!(r.unwrap_err(), want);
     }
 
     // A plain user may not grant itself anything (WRITE_DAC on the OU).
     let err = Cmdlets::new(&dir, grantee.clone())
         .grant(&ou, "mdi-action", "GenericAll", "this_and_descendants")
         .unwrap_err();
-    assert!(matches!(err, CmdletError::Directory(e) if e == DsError::insufficient_access()));
+    assert!(matches!(err, CmdletError::Directory(e) if e == DsError::access_denied()));
 
     let admin = Cmdlets::new(&dir, caller(&dir, "Administrator"));
     admin
@@ -146,14 +160,17 @@ fn delegated_action_account_rights_on_an_ou() {
     // nothing is granted — and nothing changes.
     let outside = format!("CN=outside,CN=Users,{BASE}");
     let uac = value(&dir, &outside, "userAccountControl");
-    for r in act(
+    for (r, want) in act(
         &dir,
         &grantee,
         &outside,
         &format!("CN=Domain Users,CN=Users,{BASE}"),
         &outside,
-    ) {
-        assert_eq!(r.unwrap_err(), DsError::insufficient_access());
+    )
+    .into_iter()
+    .zip(act_refusals())
+    {
+        assert_eq!(r.unwrap_err(), want);
     }
     assert_eq!(value(&dir, &outside, "userAccountControl"), uac);
     assert_eq!(
