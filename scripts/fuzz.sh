@@ -19,7 +19,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
        "The stable mutation pass runs with: cargo test -p adsim-simulator --test simulator fuzz_mutations"
   exit 0
 fi
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
   CARGO=(cargo +nightly)
   echo "fuzz.sh: using the nightly toolchain"
 else

@@ -69,7 +69,7 @@ if ! dpkg -s samba-ad-dc >/dev/null 2>&1; then
   say "apt-get update"
   apt-get update -qq >&2 || true
   # apt-get update succeeds even when one suite fails; what matters is a candidate from backports.
-  if ! apt-cache madison samba-ad-dc 2>/dev/null | grep -q bookworm-backports; then
+  if ! apt-cache madison samba-ad-dc 2>/dev/null | grep bookworm-backports >/dev/null; then
     die 3 "the bookworm-backports suite cannot be reached (no samba-ad-dc candidate from it after apt-get update); Samba 4.22 cannot be installed, so there is no peer"
   fi
   say "installing samba 4.22 from bookworm-backports"
@@ -82,7 +82,10 @@ command -v ldapsearch >/dev/null || die 3 "ldapsearch is missing (apt-get instal
 if [ $INSTALL_ONLY = yes ]; then say "$(samba -V) is installed"; exit 0; fi
 
 # --- provision -----------------------------------------------------------------------------------
-if ip -4 addr show dev lo | grep -q "inet $IP/"; then :; else ip addr add "$IP/8" dev lo; fi
+# (No `… | grep -q` in this script: under pipefail, grep's early exit can fail the pipeline with
+# SIGPIPE when the text is there — the add then failed with "Address already assigned".)
+LO_ADDRS=$(ip -4 addr show dev lo)
+case "$LO_ADDRS" in *"inet $IP/"*) ;; *) ip addr add "$IP/8" dev lo ;; esac
 if [ -f "$PREFIX/samba.pid" ] && kill -0 "$(cat "$PREFIX/samba.pid")" 2>/dev/null; then
   die 2 "a Samba started from $PREFIX is still running (pid $(cat "$PREFIX/samba.pid")); stop it first"
 fi
