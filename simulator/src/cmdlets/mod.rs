@@ -26,6 +26,92 @@ pub type Properties = crate::dsa::search::AttributeList;
 /// The attributes of an object to add: names with their values.
 pub type NewAttributes = Vec<(String, Vec<Vec<u8>>)>;
 
+/// New-ADComputer / New-ADUser: the attributes the ActiveDirectory module writes. The account is
+/// created disabled unless `enabled` (the module's default), and without a password it needs
+/// PASSWD_NOTREQD; a computer is a workstation trust account (0x1000) named `NAME$` with
+/// dNSHostName `name.<domain>` unless given, a user a normal account (0x200) named NAME.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub computer: bool,
+    pub name: String,
+    pub sam_account_name: Option<String>,
+    /// Computers only.
+    pub dns_host_name: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub password: Option<String>,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub display_name: Option<String>,
+}
+
+impl NewAccount {
+    pub fn computer(name: &str) -> NewAccount {
+        NewAccount {
+            computer: true,
+            name: name.to_string(),
+            ..Default::default()
+        }
+    }
+
+    pub fn user(name: &str) -> NewAccount {
+        NewAccount {
+            name: name.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Where the account goes without -Path (the domain's DN follows).
+    pub fn default_container(&self) -> &'static str {
+        if self.computer {
+            "CN=Computers"
+        } else {
+            "CN=Users"
+        }
+    }
+
+    /// The add's attributes in the domain whose DNS name is `dns_domain`.
+    pub fn attributes(&self, dns_domain: &str) -> Vec<(String, Vec<Vec<u8>>)> {
+        let s = |v: &str| vec![v.as_bytes().to_vec()];
+        let (class, mut uac, sam) = if self.computer {
+            ("computer", 0x1000u32, format!("{}$", self.name))
+        } else {
+            ("user", 0x200, self.name.clone())
+        };
+        let mut attrs = vec![
+            ("objectClass".to_string(), s(class)),
+            (
+                "sAMAccountName".into(),
+                s(self.sam_account_name.as_deref().unwrap_or(&sam)),
+            ),
+        ];
+        if self.computer {
+            let host = self
+                .dns_host_name
+                .clone()
+                .unwrap_or_else(|| format!("{}.{dns_domain}", self.name.to_lowercase()));
+            attrs.push(("dNSHostName".into(), s(&host)));
+        }
+        if !self.enabled {
+            uac |= 0x2;
+        }
+        match &self.password {
+            Some(pw) => attrs.push(("unicodePwd".into(), vec![quoted_utf16(pw)])),
+            None => uac |= 0x20,
+        }
+        attrs.push(("userAccountControl".into(), s(&uac.to_string())));
+        for (attr, value) in [
+            ("userPrincipalName", &self.user_principal_name),
+            ("description", &self.description),
+            ("displayName", &self.display_name),
+        ] {
+            if let Some(v) = value {
+                attrs.push((attr.into(), s(v)));
+            }
+        }
+        attrs
+    }
+}
+
 /// `New-ADServiceAccount` parameters.
 #[derive(Clone, Debug, Default)]
 pub struct NewServiceAccount {
@@ -211,24 +297,7 @@ impl<'a> Cmdlets<'a> {
         password: &str,
         domain: Option<&str>,
     ) -> Result<String, CmdletError> {
-        let d = self.domain(domain)?;
-        let dn = format!("CN={name},CN=Computers,{}", d.dn);
-        let s = |v: &str| vec![v.as_bytes().to_vec()];
-        self.dir.add(
-            &self.caller,
-            &dn,
-            vec![
-                ("objectClass".into(), s("computer")),
-                ("sAMAccountName".into(), s(&format!("{name}$"))),
-                (
-                    "dNSHostName".into(),
-                    s(&format!("{}.{}", name.to_lowercase(), d.dns_name)),
-                ),
-                ("userAccountControl".into(), s("4096")),
-                ("unicodePwd".into(), vec![quoted_utf16(password)]),
-            ],
-        )?;
-        Ok(dn)
+        self.new_enabled_account(NewAccount::computer(name), password, domain)
     }
 
     /// New-ADUser -Name NAME -AccountPassword … -Enabled $true: `CN=NAME,CN=Users`,
@@ -241,19 +310,28 @@ impl<'a> Cmdlets<'a> {
         domain: Option<&str>,
     ) -> Result<String, CmdletError> {
         let d = self.domain(domain)?;
-        let dn = format!("CN={name},CN=Users,{}", d.dn);
-        let s = |v: &str| vec![v.as_bytes().to_vec()];
-        self.dir.add(
-            &self.caller,
-            &dn,
-            vec![
-                ("objectClass".into(), s("user")),
-                ("sAMAccountName".into(), s(name)),
-                ("userPrincipalName".into(), s(&format!("{name}@{}", d.dns_name))),
-                ("userAccountControl".into(), s("512")),
-                ("unicodePwd".into(), vec![quoted_utf16(password)]),
-            ],
-        )?;
+        let account = NewAccount {
+            user_principal_name: Some(format!("{name}@{}", d.dns_name)),
+            ..NewAccount::user(name)
+        };
+        self.new_enabled_account(account, password, domain)
+    }
+
+    /// An enabled account with a password in its class's default container.
+    fn new_enabled_account(
+        &self,
+        account: NewAccount,
+        password: &str,
+        domain: Option<&str>,
+    ) -> Result<String, CmdletError> {
+        let d = self.domain(domain)?;
+        let account = NewAccount {
+            password: Some(password.to_string()),
+            enabled: true,
+            ..account
+        };
+        let dn = format!("CN={},{},{}", account.name, account.default_container(), d.dn);
+        self.dir.add(&self.caller, &dn, account.attributes(&d.dns_name))?;
         Ok(dn)
     }
 

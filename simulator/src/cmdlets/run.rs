@@ -18,7 +18,7 @@ use super::hosts::Hosts;
 use super::object::{self, Attrs, PsObject, Resolver};
 use super::params::{bind, p, required, value_strings, Bound, Kind, Spec};
 use super::record::ErrorRecord;
-use super::{membership_sd, quoted_utf16};
+use super::{membership_sd, quoted_utf16, NewAccount};
 use crate::clock::NtTime;
 use crate::dsa::request::{ModOp, Modification, Scope, SearchRequest, View};
 use crate::dsa::{Caller, Directory, DsError};
@@ -1243,71 +1243,39 @@ pub fn parse_date(t: &str) -> Option<NtTime> {
 }
 
 fn new_computer(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    let name = b.string("Name").unwrap_or_default();
-    let dn = format!("CN={name},{}", ctx.container(b.string("Path"), "CN=Computers"));
-    let d = &ctx.dir().forest.domains[ctx.domain];
-    let mut uac: u32 = 0x1000;
-    // The module creates the account disabled unless -Enabled $true, and without a password
-    // it needs PASSWD_NOTREQD.
-    if b.bool("Enabled") != Some(true) {
-        uac |= 0x2;
-    }
-    let mut attrs = vec![
-        ("objectClass".to_string(), s("computer")),
-        (
-            "sAMAccountName".into(),
-            s(&b.string("SamAccountName").unwrap_or_else(|| format!("{name}$"))),
-        ),
-        (
-            "dNSHostName".into(),
-            s(&b.string("DNSHostName")
-                .unwrap_or_else(|| format!("{}.{}", name.to_lowercase(), d.dns_name))),
-        ),
-    ];
-    match b.string("AccountPassword") {
-        Some(pw) => attrs.push(("unicodePwd".into(), vec![quoted_utf16(&pw)])),
-        None => uac |= 0x20,
-    }
-    attrs.push(("userAccountControl".into(), s(&uac.to_string())));
-    if let Some(v) = b.string("Description") {
-        attrs.push(("description".into(), s(&v)));
-    }
-    ctx.dir()
-        .add(&ctx.caller, &dn, attrs)
-        .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
-    Output::none()
+    let account = NewAccount {
+        dns_host_name: b.string("DNSHostName"),
+        ..NewAccount::computer(&b.string("Name").unwrap_or_default())
+    };
+    new_account(ctx, b, account)
 }
 
 fn new_user(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    let name = b.string("Name").unwrap_or_default();
-    let dn = format!("CN={name},{}", ctx.container(b.string("Path"), "CN=Users"));
-    let mut uac: u32 = 0x200;
-    if b.bool("Enabled") != Some(true) {
-        uac |= 0x2;
-    }
-    let mut attrs = vec![
-        ("objectClass".to_string(), s("user")),
-        (
-            "sAMAccountName".into(),
-            s(&b.string("SamAccountName").unwrap_or_else(|| name.clone())),
-        ),
-    ];
-    match b.string("AccountPassword") {
-        Some(pw) => attrs.push(("unicodePwd".into(), vec![quoted_utf16(&pw)])),
-        None => uac |= 0x20,
-    }
-    attrs.push(("userAccountControl".into(), s(&uac.to_string())));
-    for (param, attr) in [
-        ("UserPrincipalName", "userPrincipalName"),
-        ("Description", "description"),
-        ("DisplayName", "displayName"),
-    ] {
-        if let Some(v) = b.string(param) {
-            attrs.push((attr.into(), s(&v)));
-        }
-    }
+    let account = NewAccount {
+        user_principal_name: b.string("UserPrincipalName"),
+        display_name: b.string("DisplayName"),
+        ..NewAccount::user(&b.string("Name").unwrap_or_default())
+    };
+    new_account(ctx, b, account)
+}
+
+/// New-ADComputer / New-ADUser: the parameters both take, then the one builder.
+fn new_account(ctx: &Ctx, b: &Bound, account: NewAccount) -> Result<Output, ErrorRecord> {
+    let account = NewAccount {
+        sam_account_name: b.string("SamAccountName"),
+        password: b.string("AccountPassword"),
+        enabled: b.bool("Enabled") == Some(true),
+        description: b.string("Description"),
+        ..account
+    };
+    let dn = format!(
+        "CN={},{}",
+        account.name,
+        ctx.container(b.string("Path"), account.default_container())
+    );
+    let d = &ctx.dir().forest.domains[ctx.domain];
     ctx.dir()
-        .add(&ctx.caller, &dn, attrs)
+        .add(&ctx.caller, &dn, account.attributes(&d.dns_name))
         .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
     Output::none()
 }
