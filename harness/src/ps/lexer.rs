@@ -53,6 +53,21 @@ pub enum Tok {
     Newline,
 }
 
+/// The one-character tokens, one table.
+fn punctuation(c: char) -> Option<Tok> {
+    Some(match c {
+        '(' => Tok::LParen,
+        ')' => Tok::RParen,
+        '{' => Tok::LBrace,
+        '}' => Tok::RBrace,
+        ',' => Tok::Comma,
+        ';' => Tok::Semi,
+        '|' => Tok::Pipe,
+        '=' => Tok::Assign,
+        _ => return None,
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub tok: Tok,
@@ -155,36 +170,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                     }
                 }
             }
-            '(' => {
-                push(Tok::LParen, i + 1, &mut out);
-                i += 1;
-            }
-            ')' => {
-                push(Tok::RParen, i + 1, &mut out);
-                i += 1;
-            }
-            '{' => {
-                push(Tok::LBrace, i + 1, &mut out);
-                i += 1;
-            }
-            '}' => {
-                push(Tok::RBrace, i + 1, &mut out);
-                i += 1;
-            }
-            ',' => {
-                push(Tok::Comma, i + 1, &mut out);
-                i += 1;
-            }
-            ';' => {
-                push(Tok::Semi, i + 1, &mut out);
-                i += 1;
-            }
-            '|' => {
-                push(Tok::Pipe, i + 1, &mut out);
-                i += 1;
-            }
-            '=' => {
-                push(Tok::Assign, i + 1, &mut out);
+            c if punctuation(c).is_some() => {
+                push(punctuation(c).expect("matched"), i + 1, &mut out);
                 i += 1;
             }
             '@' => match at(i + 1) {
