@@ -265,10 +265,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         children: args
             .child_domain
             .iter()
-            .map(|l| ChildDomainConfig {
-                label: l.clone(),
-                netbios: None,
-            })
+            .map(|l| ChildDomainConfig::labelled(l.as_str()))
             .collect(),
         admin_password: args.admin_password.clone(),
         seed: args.seed,

@@ -240,13 +240,7 @@ mod tests {
     fn forest(children: &[&str]) -> Arc<Directory> {
         Directory::provision(&ForestConfig {
             seed: Some(3),
-            children: children
-                .iter()
-                .map(|l| ChildDomainConfig {
-                    label: l.to_string(),
-                    netbios: None,
-                })
-                .collect(),
+            children: children.iter().map(|l| ChildDomainConfig::labelled(*l)).collect(),
             ..ForestConfig::default()
         })
         .unwrap()

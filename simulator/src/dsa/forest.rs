@@ -30,6 +30,16 @@ pub struct ChildDomainConfig {
     pub netbios: Option<String>,
 }
 
+impl ChildDomainConfig {
+    /// A child domain named by its label, with the NetBIOS name derived from it.
+    pub fn labelled(label: impl Into<String>) -> ChildDomainConfig {
+        ChildDomainConfig {
+            label: label.into(),
+            netbios: None,
+        }
+    }
+}
+
 /// The KDS root key present when the forest starts (MS docs "Create the KDS root key").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KdsRootKeyMode {

@@ -398,13 +398,7 @@ mod tests {
         Directory::provision(&ForestConfig {
             seed: Some(7),
             start_time: NtTime::parse_rfc3339(T0),
-            children: children
-                .iter()
-                .map(|l| ChildDomainConfig {
-                    label: l.to_string(),
-                    netbios: None,
-                })
-                .collect(),
+            children: children.iter().map(|l| ChildDomainConfig::labelled(*l)).collect(),
             ..ForestConfig::default()
         })
         .unwrap()
