@@ -317,14 +317,18 @@ fn any(values: Vec<Vec<u8>>, pred: impl Fn(&[u8]) -> bool) -> Truth {
     }
 }
 
-/// `(objectCategory=person)`: AD replaces a class name by its defaultObjectCategory DN
-/// (MS-ADTS 3.1.1.3.1.3.2).
+/// `(objectCategory=person)`: when the value is not a DN but the lDAPDisplayName of a class,
+/// AD replaces it by that class's defaultObjectCategory (MS-ADTS 3.1.1.3.1.3.5). A name that is
+/// no class's (sssd's `(objectCategory=sudoRole)` on a forest without the sudo schema) stays
+/// as it is, and no objectCategory DN equals it: the clause matches nothing.
 fn normalise_assertion(dir: &Directory, attr: &str, v: &[u8]) -> Vec<u8> {
     if attr == "objectcategory" {
         if let Ok(s) = std::str::from_utf8(v) {
             if !s.contains('=') {
-                let cn = super::provision::object_category_cn(s);
-                return dir.forest.schema_dn.child("CN", cn).to_string().into_bytes();
+                if let Some(class) = crate::schema::Schema::ad().class(s) {
+                    let cn = class.default_object_category;
+                    return dir.forest.schema_dn.child("CN", cn).to_string().into_bytes();
+                }
             }
         }
     }
@@ -391,6 +395,26 @@ mod tests {
 
     fn has(attrs: &AttributeList, name: &str) -> bool {
         attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    #[test]
+    fn an_object_category_names_a_class_s_default_category_or_nothing() {
+        let dir = forest();
+        let count = |category: &str| {
+            let f = Filter::EqualityMatch("objectCategory".into(), category.as_bytes().to_vec());
+            dir.search(&admin(&dir), &request(BASE, Scope::Subtree, f, &["cn"]))
+                .unwrap()
+                .entries
+                .len()
+        };
+        let people = count(&format!("CN=Person,CN=Schema,CN=Configuration,{BASE}"));
+        assert!(people > 0);
+        assert_eq!(count("user"), people);
+        // contact's defaultObjectCategory is Person too (MS-ADTS 3.1.1.3.1.3.5's example).
+        assert_eq!(count("contact"), people);
+        assert!(count("container") > 0);
+        // No class is named sudoRole in AD's schema: nothing matches (not the containers).
+        assert_eq!(count("sudoRole"), 0);
     }
 
     #[test]

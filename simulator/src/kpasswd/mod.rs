@@ -8,9 +8,12 @@
 //! one AP-REQ check (`auth::gss_krb5::verify_ap_req`). The reply is an AP-REP and a KRB-PRIV
 //! holding the result code and string, encrypted with the authenticator's subkey, key usage 13;
 //! a request that cannot be authenticated gets a framed KRB-ERROR whose e-data is the result.
+//! The identical request again (a UDP retransmission) gets the identical reply
+//! ([`reply_cache`]); the authenticator's skew is the domain's MaxClockSkew, read per request.
 
 pub mod client;
 pub mod codec;
+pub mod reply_cache;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use crate::kdc::messages::{
 use crate::kdc::policy::ticket_flag;
 use crate::kdc::replay::{ReplayCache, Verdict};
 use codec::{result, version, AdPolicyInfo, ChangePasswdData, FrameError};
+use reply_cache::ReplyCache;
 
 /// The service principal of the password service (RFC 3244 §2).
 pub const SERVICE: [&str; 2] = ["kadmin", "changepw"];
@@ -48,6 +52,11 @@ pub trait KpasswdBackend: Send + Sync {
     /// Applies an authenticated request: a change of the ticket's own client's password, or
     /// (with a target) a set by an administrator.
     fn apply(&self, request: &PasswordRequest<'_>) -> Outcome;
+    /// The realm's MaxClockSkew in seconds, read at each request (the domain's Kerberos policy,
+    /// which the KDC follows too: MS-KILE 3.3.4.1); `None`: the service's configured skew.
+    fn max_clock_skew(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// An authenticated password request.
@@ -93,10 +102,13 @@ pub struct Exchange {
 pub struct Kpasswd {
     backend: Arc<dyn KpasswdBackend>,
     clock: Clock,
+    /// The skew when the backend has no policy of its own.
     max_skew: i64,
     /// Authenticators already used (RFC 4120 §3.2.3): shared with nothing else, since only
     /// this service accepts kadmin/changepw tickets.
     replay: ReplayCache,
+    /// What was answered to each authenticated request, for its retransmissions.
+    replies: ReplyCache,
 }
 
 impl Kpasswd {
@@ -106,7 +118,13 @@ impl Kpasswd {
             clock,
             max_skew,
             replay: ReplayCache::new(max_skew, crate::kdc::replay::DEFAULT_CAPACITY),
+            replies: ReplyCache::new(reply_cache::DEFAULT_CAPACITY),
         }
+    }
+
+    /// The tolerated clock skew now: the domain's policy, else the configuration.
+    fn skew(&self) -> i64 {
+        self.backend.max_clock_skew().unwrap_or(self.max_skew)
     }
 
     /// Answers one request that arrived at `local` (the server's address, which the reply's
@@ -144,6 +162,17 @@ impl Kpasswd {
             }
         };
         summary.version = Some(parts.version);
+        let now = self.clock.now().unix_seconds();
+        let max_skew = self.skew();
+        // A retransmission of a request already answered gets that answer again.
+        let digest = reply_cache::digest(request);
+        if let Some((summary, reply)) = self.replies.get(&digest, now, max_skew) {
+            tracing::debug!(client = ?summary.client, "kpasswd retransmission: the same reply again");
+            return Exchange {
+                summary,
+                reply: Some(reply),
+            };
+        }
         let Ok(ap_req) = ApReq::from_der(parts.ap_req) else {
             return self.error(
                 summary,
@@ -152,14 +181,16 @@ impl Kpasswd {
                 "undecodable AP-REQ",
             );
         };
-        let now = self.clock.now().unix_seconds();
         let policy = AcceptPolicy {
             now,
-            max_skew: self.max_skew,
+            max_skew,
             ..AcceptPolicy::default()
         };
-        let accepted = match self.authenticate(&ap_req, &policy) {
-            Ok(a) => a,
+        let accepted = match self.authenticate(&ap_req, request, &policy) {
+            Ok(Some(a)) => a,
+            // The same bytes again while the first copy is still being answered (or after its
+            // reply left the cache): dropped, the client retries and finds the reply.
+            Ok(None) => return Exchange { summary, reply: None },
             Err((krb, reason)) => return self.error(summary, krb, result::AUTHERROR, reason),
         };
         summary.client = Some(format!(
@@ -167,13 +198,31 @@ impl Kpasswd {
             accepted.ticket.cname.joined(),
             accepted.ticket.crealm
         ));
+        let exchange = self.answer(&accepted, parts.version, parts.krb_priv, summary, local);
+        if let Some(reply) = &exchange.reply {
+            self.replies
+                .put(digest, accepted.authenticator.ctime, &exchange.summary, reply);
+        }
+        exchange
+    }
+
+    /// The answer to an authenticated request: the KRB-PRIV opened, the password applied, the
+    /// reply sealed.
+    fn answer(
+        &self,
+        accepted: &ApAccepted,
+        version: u16,
+        krb_priv: &[u8],
+        mut summary: Summary,
+        local: IpAddr,
+    ) -> Exchange {
         // The KRB-PRIV is sealed with the authenticator's subkey, or the session key without one.
         let key = accepted
             .authenticator
             .subkey
             .clone()
             .unwrap_or_else(|| accepted.ticket.key.clone());
-        let Some(user_data) = open_priv(parts.krb_priv, &key) else {
+        let Some(user_data) = open_priv(krb_priv, &key) else {
             return self.error(
                 summary,
                 code::KRB_AP_ERR_BAD_INTEGRITY,
@@ -181,9 +230,9 @@ impl Kpasswd {
                 "KRB-PRIV does not open",
             );
         };
-        let (code, text) = self.apply(&accepted, parts.version, &user_data, &mut summary);
+        let (code, text) = self.apply(accepted, version, &user_data, &mut summary);
         summary.result = code;
-        match self.reply(&accepted, &key, code, &text, local) {
+        match self.reply(accepted, &key, code, &text, local) {
             Some(reply) => Exchange {
                 summary,
                 reply: Some(reply),
@@ -197,8 +246,14 @@ impl Kpasswd {
         }
     }
 
-    /// The AP-REQ: for kadmin/changepw of this realm, verified, not replayed.
-    fn authenticate(&self, ap_req: &ApReq, policy: &AcceptPolicy) -> Result<ApAccepted, (i32, &'static str)> {
+    /// The AP-REQ: for kadmin/changepw of this realm, verified, not replayed. `Ok(None)`: the
+    /// identical request (`request`, the whole message) was seen already.
+    fn authenticate(
+        &self,
+        ap_req: &ApReq,
+        request: &[u8],
+        policy: &AcceptPolicy,
+    ) -> Result<Option<ApAccepted>, (i32, &'static str)> {
         let sname = &ap_req.ticket.sname;
         let is_changepw = sname.components.len() == 2
             && sname.components[0].eq_ignore_ascii_case(SERVICE[0])
@@ -208,9 +263,13 @@ impl Kpasswd {
         }
         let accepted =
             verify_ap_req(ap_req, self.backend.service_keys(), policy).map_err(|e| (e.code, e.reason))?;
-        match self.replay.check(&accepted.replay_key, None, policy.now) {
-            Verdict::Fresh => Ok(accepted),
-            _ => Err((code::KRB_AP_ERR_REPEAT, "authenticator replayed")),
+        match self
+            .replay
+            .check_within(&accepted.replay_key, Some(request), policy.now, policy.max_skew)
+        {
+            Verdict::Fresh => Ok(Some(accepted)),
+            Verdict::Retransmission => Ok(None),
+            Verdict::Replay => Err((code::KRB_AP_ERR_REPEAT, "authenticator replayed")),
         }
     }
 

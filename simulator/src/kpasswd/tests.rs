@@ -274,14 +274,94 @@ fn bad_version_and_malformed_requests_get_framed_errors_and_change_nothing() {
     assert_eq!(answer.result, result::AUTHERROR);
     assert_eq!(answer.error.unwrap().error_code, code::KRB_AP_ERR_NOT_US);
 
-    // The same request twice: the second is a replay.
+    // The request answered: minPwdAge refuses it, the forest being brand new.
     let first = lab.kpasswd.exchange(&good, LOCAL);
     assert_eq!(
         first.summary.result,
         result::SOFTERROR,
         "minPwdAge: the forest is brand new"
     );
-    let again = lab.kpasswd.exchange(&good, LOCAL);
-    assert_eq!(again.summary.krb_error, Some(code::KRB_AP_ERR_REPEAT));
     assert!(before == fingerprint(&lab.dir));
+}
+
+/// A UDP retransmission (the same bytes) gets the very reply the first copy got, even after
+/// that copy changed the password; another request with the same authenticator is a replay.
+#[test]
+fn a_retransmission_gets_the_same_reply_and_a_reused_authenticator_is_a_replay() {
+    let lab = lab();
+    lab.dir.advance_clock(2 * 86_400).unwrap();
+    let ticket = lab.as_ticket("alice", ALICE_PW, "kadmin/changepw");
+    let mut req = PasswordChange::change("Changed-Passw0rd", lab.now());
+    let spare = req.encode(&ticket).unwrap();
+    let sent = req.encode(&ticket).unwrap();
+    // Another request with the same authenticator: sent's AP-REQ, another KRB-PRIV.
+    let other = {
+        let (a, b) = (
+            super::codec::parse_request(&sent).unwrap(),
+            super::codec::parse_request(&spare).unwrap(),
+        );
+        super::codec::frame(a.version, a.ap_req, b.krb_priv).unwrap()
+    };
+    assert_ne!(other, sent);
+    let (kvno, _) = lab.kvno_and_hash(ALICE);
+    let first = lab.kpasswd.exchange(&sent, LOCAL);
+    assert_eq!(first.summary.result, result::SUCCESS);
+    let first = first.reply.unwrap();
+    assert_eq!(lab.kvno_and_hash(ALICE), (kvno + 1, nt("Changed-Passw0rd")));
+
+    lab.dir.advance_clock(3).unwrap();
+    let again = lab.kpasswd.exchange(&sent, LOCAL);
+    assert_eq!(again.summary.result, result::SUCCESS);
+    assert_eq!(again.reply.as_deref(), Some(first.as_slice()), "the same bytes");
+    assert_eq!(
+        req.read_reply(&first, &ticket).unwrap(),
+        super::client::KpasswdAnswer {
+            result: result::SUCCESS,
+            text: vec![],
+            error: None
+        }
+    );
+    assert_eq!(lab.kvno_and_hash(ALICE).0, kvno + 1, "applied once");
+
+    let replay = lab.kpasswd.exchange(&other, LOCAL);
+    assert_eq!(replay.summary.krb_error, Some(code::KRB_AP_ERR_REPEAT));
+    assert_eq!(lab.kvno_and_hash(ALICE).0, kvno + 1);
+
+    // Past the skew the cached reply is gone, and the request is too old to be answered.
+    lab.dir.advance_clock(301).unwrap();
+    let late = lab.kpasswd.exchange(&sent, LOCAL);
+    assert_eq!(late.summary.krb_error, Some(code::KRB_AP_ERR_SKEW));
+}
+
+/// kpasswd holds authenticators to the domain's MaxClockSkew as the KDC does, read at each
+/// request: the service was built with 300 s, the policy decides.
+#[test]
+fn the_skew_follows_the_domain_s_kerberos_policy() {
+    let lab = lab();
+    lab.dir.advance_clock(2 * 86_400).unwrap();
+    let set_skew = |minutes: u32| {
+        let policy = crate::dsa::gpo::KerberosPolicy {
+            max_clock_skew_minutes: minutes,
+            ..lab.dir.kerberos_policy(0)
+        };
+        lab.dir
+            .set_kerberos_policy(&crate::dsa::Caller::system(), 0, policy)
+            .unwrap();
+    };
+    let ticket = lab.as_ticket("alice", ALICE_PW, "kadmin/changepw");
+    let at = |offset: i64, pw: &str| {
+        let mut req = PasswordChange::change(pw, lab.now() + offset);
+        let bytes = req.encode(&ticket).unwrap();
+        req.read_reply(&lab.kpasswd.exchange(&bytes, LOCAL).reply.unwrap(), &ticket)
+            .unwrap()
+    };
+    // Two minutes slow: inside the default five minutes, outside a one-minute policy.
+    set_skew(1);
+    let answer = at(-120, "Changed-Passw0rd");
+    assert_eq!(answer.result, result::AUTHERROR);
+    assert_eq!(answer.error.unwrap().error_code, code::KRB_AP_ERR_SKEW);
+    // Seven minutes fast: outside the configured 300 s, inside a ten-minute policy.
+    set_skew(10);
+    let answer = at(420, "Changed-Passw0rd");
+    assert_eq!((answer.result, answer.error), (result::SUCCESS, None));
 }

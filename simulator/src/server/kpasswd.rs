@@ -24,6 +24,7 @@ use super::record::Recorder;
 /// One domain's password service over the directory.
 pub struct DirectoryKpasswd {
     dir: Arc<Directory>,
+    domain: usize,
     db: DirectoryKdcDb,
 }
 
@@ -31,6 +32,7 @@ impl DirectoryKpasswd {
     pub fn new(dir: Arc<Directory>, domain: usize) -> DirectoryKpasswd {
         DirectoryKpasswd {
             db: DirectoryKdcDb::new(dir.clone(), domain),
+            domain,
             dir,
         }
     }
@@ -84,6 +86,13 @@ impl KpasswdBackend for DirectoryKpasswd {
 
     fn service_keys(&self) -> &dyn ServiceKeys {
         self
+    }
+
+    /// The Default Domain Policy's MaxClockSkew, as the KDC reads it at each request
+    /// (`server::kdc::ticket_policy_of`; MS-KILE 3.3.1, 3.3.4.1): a policy edit applies to
+    /// kpasswd's authenticators at once.
+    fn max_clock_skew(&self) -> Option<i64> {
+        Some(self.dir.kerberos_policy(self.domain).max_clock_skew_seconds())
     }
 
     fn apply(&self, request: &PasswordRequest<'_>) -> Outcome {
