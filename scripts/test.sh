@@ -11,12 +11,14 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # dig (dnsutils), adcli (DNS and the CLDAP ping) and msktutil (a computer created by an
 # administrator).
 need_apt=""
-for tool in ldapsearch kinit faketime dig adcli msktutil; do
+# sssd (its AD provider: scripts/sssd-ad.sh below), realmd and the system D-Bus daemon (realm
+# discover), all run by tests/e2e_join.rs inside a private mount namespace.
+for tool in ldapsearch kinit faketime dig adcli msktutil sssd realm dbus-daemon; do
   command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
 # Cyrus SASL's GSSAPI plugin (ldapsearch -Y GSSAPI), nss_wrapper (the DC's name for GSSAPI) and
 # MIT's headers (krb5-config), which gmsad's python-gssapi dependency builds against.
-for pkg in libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev; do
+for pkg in libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev sssd-ldap sssd-krb5-common libnss-sss sssd-tools; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt=1
 done
 # `python3 -m venv` (scripts/test-python.sh) needs ensurepip: Debian's python3-venv.
@@ -25,7 +27,8 @@ python3 -c 'import ensurepip' 2>/dev/null || { need_apt=1; venv_pkg=python3-venv
 if [ -n "$need_apt" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    ldap-utils krb5-user libfaketime faketime dnsutils adcli msktutil libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev $venv_pkg >/dev/null
+    ldap-utils krb5-user libfaketime faketime dnsutils adcli msktutil libsasl2-modules-gssapi-mit libnss-wrapper libkrb5-dev \
+    sssd-common sssd-ldap sssd-krb5-common libnss-sss sssd-tools realmd dbus $venv_pkg >/dev/null
 fi
 
 # The live peer of tests/peer_samba.rs: Samba 4.22 from bookworm-backports, installed by the
@@ -37,6 +40,16 @@ case $peer_status in
   0) ;;
   3) echo "test.sh: no Samba 4.22 peer (bookworm-backports unreachable); tests/peer_samba.rs will skip" >&2 ;;
   *) echo "test.sh: scripts/samba-peer.sh --install-only failed (exit $peer_status)" >&2; exit "$peer_status" ;;
+esac
+
+# sssd's AD provider: from apt, or (beside Samba 4.22, whose samba-libs Breaks sssd-ad 2.8)
+# unpacked with the Samba 4.17 libraries it links into /var/cache/adsim/sssd-ad, never installed.
+sssd_status=0
+$SUDO ./scripts/sssd-ad.sh || sssd_status=$?
+case $sssd_status in
+  0) ;;
+  3) echo "test.sh: no sssd AD provider (no bookworm samba-libs to pair it with); tests/e2e_join.rs will fail" >&2 ;;
+  *) echo "test.sh: scripts/sssd-ad.sh failed (exit $sssd_status)" >&2; exit "$sssd_status" ;;
 esac
 
 # Python clients: ldap3 (schema loading, LDAP; pycryptodome gives it MD4 for NTLM), impacket

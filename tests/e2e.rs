@@ -14,6 +14,8 @@ mod e2e_dyndns;
 mod e2e_examples;
 mod e2e_fixtures;
 mod e2e_gmsa;
+mod e2e_join;
+mod e2e_join_kpasswd;
 mod e2e_kerberos;
 mod e2e_kpasswd;
 mod e2e_ldap;

@@ -11,13 +11,13 @@ use std::process::{Command, Output};
 use common::*;
 
 const REALM: &str = "CORP.EXAMPLE.TEST";
-const ALICE_PW: &str = "Original-Passw0rd";
+pub(crate) const ALICE_PW: &str = "Original-Passw0rd";
 const BOB_PW: &str = "Bobs-Own-Passw0rd";
 
 /// alice and bob (enabled, with passwords) added over LDAPS as the Administrator; with
 /// `no_min_age` the domain's minPwdAge goes to 0 so a password set at start may change at once
 /// (AD's default of one day would refuse it: the simulated clock stays with the host's).
-fn add_users(a: &Adsim, no_min_age: bool) {
+pub(crate) fn add_users(a: &Adsim, no_min_age: bool) {
     let base = a.base();
     let ldif = format!(
         "dn: CN=Alice,CN=Users,{base}\nobjectClass: user\nsAMAccountName: alice\n\
@@ -52,7 +52,7 @@ fn scratch(a: &Adsim, tag: &str) -> Scratch {
 }
 
 /// A simple bind over LDAPS as `user` with `password` succeeds.
-fn binds(a: &Adsim, user: &str, password: &str) -> bool {
+pub(crate) fn binds(a: &Adsim, user: &str, password: &str) -> bool {
     let upn = format!("{user}@corp.example.test");
     ldap_tool(
         "ldapwhoami",
