@@ -14,7 +14,6 @@ use crate::clock::NtTime;
 use crate::dsa::account_state::{AccountState, KerberosVerdict};
 use crate::dsa::gpo::KerberosPolicy;
 use crate::dsa::{spn, token, DirState, Directory, DomainInfo};
-use std::sync::RwLockReadGuard;
 use crate::kdc::crypto::{ETYPE_AES128, ETYPE_AES256, ETYPE_RC4_HMAC};
 use crate::kdc::keytab::{entries_for_principal, write_keytab, KeytabError};
 use crate::kdc::krb5conf::{render_with, RealmKdcs};
@@ -23,6 +22,7 @@ use crate::kdc::policy::TicketPolicy;
 use crate::kdc::{KdcDatabase, KdcPrincipal, KerberosKey, LogonRestriction, PrincipalLookup};
 use crate::model::{AccountSecrets, Entry, EntryId};
 use crate::security::Sid;
+use std::sync::RwLockReadGuard;
 
 /// The RID of every domain's krbtgt account (MS-ADTS 6.1.1.2.5, DOMAIN_USER_RID_KRBTGT).
 const KRBTGT_RID: u32 = 502;
@@ -759,12 +759,18 @@ mod tests {
         dir.add(
             &Caller::system(),
             &group_dn,
-            vec![("objectClass".into(), s("group")), ("member".into(), s(&alice_dn))],
+            vec![
+                ("objectClass".into(), s("group")),
+                ("member".into(), s(&alice_dn)),
+            ],
         )
         .unwrap();
         let group_sid = {
             let st = dir.read();
-            let id = st.store.lookup(&crate::model::Dn::parse(&group_dn).unwrap()).unwrap();
+            let id = st
+                .store
+                .lookup(&crate::model::Dn::parse(&group_dn).unwrap())
+                .unwrap();
             Sid::from_bytes(st.store.get(id).unwrap().first("objectSid").unwrap()).unwrap()
         };
         assert!(!before.group_sids.contains(&group_sid));
@@ -783,7 +789,10 @@ mod tests {
             }],
         )
         .unwrap();
-        assert_eq!(lookup(&db, "CORP.EXAMPLE.TEST", sam()).unwrap().logon_restriction, None);
+        assert_eq!(
+            lookup(&db, "CORP.EXAMPLE.TEST", sam()).unwrap().logon_restriction,
+            None
+        );
         let generation = dir.generation();
         dir.clock.advance_seconds(7200);
         assert_eq!(dir.generation(), generation, "the clock alone writes nothing");
@@ -803,7 +812,10 @@ mod tests {
         let mut policy = dir.kerberos_policy(0);
         policy.max_clock_skew_minutes = 7;
         dir.set_kerberos_policy(&Caller::system(), 0, policy).unwrap();
-        assert_eq!(db.ticket_policy("CORP.EXAMPLE.TEST").unwrap().max_clock_skew, 7 * 60);
+        assert_eq!(
+            db.ticket_policy("CORP.EXAMPLE.TEST").unwrap().max_clock_skew,
+            7 * 60
+        );
         assert_ne!(first.max_clock_skew, 7 * 60);
     }
 
