@@ -88,6 +88,10 @@ pub struct Directory {
     /// Class default descriptors and the last new descriptor built (`inherit::new_descriptor`):
     /// derived from the immutable forest, so never part of the state.
     sd_cache: inherit::DescriptorCache,
+    /// Counts the write locks taken ([`Directory::write`]): a reader that sees the same value
+    /// under its read lock sees the same state, so caches of derived data (the KDC's principals)
+    /// key on it.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Directory {
@@ -123,6 +127,7 @@ impl Directory {
             data_dir: OnceLock::new(),
             sdprop_next: AtomicU64::new(0),
             sd_cache: Default::default(),
+            generation: AtomicU64::new(0),
         };
         let mut st = DirState {
             store: Store::new(),
@@ -152,12 +157,22 @@ impl Directory {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The state's generation: it changes whenever the write lock has been taken, so data derived
+    /// from the state under a read lock stays valid while the generation, read under a read
+    /// lock too, is the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The directory's one commit point: every change is made through this guard. When a data
     /// directory is attached, [`DirWrite::commit`] (or, on an early return, dropping the guard)
     /// writes the entries the write touched and the counters durably before the lock is
     /// released — and so before any answer is sent.
     pub fn write(&self) -> DirWrite<'_> {
         let guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        // Before any change, under the lock: a reader holding the read lock sees a generation
+        // that names exactly the state it reads.
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         // A clone is O(1) (persistent maps): what a failed durable write rolls back to.
         let before = self.data_dir.get().map(|_| (guard.clone(), self.clock.setting()));
         DirWrite {
@@ -240,6 +255,7 @@ impl Directory {
             data_dir: OnceLock::new(),
             sdprop_next: AtomicU64::new(next),
             sd_cache: Default::default(),
+            generation: AtomicU64::new(0),
         })
     }
 

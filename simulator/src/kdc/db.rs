@@ -57,7 +57,7 @@ pub enum LogonRestriction {
     KeyExpired,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PrincipalLookup {
     SamAccountName(String),
     Upn(String),

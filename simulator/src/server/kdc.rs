@@ -3,8 +3,9 @@
 //! artifacts built from it (keytabs, krb5.conf). It lives in `server/` because it joins the
 //! `kdc` and `dsa` rooms, which do not know each other.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
@@ -21,6 +22,7 @@ use crate::kdc::policy::TicketPolicy;
 use crate::kdc::{KdcDatabase, KdcPrincipal, KerberosKey, LogonRestriction, PrincipalLookup};
 use crate::model::{AccountSecrets, Entry, EntryId};
 use crate::security::Sid;
+use std::sync::RwLockReadGuard;
 
 /// The RID of every domain's krbtgt account (MS-ADTS 6.1.1.2.5, DOMAIN_USER_RID_KRBTGT).
 const KRBTGT_RID: u32 = 502;
@@ -29,6 +31,47 @@ const KRBTGT_RID: u32 = 502;
 pub struct DirectoryKdcDb {
     dir: Arc<Directory>,
     domain: usize,
+    /// What the last requests derived from the directory, valid while its generation holds.
+    cache: Mutex<Cache>,
+}
+
+/// Most principals the cache holds; past it the cache starts again (names come from clients,
+/// but only names of existing accounts are kept, each at most once per spelling).
+const MAX_CACHED_PRINCIPALS: usize = 4096;
+
+/// Principals (keys, transitive PAC groups, salt …) and the domain's Kerberos policy as built
+/// from the directory at `generation` ([`Directory::generation`]): any write to the directory
+/// empties it, so a ticket carries the groups and keys valid when it is issued (a group change
+/// shows in the next TGT, docs/notes/windows-behaviour.md 18). Only the time-dependent account
+/// state is evaluated again at every look-up; gMSAs, whose use may roll their password over,
+/// are never cached.
+#[derive(Default)]
+struct Cache {
+    generation: u64,
+    principals: HashMap<PrincipalLookup, Arc<CachedPrincipal>>,
+    policy: Option<TicketPolicy>,
+}
+
+impl Cache {
+    /// The cache for a reader at `generation`: emptied when the directory has changed since it
+    /// was filled; `None` for a reader that started before the last change it saw.
+    fn at(&mut self, generation: u64) -> Option<&mut Cache> {
+        if generation < self.generation {
+            return None;
+        }
+        if generation > self.generation {
+            self.generation = generation;
+            self.principals.clear();
+            self.policy = None;
+        }
+        Some(self)
+    }
+}
+
+/// A principal as of one generation, without its account state (which depends on the time).
+struct CachedPrincipal {
+    id: EntryId,
+    principal: KdcPrincipal,
 }
 
 impl std::fmt::Debug for DirectoryKdcDb {
@@ -58,7 +101,11 @@ impl DirectoryKdcDb {
     /// When the forest has no such domain (a programming error, not input).
     pub fn new(dir: Arc<Directory>, domain: usize) -> DirectoryKdcDb {
         assert!(domain < dir.forest.domains.len(), "no domain {domain}");
-        DirectoryKdcDb { dir, domain }
+        DirectoryKdcDb {
+            dir,
+            domain,
+            cache: Mutex::default(),
+        }
     }
 
     /// The database of the domain whose realm is `realm` (case-insensitive).
@@ -116,16 +163,7 @@ impl DirectoryKdcDb {
     /// the keys read below are the current ones (docs/notes/gmsa-gkdi.md §3: any use triggers it).
     /// One read lock for any account but a gMSA (only a gMSA can be due for a rollover).
     fn principal_for(&self, name: &PrincipalLookup) -> Option<(KdcPrincipal, Vec<String>)> {
-        let mut st = self.dir.read();
-        let id = self.find(&st, name)?;
-        if st.store.get(id)?.is_class(crate::dsa::gmsa::GMSA_CLASS) {
-            drop(st);
-            if let Err(e) = self.dir.roll_over_if_due(id) {
-                // The account still authenticates with the keys it has; the next use retries.
-                tracing::warn!(error = %e, "gMSA rollover failed; serving the stored keys");
-            }
-            st = self.dir.read();
-        }
+        let (st, id, _) = self.resolve(name)?;
         let entry = st.store.get(id)?;
         let principal = self.principal_from_entry(&st, entry)?;
         let spns = entry
@@ -134,6 +172,67 @@ impl DirectoryKdcDb {
             .filter_map(|v| String::from_utf8(v.clone()).ok())
             .collect();
         Some((principal, spns))
+    }
+
+    /// The account `name` denotes, under a read lock taken after any due gMSA rollover; with
+    /// whether it is a gMSA.
+    fn resolve(&self, name: &PrincipalLookup) -> Option<(RwLockReadGuard<'_, DirState>, EntryId, bool)> {
+        let mut st = self.dir.read();
+        let id = self.find(&st, name)?;
+        let gmsa = st.store.get(id)?.is_class(crate::dsa::gmsa::GMSA_CLASS);
+        if gmsa {
+            drop(st);
+            if let Err(e) = self.dir.roll_over_if_due(id) {
+                // The account still authenticates with the keys it has; the next use retries.
+                tracing::warn!(error = %e, "gMSA rollover failed; serving the stored keys");
+            }
+            st = self.dir.read();
+        }
+        Some((st, id, gmsa))
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// [`KdcDatabase::lookup`]: from the cache while the directory is unchanged, with the
+    /// account state of this moment (expiry and lockout move with the clock, MS-ADTS
+    /// 3.1.1.4.5.17); else built from the entry and kept.
+    fn cached_principal(&self, name: &PrincipalLookup) -> Option<KdcPrincipal> {
+        {
+            let st = self.dir.read();
+            let generation = self.dir.generation();
+            let hit = self
+                .cache()
+                .at(generation)
+                .and_then(|c| c.principals.get(name).cloned());
+            if let Some(hit) = hit {
+                let entry = st.store.get(hit.id)?;
+                let mut principal = hit.principal.clone();
+                principal.logon_restriction = self.dir.account_state(&st, entry).err().map(restriction);
+                return Some(principal);
+            }
+        }
+        let (st, id, gmsa) = self.resolve(name)?;
+        let generation = self.dir.generation();
+        let principal = self.principal_from_entry(&st, st.store.get(id)?)?;
+        drop(st);
+        if !gmsa {
+            // Kept unless the directory changed meanwhile (the next look-up builds it again).
+            if let Some(cache) = self.cache().at(generation) {
+                if cache.principals.len() >= MAX_CACHED_PRINCIPALS {
+                    cache.principals.clear();
+                }
+                cache.principals.insert(
+                    name.clone(),
+                    Arc::new(CachedPrincipal {
+                        id,
+                        principal: principal.clone(),
+                    }),
+                );
+            }
+        }
+        Some(principal)
     }
 
     fn principal_from_entry(&self, st: &DirState, entry: &Entry) -> Option<KdcPrincipal> {
@@ -232,7 +331,7 @@ impl KdcDatabase for DirectoryKdcDb {
         if !realm.eq_ignore_ascii_case(&self.domain().realm) {
             return None;
         }
-        self.principal_for(name).map(|(p, _)| p)
+        self.cached_principal(name)
     }
 
     fn realms(&self) -> Vec<String> {
@@ -258,10 +357,23 @@ impl KdcDatabase for DirectoryKdcDb {
             .then(|| self.domain().dc_name.to_uppercase())
     }
 
+    /// Read again after any change to the directory (SYSVOL is part of its state), so a new
+    /// policy applies from the next request (MS-KILE 3.3.4.1).
     fn ticket_policy(&self, realm: &str) -> Option<TicketPolicy> {
-        realm
-            .eq_ignore_ascii_case(&self.domain().realm)
-            .then(|| ticket_policy_of(&self.dir.kerberos_policy(self.domain)))
+        if !realm.eq_ignore_ascii_case(&self.domain().realm) {
+            return None;
+        }
+        // Read before the policy: a write in between leaves the newer policy under the older
+        // generation, which no later request asks for.
+        let generation = self.dir.generation();
+        if let Some(policy) = self.cache().at(generation).and_then(|c| c.policy) {
+            return Some(policy);
+        }
+        let policy = ticket_policy_of(&self.dir.kerberos_policy(self.domain));
+        if let Some(cache) = self.cache().at(generation) {
+            cache.policy = Some(policy);
+        }
+        Some(policy)
     }
 }
 
@@ -291,7 +403,7 @@ impl ServiceKeys for DirectoryKdcDb {
         } else {
             PrincipalLookup::SamAccountName(name)
         };
-        let (principal, _) = self.principal_for(&lookup)?;
+        let principal = self.cached_principal(&lookup)?;
         let dc_account = format!("{}$", self.domain().dc_name);
         if !principal.sam_account_name.eq_ignore_ascii_case(&dc_account) {
             return None;
@@ -627,6 +739,84 @@ mod tests {
         )
         .unwrap();
         assert!(alice.group_sids.contains(&group_sid));
+    }
+
+    /// A cached principal still follows the directory: a membership added after a look-up
+    /// shows in the next one, and the account state is the clock's, not the cache's.
+    #[test]
+    fn the_principal_cache_follows_writes_and_the_clock() {
+        let dir = forest(&[]);
+        let alice_dn = add_alice(&dir);
+        let db = DirectoryKdcDb::new(dir.clone(), 0);
+        let sam = || PrincipalLookup::SamAccountName("alice".into());
+        let before = lookup(&db, "CORP.EXAMPLE.TEST", sam()).unwrap();
+        assert_eq!(before.logon_restriction, None);
+        assert_eq!(db.cache().principals.len(), 1, "the look-up was kept");
+
+        let base = dir.forest.root().dn.to_string();
+        let group_dn = format!("CN=Cache Readers,CN=Users,{base}");
+        let s = |v: &str| vec![v.as_bytes().to_vec()];
+        dir.add(
+            &Caller::system(),
+            &group_dn,
+            vec![
+                ("objectClass".into(), s("group")),
+                ("member".into(), s(&alice_dn)),
+            ],
+        )
+        .unwrap();
+        let group_sid = {
+            let st = dir.read();
+            let id = st
+                .store
+                .lookup(&crate::model::Dn::parse(&group_dn).unwrap())
+                .unwrap();
+            Sid::from_bytes(st.store.get(id).unwrap().first("objectSid").unwrap()).unwrap()
+        };
+        assert!(!before.group_sids.contains(&group_sid));
+        let after = lookup(&db, "CORP.EXAMPLE.TEST", sam()).unwrap();
+        assert!(after.group_sids.contains(&group_sid), "{:?}", after.group_sids);
+
+        // accountExpires one hour ahead: the cached principal is revoked once the clock passes it.
+        let expires = dir.clock.now().0 + 3600 * 10_000_000;
+        dir.modify(
+            &Caller::system(),
+            &alice_dn,
+            vec![Modification {
+                op: ModOp::Replace,
+                attr: "accountExpires".into(),
+                values: s(&expires.to_string()),
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            lookup(&db, "CORP.EXAMPLE.TEST", sam()).unwrap().logon_restriction,
+            None
+        );
+        let generation = dir.generation();
+        dir.clock.advance_seconds(7200);
+        assert_eq!(dir.generation(), generation, "the clock alone writes nothing");
+        assert!(matches!(
+            lookup(&db, "CORP.EXAMPLE.TEST", sam()).unwrap().logon_restriction,
+            Some(LogonRestriction::Revoked(_))
+        ));
+    }
+
+    /// The domain's Kerberos policy is read again after a change (MS-KILE 3.3.4.1).
+    #[test]
+    fn the_cached_ticket_policy_follows_a_policy_change() {
+        let dir = forest(&[]);
+        let db = DirectoryKdcDb::new(dir.clone(), 0);
+        let first = db.ticket_policy("CORP.EXAMPLE.TEST").unwrap();
+        assert_eq!(db.ticket_policy("CORP.EXAMPLE.TEST"), Some(first));
+        let mut policy = dir.kerberos_policy(0);
+        policy.max_clock_skew_minutes = 7;
+        dir.set_kerberos_policy(&Caller::system(), 0, policy).unwrap();
+        assert_eq!(
+            db.ticket_policy("CORP.EXAMPLE.TEST").unwrap().max_clock_skew,
+            7 * 60
+        );
+        assert_ne!(first.max_clock_skew, 7 * 60);
     }
 
     #[test]
