@@ -414,9 +414,10 @@ mod tests {
         );
         assert_eq!(t("Name -eq 'a*(b)'"), "(name=a\\2a\\28b\\29)");
         assert_eq!(t("Name -eq 'it''s'"), "(name=it's)");
+        let sid: Sid = "S-1-5-32-544".parse().unwrap();
         assert_eq!(
-            t("SID -eq 'S-1-5-32-544'"),
-            "(objectSid=\\01\\02\\00\\00\\00\\00\\00\\05\\20\\00\\00\\00\\20\\02\\00\\00)"
+            translate("SID -eq 'S-1-5-32-544'").unwrap(),
+            Filter::EqualityMatch("objectSid".into(), sid.to_bytes())
         );
     }
 
