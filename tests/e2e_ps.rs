@@ -344,21 +344,174 @@ fn defender_action_account_and_errors_as_powershell_prints_them() {
     let o = ps(
         &a,
         None,
-        &["-c", "New-ADGroup -Name g -GroupScope Global\nif ($true) { }"],
+        &["-c", "New-ADGroup -Name g -GroupScope Global\nwhile ($true) { }"],
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains("line 2, column 1: unsupported syntax: the 'if' statement"),
+        text(&o).contains("line 2, column 1: unsupported syntax: the 'while' statement"),
         "{}",
         text(&o)
     );
-    assert!(run(&a, None, &["-c", "Get-ADGroup g"], 1).contains("The term 'Get-ADGroup' is not recognized"));
+    assert!(run(&a, None, &["-c", "Get-ADGroup g"], 1)
+        .contains("Cannot find an object with identity: 'g' under: 'DC=corp,DC=example,DC=test'."));
 
-    // A real client sees the gMSA and its allowed group.
-    let dn = format!("CN=mdiSvc01,CN=Managed Service Accounts,{}", a.base());
+    // A real client sees the gMSA, its encryption types (AES128 | AES256) and the group's
+    // members the pipeline added.
+    let base = a.base();
+    let dn = format!("CN=mdiSvc01,CN=Managed Service Accounts,{base}");
     assert_eq!(
         ldap_attr(&a, &dn, "dNSHostName"),
-        vec!["mdiSvc01.corp.example.test"]
+        vec!["mdiSvc01.CORP.EXAMPLE.TEST"]
+    );
+    assert_eq!(ldap_attr(&a, &dn, "msDS-SupportedEncryptionTypes"), vec!["24"]);
+    let mut members = ldap_attr(&a, &format!("CN=mdiSvc01Group,CN=Users,{base}"), "member");
+    members.sort();
+    assert_eq!(
+        members,
+        vec![
+            format!("CN=DC1,OU=Domain Controllers,{base}"),
+            format!("CN=SENSOR1,CN=Computers,{base}"),
+            format!("CN=SENSOR2,CN=Computers,{base}"),
+        ]
+    );
+}
+
+#[test]
+fn get_adcomputer_filters_pipelines_and_passthru() {
+    let a = Adsim::start(&["--start-time", START]);
+    let base = a.base();
+    let setup = "$p = ConvertTo-SecureString 'Host-Passw0rd!' -AsPlainText -Force\n'WEB01', 'WEB02', 'APP01' | ForEach-Object { New-ADComputer -Name $_ -AccountPassword $p -Enabled $true }\nNew-ADComputer -Name OLD01";
+    assert_eq!(run(&a, None, &["-c", setup], 0), "");
+
+    // The default ADComputer view, and a missing computer as the module reports it.
+    let web01 = run(&a, None, &["-c", "Get-ADComputer WEB01"], 0);
+    assert_eq!(
+        names(&web01),
+        [
+            "DistinguishedName",
+            "DNSHostName",
+            "Enabled",
+            "Name",
+            "ObjectClass",
+            "ObjectGUID",
+            "SamAccountName",
+            "SID",
+            "UserPrincipalName"
+        ]
+    );
+    assert_eq!(
+        value(&web01, "DistinguishedName"),
+        format!("CN=WEB01,CN=Computers,{base}")
+    );
+    assert_eq!(value(&web01, "DNSHostName"), "web01.corp.example.test");
+    assert_eq!(value(&web01, "SamAccountName"), "WEB01$");
+    let line = "Get-ADComputer -Identity NOPE";
+    assert_eq!(
+        run(&a, None, &["-c", line], 1),
+        format!("Get-ADComputer : Cannot find an object with identity: 'NOPE' under: '{base}'.\nAt line:1 char:1\n+ {line}\n+ {}\n    + CategoryInfo          : ObjectNotFound: (NOPE:String) [Get-ADComputer], ADIdentityNotFoundException\n    + FullyQualifiedErrorId : ActiveDirectoryCmdlet:Microsoft.ActiveDirectory.Management.ADIdentityNotFoundException,Microsoft.ActiveDirectory.Management.Commands.GetADComputer\n \n", "~".repeat(line.len()))
+    );
+    // A group is not a computer.
+    assert!(
+        run(&a, None, &["-c", "Get-ADComputer -Identity 'Domain Admins'"], 1)
+            .contains("Cannot find an object with identity: 'Domain Admins'")
+    );
+
+    // -Filter, as a string or a script block, through the directory.
+    let names_of = |cmd: &str| -> Vec<String> {
+        let mut v: Vec<String> = run(&a, None, &["-c", &format!("{cmd} | ForEach-Object Name")], 0)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names_of("Get-ADComputer -Filter \"Name -like 'web*'\""),
+        ["WEB01", "WEB02"]
+    );
+    assert_eq!(
+        names_of("Get-ADComputer -Filter { Name -like 'WEB*' -and Name -ne 'web02' }"),
+        ["WEB01"]
+    );
+    assert_eq!(names_of("Get-ADComputer -Filter 'Enabled -eq $false'"), ["OLD01"]);
+    assert_eq!(
+        names_of("Get-ADComputer -Filter \"(Name -eq 'APP01') -or (DNSHostName -like 'old01.*')\""),
+        ["APP01", "OLD01"]
+    );
+    assert_eq!(names_of("Get-ADComputer -LDAPFilter '(cn=app*)'"), ["APP01"]);
+    assert_eq!(
+        names_of("Get-ADComputer -Filter * | Where-Object { $_.Name -like '*01' -and $_.Enabled }"),
+        ["APP01", "WEB01"]
+    );
+    assert_eq!(
+        names_of("Get-ADGroup -Filter \"Name -like 'Domain C*'\""),
+        ["Domain Computers", "Domain Controllers"]
+    );
+    assert_eq!(
+        names_of("Get-ADUser -Filter \"SamAccountName -eq 'Administrator'\""),
+        ["Administrator"]
+    );
+    // An operator the module does not have: its parse error, with the position.
+    let line = "Get-ADComputer -Filter \"Name -foo 'x'\"";
+    assert_eq!(
+        run(&a, None, &["-c", line], 1),
+        format!("Get-ADComputer : Error parsing query: 'Name -foo 'x'' Error Message: 'Operator Not supported: -foo' at position: '6'.\nAt line:1 char:1\n+ {line}\n+ {}\n    + CategoryInfo          : ParserError: (:) [Get-ADComputer], ADFilterParsingException\n    + FullyQualifiedErrorId : ActiveDirectoryCmdlet:Microsoft.ActiveDirectory.Management.ADFilterParsingException,Microsoft.ActiveDirectory.Management.Commands.GetADComputer\n \n", "~".repeat(line.len()))
+    );
+    assert!(run(&a, None, &["-c", "Get-ADComputer -LDAPFilter '(cn=app'"], 1)
+        .contains("The search filter cannot be recognized"));
+
+    // -PassThru returns the object; without it, nothing.
+    assert_eq!(
+        run(
+            &a,
+            None,
+            &["-c", "New-ADGroup -Name web-hosts -GroupScope Global"],
+            0
+        ),
+        ""
+    );
+    assert_eq!(
+        run(
+            &a,
+            None,
+            &["-c", "Add-ADGroupMember -Identity web-hosts -Members WEB01$"],
+            0
+        ),
+        ""
+    );
+    let group = run(
+        &a,
+        None,
+        &[
+            "-c",
+            "Add-ADGroupMember -Identity web-hosts -Members (Get-ADComputer WEB02) -PassThru",
+        ],
+        0,
+    );
+    assert_eq!(
+        value(&group, "DistinguishedName"),
+        format!("CN=web-hosts,CN=Users,{base}")
+    );
+    assert_eq!(value(&group, "GroupScope"), "Global");
+    let computer = run(&a, None, &["-c", "New-ADComputer -Name WEB03 -PassThru"], 0);
+    assert_eq!(value(&computer, "Enabled"), "False");
+    assert_eq!(value(&computer, "SamAccountName"), "WEB03$");
+    assert_eq!(
+        ldap_attr(&a, &format!("CN=web-hosts,CN=Users,{base}"), "member").len(),
+        2
+    );
+    // $env: as Windows sets it for the administrator's logon.
+    assert_eq!(
+        run(
+            &a,
+            Some("WEB01"),
+            &[
+                "-c",
+                "\"$env:USERDOMAIN\\$env:COMPUTERNAME in $env:USERDNSDOMAIN [$env:NOPE]\""
+            ],
+            0
+        ),
+        "CORP\\WEB01 in CORP.EXAMPLE.TEST []\n"
     );
 }
 

@@ -2,12 +2,15 @@
 //! `adsim ps`), keeps `$variables`, expands strings, splats hashtables, and formats what each
 //! statement outputs ([`super::format`]). A few commands run here, as they run in the shell
 //! and not on a server: Select-Object, Format-List, Write-Output/Write-Host, Get-Date,
-//! ConvertTo-SecureString, Import-Module ActiveDirectory, `klist … purge` and
-//! Restart-Computer (the member host's ticket cache), the rest go to the backend by name.
+//! ConvertTo-SecureString, Import-Module ActiveDirectory, ForEach-Object / Where-Object (`%`,
+//! `?`, with `$_`), `klist … purge` and Restart-Computer (the member host's ticket cache), the
+//! rest go to the backend by name. `$env:NAME` reads the session's environment as Windows
+//! sets it for the domain administrator's logon ([`Backend::environment`]).
 //! A statement that fails prints its error record and the script goes on, as PowerShell does
 //! with a non-terminating or statement-terminating error.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::cmdlets::object::{date_text, PsObject};
@@ -16,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::format::{self, Extent};
 use super::lexer::StrPart;
-use super::parser::{parse, Arg, Element, Expr, ParseError, Pipeline, Statement};
+use super::parser::{parse, Arg, Element, Expr, Op, ParseError, Pipeline, ScriptBlock, Statement};
 
 /// What a cmdlet run on the backend answered.
 pub struct Answer {
@@ -40,8 +43,10 @@ pub trait Backend {
     async fn restart(&mut self, host: Option<&str>) -> Result<(), String>;
     /// The forest's clock (Get-Date).
     async fn now(&mut self) -> Result<NtTime, String>;
-    /// The session's host name ($env:COMPUTERNAME).
+    /// The session's host name (`--host`).
     fn host(&self) -> Option<String>;
+    /// The environment variables of the session (`$env:NAME`): names and values.
+    async fn environment(&mut self) -> Result<Vec<(String, String)>, String>;
 }
 
 /// A value of the subset.
@@ -59,6 +64,8 @@ pub enum Val {
     Secure(String),
     /// Format-List's output: text already formatted.
     Formatted(String),
+    /// A script block (`{ … }`).
+    Block(Arc<ScriptBlock>),
 }
 
 impl Val {
@@ -88,6 +95,8 @@ impl Val {
             Val::Hash(h) => Value::Object(h.iter().map(|(k, v)| (k.clone(), v.to_param())).collect()),
             Val::Object(o) => json!(format::object_text(o)),
             Val::Date(t) => json!(t.to_rfc3339()),
+            // A script block given to a cmdlet (a -Filter) is its text, as ToString gives it.
+            Val::Block(b) => json!(b.text),
         }
     }
 
@@ -110,7 +119,25 @@ impl Val {
             Val::Date(t) => date_text(*t),
             Val::Secure(_) => "System.Security.SecureString".into(),
             Val::Hash(_) => "System.Collections.Hashtable".into(),
+            Val::Block(b) => b.text.clone(),
             other => format::value_text(&other.to_param()),
+        }
+    }
+
+    /// PowerShell's conversion to Boolean (about_Booleans): $null, 0, '' and an empty
+    /// collection are false; a one-item collection is its item's truth.
+    fn truthy(&self) -> bool {
+        match self {
+            Val::Null => false,
+            Val::Bool(b) => *b,
+            Val::Int(n) => *n != 0,
+            Val::Str(s) | Val::Secure(s) | Val::Formatted(s) => !s.is_empty(),
+            Val::Array(a) => match a.as_slice() {
+                [] => false,
+                [one] => one.truthy(),
+                _ => true,
+            },
+            _ => true,
         }
     }
 
@@ -151,6 +178,14 @@ pub struct Interpreter<B: Backend> {
     pub errors: usize,
     /// `line` for `-c`, else the script's path (error displays).
     origin: String,
+    /// The script's text (error displays).
+    src: String,
+    /// Statements run so far (bounded by [`MAX_STEPS`]).
+    steps: usize,
+    /// Where pipeline output goes inside a script block: collected, not printed.
+    captures: Vec<Vec<Val>>,
+    /// `$env:` variables, lower-cased names; read from the backend at the first `run`.
+    env: Option<HashMap<String, String>>,
 }
 
 /// Statements run at most (foreach bodies included): a bound on a script's work.
@@ -164,6 +199,10 @@ impl<B: Backend> Interpreter<B> {
             output: String::new(),
             errors: 0,
             origin: origin.unwrap_or("line").to_string(),
+            src: String::new(),
+            steps: 0,
+            captures: Vec::new(),
+            env: None,
         }
     }
 
@@ -171,19 +210,23 @@ impl<B: Backend> Interpreter<B> {
     /// `Err` for a parse error or a backend failure.
     pub async fn run(&mut self, src: &str) -> Result<(), RunError> {
         let statements = parse(src).map_err(RunError::Parse)?;
-        let mut steps = 0;
-        self.block(&statements, src, &mut steps).await
+        if self.env.is_none() {
+            let vars = self.backend.environment().await.map_err(RunError::Backend)?;
+            self.env = Some(
+                vars.into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect(),
+            );
+        }
+        self.src = src.to_string();
+        self.steps = 0;
+        self.block(&statements).await
     }
 
-    async fn block(
-        &mut self,
-        statements: &[Statement],
-        src: &str,
-        steps: &mut usize,
-    ) -> Result<(), RunError> {
+    async fn block(&mut self, statements: &[Statement]) -> Result<(), RunError> {
         for st in statements {
-            *steps += 1;
-            if *steps > MAX_STEPS {
+            self.steps += 1;
+            if self.steps > MAX_STEPS {
                 return Err(RunError::Backend(format!("more than {MAX_STEPS} statements run")));
             }
             match st {
@@ -195,22 +238,54 @@ impl<B: Backend> Interpreter<B> {
                     let items = match Box::pin(self.expr(collection)).await {
                         Ok(v) => v.items(),
                         Err(stop) => {
-                            self.report(stop, None, src)?;
+                            self.report(stop, None)?;
                             continue;
                         }
                     };
                     for item in items {
                         self.vars.insert(var.to_ascii_lowercase(), item);
-                        Box::pin(self.block(body, src, steps)).await?;
+                        Box::pin(self.block(body)).await?;
+                    }
+                }
+                Statement::If { branches, otherwise } => {
+                    let mut chosen = otherwise.as_ref();
+                    for (condition, body) in branches {
+                        match Box::pin(self.pipeline(condition)).await {
+                            Ok(v) if v.truthy() => {
+                                chosen = Some(body);
+                                break;
+                            }
+                            Ok(_) => {}
+                            Err(stop) => {
+                                // A failed condition ends the statement (PowerShell's
+                                // statement-terminating error).
+                                self.report(stop, Some(condition))?;
+                                chosen = None;
+                                break;
+                            }
+                        }
+                    }
+                    if let Some(body) = chosen {
+                        Box::pin(self.block(body)).await?;
                     }
                 }
                 Statement::Assign { var, value } => match Box::pin(self.pipeline(value)).await {
                     Ok(v) => {
                         self.vars.insert(var.to_ascii_lowercase(), v);
                     }
-                    Err(stop) => self.report(stop, Some(value), src)?,
+                    Err(stop) => self.report(stop, Some(value))?,
                 },
                 Statement::Pipeline(p) => match Box::pin(self.pipeline(p)).await {
+                    Ok(v) if !self.captures.is_empty() => {
+                        // Inside a script block: the output is the block's, not printed;
+                        // Write-Host's text goes to the console all the same.
+                        for x in v.items() {
+                            match x {
+                                Val::Formatted(t) => self.output.push_str(&t),
+                                other => self.captures.last_mut().expect("non-empty").push(other),
+                            }
+                        }
+                    }
                     Ok(v) => {
                         let shown: Vec<Value> = match v {
                             Val::Formatted(text) => {
@@ -232,20 +307,20 @@ impl<B: Backend> Interpreter<B> {
                         };
                         self.output.push_str(&format::out_default(&shown));
                     }
-                    Err(stop) => self.report(stop, Some(p), src)?,
+                    Err(stop) => self.report(stop, Some(p))?,
                 },
             }
         }
         Ok(())
     }
 
-    fn report(&mut self, stop: Stop, p: Option<&Pipeline>, src: &str) -> Result<(), RunError> {
+    fn report(&mut self, stop: Stop, p: Option<&Pipeline>) -> Result<(), RunError> {
         match stop {
             Stop::Fatal(m) => Err(RunError::Backend(m)),
             Stop::Record { command, record } => {
                 self.errors += 1;
                 let (line, col, text) = match p {
-                    Some(p) => (p.pos.line, p.pos.col, src.get(p.start..p.end).unwrap_or("")),
+                    Some(p) => (p.pos.line, p.pos.col, self.src.get(p.start..p.end).unwrap_or("")),
                     None => (1, 1, ""),
                 };
                 self.output.push_str(&format::error(
@@ -300,6 +375,18 @@ impl<B: Backend> Interpreter<B> {
                 Val::Hash(out)
             }
             Expr::Sub(p) => Box::pin(self.pipeline(p)).await?,
+            Expr::Block(b) => Val::Block(b.clone()),
+            Expr::Not(e) => Val::Bool(!Box::pin(self.expr(e)).await?.truthy()),
+            Expr::Binary { op, left, right } => {
+                let l = Box::pin(self.expr(left)).await?;
+                match op {
+                    // Short-circuit (about_Logical_Operators).
+                    Op::And if !l.truthy() => Val::Bool(false),
+                    Op::Or if l.truthy() => Val::Bool(true),
+                    Op::And | Op::Or => Val::Bool(Box::pin(self.expr(right)).await?.truthy()),
+                    _ => compare(*op, l, &Box::pin(self.expr(right)).await?),
+                }
+            }
             Expr::Member { target, name, args } => {
                 let t = Box::pin(self.expr(target)).await?;
                 let mut a = Vec::new();
@@ -316,7 +403,12 @@ impl<B: Backend> Interpreter<B> {
             "true" => Val::Bool(true),
             "false" => Val::Bool(false),
             "null" => Val::Null,
-            "env:computername" => self.backend.host().map_or(Val::Null, Val::Str),
+            // An unset environment variable is $null (empty inside a string).
+            n if n.starts_with("env:") => self
+                .env
+                .as_ref()
+                .and_then(|e| e.get(&n[4..]))
+                .map_or(Val::Null, |v| Val::Str(v.clone())),
             n => self.vars.get(n).cloned().unwrap_or(Val::Null),
         }
     }
@@ -387,6 +479,52 @@ impl<B: Backend> Interpreter<B> {
                 } else {
                     Val::Array(all)
                 })
+            }
+            "foreach-object" | "%" | "foreach" => {
+                let action = match (named.as_slice(), positional.as_slice()) {
+                    ([], [one]) => one.clone(),
+                    ([(n, Some(v))], []) if is_param(n, "Process") || is_param(n, "MemberName") => v.clone(),
+                    _ => return Err(unsupported_use(name, "a script block { … } or a property name")),
+                };
+                let items = input.map_or_else(|| vec![Val::Null], Val::items);
+                let mut out = Vec::new();
+                for item in items {
+                    match &action {
+                        Val::Block(b) => out.extend(self.invoke(b, item).await?),
+                        // `ForEach-Object Name`: the property of each object.
+                        property => out.extend(member(item, &property.text(), None)?.items()),
+                    }
+                }
+                Ok(collected(out))
+            }
+            "where-object" | "?" | "where" => {
+                let items = input.map(Val::items).unwrap_or_default();
+                let mut out = Vec::new();
+                match (named.as_slice(), positional.as_slice()) {
+                    ([], [Val::Block(b)]) | ([(_, Some(Val::Block(b)))], []) => {
+                        for item in items {
+                            if collected(self.invoke(b, item.clone()).await?).truthy() {
+                                out.push(item);
+                            }
+                        }
+                    }
+                    // The simplified syntax: `Where-Object Name -eq 'x'`.
+                    ([(op, Some(value))], [property]) => {
+                        let op = super::parser::OPERATORS
+                            .iter()
+                            .find(|(n, _)| n.eq_ignore_ascii_case(op) && !matches!(n, &"and" | &"or"))
+                            .map(|(_, o)| *o)
+                            .ok_or_else(|| unsupported_use(name, "a script block or 'Property -op value'"))?;
+                        for item in items {
+                            let v = member(item.clone(), &property.text(), None)?;
+                            if compare(op, v, value).truthy() {
+                                out.push(item);
+                            }
+                        }
+                    }
+                    _ => return Err(unsupported_use(name, "a script block or 'Property -op value'")),
+                }
+                Ok(collected(out))
             }
             "get-date" => {
                 if let Some((n, _)) = named.first() {
@@ -473,6 +611,89 @@ impl<B: Backend> Interpreter<B> {
             }
         }
     }
+}
+
+impl<B: Backend> Interpreter<B> {
+    /// Runs a script block with `$_` = `item`; what its statements output.
+    async fn invoke(&mut self, block: &Arc<ScriptBlock>, item: Val) -> Result<Vec<Val>, Stop> {
+        let saved = self.vars.insert("_".into(), item);
+        self.captures.push(Vec::new());
+        let ran = Box::pin(self.block(&block.body)).await;
+        let out = self.captures.pop().unwrap_or_default();
+        match saved {
+            Some(v) => self.vars.insert("_".into(), v),
+            None => self.vars.remove("_"),
+        };
+        ran.map_err(|e| Stop::Fatal(e.to_string()))?;
+        Ok(out)
+    }
+}
+
+/// A cmdlet's output: nothing, one object, or a collection.
+fn collected(mut out: Vec<Val>) -> Val {
+    match out.len() {
+        0 => Val::Null,
+        1 => out.remove(0),
+        _ => Val::Array(out),
+    }
+}
+
+fn is_param(given: &str, name: &str) -> bool {
+    !given.is_empty() && name.to_ascii_lowercase().starts_with(&given.to_ascii_lowercase())
+}
+
+fn unsupported_use(command: &str, what: &str) -> Stop {
+    record(
+        command,
+        ErrorRecord::new(
+            "InvalidArgument",
+            "adsim:UnsupportedSyntax",
+            format!("unsupported syntax: adsim ps runs {command} with {what} only"),
+        ),
+    )
+}
+
+/// A comparison (about_Comparison_Operators): the right side converted to the left side's
+/// type, strings case-insensitive, `-like` with wildcards; a collection on the left gives its
+/// matching items.
+fn compare(op: Op, left: Val, right: &Val) -> Val {
+    if let Val::Array(items) = left {
+        return Val::Array(
+            items
+                .into_iter()
+                .filter(|x| compare(op, x.clone(), right).truthy())
+                .collect(),
+        );
+    }
+    let ordering = || -> std::cmp::Ordering {
+        match (&left, right) {
+            (Val::Int(a), r) => match r {
+                Val::Int(b) => a.cmp(b),
+                other => other
+                    .text()
+                    .trim()
+                    .parse::<i64>()
+                    .map_or_else(|_| a.to_string().cmp(&other.text()), |b| a.cmp(&b)),
+            },
+            (Val::Bool(a), r) => a.cmp(&r.truthy()),
+            (Val::Null, Val::Null) => std::cmp::Ordering::Equal,
+            (Val::Null, _) => std::cmp::Ordering::Less,
+            (l, r) => l.text().to_lowercase().cmp(&r.text().to_lowercase()),
+        }
+    };
+    let b = match op {
+        Op::Eq => ordering().is_eq(),
+        Op::Ne => !ordering().is_eq(),
+        Op::Like => wildcard(&right.text(), &left.text()),
+        Op::NotLike => !wildcard(&right.text(), &left.text()),
+        Op::Gt => ordering().is_gt(),
+        Op::Ge => ordering().is_ge(),
+        Op::Lt => ordering().is_lt(),
+        Op::Le => ordering().is_le(),
+        Op::And => left.truthy() && right.truthy(),
+        Op::Or => left.truthy() || right.truthy(),
+    };
+    Val::Bool(b)
 }
 
 /// Why a run stopped.
@@ -675,6 +896,21 @@ mod tests {
                     warnings: vec![],
                     error: None,
                 },
+                "Get-ADComputer" => {
+                    let id = named
+                        .get("Identity")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    Answer {
+                        output: vec![PsObject::new("ADComputer")
+                            .with("DistinguishedName", json!(format!("CN={id},CN=Computers,DC=x")))
+                            .with("Name", json!(id))
+                            .to_json()],
+                        warnings: vec![],
+                        error: None,
+                    }
+                }
                 "Test-ADServiceAccount" => Answer {
                     output: vec![json!(false)],
                     warnings: vec!["Test failed".into()],
@@ -708,6 +944,13 @@ mod tests {
         }
         fn host(&self) -> Option<String> {
             Some("WEB01".into())
+        }
+        async fn environment(&mut self) -> Result<Vec<(String, String)>, String> {
+            Ok(vec![
+                ("USERDNSDOMAIN".into(), "CORP.EXAMPLE.TEST".into()),
+                ("USERDOMAIN".into(), "CORP".into()),
+                ("COMPUTERNAME".into(), "WEB01".into()),
+            ])
         }
     }
 
@@ -763,6 +1006,56 @@ Add-KdsRootKey -EffectiveTime ((Get-Date).AddHours(-10))
         assert_eq!(
             i.output,
             "svc$\ndn: CN=svc,CN=Managed Service Accounts,DC=x\n\nName : svc\n\n"
+        );
+    }
+
+    #[test]
+    fn script_blocks_dollar_underscore_if_env_and_operators() {
+        let i = run(r#"
+$hosts = 'DC1', 'WEB01'
+Import-Module ActiveDirectory
+$hosts | ForEach-Object { Get-ADComputer -Identity $_ } |
+    % { Add-ADGroupMember -Identity g -Members $_ }
+if ($hosts -eq 'nope') { Write-Output 'wrong' } elseif ($hosts.Count -ge 2 -and -not $null) { Write-Output 'two' } else { Write-Output 'else' }
+New-ADServiceAccount -Name a -DNSHostName "a.$env:USERDNSDOMAIN" `
+ -KerberosEncryptionType ('AES128','AES256')
+"[$env:USERDOMAIN|$env:COMPUTERNAME|$env:NOT_SET]"
+$hosts | Where-Object { $_ -like 'w*' }
+$hosts | ? { $_ -ne 'WEB01' } | ForEach-Object { "host $_" }
+Get-ADComputer -Identity x | Where-Object Name -eq 'x' | ForEach-Object Name
+Get-ADComputer -Filter { Name -like 'web*' }
+"#);
+        let c = &i.backend.calls;
+        assert_eq!(c[0].1, json!({"Identity": "DC1"}));
+        assert_eq!(c[1].1, json!({"Identity": "WEB01"}));
+        // The objects bind to -Members by their DistinguishedName.
+        assert_eq!(
+            c[2].1,
+            json!({"Identity": "g", "Members": "CN=DC1,CN=Computers,DC=x"})
+        );
+        assert_eq!(
+            c[3].1,
+            json!({"Identity": "g", "Members": "CN=WEB01,CN=Computers,DC=x"})
+        );
+        assert_eq!(
+            c[4].1,
+            json!({"Name": "a", "DNSHostName": "a.CORP.EXAMPLE.TEST", "KerberosEncryptionType": ["AES128", "AES256"]})
+        );
+        assert_eq!(c[6].1, json!({"Filter": " Name -like 'web*' "}));
+        assert_eq!(
+            i.output,
+            "two\n[CORP|WEB01|]\nWEB01\nhost DC1\nx\n\nDistinguishedName     Name\n-----------------     ----\nCN=,CN=Computers,DC=x\n\n"
+        );
+        assert_eq!(i.errors, 0);
+        // $_ is restored after the block.
+        let i = run("$_ = 'outer'\n'a' | % { $_ }\n$_");
+        assert_eq!(i.output, "a\nouter\n");
+        let i = run("1,2 | ForEach-Object -Begin { }");
+        assert!(
+            i.output
+                .contains("unsupported syntax: adsim ps runs ForEach-Object with"),
+            "{}",
+            i.output
         );
     }
 

@@ -77,4 +77,28 @@ impl Backend for ControlBackend {
     fn host(&self) -> Option<String> {
         self.host.clone()
     }
+
+    /// What Windows sets for the root domain's Administrator logged on to the host (or, with
+    /// no --host, to the DC): USERDNSDOMAIN the DNS domain in upper case, USERDOMAIN the
+    /// NetBIOS name, COMPUTERNAME the computer's NetBIOS name (about_Environment_Variables;
+    /// the values of a logon to a domain, as `set` shows them on Windows).
+    async fn environment(&mut self) -> Result<Vec<(String, String)>, String> {
+        let h = self
+            .client
+            .health()
+            .await
+            .and_then(|r| r.json())
+            .map_err(|e| e.to_string())?;
+        let field = |k: &str| h.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let computer = self
+            .host
+            .clone()
+            .unwrap_or_else(|| field("dc").split('.').next().unwrap_or_default().to_string());
+        Ok(vec![
+            ("USERDNSDOMAIN".into(), field("domain").to_uppercase()),
+            ("USERDOMAIN".into(), field("netbios")),
+            ("USERNAME".into(), "Administrator".into()),
+            ("COMPUTERNAME".into(), computer.to_uppercase()),
+        ])
+    }
 }

@@ -1,10 +1,17 @@
 //! The grammar of the subset (about_Parsing's two modes): statements separated by newlines or
-//! `;` — an assignment `$x = <pipeline>`, `foreach ($x in <expression>) { statements }`, or a
-//! pipeline `element | element …` whose first element is a command (a word, then arguments in
-//! argument mode) or an expression (expression mode), and whose later elements are commands.
-//! Expressions: strings, numbers, variables, `@( )` arrays, `@{ }` hashtables, `( )` pipelines,
-//! comma lists, and member access `.Name` / `.Method(args)`. Anything else (if, while,
-//! functions, operators such as `-eq`, script blocks as values…) is a [`ParseError`] naming it.
+//! `;` — an assignment `$x = <pipeline>`, `foreach ($x in <expression>) { statements }`,
+//! `if (<pipeline>) { … } elseif (…) { … } else { … }` (about_If), or a pipeline
+//! `element | element …` (a trailing `|` continues on the next line) whose first element is a
+//! command (a word, then arguments in argument mode) or an expression (expression mode), and
+//! whose later elements are commands. Expressions: strings, numbers, variables, `@( )` arrays,
+//! `@{ }` hashtables, `( )` pipelines, comma lists (`'a', 'b'`), script blocks `{ … }`
+//! (about_Script_Blocks: ForEach-Object's and Where-Object's, or a -Filter), member access
+//! `.Name` / `.Method(args)`, and the operators of [`OPERATORS`] (about_Comparison_Operators,
+//! about_Logical_Operators: comparisons bind tighter than `-and`/`-or`, which are left
+//! associative with equal precedence). Anything else (while, functions, arithmetic, other
+//! operators…) is a [`ParseError`] naming it.
+
+use std::sync::Arc;
 
 use super::lexer::{lex, Pos, StrPart, Tok, Token};
 
@@ -25,6 +32,60 @@ pub enum Expr {
     },
     /// A bare word in argument mode (a string).
     Bare(String),
+    /// `{ statements }`.
+    Block(Arc<ScriptBlock>),
+    /// `left -op right`.
+    Binary {
+        op: Op,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    /// `-not value`.
+    Not(Box<Expr>),
+}
+
+/// A script block: its statements and its text between the braces (what PowerShell's
+/// ToString gives, and what a -Filter receives).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptBlock {
+    pub body: Vec<Statement>,
+    pub text: String,
+}
+
+/// The binary operators of the subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Like,
+    NotLike,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    And,
+    Or,
+}
+
+/// Operator names (case-insensitive, as written after `-`), one table.
+pub const OPERATORS: &[(&str, Op)] = &[
+    ("eq", Op::Eq),
+    ("ne", Op::Ne),
+    ("like", Op::Like),
+    ("notlike", Op::NotLike),
+    ("gt", Op::Gt),
+    ("ge", Op::Ge),
+    ("lt", Op::Lt),
+    ("le", Op::Le),
+    ("and", Op::And),
+    ("or", Op::Or),
+];
+
+fn operator(name: &str) -> Option<Op> {
+    OPERATORS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, op)| *op)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +126,11 @@ pub enum Statement {
         collection: Expr,
         body: Vec<Statement>,
     },
+    /// `if (c) { … } elseif (c) { … } else { … }`: the conditions with their bodies, in order.
+    If {
+        branches: Vec<(Pipeline, Vec<Statement>)>,
+        otherwise: Option<Vec<Statement>>,
+    },
     Pipeline(Pipeline),
 }
 
@@ -87,25 +153,25 @@ pub fn parse(src: &str) -> Result<Vec<Statement>, ParseError> {
         t: tokens,
         i: 0,
         depth: 0,
-        src_len: src.len(),
+        src,
     };
     let body = p.statements(None)?;
     Ok(body)
 }
 
-struct Parser {
+struct Parser<'s> {
     t: Vec<Token>,
     i: usize,
     depth: usize,
-    src_len: usize,
+    src: &'s str,
 }
 
 const KEYWORDS: &[&str] = &[
-    "if", "else", "elseif", "while", "do", "for", "switch", "function", "filter", "param", "return", "try",
-    "catch", "finally", "throw", "break", "continue", "begin", "process", "end", "trap", "class", "using",
+    "while", "do", "for", "switch", "function", "filter", "param", "return", "try", "catch", "finally",
+    "throw", "break", "continue", "begin", "process", "end", "trap", "class", "using",
 ];
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
         self.t.get(self.i).map(|t| &t.tok)
     }
@@ -174,6 +240,11 @@ impl Parser {
     fn statement(&mut self) -> Result<Statement, ParseError> {
         match self.peek() {
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("foreach") => self.foreach(),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("if") => self.if_statement(),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("else") || w.eq_ignore_ascii_case("elseif") => {
+                let w = w.clone();
+                self.err(format!("'{w}' without an 'if' before it"))
+            }
             Some(Tok::Word(w)) if KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(w)) => {
                 let w = w.clone();
                 self.err(format!("unsupported syntax: the '{w}' statement (adsim ps runs cmdlets, assignments, foreach and pipelines)"))
@@ -213,15 +284,7 @@ impl Parser {
             self.i -= 1;
             return self.err("foreach: expected ')' after the collection");
         }
-        self.skip_newlines();
-        if self.next().map(|t| t.tok) != Some(Tok::LBrace) {
-            self.i -= 1;
-            return self.err("foreach: expected '{' to open its body");
-        }
-        self.enter()?;
-        let body = self.statements(Some(Tok::RBrace))?;
-        self.depth -= 1;
-        self.i += 1;
+        let body = self.braced_body("foreach")?;
         Ok(Statement::Foreach {
             var,
             collection,
@@ -229,9 +292,77 @@ impl Parser {
         })
     }
 
+    /// `{ statements }` after optional newlines (the body of `what`).
+    fn braced_body(&mut self, what: &str) -> Result<Vec<Statement>, ParseError> {
+        self.skip_only_newlines();
+        if self.next().map(|t| t.tok) != Some(Tok::LBrace) {
+            self.i -= 1;
+            return self.err(format!("{what}: expected '{{' to open its body"));
+        }
+        self.enter()?;
+        let body = self.statements(Some(Tok::RBrace))?;
+        self.depth -= 1;
+        self.i += 1;
+        Ok(body)
+    }
+
+    /// `( pipeline )` of an if or elseif.
+    fn condition(&mut self, what: &str) -> Result<Pipeline, ParseError> {
+        if self.next().map(|t| t.tok) != Some(Tok::LParen) {
+            self.i -= 1;
+            return self.err(format!("{what} needs a condition in '(' ')'"));
+        }
+        self.skip_only_newlines();
+        let p = self.pipeline()?;
+        self.skip_only_newlines();
+        if self.next().map(|t| t.tok) != Some(Tok::RParen) {
+            self.i -= 1;
+            return self.err(format!("{what}: expected ')' after the condition"));
+        }
+        Ok(p)
+    }
+
+    fn if_statement(&mut self) -> Result<Statement, ParseError> {
+        self.i += 1;
+        let mut branches = vec![(self.condition("if")?, self.braced_body("if")?)];
+        let mut otherwise = None;
+        loop {
+            // `else` / `elseif` may follow on a later line.
+            let back = self.i;
+            self.skip_only_newlines();
+            match self.peek() {
+                Some(Tok::Word(w)) if w.eq_ignore_ascii_case("elseif") => {
+                    self.i += 1;
+                    branches.push((self.condition("elseif")?, self.braced_body("elseif")?));
+                }
+                Some(Tok::Word(w)) if w.eq_ignore_ascii_case("else") => {
+                    self.i += 1;
+                    otherwise = Some(self.braced_body("else")?);
+                    break;
+                }
+                _ => {
+                    self.i = back;
+                    break;
+                }
+            }
+        }
+        Ok(Statement::If { branches, otherwise })
+    }
+
+    /// `{ statements }` as a value; the opening brace is the current token.
+    fn script_block(&mut self) -> Result<Expr, ParseError> {
+        let open = self.next().expect("at '{'");
+        self.enter()?;
+        let body = self.statements(Some(Tok::RBrace))?;
+        self.depth -= 1;
+        let close = self.next().expect("statements stop at '}'");
+        let text = self.src.get(open.end..close.start).unwrap_or("").to_string();
+        Ok(Expr::Block(Arc::new(ScriptBlock { body, text })))
+    }
+
     fn pipeline(&mut self) -> Result<Pipeline, ParseError> {
         let pos = self.pos();
-        let start = self.t.get(self.i).map_or(self.src_len, |t| t.start);
+        let start = self.t.get(self.i).map_or(self.src.len(), |t| t.start);
         let mut elements = vec![self.element(true)?];
         while self.peek() == Some(&Tok::Pipe) {
             self.i += 1;
@@ -241,7 +372,7 @@ impl Parser {
         let end = self
             .t
             .get(self.i.saturating_sub(1))
-            .map_or(self.src_len, |t| t.end);
+            .map_or(self.src.len(), |t| t.end);
         Ok(Pipeline {
             elements,
             pos,
@@ -264,7 +395,6 @@ impl Parser {
                 let args = self.arguments()?;
                 Ok(Element::Command { name, args })
             }
-            Some(Tok::LBrace) => self.err("unsupported syntax: a script block { } as a value (ForEach-Object and Where-Object script blocks are not supported)"),
             Some(_) if first => Ok(Element::Expr(self.expression()?)),
             _ => self.err("a pipeline element after '|' must be a command"),
         }
@@ -294,9 +424,6 @@ impl Parser {
                     self.i += 1;
                 }
                 Some(Tok::Assign) => return self.err("unsupported syntax: '=' in a command's arguments"),
-                Some(Tok::LBrace) => {
-                    return self.err("unsupported syntax: a script block { } as an argument")
-                }
                 Some(_) => args.push(Arg::Positional(self.argument_value()?)),
             }
         }
@@ -313,6 +440,7 @@ impl Parser {
                     | Tok::ArrayOpen
                     | Tok::HashOpen
                     | Tok::LParen
+                    | Tok::LBrace
             )
         )
     }
@@ -336,15 +464,68 @@ impl Parser {
         Ok(Expr::Array(items))
     }
 
-    /// An expression in expression mode: a primary and a comma list.
+    /// An expression in expression mode: operands joined by `-and` / `-or`, left to right.
     fn expression(&mut self) -> Result<Expr, ParseError> {
-        let first = self.primary(false)?;
-        let e = self.comma_list(first, false)?;
-        if let Some(Tok::Param { name, .. }) = self.peek() {
-            let n = name.clone();
-            return self.err(format!("unsupported syntax: the operator -{n} (comparison and arithmetic operators are not supported)"));
+        let mut left = self.comparison()?;
+        while let Some(op @ (Op::And | Op::Or)) = self.operator()? {
+            self.i += 1;
+            self.skip_only_newlines();
+            let right = self.comparison()?;
+            left = Expr::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            };
         }
-        Ok(e)
+        Ok(left)
+    }
+
+    /// The operator at the current token, if it is one (`-eq`…); an error naming any other
+    /// `-word` found where an operator belongs.
+    fn operator(&self) -> Result<Option<Op>, ParseError> {
+        match self.peek() {
+            Some(Tok::Param { name, .. }) => match operator(name) {
+                Some(op) => Ok(Some(op)),
+                None => {
+                    let n = name.clone();
+                    self.err(format!(
+                        "unsupported syntax: the operator -{n} (adsim ps has {})",
+                        operator_names()
+                    ))
+                }
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// A comma list, optionally compared with another (`a -eq b`).
+    fn comparison(&mut self) -> Result<Expr, ParseError> {
+        let left = self.unary()?;
+        match self.operator()? {
+            Some(op) if !matches!(op, Op::And | Op::Or) => {
+                self.i += 1;
+                let right = self.unary()?;
+                if matches!(self.operator()?, Some(o) if !matches!(o, Op::And | Op::Or)) {
+                    return self.err("unsupported syntax: chained comparisons (put one in parentheses)");
+                }
+                Ok(Expr::Binary {
+                    op,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                })
+            }
+            _ => Ok(left),
+        }
+    }
+
+    /// `-not x` or a comma list of primaries.
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        if matches!(self.peek(), Some(Tok::Param { name, .. }) if name.eq_ignore_ascii_case("not")) {
+            self.i += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        let first = self.primary(false)?;
+        self.comma_list(first, false)
     }
 
     fn primary(&mut self, bare: bool) -> Result<Expr, ParseError> {
@@ -380,6 +561,10 @@ impl Parser {
                 Expr::Array(items)
             }
             Tok::HashOpen => self.hashtable()?,
+            Tok::LBrace => {
+                self.i -= 1;
+                return self.script_block();
+            }
             Tok::LParen => {
                 self.enter()?;
                 self.skip_only_newlines();
@@ -475,6 +660,15 @@ impl Parser {
     }
 }
 
+fn operator_names() -> String {
+    OPERATORS
+        .iter()
+        .map(|(n, _)| format!("-{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        + " -not"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,14 +737,68 @@ New-ADServiceAccount -Name x -Enabled:$true -RestrictToSingleComputer
     }
 
     #[test]
+    fn script_blocks_multiline_pipelines_if_and_operators() {
+        let src = "$names = 'DC1', 'WEB01'\n$names | ForEach-Object { Get-ADComputer -Identity $_ } |\n    % { Add-ADGroupMember -Identity g -Members $_ }\nif ($g -eq 'Domain Controllers') {\n  $x = 1\n}\nelseif (-not $y -and $z -like 'a*') { $x = 2 } else { $x = 3 }\nNew-ADServiceAccount -Name a -DNSHostName \"a.$env:USERDNSDOMAIN\" `\n -KerberosEncryptionType ('AES128','AES256')\nGet-ADComputer -Filter { Name -like 'web*' }";
+        let s = parse(src).unwrap();
+        assert_eq!(s.len(), 5);
+        let Statement::Assign { value, .. } = &s[0] else {
+            panic!()
+        };
+        assert!(matches!(&value.elements[0], Element::Expr(Expr::Array(a)) if a.len() == 2));
+        let Statement::Pipeline(p) = &s[1] else { panic!() };
+        assert_eq!(p.elements.len(), 3);
+        let Element::Command { name, args } = &p.elements[1] else {
+            panic!()
+        };
+        assert_eq!(name, "ForEach-Object");
+        let Arg::Positional(Expr::Block(b)) = &args[0] else {
+            panic!()
+        };
+        assert_eq!(b.text, " Get-ADComputer -Identity $_ ");
+        assert_eq!(b.body.len(), 1);
+        let Statement::If { branches, otherwise } = &s[2] else {
+            panic!()
+        };
+        assert_eq!(branches.len(), 2);
+        assert!(otherwise.is_some());
+        let Element::Expr(Expr::Binary {
+            op: Op::And, left, ..
+        }) = &branches[1].0.elements[0]
+        else {
+            panic!("{:?}", branches[1].0)
+        };
+        assert!(matches!(**left, Expr::Not(_)));
+        let Statement::Pipeline(p) = &s[3] else { panic!() };
+        let Element::Command { args, .. } = &p.elements[0] else {
+            panic!()
+        };
+        assert_eq!(args.len(), 3, "the backtick joins the lines: {args:?}");
+        let Statement::Pipeline(p) = &s[4] else { panic!() };
+        let Element::Command { args, .. } = &p.elements[0] else {
+            panic!()
+        };
+        assert!(
+            matches!(&args[0], Arg::Named { value: Some(Expr::Block(b)), .. } if b.text == " Name -like 'web*' ")
+        );
+    }
+
+    #[test]
     fn unknown_syntax_is_named_with_its_position() {
-        let e = parse("if ($x) { Get-X }").unwrap_err();
-        assert!(e.message.contains("the 'if' statement"), "{}", e.message);
-        let e = parse("$a = $b -eq 1").unwrap_err();
-        assert!(e.message.contains("operator -eq"), "{}", e.message);
+        let e = parse("while ($x) { Get-X }").unwrap_err();
+        assert!(e.message.contains("the 'while' statement"), "{}", e.message);
+        let e = parse("$a = $b -match 1").unwrap_err();
+        assert!(
+            e.message.contains("unsupported syntax: the operator -match"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.pos, Pos { line: 1, col: 9 });
+        let e = parse("$a = 1 -lt 2 -lt 3").unwrap_err();
+        assert!(e.message.contains("chained comparisons"), "{}", e.message);
+        let e = parse("else { }").unwrap_err();
+        assert!(e.message.contains("without an 'if'"), "{}", e.message);
         let e = parse("Get-X | { $_ }").unwrap_err();
-        assert!(e.message.contains("script block"), "{}", e.message);
+        assert!(e.message.contains("must be a command"), "{}", e.message);
         let e = parse("foreach ($x $y) {}").unwrap_err();
         assert!(e.message.contains("'in'"), "{}", e.message);
         let e = parse(&"(".repeat(100)).unwrap_err();

@@ -7,6 +7,7 @@
 //! the same rules as LDAP, so a refused operation returns the same error a client would see.
 
 pub mod acl;
+pub mod filter;
 pub mod hosts;
 pub mod object;
 pub mod params;

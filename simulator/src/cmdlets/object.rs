@@ -197,6 +197,108 @@ pub const DEFAULT_PROPERTIES: &[&str] = &[
     "DistinguishedName",
 ];
 
+/// The object types the Get-AD* cmdlets output: .NET type name, the LDAP filter of the class
+/// the cmdlet searches (the module's `-Filter` runs inside it), and the default property set,
+/// in the order PowerShell prints it (alphabetical for these types: Get-ADComputer,
+/// Get-ADGroup and Get-ADUser outputs in Microsoft Learn's examples).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub noun: &'static str,
+    pub type_name: &'static str,
+    /// The objectClass values of the class (any matches) and those excluded.
+    pub classes: &'static [&'static str],
+    pub excluded: &'static [&'static str],
+    pub defaults: &'static [&'static str],
+}
+
+/// ADComputer: objectClass computer, which the service accounts' classes derive from, so
+/// Get-ADComputer -Filter * lists them too (inferred from the class hierarchy, MS-ADSC 2.140).
+pub const COMPUTER: Kind = Kind {
+    noun: "ADComputer",
+    type_name: "Microsoft.ActiveDirectory.Management.ADComputer",
+    classes: &["computer"],
+    excluded: &[],
+    defaults: &[
+        "DistinguishedName",
+        "DNSHostName",
+        "Enabled",
+        "Name",
+        "ObjectClass",
+        "ObjectGUID",
+        "SamAccountName",
+        "SID",
+        "UserPrincipalName",
+    ],
+};
+
+pub const GROUP: Kind = Kind {
+    noun: "ADGroup",
+    type_name: "Microsoft.ActiveDirectory.Management.ADGroup",
+    classes: &["group"],
+    excluded: &[],
+    defaults: &[
+        "DistinguishedName",
+        "GroupCategory",
+        "GroupScope",
+        "Name",
+        "ObjectClass",
+        "ObjectGUID",
+        "SamAccountName",
+        "SID",
+    ],
+};
+
+/// ADUser: objectClass user without the computers (computer derives from user).
+pub const USER: Kind = Kind {
+    noun: "ADUser",
+    type_name: "Microsoft.ActiveDirectory.Management.ADUser",
+    classes: &["user"],
+    excluded: &["computer"],
+    defaults: &[
+        "DistinguishedName",
+        "Enabled",
+        "GivenName",
+        "Name",
+        "ObjectClass",
+        "ObjectGUID",
+        "SamAccountName",
+        "SID",
+        "Surname",
+        "UserPrincipalName",
+    ],
+};
+
+/// ADPrincipal (Add-/Remove-ADPrincipalGroupMembership -PassThru).
+pub const PRINCIPAL: Kind = Kind {
+    noun: "ADPrincipal",
+    type_name: "Microsoft.ActiveDirectory.Management.ADPrincipal",
+    classes: &["user", "group"],
+    excluded: &[],
+    defaults: &[
+        "DistinguishedName",
+        "Name",
+        "ObjectClass",
+        "ObjectGUID",
+        "SamAccountName",
+        "SID",
+    ],
+};
+
+/// The attributes a kind's default properties read.
+pub const DEFAULT_ATTRIBUTES: &[&str] = &[
+    "cn",
+    "sAMAccountName",
+    "objectClass",
+    "objectGUID",
+    "objectSid",
+    "userAccountControl",
+    "dNSHostName",
+    "userPrincipalName",
+    "groupType",
+    "givenName",
+    "sn",
+];
+
 /// The extended properties adsim derives, with the attributes they read (TechNet wiki 29827).
 pub const EXTENDED_PROPERTIES: &[(&str, &str)] = &[
     ("AccountExpirationDate", "accountExpires"),
@@ -248,6 +350,20 @@ pub fn property(name: &str, a: &Attrs, dn: &str, r: &dyn Resolver) -> Value {
             v => json!(v),
         },
         "DistinguishedName" => json!(dn),
+        "GroupCategory" => match a.int("groupType") {
+            Some(gt) if (gt as u32) & 0x8000_0000 != 0 => json!("Security"),
+            Some(_) => json!("Distribution"),
+            None => Value::Null,
+        },
+        // groupType's scope bits (MS-ADTS 2.2.12).
+        "GroupScope" => match a.int("groupType").map(|g| g as u32) {
+            Some(gt) if gt & 0x4 != 0 => json!("DomainLocal"),
+            Some(gt) if gt & 0x8 != 0 => json!("Universal"),
+            Some(_) => json!("Global"),
+            None => Value::Null,
+        },
+        "GivenName" => a.str("givenName").map_or(Value::Null, Value::from),
+        "Surname" => a.str("sn").map_or(Value::Null, Value::from),
         "AccountExpirationDate" => match a.int("accountExpires") {
             Some(0) | Some(i64::MAX) | None => Value::Null,
             Some(t) => json!(date_text(NtTime(t as u64))),

@@ -84,7 +84,7 @@ impl ErrorRecord {
         self
     }
 
-    fn with_reason(mut self, reason: &'static str) -> Self {
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
         self.reason = reason;
         self
     }
@@ -222,6 +222,7 @@ const CATEGORIES: &[&str] = &[
     "PermissionDenied",
     "ResourceExists",
     "WriteError",
+    "ParserError",
 ];
 
 const REASONS: &[&str] = &[
@@ -233,6 +234,7 @@ const REASONS: &[&str] = &[
     "ParameterBindingValidationException",
     "CommandNotFoundException",
     "RuntimeException",
+    "ADFilterParsingException",
 ];
 
 fn category_name(s: &str) -> &'static str {

@@ -78,6 +78,16 @@ struct Cmdlet {
 use Kind::{Bool, Hashtable, Int, Strings, Switch};
 const STR: Kind = Kind::String;
 
+/// The parameters of the Get-AD* cmdlets (Microsoft Learn's syntax: the Identity, Filter and
+/// LDAPFilter parameter sets).
+const GET_PARAMS: &[Spec] = &[
+    p("Identity", STR),
+    p("Filter", STR),
+    p("LDAPFilter", STR),
+    p("Properties", Strings),
+    p("SearchBase", STR),
+];
+
 /// Every cmdlet adsim runs (one table; `names()` lists them).
 const CMDLETS: &[Cmdlet] = &[
     Cmdlet {
@@ -105,15 +115,27 @@ const CMDLETS: &[Cmdlet] = &[
     },
     Cmdlet {
         name: "Get-ADServiceAccount",
-        params: &[
-            p("Identity", STR),
-            p("Filter", STR),
-            p("LDAPFilter", STR),
-            p("Properties", Strings),
-            p("SearchBase", STR),
-        ],
+        params: GET_PARAMS,
         positional: &["Identity"],
         run: get_service_account,
+    },
+    Cmdlet {
+        name: "Get-ADComputer",
+        params: GET_PARAMS,
+        positional: &["Identity"],
+        run: get_computer,
+    },
+    Cmdlet {
+        name: "Get-ADGroup",
+        params: GET_PARAMS,
+        positional: &["Identity"],
+        run: get_group,
+    },
+    Cmdlet {
+        name: "Get-ADUser",
+        params: GET_PARAMS,
+        positional: &["Identity"],
+        run: get_user,
     },
     Cmdlet {
         name: "Set-ADServiceAccount",
@@ -552,6 +574,78 @@ impl Ctx<'_> {
         Ok(o)
     }
 
+    /// Whether the entry is of one of the kind's classes and none it excludes.
+    fn is_kind(&self, id: EntryId, kind: &object::Kind) -> bool {
+        let st = self.dir().read();
+        st.store.get(id).is_some_and(|e| {
+            kind.classes.iter().any(|c| e.is_class(c)) && !kind.excluded.iter().any(|c| e.is_class(c))
+        })
+    }
+
+    /// An object as the Get-AD* cmdlet of `kind` outputs it, read as the caller: the default
+    /// properties, then `properties` (`*` for every attribute), all sorted by name as
+    /// PowerShell prints these types.
+    fn object(&self, kind: &object::Kind, dn: &str, properties: &[String]) -> Result<PsObject, ErrorRecord> {
+        let mut attrs: Vec<&str> = object::DEFAULT_ATTRIBUTES.to_vec();
+        let all = properties.iter().any(|p| p == "*");
+        let extra: Vec<String> = properties
+            .iter()
+            .filter(|p| *p != "*")
+            .map(|p| {
+                object::EXTENDED_PROPERTIES
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(p))
+                    .map_or_else(|| p.clone(), |(_, a)| a.to_string())
+            })
+            .collect();
+        attrs.extend(extra.iter().map(String::as_str));
+        if all {
+            attrs.extend(["*", "memberOf", "whenCreated", "whenChanged", "objectCategory"]);
+        }
+        let list = self.read(&self.caller, dn, &attrs)?;
+        let a = Attrs { list: &list };
+        let dir: &Directory = self.dir();
+        let mut o = PsObject::new(kind.type_name);
+        for name in kind.defaults {
+            o.set(name, object::property(name, &a, dn, dir));
+        }
+        let mut add = |want: &str| {
+            if let Some((name, _)) = object::EXTENDED_PROPERTIES
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(want))
+            {
+                o.set(name, object::property(name, &a, dn, dir));
+            } else if let Some((name, values)) = list.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)) {
+                if o.get(name).is_none() {
+                    o.set(name, object::raw_attribute(name, values));
+                }
+            }
+        };
+        for p in properties.iter().filter(|p| *p != "*") {
+            add(p.as_str());
+        }
+        if all {
+            for (name, _) in &list {
+                add(name.as_str());
+            }
+        }
+        o.properties.sort_by_key(|(n, _)| n.to_ascii_lowercase());
+        Ok(o)
+    }
+
+    /// The object of `dn` as `-PassThru` outputs it: the kind of its class.
+    fn passthru(&self, dn: &str) -> Result<Output, ErrorRecord> {
+        let (id, _) = self.resolve(dn)?;
+        if self.is_service_account(id) {
+            return Output::one(self.service_account_object(dn, &[])?.to_json());
+        }
+        let kind = [object::COMPUTER, object::GROUP, object::USER]
+            .into_iter()
+            .find(|k| self.is_kind(id, k))
+            .unwrap_or(object::PRINCIPAL);
+        Output::one(self.object(&kind, dn, &[])?.to_json())
+    }
+
     fn sids(&self, names: &[String]) -> Result<Vec<Sid>, ErrorRecord> {
         names.iter().map(|n| self.sid(n)).collect()
     }
@@ -649,16 +743,47 @@ fn get_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
         let (_, dn) = ctx.service_account(&identity)?;
         return Output::one(ctx.service_account_object(&dn, &props)?.to_json());
     }
-    let filter = match (b.string("Filter"), b.string("LDAPFilter")) {
-        (Some(f), None) if f.trim() == "*" => None,
-        (Some(f), None) => {
-            return Err(ErrorRecord::new(
-                "InvalidArgument",
-                format!("adsim:FilterNotSupported,{}", super::record::command_class(ctx.name)),
-                format!("adsim supports -Filter * only (and -LDAPFilter with an equality on sAMAccountName or name); got {f:?}"),
-            ))
-        }
-        (None, Some(f)) => Some(f),
+    let classes = Filter::Or(vec![
+        class_filter("msDS-GroupManagedServiceAccount"),
+        class_filter("msDS-ManagedServiceAccount"),
+    ]);
+    let mut objects = Vec::new();
+    for dn in search_filter(ctx, b, classes)? {
+        objects.push(ctx.service_account_object(&dn, &props)?.to_json());
+    }
+    Ok(Output {
+        objects,
+        warnings: Vec::new(),
+    })
+}
+
+fn class_filter(class: &str) -> Filter {
+    Filter::EqualityMatch("objectClass".into(), class.as_bytes().to_vec())
+}
+
+/// The `-Filter` (the module's language, [`super::filter`]) or `-LDAPFilter` search of a
+/// Get-AD* cmdlet inside `classes`, under -SearchBase or the domain, as the caller: the DNs
+/// found, in the directory's order.
+fn search_filter(ctx: &Ctx, b: &Bound, classes: Filter) -> Result<Vec<String>, ErrorRecord> {
+    let class = super::record::command_class(ctx.name);
+    let wanted = match (b.string("Filter"), b.string("LDAPFilter")) {
+        (Some(f), None) => super::filter::translate(&f).map_err(|e| {
+            ErrorRecord::new(
+                "ParserError",
+                format!("ActiveDirectoryCmdlet:Microsoft.ActiveDirectory.Management.ADFilterParsingException,{class}"),
+                e.message,
+            )
+            .with_reason("ADFilterParsingException")
+        })?,
+        // ERROR_DS_FILTER_UNKNOWN, the DC's answer to a filter it cannot read (inferred: the
+        // module passes -LDAPFilter to the DC unchanged).
+        (None, Some(f)) => Filter::parse(&f).map_err(|_| {
+            ErrorRecord::new(
+                "NotSpecified",
+                format!("ActiveDirectoryServer:8254,{class}"),
+                "The search filter cannot be recognized",
+            )
+        })?,
         (None, None) => return Err(ErrorRecord::missing_mandatory(ctx.name, &["Filter"])),
         _ => return Err(ErrorRecord::ambiguous_parameter_set(ctx.name)),
     };
@@ -670,36 +795,44 @@ fn get_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
             &SearchRequest {
                 base,
                 scope: Scope::Subtree,
-                filter: Filter::Or(vec![
-                    Filter::EqualityMatch("objectClass".into(), b"msDS-GroupManagedServiceAccount".to_vec()),
-                    Filter::EqualityMatch("objectClass".into(), b"msDS-ManagedServiceAccount".to_vec()),
-                ]),
-                attrs: vec!["sAMAccountName".into(), "cn".into()],
+                filter: Filter::And(vec![classes, wanted]),
+                attrs: vec!["1.1".into()],
                 types_only: false,
                 size_limit: 0,
                 view: View::Dc { domain: ctx.domain },
             },
         )
         .map_err(|e| ctx.ds(e))?;
-    let wanted = filter.as_deref().map(simple_equality).transpose().map_err(|m| {
-        ErrorRecord::new(
-            "InvalidArgument",
-            format!(
-                "adsim:FilterNotSupported,{}",
-                super::record::command_class(ctx.name)
-            ),
-            m,
-        )
-    })?;
-    let mut objects = Vec::new();
-    for e in out.entries {
-        if let Some((attr, value)) = &wanted {
-            let a = Attrs { list: &e.attrs };
-            if !a.str(attr).is_some_and(|v| v.eq_ignore_ascii_case(value)) {
-                continue;
-            }
+    Ok(out.entries.into_iter().map(|e| e.dn).collect())
+}
+
+/// Get-ADComputer / Get-ADGroup / Get-ADUser: `-Identity` (an object of the kind, else the
+/// module's identity-not-found record), or a `-Filter` / `-LDAPFilter` search.
+fn get_objects(ctx: &Ctx, b: &Bound, kind: &object::Kind) -> Result<Output, ErrorRecord> {
+    let props = b.strings("Properties");
+    if let Some(identity) = b.string("Identity") {
+        if b.has("Filter") || b.has("LDAPFilter") {
+            return Err(ErrorRecord::ambiguous_parameter_set(ctx.name));
         }
-        objects.push(ctx.service_account_object(&e.dn, &props)?.to_json());
+        let (id, dn) = ctx.resolve(&identity)?;
+        if !ctx.is_kind(id, kind) {
+            return Err(ErrorRecord::identity_not_found(
+                ctx.name,
+                &identity,
+                &ctx.domain_dn(),
+            ));
+        }
+        return Output::one(ctx.object(kind, &dn, &props)?.to_json());
+    }
+    let mut classes: Vec<Filter> = vec![Filter::Or(kind.classes.iter().map(|c| class_filter(c)).collect())];
+    classes.extend(
+        kind.excluded
+            .iter()
+            .map(|c| Filter::Not(Box::new(class_filter(c)))),
+    );
+    let mut objects = Vec::new();
+    for dn in search_filter(ctx, b, Filter::And(classes))? {
+        objects.push(ctx.object(kind, &dn, &props)?.to_json());
     }
     Ok(Output {
         objects,
@@ -707,26 +840,16 @@ fn get_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     })
 }
 
-/// `(sAMAccountName=x)` or `(name=x)` / `(cn=x)`.
-fn simple_equality(f: &str) -> Result<(&'static str, String), String> {
-    let inner = f
-        .trim()
-        .strip_prefix('(')
-        .and_then(|x| x.strip_suffix(')'))
-        .unwrap_or(f.trim());
-    let (attr, value) = inner
-        .split_once('=')
-        .ok_or_else(|| format!("adsim supports -LDAPFilter (attribute=value) only; got {f:?}"))?;
-    let attr = match attr.trim().to_ascii_lowercase().as_str() {
-        "samaccountname" => "sAMAccountName",
-        "name" | "cn" => "cn",
-        other => {
-            return Err(format!(
-                "adsim supports -LDAPFilter on sAMAccountName, name or cn only; got {other:?}"
-            ))
-        }
-    };
-    Ok((attr, value.trim().to_string()))
+fn get_computer(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
+    get_objects(ctx, b, &object::COMPUTER)
+}
+
+fn get_group(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
+    get_objects(ctx, b, &object::GROUP)
+}
+
+fn get_user(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
+    get_objects(ctx, b, &object::USER)
 }
 
 fn replace(attr: &str, values: Vec<Vec<u8>>) -> Modification {
@@ -1020,7 +1143,8 @@ fn uninstall_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord
     Output::none()
 }
 
-fn change_members(ctx: &Ctx, group: &str, members: &[String], op: ModOp) -> Result<(), ErrorRecord> {
+/// Adds or removes `members` of `group`; the group's DN.
+fn change_members(ctx: &Ctx, group: &str, members: &[String], op: ModOp) -> Result<String, ErrorRecord> {
     let (_, g) = ctx.resolve(group)?;
     let values = members
         .iter()
@@ -1033,27 +1157,39 @@ fn change_members(ctx: &Ctx, group: &str, members: &[String], op: ModOp) -> Resu
             attr: "member".into(),
             values,
         }],
-    )
+    )?;
+    Ok(g)
+}
+
+/// `-PassThru`: the object the cmdlet changed (ADGroup for Add-/Remove-ADGroupMember, the
+/// principal for Add-/Remove-ADPrincipalGroupMembership, the new object for New-AD*);
+/// without it nothing (Microsoft Learn, each cmdlet's -PassThru).
+fn passthru(ctx: &Ctx, b: &Bound, dn: &str) -> Result<Output, ErrorRecord> {
+    if b.switch("PassThru") {
+        ctx.passthru(dn)
+    } else {
+        Output::none()
+    }
 }
 
 fn add_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    change_members(
+    let group = change_members(
         ctx,
         &b.string("Identity").unwrap_or_default(),
         &b.strings("Members"),
         ModOp::Add,
     )?;
-    Output::none()
+    passthru(ctx, b, &group)
 }
 
 fn remove_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    change_members(
+    let group = change_members(
         ctx,
         &b.string("Identity").unwrap_or_default(),
         &b.strings("Members"),
         ModOp::Delete,
     )?;
-    Output::none()
+    passthru(ctx, b, &group)
 }
 
 fn add_principal_group_membership(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
@@ -1061,7 +1197,8 @@ fn add_principal_group_membership(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorR
     for g in b.strings("MemberOf") {
         change_members(ctx, &g, std::slice::from_ref(&who), ModOp::Add)?;
     }
-    Output::none()
+    let (_, dn) = ctx.resolve(&who)?;
+    passthru(ctx, b, &dn)
 }
 
 fn remove_principal_group_membership(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
@@ -1069,7 +1206,8 @@ fn remove_principal_group_membership(ctx: &Ctx, b: &Bound) -> Result<Output, Err
     for g in b.strings("MemberOf") {
         change_members(ctx, &g, std::slice::from_ref(&who), ModOp::Delete)?;
     }
-    Output::none()
+    let (_, dn) = ctx.resolve(&who)?;
+    passthru(ctx, b, &dn)
 }
 
 /// Get-KdsRootKey: the root keys the caller can read (a search of the Master Root Keys
@@ -1277,7 +1415,7 @@ fn new_account(ctx: &Ctx, b: &Bound, account: NewAccount) -> Result<Output, Erro
     ctx.dir()
         .add(&ctx.caller, &dn, account.attributes(&d.dns_name))
         .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
-    Output::none()
+    passthru(ctx, b, &dn)
 }
 
 /// ADGroupScope / ADGroupCategory to groupType (MS-ADTS 2.2.12).
@@ -1330,48 +1468,7 @@ fn new_group(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     ctx.dir()
         .add(&ctx.caller, &dn, attrs)
         .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
-    if !b.switch("PassThru") {
-        return Output::none();
-    }
-    // The ADGroup default property set (TechNet wiki "Get-ADGroup Default and Extended
-    // Properties"), read back as the caller.
-    let attrs = ctx.read(
-        &ctx.caller,
-        &dn,
-        &[
-            "cn",
-            "sAMAccountName",
-            "objectClass",
-            "objectGUID",
-            "objectSid",
-            "groupType",
-        ],
-    )?;
-    let a = Attrs { list: &attrs };
-    let gt = a.int("groupType").unwrap_or(0) as u32;
-    let scope = if gt & 0x4 != 0 {
-        "DomainLocal"
-    } else if gt & 0x8 != 0 {
-        "Universal"
-    } else {
-        "Global"
-    };
-    let dir: &Directory = ctx.dir();
-    let mut o = PsObject::new("Microsoft.ActiveDirectory.Management.ADGroup")
-        .with("DistinguishedName", json!(dn))
-        .with(
-            "GroupCategory",
-            json!(if gt & 0x8000_0000 != 0 {
-                "Security"
-            } else {
-                "Distribution"
-            }),
-        )
-        .with("GroupScope", json!(scope));
-    for name in ["Name", "ObjectClass", "ObjectGUID", "SamAccountName", "SID"] {
-        o.set(name, object::property(name, &a, &dn, dir));
-    }
-    Output::one(o.to_json())
+    passthru(ctx, b, &dn)
 }
 
 fn add_local_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {

@@ -274,6 +274,8 @@ async fn health(State(s): State<ControlState>) -> Json<Value> {
     Json(json!({
         "status": "ok",
         "domain": root.dns_name,
+        "netbios": root.netbios,
+        "dc": root.dc_fqdn,
         "realm": root.realm,
         "now": s.dir.clock.now().to_rfc3339(),
     }))
