@@ -182,14 +182,14 @@ async fn services(
             }
         }
     }
-    for case in 0..RATE_CASES.len() {
+    for (case, (query, _)) in RATE_CASES.iter().enumerate() {
         let (mut adsim_rounds, mut slapd_rounds) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             adsim_rounds.push(rate(&adsim_server, Dialect::Adsim, case, settings).await?);
             if let Some(server) = &slapd_server {
                 match rate(server, Dialect::Slapd, case, settings).await {
                     Ok(r) => slapd_rounds.push(r),
-                    Err(e) => notes.push(format!("slapd {:?} failed: {e:#}", RATE_CASES[case].0)),
+                    Err(e) => notes.push(format!("slapd {query:?} failed: {e:#}")),
                 }
             }
         }
