@@ -4,16 +4,19 @@
 # empty mdb database (same slapd.conf as benches/ldap: stock schemas, indexes on objectClass, uid
 # and cn, dbnosync), then slapd is started on a loopback port until it answers a rootDSE search.
 # Prints load time (slapadd + start), VmRSS once answering, and VmRSS after one search that
-# reads every user (mdb maps the database; pages count once touched), one table row per N.
+# reads every user (mdb maps the database; pages count once touched), then, slapd stopped, the
+# time `slapcat` takes to export the database as LDIF and that file's size (what adsim's
+# snapshot file is compared with), one table row per N.
 # Usage: scripts/scale-slapd.sh 1000 10000 100000 [1000000]
 set -euo pipefail
 SLAPD=${SLAPD:-/usr/sbin/slapd}
 SLAPADD=${SLAPADD:-/usr/sbin/slapadd}
+SLAPCAT=${SLAPCAT:-/usr/sbin/slapcat}
 SUFFIX="dc=bench,dc=test"
 work=$(mktemp -d)
 trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-echo "| users | slapadd + start | VmRSS answering | VmRSS after a full read |"
-echo "|---:|---:|---:|---:|"
+echo "| users | slapadd + start | VmRSS answering | VmRSS after a full read | slapcat | slapcat LDIF |"
+echo "|---:|---:|---:|---:|---:|---:|"
 for n in "$@"; do
   dir="$work/$n"; mkdir -p "$dir/db"
   cat > "$dir/slapd.conf" <<CONF
@@ -58,7 +61,12 @@ CONF
     -z 0 "(objectClass=inetOrgPerson)" uid >/dev/null 2>&1 || true
   rss2=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  cat_start=$(date +%s.%N)
+  "$SLAPCAT" -f "$dir/slapd.conf" -l "$dir/export.ldif" 2>"$dir/slapcat.log"
+  cat_end=$(date +%s.%N)
+  size=$(stat -c %s "$dir/export.ldif")
   awk -v n="$n" -v t="$(echo "$end - $start" | bc)" -v r="$rss" -v r2="$rss2" \
-    'BEGIN { printf "| %d | %.2f s | %.0f MiB | %.0f MiB |\n", n, t, r/1024, r2/1024 }'
+    -v ct="$(echo "$cat_end - $cat_start" | bc)" -v sz="$size" \
+    'BEGIN { printf "| %d | %.2f s | %.0f MiB | %.0f MiB | %.2f s | %.1f MiB |\n", n, t, r/1024, r2/1024, ct, sz/1048576 }'
   rm -rf "$dir"
 done

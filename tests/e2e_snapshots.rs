@@ -254,8 +254,8 @@ fn a_persisted_snapshot_starts_an_identical_server() {
     let file = dir.join("prepared.json");
     let answer = json(&String::from_utf8_lossy(&o.stdout));
     assert_eq!(answer["path"], file.to_str().unwrap());
-    let saved = std::fs::read_to_string(&file).unwrap();
-    assert!(saved.starts_with(r#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#));
+    let saved = std::fs::read(&file).unwrap();
+    assert!(saved.starts_with(b"adsim-snapshot 3 "), "the compact format");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -273,7 +273,7 @@ fn a_persisted_snapshot_starts_an_identical_server() {
     let o = snapshot_out(&a, &dir, "prepared.json", "022");
     assert!(!o.status.success());
     assert!(text(&o).contains("already exists"), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), saved);
+    assert_eq!(std::fs::read(&file).unwrap(), saved);
 
     let b = Adsim::start_unseeded(&["--from-snapshot", file.to_str().unwrap()]);
     assert_eq!(b.ready["admin_password_source"], "snapshot");
@@ -327,9 +327,13 @@ fn a_persisted_snapshot_starts_an_identical_server() {
     assert!(!o.status.success());
     assert!(text(&o).contains("not an adsim snapshot file"), "{}", text(&o));
     // One flipped byte: refused, naming the file.
-    let mut damaged = saved.clone().into_bytes();
-    let at = saved.find("\"nTSecurityDescriptor\"").unwrap() + 40;
-    damaged[at] = if damaged[at] == b'A' { b'B' } else { b'A' };
+    let mut damaged = saved.clone();
+    let at = saved
+        .windows(b"nTSecurityDescriptor".len())
+        .position(|w| w == b"nTSecurityDescriptor")
+        .unwrap()
+        + 40;
+    damaged[at] ^= 0x01;
     let flipped = dir.join("flipped.json");
     std::fs::write(&flipped, &damaged).unwrap();
     let o = serve_from(&flipped);

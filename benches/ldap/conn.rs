@@ -139,6 +139,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         check(&outcome).with_context(|| format!("add {dn}"))
     }
 
+    /// Replaces every value of `attr` of the entry at `dn`; the modify must succeed.
+    pub async fn modify_replace(&mut self, dn: &str, attr: &str, values: &[&[u8]]) -> Result<()> {
+        let id = self.msgid();
+        let pdu = wire::modify_replace(id, dn, attr, values);
+        let (outcome, _) = self.exchange(id, &pdu, op::MODIFY_RESPONSE, ignore).await?;
+        check(&outcome).with_context(|| format!("modify {dn}"))
+    }
+
     /// Polite close (RFC 4511 §4.3): the server may then close its side.
     pub async fn unbind(mut self) {
         let id = self.msgid();

@@ -4,7 +4,8 @@
 //! 2. resident memory (VmRSS) at ready and with 10,000 users; the same 10,000 LDAP adds with
 //!    and without `--data-dir` (what durability costs per write);
 //! 3. search throughput (rootDSE base search; equality search on an indexed attribute over
-//!    10,000 users) from 1 and from 4 bound connections, for a fixed time.
+//!    10,000 users), modifies (replace one random user's `description`) and adds (one new user
+//!    each) from 1 and from 4 bound connections, for a fixed time.
 //!
 //! The table is printed and written to `target/bench-ldap.md`. Everything talks to loopback only.
 //! `ADSIM_BENCH_STARTS` and `ADSIM_BENCH_SECONDS` shorten a run while developing the benchmark.
@@ -94,11 +95,15 @@ impl Startup {
     }
 }
 
-const RATE_CASES: [(Query, usize); 4] = [
+const RATE_CASES: [(Query, usize); 8] = [
     (Query::RootDse, 1),
     (Query::RootDse, 4),
     (Query::UserByKey, 1),
     (Query::UserByKey, 4),
+    (Query::ModifyDescription, 1),
+    (Query::ModifyDescription, 4),
+    (Query::AddUser, 1),
+    (Query::AddUser, 4),
 ];
 
 /// Figures for one server with the users loaded.
@@ -109,7 +114,7 @@ struct Service {
     durable_adds_per_second: Option<f64>,
     rss_kib: Option<u64>,
     /// In the order of `RATE_CASES`, requests per second.
-    rates: [Option<f64>; 4],
+    rates: [Option<f64>; RATE_CASES.len()],
 }
 
 impl Service {
@@ -118,7 +123,7 @@ impl Service {
             adds_per_second: None,
             durable_adds_per_second: None,
             rss_kib: None,
-            rates: [None; 4],
+            rates: [None; RATE_CASES.len()],
         }
     }
 }
@@ -177,14 +182,14 @@ async fn services(
             }
         }
     }
-    for case in 0..RATE_CASES.len() {
+    for (case, (query, _)) in RATE_CASES.iter().enumerate() {
         let (mut adsim_rounds, mut slapd_rounds) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             adsim_rounds.push(rate(&adsim_server, Dialect::Adsim, case, settings).await?);
             if let Some(server) = &slapd_server {
                 match rate(server, Dialect::Slapd, case, settings).await {
                     Ok(r) => slapd_rounds.push(r),
-                    Err(e) => notes.push(format!("slapd search failed: {e:#}")),
+                    Err(e) => notes.push(format!("slapd {query:?} failed: {e:#}")),
                 }
             }
         }
@@ -303,6 +308,10 @@ fn table_rows(
             Query::UserByKey => {
                 format!("equality search sAMAccountName (slapd: uid) over {USERS_LABEL} users")
             }
+            Query::ModifyDescription => {
+                format!("modify: replace description of a random user of {USERS_LABEL}")
+            }
+            Query::AddUser => "add: one new user per request".to_string(),
         };
         let connections = if conns == 1 { "connection" } else { "connections" };
         rows.push(
@@ -334,7 +343,7 @@ fn run_context(slapd: Option<&SlapdLauncher>, settings: &Settings) -> Vec<String
         format!(
             "start: {} starts each, in turns, spawn until ready; throughput: median of {ROUNDS} \
              rounds of {:.1} s (after {} ms warm-up) per row and server, adsim and slapd in turns, \
-             one search at a time per connection, bound by simple bind, client in the same process \
+             one request at a time per connection, bound by simple bind, client in the same process \
              on the same cores",
             settings.starts,
             settings.window.measure.as_secs_f64(),

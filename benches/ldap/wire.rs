@@ -19,6 +19,8 @@ pub mod op {
     pub const SEARCH_RESULT_REFERENCE: u8 = 0x73;
     pub const ADD_REQUEST: u8 = 0x68;
     pub const ADD_RESPONSE: u8 = 0x69;
+    pub const MODIFY_REQUEST: u8 = 0x66;
+    pub const MODIFY_RESPONSE: u8 = 0x67;
 }
 
 const INTEGER: u8 = 0x02;
@@ -154,6 +156,25 @@ pub fn add<V: AsRef<[u8]>>(msgid: i32, dn: &str, attrs: &[(&str, Vec<V>)]) -> Ve
     message(msgid, op)
 }
 
+/// ModifyRequest (§4.6) with one change: replace every value of `attr` by `values`.
+pub fn modify_replace(msgid: i32, dn: &str, attr: &str, values: &[&[u8]]) -> Vec<u8> {
+    /// ModifyRequest's operation `replace` (§4.6).
+    const REPLACE: i64 = 2;
+    let values: Vec<Vec<u8>> = values.iter().map(|v| octets(v)).collect();
+    let change = tlv_parts(
+        SEQUENCE,
+        &[
+            integer(ENUMERATED, REPLACE),
+            tlv_parts(SEQUENCE, &[octets(attr.as_bytes()), tlv_parts(SET, &values)]),
+        ],
+    );
+    let op = tlv_parts(
+        op::MODIFY_REQUEST,
+        &[octets(dn.as_bytes()), tlv_parts(SEQUENCE, &[change])],
+    );
+    message(msgid, op)
+}
+
 /// One element at the start of `buf`: its identifier octet, its content and what follows.
 pub fn read_tlv(buf: &[u8]) -> Result<(u8, &[u8], &[u8])> {
     let (&id, rest) = buf.split_first().ok_or_else(|| anyhow!("empty element"))?;
@@ -214,7 +235,7 @@ pub fn parse_response(pdu: &[u8]) -> Result<Response> {
     let msgid = i32::try_from(read_integer(msgid)?)?;
     let (op, content, _) = read_tlv(rest)?;
     let outcome = match op {
-        op::BIND_RESPONSE | op::SEARCH_RESULT_DONE | op::ADD_RESPONSE => {
+        op::BIND_RESPONSE | op::SEARCH_RESULT_DONE | op::ADD_RESPONSE | op::MODIFY_RESPONSE => {
             let (id, code, rest) = read_tlv(content)?;
             if id != ENUMERATED {
                 bail!("resultCode is not ENUMERATED");

@@ -1,10 +1,11 @@
-//! What the benchmark asks of a server: load the users, then run closed-loop search clients for
-//! a fixed time and count the answers.
+//! What the benchmark asks of a server: load the users, then run closed-loop clients (searches,
+//! modifies, adds) for a fixed time and count the answers.
 
 use crate::conn::Conn;
 use crate::servers::Server;
 use crate::wire::{self, Scope};
 use anyhow::{bail, Context, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Barrier;
@@ -144,14 +145,23 @@ pub async fn load_users(server: &Server, dialect: Dialect, conns: usize) -> Resu
     Ok(elapsed)
 }
 
-/// The searches whose throughput is measured.
+/// The operations whose throughput is measured.
 #[derive(Clone, Copy, Debug)]
 pub enum Query {
     /// Base-object search of the rootDSE for two attributes every server has.
     RootDse,
     /// Subtree search from the naming context for one random user by an indexed attribute.
     UserByKey,
+    /// Replace the `description` of one random user (both classes allow it: AD's user, and
+    /// inetOrgPerson through person, RFC 4519 §2.5).
+    ModifyDescription,
+    /// Add one more user shaped as the loaded ones, with a name never used before.
+    AddUser,
 }
+
+/// Users added by [`Query::AddUser`] are numbered across the whole run, so no name repeats
+/// between rounds, connections or servers.
+static EXTRA_USERS: AtomicU64 = AtomicU64::new(0);
 
 /// xorshift64 (Marsaglia 2003): spreads the user numbers; quality hardly matters here.
 struct Picker(u64);
@@ -199,6 +209,19 @@ pub async fn throughput(
                     break;
                 }
                 let entries = match query {
+                    Query::ModifyDescription => {
+                        let dn = dialect.user_dn(&base, &user_name(picker.next()));
+                        let value = format!("changed {counted} by {worker}");
+                        conn.modify_replace(&dn, "description", &[value.as_bytes()])
+                            .await?;
+                        1
+                    }
+                    Query::AddUser => {
+                        let name = format!("x{}", EXTRA_USERS.fetch_add(1, Ordering::Relaxed));
+                        let dn = dialect.user_dn(&base, &name);
+                        conn.add(&dn, &dialect.user_attributes(&name)).await?;
+                        1
+                    }
                     Query::RootDse => {
                         conn.search(
                             "",

@@ -4,7 +4,10 @@
 //! per record as SYSTEM), and reports the load time, the resident memory it added (VmRSS after
 //! the load minus VmRSS after provisioning, per user), an equality search on `sAMAccountName`
 //! (subtree from the domain, one random user, two attributes) and a modify of one random user's
-//! `description`, each for a fixed time from one thread.
+//! `description`, each for a fixed time from one thread; then it writes the forest to a snapshot
+//! file (`snapshot::file::write`, what `POST /v1/snapshots {"path"}` does) and reads it back
+//! (`snapshot::file::read`, what `adsim serve --from-snapshot` does), timing both and noting
+//! the file's size.
 //!
 //! Run: `cargo bench -p adsim-simulator --bench scale -- 1000 10000 100000 [1000000]`
 //! (`ADSIM_SCALE_SECONDS` sets each rate's window, 2 s by default). One line of figures per N.
@@ -106,9 +109,20 @@ fn one(n: usize, window: Duration) {
         )
         .unwrap();
     });
+    let file = std::env::temp_dir().join(format!("adsim-scale-{}-{n}.snapshot", std::process::id()));
+    let t = Instant::now();
+    adsim_simulator::snapshot::file::write(&dir, &dir.snapshot(), &file).unwrap();
+    let written = t.elapsed();
+    let size = std::fs::metadata(&file).unwrap().len();
+    let t = Instant::now();
+    let back = adsim_simulator::snapshot::file::read(&file).unwrap();
+    let read = t.elapsed();
+    assert_eq!(back.state.store.len(), dir.read().store.len());
+    drop(back);
+    std::fs::remove_file(&file).ok();
     let added = rss_after.saturating_sub(rss_before);
     println!(
-        "| {n} | {:.2} s | {:.1} µs | {:.0} MiB | {:.0} MiB | {:.0} B | {:.0} | {:.0} |",
+        "| {n} | {:.2} s | {:.1} µs | {:.0} MiB | {:.0} MiB | {:.0} B | {:.0} | {:.0} | {:.2} s | {:.1} MiB | {:.2} s |",
         load.as_secs_f64(),
         load.as_secs_f64() * 1e6 / n as f64,
         rss_after as f64 / 1024.0,
@@ -116,6 +130,9 @@ fn one(n: usize, window: Duration) {
         added as f64 * 1024.0 / n as f64,
         search,
         modify,
+        written.as_secs_f64(),
+        size as f64 / 1048576.0,
+        read.as_secs_f64(),
     );
 }
 
@@ -139,8 +156,8 @@ fn main() {
     } else {
         args.iter().filter_map(|a| a.parse().ok()).collect()
     };
-    println!("| users | load | load per user | VmRSS after load | RSS added | RSS added per user | equality searches/s | modifies/s |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| users | load | load per user | VmRSS after load | RSS added | RSS added per user | equality searches/s | modifies/s | snapshot file write | file size | file read |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let exe = std::env::current_exe().unwrap();
     for n in sizes {
         // A fresh process per size: resident memory is the process's, not a heap's estimate.

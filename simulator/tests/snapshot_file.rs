@@ -51,14 +51,27 @@ fn forest() -> std::sync::Arc<Directory> {
     dir
 }
 
+/// An encoder of snapshot files: the compact one adsim writes, or the JSON one it wrote before.
+type Encoder = fn(&Directory, &adsim_simulator::dsa::Snapshot) -> Vec<u8>;
+
 #[test]
 fn a_forest_survives_the_file() {
+    let compact: (Encoder, &[u8]) = (file::encode, b"adsim-snapshot 3 ");
+    let json: (Encoder, &[u8]) = (
+        file::encode_json,
+        br#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#,
+    );
+    for (encode, head) in [compact, json] {
+        survives(encode, head);
+    }
+}
+
+fn survives(encode: Encoder, head: &[u8]) {
     let dir = forest();
     let snap = dir.snapshot();
-    let bytes = file::encode(&dir, &snap);
-    assert_eq!(bytes, file::encode(&dir, &snap), "deterministic");
-    let text = String::from_utf8(bytes.clone()).unwrap();
-    assert!(text.starts_with(r#"{"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":""#));
+    let bytes = encode(&dir, &snap);
+    assert_eq!(bytes, encode(&dir, &snap), "deterministic");
+    assert!(bytes.starts_with(head));
 
     let back = file::decode(&bytes).unwrap().into_directory();
     assert_eq!(fixtures::export(&back), fixtures::export(&dir));
@@ -84,10 +97,7 @@ fn a_forest_survives_the_file() {
     // The random stream continues where it was.
     assert_eq!(dir.write().rng.next_u64(), back.write().rng.next_u64());
     // A re-encoded copy is byte-identical.
-    assert_eq!(
-        file::encode(&back, &back.snapshot()),
-        file::encode(&dir, &dir.snapshot())
-    );
+    assert_eq!(encode(&back, &back.snapshot()), encode(&dir, &dir.snapshot()));
     // The password still works, through the same bind path clients use (last: a wrong
     // password is recorded in badPwdCount, so the copies differ afterwards).
     back.simple_bind("CORP\\alice", b"Alice-Passw0rd!").unwrap();
@@ -111,12 +121,13 @@ fn a_running_clock_keeps_its_offset_from_host_time() {
     assert!((7 * 86_400 - 5..=7 * 86_400 + 5).contains(&behind), "{behind}");
 }
 
-/// The test forest's file, encoded once.
+/// The test forest's file in the JSON layout (version 2, what adsim wrote before the compact
+/// format, and still reads), encoded once.
 fn encoded() -> &'static [u8] {
     static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     BYTES.get_or_init(|| {
         let dir = forest();
-        file::encode(&dir, &dir.snapshot())
+        file::encode_json(&dir, &dir.snapshot())
     })
 }
 
@@ -428,18 +439,62 @@ fn the_kerberos_policy_travels_in_the_file_and_old_files_get_the_defaults() {
     assert_eq!(old.kerberos_policy(0), KerberosPolicy::default());
 }
 
-/// The streamed writer gives the bytes `encode` gives, and the streamed reader refuses what
-/// `decode` refuses, with the same messages: a truncated file, a flipped content byte, a
-/// damaged header; a version 1 file is still read from disk.
+/// The streamed writer gives the bytes `encode` gives (the compact format), and the streamed
+/// reader refuses what `decode` refuses, with the same messages: a truncated file, a flipped
+/// byte, a damaged header; version 2 and version 1 files are still read from disk.
 #[test]
 fn streamed_files_are_the_encoded_bytes_and_are_checked_alike() {
     let dir = forest();
     let snap = dir.snapshot();
     let tmp = temp_dir("stream");
-    let path = tmp.join("forest.json");
+    let path = tmp.join("forest.snap");
     file::write(&dir, &snap, &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(bytes, file::encode(&dir, &snap));
+    assert!(bytes.starts_with(b"adsim-snapshot 3 "));
+    let back = file::read(&path).unwrap().into_directory();
+    assert_eq!(fixtures::export(&back), fixtures::export(&dir));
+    let damaged = tmp.join("damaged.snap");
+    let expect = format!(
+        "snapshot file {} is corrupt: checksum mismatch",
+        damaged.display()
+    );
+    let mut flipped = bytes.clone();
+    let at = bytes.len() / 2;
+    flipped[at] ^= 0x01;
+    let mut with_byte = bytes.clone();
+    with_byte.push(b'\n');
+    for (what, content) in [
+        ("last byte cut", bytes[..bytes.len() - 1].to_vec()),
+        ("half", bytes[..bytes.len() / 2].to_vec()),
+        ("header only", bytes[..83].to_vec()),
+        ("header cut", bytes[..50].to_vec()),
+        ("flipped", flipped),
+        ("a byte more", with_byte),
+    ] {
+        std::fs::write(&damaged, &content).unwrap();
+        assert_eq!(corrupt_message(file::read(&damaged)), expect, "{what}");
+        assert!(
+            corrupt_message(file::decode(&content)).ends_with("is corrupt: checksum mismatch"),
+            "{what}"
+        );
+        std::fs::remove_file(&damaged).unwrap();
+    }
+    // Another version in the same kind of header: named, not guessed at.
+    let mut v4 = bytes.clone();
+    v4[b"adsim-snapshot ".len()] = b'4';
+    std::fs::write(&damaged, &v4).unwrap();
+    assert!(matches!(
+        file::read(&damaged),
+        Err(SnapshotFileError::UnsupportedVersion(4))
+    ));
+    std::fs::remove_file(&damaged).unwrap();
+
+    // The JSON layout (version 2) as before.
+    let path = tmp.join("forest.json");
+    let bytes = encoded().to_vec();
+    let dir = file::decode(&bytes).unwrap().into_directory();
+    std::fs::write(&path, &bytes).unwrap();
     let back = file::read(&path).unwrap().into_directory();
     assert_eq!(fixtures::export(&back), fixtures::export(&dir));
 
@@ -480,4 +535,106 @@ fn streamed_files_are_the_encoded_bytes_and_are_checked_alike() {
     std::fs::write(&damaged, serde_json::to_vec(&v1).unwrap()).unwrap();
     assert!(file::read(&damaged).is_ok());
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// A compact (version 3) file: `body` behind a header with its checksum, as adsim writes it.
+fn sealed_compact(body: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut out = format!("adsim-snapshot 3 {}\n", hex::encode(sha2::Sha256::digest(body))).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The compact format writes each distinct security descriptor and each attribute name once
+/// (100 users created alike cost one descriptor, not 100), is several times smaller than the
+/// JSON layout, and a body that passes the checksum but is not what adsim writes (cut short
+/// anywhere, an unknown record, a reference to an undefined name or descriptor, bytes after
+/// the end) is refused as malformed, never half-read or a panic.
+#[test]
+fn compact_files_share_descriptors_and_refuse_bad_bodies() {
+    let dir = forest();
+    let sys = Caller::system();
+    let sd_count = |bytes: &[u8]| {
+        let d = file::decode(bytes).unwrap().into_directory();
+        let st = d.read();
+        let mut distinct: Vec<Vec<u8>> = st
+            .store
+            .iter()
+            .filter_map(|e| e.first("nTSecurityDescriptor").map(<[u8]>::to_vec))
+            .collect();
+        distinct.sort();
+        distinct.dedup();
+        distinct.len()
+    };
+    let before = file::encode(&dir, &dir.snapshot());
+    for i in 0..100 {
+        dir.add(
+            &sys,
+            &format!("CN=bulk{i},CN=Users,DC=corp,DC=example,DC=test"),
+            vec![
+                ("objectClass".into(), vec![b"user".to_vec()]),
+                ("sAMAccountName".into(), vec![format!("bulk{i}").into_bytes()]),
+            ],
+        )
+        .unwrap();
+    }
+    let after = file::encode(&dir, &dir.snapshot());
+    let json = file::encode_json(&dir, &dir.snapshot());
+    assert!(
+        sd_count(&after) <= sd_count(&before) + 1,
+        "the users share one descriptor"
+    );
+    let per_user = (after.len() - before.len()) / 100;
+    assert!(per_user < 600, "{per_user} bytes per user");
+    assert!(after.len() * 3 < json.len(), "{} vs {}", after.len(), json.len());
+    // Read back, the users share one stored descriptor again.
+    let back = file::decode(&after).unwrap().into_directory();
+    {
+        let st = back.read();
+        let sd = |n: u32| {
+            let dn =
+                adsim_simulator::model::Dn::parse(&format!("CN=bulk{n},CN=Users,DC=corp,DC=example,DC=test"))
+                    .unwrap();
+            st.store
+                .get_by_dn(&dn)
+                .unwrap()
+                .get_shared("nTSecurityDescriptor")
+                .unwrap()
+                .clone()
+        };
+        assert!(std::sync::Arc::ptr_eq(&sd(1), &sd(99)));
+    }
+    assert_eq!(fixtures::export(&back), fixtures::export(&dir));
+
+    let body = &after[b"adsim-snapshot 3 \n".len() + 64..];
+    let malformed = |b: &[u8]| {
+        matches!(
+            file::decode(&sealed_compact(b)),
+            Err(SnapshotFileError::Malformed(_))
+        )
+    };
+    assert!(file::decode(&sealed_compact(body)).is_ok());
+    for cut in (0..body.len()).step_by(body.len() / 300 + 1) {
+        assert!(malformed(&body[..cut]), "cut at {cut}");
+    }
+    let mut extra = body.to_vec();
+    extra.push(0);
+    assert!(malformed(&extra), "bytes after the end");
+    // The content object's length, then the first record: an unknown tag, and an entry that
+    // names attribute #200 when no name is defined.
+    let len_bytes = body.iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+    let content_len = body[..len_bytes]
+        .iter()
+        .rev()
+        .fold(0usize, |acc, b| (acc << 7) | usize::from(b & 0x7f));
+    let first = len_bytes + content_len;
+    assert!(content_len > 100 && body[first] == 1, "a name record comes first");
+    let mut unknown = body.to_vec();
+    unknown[first] = 9;
+    assert!(malformed(&unknown));
+    let mut undefined = body[..first].to_vec();
+    undefined.extend_from_slice(&[3, 1, 0, 7]);
+    undefined.extend_from_slice(b"DC=x,DC=y");
+    undefined.extend_from_slice(&[1, 200, 1, 1, b'x', 0, 0, 0]);
+    assert!(malformed(&undefined));
 }

@@ -211,17 +211,12 @@ fn check_modified_attribute(e: &Entry, attr: &str) -> DsResult<()> {
             at.name,
         ));
     }
-    let classes: Vec<String> = e
+    let classes: Vec<&str> = e
         .values("objectClass")
         .iter()
-        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .filter_map(|v| std::str::from_utf8(v).ok())
         .collect();
-    if !values.is_empty()
-        && !schema
-            .allowed_attributes(&classes)
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(at.name))
-    {
+    if !values.is_empty() && !schema.allows(&classes, at) {
         return Err(DsError::new(
             code::OBJECT_CLASS_VIOLATION,
             0x207D,

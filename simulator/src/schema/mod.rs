@@ -22,6 +22,22 @@ pub use syntax::{Syntax, SyntaxError};
 pub use types::{AttributeType, ClassKind, ObjectClass};
 pub use violation::SchemaViolation;
 
+/// `index[key lower-cased]`, lower-casing on the stack for names of up to 128 bytes (every
+/// schema name and OID): the add and modify checks look names up per attribute, and a heap copy
+/// per lookup was a measurable part of a bulk load (issue 12).
+fn lookup_lower(index: &HashMap<String, usize>, key: &str) -> Option<usize> {
+    let mut buf = [0u8; 128];
+    match buf.get_mut(..key.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(key.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII lower-casing keeps UTF-8 valid.
+            index.get(std::str::from_utf8(lower).ok()?).copied()
+        }
+        None => index.get(&key.to_ascii_lowercase()).copied(),
+    }
+}
+
 /// A loaded schema with its lookup indexes.
 #[derive(Debug)]
 pub struct Schema {
@@ -33,6 +49,8 @@ pub struct Schema {
     class_index: HashMap<String, usize>,
     /// Lower-cased CN -> index into `classes`.
     class_cn_index: HashMap<String, usize>,
+    /// What each combination of classes allows, built on first use (`check::allowed_set`).
+    allowed_sets: std::sync::Mutex<check::AllowedSets>,
 }
 
 impl Schema {
@@ -64,6 +82,7 @@ impl Schema {
             attribute_index,
             class_index,
             class_cn_index,
+            allowed_sets: Default::default(),
         }
     }
 
@@ -71,16 +90,12 @@ impl Schema {
     /// `;binary` or `;range=0-*` are ignored.
     pub fn attribute(&self, name_or_oid: &str) -> Option<&'static AttributeType> {
         let base = name_or_oid.split(';').next().unwrap_or_default();
-        self.attribute_index
-            .get(&base.to_ascii_lowercase())
-            .map(|&i| &self.attributes[i])
+        lookup_lower(&self.attribute_index, base).map(|i| &self.attributes[i])
     }
 
     /// A class by lDAPDisplayName (any case) or governsID, as objectClass values name it.
     pub fn class(&self, name_or_oid: &str) -> Option<&'static ObjectClass> {
-        self.class_index
-            .get(&name_or_oid.to_ascii_lowercase())
-            .map(|&i| &self.classes[i])
+        lookup_lower(&self.class_index, name_or_oid).map(|i| &self.classes[i])
     }
 
     /// A class by the CN of its classSchema object (`Person`, `ms-DS-Group-Managed-Service-Account`),
@@ -133,17 +148,31 @@ impl Schema {
         self.collect_attributes(classes, true)
     }
 
+    /// Whether an object with these objectClass values may hold `attr`: the same answer as
+    /// looking it up in [`Schema::allowed_attributes`], from a set built once per combination
+    /// of classes (a modify asks this for every attribute it writes; issue 12).
+    pub fn allows<N: AsRef<str>>(&self, classes: &[N], attr: &AttributeType) -> bool {
+        self.allowed_set(&self.effective_or_chains(classes))
+            .contains(attr.name)
+    }
+
     /// The mustContain attributes of the same set of classes.
     pub fn required_attributes<N: AsRef<str>>(&self, classes: &[N]) -> Vec<&'static str> {
         self.collect_attributes(classes, false)
     }
 
-    fn collect_attributes<N: AsRef<str>>(&self, classes: &[N], include_may: bool) -> Vec<&'static str> {
+    /// The classes whose attributes an object with these objectClass values may hold: the
+    /// effective classes, or, for a combination that is not valid, each known class's own chain.
+    fn effective_or_chains<N: AsRef<str>>(&self, classes: &[N]) -> Vec<&ObjectClass> {
         let given: Vec<&ObjectClass> = classes.iter().filter_map(|n| self.class(n.as_ref())).collect();
-        let effective = self.effective_classes(&given).unwrap_or_else(|_| {
+        self.effective_classes(&given).unwrap_or_else(|_| {
             // Not a valid combination: fall back to each class's own chain and auxiliaries.
             given.iter().flat_map(|c| self.class_chain(c.name)).collect()
-        });
+        })
+    }
+
+    fn collect_attributes<N: AsRef<str>>(&self, classes: &[N], include_may: bool) -> Vec<&'static str> {
+        let effective = self.effective_or_chains(classes);
         let mut names: Vec<&'static str> = effective
             .iter()
             .flat_map(|c| {

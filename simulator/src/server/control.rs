@@ -550,7 +550,8 @@ async fn get_snapshot_file(State(s): State<ControlState>, Path(id): Path<String>
     let bytes = tokio::task::spawn_blocking(move || snapshots.encode(id))
         .await
         .map_err(|e| ApiError::bad_request(format!("snapshot task failed: {e}")))??;
-    Ok(secret_body("application/json", bytes))
+    // Version 3 files are binary (snapshot::compact).
+    Ok(secret_body("application/octet-stream", bytes))
 }
 
 fn snapshot_id(text: &str) -> ApiResult<SnapshotId> {

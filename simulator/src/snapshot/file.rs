@@ -1,11 +1,17 @@
-//! The snapshot file: a whole forest in one JSON document, so CI can start from a prepared
-//! forest (`adsim serve --from-snapshot FILE`).
+//! The snapshot file: a whole forest in one file, so CI can start from a prepared forest
+//! (`adsim serve --from-snapshot FILE`).
+//!
+//! adsim writes version 3, the compact encoding described in [`super::compact`]: its header
+//! line, then the content object below (without entries) and the entries as binary records,
+//! names and security descriptors written once. Versions 1 and 2, the JSON layouts below that
+//! adsim wrote before, are still read ([`encode_json`] still writes version 2; a data
+//! directory keeps its records in that JSON shape, see `store::durable`).
 //!
 //! **The file contains secrets**: every account's NT hash and Kerberos keys, the KDS root keys
 //! (from which every gMSA password derives) and the random stream's state. It is written with
 //! mode 0600 on Unix; treat it like a keytab.
 //!
-//! # Format (version 2)
+//! # The JSON layout (version 2)
 //!
 //! ```json
 //! {"format":"adsim-snapshot","version":2,"contains_secrets":true,"sha256":"<64 hex>","content":{
@@ -69,8 +75,12 @@ use crate::security::Sid;
 use crate::store::Store;
 
 pub const FORMAT: &str = "adsim-snapshot";
-/// The version written; version 1 (no checksum) is still read.
-pub const VERSION: u32 = 2;
+/// The version written (the compact encoding, [`super::compact`]); versions 1 (JSON, no
+/// checksum) and 2 (JSON with a checksum) are still read.
+pub const VERSION: u32 = super::compact::VERSION;
+/// The JSON layout's version, still written by [`encode_json`] (and the data directory's
+/// records) and read.
+pub const JSON_VERSION: u32 = 2;
 
 /// The bytes every version 2 file starts with, then the checksum's 64 hex digits, then
 /// [`CONTENT_KEY`], the content and a closing `}`.
@@ -85,7 +95,7 @@ pub enum SnapshotFileError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("not an adsim snapshot file: {0}")]
     NotASnapshot(String),
-    #[error("snapshot file version {0} is not supported (this adsim reads versions 1 and {VERSION})")]
+    #[error("snapshot file version {0} is not supported (this adsim reads versions 1, {JSON_VERSION} and {VERSION})")]
     UnsupportedVersion(u32),
     #[error("snapshot file {file} is corrupt: {reason}")]
     Corrupt { file: String, reason: String },
@@ -93,7 +103,7 @@ pub enum SnapshotFileError {
     Malformed(String),
 }
 
-fn malformed(what: impl Into<String>) -> SnapshotFileError {
+pub(super) fn malformed(what: impl Into<String>) -> SnapshotFileError {
     SnapshotFileError::Malformed(what.into())
 }
 
@@ -116,9 +126,37 @@ impl SavedForest {
     }
 }
 
-/// Encodes a snapshot of `dir` (its forest shape and seed come from `dir`).
+/// Encodes a snapshot of `dir` (its forest shape and seed come from `dir`) in the compact
+/// format (version 3, [`super::compact`]); the bytes [`write`] puts in a file.
 pub fn encode(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
+    let mut body = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = write_body(&mut body, dir, snap);
+    let sum = hex::encode(Sha256::digest(&body));
+    let mut out = super::compact::header(sum.as_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Encodes a snapshot in the JSON layout of version 2 (what adsim wrote before the compact
+/// format; still read, and kept for tools that want JSON).
+pub fn encode_json(dir: &Directory, snap: &Snapshot) -> Vec<u8> {
     seal(&content_json(dir, snap, true))
+}
+
+/// The compact body (version 3): the content object without entries, then every entry in id
+/// order, each written from the snapshot's O(1) copy of the store as it comes.
+fn write_body(out: &mut impl std::io::Write, dir: &Directory, snap: &Snapshot) -> std::io::Result<()> {
+    let store = &snap.state.store;
+    let mut w = super::compact::Writer::start(out, &content_json(dir, snap, false))?;
+    let mut ids: Vec<EntryId> = store.iter().map(|e| e.id).collect();
+    ids.sort_unstable();
+    for id in ids {
+        if let Some(e) = store.get(id) {
+            w.entry(out, e)?;
+        }
+    }
+    w.finish(out)
 }
 
 /// The content object of a snapshot file (see the format above) as JSON, with every entry or
@@ -204,38 +242,17 @@ pub fn write(dir: &Directory, snap: &Snapshot, path: &Path) -> Result<(), Snapsh
 fn write_streamed(f: &mut std::fs::File, dir: &Directory, snap: &Snapshot) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom};
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, &mut *f);
-    out.write_all(V2_HEAD)?;
-    out.write_all(&[b'0'; 64])?;
-    out.write_all(CONTENT_KEY)?;
-    let mut content = Hashing {
+    out.write_all(&super::compact::header(&[b'0'; 64]))?;
+    let mut body = Hashing {
         inner: &mut out,
         sum: Sha256::new(),
     };
-    // The content without entries ends `…"entries":[]}}`: they go between the brackets.
-    let head = content_json(dir, snap, false);
-    let open = head
-        .strip_suffix(b"]}}")
-        .ok_or_else(|| std::io::Error::other("unexpected snapshot content layout"))?;
-    content.write_all(open)?;
-    let store = &snap.state.store;
-    let mut ids: Vec<EntryId> = store.iter().map(|e| e.id).collect();
-    ids.sort();
-    let mut first = true;
-    for id in ids {
-        let Some(e) = store.get(id) else { continue };
-        if !first {
-            content.write_all(b",")?;
-        }
-        first = false;
-        serde_json::to_writer(&mut content, &entry_out(e)).map_err(std::io::Error::other)?;
-    }
-    content.write_all(b"]}}")?;
-    let sum = hex::encode(content.sum.finalize());
-    out.write_all(b"}")?;
+    write_body(&mut body, dir, snap)?;
+    let sum = hex::encode(body.sum.finalize());
     out.flush()?;
     drop(out);
-    f.seek(SeekFrom::Start(V2_HEAD.len() as u64))?;
-    f.write_all(sum.as_bytes())
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&super::compact::header(sum.as_bytes()))
 }
 
 /// A writer that hashes what goes through it.
@@ -362,6 +379,23 @@ pub fn read(path: &Path) -> Result<SavedForest, SnapshotFileError> {
         .take(head_len as u64)
         .read_to_end(&mut head)
         .map_err(io)?;
+    if head.starts_with(super::compact::MAGIC) {
+        let sum = match super::compact::parse_header(&head) {
+            super::compact::Header::V3 { sum } => sum.to_vec(),
+            super::compact::Header::Other(v) => return Err(SnapshotFileError::UnsupportedVersion(v)),
+            super::compact::Header::Damaged => return Err(corrupt("checksum mismatch")),
+        };
+        fn body(f: &mut std::fs::File) -> std::io::Result<std::io::BufReader<&mut std::fs::File>> {
+            f.seek(SeekFrom::Start(super::compact::HEAD_LEN as u64))?;
+            Ok(std::io::BufReader::with_capacity(256 * 1024, f))
+        }
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut body(&mut f).map_err(io)?, &mut HashSink(&mut hasher)).map_err(io)?;
+        if hex::encode(hasher.finalize()).as_bytes() != sum.as_slice() {
+            return Err(corrupt("checksum mismatch"));
+        }
+        return decode_compact_body(body(&mut f).map_err(io)?);
+    }
     if !head.starts_with(V2_PREFIX) {
         let mut bytes = head;
         f.read_to_end(&mut bytes).map_err(io)?;
@@ -428,6 +462,19 @@ pub fn decode_named(bytes: &[u8], file: &str) -> Result<SavedForest, SnapshotFil
         file: file.to_string(),
         reason: reason.to_string(),
     };
+    if bytes.starts_with(super::compact::MAGIC) {
+        return match super::compact::parse_header(bytes) {
+            super::compact::Header::V3 { sum } => {
+                let body = &bytes[super::compact::HEAD_LEN..];
+                if hex::encode(Sha256::digest(body)).as_bytes() != sum {
+                    return Err(corrupt("checksum mismatch"));
+                }
+                decode_compact_body(body)
+            }
+            super::compact::Header::Other(v) => Err(SnapshotFileError::UnsupportedVersion(v)),
+            super::compact::Header::Damaged => Err(corrupt("checksum mismatch")),
+        };
+    }
     // A version 2 header, even a damaged one, is judged by its checksum: a truncated file is
     // then "corrupt" rather than "not JSON". The prefix goes as far as the version number, so
     // a version 1 file, written compactly in the same field order, is not taken for one.
@@ -459,7 +506,7 @@ pub fn decode_named(bytes: &[u8], file: &str) -> Result<SavedForest, SnapshotFil
     match header.version {
         Some(1) => {}
         // Reformatted or edited: the checksum cannot be checked.
-        Some(VERSION) => return Err(corrupt("not in the layout adsim writes (edited?)")),
+        Some(JSON_VERSION) => return Err(corrupt("not in the layout adsim writes (edited?)")),
         Some(v) => return Err(SnapshotFileError::UnsupportedVersion(v)),
         None => return Err(SnapshotFileError::NotASnapshot("no \"version\"".into())),
     }
@@ -474,18 +521,46 @@ pub fn decode_named(bytes: &[u8], file: &str) -> Result<SavedForest, SnapshotFil
     decode_content(content)
 }
 
-fn decode_content(file: ContentIn) -> Result<SavedForest, SnapshotFileError> {
+/// A writer that only hashes.
+struct HashSink<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A compact (version 3) body whose checksum was checked: the content object, then the entries.
+fn decode_compact_body(body: impl std::io::BufRead) -> Result<SavedForest, SnapshotFileError> {
+    let (content, entries) = super::compact::read_body(body)?;
+    let content: ContentIn = serde_json::from_slice(&content).map_err(|e| malformed(e.to_string()))?;
+    if !content.store.entries.is_empty() {
+        return Err(malformed("the content holds entries of its own"));
+    }
+    assemble(content, entries)
+}
+
+fn decode_content(mut file: ContentIn) -> Result<SavedForest, SnapshotFileError> {
+    let entries = std::mem::take(&mut file.store.entries)
+        .into_iter()
+        .map(entry_in)
+        .collect::<Result<Vec<_>, _>>()?;
+    assemble(file, entries)
+}
+
+/// The forest from a content object (its `store.entries` already taken out) and its entries,
+/// checked as a whole.
+fn assemble(file: ContentIn, entries: Vec<Entry>) -> Result<SavedForest, SnapshotFileError> {
     let forest = forest_in(file.forest)?;
     if file.rid_pools.len() != forest.domains.len() {
         return Err(malformed("rid_pools must have one entry per domain"));
     }
     let rng = rng_in(&file.rng)?;
-    let entries = file
-        .store
-        .entries
-        .into_iter()
-        .map(entry_in)
-        .collect::<Result<Vec<_>, _>>()?;
     let mut ids = std::collections::HashSet::new();
     if let Some(e) = entries
         .iter()

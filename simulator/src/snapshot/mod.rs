@@ -6,6 +6,7 @@
 //! directory's write lock, so every reader sees either the state before or the state after.
 //! [`file`] writes a snapshot to disk and reads it back.
 
+pub mod compact;
 pub mod file;
 
 use std::collections::BTreeMap;
