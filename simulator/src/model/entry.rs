@@ -291,12 +291,14 @@ impl AttrMap {
     }
 }
 
+/// A stored (name, attribute) pair as [`AttrMap`]'s iterators give it.
+type AttrRef<'a> = (&'a Name, &'a Arc<Attr>);
+type AttrPairs<'a> =
+    std::iter::Map<std::slice::Iter<'a, (Name, Arc<Attr>)>, fn(&'a (Name, Arc<Attr>)) -> AttrRef<'a>>;
+
 impl<'a> IntoIterator for &'a AttrMap {
-    type Item = (&'a Name, &'a Arc<Attr>);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (Name, Arc<Attr>)>,
-        fn(&'a (Name, Arc<Attr>)) -> (&'a Name, &'a Arc<Attr>),
-    >;
+    type Item = AttrRef<'a>;
+    type IntoIter = AttrPairs<'a>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, a)| (k, a))
     }
@@ -350,7 +352,7 @@ impl Entry {
     }
 
     pub fn get(&self, name: &str) -> Option<&Attr> {
-        self.attrs.get(&*lower(name)).map(|a| &**a)
+        self.attrs.get(&lower(name)).map(|a| &**a)
     }
 
     /// The attribute for writing in place (copied first if another entry or snapshot shares it).
@@ -360,7 +362,7 @@ impl Entry {
 
     /// The shared attribute itself (to compare by pointer before comparing values).
     pub fn get_shared(&self, name: &str) -> Option<&Arc<Attr>> {
-        self.attrs.get(&*lower(name))
+        self.attrs.get(&lower(name))
     }
 
     pub fn values(&self, name: &str) -> &[Vec<u8>] {
@@ -380,18 +382,18 @@ impl Entry {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.attrs.contains_key(&*lower(name))
+        self.attrs.contains_key(&lower(name))
     }
 
     /// Replaces every value of `name` (removes the attribute when `values` is empty).
     pub fn set(&mut self, name: &str, values: Vec<Vec<u8>>) {
         let key = lower(name);
         if values.is_empty() {
-            self.attrs.remove(&*key);
+            self.attrs.remove(&key);
             return;
         }
         // A stored attribute keeps its interned key and display name: no interner lookup.
-        let (key, display) = match self.attrs.get_key_value(&*key) {
+        let (key, display) = match self.attrs.get_key_value(&key) {
             Some((k, a)) => (k.clone(), a.name.clone()),
             None => {
                 let k = Name::new(&key);
@@ -422,7 +424,7 @@ impl Entry {
 
     pub fn remove(&mut self, name: &str) -> Option<Attr> {
         self.attrs
-            .remove(&*lower(name))
+            .remove(&lower(name))
             .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
     }
 

@@ -491,7 +491,7 @@ impl Store {
 
     fn index_entry(&mut self, entry: &Entry, add: bool) {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
-            if let Some(attr) = entry.attrs.get(*name) {
+            if let Some(attr) = entry.attrs.get(name) {
                 self.index_values(slot, entry.id, &attr.values, add);
             }
         }
@@ -505,7 +505,7 @@ impl Store {
     /// attribute (description, whenChanged) costs no index work.
     fn reindex(&mut self, old: &Entry, new: &Entry) {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
-            let (o, n) = (old.attrs.get(*name), new.attrs.get(*name));
+            let (o, n) = (old.attrs.get(name), new.attrs.get(name));
             let same = match (o, n) {
                 (Some(o), Some(n)) => Arc::ptr_eq(o, n) || o.values == n.values,
                 (None, None) => true,
