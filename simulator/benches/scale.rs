@@ -9,16 +9,63 @@
 //! (`snapshot::file::read`, what `adsim serve --from-snapshot` does), timing both and noting
 //! the file's size.
 //!
+//! A second line per N breaks the heap down per user (bytes the program asked for, counted by
+//! a wrapping global allocator, and allocations; the allocator adds its own overhead per
+//! allocation on top, ~8-16 B with glibc): the user's own attributes (values, `Attr`, the
+//! `Arc`), attributes stored once and shared (amortised), the attribute map, the entry and its
+//! own DN node, and the rest — the store's persistent maps (entries, DN map, tree, ten indexes
+//! with their keys).
+//!
 //! Run: `cargo bench -p adsim-simulator --bench scale -- 1000 10000 100000 [1000000]`
 //! (`ADSIM_SCALE_SECONDS` sets each rate's window, 2 s by default). One line of figures per N.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adsim_simulator::clock::NtTime;
 use adsim_simulator::dsa::request::{ModOp, Modification, Scope, SearchRequest, View};
 use adsim_simulator::dsa::{fixtures, Caller, Directory, ForestConfig};
 use adsim_simulator::model::filter::Filter;
+
+/// The system allocator, counting the live bytes and allocations the program asked for.
+struct Counting;
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(l.size() as isize, Relaxed);
+        LIVE_ALLOCS.fetch_add(1, Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE_BYTES.fetch_sub(l.size() as isize, Relaxed);
+        LIVE_ALLOCS.fetch_sub(1, Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new as isize - l.size() as isize, Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn heap() -> (isize, isize) {
+    (LIVE_BYTES.load(Relaxed), LIVE_ALLOCS.load(Relaxed))
+}
+
+/// Bytes and allocations that `build` leaves live (what it returns, kept until the count).
+fn cost<T>(build: impl FnOnce() -> T) -> (isize, isize, T) {
+    let (b0, a0) = heap();
+    let out = build();
+    let (b1, a1) = heap();
+    (b1 - b0, a1 - a0, out)
+}
 
 const BASE: &str = "DC=corp,DC=example,DC=test";
 
@@ -70,10 +117,18 @@ fn one(n: usize, window: Duration) {
     )
     .unwrap();
     let rss_before = rss_kib();
+    let heap_before = heap();
     let t = Instant::now();
     let applied = fixtures::apply_file(&dir, &path).unwrap();
     let load = t.elapsed();
     let rss_after = rss_kib();
+    let heap_after = heap();
+    breakdown(
+        &dir,
+        n,
+        heap_after.0 - heap_before.0,
+        heap_after.1 - heap_before.1,
+    );
     std::fs::remove_file(&path).ok();
     assert_eq!(applied, n);
 
@@ -133,6 +188,91 @@ fn one(n: usize, window: Duration) {
         written.as_secs_f64(),
         size as f64 / 1048576.0,
         read.as_secs_f64(),
+    );
+}
+
+/// Bytes and allocations per user of what [`cost`] counted (the copy is dropped here).
+fn per<T>(n: usize, (b, a, _): (isize, isize, T)) -> (f64, f64) {
+    (b as f64 / n as f64, a as f64 / n as f64)
+}
+
+/// The heap per user, by part: each part is rebuilt on its own (copies of the users' unshared
+/// attributes, of their attribute maps, entries and DN nodes) and the bytes the copy holds are
+/// counted; what the load added beyond these parts is the store's maps and index keys.
+fn breakdown(dir: &Directory, n: usize, load_bytes: isize, load_allocs: isize) {
+    let st = dir.read();
+    let users_dn = adsim_simulator::model::Dn::parse(&format!("CN=Users,{BASE}")).unwrap();
+    let users: Vec<_> = st
+        .store
+        .iter()
+        .filter(|e| e.dn.parent().is_some_and(|p| p == users_dn) && e.is_class("user"))
+        .cloned()
+        .collect();
+    let own = per(
+        n,
+        cost(|| {
+            users
+                .iter()
+                .flat_map(|e| e.attrs.values())
+                .filter(|a| Arc::strong_count(a) == 1)
+                .map(|a| Arc::new((**a).clone()))
+                .collect::<Vec<_>>()
+        }),
+    );
+    let shared: std::collections::HashMap<*const _, &Arc<_>> = users
+        .iter()
+        .flat_map(|e| e.attrs.values())
+        .filter(|a| Arc::strong_count(a) > 1)
+        .map(|a| (Arc::as_ptr(a), a))
+        .collect();
+    let shared_cost = per(
+        n,
+        cost(|| {
+            shared
+                .values()
+                .map(|a| Arc::new((***a).clone()))
+                .collect::<Vec<_>>()
+        }),
+    );
+    let map = per(
+        n,
+        cost(|| users.iter().map(|e| e.attrs.clone()).collect::<Vec<_>>()),
+    );
+    let entry = per(
+        n,
+        cost(|| {
+            users
+                .iter()
+                .map(|e| {
+                    let mut c = (**e).clone();
+                    c.attrs = Default::default();
+                    c.dn =
+                        e.dn.parent()
+                            .unwrap()
+                            .child(&e.dn.rdn().unwrap().attr, &e.dn.rdn().unwrap().value);
+                    Arc::new(c)
+                })
+                .collect::<Vec<_>>()
+        }),
+    );
+    let load = (load_bytes as f64 / n as f64, load_allocs as f64 / n as f64);
+    let counted = own.0 + shared_cost.0 + map.0 + entry.0;
+    let counted_allocs = own.1 + shared_cost.1 + map.1 + entry.1;
+    println!(
+        "|   heap per user ({} users seen): {:.0} B in {:.1} allocations = own attributes {:.0} B ({:.1}) + shared attributes {:.0} B ({:.2}) + attribute map {:.0} B ({:.1}) + entry and DN node {:.0} B ({:.1}) + store maps and index keys {:.0} B ({:.1}) |",
+        users.len(),
+        load.0,
+        load.1,
+        own.0,
+        own.1,
+        shared_cost.0,
+        shared_cost.1,
+        map.0,
+        map.1,
+        entry.0,
+        entry.1,
+        load.0 - counted,
+        load.1 - counted_allocs,
     );
 }
 

@@ -84,16 +84,12 @@ impl Walk {
     fn fill(&mut self, st: &DirState, budget: usize, out: &mut VecDeque<EntryId>) {
         match self {
             Walk::Tree { roots, stack } => {
-                // One iterator per level, resumed after the level's last child (O(siblings
-                // skipped) once per step, not per entry).
+                // One iterator per level, resumed after the level's last child (O(log
+                // siblings) once per step, not per entry).
                 let mut live: Vec<(Level, Box<dyn Iterator<Item = EntryId> + '_>)> = stack
                     .drain(..)
                     .map(|l| {
-                        let last = l.last;
-                        let it = st
-                            .store
-                            .children(l.parent)
-                            .skip_while(move |c| last.is_some_and(|x| *c <= x));
+                        let it = st.store.children_after(l.parent, l.last);
                         (l, Box::new(it) as Box<dyn Iterator<Item = EntryId>>)
                     })
                     .collect();
@@ -142,9 +138,11 @@ impl Walk {
                 *stack = live.into_iter().map(|(l, _)| l).collect();
             }
             Walk::Indexed { attr, key, after } => {
-                let postings = st.store.find_eq(attr, key).unwrap_or_default();
-                let start = after.map_or(0, |a| postings.partition_point(|id| *id <= a));
-                for id in postings.into_iter().skip(start).take(budget) {
+                let postings = st
+                    .store
+                    .find_eq_after(attr, key, *after, budget)
+                    .unwrap_or_default();
+                for id in postings {
                     *after = Some(id);
                     out.push_back(id);
                 }

@@ -17,8 +17,8 @@ impl Directory {
     ) -> DsResult<()> {
         let dn = bound_target(caller, dn)?;
         let rdn = parse_dn(new_rdn)?;
-        let ava = match rdn.rdns() {
-            [a] => a.clone(),
+        let ava = match rdn.rdns().as_slice() {
+            [a] => (*a).clone(),
             _ => return Err(DsError::invalid_dn("the new RDN must be one attribute=value")),
         };
         let mut st = self.write();

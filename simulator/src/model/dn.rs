@@ -2,18 +2,32 @@
 //! case-insensitively, and spaces around separators are insignificant.
 
 use std::fmt;
+use std::sync::Arc;
 
-/// One `type=value` pair of an RDN (multi-valued RDNs are not used by AD).
+use super::entry::Name;
+
+/// One `type=value` pair of an RDN (multi-valued RDNs are not used by AD). The type is an
+/// interned name: a forest has a handful of RDN types (CN, OU, DC), stored once each.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ava {
-    pub attr: String,
+    pub attr: Name,
     pub value: String,
 }
 
 /// A parsed DN. `Dn::root()` is the empty DN (the rootDSE).
-#[derive(Clone, Debug, Default)]
-pub struct Dn {
-    rdns: Vec<Ava>,
+///
+/// Stored as a persistent list from the RDN up (issue 12): each node holds one RDN and a
+/// shared pointer to its parent's DN, so a million users below `CN=Users,DC=…` hold one copy of
+/// that suffix between them (the store links an entry's DN to its parent's, see
+/// `Store::insert`). Cloning is a reference-count increment and `parent()` is O(1); the
+/// comparison rules (case-insensitive, RFC 4514 escaping) are unchanged.
+#[derive(Clone, Default)]
+pub struct Dn(Option<Arc<Node>>);
+
+struct Node {
+    ava: Ava,
+    parent: Dn,
+    len: usize,
 }
 
 /// Most RDNs a DN may have. AD publishes no figure; this bounds the work one DN can cause
@@ -51,7 +65,7 @@ fn bad(reason: impl Into<String>) -> DnError {
 
 impl Dn {
     pub fn root() -> Dn {
-        Dn { rdns: Vec::new() }
+        Dn(None)
     }
 
     pub fn parse(text: &str) -> Result<Dn, DnError> {
@@ -81,75 +95,121 @@ impl Dn {
                 });
             }
             rdns.push(Ava {
-                attr: attr.to_string(),
+                attr: Name::new(attr),
                 value,
             });
         }
-        Ok(Dn { rdns })
+        Ok(Dn::from_avas(rdns, Dn::root()))
+    }
+
+    /// `avas` (leaf first) below `base`.
+    fn from_avas(avas: Vec<Ava>, base: Dn) -> Dn {
+        avas.into_iter().rev().fold(base, |dn, ava| dn.push(ava))
+    }
+
+    /// The DN made of `ava` below this one (shares this DN).
+    pub fn push(&self, ava: Ava) -> Dn {
+        Dn(Some(Arc::new(Node {
+            ava,
+            parent: self.clone(),
+            len: self.len() + 1,
+        })))
     }
 
     /// A DN made of `rdn` below `parent`.
     pub fn child(&self, attr: &str, value: &str) -> Dn {
-        let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
-        rdns.push(Ava {
-            attr: attr.to_string(),
+        self.push(Ava {
+            attr: Name::new(attr),
             value: value.to_string(),
-        });
-        rdns.extend(self.rdns.iter().cloned());
-        Dn { rdns }
+        })
     }
 
     /// `DC=corp,DC=example,DC=test` for `corp.example.test`.
     pub fn from_dns_name(dns: &str) -> Dn {
-        Dn {
-            rdns: dns
-                .split('.')
+        let dc = Name::new("DC");
+        Dn::from_avas(
+            dns.split('.')
                 .map(|l| Ava {
-                    attr: "DC".into(),
+                    attr: dc.clone(),
                     value: l.to_string(),
                 })
                 .collect(),
-        }
+            Dn::root(),
+        )
     }
 
     pub fn is_root(&self) -> bool {
-        self.rdns.is_empty()
+        self.0.is_none()
     }
 
     pub fn rdn(&self) -> Option<&Ava> {
-        self.rdns.first()
+        self.0.as_ref().map(|n| &n.ava)
     }
 
-    pub fn rdns(&self) -> &[Ava] {
-        &self.rdns
+    /// The RDNs from the leaf up.
+    pub fn iter(&self) -> DnIter<'_> {
+        DnIter(self.0.as_deref())
+    }
+
+    /// The RDNs from the leaf up, collected.
+    pub fn rdns(&self) -> Vec<&Ava> {
+        self.iter().collect()
     }
 
     pub fn len(&self) -> usize {
-        self.rdns.len()
+        self.0.as_ref().map_or(0, |n| n.len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rdns.is_empty()
+        self.0.is_none()
     }
 
     pub fn parent(&self) -> Option<Dn> {
-        if self.rdns.is_empty() {
-            None
-        } else {
-            Some(Dn {
-                rdns: self.rdns[1..].to_vec(),
-            })
+        self.0.as_ref().map(|n| n.parent.clone())
+    }
+
+    /// True when both are the same stored list (a clone of one another): equal, cheaply.
+    pub fn ptr_eq(&self, other: &Dn) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// True when both are spelled the same, byte for byte (not only equal as AD compares).
+    pub fn same_spelling(&self, other: &Dn) -> bool {
+        let (mut a, mut b) = (self, other);
+        loop {
+            if a.ptr_eq(b) {
+                return true;
+            }
+            match (&a.0, &b.0) {
+                (Some(x), Some(y)) if x.len == y.len && x.ava == y.ava => {
+                    a = &x.parent;
+                    b = &y.parent;
+                }
+                _ => return false,
+            }
         }
     }
 
     /// True when `self` equals `ancestor` or lies below it.
     pub fn is_within(&self, ancestor: &Dn) -> bool {
-        let n = ancestor.rdns.len();
-        n <= self.rdns.len()
-            && self.rdns[self.rdns.len() - n..]
-                .iter()
-                .zip(&ancestor.rdns)
-                .all(|(a, b)| ava_eq(a, b))
+        let n = ancestor.len();
+        n <= self.len() && self.suffix_ref(self.len() - n) == ancestor
+    }
+
+    /// The ancestor `i` levels up, borrowed.
+    fn suffix_ref(&self, i: usize) -> &Dn {
+        let mut cur = self;
+        for _ in 0..i {
+            match &cur.0 {
+                Some(n) => cur = &n.parent,
+                None => break,
+            }
+        }
+        cur
     }
 
     /// The comparison key: lower-cased types and values, canonical escaping.
@@ -162,8 +222,8 @@ impl Dn {
     /// One pass, so walking the ancestors costs no copies of the DN.
     pub fn norm_with_suffixes(&self) -> (String, Vec<usize>) {
         let mut out = String::new();
-        let mut starts = Vec::with_capacity(self.rdns.len());
-        for (i, ava) in self.rdns.iter().enumerate() {
+        let mut starts = Vec::with_capacity(self.len());
+        for (i, ava) in self.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -177,15 +237,13 @@ impl Dn {
 
     /// The ancestor made of the RDNs from index `i` on (`suffix(0)` is the DN itself).
     pub fn suffix(&self, i: usize) -> Dn {
-        Dn {
-            rdns: self.rdns.get(i..).unwrap_or_default().to_vec(),
-        }
+        self.suffix_ref(i).clone()
     }
 
     /// The DNS name of a domain DN (`DC=a,DC=b` → `a.b`), taking only the trailing DC components.
     pub fn dns_name(&self) -> String {
-        let labels: Vec<&str> = self
-            .rdns
+        let rdns = self.rdns();
+        let labels: Vec<&str> = rdns
             .iter()
             .rev()
             .take_while(|a| a.attr.eq_ignore_ascii_case("dc"))
@@ -199,32 +257,74 @@ impl Dn {
         self.parent().unwrap_or_default().child(attr, value)
     }
 
-    /// Moves this DN from below `old_base` to below `new_base`.
+    /// Moves this DN from below `old_base` to below `new_base` (sharing `new_base`).
     pub fn rebase(&self, old_base: &Dn, new_base: &Dn) -> Option<Dn> {
         if !self.is_within(old_base) {
             return None;
         }
-        let keep = self.rdns.len() - old_base.rdns.len();
-        let mut rdns = self.rdns[..keep].to_vec();
-        rdns.extend(new_base.rdns.iter().cloned());
-        Some(Dn { rdns })
+        let keep = self.len() - old_base.len();
+        Some(Dn::from_avas(
+            self.iter().take(keep).cloned().collect(),
+            new_base.clone(),
+        ))
     }
 }
 
+/// The RDNs of a [`Dn`] from the leaf up.
+pub struct DnIter<'a>(Option<&'a Node>);
+
+impl<'a> Iterator for DnIter<'a> {
+    type Item = &'a Ava;
+    fn next(&mut self) -> Option<&'a Ava> {
+        let n = self.0?;
+        self.0 = n.parent.0.as_deref();
+        Some(&n.ava)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.0.map_or(0, |n| n.len);
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for DnIter<'_> {}
+
 fn ava_eq(a: &Ava, b: &Ava) -> bool {
-    a.attr.eq_ignore_ascii_case(&b.attr) && a.value.to_lowercase() == b.value.to_lowercase()
+    a.attr.eq_ignore_ascii_case(&b.attr)
+        && (a.value == b.value || a.value.to_lowercase() == b.value.to_lowercase())
 }
 
 impl PartialEq for Dn {
     fn eq(&self, other: &Dn) -> bool {
-        self.rdns.len() == other.rdns.len() && self.rdns.iter().zip(&other.rdns).all(|(a, b)| ava_eq(a, b))
+        if self.len() != other.len() {
+            return false;
+        }
+        let (mut a, mut b) = (self, other);
+        loop {
+            if a.ptr_eq(b) {
+                return true;
+            }
+            match (&a.0, &b.0) {
+                (Some(x), Some(y)) if ava_eq(&x.ava, &y.ava) => {
+                    a = &x.parent;
+                    b = &y.parent;
+                }
+                _ => return false,
+            }
+        }
     }
 }
 impl Eq for Dn {}
 
+impl fmt::Debug for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dn({:?})", self.to_string())
+    }
+}
+
 impl fmt::Display for Dn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, ava) in self.rdns.iter().enumerate() {
+        for (i, ava) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
@@ -353,6 +453,39 @@ mod tests {
             assert_eq!(&norm[*start..], dn.suffix(i).norm());
         }
         assert!(dn.suffix(3).is_root());
+    }
+
+    /// The list form: a child and a rebased DN share their base, parents and suffixes are
+    /// views of the same nodes, and equality ignores case but `same_spelling` does not.
+    #[test]
+    fn children_share_their_parent() {
+        let base = Dn::parse("OU=a,DC=corp,DC=test").unwrap();
+        let child = base.child("CN", "x");
+        assert!(child.parent().unwrap().ptr_eq(&base));
+        assert_eq!(child.len(), 4);
+        assert_eq!(child.to_string(), "CN=x,OU=a,DC=corp,DC=test");
+        assert_eq!(format!("{child:?}"), "Dn(\"CN=x,OU=a,DC=corp,DC=test\")");
+        assert!(child.suffix(2).ptr_eq(&base.parent().unwrap()));
+        assert!(child.is_within(&Dn::parse("dc=CORP,dc=test").unwrap()));
+        assert!(!child.is_within(&Dn::parse("DC=other,DC=test").unwrap()));
+        assert!(!base.is_within(&child));
+
+        let other = Dn::parse("ou=B,dc=corp,dc=test").unwrap();
+        let moved = child.rebase(&base, &other).unwrap();
+        assert_eq!(moved.to_string(), "CN=x,ou=B,dc=corp,dc=test");
+        assert!(moved.parent().unwrap().ptr_eq(&other));
+        assert_eq!(child.rebase(&other, &base), None);
+
+        let shouted = Dn::parse("CN=X,OU=A,DC=CORP,DC=TEST").unwrap();
+        assert_eq!(shouted, child);
+        assert!(!shouted.same_spelling(&child));
+        assert!(Dn::parse(&child.to_string()).unwrap().same_spelling(&child));
+        assert_ne!(child, base);
+        assert_eq!(Dn::root(), Dn::parse("").unwrap());
+        assert_eq!(
+            child.rdns().iter().map(|a| a.value.as_str()).collect::<Vec<_>>(),
+            ["x", "a", "corp", "test"]
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
+use std::ops::Index;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::dn::Dn;
@@ -122,8 +123,8 @@ impl fmt::Debug for Attr {
     }
 }
 
-/// The single-instance table of security descriptors: the live shared copy of each distinct
-/// `nTSecurityDescriptor` attribute, by a hash of its content. Entries hold strong references;
+/// The single-instance table of security descriptors (and of [`SHARED_BY_CONTENT`]'s
+/// attributes): the live shared copy of each distinct attribute, by a hash of its content. Entries hold strong references;
 /// the table only weak ones, so a descriptor no entry (and no snapshot) uses any more is freed,
 /// and its slot pruned when the table has doubled since the last prune.
 struct SdTable {
@@ -132,12 +133,14 @@ struct SdTable {
     prune_at: usize,
 }
 
-fn share_descriptor(attr: Attr) -> Arc<Attr> {
+fn share_by_content(attr: Attr) -> Arc<Attr> {
     static TABLE: OnceLock<Mutex<SdTable>> = OnceLock::new();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    attr.name.hash(&mut h);
-    attr.values.hash(&mut h);
-    let hash = h.finish();
+    // Random keys per process: clients choose some of these values, and must not be able to
+    // pile them into one bucket.
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    let hash = KEYS
+        .get_or_init(Default::default)
+        .hash_one((&attr.name, &attr.values));
     let table = TABLE.get_or_init(|| {
         Mutex::new(SdTable {
             by_hash: HashMap::new(),
@@ -170,12 +173,147 @@ fn share_descriptor(attr: Attr) -> Arc<Attr> {
     shared
 }
 
-/// The attribute as stored: descriptors through the single-instance table, others as they are.
-fn stored(key: &str, attr: Attr) -> Arc<Attr> {
-    if key == "ntsecuritydescriptor" {
-        share_descriptor(attr)
+/// Attributes whose values repeat across entries (lower-cased names): the class chain, the
+/// SAM defaults every account gets (MS-SAMR 3.1.1.8: `accountExpires`, `badPwdCount`,
+/// `pwdLastSet`, … start at the same values), flags, and timestamps of one second. Stored once
+/// per distinct value through the same table as descriptors; an attribute with a value per
+/// entry (`sAMAccountName`, `objectSid`, `uSNChanged`) would only add a table slot, so is not.
+const SHARED_BY_CONTENT: &[&str] = &[
+    "ntsecuritydescriptor",
+    "objectclass",
+    "objectcategory",
+    "instancetype",
+    "useraccountcontrol",
+    "samaccounttype",
+    "primarygroupid",
+    "accountexpires",
+    "pwdlastset",
+    "badpwdcount",
+    "badpasswordtime",
+    "lastlogon",
+    "lastlogoff",
+    "logoncount",
+    "lockouttime",
+    "codepage",
+    "countrycode",
+    "admincount",
+    "grouptype",
+    "iscriticalsystemobject",
+    "showinadvancedviewonly",
+    "systemflags",
+    "whencreated",
+    "whenchanged",
+    "msds-supportedencryptiontypes",
+];
+
+/// The attribute as stored, sized to fit: descriptors and the attributes of
+/// [`SHARED_BY_CONTENT`] through the single-instance table, others as they are.
+fn stored(key: &str, mut attr: Attr) -> Arc<Attr> {
+    attr.values.shrink_to_fit();
+    for v in &mut attr.values {
+        v.shrink_to_fit();
+    }
+    if SHARED_BY_CONTENT.contains(&key) {
+        share_by_content(attr)
     } else {
         Arc::new(attr)
+    }
+}
+
+/// An entry's attributes keyed by the lower-cased name: a vector sorted by key, sized to fit
+/// (an entry has ~25 attributes; a `BTreeMap` spent ~1.3 KiB of nodes on them, this ~600 B).
+/// Lookups are a binary search; an insert or removal moves at most the ~25 pairs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AttrMap(Vec<(Name, Arc<Attr>)>);
+
+impl AttrMap {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Arc<Attr>> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Arc<Attr>> {
+        self.find(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn get_key_value(&self, key: &str) -> Option<(&Name, &Arc<Attr>)> {
+        self.find(key).ok().map(|i| (&self.0[i].0, &self.0[i].1))
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key` to `attr`, returning the attribute it replaces.
+    pub fn insert(&mut self, key: Name, attr: Arc<Attr>) -> Option<Arc<Attr>> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, attr)),
+            Err(i) => {
+                // Grow by one, not by doubling: entries are built once and read many times.
+                self.0.reserve_exact(1);
+                self.0.insert(i, (key, attr));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Arc<Attr>> {
+        let i = self.find(key).ok()?;
+        let (_, a) = self.0.remove(i);
+        if self.0.capacity() > self.0.len() + 4 {
+            self.0.shrink_to_fit();
+        }
+        Some(a)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// (lower-cased name, attribute) pairs in name order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Name, &Arc<Attr>)> + ExactSizeIterator {
+        self.0.iter().map(|(k, a)| (k, a))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Name> + ExactSizeIterator {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Arc<Attr>> + ExactSizeIterator {
+        self.0.iter().map(|(_, a)| a)
+    }
+}
+
+/// A stored (name, attribute) pair as [`AttrMap`]'s iterators give it.
+type AttrRef<'a> = (&'a Name, &'a Arc<Attr>);
+type AttrPairs<'a> =
+    std::iter::Map<std::slice::Iter<'a, (Name, Arc<Attr>)>, fn(&'a (Name, Arc<Attr>)) -> AttrRef<'a>>;
+
+impl<'a> IntoIterator for &'a AttrMap {
+    type Item = AttrRef<'a>;
+    type IntoIter = AttrPairs<'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, a)| (k, a))
+    }
+}
+
+impl Index<&str> for AttrMap {
+    type Output = Arc<Attr>;
+    fn index(&self, key: &str) -> &Arc<Attr> {
+        self.get(key).expect("no such attribute")
+    }
+}
+
+impl fmt::Debug for AttrMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -185,7 +323,7 @@ pub struct Entry {
     pub dn: Dn,
     pub parent: Option<EntryId>,
     /// Keyed by the lower-cased attribute name; each attribute shared until written.
-    pub attrs: BTreeMap<Name, Arc<Attr>>,
+    pub attrs: AttrMap,
     /// Forward links keyed by the lower-cased attribute name (e.g. `member`).
     pub links: BTreeMap<String, Vec<EntryId>>,
     /// Secrets kept beside the entry, never served as attributes (NT hash, Kerberos keys).
@@ -207,24 +345,24 @@ impl Entry {
             id,
             dn,
             parent,
-            attrs: BTreeMap::new(),
+            attrs: AttrMap::default(),
             links: BTreeMap::new(),
             secrets: None,
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&Attr> {
-        self.attrs.get(&*lower(name)).map(|a| &**a)
+        self.attrs.get(&lower(name)).map(|a| &**a)
     }
 
     /// The attribute for writing in place (copied first if another entry or snapshot shares it).
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Attr> {
-        self.attrs.get_mut(&*lower(name)).map(Arc::make_mut)
+        self.attrs.get_mut(&lower(name)).map(Arc::make_mut)
     }
 
     /// The shared attribute itself (to compare by pointer before comparing values).
     pub fn get_shared(&self, name: &str) -> Option<&Arc<Attr>> {
-        self.attrs.get(&*lower(name))
+        self.attrs.get(&lower(name))
     }
 
     pub fn values(&self, name: &str) -> &[Vec<u8>] {
@@ -244,18 +382,18 @@ impl Entry {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.attrs.contains_key(&*lower(name))
+        self.attrs.contains_key(&lower(name))
     }
 
     /// Replaces every value of `name` (removes the attribute when `values` is empty).
     pub fn set(&mut self, name: &str, values: Vec<Vec<u8>>) {
         let key = lower(name);
         if values.is_empty() {
-            self.attrs.remove(&*key);
+            self.attrs.remove(&key);
             return;
         }
         // A stored attribute keeps its interned key and display name: no interner lookup.
-        let (key, display) = match self.attrs.get_key_value(&*key) {
+        let (key, display) = match self.attrs.get_key_value(&key) {
             Some((k, a)) => (k.clone(), a.name.clone()),
             None => {
                 let k = Name::new(&key);
@@ -286,7 +424,7 @@ impl Entry {
 
     pub fn remove(&mut self, name: &str) -> Option<Attr> {
         self.attrs
-            .remove(&*lower(name))
+            .remove(&lower(name))
             .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
     }
 

@@ -6,7 +6,9 @@
 
 pub mod durable;
 
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::ops::Bound;
+use std::sync::{Arc, OnceLock};
 
 use imbl::{HashMap, OrdSet};
 
@@ -82,11 +84,32 @@ impl Posting {
     }
 
     fn ids(&self) -> Vec<EntryId> {
+        self.iter().collect()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = EntryId> + '_ {
+        let (one, many) = match self {
+            Posting::One(id) => (Some(*id), None),
+            Posting::Many(set) => (None, Some(set.iter().copied())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    /// The ids above `after`, ascending: O(log n) to the start.
+    fn after(&self, after: EntryId) -> Box<dyn Iterator<Item = EntryId> + '_> {
         match self {
-            Posting::One(id) => vec![*id],
-            Posting::Many(set) => set.iter().copied().collect(),
+            Posting::One(id) => Box::new((*id > after).then_some(*id).into_iter()),
+            Posting::Many(set) => Box::new(set.range((Bound::Excluded(after), Bound::Unbounded)).copied()),
         }
     }
+}
+
+/// The DN map's key: a hash of the normalised DN with the process's random keys (no client can
+/// aim collisions at it). The map keeps the 8-byte hash, not the ~50-byte text; a lookup
+/// confirms each candidate against its entry's DN, so collisions cost time, never answers.
+fn dn_key(norm: &str) -> u64 {
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    KEYS.get_or_init(Default::default).hash_one(norm)
 }
 
 fn set_is_empty(p: &Posting) -> bool {
@@ -133,7 +156,9 @@ pub enum StoreError {
 #[derive(Clone, Default)]
 pub struct Store {
     entries: HashMap<EntryId, Arc<Entry>>,
-    by_dn: HashMap<String, EntryId>,
+    /// [`dn_key`] of each entry's normalised DN → the entries with that hash (one, but for a
+    /// collision).
+    by_dn: HashMap<u64, Posting>,
     children: HashMap<EntryId, OrdSet<EntryId>>,
     /// One equality index per [`INDEXED_ATTRIBUTES`] entry (same position): index key → ids.
     index: [HashMap<Box<[u8]>, Posting>; INDEXED_ATTRIBUTES.len()],
@@ -232,7 +257,53 @@ impl Store {
 
     /// The entry whose [`Dn::norm`] is `norm` (for walks over a DN's ancestors without copies).
     pub fn lookup_norm(&self, norm: &str) -> Option<EntryId> {
-        self.by_dn.get(norm).copied()
+        let ids = self.by_dn.get(&dn_key(norm))?;
+        match ids {
+            // No other entry has this hash: a wrong answer needs a colliding DN with no entry,
+            // so the one candidate is still confirmed.
+            Posting::One(id) => Some(*id).filter(|id| self.norm_is(*id, norm)),
+            Posting::Many(_) => ids.iter().find(|id| self.norm_is(*id, norm)),
+        }
+    }
+
+    fn norm_is(&self, id: EntryId, norm: &str) -> bool {
+        self.entries.get(&id).is_some_and(|e| e.dn.norm() == norm)
+    }
+
+    fn dn_taken(&self, norm: &str) -> bool {
+        self.lookup_norm(norm).is_some()
+    }
+
+    fn map_dn(&mut self, norm: &str, id: EntryId, add: bool) {
+        let key = dn_key(norm);
+        if add {
+            match self.by_dn.get_mut(&key) {
+                Some(p) => p.insert(id),
+                None => {
+                    self.by_dn.insert(key, Posting::One(id));
+                }
+            }
+        } else if let Some(p) = self.by_dn.get_mut(&key) {
+            if p.remove(id) {
+                self.by_dn.remove(&key);
+            }
+        }
+    }
+
+    /// `dn` sharing its parent entry's stored DN when it is spelled the same below its RDN
+    /// (the common case: a child named below its parent as the parent is stored). Then every
+    /// entry of a container holds only its own RDN. A differently spelled parent part (another
+    /// case) is kept as written, as before.
+    fn linked(&self, dn: Dn, parent: Option<EntryId>) -> Dn {
+        let (Some(p), Some(rdn), Some(dn_parent)) =
+            (parent.and_then(|p| self.entries.get(&p)), dn.rdn(), dn.parent())
+        else {
+            return dn;
+        };
+        if p.dn.ptr_eq(&dn_parent) || !p.dn.same_spelling(&dn_parent) {
+            return dn;
+        }
+        p.dn.push(rdn.clone())
     }
 
     pub fn get_by_dn(&self, dn: &Dn) -> Option<&Arc<Entry>> {
@@ -241,6 +312,16 @@ impl Store {
 
     pub fn children(&self, id: EntryId) -> impl Iterator<Item = EntryId> + '_ {
         self.children.get(&id).into_iter().flat_map(|s| s.iter().copied())
+    }
+
+    /// The children of `id` after the child `after` (all of them for `None`), ascending: a
+    /// paged walk resumes in O(log n) however many children came before.
+    pub fn children_after(&self, id: EntryId, after: Option<EntryId>) -> impl Iterator<Item = EntryId> + '_ {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.children
+            .get(&id)
+            .into_iter()
+            .flat_map(move |s| s.range((lower, Bound::Unbounded)).copied())
     }
 
     pub fn has_children(&self, id: EntryId) -> bool {
@@ -272,6 +353,26 @@ impl Store {
         )
     }
 
+    /// [`Store::find_eq`] from the id after `after` on, at most `limit` ids: a paged walk over
+    /// a posting of a million ids resumes in O(log n + limit).
+    pub fn find_eq_after(
+        &self,
+        attr_lower: &str,
+        value: &[u8],
+        after: Option<EntryId>,
+        limit: usize,
+    ) -> Option<Vec<EntryId>> {
+        let slot = index_slot(attr_lower)?;
+        let key = index_key(attr_lower, value);
+        let Some(p) = self.index[slot].get(key.as_slice()) else {
+            return Some(Vec::new());
+        };
+        Some(match after {
+            Some(a) => p.after(a).take(limit).collect(),
+            None => p.iter().take(limit).collect(),
+        })
+    }
+
     /// Sources linking to `target` through the forward attribute `forward` (e.g. the groups
     /// whose `member` names the target).
     pub fn backlinks(&self, target: EntryId, forward: &str) -> Vec<EntryId> {
@@ -285,11 +386,12 @@ impl Store {
         self.entries.values()
     }
 
-    pub fn insert(&mut self, entry: Entry) -> Result<EntryId, StoreError> {
+    pub fn insert(&mut self, mut entry: Entry) -> Result<EntryId, StoreError> {
         let key = entry.dn.norm();
-        if self.by_dn.contains_key(&key) {
+        if self.dn_taken(&key) {
             return Err(StoreError::DnExists);
         }
+        entry.dn = self.linked(entry.dn, entry.parent);
         if let Some(p) = entry.parent {
             if !self.entries.contains_key(&p) {
                 return Err(StoreError::NoParent);
@@ -298,7 +400,7 @@ impl Store {
         }
         let id = entry.id;
         self.touched.push(id);
-        self.by_dn.insert(key, id);
+        self.map_dn(&key, id, true);
         self.index_entry(&entry, true);
         self.entries.insert(id, Arc::new(entry));
         Ok(id)
@@ -345,7 +447,7 @@ impl Store {
             }
         }
         self.index_entry(&entry, false);
-        self.by_dn.remove(&entry.dn.norm());
+        self.map_dn(&entry.dn.norm(), id, false);
         if let Some(p) = entry.parent {
             if let Some(set) = self.children.get_mut(&p) {
                 set.remove(&id);
@@ -359,7 +461,7 @@ impl Store {
 
     /// Gives `id` a new DN under `new_parent`, and rewrites the DNs of its whole subtree.
     pub fn rename(&mut self, id: EntryId, new_dn: Dn, new_parent: Option<EntryId>) -> Result<(), StoreError> {
-        if self.by_dn.contains_key(&new_dn.norm()) {
+        if self.dn_taken(&new_dn.norm()) {
             return Err(StoreError::DnExists);
         }
         let entry = self.entries.get(&id).cloned().ok_or(StoreError::NoSuchEntry)?;
@@ -372,14 +474,16 @@ impl Store {
         if let Some(p) = new_parent {
             self.children.entry(p).or_default().insert(id);
         }
+        // Parents before children: each child's new DN is linked to its parent's new one.
         for eid in self.subtree(id) {
             let mut e = (**self.entries.get(&eid).ok_or(StoreError::NoSuchEntry)?).clone();
-            self.by_dn.remove(&e.dn.norm());
-            e.dn = e.dn.rebase(&old_dn, &new_dn).ok_or(StoreError::NoSuchEntry)?;
+            self.map_dn(&e.dn.norm(), eid, false);
+            let dn = e.dn.rebase(&old_dn, &new_dn).ok_or(StoreError::NoSuchEntry)?;
             if eid == id {
                 e.parent = new_parent;
             }
-            self.by_dn.insert(e.dn.norm(), eid);
+            e.dn = self.linked(dn, e.parent);
+            self.map_dn(&e.dn.norm(), eid, true);
             self.update(e)?;
         }
         Ok(())
@@ -387,7 +491,7 @@ impl Store {
 
     fn index_entry(&mut self, entry: &Entry, add: bool) {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
-            if let Some(attr) = entry.attrs.get(*name) {
+            if let Some(attr) = entry.attrs.get(name) {
                 self.index_values(slot, entry.id, &attr.values, add);
             }
         }
@@ -401,7 +505,7 @@ impl Store {
     /// attribute (description, whenChanged) costs no index work.
     fn reindex(&mut self, old: &Entry, new: &Entry) {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
-            let (o, n) = (old.attrs.get(*name), new.attrs.get(*name));
+            let (o, n) = (old.attrs.get(name), new.attrs.get(name));
             let same = match (o, n) {
                 (Some(o), Some(n)) => Arc::ptr_eq(o, n) || o.values == n.values,
                 (None, None) => true,
@@ -537,5 +641,92 @@ mod tests {
             s.find_eq("samaccountname", b"second").unwrap(),
             Vec::<EntryId>::new()
         );
+    }
+
+    /// DNs below a container share the container's stored DN; a move rewrites every
+    /// descendant's DN (each linked to its parent's new one), and a snapshot keeps the old ones.
+    #[test]
+    fn shared_dns_follow_moves() {
+        let mut s = Store::new();
+        let root = add(&mut s, "DC=x", None);
+        let a = add(&mut s, "OU=a,DC=x", Some(root));
+        let b = add(&mut s, "OU=b,DC=x", Some(root));
+        let mid = add(&mut s, "OU=mid,OU=a,DC=x", Some(a));
+        let leaf = add(&mut s, "CN=leaf,OU=mid,OU=a,DC=x", Some(mid));
+        // Spelled differently from the stored parent: kept as written, not linked.
+        let odd = add(&mut s, "CN=odd,ou=A,DC=x", Some(a));
+        let dn = |s: &Store, id| s.get(id).unwrap().dn.clone();
+        assert!(dn(&s, leaf).parent().unwrap().ptr_eq(&dn(&s, mid)));
+        assert!(dn(&s, mid).parent().unwrap().ptr_eq(&dn(&s, a)));
+        assert!(!dn(&s, odd).parent().unwrap().ptr_eq(&dn(&s, a)));
+        assert_eq!(dn(&s, odd).to_string(), "CN=odd,ou=A,DC=x");
+        let snap = s.clone();
+
+        s.rename(mid, Dn::parse("OU=moved,OU=b,DC=x").unwrap(), Some(b))
+            .unwrap();
+        assert_eq!(dn(&s, mid).to_string(), "OU=moved,OU=b,DC=x");
+        assert_eq!(dn(&s, leaf).to_string(), "CN=leaf,OU=moved,OU=b,DC=x");
+        assert!(dn(&s, leaf).parent().unwrap().ptr_eq(&dn(&s, mid)));
+        assert!(dn(&s, mid).parent().unwrap().ptr_eq(&dn(&s, b)));
+        assert_eq!(
+            s.lookup(&Dn::parse("cn=LEAF,ou=moved,ou=b,dc=x").unwrap()),
+            Some(leaf)
+        );
+        assert_eq!(s.lookup(&Dn::parse("CN=leaf,OU=mid,OU=a,DC=x").unwrap()), None);
+        assert_eq!(snap.get(leaf).unwrap().dn.to_string(), "CN=leaf,OU=mid,OU=a,DC=x");
+        assert_eq!(
+            snap.lookup(&Dn::parse("CN=leaf,OU=mid,OU=a,DC=x").unwrap()),
+            Some(leaf)
+        );
+
+        // Renaming the parent in place re-links the children too.
+        s.rename(b, Dn::parse("OU=c,DC=x").unwrap(), Some(root)).unwrap();
+        assert_eq!(dn(&s, leaf).to_string(), "CN=leaf,OU=moved,OU=c,DC=x");
+        assert!(dn(&s, mid).parent().unwrap().ptr_eq(&dn(&s, b)));
+        assert_eq!(
+            s.rename(leaf, Dn::parse("OU=a,DC=x").unwrap(), Some(root)),
+            Err(StoreError::DnExists)
+        );
+        s.remove(leaf).unwrap();
+        assert_eq!(s.lookup(&Dn::parse("CN=leaf,OU=moved,OU=c,DC=x").unwrap()), None);
+        assert_eq!(s.lookup(&Dn::parse("OU=moved,OU=c,DC=x").unwrap()), Some(mid));
+    }
+
+    /// A paged walk resumes after the last child or posting it returned.
+    #[test]
+    fn walks_resume_after_a_position() {
+        let mut s = Store::new();
+        let root = add(&mut s, "DC=x", None);
+        let kids: Vec<EntryId> = (0..50)
+            .map(|i| add(&mut s, &format!("CN=k{i},DC=x"), Some(root)))
+            .collect();
+        assert_eq!(s.children_after(root, None).collect::<Vec<_>>(), kids);
+        assert_eq!(
+            s.children_after(root, Some(kids[9])).collect::<Vec<_>>(),
+            kids[10..]
+        );
+        assert_eq!(s.children_after(root, Some(kids[49])).count(), 0);
+        assert_eq!(s.children_after(kids[0], None).count(), 0);
+
+        for &k in &kids {
+            let mut e = (**s.get(k).unwrap()).clone();
+            e.set_str("objectClass", "user");
+            s.update(e).unwrap();
+        }
+        let page = |after, n| s.find_eq_after("objectclass", b"USER", after, n).unwrap();
+        assert_eq!(page(None, 5), kids[..5]);
+        assert_eq!(page(Some(kids[4]), 5), kids[5..10]);
+        assert_eq!(page(Some(kids[47]), 5), kids[48..]);
+        assert_eq!(page(Some(kids[0]), 0), Vec::<EntryId>::new());
+        assert_eq!(s.find_eq_after("cn", b"k3", None, 5).unwrap(), vec![kids[3]]);
+        assert_eq!(
+            s.find_eq_after("cn", b"k3", Some(kids[3]), 5).unwrap(),
+            Vec::<EntryId>::new()
+        );
+        assert_eq!(
+            s.find_eq_after("cn", b"none", None, 5).unwrap(),
+            Vec::<EntryId>::new()
+        );
+        assert_eq!(s.find_eq_after("description", b"x", None, 5), None);
     }
 }
