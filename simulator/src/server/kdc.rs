@@ -543,6 +543,27 @@ mod tests {
         dn
     }
 
+    /// A global group in CN=Users with these members, added as SYSTEM; its DN.
+    fn add_group(dir: &Directory, cn: &str, members: &[&str]) -> String {
+        let base = dir.forest.root().dn.to_string();
+        let dn = format!("CN={cn},CN=Users,{base}");
+        let mut attrs = vec![("objectClass".into(), vec![b"group".to_vec()])];
+        if !members.is_empty() {
+            attrs.push((
+                "member".into(),
+                members.iter().map(|m| m.as_bytes().to_vec()).collect(),
+            ));
+        }
+        dir.add(&Caller::system(), &dn, attrs).unwrap();
+        dn
+    }
+
+    fn sid_of(dir: &Directory, dn: &str) -> Sid {
+        let st = dir.read();
+        let id = st.store.lookup(&crate::model::Dn::parse(dn).unwrap()).unwrap();
+        Sid::from_bytes(st.store.get(id).unwrap().first("objectSid").unwrap()).unwrap()
+    }
+
     fn lookup(db: &DirectoryKdcDb, realm: &str, name: PrincipalLookup) -> Option<KdcPrincipal> {
         db.lookup(realm, &name)
     }
@@ -705,33 +726,18 @@ mod tests {
         let dir = forest(&[]);
         let alice_dn = add_alice(&dir);
         let db = DirectoryKdcDb::new(dir.clone(), 0);
-        let base = dir.forest.root().dn.to_string();
-        let group_dn = format!("CN=Web Hosts,CN=Users,{base}");
-        let s = |v: &str| vec![v.as_bytes().to_vec()];
-        dir.add(
-            &Caller::system(),
-            &group_dn,
-            vec![("objectClass".into(), s("group"))],
-        )
-        .unwrap();
+        let group_dn = add_group(&dir, "Web Hosts", &[]);
         dir.modify(
             &Caller::system(),
             &group_dn,
             vec![Modification {
                 op: ModOp::Add,
                 attr: "member".into(),
-                values: s(&alice_dn),
+                values: vec![alice_dn.as_bytes().to_vec()],
             }],
         )
         .unwrap();
-        let group_sid = {
-            let st = dir.read();
-            let id = st
-                .store
-                .lookup(&crate::model::Dn::parse(&group_dn).unwrap())
-                .unwrap();
-            Sid::from_bytes(st.store.get(id).unwrap().first("objectSid").unwrap()).unwrap()
-        };
+        let group_sid = sid_of(&dir, &group_dn);
         let alice = lookup(
             &db,
             "CORP.EXAMPLE.TEST",
@@ -753,26 +759,8 @@ mod tests {
         assert_eq!(before.logon_restriction, None);
         assert_eq!(db.cache().principals.len(), 1, "the look-up was kept");
 
-        let base = dir.forest.root().dn.to_string();
-        let group_dn = format!("CN=Cache Readers,CN=Users,{base}");
-        let s = |v: &str| vec![v.as_bytes().to_vec()];
-        dir.add(
-            &Caller::system(),
-            &group_dn,
-            vec![
-                ("objectClass".into(), s("group")),
-                ("member".into(), s(&alice_dn)),
-            ],
-        )
-        .unwrap();
-        let group_sid = {
-            let st = dir.read();
-            let id = st
-                .store
-                .lookup(&crate::model::Dn::parse(&group_dn).unwrap())
-                .unwrap();
-            Sid::from_bytes(st.store.get(id).unwrap().first("objectSid").unwrap()).unwrap()
-        };
+        let group_dn = add_group(&dir, "Cache Readers", &[&alice_dn]);
+        let group_sid = sid_of(&dir, &group_dn);
         assert!(!before.group_sids.contains(&group_sid));
         let after = lookup(&db, "CORP.EXAMPLE.TEST", sam()).unwrap();
         assert!(after.group_sids.contains(&group_sid), "{:?}", after.group_sids);
@@ -785,7 +773,7 @@ mod tests {
             vec![Modification {
                 op: ModOp::Replace,
                 attr: "accountExpires".into(),
-                values: s(&expires.to_string()),
+                values: vec![expires.to_string().into_bytes()],
             }],
         )
         .unwrap();
