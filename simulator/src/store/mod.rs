@@ -95,11 +95,14 @@ impl Posting {
         one.into_iter().chain(many.into_iter().flatten())
     }
 
-    /// The ids above `after`, ascending: O(log n) to the start.
-    fn after(&self, after: EntryId) -> Box<dyn Iterator<Item = EntryId> + '_> {
+    /// The ids above `after` (all of them for `None`), ascending: O(log n) to the start.
+    fn after(&self, after: Option<EntryId>) -> Box<dyn Iterator<Item = EntryId> + '_> {
         match self {
-            Posting::One(id) => Box::new((*id > after).then_some(*id).into_iter()),
-            Posting::Many(set) => Box::new(set.range((Bound::Excluded(after), Bound::Unbounded)).copied()),
+            Posting::One(id) => Box::new(after.is_none_or(|a| *id > a).then_some(*id).into_iter()),
+            Posting::Many(set) => Box::new(
+                set.range((after.map_or(Bound::Unbounded, Bound::Excluded), Bound::Unbounded))
+                    .copied(),
+            ),
         }
     }
 }
@@ -367,10 +370,7 @@ impl Store {
         let Some(p) = self.index[slot].get(key.as_slice()) else {
             return Some(Vec::new());
         };
-        Some(match after {
-            Some(a) => p.after(a).take(limit).collect(),
-            None => p.iter().take(limit).collect(),
-        })
+        Some(p.after(after).take(limit).collect())
     }
 
     /// Sources linking to `target` through the forward attribute `forward` (e.g. the groups
