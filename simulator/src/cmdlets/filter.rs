@@ -209,28 +209,29 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Filter, FilterError> {
-        let mut items = vec![self.and()?];
-        while self.keyword("or") {
-            self.i += 1;
-            items.push(self.and()?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Filter::Or(items)
-        })
+        self.joined("or", Self::and, Filter::Or)
     }
 
     fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut items = vec![self.unary()?];
-        while self.keyword("and") {
+        self.joined("and", Self::unary, Filter::And)
+    }
+
+    /// `item (-keyword item)*`: one item as it is, several joined by `join`.
+    fn joined(
+        &mut self,
+        keyword: &str,
+        item: fn(&mut Self) -> Result<Filter, FilterError>,
+        join: fn(Vec<Filter>) -> Filter,
+    ) -> Result<Filter, FilterError> {
+        let mut items = vec![item(self)?];
+        while self.keyword(keyword) {
             self.i += 1;
-            items.push(self.unary()?);
+            items.push(item(self)?);
         }
         Ok(if items.len() == 1 {
             items.remove(0)
         } else {
-            Filter::And(items)
+            join(items)
         })
     }
 
