@@ -17,32 +17,13 @@ const FIRST_PASSWORD: &str = "Alice-Passw0rd!";
 // Not holding "alice": an administrator's reset is held to the complexity rule.
 const NEW_PASSWORD: &str = "Fresh-N3w-Passw0rd!";
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!(
-            "adsim-e2e-datadir-{tag}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn data(&self) -> PathBuf {
-        self.0.join("data")
-    }
-    fn data_arg(&self) -> String {
-        self.data().to_str().unwrap().to_string()
-    }
+/// The data directory inside a test's scratch directory.
+fn data_dir(scratch: &Scratch) -> PathBuf {
+    scratch.0.join("data")
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn data_arg(scratch: &Scratch) -> String {
+    scratch.path("data")
 }
 
 /// `adsim serve` that must fail to start: its exit status and standard error (bounded wait).
@@ -135,12 +116,12 @@ impl Adsim {
 
 #[test]
 fn every_acknowledged_write_survives_kill_9() {
-    let scratch = Scratch::new("kill9");
-    let data = scratch.data_arg();
+    let scratch = Scratch::new("datadir-kill9");
+    let data = data_arg(&scratch);
     let first = Adsim::start(&["--data-dir", &data]);
     assert_eq!(
         first.ready["ca_cert"],
-        scratch.data().join("ca.pem").to_str().unwrap()
+        data_dir(&scratch).join("ca.pem").to_str().unwrap()
     );
     // The CA clients trust from the first run, kept apart from the data directory.
     let trusted = scratch.0.join("trusted-ca.pem");
@@ -259,8 +240,8 @@ fn every_acknowledged_write_survives_kill_9() {
 
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused() {
-    let scratch = Scratch::new("lock");
-    let data = scratch.data_arg();
+    let scratch = Scratch::new("datadir-lock");
+    let data = data_arg(&scratch);
     let mut first = Adsim::start(&["--data-dir", &data]);
     let (status, stderr) = serve_refused(&["--data-dir", &data]);
     assert!(!status.success());
@@ -273,9 +254,9 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
 
 #[test]
 fn a_damaged_data_dir_is_refused_with_the_file_and_the_reason() {
-    let scratch = Scratch::new("corrupt");
-    let data = scratch.data_arg();
-    let file = scratch.data().join("adsim.redb");
+    let scratch = Scratch::new("datadir-corrupt");
+    let data = data_arg(&scratch);
+    let file = data_dir(&scratch).join("adsim.redb");
     let marker = "a value to damage 6f1c";
     {
         let adsim = Adsim::start(&["--data-dir", &data]);

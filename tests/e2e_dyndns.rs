@@ -7,17 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{text, unicode_pwd_b64, Adsim};
+use crate::common::{text, unicode_pwd_b64, Adsim, Scratch};
 
 const REALM: &str = "CORP.EXAMPLE.TEST";
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `nsupdate` (with `-g` when `gss`) reading `script`, under `conf` and `ccache`.
 fn nsupdate(conf: &Path, ccache: &Path, gss: bool, script: &str) -> Output {

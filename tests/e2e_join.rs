@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{text, unicode_pwd_b64, Adsim, ADMIN_PASSWORD};
+use crate::common::{text, unicode_pwd_b64, Adsim, Scratch, ADMIN_PASSWORD};
 use crate::e2e_dns::{is_root, with_resolver};
 
 const DOMAIN: &str = "corp.example.test";
@@ -23,35 +23,6 @@ const REALM_ALIAS: &str = "127.0.0.28";
 /// unpacks it there with the Samba 4.17 libraries it links.
 const SSSD_AD_CACHE: &str = "/var/cache/adsim/sssd-ad";
 const LIBDIR: &str = "usr/lib/x86_64-linux-gnu";
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("adsim-join-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-
-    fn write(&self, name: &str, content: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-        p.display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `script` as the init of a private mount and PID namespace, killed after `seconds`. The
 /// script's mounts are private to it, and when it exits the kernel ends every process left in
@@ -138,7 +109,7 @@ fn join_realm_discover_finds_the_domain_as_active_directory() {
         );
     }
     let lab = Adsim::start_on_standard_ports(REALM_ALIAS, &[]);
-    let s = Scratch::new("realm");
+    let s = Scratch::new("join-realm");
     let resolv = s.write(
         "resolv.conf",
         &format!("nameserver {REALM_ALIAS}\noptions timeout:2 attempts:1\n"),
@@ -326,7 +297,7 @@ fn join_sssd_resolves_users_and_groups_of_a_joined_host() {
     let alice_rid = rid_of(&lab, &format!("CN=Alice,CN=Users,{base}"));
     let engineers_rid = rid_of(&lab, &format!("CN=Engineers,CN=Users,{base}"));
 
-    let s = Scratch::new("sssd");
+    let s = Scratch::new("join-sssd");
     let conf = s.write(
         "krb5.conf",
         "[libdefaults]\n default_realm = CORP.EXAMPLE.TEST\n dns_lookup_kdc = true\n \

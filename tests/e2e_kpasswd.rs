@@ -5,7 +5,6 @@
 
 use crate::common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::*;
@@ -33,14 +32,6 @@ pub(crate) fn add_users(a: &Adsim, no_min_age: bool) {
         let ldif = format!("dn: {base}\nchangetype: modify\nreplace: minPwdAge\nminPwdAge: 0\n");
         let o = a.as_admin("ldapmodify", &a.ldaps(), &[], Some(&ldif));
         assert!(o.status.success(), "minPwdAge: {}", text(&o));
-    }
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -365,3 +365,38 @@ pub fn kinit_with_password(
 ) -> Output {
     krb5_tool("kinit", &[principal], conf, ccache, &format!("{password}\n"))
 }
+
+/// A scratch directory under the temporary directory, removed on drop: `new` names it after
+/// `tag`, the process and a counter (only characters a shell takes unquoted), and starts it
+/// empty.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("adsim-e2e-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// `name` inside the directory, as text for a command line.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+
+    /// Writes `content` to `name` inside the directory (its parents made); the path as text.
+    pub fn write(&self, name: &str, content: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
