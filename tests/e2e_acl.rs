@@ -90,17 +90,7 @@ fn read_attr(a: &Adsim, dn: &str, attr: &str) -> Option<String> {
 }
 
 fn sid_of(a: &Adsim, dn: &str) -> String {
-    let out = admin_ok(
-        a,
-        "ldapsearch",
-        &["-LLL", "-o", "ldif-wrap=no", "-b", dn, "-s", "base", "objectSid"],
-        "",
-    );
-    let b64 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("objectSid:: "))
-        .unwrap_or_else(|| panic!("{out}"));
-    adsim_simulator::security::Sid::from_bytes(&B64.decode(b64).unwrap())
+    adsim_simulator::security::Sid::from_bytes(&a.binary_attribute(dn, "objectSid"))
         .unwrap()
         .to_string()
 }

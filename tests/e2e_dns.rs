@@ -32,21 +32,9 @@ fn port_of(url: &str) -> String {
     url.rsplit(':').next().unwrap().to_string()
 }
 
-/// An objectGUID read with ldapsearch (base64 in LDIF), in its string form.
+/// An objectGUID read with ldapsearch (base64 in LDIF, over LDAPS), in its string form.
 fn guid_of(lab: &Adsim, dn: &str) -> String {
-    let out = lab.as_admin(
-        "ldapsearch",
-        &lab.ldap(),
-        &["-o", "ldif-wrap=no", "-b", dn, "-s", "base", "objectGUID"],
-        None,
-    );
-    let ldif = text(&out);
-    let b64 = ldif
-        .lines()
-        .find_map(|l| l.strip_prefix("objectGUID:: "))
-        .unwrap_or_else(|| panic!("objectGUID of {dn}: {ldif}"));
-    use base64::Engine;
-    let b = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let b = lab.binary_attribute(dn, "objectGUID");
     // Little-endian first three fields (MS-DTYP 2.3.4.2).
     format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}-{}",

@@ -70,20 +70,7 @@ fn section<'a>(all: &'a [(String, String, i32)], label: &str) -> (&'a str, i32) 
 
 /// The RID of `dn`'s objectSid, read over LDAPS.
 fn rid_of(lab: &Adsim, dn: &str) -> u32 {
-    let out = lab.as_admin(
-        "ldapsearch",
-        &lab.ldaps(),
-        &["-LLL", "-o", "ldif-wrap=no", "-b", dn, "-s", "base", "objectSid"],
-        None,
-    );
-    let ldif = text(&out);
-    let b64 = ldif
-        .lines()
-        .find_map(|l| l.strip_prefix("objectSid:: "))
-        .unwrap_or_else(|| panic!("objectSid of {dn}: {ldif}"));
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-    adsim_simulator::security::Sid::from_bytes(&bytes)
+    adsim_simulator::security::Sid::from_bytes(&lab.binary_attribute(dn, "objectSid"))
         .unwrap()
         .rid()
         .unwrap()

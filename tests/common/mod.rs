@@ -178,6 +178,24 @@ impl Adsim {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// The first value of the binary attribute `attr` (objectSid, objectGUID …) of `dn`, read
+    /// with ldapsearch as the Administrator over LDAPS.
+    pub fn binary_attribute(&self, dn: &str, attr: &str) -> Vec<u8> {
+        use base64::Engine;
+        let out = self.as_admin(
+            "ldapsearch",
+            &self.ldaps(),
+            &["-LLL", "-o", "ldif-wrap=no", "-b", dn, "-s", "base", attr],
+            None,
+        );
+        let ldif = text(&out);
+        let b64 = ldif
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{attr}:: ")))
+            .unwrap_or_else(|| panic!("{attr} of {dn}: {ldif}"));
+        base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+    }
+
     /// Runs an OpenLDAP client bound as the root domain's Administrator (simple bind) to `url`.
     pub fn as_admin(&self, tool: &str, url: &str, args: &[&str], stdin: Option<&str>) -> Output {
         let mut all = vec!["-x", "-H", url, "-D", "CORP\\Administrator", "-w", ADMIN_PASSWORD];
