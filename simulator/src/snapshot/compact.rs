@@ -10,9 +10,10 @@
 //!   records, each a tag byte:
 //!     1 name               varint n, n bytes: the next attribute (or link) name, UTF-8; names
 //!                          are numbered from 0 in the order they are defined
-//!     2 descriptor         varint name, varint count, count × (varint n, n bytes): the next
-//!                          shared attribute (an nTSecurityDescriptor with its values), numbered
-//!                          from 0 — each distinct descriptor is written once (AD's SD table)
+//!     2 shared             varint name, varint count, count × (varint n, n bytes): the next
+//!                          shared attribute with its values, numbered from 0 — each distinct
+//!                          security descriptor is written once (AD's SD table), and so is an
+//!                          attribute whose values repeat across entries (see [`Writer`])
 //!     3 entry              varint id, varint parent+1 (0: none), varint n, n bytes DN text,
 //!                          varint attrs, each: varint name, then either 0 and varint descriptor
 //!                          or varint count ≥ 1, count × (varint n, n bytes) raw values;
@@ -21,8 +22,10 @@
 //!     0 end                nothing may follow
 //! ```
 //!
-//! Varints are unsigned LEB128. Values are raw bytes (no base64, no escaping); names and
-//! descriptors are written once and referred to by number. The writer streams entry by entry
+//! Varints are unsigned LEB128. Values are raw bytes (no base64, no escaping); names,
+//! descriptors and repeated attributes are written once and referred to by number (files
+//! written before repeated attributes were shared hold only descriptors as records 2; both
+//! read alike). The writer streams entry by entry
 //! from the snapshot's O(1) copy of the store; the reader checks the checksum first (a flipped
 //! byte or a truncated file is "corrupt: checksum mismatch"), then refuses malformed content
 //! (an unknown name or descriptor number, a repeated attribute, counts past the data) with an
@@ -87,164 +90,259 @@ pub(super) fn parse_header(head: &[u8]) -> Header<'_> {
     }
 }
 
-fn put_varint(out: &mut impl Write, mut v: u64) -> std::io::Result<()> {
-    let mut buf = [0u8; 10];
-    let mut n = 0;
-    loop {
-        let byte = (v & 0x7f) as u8;
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v & 0x7f) as u8 | 0x80);
         v >>= 7;
-        if v == 0 {
-            buf[n] = byte;
-            n += 1;
-            break;
-        }
-        buf[n] = byte | 0x80;
-        n += 1;
     }
-    out.write_all(&buf[..n])
+    out.push(v as u8);
 }
 
-fn put_bytes(out: &mut impl Write, b: &[u8]) -> std::io::Result<()> {
-    put_varint(out, b.len() as u64)?;
-    out.write_all(b)
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
 }
 
-/// The body's writer: the name and descriptor tables so far.
+/// How much encoded body the writer gathers before handing it on (to the hasher and the file):
+/// one call per chunk, not one per value.
+const CHUNK: usize = 128 * 1024;
+
+/// The body's writer: the name and shared-attribute tables so far, and the bytes not yet
+/// handed on. Each entry is encoded into memory first; the output sees chunks of [`CHUNK`].
+///
+/// An attribute is written as a shared record (defined once, then referred to by number) when
+/// it is an nTSecurityDescriptor (AD's SD table), when its content already has a record, or
+/// when it repeats the content the previous entry with that attribute had (the class chain,
+/// the SAM defaults, `whenCreated` within one second, …). The choice depends on the content
+/// and the entries' order only, never on how memory is shared, so equal forests give equal
+/// bytes.
 pub(super) struct Writer<'a> {
     names: HashMap<&'a str, u64>,
-    /// Descriptors by their shared allocation (the model keeps one per distinct content)…
+    /// The previous entry's attribute names by position, with their numbers: entries of one
+    /// kind list the same names, so most lookups are one pointer comparison.
+    shape: Vec<(*const u8, usize, u64)>,
+    /// By name number: the attribute last written under it, with its record if it had one,
+    /// and whether the name has records at all.
+    last: Vec<(Option<&'a Attr>, Option<u64>, bool)>,
+    /// Shared records by the attribute's allocation (the model keeps one per distinct content
+    /// for many attributes)…
     by_ptr: HashMap<*const Attr, u64>,
-    /// …and by content, so the numbering never depends on how memory is shared.
+    /// …and by content, which decides.
     by_content: HashMap<(&'a str, &'a [Vec<u8>]), u64>,
+    buf: Vec<u8>,
+    dn: String,
+    /// The last parent DN met and its text: the entries below one container write its text
+    /// after their RDN instead of formatting the whole DN again.
+    parent: (Dn, String),
 }
 
 impl<'a> Writer<'a> {
     /// Starts the body with the content object (`content`, JSON with no entries).
-    pub(super) fn start(out: &mut impl Write, content: &[u8]) -> std::io::Result<Writer<'a>> {
-        put_bytes(out, content)?;
-        Ok(Writer {
+    pub(super) fn start(content: &[u8]) -> Writer<'a> {
+        let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
+        put_bytes(&mut buf, content);
+        Writer {
             names: HashMap::new(),
+            shape: Vec::new(),
+            last: Vec::new(),
             by_ptr: HashMap::new(),
             by_content: HashMap::new(),
-        })
+            buf,
+            dn: String::new(),
+            parent: (Dn::root(), String::new()),
+        }
     }
 
-    fn name(&mut self, out: &mut impl Write, name: &'a str) -> std::io::Result<u64> {
+    fn name(&mut self, name: &'a str) -> u64 {
         if let Some(&n) = self.names.get(name) {
-            return Ok(n);
+            return n;
         }
         let n = self.names.len() as u64;
-        out.write_all(&[NAME])?;
-        put_bytes(out, name.as_bytes())?;
+        self.buf.push(NAME);
+        put_bytes(&mut self.buf, name.as_bytes());
         self.names.insert(name, n);
-        Ok(n)
+        self.last.push((None, None, false));
+        n
     }
 
-    fn descriptor(&mut self, out: &mut impl Write, attr: &'a Arc<Attr>) -> std::io::Result<u64> {
+    /// The number of the `i`th attribute name of the entry being written.
+    fn name_at(&mut self, i: usize, name: &'a str) -> u64 {
+        let here = (name.as_ptr(), name.len());
+        if let Some(&(p, len, n)) = self.shape.get(i) {
+            if (p, len) == here {
+                // The same bytes as a name already numbered (borrowed for 'a, so not freed
+                // and reused meanwhile): the same text.
+                return n;
+            }
+        }
+        let n = self.name(name);
+        if i < self.shape.len() {
+            self.shape[i] = (here.0, here.1, n);
+        } else {
+            self.shape.push((here.0, here.1, n));
+        }
+        n
+    }
+
+    /// The shared record for `attr` (name number `name`), defining it first if needed; `None`
+    /// when the attribute is written inline.
+    fn shared(&mut self, name: u64, attr: &'a Arc<Attr>, always: bool) -> Option<u64> {
+        let (last, last_record, has_records) = self.last[name as usize];
+        let record = match last {
+            // The same attribute as last time (the model shares many): its record, if any.
+            Some(l) if last_record.is_some() && std::ptr::eq(l, &**attr) => last_record,
+            _ => self.record(name, attr, always, last, has_records),
+        };
+        self.last[name as usize] = (Some(attr), record, has_records || record.is_some());
+        record
+    }
+
+    fn record(
+        &mut self,
+        name: u64,
+        attr: &'a Arc<Attr>,
+        always: bool,
+        last: Option<&'a Attr>,
+        has_records: bool,
+    ) -> Option<u64> {
+        if !has_records && !always && last != Some(&**attr) {
+            return None;
+        }
         if let Some(&n) = self.by_ptr.get(&Arc::as_ptr(attr)) {
-            return Ok(n);
+            return Some(n);
         }
         let key = (attr.name.as_str(), attr.values.as_slice());
         let n = match self.by_content.get(&key) {
             Some(&n) => n,
-            None => {
-                let name = self.name(out, attr.name.as_str())?;
+            None if always || last == Some(&**attr) => {
                 let n = self.by_content.len() as u64;
-                out.write_all(&[DESCRIPTOR])?;
-                put_varint(out, name)?;
-                put_varint(out, attr.values.len() as u64)?;
+                self.buf.push(DESCRIPTOR);
+                put_varint(&mut self.buf, name);
+                put_varint(&mut self.buf, attr.values.len() as u64);
                 for v in &attr.values {
-                    put_bytes(out, v)?;
+                    put_bytes(&mut self.buf, v);
                 }
                 self.by_content.insert(key, n);
                 n
             }
+            None => return None,
         };
         self.by_ptr.insert(Arc::as_ptr(attr), n);
-        Ok(n)
+        Some(n)
+    }
+
+    /// `e`'s DN as text, in `self.dn`.
+    fn dn_text(&mut self, e: &Entry) {
+        use std::fmt::Write as _;
+        self.dn.clear();
+        // Formatting into a String cannot fail.
+        match (e.dn.rdn(), e.dn.parent()) {
+            (Some(rdn), Some(parent)) if !parent.is_root() => {
+                if !parent.ptr_eq(&self.parent.0) {
+                    self.parent.1.clear();
+                    let _ = write!(self.parent.1, "{parent}");
+                    self.parent.0 = parent;
+                }
+                // As `Dn`'s Display writes it: `attr=value` with the value escaped, then the
+                // parent's text after a comma.
+                let _ = write!(
+                    self.dn,
+                    "{}={},{}",
+                    rdn.attr,
+                    crate::model::dn::escape_value(&rdn.value),
+                    self.parent.1
+                );
+            }
+            _ => {
+                let _ = write!(self.dn, "{}", e.dn);
+            }
+        }
     }
 
     pub(super) fn entry(&mut self, out: &mut impl Write, e: &'a Entry) -> std::io::Result<()> {
-        // Names and descriptors this entry uses are defined before it.
-        let mut attrs = Vec::with_capacity(e.attrs.len());
-        for (key, a) in &e.attrs {
-            let name = self.name(out, a.name.as_str())?;
-            let sd = if key.as_str() == "ntsecuritydescriptor" {
-                Some(self.descriptor(out, a)?)
-            } else {
-                None
-            };
+        // Names and shared records this entry uses are defined before it.
+        let mut attrs: Vec<(u64, Option<u64>, &Attr)> = Vec::with_capacity(e.attrs.len());
+        for (i, (key, a)) in e.attrs.iter().enumerate() {
+            let name = self.name_at(i, a.name.as_str());
+            let sd = self.shared(name, a, key.as_str() == "ntsecuritydescriptor");
             attrs.push((name, sd, a));
         }
         let mut links = Vec::with_capacity(e.links.len());
         for (name, targets) in &e.links {
-            links.push((self.name(out, name)?, targets));
+            links.push((self.name(name), targets));
         }
-        out.write_all(&[ENTRY])?;
-        put_varint(out, e.id.0)?;
-        put_varint(out, e.parent.map_or(0, |p| p.0 + 1))?;
-        put_bytes(out, e.dn.to_string().as_bytes())?;
-        put_varint(out, attrs.len() as u64)?;
+        self.dn_text(e);
+        let buf = &mut self.buf;
+        buf.push(ENTRY);
+        put_varint(buf, e.id.0);
+        put_varint(buf, e.parent.map_or(0, |p| p.0 + 1));
+        put_bytes(buf, self.dn.as_bytes());
+        put_varint(buf, attrs.len() as u64);
         for (name, sd, a) in attrs {
-            put_varint(out, name)?;
+            put_varint(buf, name);
             match sd {
                 Some(n) => {
-                    put_varint(out, 0)?;
-                    put_varint(out, n)?;
+                    put_varint(buf, 0);
+                    put_varint(buf, n);
                 }
                 None => {
-                    put_varint(out, a.values.len() as u64)?;
+                    put_varint(buf, a.values.len() as u64);
                     for v in &a.values {
-                        put_bytes(out, v)?;
+                        put_bytes(buf, v);
                     }
                 }
             }
         }
-        put_varint(out, links.len() as u64)?;
+        put_varint(buf, links.len() as u64);
         for (name, targets) in links {
-            put_varint(out, name)?;
-            put_varint(out, targets.len() as u64)?;
+            put_varint(buf, name);
+            put_varint(buf, targets.len() as u64);
             for t in targets {
-                put_varint(out, t.0)?;
+                put_varint(buf, t.0);
             }
         }
         match &e.secrets {
-            None => out.write_all(&[0]),
+            None => buf.push(0),
             Some(s) => {
-                out.write_all(&[1])?;
-                write_secrets(out, s)
+                buf.push(1);
+                write_secrets(buf, s);
             }
         }
+        if self.buf.len() >= CHUNK {
+            out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
-    pub(super) fn finish(self, out: &mut impl Write) -> std::io::Result<()> {
-        out.write_all(&[END])
+    pub(super) fn finish(mut self, out: &mut impl Write) -> std::io::Result<()> {
+        self.buf.push(END);
+        out.write_all(&self.buf)
     }
 }
 
 /// An account's keys: NT hash (16 bytes), a flags byte (1: AES128 follows, 2: AES256 follows,
 /// 4: previous keys follow), the AES keys, varint kvno, varint history count and 16 bytes each,
 /// then the previous keys in the same form.
-fn write_secrets(out: &mut impl Write, s: &AccountSecrets) -> std::io::Result<()> {
-    out.write_all(&s.nt_hash)?;
+fn write_secrets(out: &mut Vec<u8>, s: &AccountSecrets) {
+    out.extend_from_slice(&s.nt_hash);
     let flags = u8::from(s.aes128.is_some())
         | (u8::from(s.aes256.is_some()) << 1)
         | (u8::from(s.previous.is_some()) << 2);
-    out.write_all(&[flags])?;
+    out.push(flags);
     if let Some(k) = &s.aes128 {
-        out.write_all(k)?;
+        out.extend_from_slice(k);
     }
     if let Some(k) = &s.aes256 {
-        out.write_all(k)?;
+        out.extend_from_slice(k);
     }
-    put_varint(out, u64::from(s.kvno))?;
-    put_varint(out, s.history.len() as u64)?;
+    put_varint(out, u64::from(s.kvno));
+    put_varint(out, s.history.len() as u64);
     for h in &s.history {
-        out.write_all(h)?;
+        out.extend_from_slice(h);
     }
-    match &s.previous {
-        Some(p) => write_secrets(out, p),
-        None => Ok(()),
+    if let Some(p) = &s.previous {
+        write_secrets(out, p);
     }
 }
 
@@ -280,6 +378,14 @@ impl<R: BufRead> Reader<R> {
     /// `n` bytes, read as they arrive (a length past the data fails without a large allocation).
     fn bytes(&mut self) -> Result<Vec<u8>, SnapshotFileError> {
         let n = self.varint()?;
+        // Usually the bytes are already in the reader's buffer: one copy, sized exactly.
+        if let Ok(buffered) = self.inp.fill_buf() {
+            if let Some(b) = usize::try_from(n).ok().and_then(|n| buffered.get(..n)) {
+                let out = b.to_vec();
+                self.inp.consume(out.len());
+                return Ok(out);
+            }
+        }
         let mut out = Vec::new();
         (&mut self.inp)
             .take(n)
@@ -351,11 +457,13 @@ impl<R: BufRead> Reader<R> {
 pub(super) fn read_body(inp: impl BufRead) -> Result<(Vec<u8>, Vec<Entry>), SnapshotFileError> {
     let mut r = Reader { inp };
     let content = r.bytes()?;
-    let mut names: Vec<Name> = Vec::new();
-    // Each descriptor as read, then the shared attribute the first entry using it stored.
-    let mut descriptors: Vec<(Attr, Option<Arc<Attr>>)> = Vec::new();
+    // Each name as written and lower-cased (the key entries store it under), made once.
+    let mut names: Vec<(Name, Name)> = Vec::new();
+    // Each shared record as read with its key, then the shared attribute the first entry
+    // using it stored.
+    let mut descriptors: Vec<(Attr, Name, Option<Arc<Attr>>)> = Vec::new();
     let mut entries = Vec::new();
-    let name_at = |names: &[Name], n: u64| -> Result<Name, SnapshotFileError> {
+    let name_at = |names: &[(Name, Name)], n: u64| -> Result<(Name, Name), SnapshotFileError> {
         names
             .get(n as usize)
             .cloned()
@@ -370,16 +478,16 @@ pub(super) fn read_body(inp: impl BufRead) -> Result<(Vec<u8>, Vec<Entry>), Snap
                 if text.is_empty() {
                     return Err(malformed("compact body: an empty name"));
                 }
-                names.push(Name::new(&text));
+                names.push((Name::new(&text), Name::new(&text.to_ascii_lowercase())));
             }
             DESCRIPTOR => {
-                let name = name_at(&names, r.varint()?)?;
+                let (name, key) = name_at(&names, r.varint()?)?;
                 let count = r.varint()?;
                 let values = r.values(count)?;
                 if values.is_empty() {
                     return Err(malformed("compact body: a descriptor without values"));
                 }
-                descriptors.push((Attr { name, values }, None));
+                descriptors.push((Attr { name, values }, key, None));
             }
             ENTRY => {
                 let id = EntryId(r.varint()?);
@@ -394,23 +502,23 @@ pub(super) fn read_body(inp: impl BufRead) -> Result<(Vec<u8>, Vec<Entry>), Snap
                 let repeated =
                     |name: &str| malformed(format!("{text}: attribute {name:?} is empty or repeated"));
                 for _ in 0..r.varint()? {
-                    let name = name_at(&names, r.varint()?)?;
-                    let key = name.to_ascii_lowercase();
+                    let (name, key) = name_at(&names, r.varint()?)?;
                     if entry.attrs.contains_key(key.as_str()) {
                         return Err(repeated(&name));
                     }
                     match r.varint()? {
                         0 => {
                             let n = r.varint()?;
-                            let (attr, shared) = descriptors.get_mut(n as usize).ok_or_else(|| {
-                                malformed(format!("compact body: descriptor #{n} is not defined"))
-                            })?;
-                            if attr.name.to_ascii_lowercase() != key {
+                            let (attr, attr_key, shared) =
+                                descriptors.get_mut(n as usize).ok_or_else(|| {
+                                    malformed(format!("compact body: descriptor #{n} is not defined"))
+                                })?;
+                            if *attr_key != key {
                                 return Err(malformed(format!("{text}: descriptor #{n} is not {name:?}")));
                             }
                             match shared {
                                 Some(a) => {
-                                    entry.attrs.insert(Name::new(&key), a.clone());
+                                    entry.attrs.insert(key, a.clone());
                                 }
                                 None => {
                                     entry.insert_attr(attr.clone());
@@ -425,16 +533,16 @@ pub(super) fn read_body(inp: impl BufRead) -> Result<(Vec<u8>, Vec<Entry>), Snap
                     }
                 }
                 for _ in 0..r.varint()? {
-                    let name = name_at(&names, r.varint()?)?;
+                    let (name, key) = name_at(&names, r.varint()?)?;
                     let count = r.varint()?;
-                    if *name != *name.to_ascii_lowercase() || count == 0 || entry.links.contains_key(&*name) {
+                    if name != key || count == 0 || entry.links.contains_key(key.as_str()) {
                         return Err(malformed(format!("{text}: link {name:?}")));
                     }
                     let mut targets = Vec::new();
                     for _ in 0..count {
                         targets.push(EntryId(r.varint()?));
                     }
-                    entry.links.insert(name.to_string(), targets);
+                    entry.links.insert(key.to_string(), targets);
                 }
                 entry.secrets = match r.byte()? {
                     0 => None,
