@@ -169,10 +169,14 @@ impl<'a> Writer<'a> {
         let mut attrs = Vec::with_capacity(e.attrs.len());
         for (key, a) in &e.attrs {
             let name = self.name(out, a.name.as_str())?;
-            let sd = if key.as_str() == "ntsecuritydescriptor" {
-                Some(self.descriptor(out, a)?)
-            } else {
-                None
+            // Descriptors are shared values (AD's SD table): written once, then referenced.
+            let sd = match e
+                .attrs
+                .get_shared(key)
+                .filter(|_| key.as_str() == "ntsecuritydescriptor")
+            {
+                Some(shared) => Some(self.descriptor(out, shared)?),
+                None => None,
             };
             attrs.push((name, sd, a));
         }

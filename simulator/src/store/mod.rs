@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use imbl::{OrdMap, OrdSet};
 
+use crate::model::entry::Values;
 use crate::model::{Dn, Entry, EntryId, Name};
 
 /// Attributes with an equality index (lower-cased names). AD indexes these (MS-ADTS 3.1.1.2.3
@@ -338,6 +339,7 @@ impl Store {
         self.entries.values()
     }
 
+    /// Stores a new entry (its attributes sealed: see [`AttrMap`](crate::model::entry::AttrMap)).
     pub fn insert(&mut self, mut entry: Entry) -> Result<EntryId, StoreError> {
         let key = entry.dn.norm();
         if self.dn_taken(&key) {
@@ -351,6 +353,7 @@ impl Store {
             self.children.insert((p, entry.id));
         }
         let id = entry.id;
+        entry.attrs.seal();
         self.touched.push(id);
         self.map_dn(&key, id, true);
         self.index_entry(&entry, true);
@@ -359,7 +362,8 @@ impl Store {
     }
 
     /// Replaces an entry's attributes and links (same id, same DN).
-    pub fn update(&mut self, entry: Entry) -> Result<(), StoreError> {
+    pub fn update(&mut self, mut entry: Entry) -> Result<(), StoreError> {
+        entry.attrs.seal();
         let old = self
             .entries
             .get(&entry.id)
@@ -440,7 +444,7 @@ impl Store {
     fn index_entry(&mut self, entry: &Entry, add: bool) {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
             if let Some(attr) = entry.attrs.get(name) {
-                self.index_values(slot, entry.id, &attr.values, add);
+                self.index_values(slot, entry.id, attr.values, add);
             }
         }
         for (attr, targets) in &entry.links {
@@ -455,16 +459,16 @@ impl Store {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
             let (o, n) = (old.attrs.get(name), new.attrs.get(name));
             let same = match (o, n) {
-                (Some(o), Some(n)) => Arc::ptr_eq(o, n) || o.values == n.values,
+                (Some(o), Some(n)) => o.values == n.values,
                 (None, None) => true,
                 _ => false,
             };
             if !same {
                 if let Some(o) = o {
-                    self.index_values(slot, old.id, &o.values, false);
+                    self.index_values(slot, old.id, o.values, false);
                 }
                 if let Some(n) = n {
-                    self.index_values(slot, new.id, &n.values, true);
+                    self.index_values(slot, new.id, n.values, true);
                 }
             }
         }
@@ -485,7 +489,7 @@ impl Store {
     /// Adds or removes the index pairs of `values` (values with the same key share one pair;
     /// [`Store::reindex`] removes the old values' pairs before adding the new ones', so a key
     /// both have stays).
-    fn index_values(&mut self, slot: usize, id: EntryId, values: &[Vec<u8>], add: bool) {
+    fn index_values(&mut self, slot: usize, id: EntryId, values: Values<'_>, add: bool) {
         let name = INDEXED_ATTRIBUTES[slot];
         for v in values {
             let pair = (key_hash(&index_key(name, v)), id);
