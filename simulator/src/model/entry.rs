@@ -422,18 +422,20 @@ impl PartialEq for Slot {
     }
 }
 
+impl std::hash::Hash for Slot {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key.as_str().hash(h);
+        match &self.kind {
+            Kind::Shared(a) => (Arc::as_ptr(a) as usize).hash(h),
+            Kind::Own(n) => n.as_str().hash(h),
+        }
+    }
+}
+
 impl Shape {
     fn share(slots: Vec<Slot>) -> Arc<Shape> {
         static TABLE: OnceLock<Mutex<Interner<Shape>>> = OnceLock::new();
-        let hash = content_hash(
-            slots
-                .iter()
-                .map(|s| match &s.kind {
-                    Kind::Shared(a) => (s.key.as_str(), Arc::as_ptr(a) as usize, ""),
-                    Kind::Own(n) => (s.key.as_str(), 0, n.as_str()),
-                })
-                .collect::<Vec<_>>(),
-        );
+        let hash = content_hash(&slots);
         let shape = Shape {
             slots: slots.into_boxed_slice(),
         };
@@ -535,15 +537,17 @@ impl AttrMap {
 
     /// The open vector, made from the sealed form first if need be.
     fn open(&mut self) -> &mut Vec<(Name, Arc<Attr>)> {
-        if let MapRepr::Sealed(..) = self.0 {
-            let v = self
+        if let MapRepr::Sealed(shape, _) = &self.0 {
+            let v = shape
+                .slots
                 .iter()
-                .map(|(k, a)| {
-                    let arc = match self.get_shared(k) {
-                        Some(shared) => shared.clone(),
-                        None => Arc::new(a.to_attr()),
+                .zip(self.iter())
+                .map(|(slot, (key, a))| {
+                    let arc = match &slot.kind {
+                        Kind::Shared(shared) => shared.clone(),
+                        Kind::Own(_) => Arc::new(a.to_attr()),
                     };
-                    (k.clone(), arc)
+                    (key.clone(), arc)
                 })
                 .collect();
             self.0 = MapRepr::Open(v);
