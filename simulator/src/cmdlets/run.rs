@@ -1444,6 +1444,12 @@ mod tests {
         s.run(c.clone(), host, name, v.as_object().unwrap(), &[])
     }
 
+    /// New-ADServiceAccount `name` with DNSHostName `name.x`.
+    fn new_gmsa(s: &Session, c: &Caller, name: &str) {
+        let params = json!({"Name": name, "DNSHostName": format!("{name}.x")});
+        call(s, c, None, "New-ADServiceAccount", params).unwrap();
+    }
+
     #[test]
     fn new_service_account_parameter_sets_and_directory_errors() {
         let (s, admin) = session();
@@ -1510,14 +1516,7 @@ mod tests {
     #[test]
     fn get_ad_service_account_reads_named_properties_as_get_ad_computer_does() {
         let (s, admin) = session();
-        call(
-            &s,
-            &admin,
-            None,
-            "New-ADServiceAccount",
-            json!({"Name": "a", "DNSHostName": "a.x"}),
-        )
-        .unwrap();
+        new_gmsa(&s, &admin, "a");
         let props = json!(["canonicalName", "ObjectClass", "Description"]);
         let get = |cmdlet: &str| {
             let out = call(
@@ -1555,14 +1554,7 @@ mod tests {
     #[test]
     fn set_remove_and_identity_errors() {
         let (s, admin) = session();
-        call(
-            &s,
-            &admin,
-            None,
-            "New-ADServiceAccount",
-            json!({"Name": "b", "DNSHostName": "b.x"}),
-        )
-        .unwrap();
+        new_gmsa(&s, &admin, "b");
         call(&s, &admin, None, "Set-ADServiceAccount", json!({"Identity": "b", "Enabled": false, "Description": "d", "ServicePrincipalNames": {"Add": ["HTTP/b.x"]}})).unwrap();
         let out = call(
             &s,
