@@ -2,13 +2,14 @@
 //! entry ids, so that a rename never leaves a stale DN behind (AD stores links by DNT, MS-ADTS 3.1.1.1.6).
 //!
 //! Storage is compact and shared (issue 12): attribute names are interned `Arc<str>` (one copy
-//! per distinct name in the process, however many entries carry it), each attribute sits
-//! behind an `Arc` so that copying an entry to modify it copies pointers, not values
-//! (copy-on-write per attribute), and identical `nTSecurityDescriptor` values are stored once
-//! and shared by every entry that has them — AD's single-instance SD table (MS-ADTS 3.1.1.2.x
-//! does not mandate the storage; Windows' ESE keeps each distinct descriptor once in
-//! `sd_table`, referenced by id and refcounted). Sharing is by content, so snapshots
-//! (`Store::clone`) and later writes keep the refcounts right without any bookkeeping.
+//! per distinct name in the process, however many entries carry it), identical
+//! `nTSecurityDescriptor` values are stored once and shared by every entry that has them —
+//! AD's single-instance SD table (MS-ADTS 3.1.1.2.x does not mandate the storage; Windows' ESE
+//! keeps each distinct descriptor once in `sd_table`, referenced by id and refcounted) — and so
+//! are other values that repeat ([`SHARED_BY_CONTENT`]). A stored entry keeps the rest of its
+//! values packed in one buffer beside a shared [`Shape`] ([`AttrMap`]). Sharing is by content,
+//! so snapshots (`Store::clone`) and later writes keep the refcounts right without any
+//! bookkeeping.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -216,10 +217,29 @@ const SHARED_BY_CONTENT: &[&str] = &[
     "msds-supportedencryptiontypes",
 ];
 
-/// The attribute as held while an entry is built: descriptors and the attributes of
-/// [`SHARED_BY_CONTENT`] through the single-instance table, others as they are.
+/// The SAM's per-account counters and logon times: their default (`0`, MS-SAMR 3.1.1.8) repeats
+/// across accounts, a value set later (a password set, a logon) is the account's own.
+const SHARED_WHEN_ZERO: &[&str] = &[
+    "pwdlastset",
+    "badpwdcount",
+    "badpasswordtime",
+    "lastlogon",
+    "lastlogoff",
+    "logoncount",
+    "lockouttime",
+];
+
+/// True when the attribute `key` (lower-cased) with these values is stored once per distinct
+/// value and shared ([`SHARED_BY_CONTENT`]): a value unique to the entry would only make the
+/// entry's [`Shape`] unique too.
+fn shared_by_content(key: &str, values: &[Vec<u8>]) -> bool {
+    SHARED_BY_CONTENT.contains(&key) && (!SHARED_WHEN_ZERO.contains(&key) || values == [b"0"])
+}
+
+/// The attribute as held while an entry is built: descriptors and the values
+/// [`shared_by_content`] through the single-instance table, others as they are.
 fn stored(key: &str, attr: Attr) -> Arc<Attr> {
-    if SHARED_BY_CONTENT.contains(&key) {
+    if shared_by_content(key, &attr.values) {
         share_by_content(attr)
     } else {
         Arc::new(attr)
@@ -584,7 +604,7 @@ impl AttrMap {
         let slots = std::mem::take(v)
             .into_iter()
             .map(|(key, attr)| {
-                let kind = if SHARED_BY_CONTENT.contains(&key.as_str()) {
+                let kind = if shared_by_content(&key, &attr.values) {
                     Kind::Shared(attr)
                 } else {
                     body.clear();
@@ -949,6 +969,20 @@ mod tests {
                 "samaccountname"
             ]
         );
+
+        // A counter set for one account is its own value: the shape stays the shared one.
+        let mut c = build(3, "carol");
+        c.set_str("pwdLastSet", "134000000000000000");
+        let mut d = build(4, "dave");
+        d.set_str("pwdLastSet", "134000000000000001");
+        c.attrs.seal();
+        d.attrs.seal();
+        assert_eq!(c.attrs.sealed_footprint().unwrap().2, 2, "c and d share a shape");
+        assert!(c.get_shared("pwdLastSet").is_none());
+        assert_eq!(d.first_str("pwdlastset"), Some("134000000000000001"));
+        d.set_str("pwdLastSet", "0");
+        d.attrs.seal();
+        assert!(d.get_shared("pwdLastSet").is_some());
 
         a.set_str("description", "written");
         assert!(a.attrs.sealed_footprint().is_none());
