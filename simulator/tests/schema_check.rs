@@ -41,7 +41,7 @@ fn user_entry() -> (Vec<&'static str>, Attrs) {
 }
 
 fn check(classes: &[&str], attrs: &Attrs) -> Result<(), SchemaViolation> {
-    Schema::ad().check_entry(classes, attrs.iter().map(|(n, v)| (*n, v.as_slice())))
+    Schema::ad().check_entry(classes, attrs.iter().map(|(n, v)| (*n, v.as_slice().into())))
 }
 
 fn without(attrs: &Attrs, name: &str) -> Attrs {

@@ -47,7 +47,7 @@ proptest! {
              prop::collection::vec(tricky_bytes(), 0..3)),
             0..6),
     ) {
-        let _ = Schema::ad().check_entry(&classes, attrs.iter().map(|(n, v)| (*n, v.as_slice())));
+        let _ = Schema::ad().check_entry(&classes, attrs.iter().map(|(n, v)| (*n, v.as_slice().into())));
         let _ = Schema::ad().allowed_attributes(&classes);
     }
 }

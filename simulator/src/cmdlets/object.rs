@@ -183,24 +183,10 @@ pub trait Resolver {
     fn dn_of_sid(&self, sid: &Sid) -> Option<String>;
 }
 
-/// The default property set of Get-ADServiceAccount, in the order of Microsoft Learn's
-/// Get-ADServiceAccount example 1 (examples/ps/expected/get-adserviceaccount-default.txt).
-pub const DEFAULT_PROPERTIES: &[&str] = &[
-    "Enabled",
-    "Name",
-    "UserPrincipalName",
-    "SamAccountName",
-    "ObjectClass",
-    "SID",
-    "ObjectGUID",
-    "HostComputers",
-    "DistinguishedName",
-];
-
 /// The object types the Get-AD* cmdlets output: .NET type name, the LDAP filter of the class
 /// the cmdlet searches (the module's `-Filter` runs inside it), and the default property set,
-/// in the order PowerShell prints it (alphabetical for these types: Get-ADComputer,
-/// Get-ADGroup and Get-ADUser outputs in Microsoft Learn's examples).
+/// in the order PowerShell prints it (alphabetical for ADComputer, ADGroup and ADUser:
+/// Get-ADComputer, Get-ADGroup and Get-ADUser outputs in Microsoft Learn's examples).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kind {
     pub noun: &'static str,
@@ -209,7 +195,36 @@ pub struct Kind {
     pub classes: &'static [&'static str],
     pub excluded: &'static [&'static str],
     pub defaults: &'static [&'static str],
+    /// `-Properties` are sorted in among the defaults; otherwise they follow them, and only
+    /// `*` sorts.
+    pub sorted: bool,
+    /// `-Properties *` adds every extended property, not only those named as an attribute is.
+    pub star_extended: bool,
 }
+
+/// ADServiceAccount (Get-ADServiceAccount, both kinds of service account): the default
+/// properties in the order of Microsoft Learn's Get-ADServiceAccount example 1
+/// (examples/ps/expected/get-adserviceaccount-default.txt); `-Properties *` adds the extended
+/// properties (TechNet wiki 29827).
+pub const SERVICE_ACCOUNT: Kind = Kind {
+    noun: "ADServiceAccount",
+    type_name: "Microsoft.ActiveDirectory.Management.ADServiceAccount",
+    classes: &["msDS-GroupManagedServiceAccount", "msDS-ManagedServiceAccount"],
+    excluded: &[],
+    defaults: &[
+        "Enabled",
+        "Name",
+        "UserPrincipalName",
+        "SamAccountName",
+        "ObjectClass",
+        "SID",
+        "ObjectGUID",
+        "HostComputers",
+        "DistinguishedName",
+    ],
+    sorted: false,
+    star_extended: true,
+};
 
 /// ADComputer: objectClass computer, which the service accounts' classes derive from, so
 /// Get-ADComputer -Filter * lists them too (inferred from the class hierarchy, MS-ADSC 2.140).
@@ -229,6 +244,8 @@ pub const COMPUTER: Kind = Kind {
         "SID",
         "UserPrincipalName",
     ],
+    sorted: true,
+    star_extended: false,
 };
 
 pub const GROUP: Kind = Kind {
@@ -246,6 +263,8 @@ pub const GROUP: Kind = Kind {
         "SamAccountName",
         "SID",
     ],
+    sorted: true,
+    star_extended: false,
 };
 
 /// ADUser: objectClass user without the computers (computer derives from user).
@@ -266,6 +285,8 @@ pub const USER: Kind = Kind {
         "Surname",
         "UserPrincipalName",
     ],
+    sorted: true,
+    star_extended: false,
 };
 
 /// ADPrincipal (Add-/Remove-ADPrincipalGroupMembership -PassThru).
@@ -282,10 +303,13 @@ pub const PRINCIPAL: Kind = Kind {
         "SamAccountName",
         "SID",
     ],
+    sorted: true,
+    star_extended: false,
 };
 
-/// The attributes a kind's default properties read.
+/// The attributes the kinds' default properties read.
 pub const DEFAULT_ATTRIBUTES: &[&str] = &[
+    "msDS-HostServiceAccountBL",
     "cn",
     "sAMAccountName",
     "objectClass",

@@ -448,18 +448,16 @@ impl Ctx<'_> {
             .ok_or_else(|| ErrorRecord::identity_not_found(self.name, identity, &self.domain_dn()))
     }
 
-    fn is_service_account(&self, id: EntryId) -> bool {
-        let st = self.dir().read();
-        st.store.get(id).is_some_and(|e| {
-            e.is_class("msDS-GroupManagedServiceAccount") || e.is_class("msDS-ManagedServiceAccount")
-        })
-    }
-
     /// A service account's `-Identity`: not found unless it is one (the cmdlet filters on
     /// the class).
     fn service_account(&self, identity: &str) -> Result<(EntryId, String), ErrorRecord> {
+        self.of_kind(identity, &object::SERVICE_ACCOUNT)
+    }
+
+    /// An `-Identity` of the kind's class, else the module's identity-not-found record.
+    fn of_kind(&self, identity: &str, kind: &object::Kind) -> Result<(EntryId, String), ErrorRecord> {
         let (id, dn) = self.resolve(identity)?;
-        if !self.is_service_account(id) {
+        if !self.is_kind(id, kind) {
             return Err(ErrorRecord::identity_not_found(
                 self.name,
                 identity,
@@ -525,55 +523,6 @@ impl Ctx<'_> {
         })
     }
 
-    /// The account object as Get-ADServiceAccount outputs it, with `properties` added.
-    fn service_account_object(&self, dn: &str, properties: &[String]) -> Result<PsObject, ErrorRecord> {
-        let attrs = self.read(
-            &self.caller,
-            dn,
-            &[
-                "*",
-                "memberOf",
-                "msDS-HostServiceAccountBL",
-                "msDS-GroupMSAMembership",
-                "whenCreated",
-                "whenChanged",
-                "objectCategory",
-            ],
-        )?;
-        let a = Attrs { list: &attrs };
-        let dir: &Directory = self.dir();
-        // Both kinds are ADServiceAccount objects in the module.
-        let mut o = PsObject::new("Microsoft.ActiveDirectory.Management.ADServiceAccount");
-        for name in object::DEFAULT_PROPERTIES {
-            o.set(name, object::property(name, &a, dn, dir));
-        }
-        let all = properties.iter().any(|p| p == "*");
-        if all {
-            for (name, _) in object::EXTENDED_PROPERTIES {
-                o.set(name, object::property(name, &a, dn, dir));
-            }
-            for (name, values) in &attrs {
-                if o.get(name).is_none() {
-                    o.set(name, object::raw_attribute(name, values));
-                }
-            }
-            o.properties.sort_by_key(|(n, _)| n.to_ascii_lowercase());
-        } else {
-            for want in properties {
-                if let Some((name, _)) = object::EXTENDED_PROPERTIES
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(want))
-                {
-                    o.set(name, object::property(name, &a, dn, dir));
-                } else if let Some((name, values)) = attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(want))
-                {
-                    o.set(name, object::raw_attribute(name, values));
-                }
-            }
-        }
-        Ok(o)
-    }
-
     /// Whether the entry is of one of the kind's classes and none it excludes.
     fn is_kind(&self, id: EntryId, kind: &object::Kind) -> bool {
         let st = self.dir().read();
@@ -583,22 +532,22 @@ impl Ctx<'_> {
     }
 
     /// An object as the Get-AD* cmdlet of `kind` outputs it, read as the caller: the default
-    /// properties, then `properties` (`*` for every attribute), all sorted by name as
-    /// PowerShell prints these types.
+    /// properties, then `properties` (`*` for every attribute, and the extended properties where
+    /// the kind's `*` adds them), sorted by name where the kind is (always under `*`).
     fn object(&self, kind: &object::Kind, dn: &str, properties: &[String]) -> Result<PsObject, ErrorRecord> {
-        let mut attrs: Vec<&str> = object::DEFAULT_ATTRIBUTES.to_vec();
+        let extended = |want: &str| {
+            object::EXTENDED_PROPERTIES
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(want))
+        };
         let all = properties.iter().any(|p| p == "*");
-        let extra: Vec<String> = properties
+        let named: Vec<&str> = properties
             .iter()
             .filter(|p| *p != "*")
-            .map(|p| {
-                object::EXTENDED_PROPERTIES
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(p))
-                    .map_or_else(|| p.clone(), |(_, a)| a.to_string())
-            })
+            .map(String::as_str)
             .collect();
-        attrs.extend(extra.iter().map(String::as_str));
+        let mut attrs: Vec<&str> = object::DEFAULT_ATTRIBUTES.to_vec();
+        attrs.extend(named.iter().map(|p| extended(p).map_or(*p, |(_, a)| *a)));
         if all {
             attrs.extend(["*", "memberOf", "whenCreated", "whenChanged", "objectCategory"]);
         }
@@ -606,43 +555,42 @@ impl Ctx<'_> {
         let a = Attrs { list: &list };
         let dir: &Directory = self.dir();
         let mut o = PsObject::new(kind.type_name);
-        for name in kind.defaults {
+        let star: &[(&str, &str)] = if all && kind.star_extended {
+            object::EXTENDED_PROPERTIES
+        } else {
+            &[]
+        };
+        for name in kind.defaults.iter().chain(star.iter().map(|(n, _)| n)) {
             o.set(name, object::property(name, &a, dn, dir));
         }
-        let mut add = |want: &str| {
-            if let Some((name, _)) = object::EXTENDED_PROPERTIES
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(want))
-            {
+        let every: &[(String, Vec<Vec<u8>>)] = if all { &list } else { &[] };
+        for want in named.into_iter().chain(every.iter().map(|(n, _)| n.as_str())) {
+            if let Some((name, _)) = extended(want) {
                 o.set(name, object::property(name, &a, dn, dir));
             } else if let Some((name, values)) = list.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)) {
                 if o.get(name).is_none() {
                     o.set(name, object::raw_attribute(name, values));
                 }
             }
-        };
-        for p in properties.iter().filter(|p| *p != "*") {
-            add(p.as_str());
         }
-        if all {
-            for (name, _) in &list {
-                add(name.as_str());
-            }
+        if kind.sorted || all {
+            o.properties.sort_by_key(|(n, _)| n.to_ascii_lowercase());
         }
-        o.properties.sort_by_key(|(n, _)| n.to_ascii_lowercase());
         Ok(o)
     }
 
     /// The object of `dn` as `-PassThru` outputs it: the kind of its class.
     fn passthru(&self, dn: &str) -> Result<Output, ErrorRecord> {
         let (id, _) = self.resolve(dn)?;
-        if self.is_service_account(id) {
-            return Output::one(self.service_account_object(dn, &[])?.to_json());
-        }
-        let kind = [object::COMPUTER, object::GROUP, object::USER]
-            .into_iter()
-            .find(|k| self.is_kind(id, k))
-            .unwrap_or(object::PRINCIPAL);
+        let kind = [
+            object::SERVICE_ACCOUNT,
+            object::COMPUTER,
+            object::GROUP,
+            object::USER,
+        ]
+        .into_iter()
+        .find(|k| self.is_kind(id, k))
+        .unwrap_or(object::PRINCIPAL);
         Output::one(self.object(&kind, dn, &[])?.to_json())
     }
 
@@ -729,32 +677,13 @@ fn new_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
         .add(&ctx.caller, &dn, attrs)
         .map_err(|e| ctx.ds(e).with_target(dn.clone()))?;
     if b.switch("PassThru") {
-        return Output::one(ctx.service_account_object(&dn, &[])?.to_json());
+        return Output::one(ctx.object(&object::SERVICE_ACCOUNT, &dn, &[])?.to_json());
     }
     Output::none()
 }
 
 fn get_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    let props = b.strings("Properties");
-    if let Some(identity) = b.string("Identity") {
-        if b.has("Filter") || b.has("LDAPFilter") {
-            return Err(ErrorRecord::ambiguous_parameter_set(ctx.name));
-        }
-        let (_, dn) = ctx.service_account(&identity)?;
-        return Output::one(ctx.service_account_object(&dn, &props)?.to_json());
-    }
-    let classes = Filter::Or(vec![
-        class_filter("msDS-GroupManagedServiceAccount"),
-        class_filter("msDS-ManagedServiceAccount"),
-    ]);
-    let mut objects = Vec::new();
-    for dn in search_filter(ctx, b, classes)? {
-        objects.push(ctx.service_account_object(&dn, &props)?.to_json());
-    }
-    Ok(Output {
-        objects,
-        warnings: Vec::new(),
-    })
+    get_objects(ctx, b, &object::SERVICE_ACCOUNT)
 }
 
 fn class_filter(class: &str) -> Filter {
@@ -806,7 +735,7 @@ fn search_filter(ctx: &Ctx, b: &Bound, classes: Filter) -> Result<Vec<String>, E
     Ok(out.entries.into_iter().map(|e| e.dn).collect())
 }
 
-/// Get-ADComputer / Get-ADGroup / Get-ADUser: `-Identity` (an object of the kind, else the
+/// Get-ADServiceAccount / Get-ADComputer / Get-ADGroup / Get-ADUser: `-Identity` (an object of the kind, else the
 /// module's identity-not-found record), or a `-Filter` / `-LDAPFilter` search.
 fn get_objects(ctx: &Ctx, b: &Bound, kind: &object::Kind) -> Result<Output, ErrorRecord> {
     let props = b.strings("Properties");
@@ -814,14 +743,7 @@ fn get_objects(ctx: &Ctx, b: &Bound, kind: &object::Kind) -> Result<Output, Erro
         if b.has("Filter") || b.has("LDAPFilter") {
             return Err(ErrorRecord::ambiguous_parameter_set(ctx.name));
         }
-        let (id, dn) = ctx.resolve(&identity)?;
-        if !ctx.is_kind(id, kind) {
-            return Err(ErrorRecord::identity_not_found(
-                ctx.name,
-                &identity,
-                &ctx.domain_dn(),
-            ));
-        }
+        let (_, dn) = ctx.of_kind(&identity, kind)?;
         return Output::one(ctx.object(kind, &dn, &props)?.to_json());
     }
     let mut classes: Vec<Filter> = vec![Filter::Or(kind.classes.iter().map(|c| class_filter(c)).collect())];
@@ -937,7 +859,7 @@ fn set_service_account(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
     }
     ctx.modify(&dn, mods)?;
     if b.switch("PassThru") {
-        return Output::one(ctx.service_account_object(&dn, &[])?.to_json());
+        return Output::one(ctx.object(&object::SERVICE_ACCOUNT, &dn, &[])?.to_json());
     }
     Output::none()
 }
@@ -1173,38 +1095,34 @@ fn passthru(ctx: &Ctx, b: &Bound, dn: &str) -> Result<Output, ErrorRecord> {
 }
 
 fn add_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    let group = change_members(
-        ctx,
-        &b.string("Identity").unwrap_or_default(),
-        &b.strings("Members"),
-        ModOp::Add,
-    )?;
-    passthru(ctx, b, &group)
+    group_member(ctx, b, ModOp::Add)
 }
 
 fn remove_group_member(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    let group = change_members(
-        ctx,
-        &b.string("Identity").unwrap_or_default(),
-        &b.strings("Members"),
-        ModOp::Delete,
-    )?;
+    group_member(ctx, b, ModOp::Delete)
+}
+
+/// Add-/Remove-ADGroupMember: `-Members` into or out of the `-Identity` group.
+fn group_member(ctx: &Ctx, b: &Bound, op: ModOp) -> Result<Output, ErrorRecord> {
+    let identity = b.string("Identity").unwrap_or_default();
+    let group = change_members(ctx, &identity, &b.strings("Members"), op)?;
     passthru(ctx, b, &group)
 }
 
 fn add_principal_group_membership(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
-    let who = b.string("Identity").unwrap_or_default();
-    for g in b.strings("MemberOf") {
-        change_members(ctx, &g, std::slice::from_ref(&who), ModOp::Add)?;
-    }
-    let (_, dn) = ctx.resolve(&who)?;
-    passthru(ctx, b, &dn)
+    principal_group_membership(ctx, b, ModOp::Add)
 }
 
 fn remove_principal_group_membership(ctx: &Ctx, b: &Bound) -> Result<Output, ErrorRecord> {
+    principal_group_membership(ctx, b, ModOp::Delete)
+}
+
+/// Add-/Remove-ADPrincipalGroupMembership: the `-Identity` principal into or out of each
+/// `-MemberOf` group.
+fn principal_group_membership(ctx: &Ctx, b: &Bound, op: ModOp) -> Result<Output, ErrorRecord> {
     let who = b.string("Identity").unwrap_or_default();
     for g in b.strings("MemberOf") {
-        change_members(ctx, &g, std::slice::from_ref(&who), ModOp::Delete)?;
+        change_members(ctx, &g, std::slice::from_ref(&who), op)?;
     }
     let (_, dn) = ctx.resolve(&who)?;
     passthru(ctx, b, &dn)
@@ -1526,6 +1444,12 @@ mod tests {
         s.run(c.clone(), host, name, v.as_object().unwrap(), &[])
     }
 
+    /// New-ADServiceAccount `name` with DNSHostName `name.x`.
+    fn new_gmsa(s: &Session, c: &Caller, name: &str) {
+        let params = json!({"Name": name, "DNSHostName": format!("{name}.x")});
+        call(s, c, None, "New-ADServiceAccount", params).unwrap();
+    }
+
     #[test]
     fn new_service_account_parameter_sets_and_directory_errors() {
         let (s, admin) = session();
@@ -1586,17 +1510,51 @@ mod tests {
         assert_eq!(o.get("SamAccountName"), Some(&json!("a$")));
     }
 
+    /// Get-ADServiceAccount builds its object as Get-ADComputer does (one `Ctx::object`): named
+    /// properties are read by name, so an operational or constructed attribute comes back, and
+    /// a default property keeps its value.
+    #[test]
+    fn get_ad_service_account_reads_named_properties_as_get_ad_computer_does() {
+        let (s, admin) = session();
+        new_gmsa(&s, &admin, "a");
+        let props = json!(["canonicalName", "ObjectClass", "Description"]);
+        let get = |cmdlet: &str| {
+            let out = call(
+                &s,
+                &admin,
+                None,
+                cmdlet,
+                json!({"Identity": "a$", "Properties": props}),
+            )
+            .unwrap();
+            PsObject::from_json(&out.objects[0]).unwrap()
+        };
+        let (account, computer) = (get("Get-ADServiceAccount"), get("Get-ADComputer"));
+        for o in [&account, &computer] {
+            assert_eq!(
+                o.get("canonicalName"),
+                Some(&json!("corp.example.test/Managed Service Accounts/a"))
+            );
+            assert_eq!(
+                o.get("ObjectClass"),
+                Some(&json!("msDS-GroupManagedServiceAccount"))
+            );
+            assert_eq!(o.get("Description"), Some(&Value::Null));
+        }
+        // Each type in its own order: ADServiceAccount's defaults first, ADComputer's by name.
+        let names = |o: &PsObject| o.properties.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&account)[..2], ["Enabled", "Name"]);
+        assert_eq!(names(&account)[9..], ["canonicalName", "Description"]);
+        assert_eq!(
+            names(&computer)[..3],
+            ["canonicalName", "Description", "DistinguishedName"]
+        );
+    }
+
     #[test]
     fn set_remove_and_identity_errors() {
         let (s, admin) = session();
-        call(
-            &s,
-            &admin,
-            None,
-            "New-ADServiceAccount",
-            json!({"Name": "b", "DNSHostName": "b.x"}),
-        )
-        .unwrap();
+        new_gmsa(&s, &admin, "b");
         call(&s, &admin, None, "Set-ADServiceAccount", json!({"Identity": "b", "Enabled": false, "Description": "d", "ServicePrincipalNames": {"Add": ["HTTP/b.x"]}})).unwrap();
         let out = call(
             &s,

@@ -337,8 +337,8 @@ fn check_against_schema(st: &DirState, e: &Entry) -> DsResult<()> {
     let attrs = e
         .attrs
         .values()
-        .map(|a| (a.name.as_str(), a.values.as_slice()))
-        .chain(link_values.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+        .map(|a| (a.name.as_str(), a.values))
+        .chain(link_values.iter().map(|(k, v)| (k.as_str(), v.as_slice().into())));
     Schema::ad().check_entry(&classes, attrs)?;
     Ok(())
 }

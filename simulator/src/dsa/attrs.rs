@@ -6,7 +6,7 @@ use super::caller::Caller;
 use super::error::{DsError, DsResult};
 use super::request::{Scope, SearchEntry, SearchRequest, View};
 use super::{token, DirState, Directory};
-use crate::model::{Entry, EntryId};
+use crate::model::{Entry, EntryId, Values};
 use crate::store::LINKED_ATTRIBUTES;
 
 /// Constructed attributes returned only when named (MS-ADTS 3.1.1.4.5; never for `*`).
@@ -45,7 +45,7 @@ pub fn filter_values(dir: &Directory, st: &DirState, e: &Entry, attr_lower: &str
         return Vec::new();
     }
     if let Some(a) = e.attrs.get(attr_lower) {
-        return a.values.clone();
+        return a.values.to_vec();
     }
     if attr_lower == "distinguishedname" {
         return vec![e.dn.to_string().into_bytes()];
@@ -122,7 +122,7 @@ impl<'a> ReadContext<'a> {
             if self.all_user {
                 for (key, a) in &e.attrs {
                     if self.readable(guard, key) && self.in_partial_set(key) && !hidden_from_star(key) {
-                        out.push((a.name.to_string(), self.values_read(key, &a.values)));
+                        out.push((a.name.to_string(), self.values_read(key, a.values)));
                     }
                 }
                 out.push(("distinguishedName".into(), vec![e.dn.to_string().into_bytes()]));
@@ -159,7 +159,7 @@ impl<'a> ReadContext<'a> {
                 }
                 if let Some(a) = e.attrs.get(key.as_str()) {
                     if self.readable(guard, &key) && self.in_partial_set(&key) {
-                        out.push((a.name.to_string(), self.values_read(&key, &a.values)));
+                        out.push((a.name.to_string(), self.values_read(&key, a.values)));
                     }
                     continue;
                 }
@@ -197,7 +197,7 @@ impl<'a> ReadContext<'a> {
 
     /// Stored values as read: nTSecurityDescriptor keeps only the parts the SD flags
     /// control names (MS-ADTS 3.1.1.3.4.1.11).
-    fn values_read(&self, key: &str, values: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    fn values_read(&self, key: &str, values: Values<'_>) -> Vec<Vec<u8>> {
         if key == "ntsecuritydescriptor" {
             return values
                 .iter()
@@ -217,8 +217,8 @@ impl<'a> ReadContext<'a> {
     /// MS-ADTS 3.1.1.4.5 constructed attributes.
     fn constructed(&mut self, e: &Entry, key: &str) -> DsResult<Option<Vec<Vec<u8>>>> {
         let v = match key {
-            "createtimestamp" => e.get("whenCreated").map(|a| a.values.clone()),
-            "modifytimestamp" => e.get("whenChanged").map(|a| a.values.clone()),
+            "createtimestamp" => e.get("whenCreated").map(|a| a.values.to_vec()),
+            "modifytimestamp" => e.get("whenChanged").map(|a| a.values.to_vec()),
             "subschemasubentry" => Some(vec![self.dir.subschema_dn().into_bytes()]),
             "canonicalname" => Some(vec![canonical_name(self.dir, e).into_bytes()]),
             "structuralobjectclass" => e.structural_class().map(|c| vec![c.as_bytes().to_vec()]),

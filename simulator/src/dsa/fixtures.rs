@@ -200,8 +200,8 @@ fn entry_attrs(st: &DirState, e: &Entry) -> Vec<(String, Vec<u8>)> {
         {
             continue;
         }
-        for v in &a.values {
-            out.push((a.name.to_string(), v.clone()));
+        for v in a.values {
+            out.push((a.name.to_string(), v.to_vec()));
         }
     }
     for (fwd, _) in LINKED_ATTRIBUTES {

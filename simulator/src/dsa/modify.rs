@@ -232,7 +232,7 @@ fn check_modified_attribute(e: &Entry, attr: &str) -> DsResult<()> {
 
 fn apply_values(e: &mut Entry, m: &Modification) -> DsResult<()> {
     let key = m.attr.to_ascii_lowercase();
-    let mut cur: Vec<Vec<u8>> = e.get(&key).map(|a| a.values.clone()).unwrap_or_default();
+    let mut cur: Vec<Vec<u8>> = e.values(&key).to_vec();
     let same = |a: &[u8], b: &[u8]| super::matching::equal(&key, a, b);
     match m.op {
         ModOp::Add => {

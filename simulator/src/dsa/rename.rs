@@ -59,9 +59,9 @@ impl Directory {
         let mut e = (**st.store.get(id).expect("renamed")).clone();
         if delete_old {
             if let Some(old) = dn.rdn() {
-                if let Some(a) = e.get_mut(&old.attr) {
-                    a.values.retain(|v| !v.eq_ignore_ascii_case(old.value.as_bytes()));
-                }
+                let mut kept = e.values(&old.attr).to_vec();
+                kept.retain(|v| !v.eq_ignore_ascii_case(old.value.as_bytes()));
+                e.set(&old.attr, kept);
             }
         }
         e.set(&ava.attr, vec![ava.value.clone().into_bytes()]);

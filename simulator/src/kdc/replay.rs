@@ -10,6 +10,9 @@
 //! the same request again over TCP after KRB_ERR_RESPONSE_TOO_BIG) is answered again, as MIT's
 //! lookaside cache does, while a different request carrying the same authenticator is a replay.
 //! The cache holds at most `capacity` entries; when full it forgets the oldest first.
+//!
+//! Its bounded map, [`SkewWindow`], is generic over what it keeps by authenticator: kpasswd
+//! keeps its replies in one, by request digest, to answer retransmissions.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -26,7 +29,7 @@ pub struct ReplayKey {
 }
 
 impl ReplayKey {
-    fn digest(&self) -> [u8; 32] {
+    fn digest(&self) -> Digest32 {
         let mut h = Sha256::new();
         for part in [self.client.as_bytes(), self.server.as_bytes()] {
             h.update((part.len() as u64).to_be_bytes());
@@ -36,6 +39,14 @@ impl ReplayKey {
         h.update(self.cusec.to_be_bytes());
         h.finalize().into()
     }
+}
+
+/// The SHA-256 digest entries are kept by.
+pub type Digest32 = [u8; 32];
+
+/// The digest of a whole request.
+pub fn digest(bytes: &[u8]) -> Digest32 {
+    Sha256::digest(bytes).into()
 }
 
 /// The cache's answer for one authenticator.
@@ -55,21 +66,8 @@ pub const DEFAULT_CAPACITY: usize = 262_144;
 #[derive(Debug)]
 pub struct ReplayCache {
     window: i64,
-    capacity: usize,
-    inner: Mutex<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    seen: HashMap<[u8; 32], Seen>,
-    /// Insertion order, for expiry and eviction.
-    order: VecDeque<[u8; 32]>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    ctime: i64,
-    request: Option<[u8; 32]>,
+    /// By authenticator: the digest of the request that carried it, where one was given.
+    seen: SkewWindow<Option<Digest32>>,
 }
 
 impl ReplayCache {
@@ -77,8 +75,7 @@ impl ReplayCache {
     pub fn new(window: i64, capacity: usize) -> ReplayCache {
         ReplayCache {
             window: window.max(0),
-            capacity: capacity.max(1),
-            inner: Mutex::new(Inner::default()),
+            seen: SkewWindow::new(capacity),
         }
     }
 
@@ -93,36 +90,17 @@ impl ReplayCache {
     /// MaxClockSkew comes from the domain's Kerberos policy, which can change while it runs
     /// (MS-KILE 3.3.4.1).
     pub fn check_within(&self, key: &ReplayKey, request: Option<&[u8]>, now: i64, window: i64) -> Verdict {
-        let id = key.digest();
-        let request = request.map(|r| -> [u8; 32] { Sha256::digest(r).into() });
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.expire(now, window.max(0));
-        if let Some(seen) = inner.seen.get(&id) {
-            return match (seen.request, request) {
-                (Some(a), Some(b)) if a == b => Verdict::Retransmission,
-                _ => Verdict::Replay,
-            };
+        let request = request.map(digest);
+        match self.seen.insert(key.digest(), key.ctime, request, now, window) {
+            None => Verdict::Fresh,
+            Some(Some(first)) if Some(first) == request => Verdict::Retransmission,
+            Some(_) => Verdict::Replay,
         }
-        while inner.seen.len() >= self.capacity {
-            let Some(oldest) = inner.order.pop_front() else {
-                break;
-            };
-            inner.seen.remove(&oldest);
-        }
-        inner.seen.insert(
-            id,
-            Seen {
-                ctime: key.ctime,
-                request,
-            },
-        );
-        inner.order.push_back(id);
-        Verdict::Fresh
     }
 
     /// Number of remembered authenticators.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).seen.len()
+        self.seen.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -130,23 +108,95 @@ impl ReplayCache {
     }
 }
 
-impl Inner {
-    /// Forgets, from the oldest, entries whose ctime is outside the skew of `now` (an
-    /// authenticator that old is refused with KRB_AP_ERR_SKEW before the cache is asked; the
-    /// simulated clock may also have been set back past it).
+/// A bounded map of what was seen with an authenticator: each entry is kept while the
+/// authenticator's ctime is within the clock skew of now (past it the request is refused with
+/// KRB_AP_ERR_SKEW before any cache is asked), at most `capacity` of them, the oldest forgotten
+/// first. The replay cache keeps request digests in it, kpasswd its replies
+/// (`kpasswd::Kpasswd`).
+#[derive(Debug)]
+pub struct SkewWindow<V> {
+    capacity: usize,
+    inner: Mutex<Entries<V>>,
+}
+
+#[derive(Debug)]
+struct Entries<V> {
+    map: HashMap<Digest32, (i64, V)>,
+    /// Insertion order, for expiry and eviction.
+    order: VecDeque<Digest32>,
+}
+
+impl<V: Clone> SkewWindow<V> {
+    pub fn new(capacity: usize) -> SkewWindow<V> {
+        SkewWindow {
+            capacity: capacity.max(1),
+            inner: Mutex::new(Entries {
+                map: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+        }
+    }
+
+    /// The value kept under `key`, if its ctime is within `window` seconds (the skew now) of `now`.
+    pub fn get(&self, key: &Digest32, now: i64, window: i64) -> Option<V> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.expire(now, window);
+        inner.live(key, now, window).map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `value` under `key` for an authenticator with `ctime`, unless a value is kept there
+    /// already: that one is returned and stays.
+    pub fn insert(&self, key: Digest32, ctime: i64, value: V, now: i64, window: i64) -> Option<V> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.expire(now, window);
+        if let Some((_, v)) = inner.live(&key, now, window) {
+            return Some(v.clone());
+        }
+        while inner.map.len() >= self.capacity {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            inner.map.remove(&oldest);
+        }
+        // A stale entry behind a live one keeps its place in the order.
+        if inner.map.insert(key, (ctime, value)).is_none() {
+            inner.order.push_back(key);
+        }
+        None
+    }
+
+    /// Number of entries kept.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn within(ctime: i64, now: i64, window: i64) -> bool {
+    (ctime - now).abs() <= window.max(0)
+}
+
+impl<V> Entries<V> {
+    /// Forgets, from the oldest, entries whose ctime is outside the skew of `now` (the
+    /// simulated clock may also have been set back past them). Entries arrive roughly in ctime
+    /// order, but a client's clock is its own: one outside the skew may stay behind a live one,
+    /// and [`Entries::live`] does not see it.
     fn expire(&mut self, now: i64, window: i64) {
         while let Some(front) = self.order.front() {
-            let expired = self
-                .seen
-                .get(front)
-                .is_none_or(|s| (s.ctime - now).abs() > window);
-            if !expired {
+            if self.map.get(front).is_some_and(|(t, _)| within(*t, now, window)) {
                 break;
             }
             let front = *front;
             self.order.pop_front();
-            self.seen.remove(&front);
+            self.map.remove(&front);
         }
+    }
+
+    fn live(&self, key: &Digest32, now: i64, window: i64) -> Option<&(i64, V)> {
+        self.map.get(key).filter(|(t, _)| within(*t, now, window))
     }
 }
 
@@ -190,5 +240,49 @@ mod tests {
         }
         assert_eq!(cache.len(), 3);
         assert_eq!(cache.check(&key(1400, 9), None, 1400), Verdict::Replay);
+    }
+
+    #[test]
+    fn a_kept_value_is_found_until_the_skew_passes() {
+        let kept = SkewWindow::new(8);
+        let d = digest(b"request");
+        assert_eq!(kept.insert(d, 1000, "reply", 1000, 300), None);
+        assert_eq!(
+            kept.insert(d, 1000, "other", 1000, 300),
+            Some("reply"),
+            "the first stays"
+        );
+        assert_eq!(kept.get(&d, 1100, 300), Some("reply"));
+        assert_eq!(kept.get(&digest(b"other"), 1100, 300), None);
+        // The policy's skew narrowed to 60 s: the entry is out of it now.
+        assert_eq!(kept.get(&d, 1100, 60), None);
+        assert!(kept.is_empty());
+    }
+
+    #[test]
+    fn an_entry_outside_the_skew_behind_a_live_one_is_not_found() {
+        let kept = SkewWindow::new(8);
+        // A client 200 s ahead, then one 250 s behind; 100 s later only the first is in the skew.
+        kept.insert(digest(b"ahead"), 1200, 1, 1000, 300);
+        kept.insert(digest(b"behind"), 751, 2, 1001, 300);
+        assert_eq!(kept.get(&digest(b"behind"), 1100, 300), None);
+        assert_eq!(kept.get(&digest(b"ahead"), 1100, 300), Some(1));
+        assert_eq!(
+            kept.insert(digest(b"behind"), 1100, 3, 1100, 300),
+            None,
+            "stale: replaced"
+        );
+        assert_eq!(kept.get(&digest(b"behind"), 1100, 300), Some(3));
+    }
+
+    #[test]
+    fn the_map_stays_bounded() {
+        let kept = SkewWindow::new(3);
+        for i in 0..10u8 {
+            kept.insert(digest(&[i]), 1000, i, 1000, 300);
+        }
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept.get(&digest(&[0]), 1000, 300), None);
+        assert_eq!(kept.get(&digest(&[9]), 1000, 300), Some(9));
     }
 }

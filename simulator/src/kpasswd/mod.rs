@@ -8,12 +8,19 @@
 //! one AP-REQ check (`auth::gss_krb5::verify_ap_req`). The reply is an AP-REP and a KRB-PRIV
 //! holding the result code and string, encrypted with the authenticator's subkey, key usage 13;
 //! a request that cannot be authenticated gets a framed KRB-ERROR whose e-data is the result.
-//! The identical request again (a UDP retransmission) gets the identical reply
-//! ([`reply_cache`]); the authenticator's skew is the domain's MaxClockSkew, read per request.
+//! The authenticator's skew is the domain's MaxClockSkew, read per request.
+//!
+//! MIT's kpasswd client (and impacket's) retransmits an unanswered UDP request byte for byte
+//! (RFC 3244 §2 runs over UDP like the KDC; MIT's `krb5_sendto` retries), and the first copy
+//! may already have changed the password. Answering the copy again would count the
+//! authenticator twice (KRB_AP_ERR_REPEAT) or, were the replay cache bypassed, set the password
+//! a second time (history, kvno + 2). So the service keeps what it answered, by the request's
+//! SHA-256, while the authenticator is within the skew (at most [`REPLY_CAPACITY`] replies, the
+//! oldest forgotten first), and sends the same bytes again, as MIT's KDC does with its
+//! lookaside cache.
 
 pub mod client;
 pub mod codec;
-pub mod reply_cache;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -30,12 +37,14 @@ use crate::kdc::messages::{
     KrbPriv, PrincipalName,
 };
 use crate::kdc::policy::ticket_flag;
-use crate::kdc::replay::{ReplayCache, Verdict};
+use crate::kdc::replay::{self, ReplayCache, SkewWindow, Verdict};
 use codec::{result, version, AdPolicyInfo, ChangePasswdData, FrameError};
-use reply_cache::ReplyCache;
 
 /// The service principal of the password service (RFC 3244 §2).
 pub const SERVICE: [&str; 2] = ["kadmin", "changepw"];
+
+/// Number of remembered replies (each a few hundred bytes).
+pub const REPLY_CAPACITY: usize = 4096;
 
 /// HostAddress types (RFC 4120 §7.5.3).
 pub mod addr_type {
@@ -107,8 +116,8 @@ pub struct Kpasswd {
     /// Authenticators already used (RFC 4120 §3.2.3): shared with nothing else, since only
     /// this service accepts kadmin/changepw tickets.
     replay: ReplayCache,
-    /// What was answered to each authenticated request, for its retransmissions.
-    replies: ReplyCache,
+    /// What was answered to each authenticated request, by its digest, for its retransmissions.
+    replies: SkewWindow<(Summary, Vec<u8>)>,
 }
 
 impl Kpasswd {
@@ -117,8 +126,8 @@ impl Kpasswd {
             backend,
             clock,
             max_skew,
-            replay: ReplayCache::new(max_skew, crate::kdc::replay::DEFAULT_CAPACITY),
-            replies: ReplyCache::new(reply_cache::DEFAULT_CAPACITY),
+            replay: ReplayCache::new(max_skew, replay::DEFAULT_CAPACITY),
+            replies: SkewWindow::new(REPLY_CAPACITY),
         }
     }
 
@@ -165,7 +174,7 @@ impl Kpasswd {
         let now = self.clock.now().unix_seconds();
         let max_skew = self.skew();
         // A retransmission of a request already answered gets that answer again.
-        let digest = reply_cache::digest(request);
+        let digest = replay::digest(request);
         if let Some((summary, reply)) = self.replies.get(&digest, now, max_skew) {
             tracing::debug!(client = ?summary.client, "kpasswd retransmission: the same reply again");
             return Exchange {
@@ -200,8 +209,9 @@ impl Kpasswd {
         ));
         let exchange = self.answer(&accepted, parts.version, parts.krb_priv, summary, local);
         if let Some(reply) = &exchange.reply {
+            let kept = (exchange.summary.clone(), reply.clone());
             self.replies
-                .put(digest, accepted.authenticator.ctime, &exchange.summary, reply);
+                .insert(digest, accepted.authenticator.ctime, kept, now, max_skew);
         }
         exchange
     }

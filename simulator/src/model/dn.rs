@@ -214,7 +214,10 @@ impl Dn {
 
     /// The comparison key: lower-cased types and values, canonical escaping.
     pub fn norm(&self) -> String {
-        self.norm_with_suffixes().0
+        let mut out = String::new();
+        self.write_norm(&mut out, |_| {})
+            .expect("a String takes every write");
+        out
     }
 
     /// [`Dn::norm`] and, for each RDN, the byte offset where the suffix starting with it begins
@@ -223,16 +226,45 @@ impl Dn {
     pub fn norm_with_suffixes(&self) -> (String, Vec<usize>) {
         let mut out = String::new();
         let mut starts = Vec::with_capacity(self.len());
+        let written = std::cell::Cell::new(0usize);
+        let mut counting = Counting(&mut out, &written);
+        self.write_norm(&mut counting, |_| starts.push(written.get()))
+            .expect("a String takes every write");
+        (out, starts)
+    }
+
+    /// True when [`Dn::norm`] would be `norm`, compared as it is produced: no text is built
+    /// (the store confirms every DN lookup this way, issue 12).
+    pub fn has_norm(&self, norm: &str) -> bool {
+        let mut rest = Matching(norm);
+        self.write_norm(&mut rest, |_| {}).is_ok() && rest.0.is_empty()
+    }
+
+    /// Writes the norm to `out`, calling `at_rdn(i)` before the i-th RDN; stops at the first
+    /// error `out` returns. ASCII values (nearly all) are lower-cased and escaped char by char;
+    /// others are lower-cased whole first (`str::to_lowercase` has context rules, final sigma).
+    fn write_norm(&self, out: &mut impl fmt::Write, mut at_rdn: impl FnMut(usize)) -> fmt::Result {
         for (i, ava) in self.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.write_char(',')?;
             }
-            starts.push(out.len());
-            out.push_str(&ava.attr.to_ascii_lowercase());
-            out.push('=');
-            out.push_str(&escape_value(&ava.value.to_lowercase()));
+            at_rdn(i);
+            for c in ava.attr.chars() {
+                out.write_char(c.to_ascii_lowercase())?;
+            }
+            out.write_char('=')?;
+            if ava.value.is_ascii() {
+                write_escaped(
+                    out,
+                    ava.value.chars().map(|c| c.to_ascii_lowercase()),
+                    ava.value.len(),
+                )?;
+            } else {
+                let lower = ava.value.to_lowercase();
+                write_escaped(out, lower.chars(), lower.chars().count())?;
+            }
         }
-        (out, starts)
+        Ok(())
     }
 
     /// The ancestor made of the RDNs from index `i` on (`suffix(0)` is the DN itself).
@@ -396,21 +428,57 @@ fn unescape_value(v: &str) -> Result<String, DnError> {
 /// RFC 4514 §2.4 escaping of an attribute value.
 pub fn escape_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
-    let last = v.chars().count().saturating_sub(1);
-    for (i, c) in v.chars().enumerate() {
+    write_escaped(&mut out, v.chars(), v.chars().count()).expect("a String takes every write");
+    out
+}
+
+/// [`escape_value`] of the `count` chars `chars`, written to `out`.
+fn write_escaped(out: &mut impl fmt::Write, chars: impl Iterator<Item = char>, count: usize) -> fmt::Result {
+    let last = count.saturating_sub(1);
+    for (i, c) in chars.enumerate() {
         let needs = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
             || (i == 0 && (c == ' ' || c == '#'))
             || (i == last && c == ' ');
         if c == '\0' {
-            out.push_str("\\00");
+            out.write_str("\\00")?;
         } else {
             if needs {
-                out.push('\\');
+                out.write_char('\\')?;
             }
-            out.push(c);
+            out.write_char(c)?;
         }
     }
-    out
+    Ok(())
+}
+
+/// A writer that counts the bytes it passes on (for [`Dn::norm_with_suffixes`]'s offsets).
+struct Counting<'a, W>(&'a mut W, &'a std::cell::Cell<usize>);
+
+impl<W: fmt::Write> fmt::Write for Counting<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.1.set(self.1.get() + s.len());
+        self.0.write_str(s)
+    }
+}
+
+/// A writer that checks what is written against the text still expected, and fails at the
+/// first difference.
+struct Matching<'a>(&'a str);
+
+impl fmt::Write for Matching<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 = self.0.strip_prefix(s).ok_or(fmt::Error)?;
+        Ok(())
+    }
+
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        let mut cs = self.0.chars();
+        if cs.next() != Some(c) {
+            return Err(fmt::Error);
+        }
+        self.0 = cs.as_str();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -453,6 +521,28 @@ mod tests {
             assert_eq!(&norm[*start..], dn.suffix(i).norm());
         }
         assert!(dn.suffix(3).is_root());
+    }
+
+    /// `has_norm` agrees with `norm` without building it: escapes, case, non-ASCII values.
+    #[test]
+    fn has_norm_compares_as_norm_would() {
+        for text in [
+            r"CN=A\,b,OU=X,DC=corp",
+            r"CN=\ Lead\#,DC=x",
+            "CN=ÄÖ Σ,DC=Ünï",
+            "DC=x",
+            "",
+        ] {
+            let dn = Dn::parse(text).unwrap();
+            let norm = dn.norm();
+            assert!(dn.has_norm(&norm), "{text}");
+            assert!(!dn.has_norm(&format!("{norm},dc=y")), "{text}");
+            if let Some((cut, _)) = norm.char_indices().last() {
+                assert!(!dn.has_norm(&norm[..cut]), "{text}");
+            }
+            assert!(!dn.has_norm(&norm.to_uppercase()) || norm == norm.to_uppercase());
+        }
+        assert_eq!(Dn::parse("CN=ÄÖ Σ,DC=x").unwrap().norm(), "cn=äö σ,dc=x");
     }
 
     /// The list form: a child and a rebased DN share their base, parents and suffixes are

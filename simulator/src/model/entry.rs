@@ -2,19 +2,19 @@
 //! entry ids, so that a rename never leaves a stale DN behind (AD stores links by DNT, MS-ADTS 3.1.1.1.6).
 //!
 //! Storage is compact and shared (issue 12): attribute names are interned `Arc<str>` (one copy
-//! per distinct name in the process, however many entries carry it), each attribute sits
-//! behind an `Arc` so that copying an entry to modify it copies pointers, not values
-//! (copy-on-write per attribute), and identical `nTSecurityDescriptor` values are stored once
-//! and shared by every entry that has them — AD's single-instance SD table (MS-ADTS 3.1.1.2.x
-//! does not mandate the storage; Windows' ESE keeps each distinct descriptor once in
-//! `sd_table`, referenced by id and refcounted). Sharing is by content, so snapshots
-//! (`Store::clone`) and later writes keep the refcounts right without any bookkeeping.
+//! per distinct name in the process, however many entries carry it), identical
+//! `nTSecurityDescriptor` values are stored once and shared by every entry that has them —
+//! AD's single-instance SD table (MS-ADTS 3.1.1.2.x does not mandate the storage; Windows' ESE
+//! keeps each distinct descriptor once in `sd_table`, referenced by id and refcounted) — and so
+//! are other values that repeat ([`SHARED_BY_CONTENT`]). A stored entry keeps the rest of its
+//! values packed in one buffer beside a shared [`Shape`] ([`AttrMap`]). Sharing is by content,
+//! so snapshots (`Store::clone`) and later writes keep the refcounts right without any
+//! bookkeeping.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::BuildHasher;
-use std::ops::Index;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::dn::Dn;
@@ -123,54 +123,65 @@ impl fmt::Debug for Attr {
     }
 }
 
-/// The single-instance table of security descriptors (and of [`SHARED_BY_CONTENT`]'s
-/// attributes): the live shared copy of each distinct attribute, by a hash of its content. Entries hold strong references;
-/// the table only weak ones, so a descriptor no entry (and no snapshot) uses any more is freed,
-/// and its slot pruned when the table has doubled since the last prune.
-struct SdTable {
-    by_hash: HashMap<u64, Vec<Weak<Attr>>>,
+/// A single-instance table: the live shared copy of each distinct value, by a hash of its
+/// content. Holders keep strong references, the table only weak ones, so a value nobody (no
+/// entry, no snapshot) uses any more is freed, and its slot pruned once the table has doubled
+/// since the last prune. Serves AD's SD table (descriptors and [`SHARED_BY_CONTENT`]'s
+/// attributes) and the table of entry shapes ([`Shape`]).
+struct Interner<T> {
+    by_hash: HashMap<u64, Vec<Weak<T>>>,
     slots: usize,
     prune_at: usize,
 }
 
-fn share_by_content(attr: Attr) -> Arc<Attr> {
-    static TABLE: OnceLock<Mutex<SdTable>> = OnceLock::new();
-    // Random keys per process: clients choose some of these values, and must not be able to
-    // pile them into one bucket.
-    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
-    let hash = KEYS
-        .get_or_init(Default::default)
-        .hash_one((&attr.name, &attr.values));
-    let table = TABLE.get_or_init(|| {
-        Mutex::new(SdTable {
+impl<T: PartialEq> Interner<T> {
+    fn new() -> Mutex<Interner<T>> {
+        Mutex::new(Interner {
             by_hash: HashMap::new(),
             slots: 0,
             prune_at: 1024,
         })
-    });
-    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(found) = t
-        .by_hash
-        .get(&hash)
-        .into_iter()
-        .flatten()
-        .filter_map(Weak::upgrade)
-        .find(|a| **a == attr)
-    {
-        return found;
     }
-    let shared = Arc::new(attr);
-    t.by_hash.entry(hash).or_default().push(Arc::downgrade(&shared));
-    t.slots += 1;
-    if t.slots >= t.prune_at {
-        t.by_hash.retain(|_, v| {
-            v.retain(|w| w.strong_count() > 0);
-            !v.is_empty()
-        });
-        t.slots = t.by_hash.values().map(Vec::len).sum();
-        t.prune_at = (t.slots * 2).max(1024);
+
+    /// The shared copy of `value` (whose content hashes to `hash`), made if there is none.
+    fn share(table: &Mutex<Interner<T>>, hash: u64, value: T) -> Arc<T> {
+        let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = t
+            .by_hash
+            .get(&hash)
+            .into_iter()
+            .flatten()
+            .filter_map(Weak::upgrade)
+            .find(|a| **a == value)
+        {
+            return found;
+        }
+        let shared = Arc::new(value);
+        t.by_hash.entry(hash).or_default().push(Arc::downgrade(&shared));
+        t.slots += 1;
+        if t.slots >= t.prune_at {
+            t.by_hash.retain(|_, v| {
+                v.retain(|w| w.strong_count() > 0);
+                !v.is_empty()
+            });
+            t.slots = t.by_hash.values().map(Vec::len).sum();
+            t.prune_at = (t.slots * 2).max(1024);
+        }
+        shared
     }
-    shared
+}
+
+/// The process's random hash keys: clients choose some of the hashed values, and must not be
+/// able to pile them into one bucket.
+fn content_hash(value: impl std::hash::Hash) -> u64 {
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    KEYS.get_or_init(Default::default).hash_one(value)
+}
+
+fn share_by_content(attr: Attr) -> Arc<Attr> {
+    static TABLE: OnceLock<Mutex<Interner<Attr>>> = OnceLock::new();
+    let hash = content_hash((&attr.name, &attr.values));
+    Interner::share(TABLE.get_or_init(Interner::new), hash, attr)
 }
 
 /// Attributes whose values repeat across entries (lower-cased names): the class chain, the
@@ -206,110 +217,529 @@ const SHARED_BY_CONTENT: &[&str] = &[
     "msds-supportedencryptiontypes",
 ];
 
-/// The attribute as stored, sized to fit: descriptors and the attributes of
-/// [`SHARED_BY_CONTENT`] through the single-instance table, others as they are.
-fn stored(key: &str, mut attr: Attr) -> Arc<Attr> {
-    attr.values.shrink_to_fit();
-    for v in &mut attr.values {
-        v.shrink_to_fit();
-    }
-    if SHARED_BY_CONTENT.contains(&key) {
+/// The SAM's per-account counters and logon times: their default (`0`, MS-SAMR 3.1.1.8) repeats
+/// across accounts, a value set later (a password set, a logon) is the account's own.
+const SHARED_WHEN_ZERO: &[&str] = &[
+    "pwdlastset",
+    "badpwdcount",
+    "badpasswordtime",
+    "lastlogon",
+    "lastlogoff",
+    "logoncount",
+    "lockouttime",
+];
+
+/// True when the attribute `key` (lower-cased) with these values is stored once per distinct
+/// value and shared ([`SHARED_BY_CONTENT`]): a value unique to the entry would only make the
+/// entry's [`Shape`] unique too.
+fn shared_by_content(key: &str, values: &[Vec<u8>]) -> bool {
+    SHARED_BY_CONTENT.contains(&key) && (!SHARED_WHEN_ZERO.contains(&key) || values == [b"0"])
+}
+
+/// The attribute as held while an entry is built: descriptors and the values
+/// [`shared_by_content`] through the single-instance table, others as they are.
+fn stored(key: &str, attr: Attr) -> Arc<Attr> {
+    if shared_by_content(key, &attr.values) {
         share_by_content(attr)
     } else {
         Arc::new(attr)
     }
 }
 
-/// An entry's attributes keyed by the lower-cased name: a vector sorted by key, sized to fit
-/// (an entry has ~25 attributes; a `BTreeMap` spent ~1.3 KiB of nodes on them, this ~600 B).
-/// Lookups are a binary search; an insert or removal moves at most the ~25 pairs.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct AttrMap(Vec<(Name, Arc<Attr>)>);
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
 
-impl AttrMap {
-    fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+/// A varint at the start of `bytes` and what follows it. Only this module writes the bytes
+/// read here, so they are well formed.
+fn take_varint(bytes: &[u8]) -> (usize, &[u8]) {
+    let (mut n, mut shift) = (0usize, 0);
+    for (i, b) in bytes.iter().enumerate() {
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            return (n, &bytes[i + 1..]);
+        }
+        shift += 7;
+    }
+    (n, &[])
+}
+
+/// An attribute's values, borrowed from an entry: a stored list, or the entry's packed bytes.
+#[derive(Clone, Copy)]
+pub struct Values<'a>(ValuesRepr<'a>);
+
+#[derive(Clone, Copy)]
+enum ValuesRepr<'a> {
+    List(&'a [Vec<u8>]),
+    /// `count` values, each a varint length and its bytes.
+    Packed {
+        count: usize,
+        bytes: &'a [u8],
+    },
+}
+
+impl<'a> Values<'a> {
+    pub const EMPTY: Values<'static> = Values(ValuesRepr::List(&[]));
+
+    pub fn len(self) -> usize {
+        match self.0 {
+            ValuesRepr::List(l) => l.len(),
+            ValuesRepr::Packed { count, .. } => count,
+        }
     }
 
-    pub fn get(&self, key: &str) -> Option<&Arc<Attr>> {
-        self.find(key).ok().map(|i| &self.0[i].1)
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Arc<Attr>> {
-        self.find(key).ok().map(|i| &mut self.0[i].1)
+    pub fn iter(self) -> ValuesIter<'a> {
+        ValuesIter(self.0)
     }
 
-    pub fn get_key_value(&self, key: &str) -> Option<(&Name, &Arc<Attr>)> {
-        self.find(key).ok().map(|i| (&self.0[i].0, &self.0[i].1))
+    pub fn first(self) -> Option<&'a [u8]> {
+        self.iter().next()
     }
 
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_ok()
+    pub fn last(self) -> Option<&'a [u8]> {
+        self.iter().last()
     }
 
-    /// Sets `key` to `attr`, returning the attribute it replaces.
-    pub fn insert(&mut self, key: Name, attr: Arc<Attr>) -> Option<Arc<Attr>> {
-        match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, attr)),
-            Err(i) => {
-                // Grow by one, not by doubling: entries are built once and read many times.
-                self.0.reserve_exact(1);
-                self.0.insert(i, (key, attr));
-                None
+    pub fn get(self, i: usize) -> Option<&'a [u8]> {
+        self.iter().nth(i)
+    }
+
+    pub fn contains(self, value: &[u8]) -> bool {
+        self.iter().any(|v| v == value)
+    }
+
+    pub fn to_vec(self) -> Vec<Vec<u8>> {
+        self.iter().map(<[u8]>::to_vec).collect()
+    }
+}
+
+/// The values of a [`Values`] in order.
+pub struct ValuesIter<'a>(ValuesRepr<'a>);
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match &mut self.0 {
+            ValuesRepr::List(l) => {
+                let (first, rest) = l.split_first()?;
+                *l = rest;
+                Some(first)
+            }
+            ValuesRepr::Packed { count, bytes } => {
+                if *count == 0 {
+                    return None;
+                }
+                *count -= 1;
+                let (len, rest) = take_varint(bytes);
+                let (v, rest) = rest.split_at(len.min(rest.len()));
+                *bytes = rest;
+                Some(v)
             }
         }
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<Arc<Attr>> {
-        let i = self.find(key).ok()?;
-        let (_, a) = self.0.remove(i);
-        if self.0.capacity() > self.0.len() + 4 {
-            self.0.shrink_to_fit();
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = Values(self.0).len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for ValuesIter<'_> {}
+
+impl<'a> IntoIterator for Values<'a> {
+    type Item = &'a [u8];
+    type IntoIter = ValuesIter<'a>;
+    fn into_iter(self) -> ValuesIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> From<&'a [Vec<u8>]> for Values<'a> {
+    fn from(list: &'a [Vec<u8>]) -> Values<'a> {
+        Values(ValuesRepr::List(list))
+    }
+}
+
+impl<'a> IntoIterator for &Values<'a> {
+    type Item = &'a [u8];
+    type IntoIter = ValuesIter<'a>;
+    fn into_iter(self) -> ValuesIter<'a> {
+        self.iter()
+    }
+}
+
+impl PartialEq for Values<'_> {
+    fn eq(&self, other: &Values<'_>) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl PartialEq<Vec<Vec<u8>>> for Values<'_> {
+    fn eq(&self, other: &Vec<Vec<u8>>) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter().map(Vec::as_slice))
+    }
+}
+
+impl fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may be secrets (unicodePwd, msKds-RootKeyData): print only their count.
+        write!(f, "{} values", self.len())
+    }
+}
+
+/// One attribute of an entry, borrowed: its name as first written and its values.
+#[derive(Clone, Copy, Debug)]
+pub struct AttrRef<'a> {
+    pub name: &'a Name,
+    pub values: Values<'a>,
+}
+
+impl AttrRef<'_> {
+    pub fn to_attr(self) -> Attr {
+        Attr {
+            name: self.name.clone(),
+            values: self.values.to_vec(),
         }
-        Some(a)
+    }
+}
+
+/// What a stored entry's attribute map is made of, bar the values of its own: for each
+/// attribute (sorted by lower-cased name), its key and either a value shared with other
+/// entries (a descriptor, the class chain, a SAM default, a timestamp) or the display name of a
+/// value the entry holds itself, packed. Entries built alike (every user of a bulk load) have
+/// the same shape, so it is stored once and shared ([`Interner`]), like the values in it.
+#[derive(PartialEq)]
+struct Shape {
+    slots: Box<[Slot]>,
+}
+
+struct Slot {
+    key: Name,
+    kind: Kind,
+}
+
+enum Kind {
+    Shared(Arc<Attr>),
+    Own(Name),
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Slot) -> bool {
+        self.key == other.key
+            && match (&self.kind, &other.kind) {
+                (Kind::Shared(a), Kind::Shared(b)) => Arc::ptr_eq(a, b),
+                (Kind::Own(a), Kind::Own(b)) => a.as_str() == b.as_str(),
+                _ => false,
+            }
+    }
+}
+
+impl std::hash::Hash for Slot {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key.as_str().hash(h);
+        match &self.kind {
+            Kind::Shared(a) => (Arc::as_ptr(a) as usize).hash(h),
+            Kind::Own(n) => n.as_str().hash(h),
+        }
+    }
+}
+
+impl Shape {
+    fn share(slots: Vec<Slot>) -> Arc<Shape> {
+        static TABLE: OnceLock<Mutex<Interner<Shape>>> = OnceLock::new();
+        let hash = content_hash(&slots);
+        let shape = Shape {
+            slots: slots.into_boxed_slice(),
+        };
+        Interner::share(TABLE.get_or_init(Interner::new), hash, shape)
+    }
+}
+
+/// An entry's attributes keyed by the lower-cased name. Two forms:
+/// - open, while an entry is built or written: a vector of (key, attribute) sorted by key;
+/// - sealed, as the store keeps it (issue 12): a shared [`Shape`] and one buffer with the
+///   values of the entry's own attributes packed (per attribute a varint length, a varint
+///   count, then each value as a varint length and its bytes). A user is then two heap blocks
+///   instead of ~25 attributes with three each.
+///
+/// Reads work on both; a write opens a sealed map first ([`Store`](crate::store::Store) seals
+/// what it stores).
+#[derive(Clone)]
+pub struct AttrMap(MapRepr);
+
+#[derive(Clone)]
+enum MapRepr {
+    Open(Vec<(Name, Arc<Attr>)>),
+    Sealed(Arc<Shape>, Box<[u8]>),
+}
+
+impl Default for AttrMap {
+    fn default() -> AttrMap {
+        AttrMap(MapRepr::Open(Vec::new()))
+    }
+}
+
+impl AttrMap {
+    fn find_open(v: &[(Name, Arc<Attr>)], key: &str) -> Result<usize, usize> {
+        v.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<AttrRef<'_>> {
+        match &self.0 {
+            MapRepr::Open(v) => Self::find_open(v, key).ok().map(|i| {
+                let a = &v[i].1;
+                AttrRef {
+                    name: &a.name,
+                    values: Values(ValuesRepr::List(&a.values)),
+                }
+            }),
+            MapRepr::Sealed(shape, own) => {
+                let i = shape.slots.binary_search_by(|s| s.key.as_str().cmp(key)).ok()?;
+                Some(Self::sealed_ref(shape, own, i))
+            }
+        }
+    }
+
+    /// The sealed map's `i`-th attribute: the values of an own attribute are found by skipping
+    /// the own attributes before it (each starts with its length).
+    fn sealed_ref<'a>(shape: &'a Shape, own: &'a [u8], i: usize) -> AttrRef<'a> {
+        match &shape.slots[i].kind {
+            Kind::Shared(a) => AttrRef {
+                name: &a.name,
+                values: Values(ValuesRepr::List(&a.values)),
+            },
+            Kind::Own(name) => {
+                let before = shape.slots[..i]
+                    .iter()
+                    .filter(|s| matches!(s.kind, Kind::Own(_)))
+                    .count();
+                let mut rest = own;
+                for _ in 0..before {
+                    let (len, r) = take_varint(rest);
+                    rest = &r[len.min(r.len())..];
+                }
+                let (len, r) = take_varint(rest);
+                let (count, bytes) = take_varint(&r[..len.min(r.len())]);
+                AttrRef {
+                    name,
+                    values: Values(ValuesRepr::Packed { count, bytes }),
+                }
+            }
+        }
+    }
+
+    /// The attribute as an `Arc` when it is one (open maps; shared values of sealed ones), to
+    /// share it with another entry or compare by pointer.
+    pub fn get_shared(&self, key: &str) -> Option<&Arc<Attr>> {
+        match &self.0 {
+            MapRepr::Open(v) => Self::find_open(v, key).ok().map(|i| &v[i].1),
+            MapRepr::Sealed(shape, _) => {
+                let i = shape.slots.binary_search_by(|s| s.key.as_str().cmp(key)).ok()?;
+                match &shape.slots[i].kind {
+                    Kind::Shared(a) => Some(a),
+                    Kind::Own(_) => None,
+                }
+            }
+        }
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The open vector, made from the sealed form first if need be.
+    fn open(&mut self) -> &mut Vec<(Name, Arc<Attr>)> {
+        if let MapRepr::Sealed(shape, _) = &self.0 {
+            let v = shape
+                .slots
+                .iter()
+                .zip(self.iter())
+                .map(|(slot, (key, a))| {
+                    let arc = match &slot.kind {
+                        Kind::Shared(shared) => shared.clone(),
+                        Kind::Own(_) => Arc::new(a.to_attr()),
+                    };
+                    (key.clone(), arc)
+                })
+                .collect();
+            self.0 = MapRepr::Open(v);
+        }
+        match &mut self.0 {
+            MapRepr::Open(v) => v,
+            MapRepr::Sealed(..) => unreachable!("opened above"),
+        }
+    }
+
+    /// Sets `key` to `attr`.
+    pub fn insert(&mut self, key: Name, attr: Arc<Attr>) {
+        let v = self.open();
+        match Self::find_open(v, &key) {
+            Ok(i) => v[i].1 = attr,
+            Err(i) => v.insert(i, (key, attr)),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Attr> {
+        let v = self.open();
+        let i = Self::find_open(v, key).ok()?;
+        let (_, a) = v.remove(i);
+        Some(Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
+    }
+
+    /// Puts the map in its sealed form (what the store keeps); a sealed map stays as it is.
+    pub fn seal(&mut self) {
+        let MapRepr::Open(v) = &mut self.0 else {
+            return;
+        };
+        let mut own = Vec::new();
+        let mut body = Vec::new();
+        let slots = std::mem::take(v)
+            .into_iter()
+            .map(|(key, attr)| {
+                let kind = if shared_by_content(&key, &attr.values) {
+                    Kind::Shared(attr)
+                } else {
+                    body.clear();
+                    put_varint(&mut body, attr.values.len());
+                    for value in &attr.values {
+                        put_varint(&mut body, value.len());
+                        body.extend_from_slice(value);
+                    }
+                    put_varint(&mut own, body.len());
+                    own.extend_from_slice(&body);
+                    Kind::Own(attr.name.clone())
+                };
+                Slot { key, kind }
+            })
+            .collect();
+        self.0 = MapRepr::Sealed(Shape::share(slots), own.into_boxed_slice());
+    }
+
+    /// Heap bytes of the sealed form: the packed own values, and the shape's slots with the
+    /// number of maps sharing that shape (for the scale bench's breakdown).
+    pub fn sealed_footprint(&self) -> Option<(usize, usize, usize)> {
+        match &self.0 {
+            MapRepr::Sealed(shape, own) => Some((
+                own.len(),
+                shape.slots.len() * std::mem::size_of::<Slot>(),
+                Arc::strong_count(shape),
+            )),
+            MapRepr::Open(_) => None,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        match &self.0 {
+            MapRepr::Open(v) => v.len(),
+            MapRepr::Sealed(shape, _) => shape.slots.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     /// (lower-cased name, attribute) pairs in name order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Name, &Arc<Attr>)> + ExactSizeIterator {
-        self.0.iter().map(|(k, a)| (k, a))
+    pub fn iter(&self) -> AttrIter<'_> {
+        AttrIter {
+            map: self,
+            next: 0,
+            own: match &self.0 {
+                MapRepr::Sealed(_, own) => own,
+                MapRepr::Open(_) => &[],
+            },
+        }
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Name> + ExactSizeIterator {
-        self.0.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl Iterator<Item = &Name> {
+        self.iter().map(|(k, _)| k)
     }
 
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Arc<Attr>> + ExactSizeIterator {
-        self.0.iter().map(|(_, a)| a)
+    pub fn values(&self) -> impl Iterator<Item = AttrRef<'_>> {
+        self.iter().map(|(_, a)| a)
     }
 }
 
-/// A stored (name, attribute) pair as [`AttrMap`]'s iterators give it.
-type AttrRef<'a> = (&'a Name, &'a Arc<Attr>);
-type AttrPairs<'a> =
-    std::iter::Map<std::slice::Iter<'a, (Name, Arc<Attr>)>, fn(&'a (Name, Arc<Attr>)) -> AttrRef<'a>>;
+/// [`AttrMap::iter`]: walks a sealed map's own values once, in step with its shape.
+pub struct AttrIter<'a> {
+    map: &'a AttrMap,
+    next: usize,
+    own: &'a [u8],
+}
+
+impl<'a> Iterator for AttrIter<'a> {
+    type Item = (&'a Name, AttrRef<'a>);
+    fn next(&mut self) -> Option<Self::Item> {
+        let i = self.next;
+        self.next += 1;
+        match &self.map.0 {
+            MapRepr::Open(v) => v.get(i).map(|(k, a)| {
+                (
+                    k,
+                    AttrRef {
+                        name: &a.name,
+                        values: Values(ValuesRepr::List(&a.values)),
+                    },
+                )
+            }),
+            MapRepr::Sealed(shape, _) => {
+                let slot = shape.slots.get(i)?;
+                let attr = match &slot.kind {
+                    Kind::Shared(a) => AttrRef {
+                        name: &a.name,
+                        values: Values(ValuesRepr::List(&a.values)),
+                    },
+                    Kind::Own(name) => {
+                        let (len, r) = take_varint(self.own);
+                        let (body, rest) = r.split_at(len.min(r.len()));
+                        self.own = rest;
+                        let (count, bytes) = take_varint(body);
+                        AttrRef {
+                            name,
+                            values: Values(ValuesRepr::Packed { count, bytes }),
+                        }
+                    }
+                };
+                Some((&slot.key, attr))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.map.len() - self.next.min(self.map.len());
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for AttrIter<'_> {}
 
 impl<'a> IntoIterator for &'a AttrMap {
-    type Item = AttrRef<'a>;
-    type IntoIter = AttrPairs<'a>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, a)| (k, a))
+    type Item = (&'a Name, AttrRef<'a>);
+    type IntoIter = AttrIter<'a>;
+    fn into_iter(self) -> AttrIter<'a> {
+        self.iter()
     }
 }
 
-impl Index<&str> for AttrMap {
-    type Output = Arc<Attr>;
-    fn index(&self, key: &str) -> &Arc<Attr> {
-        self.get(key).expect("no such attribute")
+impl PartialEq for AttrMap {
+    fn eq(&self, other: &AttrMap) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((k1, a), (k2, b))| k1 == k2 && a.name == b.name && a.values == b.values)
     }
 }
+
+impl Eq for AttrMap {}
 
 impl fmt::Debug for AttrMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -351,26 +781,22 @@ impl Entry {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Attr> {
-        self.attrs.get(&lower(name)).map(|a| &**a)
-    }
-
-    /// The attribute for writing in place (copied first if another entry or snapshot shares it).
-    pub fn get_mut(&mut self, name: &str) -> Option<&mut Attr> {
-        self.attrs.get_mut(&lower(name)).map(Arc::make_mut)
-    }
-
-    /// The shared attribute itself (to compare by pointer before comparing values).
-    pub fn get_shared(&self, name: &str) -> Option<&Arc<Attr>> {
+    pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {
         self.attrs.get(&lower(name))
     }
 
-    pub fn values(&self, name: &str) -> &[Vec<u8>] {
-        self.get(name).map(|a| a.values.as_slice()).unwrap_or(&[])
+    /// The shared attribute itself (to compare by pointer, or share it with another entry);
+    /// `None` for a value a stored entry holds itself.
+    pub fn get_shared(&self, name: &str) -> Option<&Arc<Attr>> {
+        self.attrs.get_shared(&lower(name))
+    }
+
+    pub fn values(&self, name: &str) -> Values<'_> {
+        self.get(name).map(|a| a.values).unwrap_or(Values::EMPTY)
     }
 
     pub fn first(&self, name: &str) -> Option<&[u8]> {
-        self.values(name).first().map(|v| v.as_slice())
+        self.values(name).first()
     }
 
     pub fn first_str(&self, name: &str) -> Option<&str> {
@@ -393,7 +819,7 @@ impl Entry {
             return;
         }
         // A stored attribute keeps its interned key and display name: no interner lookup.
-        let (key, display) = match self.attrs.get_key_value(&key) {
+        let (key, display) = match self.attrs.iter().find(|(k, _)| k.as_str() == key) {
             Some((k, a)) => (k.clone(), a.name.clone()),
             None => {
                 let k = Name::new(&key);
@@ -423,9 +849,7 @@ impl Entry {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Attr> {
-        self.attrs
-            .remove(&lower(name))
-            .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
+        self.attrs.remove(&lower(name))
     }
 
     /// True when one of the entry's objectClass values is `class` (case-insensitive).
@@ -481,7 +905,9 @@ mod tests {
             c.get_shared("nTSecurityDescriptor").unwrap()
         ));
 
-        c.get_mut("nTSecurityDescriptor").unwrap().values[0][4] = 7;
+        let mut changed = sd.clone();
+        changed[4] = 7;
+        c.set("nTSecurityDescriptor", vec![changed]);
         assert_eq!(a.first("nTSecurityDescriptor"), Some(sd.as_slice()));
         assert_eq!(c.first("nTSecurityDescriptor").unwrap()[4], 7);
 
@@ -498,5 +924,73 @@ mod tests {
         assert_eq!(a.get("DESCRIPTION").unwrap().name.as_str(), "Description");
         assert_eq!(a.remove("description").unwrap().values, vec![b"x".to_vec()]);
         assert!(!a.has("description"));
+    }
+
+    /// A sealed map reads as the open one did; entries built alike share one shape; a write
+    /// opens the map again, and sealing it anew keeps what was not written.
+    #[test]
+    fn sealed_maps_pack_own_values_and_share_shapes() {
+        let build = |n: u64, sam: &str| {
+            let mut e = entry(n);
+            e.set("objectClass", vec![b"top".to_vec(), b"user".to_vec()]);
+            e.set_str("sAMAccountName", sam);
+            e.set("otherTelephone", vec![b"1".to_vec(), vec![], vec![0x80; 300]]);
+            e.set("nTSecurityDescriptor", vec![vec![1, 0, 4, 0x80]]);
+            e
+        };
+        let (mut a, mut b) = (build(1, "alice"), build(2, "bob"));
+        let open = a.attrs.clone();
+        a.attrs.seal();
+        b.attrs.seal();
+        assert_eq!(a.attrs, open);
+        assert!(open.sealed_footprint().is_none());
+        let (own, shape, holders) = a.attrs.sealed_footprint().unwrap();
+        assert!(own < 350 && shape > 0 && holders >= 2, "{own} {shape} {holders}");
+        assert_eq!(a.first_str("samaccountname"), Some("alice"));
+        assert_eq!(b.first_str("sAMAccountName"), Some("bob"));
+        assert_eq!(
+            a.values("otherTelephone"),
+            vec![b"1".to_vec(), vec![], vec![0x80; 300]]
+        );
+        assert_eq!(a.values("objectClass").last(), Some(&b"user"[..]));
+        assert_eq!(a.get("OTHERTELEPHONE").unwrap().name.as_str(), "otherTelephone");
+        assert!(a.get_shared("sAMAccountName").is_none());
+        assert!(Arc::ptr_eq(
+            a.get_shared("nTSecurityDescriptor").unwrap(),
+            b.get_shared("nTSecurityDescriptor").unwrap()
+        ));
+        let names: Vec<&str> = a.attrs.keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ntsecuritydescriptor",
+                "objectclass",
+                "othertelephone",
+                "samaccountname"
+            ]
+        );
+
+        // A counter set for one account is its own value: the shape stays the shared one.
+        let mut c = build(3, "carol");
+        c.set_str("pwdLastSet", "134000000000000000");
+        let mut d = build(4, "dave");
+        d.set_str("pwdLastSet", "134000000000000001");
+        c.attrs.seal();
+        d.attrs.seal();
+        assert_eq!(c.attrs.sealed_footprint().unwrap().2, 2, "c and d share a shape");
+        assert!(c.get_shared("pwdLastSet").is_none());
+        assert_eq!(d.first_str("pwdlastset"), Some("134000000000000001"));
+        d.set_str("pwdLastSet", "0");
+        d.attrs.seal();
+        assert!(d.get_shared("pwdLastSet").is_some());
+
+        a.set_str("description", "written");
+        assert!(a.attrs.sealed_footprint().is_none());
+        assert_eq!(a.first_str("sAMAccountName"), Some("alice"));
+        a.attrs.seal();
+        assert_eq!(a.first_str("description"), Some("written"));
+        assert_eq!(a.values("otherTelephone").len(), 3);
+        assert_eq!(a.remove("otherTelephone").unwrap().values.len(), 3);
+        assert!(!a.has("otherTelephone") && a.has("objectClass"));
     }
 }

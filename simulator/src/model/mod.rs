@@ -6,5 +6,5 @@ pub mod filter;
 pub mod secrets;
 
 pub use dn::Dn;
-pub use entry::{Attr, Entry, EntryId, Name};
+pub use entry::{Attr, AttrRef, Entry, EntryId, Name, Values};
 pub use secrets::AccountSecrets;

@@ -9,24 +9,24 @@ use super::syntax::Syntax;
 use super::types::{AttributeType, ClassKind, ObjectClass};
 use super::violation::SchemaViolation;
 use super::Schema;
+use crate::model::Values;
 
 impl Schema {
     /// Checks a complete entry: its objectClass values and every attribute with its values.
     /// Attribute names may carry options (`;binary`); they are ignored. The directory layer calls
     /// this after adding the values the DSA itself supplies (objectSid, instanceType, …), since
     /// AD checks the object as it will be stored.
-    pub fn check_entry<'a, N, V>(
+    pub fn check_entry<'a, N>(
         &self,
         object_classes: &[N],
-        attrs: impl IntoIterator<Item = (&'a str, &'a [V])>,
+        attrs: impl IntoIterator<Item = (&'a str, Values<'a>)>,
     ) -> Result<(), SchemaViolation>
     where
         N: AsRef<str>,
-        V: AsRef<[u8]> + 'a,
     {
         // LDAP conversion: names, then values.
         let classes = self.resolve_classes(object_classes)?;
-        let mut present: Vec<(&AttributeType, &[V])> = Vec::new();
+        let mut present: Vec<(&AttributeType, Values<'a>)> = Vec::new();
         for (name, values) in attrs {
             let attr = self
                 .attribute(name)
@@ -34,7 +34,7 @@ impl Schema {
             if values.is_empty() {
                 return Err(SchemaViolation::no_values());
             }
-            if values.iter().any(|v| attr.syntax.validate(v.as_ref()).is_err()) {
+            if values.iter().any(|v| attr.syntax.validate(v).is_err()) {
                 return Err(SchemaViolation::invalid_syntax());
             }
             if present.iter().any(|(seen, _)| seen.name == attr.name) {
@@ -74,16 +74,17 @@ impl Schema {
                 return Err(SchemaViolation::single_valued(attr));
             }
             for (i, value) in values.iter().enumerate() {
-                if !in_range(attr, value.as_ref()) {
+                if !in_range(attr, value) {
                     return Err(SchemaViolation::range(attr));
                 }
                 if i == 0 {
                     continue;
                 }
-                let normalized = self.normalize_value(attr, value.as_ref());
-                if values[..i]
+                let normalized = self.normalize_value(attr, value);
+                if values
                     .iter()
-                    .any(|earlier| self.normalize_value(attr, earlier.as_ref()) == normalized)
+                    .take(i)
+                    .any(|earlier| self.normalize_value(attr, earlier) == normalized)
                 {
                     return Err(SchemaViolation::value_exists(attr));
                 }

@@ -169,7 +169,7 @@ impl DirectoryKdcDb {
         let spns = entry
             .values("servicePrincipalName")
             .iter()
-            .filter_map(|v| String::from_utf8(v.clone()).ok())
+            .filter_map(|v| String::from_utf8(v.to_vec()).ok())
             .collect();
         Some((principal, spns))
     }

@@ -35,6 +35,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
 use std::sync::Arc;
 
+use crate::model::entry::Values;
 use crate::model::{AccountSecrets, Attr, Dn, Entry, EntryId, Name};
 
 use super::file::{malformed, SnapshotFileError};
@@ -123,12 +124,12 @@ pub(super) struct Writer<'a> {
     shape: Vec<(*const u8, usize, u64)>,
     /// By name number: the attribute last written under it, with its record if it had one,
     /// and whether the name has records at all.
-    last: Vec<(Option<&'a Attr>, Option<u64>, bool)>,
+    last: Vec<(Option<(Content<'a>, Option<*const Attr>)>, Option<u64>, bool)>,
     /// Shared records by the attribute's allocation (the model keeps one per distinct content
     /// for many attributes)…
     by_ptr: HashMap<*const Attr, u64>,
     /// …and by content, which decides.
-    by_content: HashMap<(&'a str, &'a [Vec<u8>]), u64>,
+    by_content: HashMap<Content<'a>, u64>,
     buf: Vec<u8>,
     dn: String,
     /// The last parent DN met and its text: the entries below one container write its text
@@ -184,50 +185,61 @@ impl<'a> Writer<'a> {
         n
     }
 
-    /// The shared record for `attr` (name number `name`), defining it first if needed; `None`
-    /// when the attribute is written inline.
-    fn shared(&mut self, name: u64, attr: &'a Arc<Attr>, always: bool) -> Option<u64> {
+    /// The shared record for `attr` (name number `name`; `arc` the attribute's allocation when
+    /// the entry keeps it as one), defining it first if needed; `None` when the attribute is
+    /// written inline.
+    fn shared(
+        &mut self,
+        name: u64,
+        attr: Content<'a>,
+        arc: Option<&'a Arc<Attr>>,
+        always: bool,
+    ) -> Option<u64> {
         let (last, last_record, has_records) = self.last[name as usize];
+        let ptr = arc.map(Arc::as_ptr);
         let record = match last {
             // The same attribute as last time (the model shares many): its record, if any.
-            Some(l) if last_record.is_some() && std::ptr::eq(l, &**attr) => last_record,
-            _ => self.record(name, attr, always, last, has_records),
+            Some((_, Some(p))) if last_record.is_some() && Some(p) == ptr => last_record,
+            _ => self.record(name, attr, ptr, always, last.map(|l| l.0), has_records),
         };
-        self.last[name as usize] = (Some(attr), record, has_records || record.is_some());
+        self.last[name as usize] = (Some((attr, ptr)), record, has_records || record.is_some());
         record
     }
 
     fn record(
         &mut self,
         name: u64,
-        attr: &'a Arc<Attr>,
+        attr: Content<'a>,
+        ptr: Option<*const Attr>,
         always: bool,
-        last: Option<&'a Attr>,
+        last: Option<Content<'a>>,
         has_records: bool,
     ) -> Option<u64> {
-        if !has_records && !always && last != Some(&**attr) {
+        let repeats = last == Some(attr);
+        if !has_records && !always && !repeats {
             return None;
         }
-        if let Some(&n) = self.by_ptr.get(&Arc::as_ptr(attr)) {
+        if let Some(&n) = ptr.and_then(|p| self.by_ptr.get(&p)) {
             return Some(n);
         }
-        let key = (attr.name.as_str(), attr.values.as_slice());
-        let n = match self.by_content.get(&key) {
+        let n = match self.by_content.get(&attr) {
             Some(&n) => n,
-            None if always || last == Some(&**attr) => {
+            None if always || repeats => {
                 let n = self.by_content.len() as u64;
                 self.buf.push(DESCRIPTOR);
                 put_varint(&mut self.buf, name);
                 put_varint(&mut self.buf, attr.values.len() as u64);
-                for v in &attr.values {
+                for v in attr.values.iter() {
                     put_bytes(&mut self.buf, v);
                 }
-                self.by_content.insert(key, n);
+                self.by_content.insert(attr, n);
                 n
             }
             None => return None,
         };
-        self.by_ptr.insert(Arc::as_ptr(attr), n);
+        if let Some(p) = ptr {
+            self.by_ptr.insert(p, n);
+        }
         Some(n)
     }
 
@@ -261,11 +273,16 @@ impl<'a> Writer<'a> {
 
     pub(super) fn entry(&mut self, out: &mut impl Write, e: &'a Entry) -> std::io::Result<()> {
         // Names and shared records this entry uses are defined before it.
-        let mut attrs: Vec<(u64, Option<u64>, &Attr)> = Vec::with_capacity(e.attrs.len());
+        let mut attrs: Vec<(u64, Option<u64>, Values<'a>)> = Vec::with_capacity(e.attrs.len());
         for (i, (key, a)) in e.attrs.iter().enumerate() {
             let name = self.name_at(i, a.name.as_str());
-            let sd = self.shared(name, a, key.as_str() == "ntsecuritydescriptor");
-            attrs.push((name, sd, a));
+            let content = Content {
+                name: a.name.as_str(),
+                values: a.values,
+            };
+            let always = key.as_str() == "ntsecuritydescriptor";
+            let sd = self.shared(name, content, e.attrs.get_shared(key), always);
+            attrs.push((name, sd, a.values));
         }
         let mut links = Vec::with_capacity(e.links.len());
         for (name, targets) in &e.links {
@@ -278,7 +295,7 @@ impl<'a> Writer<'a> {
         put_varint(buf, e.parent.map_or(0, |p| p.0 + 1));
         put_bytes(buf, self.dn.as_bytes());
         put_varint(buf, attrs.len() as u64);
-        for (name, sd, a) in attrs {
+        for (name, sd, values) in attrs {
             put_varint(buf, name);
             match sd {
                 Some(n) => {
@@ -286,8 +303,8 @@ impl<'a> Writer<'a> {
                     put_varint(buf, n);
                 }
                 None => {
-                    put_varint(buf, a.values.len() as u64);
-                    for v in &a.values {
+                    put_varint(buf, values.len() as u64);
+                    for v in values.iter() {
                         put_bytes(buf, v);
                     }
                 }
@@ -318,6 +335,31 @@ impl<'a> Writer<'a> {
     pub(super) fn finish(mut self, out: &mut impl Write) -> std::io::Result<()> {
         self.buf.push(END);
         out.write_all(&self.buf)
+    }
+}
+
+/// An attribute's display name and values, compared and hashed by content.
+#[derive(Clone, Copy)]
+struct Content<'a> {
+    name: &'a str,
+    values: Values<'a>,
+}
+
+impl PartialEq for Content<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.values == other.values
+    }
+}
+
+impl Eq for Content<'_> {}
+
+impl std::hash::Hash for Content<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name.hash(h);
+        self.values.len().hash(h);
+        for v in self.values.iter() {
+            v.hash(h);
+        }
     }
 }
 

@@ -10,9 +10,10 @@ use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::sync::{Arc, OnceLock};
 
-use imbl::{HashMap, OrdSet};
+use imbl::{OrdMap, OrdSet};
 
-use crate::model::{Dn, Entry, EntryId};
+use crate::model::entry::Values;
+use crate::model::{Dn, Entry, EntryId, Name};
 
 /// Attributes with an equality index (lower-cased names). AD indexes these (MS-ADTS 3.1.1.2.3
 /// searchFlags fATTINDEX) and clients search by them constantly.
@@ -45,78 +46,28 @@ fn index_slot(attr_lower: &str) -> Option<usize> {
     INDEXED_ATTRIBUTES.iter().position(|a| *a == attr_lower)
 }
 
-/// The entries holding one index key. Most keys name a single entry (a sAMAccountName, a SID,
-/// a GUID), so one id is kept inline and a set made only when several entries share the value
-/// (objectClass, a common cn): a one-element persistent set costs a whole tree node per value.
-#[derive(Clone, Debug)]
-enum Posting {
-    One(EntryId),
-    Many(OrdSet<EntryId>),
-}
-
-impl Posting {
-    fn insert(&mut self, id: EntryId) {
-        match self {
-            Posting::One(cur) if *cur == id => {}
-            Posting::One(cur) => {
-                let set: OrdSet<EntryId> = [*cur, id].into_iter().collect();
-                *self = Posting::Many(set);
-            }
-            Posting::Many(set) => {
-                set.insert(id);
-            }
-        }
-    }
-
-    /// Removes `id`; true when nothing is left.
-    fn remove(&mut self, id: EntryId) -> bool {
-        match self {
-            Posting::One(cur) => *cur == id,
-            Posting::Many(set) => {
-                set.remove(&id);
-                if set.len() == 1 {
-                    let last = *set.iter().next().expect("one left");
-                    *self = Posting::One(last);
-                }
-                set_is_empty(self)
-            }
-        }
-    }
-
-    fn ids(&self) -> Vec<EntryId> {
-        self.iter().collect()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = EntryId> + '_ {
-        let (one, many) = match self {
-            Posting::One(id) => (Some(*id), None),
-            Posting::Many(set) => (None, Some(set.iter().copied())),
-        };
-        one.into_iter().chain(many.into_iter().flatten())
-    }
-
-    /// The ids above `after` (all of them for `None`), ascending: O(log n) to the start.
-    fn after(&self, after: Option<EntryId>) -> Box<dyn Iterator<Item = EntryId> + '_> {
-        match self {
-            Posting::One(id) => Box::new(after.is_none_or(|a| *id > a).then_some(*id).into_iter()),
-            Posting::Many(set) => Box::new(
-                set.range((after.map_or(Bound::Unbounded, Bound::Excluded), Bound::Unbounded))
-                    .copied(),
-            ),
-        }
-    }
-}
-
-/// The DN map's key: a hash of the normalised DN with the process's random keys (no client can
-/// aim collisions at it). The map keeps the 8-byte hash, not the ~50-byte text; a lookup
-/// confirms each candidate against its entry's DN, so collisions cost time, never answers.
-fn dn_key(norm: &str) -> u64 {
+/// A keyed hash of a normalised DN or an index key, with the process's random keys (no client
+/// can aim collisions at it). The maps keep this 8-byte hash, not the text; every look-up
+/// confirms its candidates against the entries, so a collision costs a comparison, never a
+/// wrong answer.
+fn key_hash(text: &[u8]) -> u64 {
     static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
-    KEYS.get_or_init(Default::default).hash_one(norm)
+    KEYS.get_or_init(Default::default).hash_one(text)
 }
 
-fn set_is_empty(p: &Posting) -> bool {
-    matches!(p, Posting::Many(set) if set.is_empty())
+/// The pairs of `set` whose first half is `k`, second half ascending from `after` on
+/// (excluded; all of them for `None`): O(log n) to the first.
+fn range_of<K: Ord + Clone>(
+    set: &OrdSet<(K, EntryId)>,
+    k: K,
+    after: Option<EntryId>,
+) -> impl Iterator<Item = EntryId> + '_ {
+    let lower = match after {
+        Some(a) => Bound::Excluded((k.clone(), a)),
+        None => Bound::Included((k.clone(), EntryId(0))),
+    };
+    set.range((lower, Bound::Included((k, EntryId(u64::MAX)))))
+        .map(|(_, id)| *id)
 }
 
 /// The forward link attribute whose back link is `name`, if `name` is a back link.
@@ -144,6 +95,16 @@ pub fn index_key(attr_lower: &str, value: &[u8]) -> Vec<u8> {
     }
 }
 
+/// True when `index_key(attr_lower, value)` is `key`; ASCII values are compared without
+/// building the key (a paged walk over a large posting confirms every candidate).
+fn has_index_key(attr_lower: &str, value: &[u8], key: &[u8]) -> bool {
+    match attr_lower {
+        "objectsid" | "objectguid" => value == key,
+        _ if value.is_ascii() => value.eq_ignore_ascii_case(key) && !key.iter().any(u8::is_ascii_uppercase),
+        _ => index_key(attr_lower, value) == key,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("an entry with this DN already exists")]
@@ -156,17 +117,22 @@ pub enum StoreError {
     HasChildren,
 }
 
+/// Every map is an ordered persistent set of small fixed-size pairs (issue 12): a B-tree node
+/// holds ~16 pairs, ~30-40 B per pair at any size, where a persistent hash map of 100,000 keys
+/// spent ~200 B per key on sparse nodes, and a posting of many ids is a range of pairs rather
+/// than a set per value.
 #[derive(Clone, Default)]
 pub struct Store {
-    entries: HashMap<EntryId, Arc<Entry>>,
-    /// [`dn_key`] of each entry's normalised DN → the entries with that hash (one, but for a
-    /// collision).
-    by_dn: HashMap<u64, Posting>,
-    children: HashMap<EntryId, OrdSet<EntryId>>,
-    /// One equality index per [`INDEXED_ATTRIBUTES`] entry (same position): index key → ids.
-    index: [HashMap<Box<[u8]>, Posting>; INDEXED_ATTRIBUTES.len()],
-    /// (target, lower-cased forward attribute) → sources that link to the target.
-    backlinks: HashMap<(EntryId, String), OrdSet<EntryId>>,
+    entries: OrdMap<EntryId, Arc<Entry>>,
+    /// ([`key_hash`] of each entry's normalised DN, id).
+    by_dn: OrdSet<(u64, EntryId)>,
+    /// (parent, child).
+    children: OrdSet<(EntryId, EntryId)>,
+    /// One equality index per [`INDEXED_ATTRIBUTES`] entry (same position): ([`key_hash`] of
+    /// the index key, id).
+    index: [OrdSet<(u64, EntryId)>; INDEXED_ATTRIBUTES.len()],
+    /// (target, lower-cased forward attribute, source): the sources that link to a target.
+    backlinks: OrdSet<(EntryId, Name, EntryId)>,
     next_id: u64,
     usn: u64,
     /// Ids inserted, updated or removed since [`Store::take_touched`] last ran: what a durable
@@ -259,18 +225,10 @@ impl Store {
     }
 
     /// The entry whose [`Dn::norm`] is `norm` (for walks over a DN's ancestors without copies).
+    /// Each candidate with the hash is confirmed against its entry's DN without building text.
     pub fn lookup_norm(&self, norm: &str) -> Option<EntryId> {
-        let ids = self.by_dn.get(&dn_key(norm))?;
-        match ids {
-            // No other entry has this hash: a wrong answer needs a colliding DN with no entry,
-            // so the one candidate is still confirmed.
-            Posting::One(id) => Some(*id).filter(|id| self.norm_is(*id, norm)),
-            Posting::Many(_) => ids.iter().find(|id| self.norm_is(*id, norm)),
-        }
-    }
-
-    fn norm_is(&self, id: EntryId, norm: &str) -> bool {
-        self.entries.get(&id).is_some_and(|e| e.dn.norm() == norm)
+        range_of(&self.by_dn, key_hash(norm.as_bytes()), None)
+            .find(|id| self.entries.get(id).is_some_and(|e| e.dn.has_norm(norm)))
     }
 
     fn dn_taken(&self, norm: &str) -> bool {
@@ -278,18 +236,11 @@ impl Store {
     }
 
     fn map_dn(&mut self, norm: &str, id: EntryId, add: bool) {
-        let key = dn_key(norm);
+        let pair = (key_hash(norm.as_bytes()), id);
         if add {
-            match self.by_dn.get_mut(&key) {
-                Some(p) => p.insert(id),
-                None => {
-                    self.by_dn.insert(key, Posting::One(id));
-                }
-            }
-        } else if let Some(p) = self.by_dn.get_mut(&key) {
-            if p.remove(id) {
-                self.by_dn.remove(&key);
-            }
+            self.by_dn.insert(pair);
+        } else {
+            self.by_dn.remove(&pair);
         }
     }
 
@@ -314,21 +265,17 @@ impl Store {
     }
 
     pub fn children(&self, id: EntryId) -> impl Iterator<Item = EntryId> + '_ {
-        self.children.get(&id).into_iter().flat_map(|s| s.iter().copied())
+        self.children_after(id, None)
     }
 
     /// The children of `id` after the child `after` (all of them for `None`), ascending: a
     /// paged walk resumes in O(log n) however many children came before.
     pub fn children_after(&self, id: EntryId, after: Option<EntryId>) -> impl Iterator<Item = EntryId> + '_ {
-        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        self.children
-            .get(&id)
-            .into_iter()
-            .flat_map(move |s| s.range((lower, Bound::Unbounded)).copied())
+        range_of(&self.children, id, after)
     }
 
     pub fn has_children(&self, id: EntryId) -> bool {
-        self.children.get(&id).is_some_and(|s| !s.is_empty())
+        self.children(id).next().is_some()
     }
 
     /// `id` and every entry below it, parents before children.
@@ -346,18 +293,12 @@ impl Store {
     /// Entries whose indexed attribute `attr_lower` has a value with this index key.
     /// `None` when the attribute has no index.
     pub fn find_eq(&self, attr_lower: &str, value: &[u8]) -> Option<Vec<EntryId>> {
-        let slot = index_slot(attr_lower)?;
-        let key = index_key(attr_lower, value);
-        Some(
-            self.index[slot]
-                .get(key.as_slice())
-                .map(Posting::ids)
-                .unwrap_or_default(),
-        )
+        self.find_eq_after(attr_lower, value, None, usize::MAX)
     }
 
     /// [`Store::find_eq`] from the id after `after` on, at most `limit` ids: a paged walk over
-    /// a posting of a million ids resumes in O(log n + limit).
+    /// a posting of a million ids resumes in O(log n + limit). Candidates with the key's hash
+    /// are confirmed against their entry's values.
     pub fn find_eq_after(
         &self,
         attr_lower: &str,
@@ -367,25 +308,38 @@ impl Store {
     ) -> Option<Vec<EntryId>> {
         let slot = index_slot(attr_lower)?;
         let key = index_key(attr_lower, value);
-        let Some(p) = self.index[slot].get(key.as_slice()) else {
-            return Some(Vec::new());
+        let confirmed = |id: &EntryId| {
+            self.entries.get(id).is_some_and(|e| {
+                e.values(attr_lower)
+                    .iter()
+                    .any(|v| has_index_key(attr_lower, v, &key))
+            })
         };
-        Some(p.after(after).take(limit).collect())
+        Some(
+            range_of(&self.index[slot], key_hash(&key), after)
+                .filter(confirmed)
+                .take(limit)
+                .collect(),
+        )
     }
 
     /// Sources linking to `target` through the forward attribute `forward` (e.g. the groups
     /// whose `member` names the target).
     pub fn backlinks(&self, target: EntryId, forward: &str) -> Vec<EntryId> {
+        let attr = Name::new(&forward.to_ascii_lowercase());
+        let lower = Bound::Included((target, attr.clone(), EntryId(0)));
+        let upper = Bound::Included((target, attr, EntryId(u64::MAX)));
         self.backlinks
-            .get(&(target, forward.to_ascii_lowercase()))
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default()
+            .range((lower, upper))
+            .map(|(_, _, src)| *src)
+            .collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Entry>> {
         self.entries.values()
     }
 
+    /// Stores a new entry (its attributes sealed: see [`AttrMap`](crate::model::entry::AttrMap)).
     pub fn insert(&mut self, mut entry: Entry) -> Result<EntryId, StoreError> {
         let key = entry.dn.norm();
         if self.dn_taken(&key) {
@@ -396,9 +350,10 @@ impl Store {
             if !self.entries.contains_key(&p) {
                 return Err(StoreError::NoParent);
             }
-            self.children.entry(p).or_default().insert(entry.id);
+            self.children.insert((p, entry.id));
         }
         let id = entry.id;
+        entry.attrs.seal();
         self.touched.push(id);
         self.map_dn(&key, id, true);
         self.index_entry(&entry, true);
@@ -407,7 +362,8 @@ impl Store {
     }
 
     /// Replaces an entry's attributes and links (same id, same DN).
-    pub fn update(&mut self, entry: Entry) -> Result<(), StoreError> {
+    pub fn update(&mut self, mut entry: Entry) -> Result<(), StoreError> {
+        entry.attrs.seal();
         let old = self
             .entries
             .get(&entry.id)
@@ -426,34 +382,32 @@ impl Store {
             return Err(StoreError::HasChildren);
         }
         let entry = self.entries.get(&id).cloned().ok_or(StoreError::NoSuchEntry)?;
-        let incoming: Vec<(String, Vec<EntryId>)> = self
+        let lowest = Name::new("");
+        let incoming: Vec<(Name, EntryId)> = self
             .backlinks
-            .iter()
-            .filter(|((t, _), _)| *t == id)
-            .map(|((_, attr), srcs)| (attr.clone(), srcs.iter().copied().collect()))
+            .range((
+                Bound::Included((id, lowest.clone(), EntryId(0))),
+                Bound::Excluded((EntryId(id.0 + 1), lowest, EntryId(0))),
+            ))
+            .map(|(_, attr, src)| (attr.clone(), *src))
             .collect();
-        for (attr, sources) in incoming {
-            for src in sources {
-                if let Some(s) = self.entries.get(&src).cloned() {
-                    let mut s = (*s).clone();
-                    if let Some(v) = s.links.get_mut(&attr) {
-                        v.retain(|t| *t != id);
-                        if v.is_empty() {
-                            s.links.remove(&attr);
-                        }
+        for (attr, src) in incoming {
+            if let Some(s) = self.entries.get(&src).cloned() {
+                let mut s = (*s).clone();
+                if let Some(v) = s.links.get_mut(attr.as_str()) {
+                    v.retain(|t| *t != id);
+                    if v.is_empty() {
+                        s.links.remove(attr.as_str());
                     }
-                    self.update(s)?;
                 }
+                self.update(s)?;
             }
         }
         self.index_entry(&entry, false);
         self.map_dn(&entry.dn.norm(), id, false);
         if let Some(p) = entry.parent {
-            if let Some(set) = self.children.get_mut(&p) {
-                set.remove(&id);
-            }
+            self.children.remove(&(p, id));
         }
-        self.children.remove(&id);
         self.entries.remove(&id);
         self.touched.push(id);
         Ok((*entry).clone())
@@ -467,12 +421,10 @@ impl Store {
         let entry = self.entries.get(&id).cloned().ok_or(StoreError::NoSuchEntry)?;
         let old_dn = entry.dn.clone();
         if let Some(p) = entry.parent {
-            if let Some(set) = self.children.get_mut(&p) {
-                set.remove(&id);
-            }
+            self.children.remove(&(p, id));
         }
         if let Some(p) = new_parent {
-            self.children.entry(p).or_default().insert(id);
+            self.children.insert((p, id));
         }
         // Parents before children: each child's new DN is linked to its parent's new one.
         for eid in self.subtree(id) {
@@ -492,7 +444,7 @@ impl Store {
     fn index_entry(&mut self, entry: &Entry, add: bool) {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
             if let Some(attr) = entry.attrs.get(name) {
-                self.index_values(slot, entry.id, &attr.values, add);
+                self.index_values(slot, entry.id, attr.values, add);
             }
         }
         for (attr, targets) in &entry.links {
@@ -507,16 +459,16 @@ impl Store {
         for (slot, name) in INDEXED_ATTRIBUTES.iter().enumerate() {
             let (o, n) = (old.attrs.get(name), new.attrs.get(name));
             let same = match (o, n) {
-                (Some(o), Some(n)) => Arc::ptr_eq(o, n) || o.values == n.values,
+                (Some(o), Some(n)) => o.values == n.values,
                 (None, None) => true,
                 _ => false,
             };
             if !same {
                 if let Some(o) = o {
-                    self.index_values(slot, old.id, &o.values, false);
+                    self.index_values(slot, old.id, o.values, false);
                 }
                 if let Some(n) = n {
-                    self.index_values(slot, new.id, &n.values, true);
+                    self.index_values(slot, new.id, n.values, true);
                 }
             }
         }
@@ -534,36 +486,29 @@ impl Store {
         }
     }
 
-    fn index_values(&mut self, slot: usize, id: EntryId, values: &[Vec<u8>], add: bool) {
+    /// Adds or removes the index pairs of `values` (values with the same key share one pair;
+    /// [`Store::reindex`] removes the old values' pairs before adding the new ones', so a key
+    /// both have stays).
+    fn index_values(&mut self, slot: usize, id: EntryId, values: Values<'_>, add: bool) {
         let name = INDEXED_ATTRIBUTES[slot];
-        let index = &mut self.index[slot];
         for v in values {
-            let key: Box<[u8]> = index_key(name, v).into_boxed_slice();
+            let pair = (key_hash(&index_key(name, v)), id);
             if add {
-                match index.get_mut(&key) {
-                    Some(p) => p.insert(id),
-                    None => {
-                        index.insert(key, Posting::One(id));
-                    }
-                }
-            } else if let Some(p) = index.get_mut(&key) {
-                if p.remove(id) {
-                    index.remove(&key);
-                }
+                self.index[slot].insert(pair);
+            } else {
+                self.index[slot].remove(&pair);
             }
         }
     }
 
     fn index_links(&mut self, id: EntryId, attr: &str, targets: &[EntryId], add: bool) {
+        let attr = Name::new(attr);
         for t in targets {
-            let key = (*t, attr.to_string());
+            let triple = (*t, attr.clone(), id);
             if add {
-                self.backlinks.entry(key).or_default().insert(id);
-            } else if let Some(set) = self.backlinks.get_mut(&key) {
-                set.remove(&id);
-                if set.is_empty() {
-                    self.backlinks.remove(&key);
-                }
+                self.backlinks.insert(triple);
+            } else {
+                self.backlinks.remove(&triple);
             }
         }
     }
