@@ -124,7 +124,7 @@ pub(super) struct Writer<'a> {
     shape: Vec<(*const u8, usize, u64)>,
     /// By name number: the attribute last written under it, with its record if it had one,
     /// and whether the name has records at all.
-    last: Vec<(Option<(Content<'a>, Option<*const Attr>)>, Option<u64>, bool)>,
+    last: Vec<LastSeen<'a>>,
     /// Shared records by the attribute's allocation (the model keeps one per distinct content
     /// for many attributes)…
     by_ptr: HashMap<*const Attr, u64>,
@@ -337,6 +337,10 @@ impl<'a> Writer<'a> {
         out.write_all(&self.buf)
     }
 }
+
+/// Per name: the attribute last written under it (content, and its allocation when it is one),
+/// its shared record if it had one, and whether the name has records at all.
+type LastSeen<'a> = (Option<(Content<'a>, Option<*const Attr>)>, Option<u64>, bool);
 
 /// An attribute's display name and values, compared and hashed by content.
 #[derive(Clone, Copy)]

@@ -837,7 +837,7 @@ fn entry_out(e: &Entry) -> EntryOut<'_> {
             .attrs
             .values()
             .map(|a| AttrOut {
-                name: &a.name,
+                name: a.name,
                 values: a
                     .values
                     .iter()
