@@ -187,7 +187,7 @@ fn live_records(e: &crate::model::Entry) -> Option<Vec<DnsRecord>> {
     Some(
         e.values("dnsRecord")
             .iter()
-            .filter_map(|v| DnsRecord::decode(v))
+            .filter_map(DnsRecord::decode)
             .collect(),
     )
 }
