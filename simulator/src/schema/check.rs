@@ -74,21 +74,20 @@ impl Schema {
             if attr.single_valued && values.len() > 1 {
                 return Err(SchemaViolation::single_valued(attr));
             }
-            for (i, value) in values.iter().enumerate() {
+            // Each value normalised once (objectClass's five values were normalised 14 times).
+            let mut earlier: Vec<Vec<u8>> = Vec::new();
+            for value in values.iter() {
                 if !in_range(attr, value) {
                     return Err(SchemaViolation::range(attr));
                 }
-                if i == 0 {
+                if values.len() == 1 {
                     continue;
                 }
                 let normalized = self.normalize_value(attr, value);
-                if values
-                    .iter()
-                    .take(i)
-                    .any(|earlier| self.normalize_value(attr, earlier) == normalized)
-                {
+                if earlier.contains(&normalized) {
                     return Err(SchemaViolation::value_exists(attr));
                 }
+                earlier.push(normalized);
             }
         }
         Ok(())
@@ -200,8 +199,8 @@ impl Schema {
     /// An attribute and its position in the table, by lDAPDisplayName (any case) or attributeID;
     /// options are ignored.
     pub(super) fn attribute_entry(&self, name_or_oid: &str) -> Option<(usize, &'static AttributeType)> {
-        let base = name_or_oid.split(';').next().unwrap_or_default();
-        super::lookup_lower(&self.attribute_index, base).map(|i| (i, &self.attributes[i]))
+        super::lookup_lower(&self.attribute_index, super::without_options(name_or_oid))
+            .map(|i| (i, &self.attributes[i]))
     }
 
     /// The [`ClassSet`] of these (resolved) objectClass values, built once per combination.

@@ -65,6 +65,14 @@ fn lookup_lower(index: &NameIndex, key: &str) -> Option<usize> {
     }
 }
 
+/// An attribute description without its options (`userCertificate;binary` → `userCertificate`).
+fn without_options(name: &str) -> &str {
+    name.as_bytes()
+        .iter()
+        .position(|b| *b == b';')
+        .map_or(name, |end| &name[..end])
+}
+
 /// A loaded schema with its lookup indexes.
 #[derive(Debug)]
 pub struct Schema {
@@ -123,8 +131,7 @@ impl Schema {
     /// An attribute by lDAPDisplayName (any case) or attributeID; attribute options such as
     /// `;binary` or `;range=0-*` are ignored.
     pub fn attribute(&self, name_or_oid: &str) -> Option<&'static AttributeType> {
-        let base = name_or_oid.split(';').next().unwrap_or_default();
-        lookup_lower(&self.attribute_index, base).map(|i| &self.attributes[i])
+        lookup_lower(&self.attribute_index, without_options(name_or_oid)).map(|i| &self.attributes[i])
     }
 
     /// A class by lDAPDisplayName (any case) or governsID, as objectClass values name it.
