@@ -18,13 +18,14 @@ use crate::store::is_forward_link;
 /// and its objectClass chain from top down (MS-ADTS 3.1.1.1.4).
 fn structural_chain(values: &[Vec<u8>]) -> Option<Vec<&'static str>> {
     let schema = Schema::ad();
-    values
+    let chain = values
         .iter()
         .filter_map(|v| std::str::from_utf8(v).ok())
         .filter_map(|n| schema.class(n))
         .filter(|c| c.kind.is_concrete())
-        .map(|c| schema.object_class_values(c.name))
-        .max_by_key(|chain| chain.len())
+        .map(|c| schema.chain(c.name))
+        .max_by_key(|chain| chain.len())?;
+    Some(chain.iter().map(|c| c.name).collect())
 }
 
 pub fn is_security_principal_class(structural: &str) -> bool {
@@ -55,16 +56,17 @@ impl Directory {
         dn: &Dn,
         attrs: Vec<(String, Vec<Vec<u8>>)>,
     ) -> DsResult<Entry> {
-        if st.store.lookup(dn).is_some() {
+        // The DN and its parent from one normalised text (`Dn::norm` allocates per RDN).
+        let (norm, starts) = dn.norm_with_suffixes();
+        if st.store.lookup_norm(&norm).is_some() {
             return Err(DsError::dn_exists());
         }
-        let parent_dn = dn
-            .parent()
-            .filter(|p| !p.is_root())
-            .ok_or_else(|| DsError::no_such_object(""))?;
+        if dn.parent().is_none_or(|p| p.is_root()) {
+            return Err(DsError::no_such_object(""));
+        }
         let parent = st
             .store
-            .lookup(&parent_dn)
+            .lookup_norm(&norm[starts[1]..])
             .ok_or_else(|| self.no_such_object(st, dn))?;
         let domain = self.forest.domain_of(dn).map(|d| d.index);
         let rdn = dn
@@ -80,7 +82,7 @@ impl Directory {
         Schema::ad().check_client_add_classes(
             &classes
                 .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .map(|c| String::from_utf8_lossy(c))
                 .collect::<Vec<_>>(),
         )?;
         let chain = structural_chain(&classes)
@@ -143,10 +145,11 @@ impl Directory {
             vec![Directory::random_guid(st).to_bytes_le().to_vec()],
         );
         e.set_str("instanceType", "4");
-        e.set_str("whenCreated", now.to_generalized_time());
-        e.set_str("whenChanged", now.to_generalized_time());
-        e.set_str("uSNCreated", usn.to_string());
-        e.set_str("uSNChanged", usn.to_string());
+        let (when, usn) = (now.to_generalized_time(), usn.to_string());
+        e.set_str("whenCreated", &when);
+        e.set_str("whenChanged", when);
+        e.set_str("uSNCreated", &usn);
+        e.set_str("uSNChanged", usn);
         if !e.has("objectCategory") {
             let cn = Schema::ad()
                 .class(structural)
@@ -318,10 +321,10 @@ impl Directory {
 
 /// The whole entry against the schema (MS-ADTS 3.1.1.5.2.2 add constraints), links included.
 fn check_against_schema(st: &DirState, e: &Entry) -> DsResult<()> {
-    let classes: Vec<String> = e
+    let classes: Vec<std::borrow::Cow<'_, str>> = e
         .values("objectClass")
         .iter()
-        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .map(|v| String::from_utf8_lossy(v))
         .collect();
     let link_values: Vec<(String, Vec<Vec<u8>>)> = e
         .links

@@ -74,89 +74,104 @@ fn is_descriptor(attr: &str) -> bool {
 
 /// Applies LDIF records in order; stops at the first failure (records before it stay applied).
 pub fn apply(dir: &Directory, records: &[LdifRecord]) -> Result<usize, FixtureError> {
+    apply_owned(dir, records.iter().cloned())
+}
+
+/// [`apply`] for records the caller gives away (a parsed file): their values move into the
+/// directory instead of being copied (issue 12, bulk loads).
+fn apply_owned(
+    dir: &Directory,
+    records: impl IntoIterator<Item = LdifRecord>,
+) -> Result<usize, FixtureError> {
     let system = Caller::system();
+    let mut applied = 0;
     for r in records {
-        let dn = r.dn().to_string();
-        let fail = |error| FixtureError::Directory {
-            dn: dn.clone(),
-            error,
-        };
-        match r {
-            LdifRecord::Content { attrs, .. }
-            | LdifRecord::Change {
-                change: LdifChange::Add(attrs),
-                ..
-            } => {
-                let mut attrs = group(attrs);
-                for (_, values) in attrs.iter_mut().filter(|(n, _)| is_descriptor(n)) {
-                    for v in values.iter_mut() {
-                        *v = descriptor_value(dir, &dn, v)?.0;
-                    }
-                }
-                dir.add(&system, &dn, attrs).map_err(fail)?
-            }
-            LdifRecord::Change {
-                change: LdifChange::Delete,
-                ..
-            } => dir.delete(&system, &dn).map_err(fail)?,
-            LdifRecord::Change {
-                change: LdifChange::Modify(mods),
-                ..
-            } => {
-                let mut sd_flags = None;
-                let mut out = Vec::with_capacity(mods.len());
-                for m in mods {
-                    let mut values = m.values.clone();
-                    if is_descriptor(&m.attr) {
-                        for v in values.iter_mut() {
-                            let (bytes, parts) = descriptor_value(dir, &dn, v)?;
-                            *v = bytes;
-                            sd_flags = parts.or(sd_flags);
-                        }
-                    }
-                    out.push(Modification {
-                        op: match m.op {
-                            ModOp::Add => DsModOp::Add,
-                            ModOp::Delete => DsModOp::Delete,
-                            ModOp::Replace => DsModOp::Replace,
-                            ModOp::Increment => DsModOp::Increment,
-                        },
-                        attr: m.attr.clone(),
-                        values,
-                    });
-                }
-                dir.modify(&system.clone().with_sd_flags(sd_flags), &dn, out)
-                    .map_err(fail)?
-            }
-            LdifRecord::Change {
-                change:
-                    LdifChange::ModDn {
-                        new_rdn,
-                        delete_old_rdn,
-                        new_superior,
-                    },
-                ..
-            } => dir
-                .modify_dn(&system, &dn, new_rdn, *delete_old_rdn, new_superior.as_deref())
-                .map_err(fail)?,
-        }
+        apply_one(dir, &system, r)?;
+        applied += 1;
     }
-    Ok(records.len())
+    Ok(applied)
+}
+
+fn apply_one(dir: &Directory, system: &Caller, r: LdifRecord) -> Result<(), FixtureError> {
+    let dn = r.dn().to_string();
+    let fail = |error| FixtureError::Directory {
+        dn: dn.clone(),
+        error,
+    };
+    match r {
+        LdifRecord::Content { attrs, .. }
+        | LdifRecord::Change {
+            change: LdifChange::Add(attrs),
+            ..
+        } => {
+            let mut attrs = group(attrs);
+            for (_, values) in attrs.iter_mut().filter(|(n, _)| is_descriptor(n)) {
+                for v in values.iter_mut() {
+                    *v = descriptor_value(dir, &dn, v)?.0;
+                }
+            }
+            dir.add(system, &dn, attrs).map_err(fail)?
+        }
+        LdifRecord::Change {
+            change: LdifChange::Delete,
+            ..
+        } => dir.delete(system, &dn).map_err(fail)?,
+        LdifRecord::Change {
+            change: LdifChange::Modify(mods),
+            ..
+        } => {
+            let mut sd_flags = None;
+            let mut out = Vec::with_capacity(mods.len());
+            for m in mods {
+                let mut values = m.values;
+                if is_descriptor(&m.attr) {
+                    for v in values.iter_mut() {
+                        let (bytes, parts) = descriptor_value(dir, &dn, v)?;
+                        *v = bytes;
+                        sd_flags = parts.or(sd_flags);
+                    }
+                }
+                out.push(Modification {
+                    op: match m.op {
+                        ModOp::Add => DsModOp::Add,
+                        ModOp::Delete => DsModOp::Delete,
+                        ModOp::Replace => DsModOp::Replace,
+                        ModOp::Increment => DsModOp::Increment,
+                    },
+                    attr: m.attr,
+                    values,
+                });
+            }
+            dir.modify(&system.clone().with_sd_flags(sd_flags), &dn, out)
+                .map_err(fail)?
+        }
+        LdifRecord::Change {
+            change:
+                LdifChange::ModDn {
+                    new_rdn,
+                    delete_old_rdn,
+                    new_superior,
+                },
+            ..
+        } => dir
+            .modify_dn(system, &dn, &new_rdn, delete_old_rdn, new_superior.as_deref())
+            .map_err(fail)?,
+    }
+    Ok(())
 }
 
 /// Reads and applies an LDIF file (`file:` URLs resolve against its directory).
 pub fn apply_file(dir: &Directory, path: &Path) -> Result<usize, FixtureError> {
-    let records = ldif::parse_file(path)?;
-    apply(dir, &records)
+    apply_owned(dir, ldif::parse_file(path)?)
 }
 
 /// Collects `(attr, value)` pairs into attributes with all their values, keeping first-seen order.
-fn group(pairs: &[(String, Vec<u8>)]) -> Vec<(String, Vec<Vec<u8>>)> {
+fn group(pairs: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<Vec<u8>>)> {
     let mut out: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
     for (name, value) in pairs {
-        match out.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            Some((_, v)) => v.push(value.clone()),
-            None => out.push((name.clone(), vec![value.clone()])),
+        match out.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            Some((_, v)) => v.push(value),
+            None => out.push((name, vec![value])),
         }
     }
     out

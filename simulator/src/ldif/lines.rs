@@ -2,13 +2,16 @@
 //! separators (RFC 2849 §"Notes on LDIF Syntax" 2 and 3). Works on bytes so that a fold may
 //! split a base64 quantum or a UTF-8 sequence.
 
+use std::borrow::Cow;
+
 use super::LdifError;
 
-/// One unfolded line and the physical line number where it starts.
+/// One unfolded line and the physical line number where it starts: borrowed from the input
+/// unless it was folded (a copy per line was a tenth of parsing a bulk-load fixture; issue 12).
 #[derive(Debug)]
-pub(crate) struct LogicalLine {
+pub(crate) struct LogicalLine<'a> {
     pub number: usize,
-    pub bytes: Vec<u8>,
+    pub bytes: Cow<'a, [u8]>,
 }
 
 /// What a continuation line (one starting with a space) would extend.
@@ -23,9 +26,9 @@ enum Open {
 
 /// Splits `input` into blocks of logical lines; blocks are separated by one or more blank
 /// lines, comments are dropped, and blocks holding only comments disappear.
-pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine>>, LdifError> {
+pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine<'_>>>, LdifError> {
     let mut blocks = Vec::new();
-    let mut current: Vec<LogicalLine> = Vec::new();
+    let mut current: Vec<LogicalLine<'_>> = Vec::new();
     let mut open = Open::Nothing;
     for (index, raw) in input.split(|b| *b == b'\n').enumerate() {
         let number = index + 1;
@@ -51,7 +54,7 @@ pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine>>, LdifEr
                 Open::Comment => {}
                 Open::Line => {
                     if let Some(last) = current.last_mut() {
-                        last.bytes.extend_from_slice(&raw[1..]);
+                        last.bytes.to_mut().extend_from_slice(&raw[1..]);
                     }
                 }
             },
@@ -59,7 +62,7 @@ pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine>>, LdifEr
             Some(_) => {
                 current.push(LogicalLine {
                     number,
-                    bytes: raw.to_vec(),
+                    bytes: Cow::Borrowed(raw),
                 });
                 open = Open::Line;
             }
@@ -81,7 +84,7 @@ mod tests {
             .into_iter()
             .map(|b| {
                 b.into_iter()
-                    .map(|l| (l.number, String::from_utf8(l.bytes).unwrap()))
+                    .map(|l| (l.number, String::from_utf8(l.bytes.into_owned()).unwrap()))
                     .collect()
             })
             .collect()
@@ -112,6 +115,6 @@ mod tests {
 
     #[test]
     fn lone_cr_is_kept_as_data() {
-        assert_eq!(split_blocks(b"a: x\ry\n").unwrap()[0][0].bytes, b"a: x\ry");
+        assert_eq!(&*split_blocks(b"a: x\ry\n").unwrap()[0][0].bytes, b"a: x\ry");
     }
 }

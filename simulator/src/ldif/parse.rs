@@ -142,7 +142,7 @@ fn shown(bytes: &[u8]) -> String {
     shorten(&String::from_utf8_lossy(bytes))
 }
 
-fn field(line: &LogicalLine) -> Result<Field<'_>, LdifError> {
+fn field<'a>(line: &'a LogicalLine<'_>) -> Result<Field<'a>, LdifError> {
     let bytes = &line.bytes;
     let Some(colon) = bytes.iter().position(|b| *b == b':') else {
         return Err(LdifError::at(
@@ -216,7 +216,7 @@ struct Parser<'o> {
 
 impl Parser<'_> {
     /// Drops a leading `version: 1` (optional in practice, though RFC 2849 requires it).
-    fn skip_version<'b>(&self, block: &'b [LogicalLine]) -> Result<&'b [LogicalLine], LdifError> {
+    fn skip_version<'b, 'i>(&self, block: &'b [LogicalLine<'i>]) -> Result<&'b [LogicalLine<'i>], LdifError> {
         match block.first() {
             Some(first) if named(first, "version") => {
                 let f = field(first)?;

@@ -3,7 +3,7 @@
 //! LDAP front end first converts names and values (unknown names, syntax), then the DSA checks
 //! classes, mustContain/mayContain, single-valuedness and ranges.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::syntax::Syntax;
 use super::types::{AttributeType, ClassKind, ObjectClass};
@@ -26,10 +26,10 @@ impl Schema {
     {
         // LDAP conversion: names, then values.
         let classes = self.resolve_classes(object_classes)?;
-        let mut present: Vec<(&AttributeType, Values<'a>)> = Vec::new();
+        let mut present: Vec<(usize, &AttributeType, Values<'a>)> = Vec::new();
         for (name, values) in attrs {
-            let attr = self
-                .attribute(name)
+            let (i, attr) = self
+                .attribute_entry(name)
                 .ok_or_else(SchemaViolation::no_such_attribute)?;
             if values.is_empty() {
                 return Err(SchemaViolation::no_values());
@@ -37,57 +37,57 @@ impl Schema {
             if values.iter().any(|v| attr.syntax.validate(v).is_err()) {
                 return Err(SchemaViolation::invalid_syntax());
             }
-            if present.iter().any(|(seen, _)| seen.name == attr.name) {
+            if present.iter().any(|(seen, _, _)| *seen == i) {
                 return Err(SchemaViolation::attribute_exists(attr));
             }
-            present.push((attr, values));
+            present.push((i, attr, values));
         }
 
         // Classes: one structural chain, plus auxiliary classes.
         if classes.is_empty() {
             return Err(SchemaViolation::object_class_required());
         }
-        let effective = self.effective_classes(&classes)?;
+        let set = self.class_set(&classes);
+        if !set.valid {
+            // Not a valid combination: the same walk again, for its error.
+            self.effective_classes(&classes)?;
+        }
 
         // mustContain / mayContain over the structural chain and every auxiliary class.
-        let has = |name: &str| present.iter().any(|(a, _)| a.name.eq_ignore_ascii_case(name));
-        for class in &effective {
-            for must in class.must {
-                if !has(must) {
-                    let attr = self
-                        .attribute(must)
-                        .ok_or_else(SchemaViolation::no_such_attribute)?;
-                    return Err(SchemaViolation::missing_required(attr));
-                }
+        for must in &set.must {
+            let found = must.is_some_and(|m| present.iter().any(|(i, _, _)| *i == m));
+            if !found {
+                let attr = must
+                    .map(|m| &self.attributes[m])
+                    .ok_or_else(SchemaViolation::no_such_attribute)?;
+                return Err(SchemaViolation::missing_required(attr));
             }
         }
-        let allowed = self.allowed_set(&effective);
-        for (attr, _) in &present {
-            if !allowed.contains(attr.name) {
+        for (i, attr, _) in &present {
+            if !set.allows(*i) {
                 return Err(SchemaViolation::not_allowed(attr));
             }
         }
 
         // Value constraints.
-        for (attr, values) in &present {
+        for (_, attr, values) in &present {
             if attr.single_valued && values.len() > 1 {
                 return Err(SchemaViolation::single_valued(attr));
             }
-            for (i, value) in values.iter().enumerate() {
+            // Each value normalised once (objectClass's five values were normalised 14 times).
+            let mut earlier: Vec<Vec<u8>> = Vec::new();
+            for value in values.iter() {
                 if !in_range(attr, value) {
                     return Err(SchemaViolation::range(attr));
                 }
-                if i == 0 {
+                if values.len() == 1 {
                     continue;
                 }
                 let normalized = self.normalize_value(attr, value);
-                if values
-                    .iter()
-                    .take(i)
-                    .any(|earlier| self.normalize_value(attr, earlier) == normalized)
-                {
+                if earlier.contains(&normalized) {
                     return Err(SchemaViolation::value_exists(attr));
                 }
+                earlier.push(normalized);
             }
         }
         Ok(())
@@ -107,7 +107,10 @@ impl Schema {
         Ok(())
     }
 
-    fn resolve_classes<N: AsRef<str>>(&self, names: &[N]) -> Result<Vec<&ObjectClass>, SchemaViolation> {
+    fn resolve_classes<N: AsRef<str>>(
+        &self,
+        names: &[N],
+    ) -> Result<Vec<&'static ObjectClass>, SchemaViolation> {
         names
             .iter()
             .map(|n| self.class(n.as_ref()).ok_or_else(SchemaViolation::unknown_class))
@@ -117,13 +120,13 @@ impl Schema {
     /// The classes whose must/may apply to an object with these objectClass values: the chain of
     /// its most specific structural class, plus each auxiliary class (given, or attached to a class
     /// of the chain) with its own superclasses.
-    pub(super) fn effective_classes<'s>(
-        &'s self,
-        given: &[&'s ObjectClass],
-    ) -> Result<Vec<&'s ObjectClass>, SchemaViolation> {
+    pub(super) fn effective_classes(
+        &self,
+        given: &[&'static ObjectClass],
+    ) -> Result<Vec<&'static ObjectClass>, SchemaViolation> {
         let concrete: Vec<&ObjectClass> = given.iter().copied().filter(|c| c.kind.is_concrete()).collect();
         let Some(most_specific) = concrete.iter().copied().find(|candidate| {
-            let chain = self.class_chain(candidate.name);
+            let chain = self.chain(candidate.name);
             concrete
                 .iter()
                 .all(|c| chain.iter().any(|link| link.name == c.name))
@@ -136,7 +139,7 @@ impl Schema {
         };
 
         let mut effective = self.class_chain(most_specific.name);
-        let mut aux_queue: Vec<&ObjectClass> = given
+        let mut aux_queue: Vec<&'static ObjectClass> = given
             .iter()
             .copied()
             .filter(|c| c.kind == ClassKind::Auxiliary)
@@ -145,7 +148,7 @@ impl Schema {
             aux_queue.extend(class.aux_classes.iter().filter_map(|name| self.class(name)));
         }
         while let Some(aux) = aux_queue.pop() {
-            for link in self.class_chain(aux.name) {
+            for &link in self.chain(aux.name) {
                 if !effective.iter().any(|c| c.name == link.name) {
                     aux_queue.extend(link.aux_classes.iter().filter_map(|name| self.class(name)));
                     effective.push(link);
@@ -160,33 +163,81 @@ impl Schema {
     }
 }
 
-/// How many distinct class combinations [`Schema::allowed_set`] remembers (the schema has a
+/// How many distinct class combinations [`Schema::class_set`] remembers (the schema has a
 /// few hundred classes; clients name a handful of combinations, so the bound is never reached
 /// in practice and only keeps a hostile client from growing it).
-const ALLOWED_SETS_MAX: usize = 4096;
+const CLASS_SETS_MAX: usize = 4096;
 
-pub(super) type AllowedSets =
-    std::collections::HashMap<Vec<&'static str>, std::sync::Arc<HashSet<&'static str>>>;
+/// The cache of [`ClassSet`]s, keyed by the classes as given (resolved, in the given order).
+pub(super) type ClassSets = std::collections::HashMap<Vec<&'static str>, Arc<ClassSet>>;
+
+/// What a combination of objectClass values resolves to, for the add and modify checks: a
+/// user's classes allow ~500 attributes, and resolving the effective classes, their
+/// mustContain and the allowed set for every add was most of the schema check's time in a bulk
+/// load (issue 12, callgrind).
+#[derive(Debug)]
+pub(super) struct ClassSet {
+    /// Whether the combination is valid (`effective_classes` succeeds).
+    pub(super) valid: bool,
+    /// mustContain of the effective classes, in order, as positions in the attribute table
+    /// (None: a name the table lacks).
+    pub(super) must: Vec<Option<usize>>,
+    /// mustContain ∪ mayContain of the effective classes (of each class's own chain for an
+    /// invalid combination), one bit per position in the attribute table.
+    allowed: Vec<u64>,
+}
+
+impl ClassSet {
+    pub(super) fn allows(&self, attribute: usize) -> bool {
+        self.allowed
+            .get(attribute / 64)
+            .is_some_and(|w| w & (1 << (attribute % 64)) != 0)
+    }
+}
 
 impl Schema {
-    /// The canonical names of every attribute the classes allow (must ∪ may), built once per
-    /// combination of classes: a user's classes allow ~500 attributes, and building the set for
-    /// every add was most of the schema check's time in a bulk load (issue 12).
-    pub(super) fn allowed_set(&self, classes: &[&ObjectClass]) -> std::sync::Arc<HashSet<&'static str>> {
-        let key: Vec<&'static str> = classes.iter().map(|c| c.name).collect();
-        let sets = &self.allowed_sets;
-        if let Some(set) = sets.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    /// An attribute and its position in the table, by lDAPDisplayName (any case) or attributeID;
+    /// options are ignored.
+    pub(super) fn attribute_entry(&self, name_or_oid: &str) -> Option<(usize, &'static AttributeType)> {
+        super::lookup_lower(&self.attribute_index, super::without_options(name_or_oid))
+            .map(|i| (i, &self.attributes[i]))
+    }
+
+    /// The [`ClassSet`] of these (resolved) objectClass values, built once per combination.
+    pub(super) fn class_set(&self, given: &[&'static ObjectClass]) -> Arc<ClassSet> {
+        let key: Vec<&'static str> = given.iter().map(|c| c.name).collect();
+        if let Some(set) = self
+            .class_sets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return set.clone();
         }
-        let set: std::sync::Arc<HashSet<&'static str>> = std::sync::Arc::new(
+        let effective = self.effective_classes(given);
+        let valid = effective.is_ok();
+        let classes = effective.unwrap_or_else(|_| self.effective_or_chains_of(given));
+        let position = |name: &str| self.attribute_entry(name).map(|(i, _)| i);
+        let must = if valid {
             classes
                 .iter()
-                .flat_map(|c| c.must.iter().chain(c.may.iter()))
-                .filter_map(|name| self.attribute(name).map(|a| a.name))
-                .collect(),
-        );
-        let mut sets = sets.lock().unwrap_or_else(|p| p.into_inner());
-        if sets.len() < ALLOWED_SETS_MAX {
+                .flat_map(|c| c.must.iter())
+                .map(|m| position(m))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut allowed = vec![0u64; self.attributes.len().div_ceil(64)];
+        for i in classes
+            .iter()
+            .flat_map(|c| c.must.iter().chain(c.may.iter()))
+            .filter_map(|name| position(name))
+        {
+            allowed[i / 64] |= 1 << (i % 64);
+        }
+        let set = Arc::new(ClassSet { valid, must, allowed });
+        let mut sets = self.class_sets.lock().unwrap_or_else(|p| p.into_inner());
+        if sets.len() < CLASS_SETS_MAX {
             sets.insert(key, set.clone());
         }
         set

@@ -225,7 +225,35 @@ fn escape_value(value: &str, out: &mut String) {
 /// A DN-syntax attribute value: a non-empty RFC 4514 DN, optionally preceded by (or made only of)
 /// extended components `<GUID=…>;<SID=…>;` that name the object by identity.
 pub fn validate_dn_value(text: &str) -> Result<(), &'static str> {
+    if is_plain_dn(text) {
+        return Ok(());
+    }
     split_extended(text).map(|_| ())
+}
+
+/// A quick yes for the common DN (`CN=Person,CN=Schema,…`: no escapes, no multi-valued RDNs,
+/// no `#hex` values, no extended components), checked without building the parsed form: each
+/// `,`-separated part is `type = value` with a descriptor or numeric OID as the type and a
+/// value that is not only spaces, exactly what [`parse_dn`] accepts for such text. False means
+/// "ask the full parser", never "invalid" (objectCategory on every add; issue 12).
+fn is_plain_dn(text: &str) -> bool {
+    if text.trim().is_empty() || text.bytes().any(|b| matches!(b, b'\\' | b'+' | b'#' | b'<')) {
+        return false;
+    }
+    text.split(',').all(|part| {
+        let part = part.trim_start_matches(' ');
+        let end = part
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+            .unwrap_or(part.len());
+        let (attr, rest) = part.split_at(end);
+        let valid_type =
+            !attr.is_empty() && (super::syntax::is_descriptor(attr) || super::syntax::is_numeric_oid(attr));
+        valid_type
+            && rest
+                .trim_start_matches(' ')
+                .strip_prefix('=')
+                .is_some_and(|value| !value.trim_matches(' ').is_empty())
+    })
 }
 
 /// Canonical form of a DN-syntax value (see [`validate_dn_value`]).
@@ -372,4 +400,68 @@ fn parse_wrapped(text: &str, kind: char) -> Result<WrappedDn, &'static str> {
     let dn = rest[split + 1..].to_string();
     validate_dn_value(&dn)?;
     Ok(WrappedDn { kind, payload, dn })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The quick path only ever says yes where the full parser does: for every sample, built from
+    /// pieces that stress each rule (spaces, types, OIDs, empty values, specials), a `true` from
+    /// `is_plain_dn` comes with an `Ok` from the parser, and the common DNs take the quick path.
+    #[test]
+    fn plain_dn_quick_path_agrees_with_the_parser() {
+        let types = [
+            "CN",
+            "cn",
+            " DC ",
+            "1.2.840.113556.1.4.1",
+            "01.2",
+            "c_n",
+            "",
+            "2cn",
+            "o-u",
+            "x.",
+        ];
+        let values = [
+            "Users", "", "  ", " a b ", "a=b", "\"q\"", "a;b", "x\\,y", "#04", "a+b=c", "\t", "é",
+        ];
+        let mut samples = Vec::new();
+        for t in types {
+            for v in values {
+                let rdn = format!("{t}={v}");
+                samples.push(rdn.clone());
+                samples.push(format!("{rdn},DC=corp"));
+                samples.push(format!("CN=x,{rdn}"));
+                samples.push(format!("{rdn},"));
+                samples.push(format!("{t}{v}"));
+            }
+        }
+        samples.extend(
+            [
+                "",
+                " ",
+                ",",
+                "CN=a,,DC=b",
+                "<GUID=x>",
+                "CN=a, DC=b",
+                "CN=a ,DC=b",
+                "\tCN=a",
+            ]
+            .map(String::from),
+        );
+        for s in &samples {
+            if is_plain_dn(s) {
+                assert!(
+                    split_extended(s).is_ok(),
+                    "quick path accepted {s:?}, the parser refuses it"
+                );
+            }
+            assert_eq!(validate_dn_value(s).is_ok(), split_extended(s).is_ok(), "{s:?}");
+        }
+        assert!(is_plain_dn(
+            "CN=Person,CN=Schema,CN=Configuration,DC=corp,DC=example,DC=test"
+        ));
+        assert!(!is_plain_dn("CN=a ,DC=b,CN= "));
+    }
 }

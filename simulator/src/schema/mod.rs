@@ -22,10 +22,37 @@ pub use syntax::{Syntax, SyntaxError};
 pub use types::{AttributeType, ClassKind, ObjectClass};
 pub use violation::SchemaViolation;
 
+/// The schema's name indexes: keys are the schema's own names and OIDs, fixed when the schema is
+/// built, so the table's probe sequences are fixed too and a keyed (DoS-resistant) hash buys
+/// nothing; SipHash was a fifth of a bulk load's hashing (issue 12, callgrind).
+type NameIndex = HashMap<String, usize, std::hash::BuildHasherDefault<NameHasher>>;
+
+/// FxHash's word-at-a-time multiply-rotate (rustc's hasher) over the bytes of a name.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ rest.len() as u64).wrapping_mul(K);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// `index[key lower-cased]`, lower-casing on the stack for names of up to 128 bytes (every
 /// schema name and OID): the add and modify checks look names up per attribute, and a heap copy
 /// per lookup was a measurable part of a bulk load (issue 12).
-fn lookup_lower(index: &HashMap<String, usize>, key: &str) -> Option<usize> {
+fn lookup_lower(index: &NameIndex, key: &str) -> Option<usize> {
     let mut buf = [0u8; 128];
     match buf.get_mut(..key.len()) {
         Some(lower) => {
@@ -38,19 +65,30 @@ fn lookup_lower(index: &HashMap<String, usize>, key: &str) -> Option<usize> {
     }
 }
 
+/// An attribute description without its options (`userCertificate;binary` → `userCertificate`).
+fn without_options(name: &str) -> &str {
+    name.as_bytes()
+        .iter()
+        .position(|b| *b == b';')
+        .map_or(name, |end| &name[..end])
+}
+
 /// A loaded schema with its lookup indexes.
 #[derive(Debug)]
 pub struct Schema {
     attributes: &'static [AttributeType],
     classes: &'static [ObjectClass],
     /// Lower-cased lDAPDisplayName and attributeID -> index into `attributes`.
-    attribute_index: HashMap<String, usize>,
+    attribute_index: NameIndex,
     /// Lower-cased lDAPDisplayName and governsID -> index into `classes`.
-    class_index: HashMap<String, usize>,
+    class_index: NameIndex,
     /// Lower-cased CN -> index into `classes`.
-    class_cn_index: HashMap<String, usize>,
-    /// What each combination of classes allows, built on first use (`check::allowed_set`).
-    allowed_sets: std::sync::Mutex<check::AllowedSets>,
+    class_cn_index: NameIndex,
+    /// Each class's chain from top down (`class_chain`), parallel to `classes`.
+    chains: Vec<Vec<&'static ObjectClass>>,
+    /// What each combination of objectClass values resolves to, built on first use
+    /// (`check::ClassSet`).
+    class_sets: std::sync::Mutex<check::ClassSets>,
 }
 
 impl Schema {
@@ -64,33 +102,36 @@ impl Schema {
     }
 
     fn new(attributes: &'static [AttributeType], classes: &'static [ObjectClass]) -> Schema {
-        let mut attribute_index = HashMap::with_capacity(attributes.len() * 2);
+        let mut attribute_index =
+            NameIndex::with_capacity_and_hasher(attributes.len() * 2, Default::default());
         for (i, a) in attributes.iter().enumerate() {
             attribute_index.insert(a.name.to_ascii_lowercase(), i);
             attribute_index.insert(a.oid.to_string(), i);
         }
-        let mut class_index = HashMap::with_capacity(classes.len() * 2);
-        let mut class_cn_index = HashMap::with_capacity(classes.len());
+        let mut class_index = NameIndex::with_capacity_and_hasher(classes.len() * 2, Default::default());
+        let mut class_cn_index = NameIndex::with_capacity_and_hasher(classes.len(), Default::default());
         for (i, c) in classes.iter().enumerate() {
             class_index.insert(c.name.to_ascii_lowercase(), i);
             class_index.insert(c.oid.to_string(), i);
             class_cn_index.insert(c.cn.to_ascii_lowercase(), i);
         }
-        Schema {
+        let mut schema = Schema {
             attributes,
             classes,
             attribute_index,
             class_index,
             class_cn_index,
-            allowed_sets: Default::default(),
-        }
+            chains: Vec::new(),
+            class_sets: Default::default(),
+        };
+        schema.chains = classes.iter().map(|c| schema.walk_chain(c.name)).collect();
+        schema
     }
 
     /// An attribute by lDAPDisplayName (any case) or attributeID; attribute options such as
     /// `;binary` or `;range=0-*` are ignored.
     pub fn attribute(&self, name_or_oid: &str) -> Option<&'static AttributeType> {
-        let base = name_or_oid.split(';').next().unwrap_or_default();
-        lookup_lower(&self.attribute_index, base).map(|i| &self.attributes[i])
+        lookup_lower(&self.attribute_index, without_options(name_or_oid)).map(|i| &self.attributes[i])
     }
 
     /// A class by lDAPDisplayName (any case) or governsID, as objectClass values name it.
@@ -118,6 +159,15 @@ impl Schema {
     /// organizationalPerson, user, computer, msDS-GroupManagedServiceAccount. Empty for an unknown
     /// class.
     pub fn class_chain(&self, name: &str) -> Vec<&'static ObjectClass> {
+        self.chain(name).to_vec()
+    }
+
+    /// [`Schema::class_chain`] without a copy: each chain is walked once, when the schema is built.
+    pub fn chain(&self, name: &str) -> &[&'static ObjectClass] {
+        lookup_lower(&self.class_index, name).map_or(&[], |i| self.chains[i].as_slice())
+    }
+
+    fn walk_chain(&self, name: &str) -> Vec<&'static ObjectClass> {
         let mut chain = Vec::new();
         let mut current = self.class(name);
         while let Some(class) = current {
@@ -135,10 +185,18 @@ impl Schema {
         chain
     }
 
+    /// The position of `attr` in the attribute table, when it is one of the table's own entries.
+    fn attribute_position(&self, attr: &AttributeType) -> Option<usize> {
+        let base = self.attributes.as_ptr() as usize;
+        let offset = (attr as *const AttributeType as usize).checked_sub(base)?;
+        let i = offset / std::mem::size_of::<AttributeType>();
+        (offset % std::mem::size_of::<AttributeType>() == 0 && i < self.attributes.len()).then_some(i)
+    }
+
     /// The objectClass values AD stores for an object of this structural class: its chain from
     /// top down (MS-ADTS 3.1.1.1.4).
     pub fn object_class_values(&self, structural: &str) -> Vec<&'static str> {
-        self.class_chain(structural).iter().map(|c| c.name).collect()
+        self.chain(structural).iter().map(|c| c.name).collect()
     }
 
     /// Every attribute an object with these objectClass values may hold (mustContain ∪ mayContain
@@ -152,8 +210,17 @@ impl Schema {
     /// looking it up in [`Schema::allowed_attributes`], from a set built once per combination
     /// of classes (a modify asks this for every attribute it writes; issue 12).
     pub fn allows<N: AsRef<str>>(&self, classes: &[N], attr: &AttributeType) -> bool {
-        self.allowed_set(&self.effective_or_chains(classes))
-            .contains(attr.name)
+        let given: Vec<&'static ObjectClass> =
+            classes.iter().filter_map(|n| self.class(n.as_ref())).collect();
+        let set = self.class_set(&given);
+        match self.attribute_position(attr) {
+            Some(i) => set.allows(i),
+            // Not the table's own entry (a copy): by name.
+            None => self
+                .attribute(attr.name)
+                .and_then(|a| self.attribute_position(a))
+                .is_some_and(|i| set.allows(i)),
+        }
     }
 
     /// The mustContain attributes of the same set of classes.
@@ -163,11 +230,19 @@ impl Schema {
 
     /// The classes whose attributes an object with these objectClass values may hold: the
     /// effective classes, or, for a combination that is not valid, each known class's own chain.
-    fn effective_or_chains<N: AsRef<str>>(&self, classes: &[N]) -> Vec<&ObjectClass> {
-        let given: Vec<&ObjectClass> = classes.iter().filter_map(|n| self.class(n.as_ref())).collect();
-        self.effective_classes(&given).unwrap_or_else(|_| {
+    fn effective_or_chains<N: AsRef<str>>(&self, classes: &[N]) -> Vec<&'static ObjectClass> {
+        let given: Vec<&'static ObjectClass> =
+            classes.iter().filter_map(|n| self.class(n.as_ref())).collect();
+        self.effective_or_chains_of(&given)
+    }
+
+    pub(super) fn effective_or_chains_of(&self, given: &[&'static ObjectClass]) -> Vec<&'static ObjectClass> {
+        self.effective_classes(given).unwrap_or_else(|_| {
             // Not a valid combination: fall back to each class's own chain and auxiliaries.
-            given.iter().flat_map(|c| self.class_chain(c.name)).collect()
+            given
+                .iter()
+                .flat_map(|c| self.chain(c.name).iter().copied())
+                .collect()
         })
     }
 
