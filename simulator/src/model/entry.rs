@@ -185,8 +185,9 @@ fn share_by_content(attr: Attr) -> Arc<Attr> {
 }
 
 /// Attributes whose values repeat across entries (lower-cased names): the class chain, the
-/// SAM defaults every account gets (MS-SAMR 3.1.1.8: `accountExpires`, `badPwdCount`,
-/// `pwdLastSet`, … start at the same values), flags, and timestamps of one second. Stored once
+/// SAM defaults every account gets (MS-SAMR 3.1.1.8: `accountExpires`, `codePage`, … start at
+/// the same values; the counters of [`SHARED_WHEN_ZERO`] too, while 0), flags, and timestamps
+/// of one second. Stored once
 /// per distinct value through the same table as descriptors; an attribute with a value per
 /// entry (`sAMAccountName`, `objectSid`, `uSNChanged`) would only add a table slot, so is not.
 const SHARED_BY_CONTENT: &[&str] = &[
@@ -198,13 +199,6 @@ const SHARED_BY_CONTENT: &[&str] = &[
     "samaccounttype",
     "primarygroupid",
     "accountexpires",
-    "pwdlastset",
-    "badpwdcount",
-    "badpasswordtime",
-    "lastlogon",
-    "lastlogoff",
-    "logoncount",
-    "lockouttime",
     "codepage",
     "countrycode",
     "admincount",
@@ -233,7 +227,7 @@ const SHARED_WHEN_ZERO: &[&str] = &[
 /// value and shared ([`SHARED_BY_CONTENT`]): a value unique to the entry would only make the
 /// entry's [`Shape`] unique too.
 fn shared_by_content(key: &str, values: &[Vec<u8>]) -> bool {
-    SHARED_BY_CONTENT.contains(&key) && (!SHARED_WHEN_ZERO.contains(&key) || values == [b"0"])
+    SHARED_BY_CONTENT.contains(&key) || (SHARED_WHEN_ZERO.contains(&key) && values == [b"0"])
 }
 
 /// The attribute as held while an entry is built: descriptors and the values
