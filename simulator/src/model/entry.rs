@@ -116,6 +116,16 @@ pub struct Attr {
     pub values: Vec<Vec<u8>>,
 }
 
+impl Attr {
+    /// The attribute as the borrowed view reads give.
+    pub fn view(&self) -> AttrRef<'_> {
+        AttrRef {
+            name: &self.name,
+            values: Values(ValuesRepr::List(&self.values)),
+        }
+    }
+}
+
 impl fmt::Debug for Attr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Values may be secrets (unicodePwd, msKds-RootKeyData): print only their count.
@@ -240,7 +250,9 @@ fn stored(key: &str, attr: Attr) -> Arc<Attr> {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+/// Appends `n` as an unsigned LEB128 varint: the packed values here, and the compact snapshot
+/// file's body (`snapshot::compact`).
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
@@ -260,6 +272,15 @@ fn take_varint(bytes: &[u8]) -> (usize, &[u8]) {
         shift += 7;
     }
     (n, &[])
+}
+
+/// The first own attribute packed in `own` (its length, its count, its values) and the bytes
+/// after it.
+fn take_own(own: &[u8]) -> (Values<'_>, &[u8]) {
+    let (len, r) = take_varint(own);
+    let (body, rest) = r.split_at(len.min(r.len()));
+    let (count, bytes) = take_varint(body);
+    (Values(ValuesRepr::Packed { count, bytes }), rest)
 }
 
 /// An attribute's values, borrowed from an entry: a stored list, or the entry's packed bytes.
@@ -488,13 +509,7 @@ impl AttrMap {
 
     pub fn get(&self, key: &str) -> Option<AttrRef<'_>> {
         match &self.0 {
-            MapRepr::Open(v) => Self::find_open(v, key).ok().map(|i| {
-                let a = &v[i].1;
-                AttrRef {
-                    name: &a.name,
-                    values: Values(ValuesRepr::List(&a.values)),
-                }
-            }),
+            MapRepr::Open(v) => Self::find_open(v, key).ok().map(|i| v[i].1.view()),
             MapRepr::Sealed(shape, own) => {
                 let i = shape.slots.binary_search_by(|s| s.key.as_str().cmp(key)).ok()?;
                 Some(Self::sealed_ref(shape, own, i))
@@ -506,10 +521,7 @@ impl AttrMap {
     /// the own attributes before it (each starts with its length).
     fn sealed_ref<'a>(shape: &'a Shape, own: &'a [u8], i: usize) -> AttrRef<'a> {
         match &shape.slots[i].kind {
-            Kind::Shared(a) => AttrRef {
-                name: &a.name,
-                values: Values(ValuesRepr::List(&a.values)),
-            },
+            Kind::Shared(a) => a.view(),
             Kind::Own(name) => {
                 let before = shape.slots[..i]
                     .iter()
@@ -517,14 +529,11 @@ impl AttrMap {
                     .count();
                 let mut rest = own;
                 for _ in 0..before {
-                    let (len, r) = take_varint(rest);
-                    rest = &r[len.min(r.len())..];
+                    rest = take_own(rest).1;
                 }
-                let (len, r) = take_varint(rest);
-                let (count, bytes) = take_varint(&r[..len.min(r.len())]);
                 AttrRef {
                     name,
-                    values: Values(ValuesRepr::Packed { count, bytes }),
+                    values: take_own(rest).0,
                 }
             }
         }
@@ -602,12 +611,12 @@ impl AttrMap {
                     Kind::Shared(attr)
                 } else {
                     body.clear();
-                    put_varint(&mut body, attr.values.len());
+                    put_varint(&mut body, attr.values.len() as u64);
                     for value in &attr.values {
-                        put_varint(&mut body, value.len());
+                        put_varint(&mut body, value.len() as u64);
                         body.extend_from_slice(value);
                     }
-                    put_varint(&mut own, body.len());
+                    put_varint(&mut own, body.len() as u64);
                     own.extend_from_slice(&body);
                     Kind::Own(attr.name.clone())
                 };
@@ -675,31 +684,15 @@ impl<'a> Iterator for AttrIter<'a> {
         let i = self.next;
         self.next += 1;
         match &self.map.0 {
-            MapRepr::Open(v) => v.get(i).map(|(k, a)| {
-                (
-                    k,
-                    AttrRef {
-                        name: &a.name,
-                        values: Values(ValuesRepr::List(&a.values)),
-                    },
-                )
-            }),
+            MapRepr::Open(v) => v.get(i).map(|(k, a)| (k, a.view())),
             MapRepr::Sealed(shape, _) => {
                 let slot = shape.slots.get(i)?;
                 let attr = match &slot.kind {
-                    Kind::Shared(a) => AttrRef {
-                        name: &a.name,
-                        values: Values(ValuesRepr::List(&a.values)),
-                    },
+                    Kind::Shared(a) => a.view(),
                     Kind::Own(name) => {
-                        let (len, r) = take_varint(self.own);
-                        let (body, rest) = r.split_at(len.min(r.len()));
+                        let (values, rest) = take_own(self.own);
                         self.own = rest;
-                        let (count, bytes) = take_varint(body);
-                        AttrRef {
-                            name,
-                            values: Values(ValuesRepr::Packed { count, bytes }),
-                        }
+                        AttrRef { name, values }
                     }
                 };
                 Some((&slot.key, attr))

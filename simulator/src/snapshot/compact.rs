@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
 use std::sync::Arc;
 
-use crate::model::entry::Values;
+use crate::model::entry::{put_varint, Values};
 use crate::model::{AccountSecrets, Attr, Dn, Entry, EntryId, Name};
 
 use super::file::{malformed, SnapshotFileError};
@@ -89,14 +89,6 @@ pub(super) fn parse_header(head: &[u8]) -> Header<'_> {
         Some(v) => Header::Other(v),
         None => Header::Damaged,
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v & 0x7f) as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
