@@ -46,6 +46,78 @@ fn index_slot(attr_lower: &str) -> Option<usize> {
     INDEXED_ATTRIBUTES.iter().position(|a| *a == attr_lower)
 }
 
+/// The position of objectClass in [`INDEXED_ATTRIBUTES`].
+const OBJECT_CLASS_SLOT: usize = 6;
+const _: () = assert!(matches!(
+    INDEXED_ATTRIBUTES[OBJECT_CLASS_SLOT].as_bytes(),
+    b"objectclass"
+));
+
+/// The objectClass index keeps one pair per entry and most specific class, not one per value:
+/// a user's `top, person, organizationalPerson, user` is posted under `user` alone (issue 12:
+/// three pairs of ~40 B less per entry). `value` is posted, under its class's lDAPDisplayName,
+/// unless another of the entry's `values` is a class below it; a value that names no class of
+/// the schema is posted as it is. A look-up of a class walks the postings of the class and of
+/// every class below it ([`subclass_keys`]) and confirms each candidate against its values.
+fn class_index_key(value: &[u8], values: Values<'_>) -> Option<u64> {
+    let schema = crate::schema::Schema::ad();
+    let Some(class) = std::str::from_utf8(value).ok().and_then(|v| schema.class(v)) else {
+        return Some(key_hash(&index_key("objectclass", value)));
+    };
+    let below = values.iter().any(|w| {
+        std::str::from_utf8(w).is_ok_and(|w| {
+            let chain = schema.chain(w);
+            chain.len() > 1 && chain[..chain.len() - 1].iter().any(|c| c.name == class.name)
+        })
+    });
+    (!below).then(|| key_hash(class.name.to_ascii_lowercase().as_bytes()))
+}
+
+/// The objectClass postings a look-up of the class `key` (an index key: lower case) walks: the
+/// class's own and those of every class whose chain passes through it; `key` alone when it
+/// names no class. Built once per process for the schema's classes.
+fn subclass_keys(key: &[u8]) -> Vec<u64> {
+    type Below = std::collections::HashMap<&'static str, Vec<u64>>;
+    static BELOW: OnceLock<Below> = OnceLock::new();
+    let schema = crate::schema::Schema::ad();
+    let below = BELOW.get_or_init(|| {
+        let mut below = Below::new();
+        for c in schema.classes() {
+            let hash = key_hash(c.name.to_ascii_lowercase().as_bytes());
+            for ancestor in schema.chain(c.name) {
+                below.entry(ancestor.name).or_default().push(hash);
+            }
+        }
+        below
+    });
+    match std::str::from_utf8(key).ok().and_then(|k| schema.class(k)) {
+        Some(class) => below.get(class.name).cloned().unwrap_or_default(),
+        None => vec![key_hash(key)],
+    }
+}
+
+/// The ascending union of ascending id sequences, each id once.
+fn union<I: Iterator<Item = EntryId>>(sequences: impl Iterator<Item = I>) -> impl Iterator<Item = EntryId> {
+    use std::cmp::Reverse;
+    let mut sequences: Vec<I> = sequences.collect();
+    let mut heads: std::collections::BinaryHeap<Reverse<(EntryId, usize)>> = sequences
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, s)| Some(Reverse((s.next()?, i))))
+        .collect();
+    let mut last = None;
+    std::iter::from_fn(move || loop {
+        let Reverse((id, i)) = heads.pop()?;
+        if let Some(next) = sequences[i].next() {
+            heads.push(Reverse((next, i)));
+        }
+        if last != Some(id) {
+            last = Some(id);
+            return Some(id);
+        }
+    })
+}
+
 /// A keyed hash of a normalised DN or an index key, with the process's random keys (no client
 /// can aim collisions at it). The maps keep this 8-byte hash, not the text; every look-up
 /// confirms its candidates against the entries, so a collision costs a comparison, never a
@@ -315,6 +387,13 @@ impl Store {
                     .any(|v| has_index_key(attr_lower, v, &key))
             })
         };
+        if slot == OBJECT_CLASS_SLOT {
+            // Entries of the class and of every class below it (see `class_index_key`).
+            let postings = subclass_keys(&key)
+                .into_iter()
+                .map(|k| range_of(&self.index[slot], k, after));
+            return Some(union(postings).filter(confirmed).take(limit).collect());
+        }
         Some(
             range_of(&self.index[slot], key_hash(&key), after)
                 .filter(confirmed)
@@ -492,7 +571,15 @@ impl Store {
     fn index_values(&mut self, slot: usize, id: EntryId, values: Values<'_>, add: bool) {
         let name = INDEXED_ATTRIBUTES[slot];
         for v in values {
-            let pair = (key_hash(&index_key(name, v)), id);
+            let hash = if slot == OBJECT_CLASS_SLOT {
+                match class_index_key(v, values) {
+                    Some(hash) => hash,
+                    None => continue,
+                }
+            } else {
+                key_hash(&index_key(name, v))
+            };
+            let pair = (hash, id);
             if add {
                 self.index[slot].insert(pair);
             } else {
@@ -635,6 +722,64 @@ mod tests {
         s.remove(leaf).unwrap();
         assert_eq!(s.lookup(&Dn::parse("CN=leaf,OU=moved,OU=c,DC=x").unwrap()), None);
         assert_eq!(s.lookup(&Dn::parse("OU=moved,OU=c,DC=x").unwrap()), Some(mid));
+    }
+
+    /// objectClass is posted under each entry's most specific classes only, and a look-up of a
+    /// class finds the entries of every class below it, in id order, each once.
+    #[test]
+    fn object_class_postings_hold_the_most_specific_classes() {
+        let mut s = Store::new();
+        let root = add(&mut s, "DC=x", None);
+        let with_classes = |s: &mut Store, cn: &str, classes: &[&str]| {
+            let id = add(s, &format!("CN={cn},DC=x"), Some(root));
+            let mut e = (**s.get(id).unwrap()).clone();
+            e.set(
+                "objectClass",
+                classes.iter().map(|c| c.as_bytes().to_vec()).collect(),
+            );
+            s.update(e).unwrap();
+            id
+        };
+        let chain = ["top", "person", "organizationalPerson", "user"];
+        let alice = with_classes(&mut s, "alice", &chain);
+        let host = with_classes(&mut s, "host", &[&chain[..], &["computer"]].concat());
+        let posix = with_classes(&mut s, "bob", &[&chain[..], &["posixAccount"]].concat());
+        let odd = with_classes(&mut s, "odd", &["top", "noSuchClass"]);
+        let group = with_classes(&mut s, "g", &["top", "group"]);
+        // One pair per most specific class: user; computer; user and posixAccount; top and
+        // noSuchClass (no known class below top); group.
+        assert_eq!(s.index[OBJECT_CLASS_SLOT].len(), 7);
+        fn find_in(s: &Store, c: &str) -> Vec<EntryId> {
+            s.find_eq("objectclass", c.as_bytes()).unwrap()
+        }
+        let find = |c: &str| find_in(&s, c);
+        assert_eq!(find("user"), vec![alice, host, posix]);
+        assert_eq!(find("PERSON"), vec![alice, host, posix]);
+        assert_eq!(find("computer"), vec![host]);
+        assert_eq!(find("posixAccount"), vec![posix]);
+        assert_eq!(find("top"), vec![alice, host, posix, odd, group]);
+        assert_eq!(find("nosuchclass"), vec![odd]);
+        assert_eq!(find("msDS-GroupManagedServiceAccount"), Vec::<EntryId>::new());
+        assert_eq!(
+            s.find_eq_after("objectclass", b"top", Some(host), 2).unwrap(),
+            vec![posix, odd]
+        );
+        // A value that is not the entry's (an ancestor it does not list) is no match.
+        let thin = with_classes(&mut s, "thin", &["top", "user"]);
+        let find = |c: &str| find_in(&s, c);
+        assert_eq!(find("organizationalPerson"), vec![alice, host, posix]);
+        assert_eq!(find("user"), vec![alice, host, posix, thin]);
+        // Rewriting and removing an entry moves its pairs.
+        let mut e = (**s.get(host).unwrap()).clone();
+        e.set(
+            "objectClass",
+            chain.iter().map(|c| c.as_bytes().to_vec()).collect(),
+        );
+        s.update(e).unwrap();
+        assert_eq!(find_in(&s, "computer"), Vec::<EntryId>::new());
+        s.remove(posix).unwrap();
+        assert_eq!(find_in(&s, "person"), vec![alice, host]);
+        assert_eq!(s.index[OBJECT_CLASS_SLOT].len(), 6);
     }
 
     /// A paged walk resumes after the last child or posting it returned.
