@@ -418,6 +418,28 @@ mod tests {
         assert!(!std::sync::Arc::ptr_eq(&sd(&u2), &sd(&u3)));
     }
 
+    /// The memo of checked shared values (bulk loads) vouches for those values only: after many
+    /// users with the default countryCode 0, one with a countryCode that is not an integer is
+    /// still refused (invalidAttributeSyntax), and one with another valid value is stored.
+    #[test]
+    fn checked_shared_values_vouch_only_for_themselves() {
+        let dir = forest();
+        let system = Caller::system();
+        let add = |name: &str, more: &[(&str, Vec<Vec<u8>>)]| {
+            let mut attrs = user(name);
+            attrs.extend(more.iter().map(|(n, v)| (n.to_string(), v.clone())));
+            dir.add(&system, &format!("CN={name},CN=Users,{BASE}"), attrs)
+        };
+        for i in 0..3 {
+            add(&format!("bulk{i}"), &[]).unwrap();
+        }
+        refused(&dir, 21, "", || add("bad", &[("countryCode", s("abc"))]));
+        add("other", &[("countryCode", s("33"))]).unwrap();
+        let e = entry(&dir, &format!("CN=other,CN=Users,{BASE}"));
+        assert_eq!(e.first_str("countryCode"), Some("33"));
+        refused(&dir, 21, "", || add("bad2", &[("countryCode", s("abc"))]));
+    }
+
     #[test]
     fn adds_a_user_with_sam_defaults() {
         let dir = forest();
