@@ -3,13 +3,16 @@
 //! creation rules, uniqueness and the schema. The new entry is built aside and inserted only
 //! when every check passed: a refused add changes nothing.
 
+use std::sync::Arc;
+
 use super::access::{self, Right};
 use super::caller::Caller;
 use super::error::{code, win32, DsError, DsResult};
 use super::prologue::{bound_target, store_err, SYSTEM_ONLY};
 use super::provision::{group_type, object_category_cn, sam_type, uac};
 use super::{DirState, Directory};
-use crate::model::{Dn, Entry};
+
+use crate::model::{Attr, Dn, Entry};
 use crate::schema::Schema;
 use crate::security::Sid;
 use crate::store::is_forward_link;
@@ -44,18 +47,20 @@ impl Directory {
     pub fn add(&self, caller: &Caller, dn: &str, attrs: Vec<(String, Vec<Vec<u8>>)>) -> DsResult<()> {
         let dn = bound_target(caller, dn)?;
         let mut st = self.write();
-        let entry = self.build_new_entry(&mut st, caller, &dn, attrs)?;
-        st.store.insert(entry).map_err(store_err)?;
+        let (entry, norm) = self.build_new_entry(&mut st, caller, &dn, attrs)?;
+        st.store.insert_normed(entry, &norm).map_err(store_err)?;
         st.commit()
     }
 
+    /// The entry an add of `attrs` at `dn` stores, and its DN's norm (for
+    /// [`Store::insert_normed`](crate::store::Store::insert_normed)).
     pub(super) fn build_new_entry(
         &self,
         st: &mut DirState,
         caller: &Caller,
         dn: &Dn,
         attrs: Vec<(String, Vec<Vec<u8>>)>,
-    ) -> DsResult<Entry> {
+    ) -> DsResult<(Entry, String)> {
         // The DN and its parent from one normalised text (`Dn::norm` allocates per RDN).
         let (norm, starts) = dn.norm_with_suffixes();
         if st.store.lookup_norm(&norm).is_some() {
@@ -196,7 +201,7 @@ impl Directory {
             return Err(DsError::unwilling(win32::ERROR_DS_UNWILLING_TO_PERFORM));
         }
         check_against_schema(st, &e)?;
-        Ok(e)
+        Ok((e, norm))
     }
 
     /// SAM defaults on create (MS-SAMR 3.1.1.8; MS-ADTS 3.1.1.5.2.4 and 3.1.1.8.10).
@@ -337,12 +342,22 @@ fn check_against_schema(st: &DirState, e: &Entry) -> DsResult<()> {
             (k.clone(), dns.collect())
         })
         .collect();
+    // Shared values a check on this thread passed before are not checked again (bulk loads).
     let attrs = e
         .attrs
-        .values()
-        .map(|a| (a.name.as_str(), a.values))
-        .chain(link_values.iter().map(|(k, v)| (k.as_str(), v.as_slice().into())));
-    Schema::ad().check_entry(&classes, attrs)?;
+        .iter_arcs()
+        .map(|(a, arc)| (a.name.as_str(), a.values, arc.is_some_and(Attr::values_checked)))
+        .chain(
+            link_values
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice().into(), false)),
+        );
+    Schema::ad().check_entry_memo(&classes, attrs)?;
+    // Only values other entries hold too: the entry's own ones would crowd the memo out.
+    e.attrs
+        .iter_arcs()
+        .filter_map(|(_, arc)| arc.filter(|arc| Arc::strong_count(arc) > 1))
+        .for_each(Attr::remember_checked);
     Ok(())
 }
 
@@ -401,6 +416,28 @@ mod tests {
         assert!(has_marker(&u3), "the new user inherits the container's new ACE");
         assert!(!has_marker(&u2));
         assert!(!std::sync::Arc::ptr_eq(&sd(&u2), &sd(&u3)));
+    }
+
+    /// The memo of checked shared values (bulk loads) vouches for those values only: after many
+    /// users with the default countryCode 0, one with a countryCode that is not an integer is
+    /// still refused (invalidAttributeSyntax), and one with another valid value is stored.
+    #[test]
+    fn checked_shared_values_vouch_only_for_themselves() {
+        let dir = forest();
+        let system = Caller::system();
+        let add = |name: &str, more: &[(&str, Vec<Vec<u8>>)]| {
+            let mut attrs = user(name);
+            attrs.extend(more.iter().map(|(n, v)| (n.to_string(), v.clone())));
+            dir.add(&system, &format!("CN={name},CN=Users,{BASE}"), attrs)
+        };
+        for i in 0..3 {
+            add(&format!("bulk{i}"), &[]).unwrap();
+        }
+        refused(&dir, 21, "", || add("bad", &[("countryCode", s("abc"))]));
+        add("other", &[("countryCode", s("33"))]).unwrap();
+        let e = entry(&dir, &format!("CN=other,CN=Users,{BASE}"));
+        assert_eq!(e.first_str("countryCode"), Some("33"));
+        refused(&dir, 21, "", || add("bad2", &[("countryCode", s("abc"))]));
     }
 
     #[test]

@@ -119,6 +119,7 @@ impl Directory {
             ),
         ];
         self.build_new_entry(st, caller, &dn, attrs)
+            .map(|(entry, _)| entry)
     }
 
     /// Every root key in the forest. An object that does not parse as a key is skipped, as the

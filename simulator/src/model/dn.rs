@@ -360,7 +360,9 @@ impl fmt::Display for Dn {
             if i > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "{}={}", ava.attr, escape_value(&ava.value))?;
+            f.write_str(&ava.attr)?;
+            f.write_str("=")?;
+            write_value(f, &ava.value)?;
         }
         Ok(())
     }
@@ -428,8 +430,26 @@ fn unescape_value(v: &str) -> Result<String, DnError> {
 /// RFC 4514 §2.4 escaping of an attribute value.
 pub fn escape_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
-    write_escaped(&mut out, v.chars(), v.chars().count()).expect("a String takes every write");
+    write_value(&mut out, v).expect("a String takes every write");
     out
+}
+
+/// [`escape_value`] of `v`, written to `out`: in one piece when nothing in it needs escaping
+/// (nearly every value), else char by char.
+fn write_value(out: &mut impl fmt::Write, v: &str) -> fmt::Result {
+    if needs_escaping(v) {
+        write_escaped(out, v.chars(), v.chars().count())
+    } else {
+        out.write_str(v)
+    }
+}
+
+/// True when [`write_escaped`] would change `v`.
+fn needs_escaping(v: &str) -> bool {
+    v.bytes()
+        .any(|b| matches!(b, b',' | b'+' | b'"' | b'\\' | b'<' | b'>' | b';' | b'=' | 0))
+        || v.starts_with([' ', '#'])
+        || v.ends_with(' ')
 }
 
 /// [`escape_value`] of the `count` chars `chars`, written to `out`.

@@ -32,8 +32,82 @@ pub struct Name(Arc<str>);
 /// just not shared, so memory stays bounded by the data itself.
 const MAX_INTERNED_NAMES: usize = 16_384;
 
+/// Slots of each per-thread memo in front of a process-wide table (names, shared attributes,
+/// shapes): a power of two.
+const RECENT_SLOTS: usize = 256;
+
+/// A per-thread memo of the values a table handed out last. A bulk load writes the same names,
+/// default values and shapes entry after entry: a hit costs a comparison instead of a keyed
+/// hash (SipHash) and the table's mutex (issue 12, callgrind). Each hint maps to a set of two
+/// slots, the more recently used first; a new value replaces the other one, so the memo stays
+/// small whatever the input, and a miss costs what the table alone costs.
+struct Recent<T>(Vec<T>);
+
+impl<T: Default> Recent<T> {
+    /// The slot of the set for `hint` (a hash or an address) that `is` accepts, moved to the
+    /// front of its set, and true; else the set's front slot with the older value in it (for
+    /// the caller to overwrite), and false. Sets are picked by Fibonacci hashing: the product's
+    /// top bits depend on every bit of the hint.
+    fn find(&mut self, hint: usize, is: impl Fn(&T) -> bool) -> (&mut T, bool) {
+        if self.0.is_empty() {
+            self.0.resize_with(RECENT_SLOTS, T::default);
+        }
+        let set_bits = (RECENT_SLOTS / 2).trailing_zeros();
+        let first = 2 * ((hint as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - set_bits)) as usize;
+        let found = is(&self.0[first]);
+        if !found {
+            self.0.swap(first, first + 1);
+        }
+        let found = found || is(&self.0[first]);
+        (&mut self.0[first], found)
+    }
+}
+
+/// A recently interned name and, once asked for, its lower-cased form (an attribute's key).
+type RecentName = Option<(Name, Option<Name>)>;
+
 impl Name {
     pub fn new(text: &str) -> Name {
+        Name::recent(text, |slot| slot.0.clone())
+    }
+
+    /// `text` interned and its lower-cased form interned: an attribute's display name and its
+    /// key, as [`Entry::set`] stores a new attribute.
+    pub fn with_key(text: &str) -> (Name, Name) {
+        Name::recent(text, |slot| {
+            let key = slot
+                .1
+                .get_or_insert_with(|| match text.bytes().any(|b| b.is_ascii_uppercase()) {
+                    true => Name::intern(&text.to_ascii_lowercase()),
+                    false => slot.0.clone(),
+                });
+            (slot.0.clone(), key.clone())
+        })
+    }
+
+    /// `read` of the memo slot for `text`, filled from the process-wide table first if it
+    /// holds another name.
+    fn recent<R>(text: &str, read: impl FnOnce(&mut (Name, Option<Name>)) -> R) -> R {
+        thread_local! {
+            static RECENT: std::cell::RefCell<Recent<RecentName>> =
+                const { std::cell::RefCell::new(Recent(Vec::new())) };
+        }
+        let mut hasher = crate::schema::NameHasher::default();
+        std::hash::Hasher::write(&mut hasher, text.as_bytes());
+        let hint = std::hash::Hasher::finish(&hasher) as usize;
+        RECENT.with_borrow_mut(|recent| {
+            let (slot, found) = recent.find(hint, |slot| {
+                slot.as_ref().is_some_and(|(name, _)| name.as_str() == text)
+            });
+            if !found {
+                *slot = Some((Name::intern(text), None));
+            }
+            read(slot.as_mut().expect("filled above"))
+        })
+    }
+
+    /// `text` from the process-wide table of names (one copy per distinct name).
+    fn intern(text: &str) -> Name {
         static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
         let mut names = NAMES
             .get_or_init(Default::default)
@@ -126,6 +200,36 @@ impl Attr {
     }
 }
 
+impl Attr {
+    /// True when `attr`'s values passed the schema's checks of values on this thread before
+    /// ([`Attr::remember_checked`]): a per-thread memo of the attributes last checked, held
+    /// weakly (a held allocation is never another attribute's), so a default every entry of a
+    /// bulk load shares is checked once rather than per entry (issue 12). An attribute held in
+    /// an `Arc` never changes.
+    pub fn values_checked(attr: &Arc<Attr>) -> bool {
+        CHECKED.with_borrow_mut(|memo| {
+            memo.find(Arc::as_ptr(attr) as usize, |w| w.as_ptr() == Arc::as_ptr(attr))
+                .1
+        })
+    }
+
+    /// Notes that `attr`'s values passed the schema's checks of values.
+    pub fn remember_checked(attr: &Arc<Attr>) {
+        CHECKED.with_borrow_mut(|memo| {
+            let (slot, found) = memo.find(Arc::as_ptr(attr) as usize, |w| w.as_ptr() == Arc::as_ptr(attr));
+            if !found {
+                *slot = Arc::downgrade(attr);
+            }
+        })
+    }
+}
+
+thread_local! {
+    /// [`Attr::values_checked`]'s memo.
+    static CHECKED: std::cell::RefCell<Recent<Weak<Attr>>> =
+        const { std::cell::RefCell::new(Recent(Vec::new())) };
+}
+
 impl fmt::Debug for Attr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Values may be secrets (unicodePwd, msKds-RootKeyData): print only their count.
@@ -179,6 +283,62 @@ impl<T: PartialEq> Interner<T> {
         }
         shared
     }
+
+    /// [`Interner::share`] behind the thread's memo `recent` (slot `hint`): the value the memo
+    /// last held there when it is still alive and equal to `value`, else the table's copy, whose
+    /// content `hash` hashes only then.
+    fn share_recent(
+        table: &Mutex<Interner<T>>,
+        recent: &'static std::thread::LocalKey<std::cell::RefCell<Recent<Weak<T>>>>,
+        hint: usize,
+        value: impl Candidate<T>,
+        hash: impl FnOnce(&T) -> u64,
+    ) -> Arc<T> {
+        recent.with_borrow_mut(|recent| {
+            let (slot, found) = recent.find(hint, |slot| slot.upgrade().is_some_and(|v| value.is(&v)));
+            if let Some(found) = slot.upgrade().filter(|_| found) {
+                return found;
+            }
+            let value = value.make();
+            let shared = Interner::share(table, hash(&value), value);
+            *slot = Arc::downgrade(&shared);
+            shared
+        })
+    }
+}
+
+/// A value to share as it is given: compared with the memo's values as it is, made into the
+/// stored form only on a miss (a single value [`Entry::set_str`] writes is copied then).
+trait Candidate<T> {
+    fn is(&self, stored: &T) -> bool;
+    fn make(self) -> T;
+}
+
+impl<T: PartialEq> Candidate<T> for T {
+    fn is(&self, stored: &T) -> bool {
+        self == stored
+    }
+    fn make(self) -> T {
+        self
+    }
+}
+
+/// An attribute with one value, still borrowed.
+struct OneValue<'a> {
+    name: Name,
+    value: &'a [u8],
+}
+
+impl Candidate<Attr> for OneValue<'_> {
+    fn is(&self, stored: &Attr) -> bool {
+        stored.name == self.name && stored.values.len() == 1 && stored.values[0] == self.value
+    }
+    fn make(self) -> Attr {
+        Attr {
+            name: self.name,
+            values: vec![self.value.to_vec()],
+        }
+    }
 }
 
 /// The process's random hash keys: clients choose some of the hashed values, and must not be
@@ -188,10 +348,18 @@ fn content_hash(value: impl std::hash::Hash) -> u64 {
     KEYS.get_or_init(Default::default).hash_one(value)
 }
 
-fn share_by_content(attr: Attr) -> Arc<Attr> {
+/// The shared copy of `attr` (stored under `key`); the thread's memo holds the last one per
+/// key, so entries built alike find their defaults without hashing them.
+fn share_by_content(key: &Name, attr: impl Candidate<Attr>) -> Arc<Attr> {
     static TABLE: OnceLock<Mutex<Interner<Attr>>> = OnceLock::new();
-    let hash = content_hash((&attr.name, &attr.values));
-    Interner::share(TABLE.get_or_init(Interner::new), hash, attr)
+    thread_local! {
+        static RECENT: std::cell::RefCell<Recent<Weak<Attr>>> =
+            const { std::cell::RefCell::new(Recent(Vec::new())) };
+    }
+    let hint = key.0.as_ptr() as usize;
+    Interner::share_recent(TABLE.get_or_init(Interner::new), &RECENT, hint, attr, |a| {
+        content_hash((&a.name, &a.values))
+    })
 }
 
 /// Attributes whose values repeat across entries (lower-cased names): the class chain, the
@@ -233,20 +401,36 @@ const SHARED_WHEN_ZERO: &[&str] = &[
     "lockouttime",
 ];
 
-/// True when the attribute `key` (lower-cased) with these values is stored once per distinct
-/// value and shared ([`SHARED_BY_CONTENT`]): a value unique to the entry would only make the
-/// entry's [`Shape`] unique too.
-fn shared_by_content(key: &str, values: &[Vec<u8>]) -> bool {
-    SHARED_BY_CONTENT.contains(&key) || (SHARED_WHEN_ZERO.contains(&key) && values == [b"0"])
+/// True when the attribute `key` (lower-cased) with its values (the single value `0` or not) is
+/// stored once per distinct value and shared ([`SHARED_BY_CONTENT`]): a value unique to the
+/// entry would only make the entry's [`Shape`] unique too.
+fn shared_by_content(key: &str, values_are_zero: bool) -> bool {
+    SHARED_BY_CONTENT.contains(&key) || (values_are_zero && SHARED_WHEN_ZERO.contains(&key))
+}
+
+/// True when `values` is the single value `0` (a counter's default, [`SHARED_WHEN_ZERO`]).
+fn is_zero(values: &[Vec<u8>]) -> bool {
+    values == [b"0"]
 }
 
 /// The attribute as held while an entry is built: descriptors and the values
 /// [`shared_by_content`] through the single-instance table, others as they are.
-fn stored(key: &str, attr: Attr) -> Arc<Attr> {
-    if shared_by_content(key, &attr.values) {
-        share_by_content(attr)
+fn stored(key: &Name, attr: Attr) -> Arc<Attr> {
+    if shared_by_content(key, is_zero(&attr.values)) {
+        share_by_content(key, attr)
     } else {
         Arc::new(attr)
+    }
+}
+
+/// [`stored`] of the attribute `name` with the one value `value`, copied only when no shared
+/// copy has it.
+fn stored_one(key: &Name, name: Name, value: &[u8]) -> Arc<Attr> {
+    let one = OneValue { name, value };
+    if shared_by_content(key, value == b"0") {
+        share_by_content(key, one)
+    } else {
+        Arc::new(one.make())
     }
 }
 
@@ -468,13 +652,21 @@ impl std::hash::Hash for Slot {
 }
 
 impl Shape {
+    /// The shared shape with these slots; the thread's memo holds the last one per number of
+    /// slots, so the entries of a bulk load find theirs without hashing it.
     fn share(slots: Vec<Slot>) -> Arc<Shape> {
         static TABLE: OnceLock<Mutex<Interner<Shape>>> = OnceLock::new();
-        let hash = content_hash(&slots);
+        thread_local! {
+            static RECENT: std::cell::RefCell<Recent<Weak<Shape>>> =
+                const { std::cell::RefCell::new(Recent(Vec::new())) };
+        }
         let shape = Shape {
             slots: slots.into_boxed_slice(),
         };
-        Interner::share(TABLE.get_or_init(Interner::new), hash, shape)
+        let hint = shape.slots.len();
+        Interner::share_recent(TABLE.get_or_init(Interner::new), &RECENT, hint, shape, |s| {
+            content_hash(&s.slots)
+        })
     }
 }
 
@@ -502,16 +694,34 @@ impl Default for AttrMap {
     }
 }
 
+/// A stored key (lower-cased) against an attribute name in any case, lower-cased on the fly:
+/// the keys' order, without a lower-cased copy of the name.
+fn cmp_key(key: &str, name: &str) -> std::cmp::Ordering {
+    let (key, name) = (key.as_bytes(), name.as_bytes());
+    for (k, n) in key.iter().zip(name) {
+        let n = n.to_ascii_lowercase();
+        if *k != n {
+            return k.cmp(&n);
+        }
+    }
+    key.len().cmp(&name.len())
+}
+
 impl AttrMap {
-    fn find_open(v: &[(Name, Arc<Attr>)], key: &str) -> Result<usize, usize> {
-        v.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    fn find_open(v: &[(Name, Arc<Attr>)], name: &str) -> Result<usize, usize> {
+        v.binary_search_by(|(k, _)| cmp_key(k, name))
     }
 
-    pub fn get(&self, key: &str) -> Option<AttrRef<'_>> {
+    fn find_sealed(shape: &Shape, name: &str) -> Option<usize> {
+        shape.slots.binary_search_by(|s| cmp_key(&s.key, name)).ok()
+    }
+
+    /// The attribute `name` (in any case).
+    pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {
         match &self.0 {
-            MapRepr::Open(v) => Self::find_open(v, key).ok().map(|i| v[i].1.view()),
+            MapRepr::Open(v) => Self::find_open(v, name).ok().map(|i| v[i].1.view()),
             MapRepr::Sealed(shape, own) => {
-                let i = shape.slots.binary_search_by(|s| s.key.as_str().cmp(key)).ok()?;
+                let i = Self::find_sealed(shape, name)?;
                 Some(Self::sealed_ref(shape, own, i))
             }
         }
@@ -541,21 +751,21 @@ impl AttrMap {
 
     /// The attribute as an `Arc` when it is one (open maps; shared values of sealed ones), to
     /// share it with another entry or compare by pointer.
-    pub fn get_shared(&self, key: &str) -> Option<&Arc<Attr>> {
+    pub fn get_shared(&self, name: &str) -> Option<&Arc<Attr>> {
         match &self.0 {
-            MapRepr::Open(v) => Self::find_open(v, key).ok().map(|i| &v[i].1),
-            MapRepr::Sealed(shape, _) => {
-                let i = shape.slots.binary_search_by(|s| s.key.as_str().cmp(key)).ok()?;
-                match &shape.slots[i].kind {
-                    Kind::Shared(a) => Some(a),
-                    Kind::Own(_) => None,
-                }
-            }
+            MapRepr::Open(v) => Self::find_open(v, name).ok().map(|i| &v[i].1),
+            MapRepr::Sealed(shape, _) => match &shape.slots[Self::find_sealed(shape, name)?].kind {
+                Kind::Shared(a) => Some(a),
+                Kind::Own(_) => None,
+            },
         }
     }
 
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+    pub fn contains_key(&self, name: &str) -> bool {
+        match &self.0 {
+            MapRepr::Open(v) => Self::find_open(v, name).is_ok(),
+            MapRepr::Sealed(shape, _) => Self::find_sealed(shape, name).is_some(),
+        }
     }
 
     /// The open vector, made from the sealed form first if need be.
@@ -581,6 +791,24 @@ impl AttrMap {
         }
     }
 
+    /// Sets the attribute `name` (in any case) to what `make` makes of its key and display
+    /// name: one the map has keeps both, a new one is named `name`.
+    fn set_with(&mut self, name: &str, make: impl FnOnce(&Name, Name) -> Arc<Attr>) {
+        let v = self.open();
+        match Self::find_open(v, name) {
+            Ok(i) => {
+                let (key, attr) = &mut v[i];
+                let display = attr.name.clone();
+                *attr = make(key, display);
+            }
+            Err(i) => {
+                let (display, key) = Name::with_key(name);
+                let attr = make(&key, display);
+                v.insert(i, (key, attr));
+            }
+        }
+    }
+
     /// Sets `key` to `attr`.
     pub fn insert(&mut self, key: Name, attr: Arc<Attr>) {
         let v = self.open();
@@ -590,9 +818,9 @@ impl AttrMap {
         }
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<Attr> {
+    pub fn remove(&mut self, name: &str) -> Option<Attr> {
         let v = self.open();
-        let i = Self::find_open(v, key).ok()?;
+        let i = Self::find_open(v, name).ok()?;
         let (_, a) = v.remove(i);
         Some(Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
     }
@@ -607,7 +835,7 @@ impl AttrMap {
         let slots = std::mem::take(v)
             .into_iter()
             .map(|(key, attr)| {
-                let kind = if shared_by_content(&key, &attr.values) {
+                let kind = if shared_by_content(&key, is_zero(&attr.values)) {
                     Kind::Shared(attr)
                 } else {
                     body.clear();
@@ -660,6 +888,29 @@ impl AttrMap {
                 MapRepr::Open(_) => &[],
             },
         }
+    }
+
+    /// Each attribute with the `Arc` it is held in, when it is one (every attribute of an open
+    /// map; the shared ones of a sealed map), in key order.
+    pub fn iter_arcs(&self) -> impl Iterator<Item = (AttrRef<'_>, Option<&Arc<Attr>>)> {
+        let open = match &self.0 {
+            MapRepr::Open(v) => v.as_slice(),
+            MapRepr::Sealed(..) => &[],
+        };
+        let shape = match &self.0 {
+            MapRepr::Sealed(shape, _) => &shape.slots[..],
+            MapRepr::Open(_) => &[],
+        };
+        self.iter().enumerate().map(move |(i, (_, a))| {
+            let arc = match open.get(i) {
+                Some((_, arc)) => Some(arc),
+                None => shape.get(i).and_then(|slot| match &slot.kind {
+                    Kind::Shared(shared) => Some(shared),
+                    Kind::Own(_) => None,
+                }),
+            };
+            (a, arc)
+        })
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Name> {
@@ -747,15 +998,6 @@ pub struct Entry {
     pub secrets: Option<std::sync::Arc<crate::model::secrets::AccountSecrets>>,
 }
 
-/// `name` lower-cased, borrowed when it already is (the common case: stored keys, schema names).
-fn lower(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(name.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(name)
-    }
-}
-
 impl Entry {
     pub fn new(id: EntryId, dn: Dn, parent: Option<EntryId>) -> Entry {
         Entry {
@@ -769,13 +1011,13 @@ impl Entry {
     }
 
     pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {
-        self.attrs.get(&lower(name))
+        self.attrs.get(name)
     }
 
     /// The shared attribute itself (to compare by pointer, or share it with another entry);
     /// `None` for a value a stored entry holds itself.
     pub fn get_shared(&self, name: &str) -> Option<&Arc<Attr>> {
-        self.attrs.get_shared(&lower(name))
+        self.attrs.get_shared(name)
     }
 
     pub fn values(&self, name: &str) -> Values<'_> {
@@ -795,48 +1037,41 @@ impl Entry {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.attrs.contains_key(&lower(name))
+        self.attrs.contains_key(name)
     }
 
     /// Replaces every value of `name` (removes the attribute when `values` is empty).
     pub fn set(&mut self, name: &str, values: Vec<Vec<u8>>) {
-        let key = lower(name);
         if values.is_empty() {
-            self.attrs.remove(&key);
-            return;
+            self.attrs.remove(name);
+        } else {
+            self.attrs.set_with(name, |key, display| {
+                stored(
+                    key,
+                    Attr {
+                        name: display,
+                        values,
+                    },
+                )
+            });
         }
-        // A stored attribute keeps its interned key and display name: no interner lookup.
-        let (key, display) = match self.attrs.iter().find(|(k, _)| k.as_str() == key) {
-            Some((k, a)) => (k.clone(), a.name.clone()),
-            None => {
-                let k = Name::new(&key);
-                let display = if *name == *k { k.clone() } else { Name::new(name) };
-                (k, display)
-            }
-        };
-        let attr = stored(
-            key.as_str(),
-            Attr {
-                name: display,
-                values,
-            },
-        );
-        self.attrs.insert(key, attr);
     }
 
     /// Inserts an attribute as read back from storage (a snapshot): its display name as saved.
     pub fn insert_attr(&mut self, attr: Attr) {
-        let key = Name::new(&attr.name.to_ascii_lowercase());
-        let attr = stored(key.as_str(), attr);
+        let key = Name::with_key(&attr.name).1;
+        let attr = stored(&key, attr);
         self.attrs.insert(key, attr);
     }
 
     pub fn set_str(&mut self, name: &str, value: impl AsRef<str>) {
-        self.set(name, vec![value.as_ref().as_bytes().to_vec()]);
+        let value = value.as_ref().as_bytes();
+        self.attrs
+            .set_with(name, |key, display| stored_one(key, display, value));
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Attr> {
-        self.attrs.remove(&lower(name))
+        self.attrs.remove(name)
     }
 
     /// True when one of the entry's objectClass values is `class` (case-insensitive).

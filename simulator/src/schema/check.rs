@@ -24,23 +24,41 @@ impl Schema {
     where
         N: AsRef<str>,
     {
+        self.check_entry_memo(object_classes, attrs.into_iter().map(|(n, v)| (n, v, false)))
+    }
+
+    /// [`Schema::check_entry`] where an attribute may come marked as having passed the checks
+    /// of its values alone (syntax, single value, range, distinct values) in an earlier check:
+    /// those depend on nothing but the attribute and its values, so they are skipped for it
+    /// (the directory's memo of shared attributes, `Attr::values_checked`; issue 12). Every
+    /// check of the entry as a whole still applies to it.
+    pub fn check_entry_memo<'a, N>(
+        &self,
+        object_classes: &[N],
+        attrs: impl IntoIterator<Item = (&'a str, Values<'a>, bool)>,
+    ) -> Result<(), SchemaViolation>
+    where
+        N: AsRef<str>,
+    {
         // LDAP conversion: names, then values.
         let classes = self.resolve_classes(object_classes)?;
-        let mut present: Vec<(usize, &AttributeType, Values<'a>)> = Vec::new();
-        for (name, values) in attrs {
+        let attrs = attrs.into_iter();
+        let mut present: Vec<(usize, &AttributeType, Values<'a>, bool)> =
+            Vec::with_capacity(attrs.size_hint().0);
+        for (name, values, checked) in attrs {
             let (i, attr) = self
                 .attribute_entry(name)
                 .ok_or_else(SchemaViolation::no_such_attribute)?;
             if values.is_empty() {
                 return Err(SchemaViolation::no_values());
             }
-            if values.iter().any(|v| attr.syntax.validate(v).is_err()) {
+            if !checked && values.iter().any(|v| attr.syntax.validate(v).is_err()) {
                 return Err(SchemaViolation::invalid_syntax());
             }
-            if present.iter().any(|(seen, _, _)| *seen == i) {
+            if present.iter().any(|(seen, ..)| *seen == i) {
                 return Err(SchemaViolation::attribute_exists(attr));
             }
-            present.push((i, attr, values));
+            present.push((i, attr, values, checked));
         }
 
         // Classes: one structural chain, plus auxiliary classes.
@@ -55,7 +73,7 @@ impl Schema {
 
         // mustContain / mayContain over the structural chain and every auxiliary class.
         for must in &set.must {
-            let found = must.is_some_and(|m| present.iter().any(|(i, _, _)| *i == m));
+            let found = must.is_some_and(|m| present.iter().any(|(i, ..)| *i == m));
             if !found {
                 let attr = must
                     .map(|m| &self.attributes[m])
@@ -63,14 +81,14 @@ impl Schema {
                 return Err(SchemaViolation::missing_required(attr));
             }
         }
-        for (i, attr, _) in &present {
+        for (i, attr, ..) in &present {
             if !set.allows(*i) {
                 return Err(SchemaViolation::not_allowed(attr));
             }
         }
 
         // Value constraints.
-        for (_, attr, values) in &present {
+        for (_, attr, values, _) in present.iter().filter(|(.., checked)| !checked) {
             if attr.single_valued && values.len() > 1 {
                 return Err(SchemaViolation::single_valued(attr));
             }

@@ -25,7 +25,14 @@ pub use violation::SchemaViolation;
 /// The schema's name indexes: keys are the schema's own names and OIDs, fixed when the schema is
 /// built, so the table's probe sequences are fixed too and a keyed (DoS-resistant) hash buys
 /// nothing; SipHash was a fifth of a bulk load's hashing (issue 12, callgrind).
-type NameIndex = HashMap<String, usize, std::hash::BuildHasherDefault<NameHasher>>;
+/// Keys are bytes, so a name lower-cased on the stack is looked up without checking it is
+/// UTF-8 again.
+type NameIndex = HashMap<Box<[u8]>, usize, std::hash::BuildHasherDefault<NameHasher>>;
+
+/// A [`NameIndex`] key.
+fn index_key(name: String) -> Box<[u8]> {
+    name.into_bytes().into_boxed_slice()
+}
 
 /// FxHash's word-at-a-time multiply-rotate (rustc's hasher) over the bytes of a name.
 #[derive(Default, Clone, Copy)]
@@ -58,10 +65,9 @@ fn lookup_lower(index: &NameIndex, key: &str) -> Option<usize> {
         Some(lower) => {
             lower.copy_from_slice(key.as_bytes());
             lower.make_ascii_lowercase();
-            // ASCII lower-casing keeps UTF-8 valid.
-            index.get(std::str::from_utf8(lower).ok()?).copied()
+            index.get(&*lower).copied()
         }
-        None => index.get(&key.to_ascii_lowercase()).copied(),
+        None => index.get(key.to_ascii_lowercase().as_bytes()).copied(),
     }
 }
 
@@ -105,15 +111,15 @@ impl Schema {
         let mut attribute_index =
             NameIndex::with_capacity_and_hasher(attributes.len() * 2, Default::default());
         for (i, a) in attributes.iter().enumerate() {
-            attribute_index.insert(a.name.to_ascii_lowercase(), i);
-            attribute_index.insert(a.oid.to_string(), i);
+            attribute_index.insert(index_key(a.name.to_ascii_lowercase()), i);
+            attribute_index.insert(index_key(a.oid.to_string()), i);
         }
         let mut class_index = NameIndex::with_capacity_and_hasher(classes.len() * 2, Default::default());
         let mut class_cn_index = NameIndex::with_capacity_and_hasher(classes.len(), Default::default());
         for (i, c) in classes.iter().enumerate() {
-            class_index.insert(c.name.to_ascii_lowercase(), i);
-            class_index.insert(c.oid.to_string(), i);
-            class_cn_index.insert(c.cn.to_ascii_lowercase(), i);
+            class_index.insert(index_key(c.name.to_ascii_lowercase()), i);
+            class_index.insert(index_key(c.oid.to_string()), i);
+            class_cn_index.insert(index_key(c.cn.to_ascii_lowercase()), i);
         }
         let mut schema = Schema {
             attributes,
@@ -142,9 +148,7 @@ impl Schema {
     /// A class by the CN of its classSchema object (`Person`, `ms-DS-Group-Managed-Service-Account`),
     /// as objectCategory and defaultObjectCategory DNs name it.
     pub fn class_by_cn(&self, cn: &str) -> Option<&'static ObjectClass> {
-        self.class_cn_index
-            .get(&cn.to_ascii_lowercase())
-            .map(|&i| &self.classes[i])
+        lookup_lower(&self.class_cn_index, cn).map(|i| &self.classes[i])
     }
 
     pub fn attributes(&self) -> impl Iterator<Item = &'static AttributeType> {

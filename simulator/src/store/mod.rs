@@ -299,8 +299,12 @@ impl Store {
     /// The entry whose [`Dn::norm`] is `norm` (for walks over a DN's ancestors without copies).
     /// Each candidate with the hash is confirmed against its entry's DN without building text.
     pub fn lookup_norm(&self, norm: &str) -> Option<EntryId> {
-        range_of(&self.by_dn, key_hash(norm.as_bytes()), None)
-            .find(|id| self.entries.get(id).is_some_and(|e| e.dn.has_norm(norm)))
+        self.lookup_hashed(key_hash(norm.as_bytes()), norm)
+    }
+
+    /// [`Store::lookup_norm`] with the norm's [`key_hash`] already taken.
+    fn lookup_hashed(&self, hash: u64, norm: &str) -> Option<EntryId> {
+        range_of(&self.by_dn, hash, None).find(|id| self.entries.get(id).is_some_and(|e| e.dn.has_norm(norm)))
     }
 
     fn dn_taken(&self, norm: &str) -> bool {
@@ -308,7 +312,11 @@ impl Store {
     }
 
     fn map_dn(&mut self, norm: &str, id: EntryId, add: bool) {
-        let pair = (key_hash(norm.as_bytes()), id);
+        self.map_dn_hashed(key_hash(norm.as_bytes()), id, add);
+    }
+
+    fn map_dn_hashed(&mut self, hash: u64, id: EntryId, add: bool) {
+        let pair = (hash, id);
         if add {
             self.by_dn.insert(pair);
         } else {
@@ -419,9 +427,17 @@ impl Store {
     }
 
     /// Stores a new entry (its attributes sealed: see [`AttrMap`](crate::model::entry::AttrMap)).
-    pub fn insert(&mut self, mut entry: Entry) -> Result<EntryId, StoreError> {
-        let key = entry.dn.norm();
-        if self.dn_taken(&key) {
+    pub fn insert(&mut self, entry: Entry) -> Result<EntryId, StoreError> {
+        let norm = entry.dn.norm();
+        self.insert_normed(entry, &norm)
+    }
+
+    /// [`Store::insert`] of an entry whose DN's [`Dn::norm`] the caller has already made
+    /// (an add checks its DN and parent with it): `norm` must be `entry.dn.norm()`.
+    pub fn insert_normed(&mut self, mut entry: Entry, norm: &str) -> Result<EntryId, StoreError> {
+        debug_assert!(entry.dn.has_norm(norm), "insert_normed: the norm of another DN");
+        let hash = key_hash(norm.as_bytes());
+        if self.lookup_hashed(hash, norm).is_some() {
             return Err(StoreError::DnExists);
         }
         entry.dn = self.linked(entry.dn, entry.parent);
@@ -434,7 +450,7 @@ impl Store {
         let id = entry.id;
         entry.attrs.seal();
         self.touched.push(id);
-        self.map_dn(&key, id, true);
+        self.map_dn_hashed(hash, id, true);
         self.index_entry(&entry, true);
         self.entries.insert(id, Arc::new(entry));
         Ok(id)
