@@ -129,7 +129,7 @@ pub fn check(dir: &Directory, caller: &Caller, target: &Entry, right: Right<'_>)
 /// token, the SID PRINCIPAL_SELF stands for (the entry's objectSid) and the entry's class
 /// (the root of every object type list, MS-ADTS 5.1.3.3).
 pub struct Guard {
-    sd: Option<SecurityDescriptor>,
+    sd: Option<std::sync::Arc<SecurityDescriptor>>,
     token: Token,
     self_sid: Option<Sid>,
     class: Option<&'static ObjectClass>,
@@ -174,7 +174,7 @@ impl Guard {
 
     fn with_token(caller: &Caller, token: Token, e: &Entry) -> Guard {
         Guard {
-            sd: descriptor_of(e),
+            sd: shared_descriptor_of(e),
             token,
             self_sid: e.first("objectSid").and_then(|b| Sid::from_bytes(b).ok()),
             class: e.structural_class().and_then(|c| Schema::ad().class(c)),
@@ -285,11 +285,10 @@ impl<'a> Guards<'a> {
             return std::rc::Rc::new(Guard::with_token(self.caller, self.token.clone(), e));
         };
         let class = e.structural_class().unwrap_or_default();
-        // A cheap bucket key (the value's length and last bytes, the class name's length);
-        // a hit is confirmed by comparing the whole value and the class.
+        // A cheap bucket key (the descriptor's, and the class name's length); a hit is
+        // confirmed by comparing the whole value and the class.
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        raw.len().hash(&mut h);
-        raw[raw.len().saturating_sub(64)..].hash(&mut h);
+        descriptor_key(raw).hash(&mut h);
         class.len().hash(&mut h);
         let key = h.finish();
         let bucket = self.shared.entry(key).or_default();
@@ -313,6 +312,53 @@ impl<'a> Guards<'a> {
 pub fn descriptor_of(e: &Entry) -> Option<SecurityDescriptor> {
     e.first("nTSecurityDescriptor")
         .and_then(|raw| SecurityDescriptor::from_bytes(raw).ok())
+}
+
+/// A cheap key of a stored descriptor's bytes: their length and last 64 bytes (where the
+/// DACL's last ACEs, which tell the descriptors of a directory apart, usually are). Equal
+/// keys say nothing: a match is confirmed by comparing the whole value.
+fn descriptor_key(raw: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    raw.len().hash(&mut h);
+    raw[raw.len().saturating_sub(64)..].hash(&mut h);
+    h.finish()
+}
+
+/// Descriptors a worker thread keeps parsed; past this many it starts again from none.
+const PARSED_DESCRIPTORS: usize = 64;
+
+/// Stored descriptors recently parsed on this thread, by [`descriptor_key`]: the bytes and
+/// what they parse to.
+type ParsedDescriptors = std::collections::HashMap<u64, Vec<(Box<[u8]>, std::sync::Arc<SecurityDescriptor>)>>;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<(usize, ParsedDescriptors)> = Default::default();
+}
+
+/// [`descriptor_of`], read-only and shared: entries have few distinct descriptors (most are
+/// their class's default, inherited alike), so each operation's access check need not parse
+/// its target's and parent's again. Parsing is a pure function of the bytes; the cache keeps
+/// at most [`PARSED_DESCRIPTORS`] per thread.
+pub fn shared_descriptor_of(e: &Entry) -> Option<std::sync::Arc<SecurityDescriptor>> {
+    let raw = e.first("nTSecurityDescriptor")?;
+    let key = descriptor_key(raw);
+    PARSED.with_borrow_mut(|(count, parsed)| {
+        if let Some((_, sd)) = parsed
+            .get(&key)
+            .and_then(|b| b.iter().find(|(bytes, _)| **bytes == *raw))
+        {
+            return Some(sd.clone());
+        }
+        let sd = std::sync::Arc::new(SecurityDescriptor::from_bytes(raw).ok()?);
+        if *count >= PARSED_DESCRIPTORS {
+            parsed.clear();
+            *count = 0;
+        }
+        *count += 1;
+        parsed.entry(key).or_default().push((raw.into(), sd.clone()));
+        Some(sd)
+    })
 }
 
 /// unicodePwd is written only over an encrypted connection (MS-ADTS 3.1.1.3.1.5.1): else
@@ -898,6 +944,43 @@ mod tests {
         let other = Guard::of(&alice, &entry(&dir, OPS));
         assert!(!may_read_attribute(&dir, &alice, &other, "mspkiroamingtimestamp"));
         assert!(may_read_attribute(&dir, &alice, &other, "samaccountname"));
+    }
+
+    /// A descriptor is parsed once per thread for every entry that stores the same bytes;
+    /// what the cache hands out is what parsing gives, and other bytes get their own.
+    #[test]
+    fn stored_descriptors_are_parsed_once_per_thread() {
+        let dir = forest();
+        let (alice, ops) = (entry(&dir, ALICE), entry(&dir, OPS));
+        let raw = |e: &Entry| e.first("nTSecurityDescriptor").unwrap().to_vec();
+        assert_eq!(
+            raw(&alice),
+            raw(&ops),
+            "two users with their class's default descriptor"
+        );
+        let (a, o) = (
+            shared_descriptor_of(&alice).unwrap(),
+            shared_descriptor_of(&ops).unwrap(),
+        );
+        assert!(std::sync::Arc::ptr_eq(&a, &o));
+        assert_eq!(*a, descriptor_of(&alice).unwrap());
+        let domain = entry(&dir, BASE);
+        assert_ne!(raw(&domain), raw(&alice));
+        let d = shared_descriptor_of(&domain).unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&a, &d));
+        assert_eq!(*d, descriptor_of(&domain).unwrap());
+        // Past the bound the cache starts again: the answers stay the same.
+        for i in 0..2 * PARSED_DESCRIPTORS {
+            let mut sd = descriptor_of(&alice).unwrap();
+            sd.rm_control = i as u8;
+            let bytes = sd.to_bytes().unwrap();
+            let mut other = (*alice).clone();
+            other.set("nTSecurityDescriptor", vec![bytes.clone()]);
+            let parsed = shared_descriptor_of(&other).unwrap();
+            assert_eq!(*parsed, SecurityDescriptor::from_bytes(&bytes).unwrap());
+            assert_eq!(parsed.rm_control, i as u8);
+        }
+        assert_eq!(*shared_descriptor_of(&ops).unwrap(), descriptor_of(&ops).unwrap());
     }
 
     #[test]
