@@ -130,7 +130,7 @@ pub fn check(dir: &Directory, caller: &Caller, target: &Entry, right: Right<'_>)
 /// (the root of every object type list, MS-ADTS 5.1.3.3).
 pub struct Guard {
     sd: Option<std::sync::Arc<SecurityDescriptor>>,
-    token: Token,
+    token: std::sync::Arc<Token>,
     self_sid: Option<Sid>,
     class: Option<&'static ObjectClass>,
     system: bool,
@@ -172,7 +172,7 @@ impl Guard {
         Guard::with_token(caller, token_of(caller), e)
     }
 
-    fn with_token(caller: &Caller, token: Token, e: &Entry) -> Guard {
+    fn with_token(caller: &Caller, token: std::sync::Arc<Token>, e: &Entry) -> Guard {
         Guard {
             sd: shared_descriptor_of(e),
             token,
@@ -262,7 +262,7 @@ type SharedGuard = (Vec<u8>, std::rc::Rc<Guard>);
 /// only when the token holds the entry's objectSid, MS-DTYP 2.5.3.2).
 pub struct Guards<'a> {
     caller: &'a Caller,
-    token: Token,
+    token: std::sync::Arc<Token>,
     shared: std::collections::HashMap<u64, Vec<SharedGuard>>,
 }
 
@@ -701,10 +701,36 @@ fn valid_dns_host_name(dir: &Directory, target: &Entry, m: &Modification) -> boo
             .all(|v| String::from_utf8_lossy(v).eq_ignore_ascii_case(&fqdn))
 }
 
-/// The caller's token as the access check reads it (anonymous when it has no SID).
-fn token_of(caller: &Caller) -> Token {
-    let user = caller.sid.clone().unwrap_or_else(well_known::anonymous);
-    Token::new(user, caller.token.iter().cloned())
+/// Tokens a worker thread keeps built, for the callers it served last.
+const BUILT_TOKENS: usize = 8;
+
+/// The callers' SIDs (account, token) and the tokens built from them, oldest first.
+type BuiltTokens = Vec<((Option<Sid>, Vec<Sid>), std::sync::Arc<Token>)>;
+
+thread_local! {
+    static TOKENS: std::cell::RefCell<BuiltTokens> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The caller's token as the access check reads it (anonymous when it has no SID). A token is
+/// a function of the caller's SIDs; the last few built on this thread are reused (a
+/// connection's requests come from the same caller), which spares a copy of every SID per
+/// access check.
+fn token_of(caller: &Caller) -> std::sync::Arc<Token> {
+    TOKENS.with_borrow_mut(|built| {
+        if let Some((_, token)) = built
+            .iter()
+            .find(|((sid, sids), _)| *sid == caller.sid && *sids == caller.token)
+        {
+            return token.clone();
+        }
+        let user = caller.sid.clone().unwrap_or_else(well_known::anonymous);
+        let token = std::sync::Arc::new(Token::new(user, caller.token.iter().cloned()));
+        if built.len() >= BUILT_TOKENS {
+            built.remove(0);
+        }
+        built.push(((caller.sid.clone(), caller.token.clone()), token.clone()));
+        token
+    })
 }
 
 #[cfg(test)]
@@ -981,6 +1007,44 @@ mod tests {
             assert_eq!(parsed.rm_control, i as u8);
         }
         assert_eq!(*shared_descriptor_of(&ops).unwrap(), descriptor_of(&ops).unwrap());
+    }
+
+    /// A caller's token is built once per thread while it keeps calling; it is what the
+    /// caller's SIDs make, and a caller with other SIDs gets its own.
+    #[test]
+    fn tokens_are_built_once_per_caller_and_thread() {
+        let dir = forest();
+        let (admin, alice) = (admin(&dir), caller(&dir, ALICE));
+        let built = |c: &Caller| {
+            Token::new(
+                c.sid.clone().unwrap_or_else(well_known::anonymous),
+                c.token.iter().cloned(),
+            )
+        };
+        let first = token_of(&admin);
+        assert!(std::sync::Arc::ptr_eq(&first, &token_of(&admin.clone())));
+        assert_eq!(*first, built(&admin));
+        let other = token_of(&alice);
+        assert_eq!(*other, built(&alice));
+        assert_ne!(*other, *first);
+        let mut more = alice.clone();
+        more.token.push(well_known::anonymous());
+        assert_eq!(*token_of(&more), built(&more));
+        assert_ne!(*token_of(&more), *other);
+        assert_eq!(*token_of(&Caller::anonymous()), built(&Caller::anonymous()));
+        for _ in 0..2 * BUILT_TOKENS {
+            let mut c = alice.clone();
+            c.token.push(crate::security::Sid::new(5, &[21, rand_rid()]));
+            assert_eq!(*token_of(&c), built(&c));
+        }
+        assert_eq!(*token_of(&admin), built(&admin));
+    }
+
+    /// A different RID each call, for SIDs no other test uses.
+    fn rand_rid() -> u32 {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(70_000);
+        NEXT.fetch_add(1, Ordering::Relaxed)
     }
 
     #[test]

@@ -416,7 +416,10 @@ mod tests {
             st.commit().unwrap();
         }
         dir.modify(&admin, ALICE, desc("still writable")).unwrap();
-        assert_eq!(entry(&dir, ALICE).first_str("description"), Some("still writable"));
+        assert_eq!(
+            entry(&dir, ALICE).first_str("description"),
+            Some("still writable")
+        );
         for attr in ["userPrincipalName", "userprincipalname"] {
             refused(&dir, 19, "000021C8:", || {
                 dir.modify(&admin, ALICE, vec![m(ModOp::Replace, attr, s(UPN))])
