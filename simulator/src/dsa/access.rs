@@ -328,6 +328,10 @@ fn descriptor_key(raw: &[u8]) -> u64 {
 /// Descriptors a worker thread keeps parsed; past this many it starts again from none.
 const PARSED_DESCRIPTORS: usize = 64;
 
+/// A descriptor larger than this is parsed each time, not kept (what the cache holds stays
+/// bounded whatever descriptors clients write; the defaults are 1–3 KB).
+const PARSED_DESCRIPTOR_MAX_BYTES: usize = 16 * 1024;
+
 /// Stored descriptors recently parsed on this thread, by [`descriptor_key`]: the bytes and
 /// what they parse to.
 type ParsedDescriptors = std::collections::HashMap<u64, Vec<(Box<[u8]>, std::sync::Arc<SecurityDescriptor>)>>;
@@ -342,6 +346,9 @@ thread_local! {
 /// at most [`PARSED_DESCRIPTORS`] per thread.
 pub fn shared_descriptor_of(e: &Entry) -> Option<std::sync::Arc<SecurityDescriptor>> {
     let raw = e.first("nTSecurityDescriptor")?;
+    if raw.len() > PARSED_DESCRIPTOR_MAX_BYTES {
+        return SecurityDescriptor::from_bytes(raw).ok().map(std::sync::Arc::new);
+    }
     let key = descriptor_key(raw);
     PARSED.with_borrow_mut(|(count, parsed)| {
         if let Some((_, sd)) = parsed
@@ -1007,6 +1014,24 @@ mod tests {
             assert_eq!(parsed.rm_control, i as u8);
         }
         assert_eq!(*shared_descriptor_of(&ops).unwrap(), descriptor_of(&ops).unwrap());
+        // A large descriptor is parsed, not kept.
+        let mut large = descriptor_of(&alice).unwrap();
+        let ace = large.dacl.as_ref().unwrap().aces[0].clone();
+        let mut bytes = large.to_bytes().unwrap();
+        while bytes.len() <= PARSED_DESCRIPTOR_MAX_BYTES {
+            let aces = &mut large.dacl.as_mut().unwrap().aces;
+            aces.extend(std::iter::repeat_n(ace.clone(), 50));
+            bytes = large.to_bytes().unwrap();
+        }
+        assert!(bytes.len() > PARSED_DESCRIPTOR_MAX_BYTES);
+        let mut other = (*alice).clone();
+        other.set("nTSecurityDescriptor", vec![bytes]);
+        let (once, twice) = (
+            shared_descriptor_of(&other).unwrap(),
+            shared_descriptor_of(&other).unwrap(),
+        );
+        assert_eq!(*once, large);
+        assert!(!std::sync::Arc::ptr_eq(&once, &twice));
     }
 
     /// A caller's token is built once per thread while it keeps calling; it is what the
