@@ -344,7 +344,7 @@ thread_local! {
 /// their class's default, inherited alike), so each operation's access check need not parse
 /// its target's and parent's again. Parsing is a pure function of the bytes; the cache keeps
 /// at most [`PARSED_DESCRIPTORS`] per thread.
-pub fn shared_descriptor_of(e: &Entry) -> Option<std::sync::Arc<SecurityDescriptor>> {
+fn shared_descriptor_of(e: &Entry) -> Option<std::sync::Arc<SecurityDescriptor>> {
     let raw = e.first("nTSecurityDescriptor")?;
     if raw.len() > PARSED_DESCRIPTOR_MAX_BYTES {
         return SecurityDescriptor::from_bytes(raw).ok().map(std::sync::Arc::new);
