@@ -125,6 +125,38 @@ fn a_search_is_answered_a_bounded_chunk_at_a_time() {
     assert!(all.iter().all(|r| r.msgid == 2));
 }
 
+/// A search that one step answers (an equality on an indexed attribute, one match) comes in
+/// one chunk: its entry and its SearchResultDone together, so the connection writes it once
+/// (before, the entry came in one chunk and the done in the next, two writes and a yield).
+#[test]
+fn an_indexed_equality_is_answered_in_one_chunk() {
+    use adsim_simulator::ldap::codec::{RequestOp, SearchRequest};
+    let ctx = context();
+    let mut session = bound_session(&ctx, PagedLimits::default());
+    let base = USERS.split_once(",").unwrap().1;
+    let by_name = RequestOp::Search(SearchRequest {
+        base: base.into(),
+        scope: LdapSearchScope::Subtree,
+        deref: ldap3_proto::proto::LdapDerefAliases::Never,
+        size_limit: 0,
+        time_limit: 0,
+        types_only: false,
+        filter: adsim_simulator::model::filter::Filter::parse("(sAMAccountName=Administrator)").unwrap(),
+        attrs: vec!["cn".into()],
+    });
+    let begun = session.begin(&ctx, request(2, by_name, vec![]));
+    assert!(begun.responses.is_empty() && session.searching());
+    let chunk = session.continue_search(&ctx).unwrap();
+    assert_eq!(entries(&chunk).len(), 1);
+    assert_eq!(last_result(&chunk).0, 0);
+    assert!(matches!(
+        chunk.last().unwrap().op,
+        ResponseOp::SearchResultDone(_)
+    ));
+    assert!(!session.searching());
+    assert!(session.continue_search(&ctx).is_none());
+}
+
 /// A one-level search with `filter`, encoded (base `base`, attributes `cn`).
 fn search_pdu(msgid: u8, base: &str, filter: Vec<u8>) -> Vec<u8> {
     let op = [

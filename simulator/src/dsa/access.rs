@@ -129,8 +129,8 @@ pub fn check(dir: &Directory, caller: &Caller, target: &Entry, right: Right<'_>)
 /// token, the SID PRINCIPAL_SELF stands for (the entry's objectSid) and the entry's class
 /// (the root of every object type list, MS-ADTS 5.1.3.3).
 pub struct Guard {
-    sd: Option<SecurityDescriptor>,
-    token: Token,
+    sd: Option<std::sync::Arc<SecurityDescriptor>>,
+    token: std::sync::Arc<Token>,
     self_sid: Option<Sid>,
     class: Option<&'static ObjectClass>,
     system: bool,
@@ -172,9 +172,9 @@ impl Guard {
         Guard::with_token(caller, token_of(caller), e)
     }
 
-    fn with_token(caller: &Caller, token: Token, e: &Entry) -> Guard {
+    fn with_token(caller: &Caller, token: std::sync::Arc<Token>, e: &Entry) -> Guard {
         Guard {
-            sd: descriptor_of(e),
+            sd: shared_descriptor_of(e),
             token,
             self_sid: e.first("objectSid").and_then(|b| Sid::from_bytes(b).ok()),
             class: e.structural_class().and_then(|c| Schema::ad().class(c)),
@@ -262,7 +262,7 @@ type SharedGuard = (Vec<u8>, std::rc::Rc<Guard>);
 /// only when the token holds the entry's objectSid, MS-DTYP 2.5.3.2).
 pub struct Guards<'a> {
     caller: &'a Caller,
-    token: Token,
+    token: std::sync::Arc<Token>,
     shared: std::collections::HashMap<u64, Vec<SharedGuard>>,
 }
 
@@ -285,11 +285,10 @@ impl<'a> Guards<'a> {
             return std::rc::Rc::new(Guard::with_token(self.caller, self.token.clone(), e));
         };
         let class = e.structural_class().unwrap_or_default();
-        // A cheap bucket key (the value's length and last bytes, the class name's length);
-        // a hit is confirmed by comparing the whole value and the class.
+        // A cheap bucket key (the descriptor's, and the class name's length); a hit is
+        // confirmed by comparing the whole value and the class.
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        raw.len().hash(&mut h);
-        raw[raw.len().saturating_sub(64)..].hash(&mut h);
+        descriptor_key(raw).hash(&mut h);
         class.len().hash(&mut h);
         let key = h.finish();
         let bucket = self.shared.entry(key).or_default();
@@ -313,6 +312,60 @@ impl<'a> Guards<'a> {
 pub fn descriptor_of(e: &Entry) -> Option<SecurityDescriptor> {
     e.first("nTSecurityDescriptor")
         .and_then(|raw| SecurityDescriptor::from_bytes(raw).ok())
+}
+
+/// A cheap key of a stored descriptor's bytes: their length and last 64 bytes (where the
+/// DACL's last ACEs, which tell the descriptors of a directory apart, usually are). Equal
+/// keys say nothing: a match is confirmed by comparing the whole value.
+fn descriptor_key(raw: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    raw.len().hash(&mut h);
+    raw[raw.len().saturating_sub(64)..].hash(&mut h);
+    h.finish()
+}
+
+/// Descriptors a worker thread keeps parsed; past this many it starts again from none.
+const PARSED_DESCRIPTORS: usize = 64;
+
+/// A descriptor larger than this is parsed each time, not kept (what the cache holds stays
+/// bounded whatever descriptors clients write; the defaults are 1–3 KB).
+const PARSED_DESCRIPTOR_MAX_BYTES: usize = 16 * 1024;
+
+/// Stored descriptors recently parsed on this thread, by [`descriptor_key`]: the bytes and
+/// what they parse to.
+type ParsedDescriptors = std::collections::HashMap<u64, Vec<(Box<[u8]>, std::sync::Arc<SecurityDescriptor>)>>;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<(usize, ParsedDescriptors)> = Default::default();
+}
+
+/// [`descriptor_of`], read-only and shared: entries have few distinct descriptors (most are
+/// their class's default, inherited alike), so each operation's access check need not parse
+/// its target's and parent's again. Parsing is a pure function of the bytes; the cache keeps
+/// at most [`PARSED_DESCRIPTORS`] per thread.
+fn shared_descriptor_of(e: &Entry) -> Option<std::sync::Arc<SecurityDescriptor>> {
+    let raw = e.first("nTSecurityDescriptor")?;
+    if raw.len() > PARSED_DESCRIPTOR_MAX_BYTES {
+        return SecurityDescriptor::from_bytes(raw).ok().map(std::sync::Arc::new);
+    }
+    let key = descriptor_key(raw);
+    PARSED.with_borrow_mut(|(count, parsed)| {
+        if let Some((_, sd)) = parsed
+            .get(&key)
+            .and_then(|b| b.iter().find(|(bytes, _)| **bytes == *raw))
+        {
+            return Some(sd.clone());
+        }
+        let sd = std::sync::Arc::new(SecurityDescriptor::from_bytes(raw).ok()?);
+        if *count >= PARSED_DESCRIPTORS {
+            parsed.clear();
+            *count = 0;
+        }
+        *count += 1;
+        parsed.entry(key).or_default().push((raw.into(), sd.clone()));
+        Some(sd)
+    })
 }
 
 /// unicodePwd is written only over an encrypted connection (MS-ADTS 3.1.1.3.1.5.1): else
@@ -655,10 +708,36 @@ fn valid_dns_host_name(dir: &Directory, target: &Entry, m: &Modification) -> boo
             .all(|v| String::from_utf8_lossy(v).eq_ignore_ascii_case(&fqdn))
 }
 
-/// The caller's token as the access check reads it (anonymous when it has no SID).
-fn token_of(caller: &Caller) -> Token {
-    let user = caller.sid.clone().unwrap_or_else(well_known::anonymous);
-    Token::new(user, caller.token.iter().cloned())
+/// Tokens a worker thread keeps built, for the callers it served last.
+const BUILT_TOKENS: usize = 8;
+
+/// The callers' SIDs (account, token) and the tokens built from them, oldest first.
+type BuiltTokens = Vec<((Option<Sid>, Vec<Sid>), std::sync::Arc<Token>)>;
+
+thread_local! {
+    static TOKENS: std::cell::RefCell<BuiltTokens> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The caller's token as the access check reads it (anonymous when it has no SID). A token is
+/// a function of the caller's SIDs; the last few built on this thread are reused (a
+/// connection's requests come from the same caller), which spares a copy of every SID per
+/// access check.
+fn token_of(caller: &Caller) -> std::sync::Arc<Token> {
+    TOKENS.with_borrow_mut(|built| {
+        if let Some((_, token)) = built
+            .iter()
+            .find(|((sid, sids), _)| *sid == caller.sid && *sids == caller.token)
+        {
+            return token.clone();
+        }
+        let user = caller.sid.clone().unwrap_or_else(well_known::anonymous);
+        let token = std::sync::Arc::new(Token::new(user, caller.token.iter().cloned()));
+        if built.len() >= BUILT_TOKENS {
+            built.remove(0);
+        }
+        built.push(((caller.sid.clone(), caller.token.clone()), token.clone()));
+        token
+    })
 }
 
 #[cfg(test)]
@@ -898,6 +977,99 @@ mod tests {
         let other = Guard::of(&alice, &entry(&dir, OPS));
         assert!(!may_read_attribute(&dir, &alice, &other, "mspkiroamingtimestamp"));
         assert!(may_read_attribute(&dir, &alice, &other, "samaccountname"));
+    }
+
+    /// A descriptor is parsed once per thread for every entry that stores the same bytes;
+    /// what the cache hands out is what parsing gives, and other bytes get their own.
+    #[test]
+    fn stored_descriptors_are_parsed_once_per_thread() {
+        let dir = forest();
+        let (alice, ops) = (entry(&dir, ALICE), entry(&dir, OPS));
+        let raw = |e: &Entry| e.first("nTSecurityDescriptor").unwrap().to_vec();
+        assert_eq!(
+            raw(&alice),
+            raw(&ops),
+            "two users with their class's default descriptor"
+        );
+        let (a, o) = (
+            shared_descriptor_of(&alice).unwrap(),
+            shared_descriptor_of(&ops).unwrap(),
+        );
+        assert!(std::sync::Arc::ptr_eq(&a, &o));
+        assert_eq!(*a, descriptor_of(&alice).unwrap());
+        let domain = entry(&dir, BASE);
+        assert_ne!(raw(&domain), raw(&alice));
+        let d = shared_descriptor_of(&domain).unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&a, &d));
+        assert_eq!(*d, descriptor_of(&domain).unwrap());
+        // Past the bound the cache starts again: the answers stay the same.
+        for i in 0..2 * PARSED_DESCRIPTORS {
+            let mut sd = descriptor_of(&alice).unwrap();
+            sd.rm_control = i as u8;
+            let bytes = sd.to_bytes().unwrap();
+            let mut other = (*alice).clone();
+            other.set("nTSecurityDescriptor", vec![bytes.clone()]);
+            let parsed = shared_descriptor_of(&other).unwrap();
+            assert_eq!(*parsed, SecurityDescriptor::from_bytes(&bytes).unwrap());
+            assert_eq!(parsed.rm_control, i as u8);
+        }
+        assert_eq!(*shared_descriptor_of(&ops).unwrap(), descriptor_of(&ops).unwrap());
+        // A large descriptor is parsed, not kept.
+        let mut large = descriptor_of(&alice).unwrap();
+        let ace = large.dacl.as_ref().unwrap().aces[0].clone();
+        let mut bytes = large.to_bytes().unwrap();
+        while bytes.len() <= PARSED_DESCRIPTOR_MAX_BYTES {
+            let aces = &mut large.dacl.as_mut().unwrap().aces;
+            aces.extend(std::iter::repeat_n(ace.clone(), 50));
+            bytes = large.to_bytes().unwrap();
+        }
+        assert!(bytes.len() > PARSED_DESCRIPTOR_MAX_BYTES);
+        let mut other = (*alice).clone();
+        other.set("nTSecurityDescriptor", vec![bytes]);
+        let (once, twice) = (
+            shared_descriptor_of(&other).unwrap(),
+            shared_descriptor_of(&other).unwrap(),
+        );
+        assert_eq!(*once, large);
+        assert!(!std::sync::Arc::ptr_eq(&once, &twice));
+    }
+
+    /// A caller's token is built once per thread while it keeps calling; it is what the
+    /// caller's SIDs make, and a caller with other SIDs gets its own.
+    #[test]
+    fn tokens_are_built_once_per_caller_and_thread() {
+        let dir = forest();
+        let (admin, alice) = (admin(&dir), caller(&dir, ALICE));
+        let built = |c: &Caller| {
+            Token::new(
+                c.sid.clone().unwrap_or_else(well_known::anonymous),
+                c.token.iter().cloned(),
+            )
+        };
+        let first = token_of(&admin);
+        assert!(std::sync::Arc::ptr_eq(&first, &token_of(&admin.clone())));
+        assert_eq!(*first, built(&admin));
+        let other = token_of(&alice);
+        assert_eq!(*other, built(&alice));
+        assert_ne!(*other, *first);
+        let mut more = alice.clone();
+        more.token.push(well_known::anonymous());
+        assert_eq!(*token_of(&more), built(&more));
+        assert_ne!(*token_of(&more), *other);
+        assert_eq!(*token_of(&Caller::anonymous()), built(&Caller::anonymous()));
+        for _ in 0..2 * BUILT_TOKENS {
+            let mut c = alice.clone();
+            c.token.push(crate::security::Sid::new(5, &[21, rand_rid()]));
+            assert_eq!(*token_of(&c), built(&c));
+        }
+        assert_eq!(*token_of(&admin), built(&admin));
+    }
+
+    /// A different RID each call, for SIDs no other test uses.
+    fn rand_rid() -> u32 {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(70_000);
+        NEXT.fetch_add(1, Ordering::Relaxed)
     }
 
     #[test]

@@ -59,6 +59,10 @@ enum Walk {
         attr: String,
         key: Vec<u8>,
         after: Option<EntryId>,
+        /// The last fill brought fewer postings than asked for: the state read has no more,
+        /// so the walk ends with the candidates already taken (no empty fill to find out, and
+        /// the search's last entries and its SearchResultDone leave in one step).
+        drained: bool,
     },
 }
 
@@ -137,11 +141,17 @@ impl Walk {
                 }
                 *stack = live.into_iter().map(|(l, _)| l).collect();
             }
-            Walk::Indexed { attr, key, after } => {
+            Walk::Indexed {
+                attr,
+                key,
+                after,
+                drained,
+            } => {
                 let postings = st
                     .store
                     .find_eq_after(attr, key, *after, budget)
                     .unwrap_or_default();
+                *drained = postings.len() < budget;
                 for id in postings {
                     *after = Some(id);
                     out.push_back(id);
@@ -150,14 +160,21 @@ impl Walk {
         }
     }
 
-    /// Whether the walk is known to be over (an indexed walk finds out when a fill brings
-    /// nothing).
+    /// Whether the walk is known to be over (an indexed walk knows once a fill came short).
     fn finished(&self, pending: &VecDeque<EntryId>) -> bool {
         pending.is_empty()
             && match self {
                 Walk::Tree { roots, stack } => roots.is_empty() && stack.is_empty(),
-                Walk::Indexed { .. } => false,
+                Walk::Indexed { drained, .. } => *drained,
             }
+    }
+
+    /// The state read changed under the walk (a gMSA rollover re-took the copy): what the
+    /// last fill found short of may have grown.
+    fn state_changed(&mut self) {
+        if let Walk::Indexed { drained, .. } = self {
+            *drained = false;
+        }
     }
 
     /// What the walk's position weighs, for MaxResultSetSize.
@@ -228,6 +245,7 @@ impl Directory {
                         attr,
                         key,
                         after: None,
+                        drained: false,
                     },
                     None => {
                         let mut roots = vec![root(base_id, usize::MAX)];
@@ -280,6 +298,7 @@ impl Directory {
             if !due.is_empty() {
                 self.roll_over_due_among(&due);
                 cur.snap = self.read().clone();
+                cur.walk.state_changed();
             }
         }
         let st = &cur.snap;
@@ -381,6 +400,46 @@ mod tests {
             assert!(!whole.is_empty());
             assert_eq!(stepped, whole, "{base} {scope:?}");
         }
+    }
+
+    /// An indexed equality whose postings fit in one fill is over after its first step: the
+    /// session sends the entry and the SearchResultDone together. A fill that takes all it
+    /// asked for has not found the end yet.
+    #[test]
+    fn an_indexed_walk_ends_with_the_step_that_drains_it() {
+        let dir = forest();
+        let admin = admin(&dir);
+        let mut req = request(BASE, Scope::Subtree);
+        req.filter = Filter::EqualityMatch("sAMAccountName".into(), b"alice".to_vec());
+        let mut cur = dir.open_search(&admin, &req).unwrap();
+        assert!(matches!(cur.walk, Walk::Indexed { .. }));
+        let got = dir.search_step(&mut cur, usize::MAX).unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(cur.is_done(), "one step finds alice and knows there is no other");
+        // A fill that takes as many postings as asked for cannot know it took the last.
+        let st = dir.read().clone();
+        let walk = |budget: usize| {
+            let mut walk = Walk::Indexed {
+                attr: "samaccountname".into(),
+                key: b"alice".to_vec(),
+                after: None,
+                drained: false,
+            };
+            let mut pending = VecDeque::new();
+            walk.fill(&st, budget, &mut pending);
+            (walk, pending)
+        };
+        let (mut full, mut pending) = walk(1);
+        assert_eq!(pending.len(), 1);
+        pending.clear();
+        assert!(!full.finished(&pending));
+        full.fill(&st, 1, &mut pending);
+        assert!(pending.is_empty() && full.finished(&pending));
+        let (short, mut pending) = walk(2);
+        assert_eq!(pending.len(), 1);
+        assert!(!short.finished(&pending), "candidates still pending");
+        pending.clear();
+        assert!(short.finished(&pending));
     }
 
     /// The cursor reads the store as it was when the search was opened.

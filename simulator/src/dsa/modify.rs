@@ -92,14 +92,20 @@ impl Directory {
             }
             _ => {}
         }
+        // Uniqueness is checked for the names this modify writes, as AD checks a write of
+        // them (Samba samldb_modify: the sAMAccountName, UPN and SPN checks run only when the
+        // request carries the attribute); the entry's other names were checked when written.
         if let Some(d) = domain {
-            if e.has("objectSid") {
+            if e.has("objectSid") && mods.iter().any(|m| writes_unique_name(&m.attr)) {
                 self.check_uniqueness(&st, &e, d)?;
             }
         }
         if let Some(u) = e.first_i64("userAccountControl") {
             if e.has("sAMAccountType") && !e.is_class("group") {
-                e.set_str("sAMAccountType", sam_type::of_account(u as u32).to_string());
+                let sam_type = sam_type::of_account(u as u32).to_string();
+                if e.first_str("sAMAccountType") != Some(sam_type.as_str()) {
+                    e.set_str("sAMAccountType", sam_type);
+                }
             }
         }
         let usn = st.store.next_usn();
@@ -155,6 +161,13 @@ impl Directory {
         }
         Ok(())
     }
+}
+
+/// Whether a modification writes a name that must be unique ([`Directory::check_uniqueness`]).
+fn writes_unique_name(attr: &str) -> bool {
+    ["sAMAccountName", "userPrincipalName", "servicePrincipalName"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(attr))
 }
 
 /// A write of pwdLastSet: only 0 ("must change at next logon") and -1 ("now") are accepted, as
@@ -381,6 +394,36 @@ mod tests {
         ];
         for (code, prefix, who, target, mods) in cases {
             refused(&dir, code, prefix, || dir.modify(who, target, mods));
+        }
+    }
+
+    /// Uniqueness is a check of the names a modify writes: with two accounts already holding
+    /// the same userPrincipalName (which no write path makes; put in the store here), a modify
+    /// of the description goes through, and a write of the name is still refused.
+    #[test]
+    fn only_a_write_of_a_name_checks_its_uniqueness() {
+        let dir = forest();
+        let admin = admin(&dir);
+        const UPN: &str = "same@corp.example.test";
+        {
+            let mut st = dir.write();
+            for dn in [ALICE, OPS] {
+                let id = st.store.lookup(&crate::model::Dn::parse(dn).unwrap()).unwrap();
+                let mut e = (**st.store.get(id).unwrap()).clone();
+                e.set_str("userPrincipalName", UPN);
+                st.store.update(e).unwrap();
+            }
+            st.commit().unwrap();
+        }
+        dir.modify(&admin, ALICE, desc("still writable")).unwrap();
+        assert_eq!(
+            entry(&dir, ALICE).first_str("description"),
+            Some("still writable")
+        );
+        for attr in ["userPrincipalName", "userprincipalname"] {
+            refused(&dir, 19, "000021C8:", || {
+                dir.modify(&admin, ALICE, vec![m(ModOp::Replace, attr, s(UPN))])
+            });
         }
     }
 

@@ -625,6 +625,9 @@ impl Session {
             );
         }
         let owed = job.page.unwrap_or(usize::MAX);
+        // The last entries, when this step ends the search: they leave with the
+        // SearchResultDone, in one chunk.
+        let mut last = Vec::new();
         if owed > 0 && !job.results.exhausted() {
             let got = match job.results.next(&ctx.dir, owed) {
                 Ok(got) => got,
@@ -633,7 +636,10 @@ impl Session {
             if let Some(left) = job.page.as_mut() {
                 *left -= got.len();
             }
-            return result_responses(msgid, got, Vec::new());
+            if !job.results.exhausted() {
+                return result_responses(msgid, got, Vec::new());
+            }
+            last = got;
         }
         if job.page == Some(0) && job.results.ready.is_empty() && !job.results.exhausted() {
             // The page is full: one more entry, kept for the next page, says whether a cookie
@@ -663,9 +669,10 @@ impl Session {
         };
         if job.page.is_some() {
             let cookie = if results.exhausted() {
-                v = result_responses(msgid, Vec::new(), std::mem::take(&mut job.references));
+                v = result_responses(msgid, last, std::mem::take(&mut job.references));
                 Vec::new()
             } else {
+                debug_assert!(last.is_empty(), "entries held back from a page");
                 let n = self.next_cookie;
                 self.next_cookie += 1;
                 let mut state = PagedState {
@@ -681,7 +688,7 @@ impl Session {
             };
             ctrls.push(ResponseControl::PagedResults { size: 0, cookie }.to_control());
         } else {
-            v = result_responses(msgid, Vec::new(), std::mem::take(&mut job.references));
+            v = result_responses(msgid, last, std::mem::take(&mut job.references));
         }
         ctrls.append(&mut job.extra);
         v.push(search_done(msgid, result, ctrls));

@@ -281,13 +281,17 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let mut outcome = session.begin(ctx, req);
         // A search's results go out a chunk at a time as they are produced, each written before
         // the next is made, with a yield in between: a large search neither holds this worker
-        // nor buffers its whole encoding (other connections are served between chunks). Under a
+        // nor buffers its whole encoding (other connections are served between chunks). The
+        // first chunk follows the request without a yield (opening a search visits no entry),
+        // so a search answered in one chunk costs one write and no trip through the
+        // scheduler. Under a
         // SASL layer the chunks of one answer are gathered into one wrapped frame (up to
         // SEALED_FRAME_RESPONSES messages a frame): impacket reads one frame per burst and drops
         // a second frame that arrives in the same read (`Wire::encode_all`).
         let sealed = matches!(wire.protection(), Protection::Sasl(_));
         let mut out = std::mem::take(&mut outcome.responses);
         let mut recorded = Vec::new();
+        let mut first_chunk = true;
         loop {
             let done = !session.searching();
             if !out.is_empty() && (done || !sealed || out.len() >= SEALED_FRAME_RESPONSES) {
@@ -303,7 +307,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             if done {
                 break;
             }
-            tokio::task::yield_now().await;
+            if !std::mem::take(&mut first_chunk) {
+                tokio::task::yield_now().await;
+            }
             out.extend(session.continue_search(ctx).unwrap_or_default());
         }
         if let (Some(r), Some(p)) = (record, pending) {
