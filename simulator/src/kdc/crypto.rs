@@ -1,10 +1,10 @@
-//! The encryption types the KDC speaks: AES256/AES128-CTS-HMAC-SHA1-96 (RFC 3962, through
-//! picky-krb) and RC4-HMAC (RFC 4757, `rc4hmac`). Keys are raw bytes handed over by the database.
+//! The encryption types the KDC speaks: AES256/AES128-CTS-HMAC-SHA1-96 (RFC 3962,
+//! `aes_profile`: picky-krb's key derivation, derived keys kept per thread) and RC4-HMAC
+//! (RFC 4757, `rc4hmac`). Keys are raw bytes handed over by the database.
 
-use picky_krb::crypto::{ChecksumSuite, CipherSuite};
 use thiserror::Error;
 
-use super::rc4hmac;
+use super::{aes_profile, rc4hmac};
 
 /// Encryption type numbers (RFC 3961 §8, RFC 4757).
 pub const ETYPE_AES256: i32 = 18;
@@ -85,14 +85,6 @@ impl Etype {
         }
     }
 
-    fn suite(self) -> Option<CipherSuite> {
-        match self {
-            Etype::Aes256 => Some(CipherSuite::Aes256CtsHmacSha196),
-            Etype::Aes128 => Some(CipherSuite::Aes128CtsHmacSha196),
-            Etype::Rc4Hmac => None,
-        }
-    }
-
     fn check_key(self, key: &[u8]) -> Result<(), CryptoError> {
         if key.len() == self.key_len() {
             Ok(())
@@ -103,29 +95,21 @@ impl Etype {
 
     pub fn encrypt(self, key: &[u8], usage: i32, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         self.check_key(key)?;
-        match self.suite() {
-            Some(suite) => suite
-                .cipher()
-                .encrypt(key, usage, plaintext)
-                .map_err(|_| CryptoError::BadKey),
-            None => Ok(rc4hmac::encrypt(key, usage, plaintext)),
+        match self {
+            Etype::Aes256 | Etype::Aes128 => {
+                aes_profile::encrypt(key, usage, plaintext).ok_or(CryptoError::BadKey)
+            }
+            Etype::Rc4Hmac => Ok(rc4hmac::encrypt(key, usage, plaintext)),
         }
     }
 
     pub fn decrypt(self, key: &[u8], usage: i32, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         self.check_key(key)?;
-        match self.suite() {
-            Some(suite) => {
-                // picky indexes the ciphertext by length; keep short input away from it.
-                if ciphertext.len() < 16 + 12 {
-                    return Err(CryptoError::Integrity);
-                }
-                suite
-                    .cipher()
-                    .decrypt(key, usage, ciphertext)
-                    .map_err(|_| CryptoError::Integrity)
+        match self {
+            Etype::Aes256 | Etype::Aes128 => {
+                aes_profile::decrypt(key, usage, ciphertext).ok_or(CryptoError::Integrity)
             }
-            None => rc4hmac::decrypt(key, usage, ciphertext).ok_or(CryptoError::Integrity),
+            Etype::Rc4Hmac => rc4hmac::decrypt(key, usage, ciphertext).ok_or(CryptoError::Integrity),
         }
     }
 
@@ -147,24 +131,14 @@ pub fn checksum(
 ) -> Result<Vec<u8>, CryptoError> {
     key_etype.check_key(key)?;
     match (cksumtype, key_etype) {
-        (CKSUM_HMAC_SHA1_96_AES256, Etype::Aes256) => {
-            aes_checksum(ChecksumSuite::HmacSha196Aes256, key, usage, data)
-        }
-        (CKSUM_HMAC_SHA1_96_AES128, Etype::Aes128) => {
-            aes_checksum(ChecksumSuite::HmacSha196Aes128, key, usage, data)
+        (CKSUM_HMAC_SHA1_96_AES256, Etype::Aes256) | (CKSUM_HMAC_SHA1_96_AES128, Etype::Aes128) => {
+            aes_profile::checksum(key, usage, data).ok_or(CryptoError::BadKey)
         }
         // RFC 4757 §4 defines HMAC-MD5 over any key bytes; Windows accepts it with AES
         // session keys too (docs/notes/client-interop.md §11: "AD accepts what kerbad sends").
         (CKSUM_HMAC_MD5, _) => Ok(rc4hmac::checksum(key, usage, data)),
         _ => Err(CryptoError::UnsupportedChecksum(cksumtype)),
     }
-}
-
-fn aes_checksum(suite: ChecksumSuite, key: &[u8], usage: i32, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    suite
-        .hasher()
-        .checksum(key, usage, data)
-        .map_err(|_| CryptoError::BadKey)
 }
 
 /// Verifies a checksum received from a client. Unkeyed RSA-MD5 is accepted as AD does for

@@ -2,6 +2,7 @@
 //! clock-skew rule on the simulated clock, PACs (MS-PAC), and client artifacts (keytab,
 //! krb5.conf). `Kdc::handle` is sans-I/O; `net` puts it on UDP and TCP.
 
+mod aes_profile;
 mod as_exchange;
 pub mod client;
 pub mod crypto;
