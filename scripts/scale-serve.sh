@@ -36,10 +36,10 @@ PY
     --ldaps-port 0 --gc-port 0 --gcs-port 0 --kdc-port 0 --kpasswd-port 0 --control-port 0 \
     --dns-port 0 > "$work/ready" 2> "$work/log" &
   pid=$!
-  for _ in $(seq 1 7200); do
+  for _ in $(seq 1 72000); do
     grep -q ldap_url "$work/ready" 2>/dev/null && break
     kill -0 "$pid" || { cat "$work/log"; exit 1; }
-    sleep 0.5
+    sleep 0.05
   done
   ready=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f} s')")
   url=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["ldap_url"])' "$work/ready")

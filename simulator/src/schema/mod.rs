@@ -145,6 +145,12 @@ impl Schema {
         lookup_lower(&self.class_index, name_or_oid).map(|i| &self.classes[i])
     }
 
+    /// The position of a class (by lDAPDisplayName or governsID, any case) in
+    /// [`Schema::classes`].
+    pub fn class_position(&self, name_or_oid: &str) -> Option<usize> {
+        lookup_lower(&self.class_index, name_or_oid)
+    }
+
     /// A class by the CN of its classSchema object (`Person`, `ms-DS-Group-Managed-Service-Account`),
     /// as objectCategory and defaultObjectCategory DNs name it.
     pub fn class_by_cn(&self, cn: &str) -> Option<&'static ObjectClass> {

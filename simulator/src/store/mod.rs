@@ -55,43 +55,80 @@ const _: () = assert!(matches!(
 
 /// The objectClass index keeps one pair per entry and most specific class, not one per value:
 /// a user's `top, person, organizationalPerson, user` is posted under `user` alone (issue 12:
-/// three pairs of ~40 B less per entry). `value` is posted, under its class's lDAPDisplayName,
-/// unless another of the entry's `values` is a class below it; a value that names no class of
+/// three pairs of ~40 B less per entry). A value is posted, under its class's lDAPDisplayName,
+/// unless another of the entry's values is a class below it; a value that names no class of
 /// the schema is posted as it is. A look-up of a class walks the postings of the class and of
 /// every class below it ([`subclass_keys`]) and confirms each candidate against its values.
-fn class_index_key(value: &[u8], values: Values<'_>) -> Option<u64> {
+fn class_index_keys(values: Values<'_>) -> Vec<u64> {
     let schema = crate::schema::Schema::ad();
-    let Some(class) = std::str::from_utf8(value).ok().and_then(|v| schema.class(v)) else {
-        return Some(key_hash(&index_key("objectclass", value)));
+    let table = class_table();
+    let positions: Vec<Option<usize>> = values
+        .iter()
+        .map(|v| std::str::from_utf8(v).ok().and_then(|v| schema.class_position(v)))
+        .collect();
+    let below_another = |p: usize| {
+        positions
+            .iter()
+            .flatten()
+            .any(|q| table[*q].ancestors.contains(&p))
     };
-    let below = values.iter().any(|w| {
-        std::str::from_utf8(w).is_ok_and(|w| {
-            let chain = schema.chain(w);
-            chain.len() > 1 && chain[..chain.len() - 1].iter().any(|c| c.name == class.name)
+    values
+        .iter()
+        .zip(&positions)
+        .filter_map(|(v, p)| match p {
+            None => Some(index_key_hash("objectclass", v)),
+            Some(p) => (!below_another(*p)).then_some(table[*p].key),
         })
-    });
-    (!below).then(|| key_hash(class.name.to_ascii_lowercase().as_bytes()))
+        .collect()
+}
+
+/// Per class of the schema (same positions as `Schema::classes`): the hash its postings are
+/// filed under, the positions of its ancestors (its chain without itself) and the hashes of
+/// itself and every class below it. Built once per process.
+struct ClassKeys {
+    key: u64,
+    ancestors: Vec<usize>,
+    below: Vec<u64>,
+}
+
+fn class_table() -> &'static [ClassKeys] {
+    static TABLE: OnceLock<Vec<ClassKeys>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let schema = crate::schema::Schema::ad();
+        let mut table: Vec<ClassKeys> = schema
+            .classes()
+            .map(|c| ClassKeys {
+                key: key_hash(c.name.to_ascii_lowercase().as_bytes()),
+                ancestors: schema
+                    .chain(c.name)
+                    .iter()
+                    .filter(|a| a.name != c.name)
+                    .filter_map(|a| schema.class_position(a.name))
+                    .collect(),
+                below: Vec::new(),
+            })
+            .collect();
+        for i in 0..table.len() {
+            let key = table[i].key;
+            table[i].below.push(key);
+            for a in table[i].ancestors.clone() {
+                table[a].below.push(key);
+            }
+        }
+        table
+    })
 }
 
 /// The objectClass postings a look-up of the class `key` (an index key: lower case) walks: the
 /// class's own and those of every class whose chain passes through it; `key` alone when it
-/// names no class. Built once per process for the schema's classes.
+/// names no class.
 fn subclass_keys(key: &[u8]) -> Vec<u64> {
-    type Below = std::collections::HashMap<&'static str, Vec<u64>>;
-    static BELOW: OnceLock<Below> = OnceLock::new();
     let schema = crate::schema::Schema::ad();
-    let below = BELOW.get_or_init(|| {
-        let mut below = Below::new();
-        for c in schema.classes() {
-            let hash = key_hash(c.name.to_ascii_lowercase().as_bytes());
-            for ancestor in schema.chain(c.name) {
-                below.entry(ancestor.name).or_default().push(hash);
-            }
-        }
-        below
-    });
-    match std::str::from_utf8(key).ok().and_then(|k| schema.class(k)) {
-        Some(class) => below.get(class.name).cloned().unwrap_or_default(),
+    match std::str::from_utf8(key)
+        .ok()
+        .and_then(|k| schema.class_position(k))
+    {
+        Some(p) => class_table()[p].below.clone(),
         None => vec![key_hash(key)],
     }
 }
@@ -134,11 +171,17 @@ fn range_of<K: Ord + Clone>(
     k: K,
     after: Option<EntryId>,
 ) -> impl Iterator<Item = EntryId> + '_ {
-    let lower = match after {
-        Some(a) => Bound::Excluded((k.clone(), a)),
-        None => Bound::Included((k.clone(), EntryId(0))),
+    let first = match after {
+        Some(a) => a.0.checked_add(1).map(|next| (k.clone(), EntryId(next))),
+        None => Some((k.clone(), EntryId(0))),
     };
-    set.range((lower, Bound::Included((k, EntryId(u64::MAX)))))
+    // One seek settles the common case of no pair at all (an add's uniqueness and DN checks);
+    // a range seeks both of its ends.
+    let first = first.filter(|f| set.get_next(f).is_some_and(|(h, _)| *h == k));
+    first
+        .map(|f| set.range((Bound::Included(f), Bound::Included((k, EntryId(u64::MAX))))))
+        .into_iter()
+        .flatten()
         .map(|(_, id)| *id)
 }
 
@@ -164,6 +207,20 @@ pub fn index_key(attr_lower: &str, value: &[u8]) -> Vec<u8> {
             Ok(s) => s.to_lowercase().into_bytes(),
             Err(_) => value.to_vec(),
         },
+    }
+}
+
+/// `key_hash(&index_key(attr_lower, value))`, without building the key for short ASCII values
+/// (every indexed value of every add and write goes through here).
+fn index_key_hash(attr_lower: &str, value: &[u8]) -> u64 {
+    let mut buf = [0u8; 256];
+    match buf.get_mut(..value.len()) {
+        Some(lower) if value.is_ascii() && !matches!(attr_lower, "objectsid" | "objectguid") => {
+            lower.copy_from_slice(value);
+            lower.make_ascii_lowercase();
+            key_hash(lower)
+        }
+        _ => key_hash(&index_key(attr_lower, value)),
     }
 }
 
@@ -586,15 +643,12 @@ impl Store {
     /// both have stays).
     fn index_values(&mut self, slot: usize, id: EntryId, values: Values<'_>, add: bool) {
         let name = INDEXED_ATTRIBUTES[slot];
-        for v in values {
-            let hash = if slot == OBJECT_CLASS_SLOT {
-                match class_index_key(v, values) {
-                    Some(hash) => hash,
-                    None => continue,
-                }
-            } else {
-                key_hash(&index_key(name, v))
-            };
+        let hashes: Vec<u64> = if slot == OBJECT_CLASS_SLOT {
+            class_index_keys(values)
+        } else {
+            values.iter().map(|v| index_key_hash(name, v)).collect()
+        };
+        for hash in hashes {
             let pair = (hash, id);
             if add {
                 self.index[slot].insert(pair);
@@ -796,6 +850,23 @@ mod tests {
         s.remove(posix).unwrap();
         assert_eq!(find_in(&s, "person"), vec![alice, host]);
         assert_eq!(s.index[OBJECT_CLASS_SLOT].len(), 6);
+    }
+
+    #[test]
+    fn index_key_hashes_agree_with_the_keys() {
+        for (attr, v) in [
+            ("cn", &b"Alice"[..]),
+            ("cn", "Ålice".as_bytes()),
+            ("objectsid", &b"AB"[..]),
+            ("cn", &[b'X'; 300][..]),
+            ("cn", &[0xff, b'A'][..]),
+        ] {
+            assert_eq!(
+                index_key_hash(attr, v),
+                key_hash(&index_key(attr, v)),
+                "{attr} {v:?}"
+            );
+        }
     }
 
     /// A paged walk resumes after the last child or posting it returned.
