@@ -18,6 +18,8 @@ pub mod violation;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::model::with_ascii_lowercase;
+
 pub use syntax::{Syntax, SyntaxError};
 pub use types::{AttributeType, ClassKind, ObjectClass};
 pub use violation::SchemaViolation;
@@ -56,19 +58,9 @@ impl std::hash::Hasher for NameHasher {
     }
 }
 
-/// `index[key lower-cased]`, lower-casing on the stack for names of up to 128 bytes (every
-/// schema name and OID): the add and modify checks look names up per attribute, and a heap copy
-/// per lookup was a measurable part of a bulk load (issue 12).
+/// `index[key lower-cased]`, without a heap copy of the key ([`with_ascii_lowercase`]).
 fn lookup_lower(index: &NameIndex, key: &str) -> Option<usize> {
-    let mut buf = [0u8; 128];
-    match buf.get_mut(..key.len()) {
-        Some(lower) => {
-            lower.copy_from_slice(key.as_bytes());
-            lower.make_ascii_lowercase();
-            index.get(&*lower).copied()
-        }
-        None => index.get(key.to_ascii_lowercase().as_bytes()).copied(),
-    }
+    with_ascii_lowercase(key.as_bytes(), |lower| index.get(lower).copied())
 }
 
 /// An attribute description without its options (`userCertificate;binary` → `userCertificate`).

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use imbl::{OrdMap, OrdSet};
 
 use crate::model::entry::Values;
-use crate::model::{Dn, Entry, EntryId, Name};
+use crate::model::{with_ascii_lowercase, Dn, Entry, EntryId, Name};
 
 /// Attributes with an equality index (lower-cased names). AD indexes these (MS-ADTS 3.1.1.2.3
 /// searchFlags fATTINDEX) and clients search by them constantly.
@@ -210,17 +210,13 @@ pub fn index_key(attr_lower: &str, value: &[u8]) -> Vec<u8> {
     }
 }
 
-/// `key_hash(&index_key(attr_lower, value))`, without building the key for short ASCII values
+/// `key_hash(&index_key(attr_lower, value))`, without building the key for ASCII values
 /// (every indexed value of every add and write goes through here).
 fn index_key_hash(attr_lower: &str, value: &[u8]) -> u64 {
-    let mut buf = [0u8; 256];
-    match buf.get_mut(..value.len()) {
-        Some(lower) if value.is_ascii() && !matches!(attr_lower, "objectsid" | "objectguid") => {
-            lower.copy_from_slice(value);
-            lower.make_ascii_lowercase();
-            key_hash(lower)
-        }
-        _ => key_hash(&index_key(attr_lower, value)),
+    if value.is_ascii() && !matches!(attr_lower, "objectsid" | "objectguid") {
+        with_ascii_lowercase(value, key_hash)
+    } else {
+        key_hash(&index_key(attr_lower, value))
     }
 }
 
@@ -453,7 +449,7 @@ impl Store {
             })
         };
         if slot == OBJECT_CLASS_SLOT {
-            // Entries of the class and of every class below it (see `class_index_key`).
+            // Entries of the class and of every class below it (see `class_index_keys`).
             let postings = subclass_keys(&key)
                 .into_iter()
                 .map(|k| range_of(&self.index[slot], k, after));
