@@ -545,6 +545,23 @@ fn sealed_compact(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Adds `n` users `{prefix}0`, `{prefix}1`, … under CN=Users, each also with `more`.
+fn add_users(dir: &Directory, prefix: &str, n: usize, more: &[(&str, &[u8])]) {
+    for i in 0..n {
+        let mut attrs: Vec<(String, Vec<Vec<u8>>)> = vec![
+            ("objectClass".into(), vec![b"user".to_vec()]),
+            ("sAMAccountName".into(), vec![format!("{prefix}{i}").into_bytes()]),
+        ];
+        attrs.extend(more.iter().map(|(a, v)| (a.to_string(), vec![v.to_vec()])));
+        dir.add(
+            &Caller::system(),
+            &format!("CN={prefix}{i},CN=Users,DC=corp,DC=example,DC=test"),
+            attrs,
+        )
+        .unwrap();
+    }
+}
+
 /// The compact format writes each distinct security descriptor and each attribute name once
 /// (100 users created alike cost one descriptor, not 100), is several times smaller than the
 /// JSON layout, and a body that passes the checksum but is not what adsim writes (cut short
@@ -553,7 +570,6 @@ fn sealed_compact(body: &[u8]) -> Vec<u8> {
 #[test]
 fn compact_files_share_descriptors_and_refuse_bad_bodies() {
     let dir = forest();
-    let sys = Caller::system();
     let sd_count = |bytes: &[u8]| {
         let d = file::decode(bytes).unwrap().into_directory();
         let st = d.read();
@@ -567,17 +583,7 @@ fn compact_files_share_descriptors_and_refuse_bad_bodies() {
         distinct.len()
     };
     let before = file::encode(&dir, &dir.snapshot());
-    for i in 0..100 {
-        dir.add(
-            &sys,
-            &format!("CN=bulk{i},CN=Users,DC=corp,DC=example,DC=test"),
-            vec![
-                ("objectClass".into(), vec![b"user".to_vec()]),
-                ("sAMAccountName".into(), vec![format!("bulk{i}").into_bytes()]),
-            ],
-        )
-        .unwrap();
-    }
+    add_users(&dir, "bulk", 100, &[]);
     let after = file::encode(&dir, &dir.snapshot());
     let json = file::encode_json(&dir, &dir.snapshot());
     assert!(
@@ -646,20 +652,8 @@ fn compact_files_share_descriptors_and_refuse_bad_bodies() {
 #[test]
 fn repeated_attribute_values_are_written_once() {
     let dir = forest();
-    let sys = Caller::system();
     let marker = b"a description fifty users share";
-    for i in 0..50 {
-        dir.add(
-            &sys,
-            &format!("CN=same{i},CN=Users,DC=corp,DC=example,DC=test"),
-            vec![
-                ("objectClass".into(), vec![b"user".to_vec()]),
-                ("sAMAccountName".into(), vec![format!("same{i}").into_bytes()]),
-                ("description".into(), vec![marker.to_vec()]),
-            ],
-        )
-        .unwrap();
-    }
+    add_users(&dir, "same", 50, &[("description", marker)]);
     let bytes = file::encode(&dir, &dir.snapshot());
     let count = bytes.windows(marker.len()).filter(|w| w == marker).count();
     // The first user's copy, written before it repeats, and the shared record: not fifty.
