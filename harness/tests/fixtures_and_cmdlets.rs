@@ -132,3 +132,60 @@ fn service_account_cmdlets() {
         "{err:?}"
     );
 }
+
+/// A fixture file streams: records before one that does not parse, or does not apply, stay
+/// applied; nothing after it is; the error names the line or the DN. The file path and the
+/// parsed-records path give the same forest.
+#[test]
+fn a_fixture_file_applies_up_to_its_first_bad_record() {
+    let users = "CN=Users,DC=corp,DC=example,DC=test";
+    let user = |name: &str| format!("dn: CN={name},{users}\nobjectClass: user\nsAMAccountName: {name}\n\n");
+    let dir = tempfile_dir();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+
+    let unparsable = write(
+        "unparsable.ldif",
+        &format!(
+            "version: 1\n\n{}{}dn: CN=bad,{users}\ncn:: !!\n\n{}",
+            user("u1"),
+            user("u2"),
+            user("u3")
+        ),
+    );
+    let forest_a = forest();
+    let err = fixtures::apply_file(&forest_a, &unparsable).unwrap_err();
+    assert!(err.to_string().contains("line 12"), "{err}");
+    assert!(fixtures::exists(&forest_a, &format!("CN=u2,{users}")));
+    assert!(!fixtures::exists(&forest_a, &format!("CN=u3,{users}")));
+
+    let refused = write(
+        "refused.ldif",
+        &format!("{}{}{}", user("u1"), user("u1"), user("u3")),
+    );
+    let forest_b = forest();
+    let err = fixtures::apply_file(&forest_b, &refused).unwrap_err();
+    assert!(err.to_string().starts_with(&format!("CN=u1,{users}")), "{err}");
+    assert!(fixtures::exists(&forest_b, &format!("CN=u1,{users}")));
+    assert!(!fixtures::exists(&forest_b, &format!("CN=u3,{users}")));
+
+    let good = format!("{}{}", user("u1"), user("u2"));
+    let forest_c = forest();
+    assert_eq!(
+        fixtures::apply_file(&forest_c, &write("good.ldif", &good)).unwrap(),
+        2
+    );
+    let forest_d = forest();
+    fixtures::apply(&forest_d, &adsim_simulator::ldif::parse(&good).unwrap()).unwrap();
+    assert_eq!(fixtures::export(&forest_c), fixtures::export(&forest_d));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("adsim-fixture-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

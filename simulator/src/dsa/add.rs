@@ -31,16 +31,36 @@ fn structural_chain(values: &[Vec<u8>]) -> Option<Vec<&'static str>> {
     Some(chain.iter().map(|c| c.name).collect())
 }
 
+/// The objectCategory value of a new entry whose class's defaultObjectCategory is `cn`: the DN
+/// of that class's schema object as text. Kept per thread for the last schema container and class
+/// (a bulk load writes the same value into every entry); the memo holds the container's DN, so a
+/// pointer match is the same container.
+fn category_dn(schema_dn: &Dn, cn: &'static str) -> std::rc::Rc<str> {
+    type Last = Option<(Dn, &'static str, std::rc::Rc<str>)>;
+    thread_local! {
+        static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((dn, c, text)) if dn.ptr_eq(schema_dn) && *c == cn => text.clone(),
+        _ => {
+            let text: std::rc::Rc<str> = schema_dn.child("CN", cn).to_string().into();
+            *last = Some((schema_dn.clone(), cn, text.clone()));
+            text
+        }
+    })
+}
+
 pub fn is_security_principal_class(structural: &str) -> bool {
-    matches!(
-        structural.to_ascii_lowercase().as_str(),
-        "user"
-            | "computer"
-            | "group"
-            | "inetorgperson"
-            | "msds-groupmanagedserviceaccount"
-            | "msds-managedserviceaccount"
-    )
+    [
+        "user",
+        "computer",
+        "group",
+        "inetorgperson",
+        "msds-groupmanagedserviceaccount",
+        "msds-managedserviceaccount",
+    ]
+    .iter()
+    .any(|c| c.eq_ignore_ascii_case(structural))
 }
 
 impl Directory {
@@ -150,19 +170,18 @@ impl Directory {
             vec![Directory::random_guid(st).to_bytes_le().to_vec()],
         );
         e.set_str("instanceType", "4");
-        let (when, usn) = (now.to_generalized_time(), usn.to_string());
+        let when = now.to_generalized_time();
         e.set_str("whenCreated", &when);
         e.set_str("whenChanged", when);
-        e.set_str("uSNCreated", &usn);
+        let mut usn_text = itoa::Buffer::new();
+        let usn = usn_text.format(usn);
+        e.set_str("uSNCreated", usn);
         e.set_str("uSNChanged", usn);
         if !e.has("objectCategory") {
             let cn = Schema::ad()
                 .class(structural)
-                .map_or(object_category_cn(structural), |c| c.default_object_category);
-            e.set_str(
-                "objectCategory",
-                self.forest.schema_dn.child("CN", cn).to_string(),
-            );
+                .map_or_else(|| object_category_cn(structural), |c| c.default_object_category);
+            e.set_str("objectCategory", category_dn(&self.forest.schema_dn, cn));
         }
         // MS-ADTS 3.1.1.5.2.1: the supplied descriptor (else the class default) merged with
         // the parent's inheritable ACEs (MS-DTYP 2.5.3.4).
@@ -216,8 +235,8 @@ impl Directory {
         st.next_rid[d] += 1;
         let sid: Sid = self.forest.domains[d].sid.with_rid(rid);
         e.set("objectSid", vec![sid.to_bytes()]);
-        let s = structural.to_ascii_lowercase();
-        if s == "group" {
+        let s = |class: &str| structural.eq_ignore_ascii_case(class);
+        if s("group") {
             let gt = e
                 .first_i64("groupType")
                 .unwrap_or((group_type::GLOBAL | group_type::SECURITY) as i32 as i64);
@@ -226,12 +245,11 @@ impl Directory {
         } else {
             // A standalone MSA (msDS-ManagedServiceAccount, a subclass of computer) is a
             // machine account like a gMSA: MS-ADTS 3.1.1.5.2.4 (Service Accounts step-by-step).
-            let machine = s == "computer"
-                || s == "msds-groupmanagedserviceaccount"
-                || s == "msds-managedserviceaccount";
+            let machine =
+                s("computer") || s("msds-groupmanagedserviceaccount") || s("msds-managedserviceaccount");
             // Defaults: users are created disabled without a password requirement; computers as
             // workstation trust accounts (MS-SAMR 3.1.1.8.10, inferred for LDAP adds).
-            let default_uac = if s == "msds-groupmanagedserviceaccount" || s == "msds-managedserviceaccount" {
+            let default_uac = if s("msds-groupmanagedserviceaccount") || s("msds-managedserviceaccount") {
                 uac::WORKSTATION_TRUST_ACCOUNT
             } else if machine {
                 uac::WORKSTATION_TRUST_ACCOUNT | uac::PASSWD_NOTREQD
@@ -242,10 +260,11 @@ impl Directory {
                 .first_i64("userAccountControl")
                 .map(|v| v as u32)
                 .unwrap_or(default_uac);
-            e.set_str("userAccountControl", u.to_string());
+            let mut text = itoa::Buffer::new();
+            e.set_str("userAccountControl", text.format(u));
             let sam_account_type = sam_type::of_account(u);
             let is_machine = sam_account_type == sam_type::MACHINE_ACCOUNT;
-            e.set_str("sAMAccountType", sam_account_type.to_string());
+            e.set_str("sAMAccountType", text.format(sam_account_type));
             let pg = if u & uac::SERVER_TRUST_ACCOUNT != 0 {
                 516
             } else if is_machine {
@@ -254,7 +273,7 @@ impl Directory {
                 513
             };
             if !e.has("primaryGroupID") {
-                e.set_str("primaryGroupID", pg.to_string());
+                e.set_str("primaryGroupID", text.format(pg));
             }
             for (k, v) in [
                 ("pwdLastSet", "0"),
@@ -272,7 +291,7 @@ impl Directory {
             }
         }
         if !e.has("sAMAccountName")
-            && (s == "msds-groupmanagedserviceaccount" || s == "msds-managedserviceaccount")
+            && (s("msds-groupmanagedserviceaccount") || s("msds-managedserviceaccount"))
         {
             // New-ADServiceAccount names the account `<name>$`; the DC does the same here.
             let cn = e.dn.rdn().map(|r| r.value.clone()).unwrap_or_default();

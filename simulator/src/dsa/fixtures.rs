@@ -74,10 +74,10 @@ fn is_descriptor(attr: &str) -> bool {
 
 /// Applies LDIF records in order; stops at the first failure (records before it stay applied).
 ///
-/// Each record is copied into its add, and the parsed records are freed together at the end:
-/// moving their values in instead freed the parse's memory piecemeal between the new entries,
-/// and the fragmented heap made later searches ~3× slower at 100,000 users and kept 14 MiB more
-/// resident (issue 12, docs/benchmarks.md).
+/// Each record is copied into its add (the slice is borrowed). Moving the values of a whole
+/// parsed file instead freed the parse's memory piecemeal between the new entries, and the
+/// fragmented heap made later searches ~3× slower at 100,000 users and kept 14 MiB more
+/// resident (issue 12, docs/benchmarks.md); [`apply_file`] streams instead.
 pub fn apply(dir: &Directory, records: &[LdifRecord]) -> Result<usize, FixtureError> {
     let system = Caller::system();
     for r in records {
@@ -154,10 +154,29 @@ fn apply_one(dir: &Directory, system: &Caller, r: LdifRecord) -> Result<(), Fixt
     Ok(())
 }
 
-/// Reads and applies an LDIF file (`file:` URLs resolve against its directory).
+/// Reads and applies an LDIF file (`file:` URLs resolve against its directory), in order, and
+/// stops at the first record that does not parse or does not apply (records before it stay
+/// applied, as with [`apply`]).
+///
+/// Streams: each record is parsed, applied (its values moved into the add) and freed before the
+/// next is parsed, so the next record reuses its memory, no copy of the whole file's records is
+/// ever held, and the record is still in the cache when it is applied (issue 12: bulk load).
 pub fn apply_file(dir: &Directory, path: &Path) -> Result<usize, FixtureError> {
-    let records = ldif::parse_file(path)?;
-    apply(dir, &records)
+    let (bytes, options) = ldif::read_file(path)?;
+    let system = Caller::system();
+    let mut applied = 0;
+    let mut failed = None;
+    ldif::parse_each(&bytes, &options, |r| match apply_one(dir, &system, r) {
+        Ok(()) => {
+            applied += 1;
+            true
+        }
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })?;
+    failed.map_or(Ok(applied), Err)
 }
 
 /// Collects `(attr, value)` pairs into attributes with all their values, keeping first-seen order.

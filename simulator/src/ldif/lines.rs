@@ -24,11 +24,15 @@ enum Open {
     Comment,
 }
 
-/// Splits `input` into blocks of logical lines; blocks are separated by one or more blank
-/// lines, comments are dropped, and blocks holding only comments disappear.
-pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine<'_>>>, LdifError> {
-    let mut blocks = Vec::new();
-    let mut current: Vec<LogicalLine<'_>> = Vec::new();
+/// Splits `input` into blocks of logical lines and hands each to `block` as soon as it ends, in
+/// order; blocks are separated by one or more blank lines, comments are dropped, and blocks
+/// holding only comments disappear. Stops at the first error, or when `block` returns false. One
+/// buffer of lines serves every block (a bulk-load fixture has one block per entry).
+pub(crate) fn for_each_block<'a>(
+    input: &'a [u8],
+    mut block: impl FnMut(&[LogicalLine<'a>]) -> Result<bool, LdifError>,
+) -> Result<(), LdifError> {
+    let mut current: Vec<LogicalLine<'a>> = Vec::new();
     let mut open = Open::Nothing;
     for (index, raw) in input.split(|b| *b == b'\n').enumerate() {
         let number = index + 1;
@@ -37,7 +41,10 @@ pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine<'_>>>, Ld
         match raw.first() {
             None => {
                 if !current.is_empty() {
-                    blocks.push(std::mem::take(&mut current));
+                    if !block(&current)? {
+                        return Ok(());
+                    }
+                    current.clear();
                 }
                 open = Open::Nothing;
             }
@@ -69,14 +76,31 @@ pub(crate) fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine<'_>>>, Ld
         }
     }
     if !current.is_empty() {
-        blocks.push(current);
+        block(&current)?;
     }
-    Ok(blocks)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn split_blocks(input: &[u8]) -> Result<Vec<Vec<LogicalLine<'_>>>, LdifError> {
+        let mut blocks = Vec::new();
+        for_each_block(input, |lines| {
+            blocks.push(
+                lines
+                    .iter()
+                    .map(|l| LogicalLine {
+                        number: l.number,
+                        bytes: l.bytes.clone(),
+                    })
+                    .collect(),
+            );
+            Ok(true)
+        })?;
+        Ok(blocks)
+    }
 
     fn texts(input: &[u8]) -> Vec<Vec<(usize, String)>> {
         split_blocks(input)

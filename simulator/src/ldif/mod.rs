@@ -1,7 +1,8 @@
 //! LDIF (RFC 2849): parsing and writing of content and change records, written by hand.
 //!
 //! * [`parse`] / [`parse_bytes`] / [`parse_with`] / [`parse_file`] read a whole LDIF file into
-//!   [`LdifRecord`]s. Malformed input gives an [`LdifError`] with the line number, never a panic.
+//!   [`LdifRecord`]s; [`parse_each`] hands them over one at a time as they are parsed. Malformed
+//!   input gives an [`LdifError`] with the line number, never a panic.
 //! * [`write_content`] / [`write_record`] / [`write_all`] produce deterministic LDIF: the writer
 //!   never reorders records, attributes or values, base64-encodes every value that is not a
 //!   SAFE-STRING and folds lines at 76 columns, so `parse(write_all(r)) == r`.
@@ -22,7 +23,10 @@ mod write;
 use std::fmt;
 
 pub use generate::{generate_user_records, generate_users, upn_suffix_of};
-pub use parse::{is_valid_attribute_description, parse, parse_bytes, parse_file, parse_with, ParseOptions};
+pub use parse::{
+    is_valid_attribute_description, parse, parse_bytes, parse_each, parse_file, parse_with, read_file,
+    ParseOptions,
+};
 pub use write::{needs_base64, write_all, write_content, write_record};
 
 /// One attribute description (type plus options, e.g. `userCertificate;binary`) and one value.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 
-use super::lines::{split_blocks, LogicalLine};
+use super::lines::{for_each_block, LogicalLine};
 use super::url::{file_url_to_path, shorten};
 use super::{AttrValue, LdifChange, LdifControl, LdifError, LdifMod, LdifRecord, ModOp};
 
@@ -42,6 +42,13 @@ pub fn parse_bytes(input: &[u8]) -> Result<Vec<LdifRecord>, LdifError> {
 
 /// Reads and parses an LDIF file; relative `file:` URLs resolve against the file's directory.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Vec<LdifRecord>, LdifError> {
+    let (bytes, options) = read_file(path)?;
+    parse_with(&bytes, &options)
+}
+
+/// An LDIF file's bytes, and the options its `file:` URLs resolve with (relative ones against
+/// the file's directory).
+pub fn read_file(path: impl AsRef<Path>) -> Result<(Vec<u8>, ParseOptions), LdifError> {
     let path = path.as_ref();
     let bytes =
         std::fs::read(path).map_err(|e| LdifError::at(0, format!("cannot read {}: {e}", path.display())))?;
@@ -49,33 +56,44 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<Vec<LdifRecord>, LdifError> 
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    parse_with(
-        &bytes,
-        &ParseOptions {
-            base_dir: Some(base_dir),
-            allow_file_urls: true,
-        },
-    )
+    let options = ParseOptions {
+        base_dir: Some(base_dir),
+        allow_file_urls: true,
+    };
+    Ok((bytes, options))
 }
 
 /// Parses LDIF bytes.
 pub fn parse_with(input: &[u8], options: &ParseOptions) -> Result<Vec<LdifRecord>, LdifError> {
+    let mut records = Vec::new();
+    parse_each(input, options, |r| {
+        records.push(r);
+        true
+    })?;
+    Ok(records)
+}
+
+/// Parses LDIF bytes and hands each record to `sink` as soon as it is parsed, in file order, so
+/// that a bulk load applies each record while it is fresh and reuses its memory for the next
+/// one. Stops at the first error (records before it have been handed over), or when `sink`
+/// returns false.
+pub fn parse_each(
+    input: &[u8],
+    options: &ParseOptions,
+    mut sink: impl FnMut(LdifRecord) -> bool,
+) -> Result<(), LdifError> {
     // Editors on Windows like to start UTF-8 files with a byte order mark.
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let blocks = split_blocks(input)?;
     let parser = Parser { options };
-    let mut records = Vec::with_capacity(blocks.len());
-    for (index, block) in blocks.iter().enumerate() {
-        let lines = if index == 0 {
+    let mut first = true;
+    for_each_block(input, |block| {
+        let lines = if std::mem::take(&mut first) {
             parser.skip_version(block)?
         } else {
-            block.as_slice()
+            block
         };
-        if !lines.is_empty() {
-            records.push(parser.record(lines)?);
-        }
-    }
-    Ok(records)
+        Ok(lines.is_empty() || sink(parser.record(lines)?))
+    })
 }
 
 /// True for an RFC 4512 attribute description: `descr` (letter, then letters, digits,
@@ -569,6 +587,32 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `parse_each` hands records over as they are parsed: those before a bad one arrive, then
+    /// the error with its line; a sink that says stop ends the parse.
+    #[test]
+    fn records_are_handed_over_before_a_later_error() {
+        let text = b"version: 1\n\ndn: CN=a,DC=x\ncn: a\n\ndn: CN=b,DC=x\ncn: b\n\ndn: CN=c,DC=x\ncn:: !!\n\ndn: CN=d,DC=x\n";
+        let mut seen = Vec::new();
+        let err = parse_each(text, &ParseOptions::default(), |r| {
+            seen.push(r.dn().to_string());
+            true
+        })
+        .unwrap_err();
+        assert_eq!(seen, ["CN=a,DC=x", "CN=b,DC=x"]);
+        assert_eq!(err.line, 10);
+        let mut first = Vec::new();
+        parse_each(text, &ParseOptions::default(), |r| {
+            first.push(r.dn().to_string());
+            false
+        })
+        .unwrap();
+        assert_eq!(first, ["CN=a,DC=x"]);
+        assert_eq!(
+            parse_with(&text[..52], &ParseOptions::default()).unwrap().len(),
+            2
+        );
+    }
 
     #[test]
     fn attribute_descriptions() {

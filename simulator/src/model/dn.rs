@@ -73,33 +73,34 @@ impl Dn {
         if text.is_empty() {
             return Ok(Dn::root());
         }
-        let mut rdns = Vec::new();
-        for part in split_unescaped(text, ',')? {
-            // AD uses single-valued RDNs; a `+` makes it multi-valued, which AD refuses.
-            let (attr, value) = part
-                .split_once('=')
-                .ok_or_else(|| bad(format!("RDN without '=': {}", part.trim())))?;
-            let attr = attr.trim();
-            if attr.is_empty()
-                || !attr
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-            {
-                return Err(bad(format!("bad attribute type in RDN: {attr}")));
-            }
-            let value = unescape_value(value.trim())?;
-            if value.chars().count() > MAX_RDN_VALUE_CHARS {
-                return Err(DnError {
-                    reason: format!("RDN value longer than {MAX_RDN_VALUE_CHARS} characters"),
-                    limit: Some(DnLimit::ValueTooLong),
-                });
-            }
-            rdns.push(Ava {
-                attr: Name::new(attr),
-                value,
-            });
+        // The parent part of the DN parsed last on this thread is kept: entries are added
+        // below the same container one after another (a bulk load parses one DN per entry), and
+        // then only the first RDN is parsed. The suffix is compared as text, so the result is
+        // what the whole parse would give; anything unusual takes the whole parse.
+        type LastParent = Option<(String, Dn)>;
+        thread_local! {
+            static LAST_PARENT: std::cell::RefCell<LastParent> = const { std::cell::RefCell::new(None) };
         }
-        Ok(Dn::from_avas(rdns, Dn::root()))
+        let split = first_separator(text);
+        if let Some(at) = split {
+            let parent = LAST_PARENT.with_borrow(|last| match last {
+                Some((suffix, dn)) if *suffix == text[at + 1..] => Some(dn.clone()),
+                _ => None,
+            });
+            if let Some(parent) = parent.filter(|p| p.len() + 1 < MAX_DN_COMPONENTS) {
+                return Ok(parent.push(parse_rdn(&text[..at])?));
+            }
+        }
+        let parts = split_unescaped(text, ',')?;
+        let mut rdns = Vec::with_capacity(parts.len());
+        for part in parts {
+            rdns.push(parse_rdn(part)?);
+        }
+        let dn = Dn::from_avas(rdns, Dn::root());
+        if let (Some(at), Some(parent)) = (split, dn.parent()) {
+            LAST_PARENT.with_borrow_mut(|last| *last = Some((text[at + 1..].to_string(), parent)));
+        }
+        Ok(dn)
     }
 
     /// `avas` (leaf first) below `base`.
@@ -368,9 +369,54 @@ impl fmt::Display for Dn {
     }
 }
 
+/// One RDN, `attr=value` (RFC 4514 §3), as it appears between separators.
+fn parse_rdn(part: &str) -> Result<Ava, DnError> {
+    let (attr, value) = part
+        .split_once('=')
+        .ok_or_else(|| bad(format!("RDN without '=': {}", part.trim())))?;
+    let attr = attr.trim();
+    if attr.is_empty()
+        || !attr
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(bad(format!("bad attribute type in RDN: {attr}")));
+    }
+    let value = unescape_value(value.trim())?;
+    if value.chars().count() > MAX_RDN_VALUE_CHARS {
+        return Err(DnError {
+            reason: format!("RDN value longer than {MAX_RDN_VALUE_CHARS} characters"),
+            limit: Some(DnLimit::ValueTooLong),
+        });
+    }
+    Ok(Ava {
+        attr: Name::new(attr),
+        value,
+    })
+}
+
+/// Where the first RDN of `text` ends: its first unescaped `,`. None when there is none, or when
+/// a `+` (a multi-valued RDN) comes first: the whole parse then gives the answer.
+fn first_separator(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == ',' {
+            return Some(i);
+        } else if c == '+' {
+            return None;
+        }
+    }
+    None
+}
+
 /// Splits on `sep` where it is not escaped with a backslash.
 fn split_unescaped(text: &str, sep: char) -> Result<Vec<&str>, DnError> {
-    let mut parts = Vec::new();
+    // Room for a typical DN at once (a bulk load parses one per entry).
+    let mut parts = Vec::with_capacity(8);
     let mut start = 0;
     let mut escaped = false;
     for (i, c) in text.char_indices() {
@@ -504,6 +550,68 @@ impl fmt::Write for Matching<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A DN below the parent part parsed last on this thread takes the short way; it must give
+    /// what the whole parse gives on a thread that never saw the parent, errors included.
+    #[test]
+    fn parsing_below_the_last_parent_gives_the_whole_parse() {
+        let parent = "CN=Users,DC=corp,DC=example,DC=test";
+        let texts: Vec<String> = [
+            "CN=a",
+            "cn = b ",
+            "CN=c\\,d",
+            "CN=e\\",
+            "CN=f+sn=g",
+            "=h",
+            "CN",
+            "CN=#41",
+            "OU=i\\2Cj",
+            "CN=ümlaut",
+            "CN=",
+            "C N=k",
+        ]
+        .iter()
+        .map(|rdn| format!("{rdn},{parent}"))
+        .chain([
+            format!(" CN=l , {parent} "),
+            format!("CN=m,{parent},"),
+            parent.to_string(),
+        ])
+        .collect();
+        let whole = |text: &String| {
+            let text = text.clone();
+            std::thread::spawn(move || Dn::parse(&text)).join().unwrap()
+        };
+        Dn::parse(parent).unwrap();
+        for text in &texts {
+            // Warm the memo with the parent part, then parse.
+            Dn::parse(&format!("CN=warm,{parent}")).unwrap();
+            let short = Dn::parse(text);
+            match (short, whole(text)) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.to_string(), b.to_string(), "{text}");
+                    assert_eq!(a.norm(), b.norm(), "{text}");
+                    assert_eq!(a.len(), b.len(), "{text}");
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!((a.reason, a.limit), (b.reason, b.limit), "{text}");
+                }
+                (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+            }
+        }
+        // At the bound on RDNs: the short way never takes a DN past it.
+        let deep: Vec<String> = (0..MAX_DN_COMPONENTS - 1).map(|i| format!("OU=o{i}")).collect();
+        let deep = deep.join(",");
+        Dn::parse(&format!("OU=warm,{deep}")).unwrap();
+        assert_eq!(
+            Dn::parse(&format!("OU=x,{deep}")).unwrap().len(),
+            MAX_DN_COMPONENTS
+        );
+        let deeper = format!("OU=y,{deep}");
+        Dn::parse(&format!("OU=warm,{deeper}")).unwrap_err();
+        let err = Dn::parse(&format!("OU=z,{deeper}")).unwrap_err();
+        assert_eq!(err.limit, Some(DnLimit::TooManyParts));
+    }
 
     #[test]
     fn parse_compare_and_print() {

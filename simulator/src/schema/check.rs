@@ -217,8 +217,40 @@ impl Schema {
     /// An attribute and its position in the table, by lDAPDisplayName (any case) or attributeID;
     /// options are ignored.
     pub(super) fn attribute_entry(&self, name_or_oid: &str) -> Option<(usize, &'static AttributeType)> {
-        super::lookup_lower(&self.attribute_index, super::without_options(name_or_oid))
-            .map(|i| (i, &self.attributes[i]))
+        // Kept per thread by the text's address and the schema's: entries name their attributes
+        // with shared (interned) names, so a bulk load asks for the same few dozen addresses
+        // again and again. A hit is confirmed by comparing the name, so an address that now
+        // holds another text only misses.
+        const SLOTS: usize = 128;
+        type Slot = (usize, usize, usize);
+        thread_local! {
+            static RECENT: std::cell::RefCell<[Slot; SLOTS]> =
+                const { std::cell::RefCell::new([(0, 0, 0); SLOTS]) };
+        }
+        let key = (name_or_oid.as_ptr() as usize, self.attributes.as_ptr() as usize);
+        // Fibonacci hashing of the address: neighbouring allocations land in different slots.
+        let slot =
+            (key.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SLOTS.trailing_zeros())) % SLOTS;
+        // Two ways per set: the pair of slots `slot` and `slot ^ 1`, newest first.
+        let hit = RECENT.with_borrow(|recent| {
+            [slot, slot ^ 1].into_iter().find_map(|s| {
+                let (text, table, i) = recent[s];
+                ((text, table) == key && self.attributes[i].name.eq_ignore_ascii_case(name_or_oid))
+                    .then_some(i)
+            })
+        });
+        let i = match hit {
+            Some(i) => i,
+            None => {
+                let i = super::lookup_lower(&self.attribute_index, super::without_options(name_or_oid))?;
+                RECENT.with_borrow_mut(|recent| {
+                    recent[slot ^ 1] = recent[slot];
+                    recent[slot] = (key.0, key.1, i);
+                });
+                i
+            }
+        };
+        Some((i, &self.attributes[i]))
     }
 
     /// The [`ClassSet`] of these (resolved) objectClass values, built once per combination.
@@ -290,4 +322,38 @@ fn in_range(attr: &AttributeType, value: &[u8]) -> bool {
     };
     attr.range_lower.is_none_or(|lo| measure >= i128::from(lo))
         && attr.range_upper.is_none_or(|hi| measure <= i128::from(hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-thread memo of `attribute_entry` is keyed by the text's address: a fresh text at a
+    /// freed one's address (same length, so glibc hands the chunk back) must still resolve by its
+    /// own content.
+    #[test]
+    fn recent_attribute_names_are_confirmed_by_their_text() {
+        let schema = Schema::ad();
+        let expected = |text: &str| {
+            super::super::lookup_lower(&schema.attribute_index, super::super::without_options(text))
+                .map(|i| schema.attributes[i].name)
+        };
+        for round in 0..100 {
+            for name in [
+                "cn",
+                "sn",
+                "CN",
+                "c",
+                "objectSid",
+                "objectGUID",
+                "nosuchattribute",
+                "cn;binary",
+            ] {
+                let text = name.to_string();
+                let got = schema.attribute_entry(&text).map(|(_, a)| a.name);
+                assert_eq!(got, expected(&text), "{text} in round {round}");
+                assert_eq!(got.is_some(), name != "nosuchattribute");
+            }
+        }
+    }
 }

@@ -639,18 +639,19 @@ impl Store {
     /// both have stays).
     fn index_values(&mut self, slot: usize, id: EntryId, values: Values<'_>, add: bool) {
         let name = INDEXED_ATTRIBUTES[slot];
-        let hashes: Vec<u64> = if slot == OBJECT_CLASS_SLOT {
-            class_index_keys(values)
-        } else {
-            values.iter().map(|v| index_key_hash(name, v)).collect()
-        };
-        for hash in hashes {
+        let index = &mut self.index[slot];
+        let mut post = |hash: u64| {
             let pair = (hash, id);
             if add {
-                self.index[slot].insert(pair);
+                index.insert(pair);
             } else {
-                self.index[slot].remove(&pair);
+                index.remove(&pair);
             }
+        };
+        if slot == OBJECT_CLASS_SLOT {
+            class_index_keys(values).into_iter().for_each(post);
+        } else {
+            values.iter().for_each(|v| post(index_key_hash(name, v)));
         }
     }
 
