@@ -436,6 +436,11 @@ fn stored_one(key: &Name, name: Name, value: &[u8]) -> Arc<Attr> {
 
 /// Appends `n` as an unsigned LEB128 varint: the packed values here, and the compact snapshot
 /// file's body (`snapshot::compact`).
+/// The bytes [`put_varint`] writes for `n`.
+fn varint_len(n: u64) -> usize {
+    (64 - (n | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
@@ -830,27 +835,38 @@ impl AttrMap {
         let MapRepr::Open(v) = &mut self.0 else {
             return;
         };
-        let mut own = Vec::new();
-        let mut body = Vec::new();
+        // Each own attribute is its body's length, then the body: the number of values, then
+        // each value's length and bytes. Sized first, so the buffer is allocated once, exactly.
+        let body_len = |values: &[Vec<u8>]| {
+            values.iter().fold(varint_len(values.len() as u64), |n, v| {
+                n + varint_len(v.len() as u64) + v.len()
+            })
+        };
+        let is_own = |key: &Name, attr: &Attr| !shared_by_content(key, is_zero(&attr.values));
+        let size = v
+            .iter()
+            .filter(|(key, attr)| is_own(key, attr))
+            .map(|(_, attr)| body_len(&attr.values))
+            .fold(0, |n, body| n + varint_len(body as u64) + body);
+        let mut own = Vec::with_capacity(size);
         let slots = std::mem::take(v)
             .into_iter()
             .map(|(key, attr)| {
-                let kind = if shared_by_content(&key, is_zero(&attr.values)) {
-                    Kind::Shared(attr)
-                } else {
-                    body.clear();
-                    put_varint(&mut body, attr.values.len() as u64);
+                let kind = if is_own(&key, &attr) {
+                    put_varint(&mut own, body_len(&attr.values) as u64);
+                    put_varint(&mut own, attr.values.len() as u64);
                     for value in &attr.values {
-                        put_varint(&mut body, value.len() as u64);
-                        body.extend_from_slice(value);
+                        put_varint(&mut own, value.len() as u64);
+                        own.extend_from_slice(value);
                     }
-                    put_varint(&mut own, body.len() as u64);
-                    own.extend_from_slice(&body);
                     Kind::Own(attr.name.clone())
+                } else {
+                    Kind::Shared(attr)
                 };
                 Slot { key, kind }
             })
             .collect();
+        debug_assert_eq!(own.len(), size, "seal: the own values' size");
         self.0 = MapRepr::Sealed(Shape::share(slots), own.into_boxed_slice());
     }
 
@@ -1099,6 +1115,25 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn varint_len_is_what_put_varint_writes() {
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX >> 1,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, n);
+            assert_eq!(varint_len(n), out.len(), "{n}");
+        }
+    }
 
     fn entry(n: u64) -> Entry {
         Entry::new(EntryId(n), Dn::parse(&format!("CN=e{n},DC=x")).unwrap(), None)
