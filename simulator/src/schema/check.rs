@@ -221,7 +221,7 @@ impl Schema {
         // with shared (interned) names, so a bulk load asks for the same few dozen addresses
         // again and again. A hit is confirmed by comparing the name, so an address that now
         // holds another text only misses.
-        const SLOTS: usize = 128;
+        const SLOTS: usize = 512;
         type Slot = (usize, usize, usize);
         thread_local! {
             static RECENT: std::cell::RefCell<[Slot; SLOTS]> =
