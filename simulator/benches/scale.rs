@@ -30,9 +30,9 @@ use adsim_simulator::dsa::{fixtures, Caller, Directory, ForestConfig};
 use adsim_simulator::model::filter::Filter;
 
 /// The system allocator, counting the live bytes and allocations the program asked for, per
-/// thread: the load and the counts are the main thread's. Plain per-thread counters, not shared
-/// atomics: two atomic read-modify-writes per allocation and per free were a tenth of the timed
-/// load (~290 of each per user), a cost of the bench and not of the directory.
+/// thread: the load and the counts are the main thread's. Plain per-thread counters instead of
+/// shared atomics (four atomic read-modify-writes per allocation and free); the load times of
+/// the two builds did not differ measurably (four alternated rounds at 100,000 users).
 struct Counting;
 
 thread_local! {
