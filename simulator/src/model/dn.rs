@@ -91,7 +91,7 @@ impl Dn {
                 return Ok(parent.push(parse_rdn(&text[..at])?));
             }
         }
-        let parts = split_unescaped(text, ',')?;
+        let parts = split_rdns(text)?;
         let mut rdns = Vec::with_capacity(parts.len());
         for part in parts {
             rdns.push(parse_rdn(part)?);
@@ -395,50 +395,65 @@ fn parse_rdn(part: &str) -> Result<Ava, DnError> {
     })
 }
 
+/// The unescaped `,` and `+` of a DN's text with their positions, in order (RFC 4514 §3: a
+/// backslash escapes the character after it). Once exhausted, `escaped` tells whether the text
+/// ended with a lone backslash.
+struct Separators<'a> {
+    chars: std::str::CharIndices<'a>,
+    escaped: bool,
+}
+
+fn separators(text: &str) -> Separators<'_> {
+    Separators {
+        chars: text.char_indices(),
+        escaped: false,
+    }
+}
+
+impl Iterator for Separators<'_> {
+    type Item = (usize, char);
+    fn next(&mut self) -> Option<(usize, char)> {
+        for (i, c) in self.chars.by_ref() {
+            if std::mem::take(&mut self.escaped) {
+                continue;
+            }
+            match c {
+                '\\' => self.escaped = true,
+                ',' | '+' => return Some((i, c)),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
 /// Where the first RDN of `text` ends: its first unescaped `,`. None when there is none, or when
 /// a `+` (a multi-valued RDN) comes first: the whole parse then gives the answer.
 fn first_separator(text: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == ',' {
-            return Some(i);
-        } else if c == '+' {
-            return None;
-        }
-    }
-    None
+    separators(text).next().filter(|(_, c)| *c == ',').map(|(i, _)| i)
 }
 
-/// Splits on `sep` where it is not escaped with a backslash.
-fn split_unescaped(text: &str, sep: char) -> Result<Vec<&str>, DnError> {
+/// Splits at the unescaped `,`; a `+` (a multi-valued RDN, which AD refuses) is an error.
+fn split_rdns(text: &str) -> Result<Vec<&str>, DnError> {
     // Room for a typical DN at once (a bulk load parses one per entry).
     let mut parts = Vec::with_capacity(8);
     let mut start = 0;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == sep {
-            if parts.len() + 1 >= MAX_DN_COMPONENTS {
-                // Stop at once: the rest of the text is not even split.
-                return Err(DnError {
-                    reason: format!("more than {MAX_DN_COMPONENTS} RDNs"),
-                    limit: Some(DnLimit::TooManyParts),
-                });
-            }
-            parts.push(&text[start..i]);
-            start = i + 1;
-        } else if c == '+' {
+    let mut found = separators(text);
+    for (i, c) in found.by_ref() {
+        if c == '+' {
             return Err(bad("multi-valued RDNs are not supported"));
         }
+        if parts.len() + 1 >= MAX_DN_COMPONENTS {
+            // Stop at once: the rest of the text is not even split.
+            return Err(DnError {
+                reason: format!("more than {MAX_DN_COMPONENTS} RDNs"),
+                limit: Some(DnLimit::TooManyParts),
+            });
+        }
+        parts.push(&text[start..i]);
+        start = i + 1;
     }
-    if escaped {
+    if found.escaped {
         return Err(bad("DN ends with a lone backslash"));
     }
     parts.push(&text[start..]);
