@@ -434,13 +434,13 @@ fn stored_one(key: &Name, name: Name, value: &[u8]) -> Arc<Attr> {
     }
 }
 
-/// Appends `n` as an unsigned LEB128 varint: the packed values here, and the compact snapshot
-/// file's body (`snapshot::compact`).
 /// The bytes [`put_varint`] writes for `n`.
 fn varint_len(n: u64) -> usize {
     (64 - (n | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+/// Appends `n` as an unsigned LEB128 varint: the packed values here, and the compact snapshot
+/// file's body (`snapshot::compact`).
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
