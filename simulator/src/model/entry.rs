@@ -40,15 +40,23 @@ const RECENT_SLOTS: usize = 256;
 /// default values and shapes entry after entry: a hit costs a comparison instead of a keyed
 /// hash (SipHash) and the table's mutex (issue 12, callgrind). Each hint maps to a set of two
 /// slots, the more recently used first; a new value replaces the other one, so the memo stays
-/// small whatever the input, and a miss costs what the table alone costs.
-struct Recent<T>(Vec<T>);
+/// small whatever the input, and a miss costs what the table alone costs. The schema's
+/// attribute look-ups use one too (`Schema::attribute_entry`).
+pub(crate) struct Recent<T>(Vec<T>);
+
+impl<T> Recent<T> {
+    /// An empty memo; its slots are made on first use.
+    pub(crate) const fn new() -> Recent<T> {
+        Recent(Vec::new())
+    }
+}
 
 impl<T: Default> Recent<T> {
     /// The slot of the set for `hint` (a hash or an address) that `is` accepts, moved to the
     /// front of its set, and true; else the set's front slot with the older value in it (for
     /// the caller to overwrite), and false. Sets are picked by Fibonacci hashing: the product's
     /// top bits depend on every bit of the hint.
-    fn find(&mut self, hint: usize, is: impl Fn(&T) -> bool) -> (&mut T, bool) {
+    pub(crate) fn find(&mut self, hint: usize, is: impl Fn(&T) -> bool) -> (&mut T, bool) {
         if self.0.is_empty() {
             self.0.resize_with(RECENT_SLOTS, T::default);
         }

@@ -9,6 +9,7 @@ use super::syntax::Syntax;
 use super::types::{AttributeType, ClassKind, ObjectClass};
 use super::violation::SchemaViolation;
 use super::Schema;
+use crate::model::entry::Recent;
 use crate::model::Values;
 
 impl Schema {
@@ -221,35 +222,23 @@ impl Schema {
         // with shared (interned) names, so a bulk load asks for the same few dozen addresses
         // again and again. A hit is confirmed by comparing the name, so an address that now
         // holds another text only misses.
-        const SLOTS: usize = 512;
-        type Slot = (usize, usize, usize);
+        type Slot = Option<(usize, usize, usize)>;
         thread_local! {
-            static RECENT: std::cell::RefCell<[Slot; SLOTS]> =
-                const { std::cell::RefCell::new([(0, 0, 0); SLOTS]) };
+            static RECENT: std::cell::RefCell<Recent<Slot>> = const { std::cell::RefCell::new(Recent::new()) };
         }
         let key = (name_or_oid.as_ptr() as usize, self.attributes.as_ptr() as usize);
-        // Fibonacci hashing of the address: neighbouring allocations land in different slots.
-        let slot =
-            (key.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SLOTS.trailing_zeros())) % SLOTS;
-        // Two ways per set: the pair of slots `slot` and `slot ^ 1`, newest first.
-        let hit = RECENT.with_borrow(|recent| {
-            [slot, slot ^ 1].into_iter().find_map(|s| {
-                let (text, table, i) = recent[s];
-                ((text, table) == key && self.attributes[i].name.eq_ignore_ascii_case(name_or_oid))
-                    .then_some(i)
-            })
-        });
-        let i = match hit {
-            Some(i) => i,
-            None => {
+        let i = RECENT.with_borrow_mut(|recent| {
+            let (slot, found) = recent.find(key.0, |slot| {
+                slot.is_some_and(|(text, table, i)| {
+                    (text, table) == key && self.attributes[i].name.eq_ignore_ascii_case(name_or_oid)
+                })
+            });
+            if !found {
                 let i = super::lookup_lower(&self.attribute_index, super::without_options(name_or_oid))?;
-                RECENT.with_borrow_mut(|recent| {
-                    recent[slot ^ 1] = recent[slot];
-                    recent[slot] = (key.0, key.1, i);
-                });
-                i
+                *slot = Some((key.0, key.1, i));
             }
-        };
+            slot.map(|(.., i)| i)
+        })?;
         Some((i, &self.attributes[i]))
     }
 

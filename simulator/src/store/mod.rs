@@ -98,7 +98,7 @@ fn class_table() -> &'static [ClassKeys] {
         let mut table: Vec<ClassKeys> = schema
             .classes()
             .map(|c| ClassKeys {
-                key: key_hash(c.name.to_ascii_lowercase().as_bytes()),
+                key: index_key_hash("objectclass", c.name.as_bytes()),
                 ancestors: schema
                     .chain(c.name)
                     .iter()
